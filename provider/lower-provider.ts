@@ -1,0 +1,143 @@
+// The lower-cluster provider: watches the lower cluster's nodes and pods and turns them into the
+// virtual node's state (capacity, labels, readiness). Pod placement arrives in later modules.
+import type { Logger } from 'pino';
+import type { KubeClient } from '../src/kube/client.js';
+import { Informer, type KubeObject } from '../src/kube/informer.js';
+import type { Provider, ProviderNodeState } from '../src/provider.js';
+import { LABEL_ARCH, LABEL_ORIGIN, LABEL_OS, LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
+import { fromMilli, toMilli } from '../src/util/quantity.js';
+import { agreedLabel, freeCapacity, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
+import { podRequests, type PodSpecLike } from './pod-requests.js';
+import { LowerHealth } from './lower-health.js';
+
+interface RawNode extends KubeObject {
+  spec?: { unschedulable?: boolean; taints?: Taint[] };
+  status?: { allocatable?: Record<string, string>; conditions?: Array<{ type: string; status: string }> };
+}
+interface RawPod extends KubeObject {
+  spec?: PodSpecLike & { nodeName?: string };
+  status?: { phase?: string };
+}
+type CachedNode = KubeObject & { info: LowerNode };
+type CachedPod = KubeObject & { info: LowerPod };
+
+export interface LowerProviderOptions {
+  client: KubeClient;
+  clusterName: string;
+  /** Name of our virtual node: the value of fedlet.io/origin on lower objects we own. */
+  nodeName: string;
+  healthIntervalMs: number;
+  healthFailureThreshold: number;
+  debounceMs: number;
+  log: Logger;
+}
+
+export function nodeInfo(n: RawNode): LowerNode {
+  return {
+    name: n.metadata?.name ?? '',
+    ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    unschedulable: n.spec?.unschedulable ?? false,
+    allocatable: toMilli(n.status?.allocatable),
+    labels: n.metadata?.labels ?? {},
+    taints: n.spec?.taints ?? [],
+  };
+}
+
+export class LowerProvider implements Provider {
+  readonly nodes: Informer<RawNode, CachedNode>;
+  readonly pods: Informer<RawPod, CachedPod>;
+  readonly health: LowerHealth;
+  private readonly listeners: Array<() => void> = [];
+  private timer?: NodeJS.Timeout;
+  private abort = new AbortController();
+  private state: ProviderNodeState;
+  private healthLoop?: Promise<void>;
+
+  constructor(private readonly o: LowerProviderOptions) {
+    const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
+    this.nodes = new Informer<RawNode, CachedNode>({
+      client: o.client,
+      path: '/api/v1/nodes',
+      log,
+      transform: (n) => ({ metadata: { name: n.metadata?.name, resourceVersion: n.metadata?.resourceVersion }, info: nodeInfo(n) }),
+    });
+    this.pods = new Informer<RawPod, CachedPod>({
+      client: o.client,
+      path: '/api/v1/pods',
+      // Terminal pods hold no resources; the server filters them out and reports a DELETED when a pod ends.
+      fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed',
+      log,
+      transform: (p) => ({
+        metadata: { name: p.metadata?.name, namespace: p.metadata?.namespace, resourceVersion: p.metadata?.resourceVersion },
+        info: {
+          key: `${p.metadata?.namespace}/${p.metadata?.name}`,
+          nodeName: p.spec?.nodeName,
+          requests: podRequests(p.spec),
+          managed: p.metadata?.labels?.[LABEL_ORIGIN] === o.nodeName,
+        },
+      }),
+    });
+    this.health = new LowerHealth({ client: o.client, clusterName: o.clusterName, intervalMs: o.healthIntervalMs, failureThreshold: o.healthFailureThreshold, log });
+    this.state = this.compute();
+    const changed = () => this.scheduleRecompute();
+    this.nodes.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+    this.pods.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+    this.health.onChange(() => this.recompute()); // readiness flips are reported at once
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    signal.addEventListener('abort', () => this.abort.abort(), { once: true });
+    this.nodes.start();
+    this.pods.start();
+    await this.health.probe();
+    this.healthLoop = this.health.run(this.abort.signal);
+    await Promise.all([this.nodes.waitForSync(signal), this.pods.waitForSync(signal)]);
+    this.recompute();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    clearTimeout(this.timer);
+    await Promise.all([this.nodes.stop(), this.pods.stop(), this.healthLoop]);
+  }
+
+  nodeState(): ProviderNodeState {
+    return this.state;
+  }
+  onNodeStateChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private scheduleRecompute(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.recompute();
+    }, this.o.debounceMs);
+  }
+
+  private recompute(): void {
+    const next = this.compute();
+    if (JSON.stringify(next) === JSON.stringify(this.state)) return;
+    this.state = next;
+    for (const l of this.listeners) l();
+  }
+
+  private compute(): ProviderNodeState {
+    const nodes = this.nodes.list().map((n) => n.info);
+    const pods = this.pods.list().map((p) => p.info);
+    const h = this.health.state;
+    const counted = nodes.filter(schedulable).length;
+    const labels: Record<string, string> = {};
+    for (const key of [LABEL_OS, LABEL_ARCH, LABEL_REGION, LABEL_ZONE]) {
+      const v = agreedLabel(nodes, key);
+      if (v !== undefined) labels[key] = v;
+    }
+    let condition: ProviderNodeState['condition'];
+    if (!h.healthy) condition = { ready: false, reason: 'LowerClusterUnreachable', message: h.message };
+    else if (!this.nodes.hasSynced || !this.pods.hasSynced)
+      condition = { ready: false, reason: 'LowerClusterSyncing', message: `waiting for the caches of lower cluster ${this.o.clusterName}` };
+    else condition = { ready: true, reason: 'LowerClusterReady', message: `lower cluster ${this.o.clusterName} is reachable; ${counted} of ${nodes.length} nodes Ready and schedulable` };
+    return { condition, resources: fromMilli(freeCapacity(nodes, pods)), labels, backingNodes: counted };
+  }
+}

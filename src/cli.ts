@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// fedlet command line: `run` (the virtual kubelet), `sandbox up|down|status` (local real clusters).
+import { networkInterfaces } from 'node:os';
+import { ConfigError, loadConfig, options } from './config.js';
+import { createLogger } from './log.js';
+import { runFedlet, StartupError } from './fedlet.js';
+
+const usage = `fedlet — a virtual kubelet that makes whole Kubernetes clusters look like nodes
+
+Usage:
+  fedlet run --lower-kubeconfig FILE --cluster-name NAME [--upper-kubeconfig FILE] [--config FILE] [options]
+  fedlet sandbox up --dir DIR [--lowers N] [--no-fedlet] [--foreground]
+  fedlet sandbox down --dir DIR
+  fedlet sandbox status --dir DIR
+  fedlet help
+
+Options of 'run' (flag / env var / YAML key, default):
+${options.map((o) => `  --${o.flag.padEnd(32)} ${o.env.padEnd(40)} ${o.help} (default: ${o.default})`).join('\n')}
+  --config FILE                      FEDLET_CONFIG                            YAML file with any of the keys above
+`;
+
+function firstNonLoopbackIPv4(): string {
+  for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return '127.0.0.1';
+}
+
+async function cmdRun(argv: string[]): Promise<number> {
+  const cfg = loadConfig({ argv, env: process.env, defaultNodeIP: firstNonLoopbackIPv4 });
+  const log = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
+  const fedlet = await runFedlet(cfg, log);
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal: sig }, 'shutting down');
+    void fedlet.stop().then(() => process.exit(0));
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await fedlet.done;
+  return 0;
+}
+
+function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: boolean; foreground: boolean } {
+  const out = { dir: '.sandbox', lowers: 2, noFedlet: false, foreground: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? argv[++i] ?? (() => { throw new ConfigError(`${name} needs a value`); })();
+    if (name === '--dir') out.dir = value();
+    else if (name === '--lowers') {
+      out.lowers = Number(value());
+      if (!Number.isInteger(out.lowers) || out.lowers < 1 || out.lowers > 8) throw new ConfigError('--lowers must be a whole number from 1 to 8');
+    } else if (name === '--no-fedlet') out.noFedlet = true;
+    else if (name === '--foreground') out.foreground = true;
+    else throw new ConfigError(`unknown sandbox option ${a}`);
+  }
+  return out;
+}
+
+async function cmdSandbox(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const a = sandboxArgs(rest);
+  // The sandbox launcher lives with the test environment (test/env) and is loaded only when asked for.
+  const sb = await import('../test/env/sandbox.js');
+  const say = (m: string) => process.stderr.write(`[sandbox] ${m}\n`);
+  if (sub === 'up') {
+    const s = await sb.sandboxUp({ dir: a.dir, lowers: a.lowers, withFedlet: !a.noFedlet, progress: say });
+    const k = `kubectl --kubeconfig ${s.upperKubeconfig}`;
+    process.stdout.write(
+      [
+        '',
+        `Sandbox is up in ${s.dir}: upper cluster + ${s.lowers.length} lower cluster(s)${a.noFedlet ? '' : ', one fedlet each'}.`,
+        'Try:',
+        `  ${k} get nodes -L fedlet.io/cluster,topology.kubernetes.io/region`,
+        `  ${k} describe node ${s.fedlets[0]?.nodeName}`,
+        `  kubectl --kubeconfig ${s.lowerKubeconfigs[0]} get nodes`,
+        `  export KUBECONFIG=${s.upperKubeconfig}`,
+        a.foreground ? 'Press Ctrl-C to stop and tear everything down.' : `Stop it with: fedlet sandbox down --dir ${a.dir}`,
+        '',
+      ].join('\n'),
+    );
+    if (a.foreground) {
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      say('tearing down');
+      await sb.sandboxDown(a.dir);
+      say('stopped');
+    }
+    return 0;
+  }
+  if (sub === 'down') {
+    await sb.sandboxDown(a.dir);
+    say(`stopped every process of the sandbox in ${a.dir}`);
+    return 0;
+  }
+  if (sub === 'status') {
+    const rows = sb.sandboxStatus(a.dir);
+    process.stdout.write(`${'CLUSTER'.padEnd(10)} ${'COMPONENT'.padEnd(26)} ${'PID'.padEnd(8)} STATE\n`);
+    for (const r of rows) process.stdout.write(`${r.cluster.padEnd(10)} ${r.component.padEnd(26)} ${String(r.pid).padEnd(8)} ${r.running ? 'running' : 'stopped'}\n`);
+    return rows.every((r) => r.running) ? 0 : 1;
+  }
+  throw new ConfigError(`unknown sandbox command "${sub ?? ''}": use up, down or status`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'run':
+      return cmdRun(rest);
+    case 'sandbox':
+      return cmdSandbox(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(usage);
+      return 0;
+    default:
+      process.stderr.write(`fedlet: unknown command "${cmd}"\n\n${usage}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    const known = e instanceof ConfigError || e instanceof StartupError;
+    process.stderr.write(`fedlet: ${known ? '' : 'unexpected error: '}${e.message}\n`);
+    if (!known && e.stack) process.stderr.write(`${e.stack}\n`);
+    process.exit(known ? 2 : 1);
+  },
+);

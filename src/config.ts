@@ -1,0 +1,272 @@
+// fedlet configuration: one table of options drives the YAML file keys, the command-line flags, the
+// environment variables and the README reference. Precedence: flag > env var > YAML file > default.
+import { readFileSync } from 'node:fs';
+import { loadYaml } from '@kubernetes/client-node';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+export interface FedletConfig {
+  upperKubeconfig?: string;
+  lowerKubeconfig: string;
+  clusterName: string;
+  nodeName: string;
+  nodeIP: string;
+  kubeletPort: number;
+  nodeLabels: Record<string, string>;
+  nodeTaints: Taint[];
+  region?: string;
+  zone?: string;
+  leaseDurationSeconds: number;
+  leaseRenewIntervalSeconds: number;
+  statusUpdateIntervalSeconds: number;
+  lowerHealthIntervalSeconds: number;
+  lowerHealthFailureThreshold: number;
+  capacityDebounceMs: number;
+  writeQps: number;
+  writeBurst: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  logFormat: 'json' | 'pretty';
+}
+
+type Kind = 'string' | 'int' | 'map' | 'taints' | 'enum';
+interface OptionSpec {
+  key: keyof FedletConfig;
+  flag: string;
+  env: string;
+  kind: Kind;
+  help: string;
+  /** Shown in docs; the real default is applied in applyDefaults. */
+  default: string;
+  values?: string[];
+  min?: number;
+}
+
+export const options: OptionSpec[] = [
+  { key: 'upperKubeconfig', flag: 'upper-kubeconfig', env: 'FEDLET_UPPER_KUBECONFIG', kind: 'string', default: 'in-cluster config, else $KUBECONFIG / ~/.kube/config', help: 'kubeconfig of the upper cluster, where the virtual node is registered' },
+  { key: 'lowerKubeconfig', flag: 'lower-kubeconfig', env: 'FEDLET_LOWER_KUBECONFIG', kind: 'string', default: '(required)', help: 'kubeconfig of the lower (member) cluster whose capacity this node offers' },
+  { key: 'clusterName', flag: 'cluster-name', env: 'FEDLET_CLUSTER_NAME', kind: 'string', default: '(required)', help: 'name of the lower cluster; a DNS label; value of the fedlet.io/cluster label' },
+  { key: 'nodeName', flag: 'node-name', env: 'FEDLET_NODE_NAME', kind: 'string', default: 'fedlet-<cluster-name>', help: 'name of the virtual Node in the upper cluster' },
+  { key: 'nodeIP', flag: 'node-ip', env: 'FEDLET_NODE_IP', kind: 'string', default: '$POD_IP, else the first non-loopback IPv4 address, else 127.0.0.1', help: 'InternalIP published on the Node; the upper API server dials it for logs/exec' },
+  { key: 'kubeletPort', flag: 'kubelet-port', env: 'FEDLET_KUBELET_PORT', kind: 'int', default: '10250', min: 1, help: 'port of the kubelet API, published in status.daemonEndpoints; distinct per fedlet on one host' },
+  { key: 'nodeLabels', flag: 'node-label', env: 'FEDLET_NODE_LABELS', kind: 'map', default: '{}', help: 'extra Node labels, key=value (flag repeatable; env comma-separated)' },
+  { key: 'nodeTaints', flag: 'node-taint', env: 'FEDLET_NODE_TAINTS', kind: 'taints', default: '[] (no taints)', help: 'Node taints, key[=value]:Effect (flag repeatable; env comma-separated)' },
+  { key: 'region', flag: 'region', env: 'FEDLET_REGION', kind: 'string', default: 'the value all Ready lower nodes agree on', help: 'topology.kubernetes.io/region label of the Node' },
+  { key: 'zone', flag: 'zone', env: 'FEDLET_ZONE', kind: 'string', default: 'the value all Ready lower nodes agree on', help: 'topology.kubernetes.io/zone label of the Node' },
+  { key: 'leaseDurationSeconds', flag: 'lease-duration', env: 'FEDLET_LEASE_DURATION', kind: 'int', default: '40', min: 1, help: 'seconds, spec.leaseDurationSeconds of the node Lease in kube-node-lease' },
+  { key: 'leaseRenewIntervalSeconds', flag: 'lease-renew-interval', env: 'FEDLET_LEASE_RENEW_INTERVAL', kind: 'int', default: '10', min: 1, help: 'seconds between node Lease renewals' },
+  { key: 'statusUpdateIntervalSeconds', flag: 'status-update-interval', env: 'FEDLET_STATUS_UPDATE_INTERVAL', kind: 'int', default: '60', min: 1, help: 'seconds; Node status is posted on every change and at least this often' },
+  { key: 'lowerHealthIntervalSeconds', flag: 'lower-health-interval', env: 'FEDLET_LOWER_HEALTH_INTERVAL', kind: 'int', default: '5', min: 1, help: 'seconds between probes of the lower API server /readyz' },
+  { key: 'lowerHealthFailureThreshold', flag: 'lower-health-failure-threshold', env: 'FEDLET_LOWER_HEALTH_FAILURE_THRESHOLD', kind: 'int', default: '2', min: 1, help: 'consecutive failed probes before the Node turns Ready=False' },
+  { key: 'capacityDebounceMs', flag: 'capacity-debounce', env: 'FEDLET_CAPACITY_DEBOUNCE', kind: 'int', default: '1000', min: 0, help: 'milliseconds to coalesce lower node/pod changes before recomputing capacity' },
+  { key: 'writeQps', flag: 'write-qps', env: 'FEDLET_WRITE_QPS', kind: 'int', default: '50', min: 1, help: 'sustained writes per second to each API server' },
+  { key: 'writeBurst', flag: 'write-burst', env: 'FEDLET_WRITE_BURST', kind: 'int', default: '100', min: 1, help: 'write burst to each API server' },
+  { key: 'logLevel', flag: 'log-level', env: 'FEDLET_LOG_LEVEL', kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error'], default: 'info', help: 'log level' },
+  { key: 'logFormat', flag: 'log-format', env: 'FEDLET_LOG_FORMAT', kind: 'enum', values: ['json', 'pretty'], default: 'json', help: 'json (pino) or pretty (human-readable)' },
+];
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const labelName = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const labelValue = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+const effects = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
+
+function parseMapEntries(where: string, entries: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of entries) {
+    const i = e.indexOf('=');
+    if (i <= 0) throw new ConfigError(`${where}: "${e}" is not key=value`);
+    out[e.slice(0, i).trim()] = e.slice(i + 1).trim();
+  }
+  return out;
+}
+
+export function parseTaint(where: string, s: string): Taint {
+  const m = /^([^=:]+)(?:=([^:]*))?:(\w+)$/.exec(s.trim());
+  if (!m) throw new ConfigError(`${where}: taint "${s}" must look like key[=value]:Effect`);
+  const effect = m[3]!;
+  if (!effects.includes(effect)) throw new ConfigError(`${where}: taint "${s}" has effect "${effect}"; use one of ${effects.join(', ')}`);
+  return { key: m[1]!, ...(m[2] !== undefined ? { value: m[2] } : {}), effect: effect as Taint['effect'] };
+}
+
+function coerce(spec: OptionSpec, where: string, raw: unknown): unknown {
+  switch (spec.kind) {
+    case 'string':
+      if (typeof raw !== 'string' || raw === '') throw new ConfigError(`${where}: expected a non-empty string`);
+      return raw;
+    case 'enum':
+      if (typeof raw !== 'string' || !spec.values!.includes(raw)) throw new ConfigError(`${where}: "${String(raw)}" is not one of ${spec.values!.join(', ')}`);
+      return raw;
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
+      if (!Number.isInteger(n)) throw new ConfigError(`${where}: "${String(raw)}" is not a whole number`);
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${where}: ${n} is below the minimum ${spec.min}`);
+      return n;
+    }
+    case 'map':
+      if (Array.isArray(raw)) return parseMapEntries(where, raw.map(String));
+      if (typeof raw === 'string') return parseMapEntries(where, raw.split(',').filter((s) => s.trim()));
+      if (raw && typeof raw === 'object') return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]));
+      throw new ConfigError(`${where}: expected a map of key: value`);
+    case 'taints':
+      if (typeof raw === 'string') return raw.split(',').filter((s) => s.trim()).map((s) => parseTaint(where, s));
+      if (Array.isArray(raw))
+        return raw.map((t, i) => {
+          if (typeof t === 'string') return parseTaint(`${where}[${i}]`, t);
+          const o = t as Partial<Taint>;
+          if (!o.key || !o.effect) throw new ConfigError(`${where}[${i}]: a taint needs key and effect`);
+          return parseTaint(`${where}[${i}]`, `${o.key}${o.value !== undefined ? `=${o.value}` : ''}:${o.effect}`);
+        });
+      throw new ConfigError(`${where}: expected a list of taints`);
+  }
+}
+
+export interface ParsedArgs {
+  configFile?: string;
+  values: Partial<Record<keyof FedletConfig, unknown>>;
+}
+
+/** Parses `--flag value`, `--flag=value` and repeatable map/taint flags. Unknown flags are errors. */
+export function parseFlags(argv: string[]): ParsedArgs {
+  const out: ParsedArgs = { values: {} };
+  const byFlag = new Map(options.map((o) => [o.flag, o]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"; options look like --name value`);
+    let name = arg.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    if (name !== 'config' && !byFlag.has(name)) throw new ConfigError(`unknown option --${name}; see 'fedlet run --help'`);
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new ConfigError(`option --${name} needs a value`);
+    }
+    if (name === 'config') {
+      out.configFile = value;
+      continue;
+    }
+    const spec = byFlag.get(name)!;
+    if (spec.kind === 'map' || spec.kind === 'taints') {
+      const prev = (out.values[spec.key] as string[] | undefined) ?? [];
+      out.values[spec.key] = [...prev, value];
+    } else out.values[spec.key] = value;
+  }
+  return out;
+}
+
+export interface ConfigSources {
+  argv?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Used instead of reading --config from disk (tests). */
+  fileText?: string;
+  defaultNodeIP?: () => string;
+}
+
+export function loadConfig(src: ConfigSources): FedletConfig {
+  const flags = parseFlags(src.argv ?? []);
+  const env = src.env ?? {};
+  const file = flags.configFile ?? env.FEDLET_CONFIG;
+  let fromFile: Record<string, unknown> = {};
+  if (src.fileText !== undefined || file) {
+    let text: string;
+    if (src.fileText !== undefined) text = src.fileText;
+    else {
+      try {
+        text = readFileSync(file!, 'utf8');
+      } catch (e) {
+        throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+      }
+    }
+    let parsed: unknown;
+    try {
+      parsed = loadYaml(text);
+    } catch (e) {
+      throw new ConfigError(`config file ${file ?? ''} is not valid YAML: ${(e as Error).message}`);
+    }
+    if (parsed != null && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new ConfigError(`config file ${file ?? ''}: expected a mapping of options at the top level`);
+    fromFile = (parsed as Record<string, unknown>) ?? {};
+    const known = new Set(options.map((o) => o.key as string));
+    for (const k of Object.keys(fromFile)) if (!known.has(k)) throw new ConfigError(`config file ${file ?? ''}: unknown key "${k}"`);
+  }
+  const merged: Record<string, unknown> = {};
+  for (const spec of options) {
+    let v: unknown;
+    let where = '';
+    if (flags.values[spec.key] !== undefined) {
+      v = flags.values[spec.key];
+      where = `--${spec.flag}`;
+    } else if (env[spec.env] !== undefined && env[spec.env] !== '') {
+      v = env[spec.env];
+      where = `env ${spec.env}`;
+    } else if (fromFile[spec.key] !== undefined) {
+      v = fromFile[spec.key];
+      where = `config key ${spec.key}`;
+    }
+    if (v !== undefined) merged[spec.key] = coerce(spec, where, v);
+  }
+  return validate(applyDefaults(merged, src));
+}
+
+function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletConfig {
+  const cfg = {
+    kubeletPort: 10250,
+    nodeLabels: {},
+    nodeTaints: [],
+    leaseDurationSeconds: 40,
+    leaseRenewIntervalSeconds: 10,
+    statusUpdateIntervalSeconds: 60,
+    lowerHealthIntervalSeconds: 5,
+    lowerHealthFailureThreshold: 2,
+    capacityDebounceMs: 1000,
+    writeQps: 50,
+    writeBurst: 100,
+    logLevel: 'info',
+    logFormat: 'json',
+    ...m,
+  } as unknown as FedletConfig;
+  if (!cfg.clusterName) throw new ConfigError('cluster name is required: set --cluster-name, FEDLET_CLUSTER_NAME or clusterName');
+  if (!cfg.lowerKubeconfig) throw new ConfigError('lower cluster kubeconfig is required: set --lower-kubeconfig, FEDLET_LOWER_KUBECONFIG or lowerKubeconfig');
+  cfg.nodeName ??= `fedlet-${cfg.clusterName}`;
+  cfg.nodeIP ??= src.env?.POD_IP || (src.defaultNodeIP ? src.defaultNodeIP() : '127.0.0.1');
+  return cfg;
+}
+
+function validate(cfg: FedletConfig): FedletConfig {
+  if (!dnsLabel.test(cfg.clusterName) || cfg.clusterName.length > 63)
+    throw new ConfigError(`cluster name "${cfg.clusterName}" must be a DNS label: lowercase letters, digits and '-', at most 63 characters`);
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(cfg.nodeName) || cfg.nodeName.length > 253)
+    throw new ConfigError(`node name "${cfg.nodeName}" is not a valid Node name (lowercase DNS subdomain)`);
+  if (cfg.kubeletPort > 65535) throw new ConfigError(`kubelet port ${cfg.kubeletPort} is above 65535`);
+  if (!isIP(cfg.nodeIP)) throw new ConfigError(`node IP "${cfg.nodeIP}" is not an IPv4 or IPv6 address`);
+  for (const [k, v] of Object.entries(cfg.nodeLabels)) {
+    if (!labelName.test(k)) throw new ConfigError(`node label key "${k}" is not a valid label name`);
+    if (!labelValue.test(v) || v.length > 63) throw new ConfigError(`node label ${k}="${v}": value is not a valid label value (at most 63 characters of [A-Za-z0-9-_.])`);
+  }
+  for (const l of [cfg.region, cfg.zone]) if (l !== undefined && (!labelValue.test(l) || l.length > 63)) throw new ConfigError(`region/zone "${l}" is not a valid label value`);
+  if (cfg.leaseRenewIntervalSeconds >= cfg.leaseDurationSeconds)
+    throw new ConfigError(`lease renew interval (${cfg.leaseRenewIntervalSeconds}s) must be shorter than the lease duration (${cfg.leaseDurationSeconds}s)`);
+  return cfg;
+}
+
+function isIP(s: string): boolean {
+  return /^(\d{1,3})(\.\d{1,3}){3}$/.test(s) ? s.split('.').every((p) => Number(p) <= 255) : /^[0-9a-fA-F:]+$/.test(s) && s.includes(':');
+}
+
+/** Markdown table of every option, for README.md. */
+export function optionsMarkdown(): string {
+  const rows = options.map((o) => `| \`${o.key}\` | \`--${o.flag}\` | \`${o.env}\` | ${o.default} | ${o.help} |`);
+  return ['| YAML key | flag | env var | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,253 @@
+// A small, explicit Kubernetes REST client on top of @kubernetes/client-node's KubeConfig (which owns
+// credential handling). We talk raw JSON so that no field is dropped by a generated model, so that we can
+// pick the patch type per call, and so that watches resume from a resourceVersion under our control.
+import https from 'node:https';
+import http from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import { TokenBucket } from './rate-limit.js';
+
+export interface KubeStatus {
+  kind?: string;
+  code?: number;
+  reason?: string;
+  message?: string;
+}
+
+/** An error answered by the API server (or a transport failure, code 0). */
+export class KubeApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(message);
+    this.name = 'KubeApiError';
+  }
+  get notFound(): boolean {
+    return this.code === 404;
+  }
+  get conflict(): boolean {
+    return this.code === 409;
+  }
+  get gone(): boolean {
+    return this.code === 410;
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  return err instanceof KubeApiError && err.code === 404;
+}
+export function isConflict(err: unknown): boolean {
+  return err instanceof KubeApiError && err.code === 409;
+}
+export function isAlreadyExists(err: unknown): boolean {
+  return err instanceof KubeApiError && err.code === 409 && err.reason === 'AlreadyExists';
+}
+
+export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
+const patchContentTypes: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  json: 'application/json-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  patch?: PatchType;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export interface KubeClientOptions {
+  /** Sustained mutating requests per second (reads are not limited). */
+  writeQps?: number;
+  writeBurst?: number;
+  userAgent?: string;
+}
+
+export function buildQuery(query: RequestOptions['query']): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.append(k, String(v));
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+export class KubeClient {
+  readonly server: URL;
+  private readonly agent: https.Agent | http.Agent;
+  private readonly writes: TokenBucket;
+  private readonly userAgent: string;
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    opts: KubeClientOptions = {},
+  ) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster (check current-context)');
+    this.server = new URL(cluster.server);
+    this.agent =
+      this.server.protocol === 'http:'
+        ? new http.Agent({ keepAlive: true, maxSockets: 64 })
+        : new https.Agent({ keepAlive: true, maxSockets: 64 });
+    this.writes = new TokenBucket(opts.writeQps ?? 50, opts.writeBurst ?? 100);
+    this.userAgent = opts.userAgent ?? 'fedlet';
+  }
+
+  /** Request options (TLS material, auth headers) for a path on this API server. */
+  async httpOptions(method: string, pathAndQuery: string): Promise<https.RequestOptions> {
+    const opts: https.RequestOptions = {
+      method,
+      protocol: this.server.protocol,
+      hostname: this.server.hostname.replace(/^\[|\]$/g, ''),
+      port: this.server.port || (this.server.protocol === 'http:' ? 80 : 443),
+      path: this.server.pathname.replace(/\/$/, '') + pathAndQuery,
+      headers: { 'User-Agent': this.userAgent, Accept: 'application/json' },
+    };
+    await this.kubeConfig.applyToHTTPSOptions(opts);
+    return opts;
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    if (method !== 'GET') await this.writes.take(opts.signal);
+    const pathAndQuery = path + buildQuery(opts.query);
+    const ro = await this.httpOptions(method, pathAndQuery);
+    ro.agent = this.agent;
+    let payload: string | undefined;
+    if (opts.body !== undefined) {
+      payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      ro.headers = {
+        ...ro.headers,
+        'Content-Type': opts.patch ? patchContentTypes[opts.patch] : 'application/json',
+        'Content-Length': Buffer.byteLength(payload),
+      };
+    }
+    const mod = this.server.protocol === 'http:' ? http : https;
+    return new Promise<T>((resolve, reject) => {
+      const req = mod.request(ro, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => reject(transportError(e, method, path)));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const code = res.statusCode ?? 0;
+          if (code >= 200 && code < 300) {
+            if (!text) return resolve(undefined as T);
+            try {
+              resolve(JSON.parse(text) as T);
+            } catch {
+              resolve(text as T);
+            }
+            return;
+          }
+          let status: KubeStatus = {};
+          try {
+            status = JSON.parse(text) as KubeStatus;
+          } catch {
+            status = { message: text.trim() };
+          }
+          reject(
+            new KubeApiError(
+              code,
+              status.reason ?? res.statusMessage ?? '',
+              `${method} ${path}: ${code} ${status.message ?? res.statusMessage ?? ''}`.trim(),
+              method,
+              path,
+            ),
+          );
+        });
+      });
+      req.on('error', (e) => reject(transportError(e, method, path)));
+      if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)));
+      if (opts.signal) {
+        if (opts.signal.aborted) req.destroy(new Error('aborted'));
+        opts.signal.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
+      }
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  get<T>(path: string, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('GET', path, opts);
+  }
+  create<T>(path: string, body: unknown, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('POST', path, { ...opts, body });
+  }
+  replace<T>(path: string, body: unknown, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('PUT', path, { ...opts, body });
+  }
+  patch<T>(path: string, body: unknown, patch: PatchType = 'merge', opts?: RequestOptions): Promise<T> {
+    return this.request<T>('PATCH', path, { ...opts, body, patch });
+  }
+  delete<T>(path: string, body?: unknown, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('DELETE', path, { ...opts, body });
+  }
+
+  /**
+   * Opens one watch stream and yields its events until the server closes it, the signal aborts, or an
+   * error occurs (thrown). Resumption is the caller's job (see Informer).
+   */
+  async *watch<T>(path: string, query: RequestOptions['query'], signal: AbortSignal): AsyncGenerator<WatchEvent<T>> {
+    const ro = await this.httpOptions('GET', path + buildQuery({ ...query, watch: 'true' }));
+    const mod = this.server.protocol === 'http:' ? http : https;
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = mod.request(ro, resolve);
+      req.on('error', (e) => reject(transportError(e, 'WATCH', path)));
+      const onAbort = () => req.destroy(new Error('aborted'));
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      req.end();
+    });
+    const code = res.statusCode ?? 0;
+    if (code !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      let status: KubeStatus = {};
+      try {
+        status = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KubeStatus;
+      } catch {
+        /* not JSON */
+      }
+      throw new KubeApiError(code, status.reason ?? '', `WATCH ${path}: ${code} ${status.message ?? ''}`, 'WATCH', path);
+    }
+    let buf = '';
+    try {
+      for await (const chunk of res) {
+        buf += (chunk as Buffer).toString('utf8');
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line) yield JSON.parse(line) as WatchEvent<T>;
+        }
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      throw transportError(e as Error, 'WATCH', path);
+    } finally {
+      res.destroy();
+    }
+  }
+}
+
+function transportError(e: Error, method: string, path: string): KubeApiError {
+  if (e instanceof KubeApiError) return e;
+  return new KubeApiError(0, 'TransportError', `${method} ${path}: ${e.message}`, method, path);
+}
+
+export function loadKubeConfig(file: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  return kc;
+}

@@ -1,0 +1,82 @@
+// Renews the node's coordination.k8s.io/v1 Lease in kube-node-lease, like a kubelet: the upper
+// kube-controller-manager's node lifecycle controller reads it as the heartbeat.
+import type { Logger } from 'pino';
+import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
+import { Backoff, sleep } from '../util/backoff.js';
+
+interface Lease {
+  apiVersion: 'coordination.k8s.io/v1';
+  kind: 'Lease';
+  metadata: { name: string; namespace: string; resourceVersion?: string; ownerReferences?: unknown[] };
+  spec: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string };
+}
+
+export interface LeaseControllerOptions {
+  client: KubeClient;
+  nodeName: string;
+  durationSeconds: number;
+  renewIntervalSeconds: number;
+  /** uid of the Node, so the Lease is garbage-collected with it. */
+  nodeUid: () => string | undefined;
+  log: Logger;
+  now?: () => Date;
+}
+
+/** MicroTime as the API expects it: RFC3339 with microseconds. */
+export function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+export class LeaseController {
+  private readonly path: string;
+  lastRenew?: Date;
+
+  constructor(private readonly o: LeaseControllerOptions) {
+    this.path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${o.nodeName}`;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(200, (this.o.renewIntervalSeconds * 1000) / 2);
+    while (!signal.aborted) {
+      try {
+        await this.renew();
+        backoff.reset();
+        await sleep(this.o.renewIntervalSeconds * 1000, signal);
+      } catch (e) {
+        this.o.log.warn({ err: (e as Error).message }, 'renewing node lease failed; retrying');
+        await backoff.wait(signal);
+      }
+    }
+  }
+
+  async renew(): Promise<void> {
+    const now = (this.o.now ?? (() => new Date()))();
+    const uid = this.o.nodeUid();
+    const owner = uid ? [{ apiVersion: 'v1', kind: 'Node', name: this.o.nodeName, uid }] : undefined;
+    let lease: Lease | undefined;
+    try {
+      lease = await this.o.client.get<Lease>(this.path);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    const spec = { holderIdentity: this.o.nodeName, leaseDurationSeconds: this.o.durationSeconds, renewTime: microTime(now) };
+    if (!lease) {
+      await this.o.client.create('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: this.o.nodeName, namespace: 'kube-node-lease', ...(owner ? { ownerReferences: owner } : {}) },
+        spec,
+      } satisfies Lease);
+    } else {
+      lease.spec = { ...lease.spec, ...spec };
+      if (owner && !lease.metadata.ownerReferences?.length) lease.metadata.ownerReferences = owner;
+      try {
+        await this.o.client.replace(this.path, lease);
+      } catch (e) {
+        if (isConflict(e)) return this.renew();
+        throw e;
+      }
+    }
+    this.lastRenew = now;
+  }
+}

@@ -1,0 +1,178 @@
+// Registers the virtual Node in the upper cluster and keeps its labels, taints and status true to the
+// provider's view. Status is posted on every change (coalesced) and at least every status interval;
+// only fields fedlet owns are written, so labels, taints and conditions set by others survive.
+import type { Logger } from 'pino';
+import type { FedletConfig } from '../config.js';
+import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
+import type { Provider } from '../provider.js';
+import { ANNOTATION_MANAGED_LABELS, ANNOTATION_MANAGED_TAINTS } from '../labels.js';
+import { Backoff } from '../util/backoff.js';
+import { desiredLabels, desiredStatus, labelPatch, managedTaintIds, mergeTaints, resourcePatch, type NodeObject } from './node-object.js';
+
+export interface NodeControllerOptions {
+  client: KubeClient;
+  config: FedletConfig;
+  provider: Provider;
+  log: Logger;
+  now?: () => Date;
+}
+
+export class NodeController {
+  private node?: NodeObject;
+  private dirty = true;
+  private wake?: () => void;
+  statusWrites = 0;
+
+  constructor(private readonly o: NodeControllerOptions) {
+    o.provider.onNodeStateChange(() => this.markDirty());
+  }
+
+  get uid(): string | undefined {
+    return this.node?.metadata.uid;
+  }
+
+  markDirty(): void {
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  private get path(): string {
+    return `/api/v1/nodes/${this.o.config.nodeName}`;
+  }
+  private now(): Date {
+    return (this.o.now ?? (() => new Date()))();
+  }
+
+  /** Creates the Node or brings an existing one's metadata and spec in line. */
+  async register(): Promise<void> {
+    const cfg = this.o.config;
+    const state = this.o.provider.nodeState();
+    const labels = desiredLabels(cfg, state);
+    let existing: NodeObject | undefined;
+    try {
+      existing = await this.o.client.get<NodeObject>(this.path);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    if (!existing) {
+      const now = this.now().toISOString();
+      const body: NodeObject = {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: {
+          name: cfg.nodeName,
+          labels,
+          annotations: {
+            [ANNOTATION_MANAGED_LABELS]: Object.keys(labels).sort().join(','),
+            [ANNOTATION_MANAGED_TAINTS]: managedTaintIds(cfg.nodeTaints),
+          },
+        },
+        spec: { taints: cfg.nodeTaints.length ? cfg.nodeTaints : undefined },
+        status: desiredStatus(cfg, state, now),
+      };
+      try {
+        this.node = await this.o.client.create<NodeObject>('/api/v1/nodes', body);
+        this.o.log.info({ node: cfg.nodeName }, 'registered virtual node');
+        this.dirty = true; // status on create may be dropped by admission; post it explicitly
+        return;
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+        existing = await this.o.client.get<NodeObject>(this.path);
+      }
+    }
+    await this.syncMetadata(existing, labels);
+    this.o.log.info({ node: cfg.nodeName }, 'virtual node exists; updated labels and taints');
+  }
+
+  private async syncMetadata(node: NodeObject, labels: Record<string, string>): Promise<void> {
+    const cfg = this.o.config;
+    const prevLabels = (node.metadata.annotations?.[ANNOTATION_MANAGED_LABELS] ?? '').split(',').filter(Boolean);
+    const prevTaints = (node.metadata.annotations?.[ANNOTATION_MANAGED_TAINTS] ?? '').split(',').filter(Boolean);
+    const taints = mergeTaints(node.spec?.taints, prevTaints, cfg.nodeTaints);
+    const patch = {
+      metadata: {
+        resourceVersion: node.metadata.resourceVersion,
+        labels: labelPatch(node.metadata.labels, prevLabels, labels),
+        annotations: {
+          [ANNOTATION_MANAGED_LABELS]: Object.keys(labels).sort().join(','),
+          [ANNOTATION_MANAGED_TAINTS]: managedTaintIds(cfg.nodeTaints),
+        },
+      },
+      spec: { taints: taints.length ? taints : null },
+    };
+    try {
+      this.node = await this.o.client.patch<NodeObject>(this.path, patch, 'merge');
+    } catch (e) {
+      if (!isConflict(e)) throw e;
+      return this.syncMetadata(await this.o.client.get<NodeObject>(this.path), labels);
+    }
+  }
+
+  /** Posts status (and derived labels) now. */
+  async postStatus(): Promise<void> {
+    const cfg = this.o.config;
+    const state = this.o.provider.nodeState();
+    if (!this.node) this.node = await this.o.client.get<NodeObject>(this.path);
+    const labels = desiredLabels(cfg, state);
+    const prevLabels = (this.node.metadata.annotations?.[ANNOTATION_MANAGED_LABELS] ?? '').split(',').filter(Boolean);
+    const lp = labelPatch(this.node.metadata.labels, prevLabels, labels);
+    if (Object.keys(lp).length) await this.syncMetadata(this.node, labels);
+    const status = desiredStatus(cfg, state, this.now().toISOString(), this.node.status);
+    const patch = {
+      status: {
+        ...status,
+        capacity: resourcePatch(this.node.status?.capacity, status.capacity ?? {}),
+        allocatable: resourcePatch(this.node.status?.allocatable, status.allocatable ?? {}),
+      },
+    };
+    try {
+      this.node = await this.o.client.patch<NodeObject>(`${this.path}/status`, patch, 'strategic');
+    } catch (e) {
+      if (isNotFound(e)) {
+        // Someone deleted the Node: register again, as a kubelet would.
+        this.node = undefined;
+        await this.register();
+        return this.postStatus();
+      }
+      throw e;
+    }
+    this.statusWrites++;
+    this.o.log.debug({ ready: state.condition.ready, resources: state.resources }, 'posted node status');
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(500, 10_000);
+    let lastPost = 0;
+    const interval = this.o.config.statusUpdateIntervalSeconds * 1000;
+    while (!signal.aborted) {
+      const due = Date.now() - lastPost >= interval;
+      if (this.dirty || due) {
+        this.dirty = false;
+        try {
+          await this.postStatus();
+          lastPost = Date.now();
+          backoff.reset();
+        } catch (e) {
+          this.dirty = true;
+          this.o.log.warn({ err: (e as Error).message }, 'posting node status failed; retrying');
+          await backoff.wait(signal);
+          continue;
+        }
+      }
+      const wait = Math.max(0, interval - (Date.now() - lastPost));
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, wait);
+        const onAbort = () => done();
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.wake = done;
+        function done() {
+          clearTimeout(t);
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }
+      });
+      this.wake = undefined;
+    }
+  }
+}
+

@@ -1,0 +1,65 @@
+// Kubernetes resource.Quantity arithmetic in exact milli-units (BigInt), which is what the API server's
+// own rounding uses for every resource we add up (cpu, memory, storage, counts, extended resources).
+const binary: Record<string, bigint> = {
+  Ki: 1024n,
+  Mi: 1024n ** 2n,
+  Gi: 1024n ** 3n,
+  Ti: 1024n ** 4n,
+  Pi: 1024n ** 5n,
+  Ei: 1024n ** 6n,
+};
+const decimalExp: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+
+const re = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
+
+export class QuantityError extends Error {}
+
+/** Parses a quantity into milli-units, rounding up fractions of a milli-unit like the API server. */
+export function parseQuantity(q: string | number): bigint {
+  const s = String(q).trim();
+  const m = re.exec(s);
+  if (!m) throw new QuantityError(`invalid quantity "${s}": expected a number with an optional suffix such as 500m, 2, 1Gi, 1e3`);
+  const sign = m[1] === '-' ? -1n : 1n;
+  const [intPart = '0', fracPart = ''] = (m[2] ?? '0').split('.');
+  const suffix = m[3] ?? '';
+  let mult = 1n;
+  let exp = 0;
+  if (suffix in binary) mult = binary[suffix]!;
+  else if (suffix in decimalExp) exp = decimalExp[suffix]!;
+  else exp = Number(suffix.slice(1));
+  // value = (int.frac) * mult * 10^exp, in milli-units => * 10^3
+  const digits = BigInt((intPart || '0') + fracPart);
+  const e = exp + 3 - fracPart.length;
+  let num = digits * mult;
+  let den = 1n;
+  if (e >= 0) num *= 10n ** BigInt(e);
+  else den = 10n ** BigInt(-e);
+  const rounded = (num + den - 1n) / den; // ceil for positives
+  return sign * rounded;
+}
+
+/** Formats milli-units back into a canonical-enough quantity string ("1500m", "4", "0"). */
+export function formatQuantity(milli: bigint): string {
+  if (milli % 1000n === 0n) return (milli / 1000n).toString();
+  return `${milli}m`;
+}
+
+export type ResourceList = Record<string, string>;
+export type MilliList = Map<string, bigint>;
+
+export function toMilli(list: ResourceList | undefined): MilliList {
+  const out: MilliList = new Map();
+  for (const [k, v] of Object.entries(list ?? {})) out.set(k, parseQuantity(v));
+  return out;
+}
+export function fromMilli(list: MilliList): ResourceList {
+  const out: ResourceList = {};
+  for (const [k, v] of [...list.entries()].sort(([a], [b]) => a.localeCompare(b))) out[k] = formatQuantity(v);
+  return out;
+}
+export function addInto(acc: MilliList, add: MilliList, factor = 1n): void {
+  for (const [k, v] of add) acc.set(k, (acc.get(k) ?? 0n) + v * factor);
+}
+export function maxInto(acc: MilliList, other: MilliList): void {
+  for (const [k, v] of other) if (v > (acc.get(k) ?? 0n)) acc.set(k, v);
+}

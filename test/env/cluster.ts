@@ -1,0 +1,262 @@
+// One local Kubernetes cluster from real binaries: etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler and (for lower clusters) kwok with simulated nodes. Every listener binds 127.0.0.1.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { findBinary } from './binaries.js';
+import { createPki, kubeconfigYaml } from './pki.js';
+import { freePorts, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
+import { kwokConfigYaml } from './kwok-config.js';
+
+export interface KwokNodeSpec {
+  name: string;
+  cpu: string;
+  memory: string;
+  pods: number;
+  ephemeralStorage?: string;
+  extended?: Record<string, string>;
+  labels?: Record<string, string>;
+  taints?: Array<{ key: string; value?: string; effect: string }>;
+  /** Pod CIDR of the node; lower clusters reuse the same CIDRs on purpose (overlapping pod IPs). */
+  podCIDR: string;
+}
+
+export interface ClusterSpec {
+  name: string;
+  role: 'upper' | 'lower';
+  dir: string;
+  nodes?: KwokNodeSpec[];
+  /** kube-controller-manager --node-monitor-grace-period (upper: short, so a stopped fedlet shows fast). */
+  nodeMonitorGracePeriod?: string;
+  /** Optional KubeSchedulerConfiguration file for kube-scheduler. */
+  schedulerConfig?: string;
+}
+
+export interface ClusterState {
+  name: string;
+  role: 'upper' | 'lower';
+  dir: string;
+  kubeconfig: string;
+  server: string;
+  caCert: string;
+  /** Client certificate the upper API server presents to kubelets (fedlet's kubelet API). */
+  kubeletClientCert?: string;
+  kwokPort?: number;
+  portForwardTarget?: number;
+  logsFile?: string;
+  processes: ProcessRecord[];
+}
+
+export function defaultLowerNodes(count: number, perNode: Partial<KwokNodeSpec> = {}): KwokNodeSpec[] {
+  return Array.from({ length: count }, (_, i) => ({
+    name: `kwok-node-${i}`,
+    cpu: '8',
+    memory: '32Gi',
+    pods: 500,
+    ephemeralStorage: '100Gi',
+    podCIDR: `10.244.${i * 4}.0/22`,
+    ...perNode,
+  }));
+}
+
+export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
+  const dir = path.resolve(spec.dir);
+  mkdirSync(dir, { recursive: true });
+  const pki = createPki(path.join(dir, 'pki'));
+  const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort, pfTarget] = await freePorts(7);
+  const server = `https://127.0.0.1:${apiPort}`;
+  const admin = pki.client('admin');
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, kubeconfigYaml({ name: spec.name, server, caCert: pki.caCert, cert: admin.cert, key: admin.key }));
+  const componentKubeconfig = (name: string) => {
+    const c = pki.client(name);
+    const file = path.join(dir, `${name}.kubeconfig`);
+    writeFileSync(file, kubeconfigYaml({ name: spec.name, server, caCert: pki.caCert, cert: c.cert, key: c.key }));
+    return file;
+  };
+  const state: ClusterState = { name: spec.name, role: spec.role, dir, kubeconfig, server, caCert: pki.caCert, processes: [] };
+  const log = (n: string) => path.join(dir, `${n}.log`);
+  try {
+    state.processes.push(
+      startProcess('etcd', findBinary('etcd'), [
+        `--name=${spec.name}`,
+        `--data-dir=${path.join(dir, 'etcd-data')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-cluster=${spec.name}=http://127.0.0.1:${etcdPeer}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ], log('etcd')),
+    );
+    const apiArgs = [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--tls-cert-file=${pki.serverCert}`,
+      `--tls-private-key-file=${pki.serverKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      `--service-account-key-file=${pki.saPub}`,
+      `--service-account-signing-key-file=${pki.saKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--authorization-mode=Node,RBAC',
+      '--enable-admission-plugins=NodeRestriction',
+      '--allow-privileged=true',
+      '--kubelet-preferred-address-types=InternalIP,Hostname',
+      '--profiling=false',
+      `--cert-dir=${path.join(dir, 'apiserver-certs')}`,
+    ];
+    if (spec.role === 'upper') {
+      const kc = pki.client('apiserver-kubelet-client');
+      apiArgs.push(`--kubelet-client-certificate=${kc.cert}`, `--kubelet-client-key=${kc.key}`);
+      state.kubeletClientCert = kc.cert;
+    }
+    state.processes.push(startProcess('kube-apiserver', findBinary('kube-apiserver'), apiArgs, log('kube-apiserver')));
+    await waitForApiserver(state, 90_000);
+
+    const kcmKubeconfig = componentKubeconfig('kube-controller-manager');
+    state.processes.push(
+      startProcess('kube-controller-manager', findBinary('kube-controller-manager'), [
+        `--kubeconfig=${kcmKubeconfig}`,
+        `--authentication-kubeconfig=${kcmKubeconfig}`,
+        `--authorization-kubeconfig=${kcmKubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${kcmPort}`,
+        `--cert-dir=${path.join(dir, 'kcm-certs')}`,
+        '--leader-elect=false',
+        `--service-account-private-key-file=${pki.saKey}`,
+        `--root-ca-file=${pki.caCert}`,
+        `--cluster-signing-cert-file=${pki.caCert}`,
+        `--cluster-signing-key-file=${pki.caKey}`,
+        `--node-monitor-grace-period=${spec.nodeMonitorGracePeriod ?? '40s'}`,
+        '--profiling=false',
+      ], log('kube-controller-manager')),
+    );
+    const schedKubeconfig = componentKubeconfig('kube-scheduler');
+    const schedArgs = [
+      `--authentication-kubeconfig=${schedKubeconfig}`,
+      `--authorization-kubeconfig=${schedKubeconfig}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${schedPort}`,
+      `--cert-dir=${path.join(dir, 'scheduler-certs')}`,
+      '--profiling=false',
+    ];
+    if (spec.schedulerConfig) schedArgs.push(`--config=${spec.schedulerConfig}`);
+    else schedArgs.push(`--kubeconfig=${schedKubeconfig}`, '--leader-elect=false');
+    state.processes.push(startProcess('kube-scheduler', findBinary('kube-scheduler'), schedArgs, log('kube-scheduler')));
+
+    if (spec.role === 'lower') {
+      const streamsDir = path.join(dir, 'streams');
+      mkdirSync(path.join(streamsDir, 'exec'), { recursive: true });
+      const logsFile = path.join(streamsDir, 'container.log');
+      writeFileSync(logsFile, criLines(['fedlet test log line 1', 'fedlet test log line 2', 'fedlet test log line 3']), { flag: 'a' });
+      const kwokConfig = path.join(dir, 'kwok.yaml');
+      writeFileSync(kwokConfig, kwokConfigYaml({ logsFile, execWorkDir: path.join(streamsDir, 'exec'), portForwardTarget: pfTarget! }));
+      state.kwokPort = kwokPort;
+      state.portForwardTarget = pfTarget;
+      state.logsFile = logsFile;
+      state.processes.push(
+        startProcess('kwok', findBinary('kwok'), [
+          `--kubeconfig=${componentKubeconfig('kwok')}`,
+          `--config=${kwokConfig}`,
+          '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+          '--node-ip=127.0.0.1',
+          `--node-port=${kwokPort}`,
+          `--server-address=127.0.0.1:${kwokPort}`,
+          '--node-lease-duration-seconds=40',
+          '--cidr=10.0.0.0/16',
+        ], log('kwok')),
+      );
+      for (const n of spec.nodes ?? []) await createKwokNode(state, n);
+    }
+    return state;
+  } catch (e) {
+    const logs = state.processes.map((p) => `--- ${spec.name}/${p.name} (${p.log}) ---\n${tail(p.log)}`).join('\n');
+    await stopCluster(state);
+    throw new Error(`cluster ${spec.name} failed to start: ${(e as Error).message}\n${logs}`);
+  }
+}
+
+export function criLines(lines: string[]): string {
+  return lines.map((l) => `${new Date().toISOString().replace('Z', '000000Z')} stdout F ${l}\n`).join('');
+}
+
+export async function stopCluster(state: ClusterState): Promise<void> {
+  // Reverse start order: clients first, etcd last.
+  for (const p of [...state.processes].reverse()) await stopProcess(p);
+}
+
+/** Issues a request to the cluster's API server as admin. */
+export function adminRequest(state: ClusterState, method: string, urlPath: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+  const kc = readFileSync(path.join(state.dir, 'pki', 'admin.crt'));
+  const key = readFileSync(path.join(state.dir, 'pki', 'admin.key'));
+  const ca = readFileSync(state.caCert);
+  const url = new URL(urlPath, state.server);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      { method, cert: kc, key, ca, headers: payload ? { 'Content-Type': 'application/json' } : {}, timeout: timeoutMs },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+export async function waitForApiserver(state: ClusterState, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const r = await adminRequest(state, 'GET', '/readyz', undefined, 2000);
+      if (r.status === 200) return;
+      last = `${r.status} ${r.body.slice(0, 300)}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`kube-apiserver of ${state.name} not ready after ${timeoutMs} ms: ${last}`);
+}
+
+export function kwokNodeObject(n: KwokNodeSpec): unknown {
+  const resources: Record<string, string> = {
+    cpu: n.cpu,
+    memory: n.memory,
+    pods: String(n.pods),
+    'ephemeral-storage': n.ephemeralStorage ?? '100Gi',
+    ...n.extended,
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: n.name,
+      annotations: { 'kwok.x-k8s.io/node': 'fake' },
+      labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok', ...n.labels },
+    },
+    spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR], ...(n.taints ? { taints: n.taints } : {}) },
+    status: {
+      allocatable: resources,
+      capacity: resources,
+      addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+      nodeInfo: { architecture: 'amd64', operatingSystem: 'linux', kubeletVersion: 'kwok', containerRuntimeVersion: 'kwok', kernelVersion: '', osImage: 'kwok', machineID: n.name, systemUUID: n.name, bootID: '', kubeProxyVersion: '' },
+    },
+  };
+}
+
+export async function createKwokNode(state: ClusterState, n: KwokNodeSpec): Promise<void> {
+  const r = await adminRequest(state, 'POST', '/api/v1/nodes', kwokNodeObject(n));
+  if (r.status !== 201 && r.status !== 409) throw new Error(`creating node ${n.name} in ${state.name}: ${r.status} ${r.body}`);
+}

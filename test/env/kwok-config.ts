@@ -1,0 +1,161 @@
+// kwok configuration for a lower cluster: lifecycle stages (the kwok binary ships none) and the
+// logs/exec/attach/port-forward behaviour that makes streams through a simulated node carry real bytes.
+
+export interface KwokStreamsConfig {
+  /** CRI-format log file served for every container ("<RFC3339Nano> stdout F <text>" lines). */
+  logsFile: string;
+  /** Working directory for commands run by exec (they run on this host, as kwok's user). */
+  execWorkDir: string;
+  /** Port-forward target on loopback for every pod port. */
+  portForwardTarget: number;
+}
+
+// Node: when not yet Ready, report kwok's standard healthy conditions and the kubelet port.
+const nodeReady = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: fedlet-test-node-ready
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Node
+  selector:
+    matchExpressions:
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: 'NotIn'
+      values: ['True']
+  next:
+    statusTemplate: |
+      {{ $at := Now }}
+      phase: Running
+      conditions:
+      {{ range NodeConditions }}
+      - type: {{ .type | Quote }}
+        status: {{ .status | Quote }}
+        reason: {{ .reason | Quote }}
+        message: {{ .message | Quote }}
+        lastHeartbeatTime: {{ $at | Quote }}
+        lastTransitionTime: {{ $at | Quote }}
+      {{ end }}
+      {{ with NodePort }}
+      daemonEndpoints:
+        kubeletEndpoint:
+          Port: {{ . }}
+      {{ end }}
+`;
+
+// Pod: once bound and without an IP, it starts: every container running, pod Ready, IP from the node's podCIDR.
+const podRunning = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: fedlet-test-pod-running
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.podIP'
+      operator: 'DoesNotExist'
+  next:
+    statusTemplate: |
+      {{ $at := Now }}
+      phase: Running
+      startTime: {{ $at | Quote }}
+      hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
+      podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}
+      conditions:
+      - {type: Initialized, status: "True", lastTransitionTime: {{ $at | Quote }}}
+      - {type: ContainersReady, status: "True", lastTransitionTime: {{ $at | Quote }}}
+      - {type: Ready, status: "True", lastTransitionTime: {{ $at | Quote }}}
+      {{ range .spec.readinessGates }}
+      - {type: {{ .conditionType | Quote }}, status: "True", lastTransitionTime: {{ $at | Quote }}}
+      {{ end }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - name: {{ .name | Quote }}
+        image: {{ .image | Quote }}
+        imageID: {{ printf "kwok://%s" .image | Quote }}
+        containerID: {{ printf "kwok://%s" .name | Quote }}
+        ready: true
+        started: true
+        restartCount: 0
+        state:
+          running:
+            startedAt: {{ $at | Quote }}
+      {{ end }}
+      initContainerStatuses:
+      {{ range .spec.initContainers }}
+      - name: {{ .name | Quote }}
+        image: {{ .image | Quote }}
+        ready: true
+        restartCount: 0
+        state:
+          terminated:
+            exitCode: 0
+            reason: Completed
+            startedAt: {{ $at | Quote }}
+            finishedAt: {{ $at | Quote }}
+      {{ end }}
+`;
+
+// Pod deletion: play the kubelet's part and finish graceful deletion.
+const podDeleted = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: fedlet-test-pod-deleted
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'Exists'
+  next:
+    finalizers:
+      empty: true
+    delete: true
+`;
+
+export function kwokConfigYaml(streams: KwokStreamsConfig): string {
+  const logs = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: fedlet-test-logs
+spec:
+  logs:
+  - logsFile: ${streams.logsFile}
+    previousLogsFile: ${streams.logsFile}
+`;
+  const exec = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: fedlet-test-exec
+spec:
+  execs:
+  - local:
+      workDir: ${streams.execWorkDir}
+`;
+  const attach = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterAttach
+metadata:
+  name: fedlet-test-attach
+spec:
+  attaches:
+  - logsFile: ${streams.logsFile}
+`;
+  const pf = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterPortForward
+metadata:
+  name: fedlet-test-port-forward
+spec:
+  forwards:
+  - target:
+      address: 127.0.0.1
+      port: ${streams.portForwardTarget}
+`;
+  return [nodeReady, podRunning, podDeleted, logs, exec, attach, pf].join('---\n');
+}
