@@ -128,6 +128,8 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
         `--secure-port=${kcmPort}`,
         `--cert-dir=${path.join(dir, 'kcm-certs')}`,
         '--leader-elect=false',
+        // Each controller acts with its own service account and RBAC role, as in a real cluster.
+        '--use-service-account-credentials=true',
         `--service-account-private-key-file=${pki.saKey}`,
         `--root-ca-file=${pki.caCert}`,
         `--cluster-signing-cert-file=${pki.caCert}`,

@@ -3,8 +3,9 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { adminRequest, defaultLowerNodes, startCluster, stopCluster, type ClusterState, type KwokNodeSpec } from './cluster.js';
-import { freePorts, isOurs, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
+import { defaultLowerNodes, startCluster, stopCluster, type ClusterState, type KwokNodeSpec } from './cluster.js';
+import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
+import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 
 export interface FedletRecord {
   cluster: string;
@@ -18,6 +19,8 @@ export interface FedletRecord {
 
 export interface SandboxState {
   dir: string;
+  /** True when the clusters were given by kubeconfig (e.g. kind): we do not own their processes. */
+  external: boolean;
   upper: ClusterState;
   lowers: ClusterState[];
   fedlets: FedletRecord[];
@@ -105,9 +108,43 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
     copyFileSync(l.kubeconfig, f);
     return f;
   });
+  const state = await prepareFedlets(dir, upper, lowers, upperKubeconfig, lowerKubeconfigs, false, opts.extraFedletArgs);
+  saveState(state);
+  if (opts.withFedlet !== false) {
+    await startAllFedlets(state, progress);
+    progress(`virtual nodes Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  }
+  return state;
+}
+
+async function startAllFedlets(state: SandboxState, progress: (m: string) => void): Promise<void> {
+  for (const f of state.fedlets) startFedlet(state, f.cluster);
+  saveState(state);
+  progress('fedlets started; waiting for virtual nodes to be Ready');
+  await waitForNodesReady(state, state.fedlets.map((f) => f.nodeName), 90_000);
+}
+
+/**
+ * Uses existing clusters (for example kind clusters on a machine with Docker) instead of starting
+ * local ones: only the fedlets are started, one per lower kubeconfig.
+ */
+export async function sandboxAttach(opts: { dir: string; upperKubeconfig: string; lowerKubeconfigs: string[]; progress?: (m: string) => void; extraFedletArgs?: string[] }): Promise<SandboxState> {
+  const dir = path.resolve(opts.dir);
+  mkdirSync(dir, { recursive: true });
+  const external = (name: string, role: 'upper' | 'lower', kubeconfig: string): ClusterState => ({ name, role, dir, kubeconfig, server: '', caCert: '', processes: [] });
+  const upper = external('upper', 'upper', path.resolve(opts.upperKubeconfig));
+  const lowers = opts.lowerKubeconfigs.map((k, i) => external(lowerName(i), 'lower', path.resolve(k)));
+  const state = await prepareFedlets(dir, upper, lowers, upper.kubeconfig, lowers.map((l) => l.kubeconfig), true, opts.extraFedletArgs);
+  await startAllFedlets(state, opts.progress ?? (() => undefined));
+  return state;
+}
+
+async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterState[], upperKubeconfig: string, lowerKubeconfigs: string[], external: boolean, extraArgs?: string[]): Promise<SandboxState> {
+  const n = lowers.length;
   const ports = await freePorts(n);
-  const state: SandboxState = {
+  return {
     dir,
+    external,
     upper,
     lowers,
     upperKubeconfig,
@@ -125,19 +162,10 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
         `--cluster-name=${lowerName(i)}`,
         '--node-ip=127.0.0.1',
         `--kubelet-port=${ports[i]}`,
-        ...(opts.extraFedletArgs ?? []),
+        ...(extraArgs ?? []),
       ],
     })),
   };
-  saveState(state);
-  if (opts.withFedlet !== false) {
-    for (const f of state.fedlets) startFedlet(state, f.cluster);
-    saveState(state);
-    progress('fedlets started; waiting for virtual nodes to be Ready');
-    await waitForNodesReady(state, state.fedlets.map((f) => f.nodeName), 90_000);
-    progress(`virtual nodes Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  }
-  return state;
 }
 
 export function startFedlet(state: SandboxState, cluster: string, env?: Record<string, string>): FedletRecord {
@@ -154,15 +182,17 @@ export async function stopFedlet(state: SandboxState, cluster: string, signal: N
 
 export async function waitForNodesReady(state: SandboxState, names: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const client = new KubeClient(loadKubeConfig(state.upperKubeconfig));
   let last = '';
   while (Date.now() < deadline) {
-    const r = await adminRequest(state.upper, 'GET', '/api/v1/nodes').catch((e: Error) => ({ status: 0, body: e.message }));
-    if (r.status === 200) {
-      const items = (JSON.parse(r.body) as { items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }> }).items;
-      const ready = new Set(items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata.name));
+    try {
+      const list = await client.get<{ items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }> }>('/api/v1/nodes', { timeoutMs: 5000 });
+      const ready = new Set(list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata.name));
       if (names.every((n) => ready.has(n))) return;
       last = `ready: ${[...ready].join(', ') || 'none'}`;
-    } else last = r.body;
+    } catch (e) {
+      last = (e as Error).message;
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
   const logs = state.fedlets.map((f) => `--- fedlet ${f.cluster} ---\n${tail(path.join(state.dir, `fedlet-${f.cluster}.log`))}`).join('\n');
@@ -187,4 +217,24 @@ export function sandboxStatus(dir: string): ComponentStatus[] {
   for (const c of [s.upper, ...s.lowers]) for (const p of c.processes) rows.push({ cluster: c.name, component: p.name, pid: p.pid, running: isOurs(p) });
   for (const f of s.fedlets) if (f.process) rows.push({ cluster: f.cluster, component: 'fedlet', pid: f.process.pid, running: isOurs(f.process) });
   return rows;
+}
+
+function findComponent(state: SandboxState, cluster: string, component: string): { c: ClusterState; i: number } {
+  const c = [state.upper, ...state.lowers].find((x) => x.name === cluster);
+  const i = c?.processes.findIndex((p) => p.name === component) ?? -1;
+  if (!c || i < 0) throw new Error(`no ${component} in cluster ${cluster} (external clusters cannot be controlled)`);
+  return { c, i };
+}
+
+/** Stops one component of a local cluster (e.g. a lower kube-apiserver) to simulate an outage. */
+export async function stopComponent(state: SandboxState, cluster: string, component: string): Promise<void> {
+  const { c, i } = findComponent(state, cluster, component);
+  await stopProcess(c.processes[i]!);
+}
+
+/** Starts a stopped component again with the same arguments, and records its new pid. */
+export function restartComponent(state: SandboxState, cluster: string, component: string): void {
+  const { c, i } = findComponent(state, cluster, component);
+  c.processes[i] = restartProcess(c.processes[i]!);
+  saveState(state);
 }

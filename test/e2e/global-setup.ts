@@ -1,0 +1,35 @@
+// Starts one sandbox (upper + 2 lower clusters from real binaries, one fedlet per lower) for the whole
+// e2e run, or attaches to existing clusters given by FEDLET_E2E_UPPER_KUBECONFIG and
+// FEDLET_E2E_LOWER_KUBECONFIGS (comma-separated). Tears down exactly what it started.
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { sandboxAttach, sandboxDown, sandboxUp, type SandboxState } from '../env/sandbox.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    sandboxDir: string;
+  }
+}
+
+let state: SandboxState | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  const dir = process.env.FEDLET_E2E_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'fedlet-e2e-'));
+  const progress = (m: string) => process.stderr.write(`[e2e] ${m}\n`);
+  const started = Date.now();
+  if (process.env.FEDLET_E2E_UPPER_KUBECONFIG) {
+    const lowers = (process.env.FEDLET_E2E_LOWER_KUBECONFIGS ?? '').split(',').filter(Boolean);
+    if (lowers.length < 2) throw new Error('FEDLET_E2E_LOWER_KUBECONFIGS must name at least two lower kubeconfigs, comma-separated');
+    state = await sandboxAttach({ dir, upperKubeconfig: process.env.FEDLET_E2E_UPPER_KUBECONFIG, lowerKubeconfigs: lowers, progress });
+  } else {
+    state = await sandboxUp({ dir, lowers: 2, progress });
+  }
+  progress(`environment ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${dir})`);
+  project.provide('sandboxDir', dir);
+}
+
+export async function teardown(): Promise<void> {
+  if (state && !process.env.FEDLET_E2E_KEEP) await sandboxDown(state.dir);
+}

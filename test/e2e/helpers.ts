@@ -1,0 +1,74 @@
+// Shared e2e helpers: the real kubectl binary, bounded polling, and access to the sandbox state.
+import { execFile } from 'node:child_process';
+import { inject } from 'vitest';
+import { findBinary } from '../env/binaries.js';
+import { loadState, type SandboxState } from '../env/sandbox.js';
+
+export function sandbox(): SandboxState {
+  return loadState(inject('sandboxDir'));
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real kubectl; never throws (check `code`). */
+export function kubectlRaw(kubeconfig: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<KubectlResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.env.KUBECTL ?? findBinary('kubectl'),
+      ['--kubeconfig', kubeconfig, ...args],
+      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...opts.env }, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+/** Runs kubectl and returns stdout; throws with stderr when it fails. */
+export async function kubectl(kubeconfig: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  const r = await kubectlRaw(kubeconfig, args, opts);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+export async function kubectlJson<T>(kubeconfig: string, args: string[]): Promise<T> {
+  return JSON.parse(await kubectl(kubeconfig, [...args, '-o', 'json'])) as T;
+}
+
+/**
+ * Polls `probe` until it returns a value without throwing, or the deadline passes (then rethrows the
+ * last error). The deadline is a safety bound, not a performance assertion.
+ */
+export async function eventually<T>(probe: () => Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return await probe();
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
+  }
+  throw new Error(`${opts.what ?? 'condition'} not reached: ${(last as Error)?.message ?? String(last)}`);
+}
+
+export interface NodeJson {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec?: { unschedulable?: boolean; taints?: unknown[] };
+  status?: {
+    allocatable?: Record<string, string>;
+    capacity?: Record<string, string>;
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+  };
+}
+
+export function readyCondition(n: NodeJson) {
+  return n.status?.conditions?.find((c) => c.type === 'Ready');
+}
