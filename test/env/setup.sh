@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Everything a fresh machine needs beyond `npm ci`: openssl (test PKI) and the control-plane binaries
+# (built from their Go modules, cached by version; see build-binaries.sh).
+set -euo pipefail
+if ! command -v openssl >/dev/null; then
+  echo "[setup] installing openssl" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openssl; else sudo apt-get update -qq && sudo apt-get install -y -qq openssl; fi
+fi
+if ! command -v go >/dev/null; then
+  echo "[setup] ERROR: the Go toolchain (1.26+) is needed to build kube-apiserver, etcd and kwok; install it and retry" >&2
+  exit 1
+fi
+bash "$(dirname "$0")/build-binaries.sh"
