@@ -3,7 +3,10 @@
 import type { Logger } from 'pino';
 import type { KubeClient } from '../src/kube/client.js';
 import { Informer, type KubeObject } from '../src/kube/informer.js';
-import type { Provider, ProviderNodeState } from '../src/provider.js';
+import type { Pod, PodStatus } from '../src/kube/types.js';
+import type { PodEnsureResult, PodEvent, Provider, ProviderNodeState } from '../src/provider.js';
+import { LowerPods } from './pods.js';
+import { IpRemapper, type CidrPair } from './remap.js';
 import { LABEL_ARCH, LABEL_ORIGIN, LABEL_OS, LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
 import { fromMilli, toMilli } from '../src/util/quantity.js';
 import { agreedLabel, freeCapacity, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
@@ -23,6 +26,12 @@ type CachedPod = KubeObject & { info: LowerPod };
 
 export interface LowerProviderOptions {
   client: KubeClient;
+  /** Upper cluster client: reads the ConfigMaps/Secrets pods reference. */
+  upper: KubeClient;
+  nodeIP: string;
+  namespaceTemplate: string;
+  podIPRemap: CidrPair[];
+  allowDaemonSetPods: boolean;
   clusterName: string;
   /** Name of our virtual node: the value of fedlet.io/origin on lower objects we own. */
   nodeName: string;
@@ -52,6 +61,7 @@ export class LowerProvider implements Provider {
   private abort = new AbortController();
   private state: ProviderNodeState;
   private healthLoop?: Promise<void>;
+  readonly podsOps: LowerPods;
 
   constructor(private readonly o: LowerProviderOptions) {
     const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
@@ -77,6 +87,17 @@ export class LowerProvider implements Provider {
         },
       }),
     });
+    this.podsOps = new LowerPods({
+      upper: o.upper,
+      lower: o.client,
+      clusterName: o.clusterName,
+      nodeName: o.nodeName,
+      nodeIP: o.nodeIP,
+      namespaceTemplate: o.namespaceTemplate,
+      remapper: new IpRemapper(o.podIPRemap),
+      allowDaemonSetPods: o.allowDaemonSetPods,
+      log,
+    });
     this.health = new LowerHealth({ client: o.client, clusterName: o.clusterName, intervalMs: o.healthIntervalMs, failureThreshold: o.healthFailureThreshold, log });
     this.state = this.compute();
     const changed = () => this.scheduleRecompute();
@@ -89,6 +110,7 @@ export class LowerProvider implements Provider {
     signal.addEventListener('abort', () => this.abort.abort(), { once: true });
     this.nodes.start();
     this.pods.start();
+    this.podsOps.start();
     await this.health.probe();
     this.healthLoop = this.health.run(this.abort.signal);
     await Promise.all([this.nodes.waitForSync(signal), this.pods.waitForSync(signal)]);
@@ -98,7 +120,33 @@ export class LowerProvider implements Provider {
   async stop(): Promise<void> {
     this.abort.abort();
     clearTimeout(this.timer);
-    await Promise.all([this.nodes.stop(), this.pods.stop(), this.healthLoop]);
+    await Promise.all([this.nodes.stop(), this.pods.stop(), this.podsOps.stop(), this.healthLoop]);
+  }
+
+  ensurePod(pod: Pod): Promise<PodEnsureResult> {
+    return this.podsOps.ensure(pod);
+  }
+  deletePod(upperKey: string, gracePeriodSeconds: number | undefined): Promise<boolean> {
+    return this.podsOps.delete(upperKey, gracePeriodSeconds);
+  }
+  podStatus(pod: Pod): PodStatus | undefined {
+    return this.podsOps.status(pod);
+  }
+  knownPodKeys(): string[] {
+    return this.podsOps.knownUpperKeys();
+  }
+  async collectGarbage(livePods: Pod[]): Promise<void> {
+    const n = await this.podsOps.deps.collectGarbage(livePods, (ns) => this.podsOps.lowerNamespaceOf(ns));
+    if (n) this.o.log.info({ deleted: n }, 'removed lower ConfigMaps/Secrets no pod references');
+  }
+  onPodChange(listener: (upperKey: string) => void): void {
+    this.podsOps.onChange(listener);
+  }
+  onPodEvent(listener: (e: PodEvent) => void): void {
+    this.podsOps.onEvent(listener);
+  }
+  podCachesSynced(signal: AbortSignal): Promise<void> {
+    return this.podsOps.waitForSync(signal);
   }
 
   nodeState(): ProviderNodeState {

@@ -35,11 +35,15 @@ export interface FedletConfig {
   capacityDebounceMs: number;
   writeQps: number;
   writeBurst: number;
+  namespaceTemplate: string;
+  podIPRemap?: string;
+  allowDaemonSetPods: boolean;
+  podWorkers: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   logFormat: 'json' | 'pretty';
 }
 
-type Kind = 'string' | 'int' | 'map' | 'taints' | 'enum';
+type Kind = 'string' | 'int' | 'bool' | 'map' | 'taints' | 'enum';
 interface OptionSpec {
   key: keyof FedletConfig;
   flag: string;
@@ -69,8 +73,12 @@ export const options: OptionSpec[] = [
   { key: 'lowerHealthIntervalSeconds', flag: 'lower-health-interval', env: 'FEDLET_LOWER_HEALTH_INTERVAL', kind: 'int', default: '5', min: 1, help: 'seconds between probes of the lower API server /readyz' },
   { key: 'lowerHealthFailureThreshold', flag: 'lower-health-failure-threshold', env: 'FEDLET_LOWER_HEALTH_FAILURE_THRESHOLD', kind: 'int', default: '2', min: 1, help: 'consecutive failed probes before the Node turns Ready=False' },
   { key: 'capacityDebounceMs', flag: 'capacity-debounce', env: 'FEDLET_CAPACITY_DEBOUNCE', kind: 'int', default: '1000', min: 0, help: 'milliseconds to coalesce lower node/pod changes before recomputing capacity' },
-  { key: 'writeQps', flag: 'write-qps', env: 'FEDLET_WRITE_QPS', kind: 'int', default: '50', min: 1, help: 'sustained writes per second to each API server' },
-  { key: 'writeBurst', flag: 'write-burst', env: 'FEDLET_WRITE_BURST', kind: 'int', default: '100', min: 1, help: 'write burst to each API server' },
+  { key: 'writeQps', flag: 'write-qps', env: 'FEDLET_WRITE_QPS', kind: 'int', default: '100', min: 1, help: 'sustained writes per second to each API server' },
+  { key: 'writeBurst', flag: 'write-burst', env: 'FEDLET_WRITE_BURST', kind: 'int', default: '200', min: 1, help: 'write burst to each API server' },
+  { key: 'namespaceTemplate', flag: 'namespace-template', env: 'FEDLET_NAMESPACE_TEMPLATE', kind: 'string', default: '{{namespace}}', help: 'lower namespace for an upper namespace; {{namespace}} and {{cluster}} are replaced; results over 63 characters are shortened with a stable hash' },
+  { key: 'podIPRemap', flag: 'pod-ip-remap', env: 'FEDLET_POD_IP_REMAP', kind: 'string', default: '(none: IPs pass unchanged)', help: 'lowerCIDR=upperCIDR pairs, comma-separated (equal prefix lengths; IPv4 and IPv6), applied to status.podIP(s)' },
+  { key: 'allowDaemonSetPods', flag: 'allow-daemonset-pods', env: 'FEDLET_ALLOW_DAEMONSET_PODS', kind: 'bool', default: 'false', help: 'run DaemonSet pods bound to the virtual node (one copy in the lower cluster) instead of refusing them' },
+  { key: 'podWorkers', flag: 'pod-workers', env: 'FEDLET_POD_WORKERS', kind: 'int', default: '16', min: 1, help: 'pods synced in parallel' },
   { key: 'logLevel', flag: 'log-level', env: 'FEDLET_LOG_LEVEL', kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error'], default: 'info', help: 'log level' },
   { key: 'logFormat', flag: 'log-format', env: 'FEDLET_LOG_FORMAT', kind: 'enum', values: ['json', 'pretty'], default: 'json', help: 'json (pino) or pretty (human-readable)' },
 ];
@@ -106,6 +114,11 @@ function coerce(spec: OptionSpec, where: string, raw: unknown): unknown {
     case 'enum':
       if (typeof raw !== 'string' || !spec.values!.includes(raw)) throw new ConfigError(`${where}: "${String(raw)}" is not one of ${spec.values!.join(', ')}`);
       return raw;
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      throw new ConfigError(`${where}: "${String(raw)}" is not true or false`);
     case 'int': {
       const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
       if (!Number.isInteger(n)) throw new ConfigError(`${where}: "${String(raw)}" is not a whole number`);
@@ -231,8 +244,11 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     lowerHealthIntervalSeconds: 5,
     lowerHealthFailureThreshold: 2,
     capacityDebounceMs: 1000,
-    writeQps: 50,
-    writeBurst: 100,
+    writeQps: 100,
+    writeBurst: 200,
+    namespaceTemplate: '{{namespace}}',
+    allowDaemonSetPods: false,
+    podWorkers: 16,
     logLevel: 'info',
     logFormat: 'json',
     ...m,

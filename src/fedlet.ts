@@ -8,6 +8,10 @@ import { KubeClient, loadKubeConfig } from './kube/client.js';
 import { LeaseController } from './node/lease-controller.js';
 import { NodeController } from './node/node-controller.js';
 import { LowerProvider } from '../provider/lower-provider.js';
+import { validateNamespaceTemplate } from '../provider/namespace-map.js';
+import { IpRemapper, parseRemapPairs, type CidrPair } from '../provider/remap.js';
+import { EventRecorder } from './events.js';
+import { PodController } from './pods/pod-controller.js';
 
 export class StartupError extends Error {}
 
@@ -41,8 +45,21 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   log.info({ node: cfg.nodeName, cluster: cfg.clusterName, upperVersion: uv, lowerVersion: lv }, 'starting fedlet');
 
   const abort = new AbortController();
+  let podIPRemap: CidrPair[] = [];
+  try {
+    validateNamespaceTemplate(cfg.namespaceTemplate);
+    podIPRemap = cfg.podIPRemap ? parseRemapPairs(cfg.podIPRemap) : [];
+    new IpRemapper(podIPRemap);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   const provider = new LowerProvider({
     client: lower,
+    upper,
+    nodeIP: cfg.nodeIP,
+    namespaceTemplate: cfg.namespaceTemplate,
+    podIPRemap,
+    allowDaemonSetPods: cfg.allowDaemonSetPods,
     clusterName: cfg.clusterName,
     nodeName: cfg.nodeName,
     healthIntervalMs: cfg.lowerHealthIntervalSeconds * 1000,
@@ -61,12 +78,16 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     nodeUid: () => nodes.uid,
     log: log.child({ component: 'lease' }),
   });
-  const done = Promise.all([nodes.run(abort.signal), lease.run(abort.signal)]).then(() => undefined);
+  const events = new EventRecorder({ client: upper, component: 'fedlet', host: cfg.nodeName, log });
+  const pods = new PodController({ upper, nodeName: cfg.nodeName, provider, events, workers: cfg.podWorkers, log: log.child({ component: 'pods' }) });
+  const podsStarted = pods.start(abort.signal);
+  const done = Promise.all([nodes.run(abort.signal), lease.run(abort.signal), podsStarted]).then(() => undefined);
   return {
     done,
     async stop() {
       abort.abort();
-      await done;
+      await done.catch(() => undefined);
+      await pods.stop();
       await provider.stop();
     },
   };

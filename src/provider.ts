@@ -1,5 +1,6 @@
 // The contract between the generic virtual-kubelet core (src/) and a provider (provider/). The core knows
 // the upper cluster, HTTP and leases; a provider knows where pods really run. Nothing else crosses.
+import type { Pod, PodStatus } from './kube/types.js';
 import type { ResourceList } from './util/quantity.js';
 
 export interface NodeCondition {
@@ -20,11 +21,50 @@ export interface ProviderNodeState {
   backingNodes: number;
 }
 
-export interface Provider {
+export interface Provider extends PodProvider {
   /** Starts watches; resolves once the provider can answer nodeState() truthfully. */
   start(signal: AbortSignal): Promise<void>;
   stop(): Promise<void>;
   nodeState(): ProviderNodeState;
   /** Called (debounced by the provider) whenever nodeState() may have changed. */
   onNodeStateChange(listener: () => void): void;
+}
+
+
+/** Outcome of making the backing world match an upper pod. */
+export type PodEnsureResult =
+  | { kind: 'ok' }
+  /** Nothing to do yet (e.g. an older backing pod of the same name is going away); sync again later. */
+  | { kind: 'waiting'; message: string }
+  /** The backing pod existed and vanished outside fedlet: the upper pod must fail so it is replaced. */
+  | { kind: 'lost'; message: string };
+
+/** An event the provider wants shown on an upper pod. */
+export interface PodEvent {
+  upperKey: string;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  count?: number;
+}
+
+/**
+ * Pod operations. Errors: UnsupportedPodError-like errors carry `field` (the pod can never run here);
+ * any other error is retried with backoff.
+ */
+export interface PodProvider {
+  /** Creates or updates the backing pod and what it depends on. Idempotent. */
+  ensurePod(pod: Pod): Promise<PodEnsureResult>;
+  /** Deletes the backing pod of an upper key (namespace/name); true once it is gone. */
+  deletePod(upperKey: string, gracePeriodSeconds: number | undefined): Promise<boolean>;
+  /** Upper status derived from the backing pod, or undefined when there is none yet. */
+  podStatus(pod: Pod): PodStatus | undefined;
+  /** Upper keys of every backing pod the provider knows (to find orphans). */
+  knownPodKeys(): string[];
+  /** Removes backing objects (dependencies) that no live pod needs; livePods = all pods on the node. */
+  collectGarbage(livePods: Pod[]): Promise<void>;
+  onPodChange(listener: (upperKey: string) => void): void;
+  onPodEvent(listener: (e: PodEvent) => void): void;
+  /** Resolves when the provider's pod caches are synced (before anything destructive). */
+  podCachesSynced(signal: AbortSignal): Promise<void>;
 }

@@ -60,6 +60,8 @@ export interface RequestOptions {
   patch?: PatchType;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** e.g. an Accept header asking for PartialObjectMetadata. */
+  headers?: Record<string, string>;
 }
 
 export interface WatchEvent<T> {
@@ -122,6 +124,7 @@ export class KubeClient {
     const pathAndQuery = path + buildQuery(opts.query);
     const ro = await this.httpOptions(method, pathAndQuery);
     ro.agent = this.agent;
+    if (opts.headers) ro.headers = { ...ro.headers, ...opts.headers };
     let payload: string | undefined;
     if (opts.body !== undefined) {
       payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
@@ -168,9 +171,12 @@ export class KubeClient {
       });
       req.on('error', (e) => reject(transportError(e, method, path)));
       if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)));
-      if (opts.signal) {
-        if (opts.signal.aborted) req.destroy(new Error('aborted'));
-        opts.signal.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
+      const signal = opts.signal;
+      if (signal) {
+        const onAbort = () => req.destroy(new Error('aborted'));
+        if (signal.aborted) onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        req.on('close', () => signal.removeEventListener('abort', onAbort));
       }
       if (payload !== undefined) req.write(payload);
       req.end();
@@ -197,8 +203,9 @@ export class KubeClient {
    * Opens one watch stream and yields its events until the server closes it, the signal aborts, or an
    * error occurs (thrown). Resumption is the caller's job (see Informer).
    */
-  async *watch<T>(path: string, query: RequestOptions['query'], signal: AbortSignal): AsyncGenerator<WatchEvent<T>> {
+  async *watch<T>(path: string, query: RequestOptions['query'], signal: AbortSignal, headers?: Record<string, string>): AsyncGenerator<WatchEvent<T>> {
     const ro = await this.httpOptions('GET', path + buildQuery({ ...query, watch: 'true' }));
+    if (headers) ro.headers = { ...ro.headers, ...headers };
     const mod = this.server.protocol === 'http:' ? http : https;
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = mod.request(ro, resolve);
@@ -206,6 +213,7 @@ export class KubeClient {
       const onAbort = () => req.destroy(new Error('aborted'));
       if (signal.aborted) onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
+      req.on('close', () => signal.removeEventListener('abort', onAbort));
       req.end();
     });
     const code = res.statusCode ?? 0;

@@ -44,7 +44,16 @@ export interface InformerOptions<R, T> {
   transform?: (obj: R) => T;
   log: Logger;
   pageSize?: number;
+  /** List and watch only object metadata (PartialObjectMetadata): no data crosses the wire. */
+  metadataOnly?: boolean;
 }
+
+/**
+ * Accept headers for metadata-only reads. A list must ask for the List form; a watch must ask for the
+ * item form (given the List form, the server streams nothing at all).
+ */
+export const METADATA_ONLY_LIST = { Accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json' };
+export const METADATA_ONLY_WATCH = { Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json' };
 
 export function objectKey(obj: KubeObject): string {
   const m = obj.metadata ?? {};
@@ -90,8 +99,12 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
   waitForSync(signal?: AbortSignal): Promise<void> {
     if (this.synced) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.syncWaiters.push(resolve);
-      signal?.addEventListener('abort', () => reject(new Error('aborted while waiting for cache sync')), { once: true });
+      const onAbort = () => reject(new Error('aborted while waiting for cache sync'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.syncWaiters.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
     });
   }
 
@@ -116,6 +129,7 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
             timeoutSeconds: 300 + Math.floor(Math.random() * 300),
           },
           signal,
+          this.opts.metadataOnly ? METADATA_ONLY_WATCH : undefined,
         )) {
           rv = this.apply(ev) ?? rv;
           this.lastError = undefined;
@@ -174,6 +188,7 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
           continue: cont,
         },
         signal: this.abort.signal,
+        headers: this.opts.metadataOnly ? METADATA_ONLY_LIST : undefined,
       });
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?.continue || undefined;

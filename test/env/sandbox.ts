@@ -162,6 +162,8 @@ async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterS
         `--cluster-name=${lowerName(i)}`,
         '--node-ip=127.0.0.1',
         `--kubelet-port=${ports[i]}`,
+        // Every lower cluster uses 10.244.0.0/16 for pods; the upper cluster sees 10.(101+i).0.0/16.
+        `--pod-ip-remap=10.244.0.0/16=10.${101 + i}.0.0/16`,
         ...(extraArgs ?? []),
       ],
     })),

@@ -1,0 +1,285 @@
+// The pod half of the lower provider: creates, updates and deletes lower pods for upper pods, and
+// derives their upper status. Lower pods are found through the fedlet.io/origin label, so everything
+// here can be rebuilt from the clusters after a restart.
+import type { Logger } from 'pino';
+import { isAlreadyExists, isNotFound, type KubeClient } from '../src/kube/client.js';
+import { Informer, type KubeObject } from '../src/kube/informer.js';
+import type { Pod, PodStatus } from '../src/kube/types.js';
+import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
+import type { PodEnsureResult, PodEvent } from '../src/provider.js';
+import { DependencySync, depKey } from './dependencies.js';
+import { lowerNamespace } from './namespace-map.js';
+import type { IpRemapper } from './remap.js';
+import { lowerUnschedulable, upperStatusFromLower } from './status.js';
+import { mutableView, translatePod } from './translate.js';
+
+export interface LowerPodsOptions {
+  upper: KubeClient;
+  lower: KubeClient;
+  clusterName: string;
+  nodeName: string;
+  nodeIP: string;
+  namespaceTemplate: string;
+  remapper: IpRemapper;
+  allowDaemonSetPods: boolean;
+  log: Logger;
+}
+
+/** Upper key (namespace/name) that a lower pod stands for. */
+export function upperKeyOf(lower: KubeObject): string | undefined {
+  const a = lower.metadata?.annotations;
+  const ns = a?.[LABEL_UPPER_NAMESPACE];
+  const name = a?.[LABEL_UPPER_NAME];
+  return ns && name ? `${ns}/${name}` : undefined;
+}
+
+/** Keep what status reflection and updates need; drop the rest (memory at 10k pods). */
+function slimLowerPod(p: Pod): Pod {
+  return {
+    metadata: {
+      name: p.metadata.name,
+      namespace: p.metadata.namespace,
+      uid: p.metadata.uid,
+      resourceVersion: p.metadata.resourceVersion,
+      labels: p.metadata.labels,
+      annotations: p.metadata.annotations,
+      deletionTimestamp: p.metadata.deletionTimestamp,
+    },
+    spec: {
+      containers: p.spec.containers.map((c) => ({ name: c.name, image: c.image })),
+      ...(p.spec.initContainers ? { initContainers: p.spec.initContainers.map((c) => ({ name: c.name, image: c.image })) } : {}),
+      activeDeadlineSeconds: p.spec.activeDeadlineSeconds,
+      tolerations: p.spec.tolerations,
+      nodeName: p.spec.nodeName,
+    },
+    status: p.status,
+  };
+}
+
+export class LowerPods {
+  readonly lowerPods: Informer<Pod>;
+  readonly upperConfigMaps: Informer<KubeObject>;
+  readonly upperSecrets: Informer<KubeObject>;
+  readonly deps: DependencySync;
+  /** lower pod key (lowerNs/name) → upper key */
+  private readonly byLowerKey = new Map<string, string>();
+  /** upper key → lower pod */
+  private readonly byUpperKey = new Map<string, Pod>();
+  /** dependency key → upper pod keys referencing it */
+  private readonly dependents = new Map<string, Set<string>>();
+  private readonly ensuredNamespaces = new Set<string>();
+  private readonly listeners: Array<(key: string) => void> = [];
+  private readonly eventListeners: Array<(e: PodEvent) => void> = [];
+
+  constructor(private readonly o: LowerPodsOptions) {
+    const log = o.log.child({ component: 'lower-pods' });
+    this.lowerPods = new Informer<Pod>({ client: o.lower, path: '/api/v1/pods', labelSelector: `${LABEL_ORIGIN}=${o.nodeName}`, log, transform: slimLowerPod });
+    const track = (p: Pod) => {
+      const upperKey = upperKeyOf(p);
+      if (!upperKey) return;
+      this.byLowerKey.set(`${p.metadata.namespace}/${p.metadata.name}`, upperKey);
+      this.byUpperKey.set(upperKey, p);
+      this.emit(upperKey);
+    };
+    this.lowerPods.addHandlers({
+      onAdd: track,
+      onUpdate: (p, old) => {
+        track(p);
+        const was = lowerUnschedulable(old);
+        const now = lowerUnschedulable(p);
+        const upperKey = upperKeyOf(p);
+        if (now && upperKey && (!was || was.message !== now.message))
+          for (const l of this.eventListeners) l({ upperKey, type: 'Warning', reason: 'LowerFailedScheduling', message: `lower cluster ${o.clusterName}: ${now.message}` });
+      },
+      onDelete: (p) => {
+        const upperKey = upperKeyOf(p);
+        if (!upperKey) return;
+        this.byLowerKey.delete(`${p.metadata.namespace}/${p.metadata.name}`);
+        if (this.byUpperKey.get(upperKey)?.metadata.uid === p.metadata.uid) this.byUpperKey.delete(upperKey);
+        this.emit(upperKey);
+      },
+    });
+    // Metadata-only watches: we learn that a referenced object changed without streaming every
+    // ConfigMap's and Secret's data; the data of referenced ones is then read by name.
+    const depChanged = (kind: 'configmaps' | 'secrets') => (obj: KubeObject) => {
+      const key = depKey(kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+      const pods = this.dependents.get(key);
+      if (!pods) return;
+      this.deps.invalidate(key);
+      for (const p of pods) this.emit(p);
+    };
+    this.upperConfigMaps = new Informer<KubeObject>({ client: o.upper, path: '/api/v1/configmaps', log, metadataOnly: true, transform: slimMeta });
+    this.upperSecrets = new Informer<KubeObject>({ client: o.upper, path: '/api/v1/secrets', log, metadataOnly: true, transform: slimMeta });
+    for (const [inf, kind] of [[this.upperConfigMaps, 'configmaps'], [this.upperSecrets, 'secrets']] as const) {
+      const h = depChanged(kind);
+      inf.addHandlers({ onAdd: h, onUpdate: h, onDelete: h });
+    }
+    this.deps = new DependencySync({ upper: o.upper, lower: o.lower, nodeName: o.nodeName, log });
+  }
+
+  onChange(l: (upperKey: string) => void): void {
+    this.listeners.push(l);
+  }
+  onEvent(l: (e: PodEvent) => void): void {
+    this.eventListeners.push(l);
+  }
+  private emit(upperKey: string): void {
+    for (const l of this.listeners) l(upperKey);
+  }
+
+  start(): void {
+    this.lowerPods.start();
+    this.upperConfigMaps.start();
+    this.upperSecrets.start();
+  }
+  async waitForSync(signal: AbortSignal): Promise<void> {
+    await Promise.all([this.lowerPods.waitForSync(signal), this.upperConfigMaps.waitForSync(signal), this.upperSecrets.waitForSync(signal)]);
+  }
+  async stop(): Promise<void> {
+    await Promise.all([this.lowerPods.stop(), this.upperConfigMaps.stop(), this.upperSecrets.stop()]);
+  }
+
+  lowerNamespaceOf(upperNs: string): string {
+    return lowerNamespace(this.o.namespaceTemplate, upperNs, this.o.clusterName);
+  }
+
+  knownUpperKeys(): string[] {
+    return [...this.byUpperKey.keys()];
+  }
+
+  private async ensureNamespace(ns: string, upperNs: string): Promise<void> {
+    if (this.ensuredNamespaces.has(ns)) return;
+    try {
+      await this.o.lower.get(`/api/v1/namespaces/${ns}`);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      try {
+        await this.o.lower.create('/api/v1/namespaces', {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: ns, labels: { [LABEL_ORIGIN]: this.o.nodeName }, annotations: { [LABEL_UPPER_NAMESPACE]: upperNs } },
+        });
+        this.o.log.info({ namespace: ns }, 'created lower namespace');
+      } catch (e2) {
+        if (!isAlreadyExists(e2)) throw e2;
+      }
+    }
+    this.ensuredNamespaces.add(ns);
+  }
+
+  private trackDependents(upper: Pod): void {
+    const key = `${upper.metadata.namespace}/${upper.metadata.name}`;
+    for (const set of this.dependents.values()) set.delete(key);
+    const ns = upper.metadata.namespace ?? '';
+    const add = (k: string) => {
+      let s = this.dependents.get(k);
+      if (!s) this.dependents.set(k, (s = new Set()));
+      s.add(key);
+    };
+    for (const v of upper.spec.volumes ?? []) {
+      if (v.configMap?.name) add(depKey('configmaps', ns, v.configMap.name));
+      if (v.secret?.secretName) add(depKey('secrets', ns, v.secret.secretName));
+      for (const s of v.projected?.sources ?? []) {
+        if (s.configMap?.name) add(depKey('configmaps', ns, s.configMap.name));
+        if (s.secret?.name) add(depKey('secrets', ns, s.secret.name));
+      }
+    }
+    for (const c of [...upper.spec.containers, ...(upper.spec.initContainers ?? [])]) {
+      for (const e of c.env ?? []) {
+        if (e.valueFrom?.configMapKeyRef?.name) add(depKey('configmaps', ns, e.valueFrom.configMapKeyRef.name));
+        if (e.valueFrom?.secretKeyRef?.name) add(depKey('secrets', ns, e.valueFrom.secretKeyRef.name));
+      }
+      for (const e of c.envFrom ?? []) {
+        if (e.configMapRef?.name) add(depKey('configmaps', ns, e.configMapRef.name));
+        if (e.secretRef?.name) add(depKey('secrets', ns, e.secretRef.name));
+      }
+    }
+    for (const s of upper.spec.imagePullSecrets ?? []) add(depKey('secrets', ns, s.name));
+  }
+
+  private depRv(key: string): string | undefined {
+    const [kind, ns, name] = key.split('/');
+    const inf = kind === 'configmaps' ? this.upperConfigMaps : this.upperSecrets;
+    return inf.get(`${ns}/${name}`)?.metadata?.resourceVersion;
+  }
+
+  async ensure(upper: Pod): Promise<PodEnsureResult> {
+    const upperKey = `${upper.metadata.namespace}/${upper.metadata.name}`;
+    const lowerNs = this.lowerNamespaceOf(upper.metadata.namespace!);
+    const desired = translatePod(upper, { nodeName: this.o.nodeName, clusterName: this.o.clusterName, lowerNamespace: lowerNs, allowDaemonSetPods: this.o.allowDaemonSetPods });
+    this.trackDependents(upper);
+    const existing = this.byUpperKey.get(upperKey);
+    if (existing && existing.metadata.labels?.[LABEL_UPPER_UID] !== upper.metadata.uid) {
+      // A different upper pod of the same name (e.g. a StatefulSet replacement): remove the old one first.
+      await this.deleteLower(existing, 0);
+      return { kind: 'waiting', message: 'removing the lower pod of a previous pod with this name' };
+    }
+    if (!existing) {
+      // It ran before (we published its host IP) but is gone from the lower cluster: deleted or evicted there.
+      if (upper.status?.hostIP && upper.status.phase !== 'Pending')
+        return { kind: 'lost', message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet` };
+      await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
+      await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
+      try {
+        await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
+        this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
+      } catch (e) {
+        if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it
+        if (isNotFound(e)) this.ensuredNamespaces.delete(lowerNs);
+        throw e;
+      }
+      return { kind: 'ok' };
+    }
+    await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
+    if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
+    if (JSON.stringify(mutableView(existing)) !== JSON.stringify(mutableView(desired))) {
+      const patch = {
+        metadata: { labels: desired.metadata.labels, annotations: desired.metadata.annotations },
+        spec: {
+          containers: desired.spec.containers.map((c) => ({ name: c.name, image: c.image })),
+          ...(desired.spec.initContainers ? { initContainers: desired.spec.initContainers.map((c) => ({ name: c.name, image: c.image })) } : {}),
+          ...(desired.spec.activeDeadlineSeconds !== undefined ? { activeDeadlineSeconds: desired.spec.activeDeadlineSeconds } : {}),
+          tolerations: desired.spec.tolerations ?? [],
+        },
+      };
+      await this.o.lower.patch(`/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name}`, patch, 'strategic');
+      this.o.log.debug({ pod: upperKey }, 'updated lower pod');
+    }
+    return { kind: 'ok' };
+  }
+
+  private async deleteLower(p: Pod, grace: number | undefined): Promise<void> {
+    try {
+      await this.o.lower.delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}),
+        preconditions: { uid: p.metadata.uid },
+      });
+    } catch (e) {
+      if (!isNotFound(e) && !(e instanceof Error && /Precondition failed/i.test(e.message))) throw e;
+    }
+  }
+
+  /** Deletes the lower pod for an upper key; resolves true once it is gone. */
+  async delete(upperKey: string, grace: number | undefined): Promise<boolean> {
+    const p = this.byUpperKey.get(upperKey);
+    if (!p) return true;
+    if (!p.metadata.deletionTimestamp) await this.deleteLower(p, grace);
+    return false;
+  }
+
+  status(upper: Pod): PodStatus | undefined {
+    const p = this.byUpperKey.get(`${upper.metadata.namespace}/${upper.metadata.name}`);
+    if (!p || p.metadata.labels?.[LABEL_UPPER_UID] !== upper.metadata.uid) return undefined;
+    return upperStatusFromLower(p, upper, { nodeIP: this.o.nodeIP, remapper: this.o.remapper });
+  }
+
+  lowerPodFor(upperKey: string): Pod | undefined {
+    return this.byUpperKey.get(upperKey);
+  }
+}
+
+function slimMeta(o: KubeObject): KubeObject {
+  return { metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, resourceVersion: o.metadata?.resourceVersion } };
+}

@@ -1,0 +1,127 @@
+// Minimal, JSON-shaped Kubernetes types for what fedlet reads and writes (timestamps stay strings).
+import type { KubeObject, ObjectMeta } from './informer.js';
+
+export type { KubeObject, ObjectMeta };
+
+export interface KeyToPath {
+  key: string;
+  path: string;
+  mode?: number;
+}
+export interface Volume {
+  name: string;
+  configMap?: { name?: string; optional?: boolean; items?: KeyToPath[] };
+  secret?: { secretName?: string; optional?: boolean; items?: KeyToPath[] };
+  projected?: {
+    sources?: Array<{
+      configMap?: { name?: string; optional?: boolean };
+      secret?: { name?: string; optional?: boolean };
+      serviceAccountToken?: unknown;
+      downwardAPI?: unknown;
+      clusterTrustBundle?: unknown;
+    }>;
+  };
+  hostPath?: { path: string };
+  persistentVolumeClaim?: { claimName: string };
+  downwardAPI?: unknown;
+  [other: string]: unknown;
+}
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    fieldRef?: { fieldPath: string; apiVersion?: string };
+    configMapKeyRef?: { name?: string; key: string; optional?: boolean };
+    secretKeyRef?: { name?: string; key: string; optional?: boolean };
+    resourceFieldRef?: unknown;
+  };
+}
+export interface Container {
+  name: string;
+  image?: string;
+  env?: EnvVar[];
+  envFrom?: Array<{ configMapRef?: { name?: string; optional?: boolean }; secretRef?: { name?: string; optional?: boolean }; prefix?: string }>;
+  ports?: Array<{ containerPort: number; hostPort?: number; protocol?: string; name?: string }>;
+  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean; subPath?: string }>;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  restartPolicy?: string;
+  [other: string]: unknown;
+}
+export interface Toleration {
+  key?: string;
+  operator?: string;
+  value?: string;
+  effect?: string;
+  tolerationSeconds?: number;
+}
+export interface PodSpec {
+  containers: Container[];
+  initContainers?: Container[];
+  ephemeralContainers?: Container[];
+  volumes?: Volume[];
+  nodeName?: string;
+  nodeSelector?: Record<string, string>;
+  affinity?: unknown;
+  tolerations?: Toleration[];
+  topologySpreadConstraints?: unknown[];
+  schedulerName?: string;
+  priority?: number;
+  priorityClassName?: string;
+  preemptionPolicy?: string;
+  serviceAccountName?: string;
+  serviceAccount?: string;
+  automountServiceAccountToken?: boolean;
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
+  hostname?: string;
+  subdomain?: string;
+  imagePullSecrets?: Array<{ name: string }>;
+  readinessGates?: Array<{ conditionType: string }>;
+  activeDeadlineSeconds?: number;
+  terminationGracePeriodSeconds?: number;
+  restartPolicy?: string;
+  overhead?: Record<string, string>;
+  [other: string]: unknown;
+}
+export interface PodCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  lastProbeTime?: string | null;
+}
+export interface PodStatus {
+  phase?: string;
+  reason?: string;
+  message?: string;
+  conditions?: PodCondition[];
+  hostIP?: string;
+  hostIPs?: Array<{ ip: string }>;
+  podIP?: string;
+  podIPs?: Array<{ ip: string }>;
+  startTime?: string;
+  qosClass?: string;
+  containerStatuses?: unknown[];
+  initContainerStatuses?: unknown[];
+  ephemeralContainerStatuses?: unknown[];
+  [other: string]: unknown;
+}
+export interface Pod extends KubeObject {
+  metadata: ObjectMeta;
+  spec: PodSpec;
+  status?: PodStatus;
+}
+export interface DataObject extends KubeObject {
+  metadata: ObjectMeta;
+  type?: string;
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+  stringData?: Record<string, string>;
+  immutable?: boolean;
+}
+
+export function podKey(p: { metadata?: ObjectMeta }): string {
+  return `${p.metadata?.namespace}/${p.metadata?.name}`;
+}

@@ -1,0 +1,178 @@
+// The pod controller: upper pods bound to our node → provider calls; provider state → upper status.
+// Level-triggered: every sync reads the current upper pod (cache) and the provider's view of the
+// lower world, and makes them agree. Nothing destructive happens before both caches are synced.
+import type { Logger } from 'pino';
+import { isNotFound, type KubeClient } from '../kube/client.js';
+import { Informer } from '../kube/informer.js';
+import type { Pod, PodStatus } from '../kube/types.js';
+import type { EventRecorder } from '../events.js';
+import type { Provider } from '../provider.js';
+import { WorkQueue } from './work-queue.js';
+import { statusPatch } from './status-patch.js';
+
+export interface PodControllerOptions {
+  upper: KubeClient;
+  nodeName: string;
+  provider: Provider;
+  events: EventRecorder;
+  workers: number;
+  log: Logger;
+  /** Called after each sync (metrics). */
+  observe?: (ms: number, ok: boolean) => void;
+}
+
+const terminal = (p: Pod) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+
+function hasField(e: unknown): e is Error & { field: string } {
+  return e instanceof Error && typeof (e as { field?: unknown }).field === 'string';
+}
+
+export class PodController {
+  readonly pods: Informer<Pod>;
+  readonly queue: WorkQueue;
+  private gcTimer?: NodeJS.Timeout;
+  private ready = false;
+
+  constructor(private readonly o: PodControllerOptions) {
+    this.pods = new Informer<Pod>({ client: o.upper, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${o.nodeName}`, log: o.log });
+    this.queue = new WorkQueue({ concurrency: o.workers, maxSize: 1_000_000, handler: (k) => this.sync(k), log: o.log, observe: o.observe });
+    const enqueue = (p: Pod) => this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
+    this.pods.addHandlers({
+      onAdd: enqueue,
+      onUpdate: enqueue,
+      onDelete: (p) => {
+        enqueue(p);
+        this.scheduleGc();
+      },
+    });
+    o.provider.onPodChange((key) => this.queue.add(key));
+    o.provider.onPodEvent((e) => {
+      const p = this.pods.get(e.upperKey);
+      if (p) void o.events.record({ kind: 'Pod', namespace: p.metadata.namespace!, name: p.metadata.name!, uid: p.metadata.uid }, e.type, e.reason, e.message, e.count);
+    });
+  }
+
+  /** Starts watching; workers begin once the upper and provider caches are synced. */
+  async start(signal: AbortSignal): Promise<void> {
+    this.pods.start();
+    await Promise.all([this.pods.waitForSync(signal), this.o.provider.podCachesSynced(signal)]);
+    this.ready = true;
+    this.queue.start();
+    // Level-triggered start: every upper pod and every backing pod (orphans included) gets a sync.
+    for (const p of this.pods.list()) this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
+    for (const k of this.o.provider.knownPodKeys()) this.queue.add(k);
+    this.scheduleGc(0);
+    this.o.log.info({ pods: this.pods.size }, 'pod controller started');
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.gcTimer);
+    await this.queue.stop();
+    await this.pods.stop();
+  }
+
+  private scheduleGc(delayMs = 2000): void {
+    if (!this.ready || this.gcTimer) return;
+    this.gcTimer = setTimeout(() => {
+      this.gcTimer = undefined;
+      this.o.provider.collectGarbage(this.pods.list()).catch((e: Error) => {
+        this.o.log.warn({ err: e.message }, 'garbage collection of lower objects failed; will retry');
+        this.scheduleGc(10_000);
+      });
+    }, delayMs);
+    this.gcTimer.unref();
+  }
+
+  private podPath(p: Pod): string {
+    return `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`;
+  }
+
+  async sync(key: string): Promise<void> {
+    const pod = this.pods.get(key);
+    if (!pod) {
+      // Upper pod gone (possibly while we were down): remove its backing pod.
+      await this.o.provider.deletePod(key, 0);
+      return;
+    }
+    if (pod.metadata.deletionTimestamp) {
+      const gone = await this.o.provider.deletePod(key, pod.metadata.deletionGracePeriodSeconds);
+      if (gone) {
+        // As a kubelet does once the containers stopped: remove the pod object for good.
+        try {
+          await this.o.upper.delete(this.podPath(pod), { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+        } catch (e) {
+          if (!isNotFound(e) && !/Precondition failed/i.test((e as Error).message)) throw e;
+        }
+      }
+      return;
+    }
+    if (terminal(pod)) {
+      const st = this.o.provider.podStatus(pod);
+      if (st && terminal({ ...pod, status: st })) await this.writeStatus(pod, st);
+      return;
+    }
+    let result;
+    try {
+      result = await this.o.provider.ensurePod(pod);
+    } catch (e) {
+      if (hasField(e)) {
+        await this.reject(pod, 'UnsupportedPodSpec', e.message);
+        return; // permanent: no retry until the pod changes
+      }
+      if (e instanceof Error && e.name === 'MissingDependencyError') {
+        void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', 'MissingDependency', e.message);
+        await this.writeStatus(pod, { ...pendingStatus(pod, 'MissingDependency', e.message) });
+      }
+      throw e;
+    }
+    if (result.kind === 'lost') {
+      void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', 'LowerPodDeleted', result.message);
+      await this.writeStatus(pod, {
+        phase: 'Failed',
+        reason: 'LowerPodDeleted',
+        message: result.message,
+        conditions: (pod.status?.conditions ?? []).map((c) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: 'LowerPodDeleted' } : c)),
+        hostIP: pod.status?.hostIP,
+        hostIPs: pod.status?.hostIPs,
+        podIP: pod.status?.podIP,
+        podIPs: pod.status?.podIPs,
+        startTime: pod.status?.startTime,
+        qosClass: pod.status?.qosClass,
+        containerStatuses: pod.status?.containerStatuses,
+        initContainerStatuses: pod.status?.initContainerStatuses,
+      });
+      return;
+    }
+    if (result.kind === 'waiting') {
+      this.queue.addAfter(key, 1000);
+      return;
+    }
+    const st = this.o.provider.podStatus(pod);
+    if (st) await this.writeStatus(pod, st);
+  }
+
+  private async reject(pod: Pod, reason: string, message: string): Promise<void> {
+    void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', reason, message);
+    await this.writeStatus(pod, pendingStatus(pod, reason, message));
+  }
+
+  private async writeStatus(pod: Pod, want: PodStatus): Promise<void> {
+    const patch = statusPatch(pod.status, want);
+    if (!patch) return;
+    try {
+      await this.o.upper.patch(`${this.podPath(pod)}/status`, { metadata: { uid: pod.metadata.uid }, ...patch }, 'merge');
+    } catch (e) {
+      if (isNotFound(e)) return; // deleted meanwhile; the delete event brings us back
+      throw e;
+    }
+  }
+}
+
+/** Pending status that explains why the pod cannot start (shown by kubectl get/describe). */
+function pendingStatus(pod: Pod, reason: string, message: string): PodStatus {
+  const prev = pod.status?.conditions?.find((c) => c.type === 'Ready');
+  const since = prev?.status === 'False' && prev.reason === reason && prev.lastTransitionTime ? prev.lastTransitionTime : new Date().toISOString();
+  const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
+  conditions.push({ type: 'Ready', status: 'False', reason, message, lastTransitionTime: since });
+  return { ...(pod.status ?? {}), phase: 'Pending', reason, message, conditions };
+}
