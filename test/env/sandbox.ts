@@ -164,6 +164,8 @@ async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterS
         `--kubelet-port=${ports[i]}`,
         // Every lower cluster uses 10.244.0.0/16 for pods; the upper cluster sees 10.(101+i).0.0/16.
         `--pod-ip-remap=10.244.0.0/16=10.${101 + i}.0.0/16`,
+        // The second lower cluster exercises namespace mapping: upper "x" lives in lower "x-lower-2".
+        ...(i === 1 ? ['--namespace-template={{namespace}}-{{cluster}}'] : []),
         ...(extraArgs ?? []),
       ],
     })),
