@@ -10,7 +10,7 @@ import type { PodEnsureResult, PodEvent } from '../src/provider.js';
 import { DependencySync, depKey } from './dependencies.js';
 import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
-import { lowerUnschedulable, upperStatusFromLower } from './status.js';
+import { upperStatusFromLower } from './status.js';
 import { mutableView, translatePod } from './translate.js';
 
 export interface LowerPodsOptions {
@@ -61,6 +61,7 @@ export class LowerPods {
   readonly upperConfigMaps: Informer<KubeObject>;
   readonly upperSecrets: Informer<KubeObject>;
   readonly deps: DependencySync;
+  readonly lowerEvents: Informer<LowerEvent>;
   /** lower pod key (lowerNs/name) → upper key */
   private readonly byLowerKey = new Map<string, string>();
   /** upper key → lower pod */
@@ -83,14 +84,7 @@ export class LowerPods {
     };
     this.lowerPods.addHandlers({
       onAdd: track,
-      onUpdate: (p, old) => {
-        track(p);
-        const was = lowerUnschedulable(old);
-        const now = lowerUnschedulable(p);
-        const upperKey = upperKeyOf(p);
-        if (now && upperKey && (!was || was.message !== now.message))
-          for (const l of this.eventListeners) l({ upperKey, type: 'Warning', reason: 'LowerFailedScheduling', message: `lower cluster ${o.clusterName}: ${now.message}` });
-      },
+      onUpdate: track,
       onDelete: (p) => {
         const upperKey = upperKeyOf(p);
         if (!upperKey) return;
@@ -114,6 +108,15 @@ export class LowerPods {
       const h = depChanged(kind);
       inf.addHandlers({ onAdd: h, onUpdate: h, onDelete: h });
     }
+    // Lower events about our pods are mirrored onto the upper pods (deduplicated by the lower event's uid).
+    this.lowerEvents = new Informer<LowerEvent>({ client: o.lower, path: '/api/v1/events', fieldSelector: 'involvedObject.kind=Pod', log, transform: slimEvent });
+    const mirror = (e: LowerEvent) => {
+      const upperKey = this.byLowerKey.get(`${e.involvedObject?.namespace}/${e.involvedObject?.name}`);
+      if (!upperKey || !e.metadata?.uid || !this.lowerEvents.hasSynced) return;
+      for (const l of this.eventListeners)
+        l({ upperKey, type: e.type === 'Warning' ? 'Warning' : 'Normal', reason: e.reason ?? 'LowerEvent', message: `[${o.clusterName}] ${e.message ?? ''}`, count: e.count ?? 1, id: e.metadata.uid });
+    };
+    this.lowerEvents.addHandlers({ onAdd: mirror, onUpdate: (e, old) => e.count !== old.count && mirror(e) });
     this.deps = new DependencySync({ upper: o.upper, lower: o.lower, nodeName: o.nodeName, log });
   }
 
@@ -129,6 +132,7 @@ export class LowerPods {
 
   start(): void {
     this.lowerPods.start();
+    this.lowerEvents.start();
     this.upperConfigMaps.start();
     this.upperSecrets.start();
   }
@@ -136,7 +140,7 @@ export class LowerPods {
     await Promise.all([this.lowerPods.waitForSync(signal), this.upperConfigMaps.waitForSync(signal), this.upperSecrets.waitForSync(signal)]);
   }
   async stop(): Promise<void> {
-    await Promise.all([this.lowerPods.stop(), this.upperConfigMaps.stop(), this.upperSecrets.stop()]);
+    await Promise.all([this.lowerPods.stop(), this.lowerEvents.stop(), this.upperConfigMaps.stop(), this.upperSecrets.stop()]);
   }
 
   lowerNamespaceOf(upperNs: string): string {
@@ -278,6 +282,17 @@ export class LowerPods {
   lowerPodFor(upperKey: string): Pod | undefined {
     return this.byUpperKey.get(upperKey);
   }
+}
+
+interface LowerEvent extends KubeObject {
+  involvedObject?: { namespace?: string; name?: string };
+  reason?: string;
+  message?: string;
+  type?: string;
+  count?: number;
+}
+function slimEvent(e: LowerEvent): LowerEvent {
+  return { metadata: { name: e.metadata?.name, namespace: e.metadata?.namespace, uid: e.metadata?.uid, resourceVersion: e.metadata?.resourceVersion }, involvedObject: { namespace: e.involvedObject?.namespace, name: e.involvedObject?.name }, reason: e.reason, message: e.message, type: e.type, count: e.count };
 }
 
 function slimMeta(o: KubeObject): KubeObject {

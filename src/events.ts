@@ -1,9 +1,9 @@
 // Writes core/v1 Events about upper pods. Repeats of the same (object, type, reason, message) bump
 // count and lastTimestamp on the existing Event instead of creating new ones; the remembered set is
 // bounded, and writes go through the client's rate limiter.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KubeClient } from './kube/client.js';
+import { isAlreadyExists, type KubeClient } from './kube/client.js';
 
 export interface EventTarget {
   kind: string;
@@ -28,8 +28,8 @@ export class EventRecorder {
   ) {}
 
   /** Records an event; never throws (events are best effort, failures are logged). */
-  async record(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string, countOverride?: number): Promise<void> {
-    const key = `${target.uid ?? `${target.namespace}/${target.name}`}|${type}|${reason}|${message}`;
+  async record(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string, countOverride?: number, id?: string): Promise<void> {
+    const key = id ? `id|${id}` : `${target.uid ?? `${target.namespace}/${target.name}`}|${type}|${reason}|${message}`;
     const now = new Date();
     const prev = this.seen.get(key);
     try {
@@ -44,8 +44,8 @@ export class EventRecorder {
         await this.o.client.patch(`/api/v1/namespaces/${prev.namespace}/events/${prev.name}`, { count: prev.count, lastTimestamp: now.toISOString() }, 'merge');
         return;
       }
-      const name = `${target.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`;
-      await this.o.client.create(`/api/v1/namespaces/${target.namespace}/events`, {
+      const name = id ? `${target.name}.fedlet-${createHash('sha256').update(id).digest('hex').slice(0, 16)}` : `${target.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`;
+      const body = {
         apiVersion: 'v1',
         kind: 'Event',
         metadata: { name, namespace: target.namespace },
@@ -59,7 +59,14 @@ export class EventRecorder {
         firstTimestamp: now.toISOString(),
         lastTimestamp: now.toISOString(),
         count: countOverride ?? 1,
-      });
+      };
+      try {
+        await this.o.client.create(`/api/v1/namespaces/${target.namespace}/events`, body);
+      } catch (e) {
+        // A stable name exists already (we mirrored it before a restart): update it instead.
+        if (!id || !isAlreadyExists(e)) throw e;
+        await this.o.client.patch(`/api/v1/namespaces/${target.namespace}/events/${name}`, { count: body.count, lastTimestamp: body.lastTimestamp, message: body.message }, 'merge');
+      }
       this.remember(key, { name, namespace: target.namespace, count: countOverride ?? 1, last: now.getTime() });
     } catch (e) {
       if (prev) this.seen.delete(key); // the event may be gone (TTL); create anew next time

@@ -46,6 +46,8 @@ export interface PodEvent {
   reason: string;
   message: string;
   count?: number;
+  /** Stable identity (e.g. the lower Event's uid): the same id updates one upper Event, across restarts. */
+  id?: string;
 }
 
 /**

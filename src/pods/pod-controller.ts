@@ -48,7 +48,7 @@ export class PodController {
     o.provider.onPodChange((key) => this.queue.add(key));
     o.provider.onPodEvent((e) => {
       const p = this.pods.get(e.upperKey);
-      if (p) void o.events.record({ kind: 'Pod', namespace: p.metadata.namespace!, name: p.metadata.name!, uid: p.metadata.uid }, e.type, e.reason, e.message, e.count);
+      if (p) void o.events.record({ kind: 'Pod', namespace: p.metadata.namespace!, name: p.metadata.name!, uid: p.metadata.uid }, e.type, e.reason, e.message, e.count, e.id);
     });
   }
 

@@ -16,7 +16,7 @@ const cidrOf = { [f1.nodeName]: /^10\.101\./, [f2.nodeName]: /^10\.102\./ };
 interface PodJson {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec: { nodeName?: string; hostname?: string; containers: Array<{ env?: Array<{ name: string; value?: string }> }> };
-  status?: { phase?: string; podIP?: string; podIPs?: Array<{ ip: string }>; hostIP?: string; reason?: string; message?: string; conditions?: Array<{ type: string; status: string }> };
+  status?: { phase?: string; podIP?: string; podIPs?: Array<{ ip: string }>; hostIP?: string; reason?: string; message?: string; conditions?: Array<{ type: string; status: string; message?: string }> };
 }
 type List<T> = { items: T[] };
 
@@ -236,6 +236,34 @@ describe('pods on virtual nodes', () => {
       { timeoutMs: 90_000, what: 'pod runs once its Secret exists' },
     );
     await kubectl(upper, ['delete', 'pod', 'hostnet', 'needs-secret', '-n', ns, '--wait=true', '--timeout=60s']);
+  });
+
+  it('shows the lower scheduler verdict on the upper pod: condition and mirrored events', async () => {
+    // 12 CPU fit the virtual node (16 free in total) but no single lower node (8 each).
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'too-big', namespace: ns }, spec: { nodeSelector: { 'fedlet.io/cluster': f1.cluster }, containers: [{ name: 'c', image: 'registry.example/app:1', resources: { requests: { cpu: '12' } } }] } }),
+    });
+    const p = await eventually(
+      async () => {
+        const p = await kubectlJson<PodJson & { status: { conditions?: Array<{ type: string; status: string; message?: string }> } }>(upper, ['get', 'pod', 'too-big', '-n', ns]);
+        const c = p.status.conditions?.find((x) => x.type === 'fedlet.io/LowerScheduled');
+        if (c?.status !== 'False') throw new Error(`LowerScheduled ${c?.status}`);
+        return c;
+      },
+      { what: 'fedlet.io/LowerScheduled=False' },
+    );
+    expect(p.message).toMatch(/Insufficient cpu/);
+    await eventually(
+      async () => {
+        const ev = await kubectlJson<List<{ reason: string; message: string; source?: { component?: string } }>>(upper, ['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=too-big']);
+        const e = ev.items.find((x) => x.source?.component === 'fedlet' && x.reason === 'FailedScheduling');
+        if (!e) throw new Error('no mirrored FailedScheduling event');
+        expect(e.message).toContain(`[${f1.cluster}]`);
+      },
+      { what: 'mirrored lower event' },
+    );
+    expect(await kubectl(upper, ['describe', 'pod', 'too-big', '-n', ns])).toMatch(/Insufficient cpu/);
+    await kubectl(upper, ['delete', 'pod', 'too-big', '-n', ns, '--wait=true', '--timeout=60s']);
   });
 
   it('converges after fedlet is SIGKILLed during a 200-pod scale-up: exactly 200 lower pods, all Running', async () => {
