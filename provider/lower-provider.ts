@@ -4,10 +4,13 @@ import type { Logger } from 'pino';
 import type { KubeClient } from '../src/kube/client.js';
 import { Informer, type KubeObject } from '../src/kube/informer.js';
 import type { Pod, PodStatus } from '../src/kube/types.js';
-import type { PodEnsureResult, PodEvent, Provider, ProviderNodeState } from '../src/provider.js';
+import type { LogOptions, LogStream, PodEnsureResult, PodEvent, Provider, ProviderNodeState, StreamKind, StreamParams, UpgradeOutcome } from '../src/provider.js';
+import { NotFoundError } from '../src/errors.js';
+import { lowerLogs, lowerUpgrade, type LowerTarget } from './streams.js';
 import { LowerPods } from './pods.js';
+import { LowerStats } from './stats.js';
 import { IpRemapper, type CidrPair } from './remap.js';
-import { LABEL_ARCH, LABEL_ORIGIN, LABEL_OS, LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
+import { LABEL_ARCH, LABEL_UPPER_UID, LABEL_ORIGIN, LABEL_OS, LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
 import { fromMilli, toMilli } from '../src/util/quantity.js';
 import { agreedLabel, freeCapacity, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
 import { podRequests, type PodSpecLike } from './pod-requests.js';
@@ -62,6 +65,7 @@ export class LowerProvider implements Provider {
   private state: ProviderNodeState;
   private healthLoop?: Promise<void>;
   readonly podsOps: LowerPods;
+  private readonly stats: LowerStats;
 
   constructor(private readonly o: LowerProviderOptions) {
     const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
@@ -97,6 +101,12 @@ export class LowerProvider implements Provider {
       remapper: new IpRemapper(o.podIPRemap),
       allowDaemonSetPods: o.allowDaemonSetPods,
       log,
+    });
+    this.stats = new LowerStats({
+      lower: o.client,
+      nodeName: o.nodeName,
+      lowerPods: () => this.podsOps.lowerPods.list(),
+      upperUid: (key) => this.podsOps.lowerPodFor(key)?.metadata.labels?.[LABEL_UPPER_UID],
     });
     this.health = new LowerHealth({ client: o.client, clusterName: o.clusterName, intervalMs: o.healthIntervalMs, failureThreshold: o.healthFailureThreshold, log });
     this.state = this.compute();
@@ -144,6 +154,25 @@ export class LowerProvider implements Provider {
   }
   onPodEvent(listener: (e: PodEvent) => void): void {
     this.podsOps.onEvent(listener);
+  }
+  /** The lower pod behind an upper pod, or NotFoundError naming both. */
+  lowerTarget(namespace: string, name: string): LowerTarget {
+    const p = this.podsOps.lowerPodFor(`${namespace}/${name}`);
+    if (!p?.metadata.name || !p.metadata.namespace)
+      throw new NotFoundError(`pod ${namespace}/${name} is not running on virtual node ${this.o.nodeName} (no pod for it in lower cluster ${this.o.clusterName})`);
+    return { namespace: p.metadata.namespace, name: p.metadata.name };
+  }
+  statsSummary(): Promise<unknown> {
+    return this.stats.summary();
+  }
+  resourceMetrics(): Promise<string> {
+    return this.stats.resourceMetrics();
+  }
+  podLogs(namespace: string, name: string, container: string, opts: LogOptions, signal: AbortSignal): Promise<LogStream> {
+    return lowerLogs(this.o.client, this.lowerTarget(namespace, name), container, opts, signal);
+  }
+  openPodStream(kind: StreamKind, namespace: string, name: string, params: StreamParams, upgrade: string, protocols: string[], signal: AbortSignal): Promise<UpgradeOutcome> {
+    return lowerUpgrade(this.o.client, kind, this.lowerTarget(namespace, name), params, upgrade, protocols, signal);
   }
   podCachesSynced(signal: AbortSignal): Promise<void> {
     return this.podsOps.waitForSync(signal);

@@ -39,6 +39,13 @@ export interface FedletConfig {
   podIPRemap?: string;
   allowDaemonSetPods: boolean;
   podWorkers: number;
+  servingCert: 'files' | 'csr' | 'self-signed';
+  tlsCertFile?: string;
+  tlsPrivateKeyFile?: string;
+  certDir?: string;
+  clientCAFile?: string;
+  anonymousAuth: boolean;
+  kubeletBindAddress: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   logFormat: 'json' | 'pretty';
 }
@@ -79,6 +86,13 @@ export const options: OptionSpec[] = [
   { key: 'podIPRemap', flag: 'pod-ip-remap', env: 'FEDLET_POD_IP_REMAP', kind: 'string', default: '(none: IPs pass unchanged)', help: 'lowerCIDR=upperCIDR pairs, comma-separated (equal prefix lengths; IPv4 and IPv6), applied to status.podIP(s)' },
   { key: 'allowDaemonSetPods', flag: 'allow-daemonset-pods', env: 'FEDLET_ALLOW_DAEMONSET_PODS', kind: 'bool', default: 'false', help: 'run DaemonSet pods bound to the virtual node (one copy in the lower cluster) instead of refusing them' },
   { key: 'podWorkers', flag: 'pod-workers', env: 'FEDLET_POD_WORKERS', kind: 'int', default: '16', min: 1, help: 'pods synced in parallel' },
+  { key: 'servingCert', flag: 'serving-cert', env: 'FEDLET_SERVING_CERT', kind: 'enum', values: ['files', 'csr', 'self-signed'], default: 'files when tlsCertFile is set, else csr', help: 'where the kubelet API certificate comes from: files; a CSR with signer kubernetes.io/kubelet-serving (an admin or approver must approve it); self-signed (development only)' },
+  { key: 'tlsCertFile', flag: 'tls-cert-file', env: 'FEDLET_TLS_CERT_FILE', kind: 'string', default: '(none)', help: 'kubelet API serving certificate (PEM)' },
+  { key: 'tlsPrivateKeyFile', flag: 'tls-private-key-file', env: 'FEDLET_TLS_PRIVATE_KEY_FILE', kind: 'string', default: '(none)', help: 'key of tlsCertFile (PEM)' },
+  { key: 'certDir', flag: 'cert-dir', env: 'FEDLET_CERT_DIR', kind: 'string', default: '(none: a new CSR on every start)', help: 'directory that keeps the CSR-issued key and certificate across restarts' },
+  { key: 'clientCAFile', flag: 'client-ca-file', env: 'FEDLET_CLIENT_CA_FILE', kind: 'string', default: 'client-ca-file of ConfigMap kube-system/extension-apiserver-authentication in the upper cluster', help: 'CA that signs client certificates accepted by the kubelet API' },
+  { key: 'anonymousAuth', flag: 'anonymous-auth', env: 'FEDLET_ANONYMOUS_AUTH', kind: 'bool', default: 'false', help: 'let requests without credentials through as system:anonymous (still subject to authorization)' },
+  { key: 'kubeletBindAddress', flag: 'kubelet-bind-address', env: 'FEDLET_KUBELET_BIND_ADDRESS', kind: 'string', default: '0.0.0.0', help: 'address the kubelet API listens on' },
   { key: 'logLevel', flag: 'log-level', env: 'FEDLET_LOG_LEVEL', kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error'], default: 'info', help: 'log level' },
   { key: 'logFormat', flag: 'log-format', env: 'FEDLET_LOG_FORMAT', kind: 'enum', values: ['json', 'pretty'], default: 'json', help: 'json (pino) or pretty (human-readable)' },
 ];
@@ -249,6 +263,8 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     namespaceTemplate: '{{namespace}}',
     allowDaemonSetPods: false,
     podWorkers: 16,
+    anonymousAuth: false,
+    kubeletBindAddress: '0.0.0.0',
     logLevel: 'info',
     logFormat: 'json',
     ...m,
@@ -256,6 +272,7 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
   if (!cfg.clusterName) throw new ConfigError('cluster name is required: set --cluster-name, FEDLET_CLUSTER_NAME or clusterName');
   if (!cfg.lowerKubeconfig) throw new ConfigError('lower cluster kubeconfig is required: set --lower-kubeconfig, FEDLET_LOWER_KUBECONFIG or lowerKubeconfig');
   cfg.nodeName ??= `fedlet-${cfg.clusterName}`;
+  cfg.servingCert ??= cfg.tlsCertFile ? 'files' : 'csr';
   cfg.nodeIP ??= src.env?.POD_IP || (src.defaultNodeIP ? src.defaultNodeIP() : '127.0.0.1');
   return cfg;
 }
@@ -272,6 +289,9 @@ function validate(cfg: FedletConfig): FedletConfig {
     if (!labelValue.test(v) || v.length > 63) throw new ConfigError(`node label ${k}="${v}": value is not a valid label value (at most 63 characters of [A-Za-z0-9-_.])`);
   }
   for (const l of [cfg.region, cfg.zone]) if (l !== undefined && (!labelValue.test(l) || l.length > 63)) throw new ConfigError(`region/zone "${l}" is not a valid label value`);
+  if (cfg.servingCert === 'files' && (!cfg.tlsCertFile || !cfg.tlsPrivateKeyFile))
+    throw new ConfigError('serving certificate mode "files" needs both --tls-cert-file and --tls-private-key-file');
+  if (!isIP(cfg.kubeletBindAddress)) throw new ConfigError(`kubelet bind address "${cfg.kubeletBindAddress}" is not an IP address`);
   if (cfg.leaseRenewIntervalSeconds >= cfg.leaseDurationSeconds)
     throw new ConfigError(`lease renew interval (${cfg.leaseRenewIntervalSeconds}s) must be shorter than the lease duration (${cfg.leaseDurationSeconds}s)`);
   return cfg;

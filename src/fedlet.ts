@@ -12,6 +12,10 @@ import { validateNamespaceTemplate } from '../provider/namespace-map.js';
 import { IpRemapper, parseRemapPairs, type CidrPair } from '../provider/remap.js';
 import { EventRecorder } from './events.js';
 import { PodController } from './pods/pod-controller.js';
+import { FedletMetrics } from './metrics.js';
+import { KubeletAuth } from './kubelet/auth.js';
+import { KubeletServer } from './kubelet/server.js';
+import { obtainServingCert, upperClientCA } from './kubelet/serving-cert.js';
 
 export class StartupError extends Error {}
 
@@ -78,15 +82,56 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     nodeUid: () => nodes.uid,
     log: log.child({ component: 'lease' }),
   });
+  const metrics = new FedletMetrics();
+  const auth = new KubeletAuth({ upper, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth });
+  const clientCA = await upperClientCA(upper, cfg.clientCAFile).catch((e: Error) => {
+    throw new StartupError(`cannot read the upper cluster's client CA: ${e.message}`);
+  });
   const events = new EventRecorder({ client: upper, component: 'fedlet', host: cfg.nodeName, log });
-  const pods = new PodController({ upper, nodeName: cfg.nodeName, provider, events, workers: cfg.podWorkers, log: log.child({ component: 'pods' }) });
+  const pods = new PodController({ upper, nodeName: cfg.nodeName, provider, events, workers: cfg.podWorkers, log: log.child({ component: 'pods' }), observe: (ms, ok) => metrics.syncDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000) });
   const podsStarted = pods.start(abort.signal);
+  provider.health.onChange(() => metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0));
+  metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0);
+  const phaseTimer = setInterval(() => {
+    metrics.queueDepth.set(pods.queue.length);
+    const byPhase = new Map<string, number>();
+    for (const p of pods.pods.list()) byPhase.set(p.status?.phase ?? 'Unknown', (byPhase.get(p.status?.phase ?? 'Unknown') ?? 0) + 1);
+    metrics.podsByPhase.reset();
+    for (const [phase, n] of byPhase) metrics.podsByPhase.set({ phase }, n);
+  }, 5000);
+  phaseTimer.unref();
+  let kubelet: KubeletServer | undefined;
+  // The kubelet API starts once its certificate is there (a CSR may wait for approval); pods run meanwhile.
+  const kubeletStarted = obtainServingCert({ mode: cfg.servingCert, certFile: cfg.tlsCertFile, keyFile: cfg.tlsPrivateKeyFile, certDir: cfg.certDir, nodeName: cfg.nodeName, nodeIP: cfg.nodeIP, upper, log, signal: abort.signal })
+    .then(async (tls) => {
+      log.info({ source: tls.source }, 'kubelet serving certificate ready');
+      kubelet = new KubeletServer({
+        port: cfg.kubeletPort,
+        host: cfg.kubeletBindAddress,
+        tls: { cert: tls.cert, key: tls.key, clientCA },
+        auth,
+        provider,
+        pods: () => pods.pods.list(),
+        metrics,
+        stats: () => provider.statsSummary(),
+        resourceMetrics: () => provider.resourceMetrics(),
+        log: log.child({ component: 'kubelet-api' }),
+      });
+      await kubelet.start();
+    })
+    .catch((e: Error) => {
+      if (abort.signal.aborted) return;
+      log.error({ err: e.message }, 'kubelet API not started: logs, exec, attach and port-forward are unavailable on this node');
+    });
   const done = Promise.all([nodes.run(abort.signal), lease.run(abort.signal), podsStarted]).then(() => undefined);
   return {
     done,
     async stop() {
       abort.abort();
+      clearInterval(phaseTimer);
       await done.catch(() => undefined);
+      await kubeletStarted;
+      await kubelet?.stop();
       await pods.stop();
       await provider.stop();
     },

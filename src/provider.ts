@@ -21,7 +21,7 @@ export interface ProviderNodeState {
   backingNodes: number;
 }
 
-export interface Provider extends PodProvider {
+export interface Provider extends PodProvider, StreamProvider {
   /** Starts watches; resolves once the provider can answer nodeState() truthfully. */
   start(signal: AbortSignal): Promise<void>;
   stop(): Promise<void>;
@@ -69,4 +69,48 @@ export interface PodProvider {
   onPodEvent(listener: (e: PodEvent) => void): void;
   /** Resolves when the provider's pod caches are synced (before anything destructive). */
   podCachesSynced(signal: AbortSignal): Promise<void>;
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  previous?: boolean;
+  timestamps?: boolean;
+  sinceSeconds?: number;
+  sinceTime?: string;
+  /** 0 is meaningful: no past lines, only new ones when following. */
+  tailLines?: number;
+  limitBytes?: number;
+}
+
+export interface StreamParams {
+  container?: string;
+  command: string[];
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+}
+
+export type StreamKind = 'exec' | 'attach' | 'portforward';
+
+/** Result of asking the backing cluster for a streaming upgrade. */
+export type UpgradeOutcome =
+  | { kind: 'upgraded'; rawHeaders: string[]; socket: import('node:stream').Duplex; head: Buffer }
+  | { kind: 'rejected'; status: number; contentType?: string; body: Buffer };
+
+export interface LogStream {
+  status: number;
+  contentType?: string;
+  body: import('node:stream').Readable;
+}
+
+/** Streams for `kubectl logs/exec/attach/port-forward`; unknown pods throw NotFoundError. */
+export interface StreamProvider {
+  podLogs(namespace: string, name: string, container: string, opts: LogOptions, signal: AbortSignal): Promise<LogStream>;
+  /** `protocols`: the X-Stream-Protocol-Version values the client offered, in order. */
+  /** Kubelet stats/v1alpha1 Summary for the virtual node. */
+  statsSummary(): Promise<unknown>;
+  /** Prometheus text for /metrics/resource (metrics-server format). */
+  resourceMetrics(): Promise<string>;
+  openPodStream(kind: StreamKind, namespace: string, name: string, params: StreamParams, upgrade: string, protocols: string[], signal: AbortSignal): Promise<UpgradeOutcome>;
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLowerNodes, startCluster, stopCluster, type ClusterState, type KwokNodeSpec } from './cluster.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
+import { serverExt, signCert } from './pki.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 
 export interface FedletRecord {
@@ -139,6 +140,14 @@ export async function sandboxAttach(opts: { dir: string; upperKubeconfig: string
   return state;
 }
 
+/** Local sandbox: a kubelet serving certificate signed by the upper CA; external clusters: self-signed. */
+function servingCertArgs(upper: ClusterState, external: boolean, nodeName: string): string[] {
+  if (external) return ['--serving-cert=self-signed'];
+  const pkiDir = path.join(upper.dir, 'pki');
+  const c = signCert(pkiDir, { cert: path.join(pkiDir, 'ca.crt'), key: path.join(pkiDir, 'ca.key') }, `${nodeName}-serving`, `/O=system:nodes/CN=system:node:${nodeName}`, serverExt(['IP:127.0.0.1', `DNS:${nodeName}`]));
+  return [`--tls-cert-file=${c.cert}`, `--tls-private-key-file=${c.key}`];
+}
+
 async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterState[], upperKubeconfig: string, lowerKubeconfigs: string[], external: boolean, extraArgs?: string[]): Promise<SandboxState> {
   const n = lowers.length;
   const ports = await freePorts(n);
@@ -166,6 +175,8 @@ async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterS
         `--pod-ip-remap=10.244.0.0/16=10.${101 + i}.0.0/16`,
         // The second lower cluster exercises namespace mapping: upper "x" lives in lower "x-lower-2".
         ...(i === 1 ? ['--namespace-template={{namespace}}-{{cluster}}'] : []),
+        '--kubelet-bind-address=127.0.0.1',
+        ...servingCertArgs(upper, external, `fedlet-${lowerName(i)}`),
         ...(extraArgs ?? []),
       ],
     })),

@@ -1,0 +1,157 @@
+// Kubelet-style authentication and authorization for fedlet's kubelet API:
+//  - a client certificate verified against the upper cluster's client CA (user = CN, groups = O), else
+//  - a bearer token checked with a TokenReview, else 401 (anonymous only when explicitly enabled);
+//  - then a SubjectAccessReview on nodes/<node> with the kubelet's verb and subresource mapping.
+// Decisions are cached briefly (tokens and allowed decisions longer than denials).
+import { createHash } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
+import type { KubeClient } from '../kube/client.js';
+
+export interface UserInfo {
+  username: string;
+  uid?: string;
+  groups: string[];
+  extra?: Record<string, string[]>;
+}
+
+export type AuthResult = { ok: true; user: UserInfo } | { ok: false; status: 401 | 403 | 500; message: string };
+
+/** The kubelet's mapping: which subresource of nodes/<name> a path needs. */
+export function subresourceFor(path: string): string {
+  if (path.startsWith('/stats')) return 'stats';
+  if (path.startsWith('/metrics')) return 'metrics';
+  if (path.startsWith('/logs')) return 'log';
+  if (path.startsWith('/checkpoint')) return 'checkpoint';
+  return 'proxy';
+}
+
+/**
+ * Subresources accepted for a path, most specific first: like the kubelet's fine-grained
+ * authorization, /configz, /healthz and /pods may be granted on their own, and nodes/proxy covers them.
+ */
+export function subresourcesFor(path: string): string[] {
+  for (const fine of ['configz', 'healthz', 'pods']) if (path === `/${fine}` || path.startsWith(`/${fine}/`)) return [fine, 'proxy'];
+  if (path === '/runningpods' || path.startsWith('/runningpods/')) return ['pods', 'proxy'];
+  return [subresourceFor(path)];
+}
+export function verbFor(method: string): string {
+  switch (method.toUpperCase()) {
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return 'delete';
+    default:
+      return 'get';
+  }
+}
+
+class TtlCache<V> {
+  private readonly m = new Map<string, { v: V; until: number }>();
+  constructor(private readonly max = 4096) {}
+  get(k: string): V | undefined {
+    const e = this.m.get(k);
+    if (!e) return undefined;
+    if (e.until < Date.now()) {
+      this.m.delete(k);
+      return undefined;
+    }
+    return e.v;
+  }
+  set(k: string, v: V, ttlMs: number): void {
+    this.m.set(k, { v, until: Date.now() + ttlMs });
+    if (this.m.size > this.max) this.m.delete(this.m.keys().next().value!);
+  }
+}
+
+export interface KubeletAuthOptions {
+  upper: KubeClient;
+  nodeName: string;
+  anonymous: boolean;
+}
+
+export class KubeletAuth {
+  private readonly tokens = new TtlCache<UserInfo | null>();
+  private readonly decisions = new TtlCache<boolean>();
+
+  constructor(private readonly o: KubeletAuthOptions) {}
+
+  async authenticate(req: IncomingMessage): Promise<UserInfo | { status: 401 | 500; message: string }> {
+    const sock = req.socket as TLSSocket;
+    if (sock.authorized) {
+      const cert = sock.getPeerCertificate();
+      const cn = cert.subject?.CN;
+      const o = cert.subject?.O;
+      if (cn) return { username: Array.isArray(cn) ? cn[0]! : cn, groups: [...(Array.isArray(o) ? o : o ? [o] : []), 'system:authenticated'] };
+    }
+    const h = req.headers.authorization;
+    if (h && /^bearer\s+/i.test(h)) {
+      const token = h.replace(/^bearer\s+/i, '').trim();
+      const key = createHash('sha256').update(token).digest('hex');
+      let user = this.tokens.get(key);
+      if (user === undefined) {
+        try {
+          const r = await this.o.upper.create<{ status?: { authenticated?: boolean; user?: { username: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> } } }>(
+            '/apis/authentication.k8s.io/v1/tokenreviews',
+            { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+          );
+          user = r.status?.authenticated && r.status.user ? { username: r.status.user.username, uid: r.status.user.uid, groups: r.status.user.groups ?? [], extra: r.status.user.extra } : null;
+        } catch (e) {
+          return { status: 500, message: `token review failed: ${(e as Error).message}` };
+        }
+        this.tokens.set(key, user, user ? 120_000 : 10_000);
+      }
+      if (user) return user;
+      return { status: 401, message: 'Unauthorized: the bearer token is not valid' };
+    }
+    if (this.o.anonymous) return { username: 'system:anonymous', groups: ['system:unauthenticated'] };
+    return { status: 401, message: 'Unauthorized: a client certificate signed by the cluster client CA or a bearer token is required' };
+  }
+
+  async authorize(user: UserInfo, method: string, path: string): Promise<boolean | { status: 500; message: string }> {
+    for (const sub of subresourcesFor(path)) {
+      const r = await this.authorizeOne(user, verbFor(method), sub);
+      if (r !== false) return r;
+    }
+    return false;
+  }
+
+  private async authorizeOne(user: UserInfo, verb: string, subresource: string): Promise<boolean | { status: 500; message: string }> {
+    const key = `${user.username}|${user.groups.join(',')}|${verb}|${subresource}`;
+    const cached = this.decisions.get(key);
+    if (cached !== undefined) return cached;
+    try {
+      const r = await this.o.upper.create<{ status?: { allowed?: boolean } }>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: user.username,
+          uid: user.uid,
+          groups: user.groups,
+          extra: user.extra,
+          resourceAttributes: { verb, resource: 'nodes', subresource, name: this.o.nodeName, version: 'v1' },
+        },
+      });
+      const allowed = !!r.status?.allowed;
+      this.decisions.set(key, allowed, allowed ? 300_000 : 30_000);
+      return allowed;
+    } catch (e) {
+      return { status: 500, message: `subject access review failed: ${(e as Error).message}` };
+    }
+  }
+
+  /** Authenticates and authorizes one request. */
+  async check(req: IncomingMessage): Promise<AuthResult> {
+    const u = await this.authenticate(req);
+    if ('status' in u) return { ok: false, status: u.status, message: u.message };
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const a = await this.authorize(u, req.method ?? 'GET', path);
+    if (typeof a === 'object') return { ok: false, status: a.status, message: a.message };
+    if (!a) return { ok: false, status: 403, message: `Forbidden (user=${u.username}, verb=${verbFor(req.method ?? 'GET')}, resource=nodes, subresource=${subresourcesFor(path).join(' or ')})` };
+    return { ok: true, user: u };
+  }
+}

@@ -1,0 +1,53 @@
+// GET /containerLogs/{ns}/{pod}/{container}: kubelet query → lower pods/log, streamed and flushed as it
+// arrives; a client that goes away aborts the lower request.
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import type { LogOptions, StreamProvider } from '../provider.js';
+import { InvalidInputError } from '../errors.js';
+import { errorStatus } from './server.js';
+
+function intParam(q: Request['query'], name: string, min: number): number | undefined {
+  const v = q[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidInputError(`invalid ${name} "${String(v)}": expected a whole number ≥ ${min}`);
+  return n;
+}
+const boolParam = (q: Request['query'], name: string) => q[name] === 'true' || q[name] === '1';
+
+export function logOptions(q: Request['query']): LogOptions {
+  const o: LogOptions = {
+    follow: boolParam(q, 'follow'),
+    previous: boolParam(q, 'previous'),
+    timestamps: boolParam(q, 'timestamps'),
+    sinceSeconds: intParam(q, 'sinceSeconds', 1),
+    tailLines: intParam(q, 'tailLines', 0),
+    limitBytes: intParam(q, 'limitBytes', 1),
+  };
+  if (typeof q.sinceTime === 'string' && q.sinceTime) {
+    if (Number.isNaN(Date.parse(q.sinceTime))) throw new InvalidInputError(`invalid sinceTime "${q.sinceTime}": expected RFC3339`);
+    o.sinceTime = q.sinceTime;
+  }
+  return o;
+}
+
+export async function handleLogs(provider: StreamProvider, req: Request, res: Response, log: Logger): Promise<void> {
+  const abort = new AbortController();
+  res.on('close', () => abort.abort());
+  try {
+    const { ns, pod, container } = req.params as { ns: string; pod: string; container: string };
+    const out = await provider.podLogs(ns, pod, container, logOptions(req.query), abort.signal);
+    res.status(out.status);
+    res.setHeader('Content-Type', out.contentType ?? 'text/plain');
+    res.setHeader('Cache-Control', 'no-cache');
+    res.flushHeaders();
+    out.body.on('data', (c: Buffer) => res.write(c));
+    out.body.on('end', () => res.end());
+    out.body.on('error', () => res.destroy());
+    out.body.on('aborted', () => res.destroy());
+  } catch (e) {
+    log.debug({ err: (e as Error).message }, 'containerLogs failed');
+    if (!res.headersSent) res.status(errorStatus(e)).type('text/plain').send(`${(e as Error).message}\n`);
+    else res.destroy();
+  }
+}

@@ -1,0 +1,114 @@
+// exec / attach / portForward: the upper API server upgrades to SPDY/3.1 against us; we open the same
+// upgrade against the lower API server (through the provider), answer with its 101 and headers, and
+// splice the two sockets. Everything inside the stream (SPDY framing and compression, channels,
+// resize, exit status, port-forward stream pairs) stays end-to-end.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { StreamKind, StreamParams, StreamProvider } from '../provider.js';
+import type { FedletMetrics } from '../metrics.js';
+import { errorStatus, writeHttpError } from './server.js';
+
+const pattern = /^\/(exec|attach|portForward)\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/;
+
+export function isStreamPath(path: string): boolean {
+  return pattern.test(path);
+}
+
+export interface ParsedStream {
+  kind: StreamKind;
+  namespace: string;
+  pod: string;
+  params: StreamParams;
+}
+
+/** Parses the kubelet's streaming paths: 3- and 4-segment forms (with the pod UID). */
+export function parseStreamRequest(url: string): ParsedStream | undefined {
+  const u = new URL(url, 'http://x');
+  const m = pattern.exec(u.pathname);
+  if (!m) return undefined;
+  const [, k, ns, pod, a, b] = m as unknown as [string, string, string, string, string | undefined, string | undefined];
+  const kind: StreamKind = k === 'portForward' ? 'portforward' : (k as StreamKind);
+  const flag = (n: string) => ['1', 'true'].includes(u.searchParams.get(n) ?? '');
+  // exec/attach: /{ns}/{pod}/{container} or /{ns}/{pod}/{uid}/{container}; portForward: /{ns}/{pod}[/{uid}]
+  const container = kind === 'portforward' ? undefined : (b ?? a);
+  if (kind !== 'portforward' && !container) return undefined;
+  return {
+    kind,
+    namespace: decodeURIComponent(ns),
+    pod: decodeURIComponent(pod),
+    params: {
+      container: container ? decodeURIComponent(container) : undefined,
+      command: u.searchParams.getAll('command'),
+      stdin: flag('input'),
+      stdout: flag('output'),
+      stderr: flag('error'),
+      tty: flag('tty'),
+    },
+  };
+}
+
+function headerValues(req: IncomingMessage, name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === name) out.push(...req.rawHeaders[i + 1]!.split(',').map((s) => s.trim()).filter(Boolean));
+  return out;
+}
+
+export async function handleStreamUpgrade(provider: StreamProvider, req: IncomingMessage, client: Duplex, head: Buffer, metrics: FedletMetrics, log: Logger): Promise<void> {
+  const parsed = parseStreamRequest(req.url ?? '/');
+  if (!parsed) return writeHttpError(client, 400, `malformed streaming path ${req.url}`);
+  const { kind } = parsed;
+  const abort = new AbortController();
+  const onEarlyClose = () => abort.abort();
+  client.once('close', onEarlyClose);
+  let outcome;
+  try {
+    outcome = await provider.openPodStream(kind, parsed.namespace, parsed.pod, parsed.params, String(req.headers.upgrade ?? 'SPDY/3.1'), headerValues(req, 'x-stream-protocol-version'), abort.signal);
+  } catch (e) {
+    metrics.relaySessions.inc({ kind, outcome: 'error' });
+    log.debug({ err: (e as Error).message, kind }, 'stream relay failed');
+    return writeHttpError(client, errorStatus(e), (e as Error).message);
+  } finally {
+    client.off('close', onEarlyClose);
+  }
+  if (outcome.kind === 'rejected') {
+    metrics.relaySessions.inc({ kind, outcome: 'rejected' });
+    const reason = outcome.status >= 500 ? 'Error' : 'Rejected';
+    client.end(
+      Buffer.concat([
+        Buffer.from(`HTTP/1.1 ${outcome.status} ${reason}\r\nContent-Type: ${outcome.contentType ?? 'text/plain'}\r\nContent-Length: ${outcome.body.length}\r\nConnection: close\r\n\r\n`),
+        outcome.body,
+      ]),
+    );
+    return;
+  }
+  const lower = outcome.socket;
+  if (client.destroyed) {
+    lower.destroy();
+    return;
+  }
+  metrics.relaySessions.inc({ kind, outcome: 'upgraded' });
+  metrics.relayActive.inc({ kind });
+  let lines = 'HTTP/1.1 101 Switching Protocols\r\n';
+  for (let i = 0; i < outcome.rawHeaders.length; i += 2) lines += `${outcome.rawHeaders[i]}: ${outcome.rawHeaders[i + 1]}\r\n`;
+  client.write(`${lines}\r\n`);
+  if (outcome.head.length) client.write(outcome.head);
+  if (head.length) lower.write(head);
+  lower.on('data', (c: Buffer) => metrics.relayBytes.inc({ kind, direction: 'to_client' }, c.length));
+  client.on('data', (c: Buffer) => metrics.relayBytes.inc({ kind, direction: 'to_lower' }, c.length));
+  client.pipe(lower);
+  lower.pipe(client);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    metrics.relayActive.dec({ kind });
+    client.destroy();
+    lower.destroy();
+  };
+  // Half-close is forwarded by pipe (end); a reset or full close on either side ends both.
+  client.on('close', close);
+  lower.on('close', close);
+  client.on('error', close);
+  lower.on('error', close);
+}

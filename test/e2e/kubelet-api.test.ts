@@ -1,0 +1,268 @@
+// Issue: kubectl logs / exec / attach / port-forward through the virtual node, and kubelet-style
+// authentication and authorization on fedlet's kubelet port.
+import { appendFileSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import https from 'node:https';
+import net from 'node:net';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findBinary } from '../env/binaries.js';
+import { eventually, kubectl, kubectlRaw, sandbox } from './helpers.js';
+
+const s = sandbox();
+const upper = s.upperKubeconfig;
+const lower1 = s.lowerKubeconfigs[0]!;
+const f1 = s.fedlets[0]!;
+const ns = 'kubelet-e2e';
+const pod = 'streamer';
+const local = !s.external;
+
+function criLine(text: string): string {
+  return `${new Date().toISOString().replace('Z', '000000Z')} stdout F ${text}\n`;
+}
+function appendLog(text: string): void {
+  appendFileSync(s.lowers[0]!.logsFile!, criLine(text));
+}
+
+/** A request to fedlet's kubelet port, optionally with a client certificate or a bearer token. */
+function kubeletGet(urlPath: string, auth: { cert?: string; key?: string; token?: string } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: f1.kubeletPort,
+        path: urlPath,
+        method: 'GET',
+        rejectUnauthorized: false,
+        ...(auth.cert ? { cert: readFileSync(auth.cert), key: readFileSync(auth.key!) } : {}),
+        headers: auth.token ? { Authorization: `Bearer ${auth.token}` } : {},
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+const apiserverCert = () => ({ cert: s.upper.kubeletClientCert!, key: s.upper.kubeletClientCert!.replace(/\.crt$/, '.key') });
+
+beforeAll(async () => {
+  await kubectl(upper, ['create', 'namespace', ns]);
+  await eventually(() => kubectl(upper, ['get', 'serviceaccount', 'default', '-n', ns]), { what: 'default service account' });
+  await kubectl(upper, ['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: pod, namespace: ns },
+      spec: { nodeSelector: { 'fedlet.io/cluster': f1.cluster }, containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ containerPort: 80 }] }] },
+    }),
+  });
+  await eventually(
+    async () => {
+      const phase = await kubectl(upper, ['get', 'pod', pod, '-n', ns, '-o', 'jsonpath={.status.phase}']);
+      if (phase !== 'Running') throw new Error(phase);
+    },
+    { what: 'streamer pod Running' },
+  );
+});
+
+afterAll(async () => {
+  await kubectl(upper, ['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
+});
+
+describe.skipIf(!local)('kubectl logs through the virtual node', () => {
+  it('returns the whole log, --tail, --timestamps, --limit-bytes, --since and -c', async () => {
+    const marker = `marker-${randomBytes(4).toString('hex')}`;
+    for (let i = 0; i < 4; i++) appendLog(`filler ${i}`);
+    appendLog(marker);
+    const all = await kubectl(upper, ['logs', pod, '-n', ns]);
+    expect(all).toContain('fedlet test log line 1');
+    expect(all.trim().split('\n').at(-1)).toBe(marker);
+    expect(await kubectl(upper, ['logs', pod, '-n', ns, '--tail=0'])).toBe('');
+    expect((await kubectl(upper, ['logs', pod, '-n', ns, '--tail=1'])).trim()).toBe(marker);
+    const five = (await kubectl(upper, ['logs', pod, '-n', ns, '--tail=5'])).trim().split('\n');
+    expect(five).toHaveLength(5);
+    expect(five.at(-1)).toBe(marker);
+    expect((await kubectl(upper, ['logs', pod, '-n', ns, '--tail=1', '--timestamps'])).trim()).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${marker}$`));
+    expect(await kubectl(upper, ['logs', pod, '-n', ns, '--limit-bytes=10'])).toHaveLength(10);
+    expect(await kubectl(upper, ['logs', pod, '-n', ns, '--since=1h'])).toContain(marker);
+    expect(await kubectl(upper, ['logs', pod, '-n', ns, '-c', 'app', '--tail=1'])).toContain(marker);
+  });
+
+  it('follows the log: new lines arrive while kubectl logs -f runs', async () => {
+    const child = spawn(findBinary('kubectl'), ['--kubeconfig', upper, 'logs', '-f', '--tail=0', pod, '-n', ns]);
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    try {
+      const line = `followed-${randomBytes(4).toString('hex')}`;
+      await new Promise((r) => setTimeout(r, 1500));
+      appendLog(line);
+      await eventually(async () => expect(out).toContain(line), { timeoutMs: 30_000, what: 'followed line' });
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('says clearly when the pod does not exist behind the node', async () => {
+    const r = await kubeletGet(`/containerLogs/${ns}/no-such-pod/app`, apiserverCert());
+    expect(r.status).toBe(404);
+    expect(r.body).toMatch(/no-such-pod is not running on virtual node/);
+  });
+});
+
+describe.skipIf(!local).each(['true', 'false'])('kubectl exec and attach (KUBECTL_REMOTE_COMMAND_WEBSOCKETS=%s)', (ws) => {
+  const env = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: ws };
+  it('runs a command and returns its output', async () => {
+    const r = await kubectlRaw(upper, ['exec', pod, '-n', ns, '--', 'sh', '-c', 'echo out-$((6*7)); echo err >&2'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('out-42\n');
+    expect(r.stderr).toContain('err');
+  });
+
+  it('pipes 1 MiB through stdin intact (checksum)', async () => {
+    const data = randomBytes(1024 * 1024);
+    const r = await kubectlRaw(upper, ['exec', '-i', pod, '-n', ns, '--', 'sh', '-c', 'head -c 1048576 | sha256sum'], { input: data, env, timeoutMs: 120_000 });
+    expect(r.code).toBe(0);
+    expect(r.stdout.split(' ')[0]).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+
+  it('reports a failing command exactly as the lower cluster does (non-zero exit)', async () => {
+    const via = await kubectlRaw(upper, ['exec', pod, '-n', ns, '--', 'sh', '-c', 'exit 3'], { env });
+    const direct = await kubectlRaw(lower1, ['exec', pod, '-n', ns, '--', 'sh', '-c', 'exit 3'], { env });
+    expect(via.code).not.toBe(0);
+    expect(via.code).toBe(direct.code);
+    expect(via.stderr).toContain('exit status 3');
+  });
+
+  it('asks for a tty like the lower cluster does (-t)', async () => {
+    const via = await kubectlRaw(upper, ['exec', '-t', pod, '-n', ns, '--', 'sh', '-c', 'echo tty-$((1+1))'], { env });
+    const direct = await kubectlRaw(lower1, ['exec', '-t', pod, '-n', ns, '--', 'sh', '-c', 'echo tty-$((1+1))'], { env });
+    expect(via.code).toBe(0);
+    expect(via.stdout.replace(/\r/g, '')).toBe(direct.stdout.replace(/\r/g, ''));
+    expect(via.stdout).toContain('tty-2');
+  });
+
+  it('attaches and receives new output', async () => {
+    const child = spawn(findBinary('kubectl'), ['--kubeconfig', upper, 'attach', pod, '-n', ns], { env: { ...process.env, ...env } });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      const line = `attached-${randomBytes(4).toString('hex')}`;
+      appendLog(line);
+      await eventually(async () => expect(out).toContain(line), { timeoutMs: 30_000, what: 'attached output' });
+    } finally {
+      child.kill();
+    }
+  });
+});
+
+describe.skipIf(!local).each(['true', 'false'])('kubectl port-forward (KUBECTL_PORT_FORWARD_WEBSOCKETS=%s)', (ws) => {
+  let echo: net.Server;
+  const conns = new Set<net.Socket>();
+  beforeAll(async () => {
+    echo = net.createServer((c) => {
+      conns.add(c);
+      c.on('close', () => conns.delete(c));
+      c.on('error', () => c.destroy());
+      c.pipe(c);
+    });
+    await new Promise<void>((r) => echo.listen(s.lowers[0]!.portForwardTarget!, '127.0.0.1', () => r()));
+  });
+  afterAll(async () => {
+    for (const c of conns) c.destroy();
+    await new Promise<void>((r) => echo.close(() => r()));
+  });
+
+  it('carries more than 64 KiB both ways', async () => {
+    const child = spawn(findBinary('kubectl'), ['--kubeconfig', upper, 'port-forward', `pod/${pod}`, '-n', ns, ':80'], { env: { ...process.env, KUBECTL_PORT_FORWARD_WEBSOCKETS: ws } });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    try {
+      const port = await eventually(
+        async () => {
+          const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+          if (!m) throw new Error('not forwarding yet');
+          return Number(m[1]);
+        },
+        { what: 'port-forward ready' },
+      );
+      const data = randomBytes(256 * 1024);
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        const sock = net.connect(port, '127.0.0.1');
+        const chunks: Buffer[] = [];
+        let n = 0;
+        sock.on('data', (c: Buffer) => {
+          chunks.push(c);
+          n += c.length;
+          if (n >= data.length) {
+            sock.destroy();
+            resolve(Buffer.concat(chunks));
+          }
+        });
+        sock.on('error', reject);
+        sock.write(data);
+      });
+      expect(createHash('sha256').update(got).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    } finally {
+      child.kill();
+    }
+  });
+});
+
+describe('kubelet API security and plain endpoints', () => {
+  it('refuses requests without credentials (401)', async () => {
+    const r = await kubeletGet('/pods');
+    expect(r.status).toBe(401);
+    expect(r.body).toMatch(/Unauthorized/);
+  });
+
+  it('refuses a valid token of a user without nodes/proxy (403) and accepts one with it', async () => {
+    await kubectl(upper, ['create', 'serviceaccount', 'nobody', '-n', ns]);
+    await kubectl(upper, ['create', 'serviceaccount', 'node-proxier', '-n', ns]);
+    await kubectl(upper, ['create', 'clusterrole', 'kubelet-e2e-proxy', '--verb=get,create', '--resource=nodes/proxy,nodes/stats,nodes/metrics,nodes/log']);
+    await kubectl(upper, ['create', 'clusterrolebinding', 'kubelet-e2e-proxy', '--clusterrole=kubelet-e2e-proxy', `--serviceaccount=${ns}:node-proxier`]);
+    try {
+      const denied = (await kubectl(upper, ['create', 'token', 'nobody', '-n', ns])).trim();
+      const r = await kubeletGet('/pods', { token: denied });
+      expect(r.status).toBe(403);
+      expect(r.body).toMatch(/Forbidden.*subresource=proxy/);
+      expect((await kubeletGet('/pods', { token: 'not-a-valid-token' })).status).toBe(401);
+      const allowed = (await kubectl(upper, ['create', 'token', 'node-proxier', '-n', ns])).trim();
+      await eventually(async () => expect((await kubeletGet('/healthz', { token: allowed })).status).toBe(200), { what: 'RBAC allows node-proxier' });
+    } finally {
+      await kubectl(upper, ['delete', 'clusterrolebinding,clusterrole', 'kubelet-e2e-proxy']).catch(() => undefined);
+    }
+  });
+
+  it.skipIf(!local)('serves /healthz, /pods, /stats/summary, /metrics/resource and /metrics to the API server identity', async () => {
+    const c = apiserverCert();
+    expect((await kubeletGet('/healthz', c)).body).toBe('ok');
+    const pods = JSON.parse((await kubeletGet('/pods', c)).body) as { kind: string; items: Array<{ metadata: { name: string } }> };
+    expect(pods.kind).toBe('PodList');
+    expect(pods.items.map((p) => p.metadata.name)).toContain(pod);
+    const summary = JSON.parse((await kubeletGet('/stats/summary', c)).body) as { node: { nodeName: string }; pods: Array<{ podRef: { name: string; namespace: string } }> };
+    expect(summary.node.nodeName).toBe(f1.nodeName);
+    expect(summary.pods).toContainEqual(expect.objectContaining({ podRef: expect.objectContaining({ name: pod, namespace: ns }) }));
+    const res = await kubeletGet('/metrics/resource', c);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatch(/^scrape_error 0$/m);
+    expect(res.body).toMatch(new RegExp(`container_start_time_seconds\\{container="app",namespace="${ns}",pod="${pod}"\\} \\d+`));
+    const own = await kubeletGet('/metrics', c);
+    expect(own.body).toMatch(/fedlet_relay_sessions_total\{kind="exec",outcome="upgraded"\} \d+/);
+    expect(own.body).toMatch(/fedlet_pod_sync_duration_seconds_count/);
+  });
+
+  it('the upper API server reaches the node through its own kubelet client certificate (logs go through it)', async () => {
+    // kube-apiserver refuses its node *proxy* subresource for loopback node addresses, so
+    // `kubectl get --raw /api/v1/nodes/<node>/proxy/...` cannot be used on a loopback-only sandbox;
+    // kubectl logs (above) and this direct check use the same identity and paths.
+    const r = await kubeletGet('/runningpods/', apiserverCert());
+    expect(r.status).toBe(200);
+    expect(path.basename(apiserverCert().cert)).toBe('apiserver-kubelet-client.crt');
+  });
+});
