@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // fedlet command line: `run` (the virtual kubelet), `sandbox up|down|status` (local real clusters).
 import { networkInterfaces } from 'node:os';
-import { ConfigError, loadConfig, options } from './config.js';
+import { ConfigError, loadConfig, options, optionsMarkdown } from './config.js';
 import { createLogger } from './log.js';
 import { runFedlet, StartupError } from './fedlet.js';
 
@@ -12,6 +12,7 @@ Usage:
   fedlet sandbox up --dir DIR [--lowers N] [--no-fedlet] [--foreground]
   fedlet sandbox down --dir DIR
   fedlet sandbox status --dir DIR
+  fedlet config-reference            print every option as a Markdown table
   fedlet help
 
 Options of 'run' (flag / env var / YAML key, default):
@@ -113,6 +114,9 @@ async function main(argv: string[]): Promise<number> {
       return cmdRun(rest);
     case 'sandbox':
       return cmdSandbox(rest);
+    case 'config-reference':
+      process.stdout.write(`${optionsMarkdown()}\n`);
+      return 0;
     case undefined:
     case 'help':
     case '--help':

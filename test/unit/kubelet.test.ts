@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { subresourcesFor, verbFor } from '../../src/kubelet/auth.js';
+import { parseStreamRequest } from '../../src/kubelet/streams.js';
+import { logOptions } from '../../src/kubelet/logs.js';
+import { streamQuery } from '../../provider/streams.js';
+import { InvalidInputError } from '../../src/errors.js';
+
+describe('kubelet authorization attributes', () => {
+  it.each([
+    ['/stats/summary', ['stats']],
+    ['/metrics/resource', ['metrics']],
+    ['/metrics', ['metrics']],
+    ['/logs/', ['log']],
+    ['/containerLogs/ns/p/c', ['proxy']],
+    ['/exec/ns/p/c', ['proxy']],
+    ['/portForward/ns/p', ['proxy']],
+    ['/healthz', ['healthz', 'proxy']],
+    ['/pods', ['pods', 'proxy']],
+    ['/runningpods/', ['pods', 'proxy']],
+    ['/configz', ['configz', 'proxy']],
+  ])('%s → %j', (path, want) => expect(subresourcesFor(path)).toEqual(want));
+
+  it('maps methods to verbs like the kubelet', () => {
+    expect(verbFor('GET')).toBe('get');
+    expect(verbFor('HEAD')).toBe('get');
+    expect(verbFor('POST')).toBe('create');
+    expect(verbFor('PUT')).toBe('update');
+    expect(verbFor('PATCH')).toBe('patch');
+    expect(verbFor('DELETE')).toBe('delete');
+  });
+});
+
+describe('streaming requests', () => {
+  it('parses exec in the 3- and 4-segment forms with repeated commands', () => {
+    const a = parseStreamRequest('/exec/ns/pod/app?command=sh&command=-c&command=echo%20hi&input=1&output=1&error=1&tty=1');
+    expect(a).toEqual({ kind: 'exec', namespace: 'ns', pod: 'pod', params: { container: 'app', command: ['sh', '-c', 'echo hi'], stdin: true, stdout: true, stderr: true, tty: true } });
+    const b = parseStreamRequest('/exec/ns/pod/0b9c-uid/app?command=ls&output=1');
+    expect(b?.params).toMatchObject({ container: 'app', command: ['ls'], stdin: false, stdout: true, stderr: false, tty: false });
+  });
+  it('parses attach and portForward, with and without the UID', () => {
+    expect(parseStreamRequest('/attach/ns/pod/app?output=1')?.kind).toBe('attach');
+    expect(parseStreamRequest('/portForward/ns/pod')).toMatchObject({ kind: 'portforward', namespace: 'ns', pod: 'pod' });
+    expect(parseStreamRequest('/portForward/ns/pod/uid')).toMatchObject({ kind: 'portforward' });
+    expect(parseStreamRequest('/exec/ns/pod')).toBeUndefined();
+    expect(parseStreamRequest('/containerLogs/ns/pod/c')).toBeUndefined();
+  });
+  it('translates kubelet flags to the API server query', () => {
+    expect(streamQuery('exec', { container: 'app', command: ['sh', '-c', 'x'], stdin: true, stdout: true, stderr: false, tty: true })).toBe('?command=sh&command=-c&command=x&container=app&stdin=true&stdout=true&tty=true');
+    expect(streamQuery('attach', { container: 'app', command: [], stdin: false, stdout: true, stderr: true, tty: false })).toBe('?container=app&stdout=true&stderr=true');
+    expect(streamQuery('portforward', { command: [], stdin: false, stdout: false, stderr: false, tty: false })).toBe('');
+  });
+});
+
+describe('log options', () => {
+  it('keeps tailLines=0 and parses the rest', () => {
+    expect(logOptions({ tailLines: '0', follow: 'true', timestamps: 'true', limitBytes: '10', sinceSeconds: '60' })).toMatchObject({ tailLines: 0, follow: true, timestamps: true, limitBytes: 10, sinceSeconds: 60 });
+  });
+  it('rejects bad values with the parameter name', () => {
+    expect(() => logOptions({ tailLines: '-1' })).toThrow(InvalidInputError);
+    expect(() => logOptions({ limitBytes: 'lots' })).toThrow(/invalid limitBytes "lots"/);
+    expect(() => logOptions({ sinceTime: 'yesterday' })).toThrow(/RFC3339/);
+  });
+});
