@@ -83,6 +83,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     log: log.child({ component: 'lease' }),
   });
   const metrics = new FedletMetrics();
+  metrics.trackClients({ upper, lower });
   const auth = new KubeletAuth({ upper, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth });
   const clientCA = await upperClientCA(upper, cfg.clientCAFile).catch((e: Error) => {
     throw new StartupError(`cannot read the upper cluster's client CA: ${e.message}`);

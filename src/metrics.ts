@@ -12,6 +12,20 @@ export class FedletMetrics {
   readonly lowerHealthy = new Gauge({ name: 'fedlet_lower_api_healthy', help: '1 when the lower API server answers /readyz', registers: [this.registry] });
   readonly kubeletRequests = new Counter({ name: 'fedlet_kubelet_requests_total', help: 'Kubelet API requests by path kind and status code', labelNames: ['path', 'code'], registers: [this.registry] });
 
+  /** Reports the API requests each client made (collected at scrape time). */
+  trackClients(clients: Record<string, { requestCounts: Map<string, number> }>): void {
+    new Counter({
+      name: 'fedlet_api_requests_total',
+      help: 'Requests fedlet made to the upper and lower API servers, by verb',
+      labelNames: ['cluster', 'verb'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [cluster, c] of Object.entries(clients)) for (const [verb, n] of c.requestCounts) this.inc({ cluster, verb }, n);
+      },
+    });
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'fedlet_process_' });
   }

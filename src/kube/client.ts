@@ -89,6 +89,8 @@ export class KubeClient {
   private readonly agent: https.Agent | http.Agent;
   private readonly writes: TokenBucket;
   private readonly userAgent: string;
+  /** Requests issued, by verb (GET, POST, PUT, PATCH, DELETE, WATCH): for metrics and benchmarks. */
+  readonly requestCounts = new Map<string, number>();
 
   constructor(
     readonly kubeConfig: KubeConfig,
@@ -119,8 +121,13 @@ export class KubeClient {
     return opts;
   }
 
+  private count(verb: string): void {
+    this.requestCounts.set(verb, (this.requestCounts.get(verb) ?? 0) + 1);
+  }
+
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     if (method !== 'GET') await this.writes.take(opts.signal);
+    this.count(method);
     const pathAndQuery = path + buildQuery(opts.query);
     const ro = await this.httpOptions(method, pathAndQuery);
     ro.agent = this.agent;
@@ -204,6 +211,7 @@ export class KubeClient {
    * error occurs (thrown). Resumption is the caller's job (see Informer).
    */
   async *watch<T>(path: string, query: RequestOptions['query'], signal: AbortSignal, headers?: Record<string, string>): AsyncGenerator<WatchEvent<T>> {
+    this.count('WATCH');
     const ro = await this.httpOptions('GET', path + buildQuery({ ...query, watch: 'true' }));
     if (headers) ro.headers = { ...ro.headers, ...headers };
     const mod = this.server.protocol === 'http:' ? http : https;

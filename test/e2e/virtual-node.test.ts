@@ -65,7 +65,8 @@ describe('virtual nodes', () => {
 
   it('offers exactly what the lower cluster can take, and follows unmanaged pods', async () => {
     const lowerNodes = await kubectlJson<{ items: NodeJson[] }>(lower1, ['get', 'nodes']);
-    const lowerPods = await kubectlJson<{ items: unknown[] }>(lower1, ['get', 'pods', '-A']);
+    // Pods fedlet manages do not count against capacity; other test files may have left some behind.
+    const lowerPods = await kubectlJson<{ items: unknown[] }>(lower1, ['get', 'pods', '-A', '-l', '!fedlet.io/origin']);
     if (!s.external) {
       expect(lowerPods.items).toHaveLength(0);
       const sum = (r: string) => lowerNodes.items.reduce((acc, n) => acc + alloc(n, r), 0n);

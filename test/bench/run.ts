@@ -1,0 +1,273 @@
+// fedlet benchmarks against real local clusters. Every figure is measured in this run twice — through
+// fedlet (upper cluster) and directly in the lower cluster — and printed with their ratio, because
+// absolute numbers on a shared 2-core machine mean little. Run: npm run bench
+//   BENCH_SINGLE=20 BENCH_BURST=1000 BENCH_LARGE=10000 BENCH_STREAM_MB=64 (defaults) tune the sizes.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
+import { findBinary } from '../env/binaries.js';
+import { sandboxDown, sandboxUp, type SandboxState } from '../env/sandbox.js';
+import type { KwokNodeSpec } from '../env/cluster.js';
+
+const num = (name: string, d: number) => Number(process.env[name] ?? d);
+const SINGLE = num('BENCH_SINGLE', 20);
+const BURST = num('BENCH_BURST', 1000);
+const LARGE = num('BENCH_LARGE', 10000);
+const STREAM_MB = num('BENCH_STREAM_MB', 64);
+
+const results: Array<[string, string, string, string]> = [];
+function report(name: string, viaFedlet: number, direct: number, unit: string, digits = 0): void {
+  results.push([name, `${viaFedlet.toFixed(digits)} ${unit}`, `${direct.toFixed(digits)} ${unit}`, direct ? (viaFedlet / direct).toFixed(2) : 'n/a']);
+  console.error(`[bench] ${name}: fedlet ${viaFedlet.toFixed(digits)} ${unit}, direct ${direct.toFixed(digits)} ${unit}`);
+}
+const single: Array<[string, string]> = [];
+function note(name: string, value: string): void {
+  single.push([name, value]);
+  console.error(`[bench] ${name}: ${value}`);
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+function benchNodes(i: number): KwokNodeSpec[] {
+  const count = Math.max(2, Math.ceil((LARGE + BURST) / 1000 / 2) + 1);
+  return Array.from({ length: count }, (_, j) => ({ name: `kwok-node-${j}`, cpu: '1000', memory: '4Ti', pods: 1100, podCIDR: `10.244.${j * 8}.0/21`, labels: { 'topology.kubernetes.io/region': `r${i}` } }));
+}
+
+interface PodLike {
+  metadata: { name: string; resourceVersion?: string };
+  status?: { phase?: string; conditions?: Array<{ type: string; status: string }> };
+}
+const ready = (p: PodLike) => !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+
+/** Time from create to Ready, observed through a watch. */
+async function podStartLatency(c: KubeClient, ns: string, name: string, body: unknown): Promise<number> {
+  const ac = new AbortController();
+  const t0 = performance.now();
+  const watch = (async () => {
+    for await (const ev of c.watch<PodLike>(`/api/v1/namespaces/${ns}/pods`, { fieldSelector: `metadata.name=${name}` }, ac.signal)) if (ready(ev.object)) return performance.now() - t0;
+    throw new Error('watch ended');
+  })();
+  await new Promise((r) => setTimeout(r, 50));
+  const start = performance.now();
+  await c.create(`/api/v1/namespaces/${ns}/pods`, body);
+  const done = await watch;
+  ac.abort();
+  return done - (start - t0);
+}
+
+async function countReady(c: KubeClient, ns: string, selector: string): Promise<number> {
+  let n = 0;
+  let cont: string | undefined;
+  do {
+    const l = await c.get<{ items: PodLike[]; metadata: { continue?: string } }>(`/api/v1/namespaces/${ns}/pods`, { query: { labelSelector: selector, limit: 2000, continue: cont } });
+    n += l.items.filter(ready).length;
+    cont = l.metadata.continue || undefined;
+  } while (cont);
+  return n;
+}
+
+async function burst(c: KubeClient, ns: string, name: string, replicas: number, nodeSelector?: Record<string, string>): Promise<number> {
+  const t0 = performance.now();
+  await c.create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { ...(nodeSelector ? { nodeSelector } : {}), containers: [{ name: 'c', image: 'x' }] } } },
+  });
+  const deadline = Date.now() + 30 * 60_000;
+  while (Date.now() < deadline) {
+    if ((await countReady(c, ns, `app=${name}`)) >= replicas) return (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${name}: ${replicas} pods not Ready within 30 minutes`);
+}
+
+async function deleteDeployment(c: KubeClient, ns: string, name: string, lowerC: KubeClient, lowerNs: string): Promise<void> {
+  await c.delete(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`, { propagationPolicy: 'Background' });
+  const deadline = Date.now() + 20 * 60_000;
+  while (Date.now() < deadline) {
+    const up = await c.get<{ items: unknown[] }>(`/api/v1/namespaces/${ns}/pods`, { query: { labelSelector: `app=${name}`, limit: 1 } });
+    const low = await lowerC.get<{ items: unknown[] }>(`/api/v1/namespaces/${lowerNs}/pods`, { query: { labelSelector: `app=${name}`, limit: 1 } });
+    if (!up.items.length && !low.items.length) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function kubeletMetrics(s: SandboxState): Promise<string> {
+  const cert = s.upper.kubeletClientCert!;
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port: s.fedlets[0]!.kubeletPort, path: '/metrics', rejectUnauthorized: false, cert: readFileSync(cert), key: readFileSync(cert.replace(/\.crt$/, '.key')) }, (res) => {
+      let b = '';
+      res.on('data', (c) => (b += c));
+      res.on('end', () => resolve(b));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+function apiRequests(text: string): number {
+  let n = 0;
+  for (const m of text.matchAll(/^fedlet_api_requests_total\{[^}]*verb="(POST|PUT|PATCH|DELETE|GET)"[^}]*\} (\d+)/gm)) n += Number(m[2]);
+  return n;
+}
+
+/** Seconds for a kubectl command whose stdout is counted (and must reach `bytes`). */
+function timedKubectl(kubeconfig: string, args: string[], bytes: number, env: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(findBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], { env: { ...process.env, ...env } });
+    let n = 0;
+    child.stdout.on('data', (c: Buffer) => (n += c.length));
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    child.on('close', () => (n >= bytes ? resolve((performance.now() - t0) / 1000) : reject(new Error(`kubectl ${args.join(' ')}: got ${n} of ${bytes} bytes: ${err}`))));
+  });
+}
+
+async function portForwardThroughput(kubeconfig: string, ns: string, pod: string, bytes: number): Promise<number> {
+  const child = spawn(findBinary('kubectl'), ['--kubeconfig', kubeconfig, 'port-forward', `pod/${pod}`, '-n', ns, ':80']);
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  try {
+    const deadline = Date.now() + 30_000;
+    let port = 0;
+    while (!port && Date.now() < deadline) {
+      port = Number(/127\.0\.0\.1:(\d+)/.exec(out)?.[1] ?? 0);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1');
+      let n = 0;
+      sock.on('data', (c: Buffer) => {
+        n += c.length;
+        if (n >= bytes) {
+          sock.destroy();
+          resolve();
+        }
+      });
+      sock.on('error', reject);
+      const chunk = randomBytes(64 * 1024);
+      let sent = 0;
+      const pump = () => {
+        while (sent < bytes) {
+          sent += chunk.length;
+          if (!sock.write(chunk)) return void sock.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    return (performance.now() - t0) / 1000;
+  } finally {
+    child.kill();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = process.env.BENCH_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'fedlet-bench-'));
+  console.error(`[bench] starting sandbox in ${dir}`);
+  const s = await sandboxUp({ dir, lowers: 1, lowerNodes: benchNodes, progress: (m) => console.error(`[bench] ${m}`) });
+  const upper = new KubeClient(loadKubeConfig(s.upperKubeconfig), { writeQps: 1000, writeBurst: 1000 });
+  const lower = new KubeClient(loadKubeConfig(s.lowerKubeconfigs[0]!), { writeQps: 1000, writeBurst: 1000 });
+  const ns = 'bench';
+  const ensureNs = async (c: KubeClient) => {
+    await c.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }).catch(() => undefined);
+    for (let i = 0; i < 100; i++) {
+      if (await c.get(`/api/v1/namespaces/${ns}/serviceaccounts/default`).then(() => true, () => false)) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  await ensureNs(upper);
+  await ensureNs(lower);
+  const fedletPid = s.fedlets[0]!.process!.pid;
+  try {
+    // 1. single pod start latency
+    const viaLat: number[] = [];
+    const dirLat: number[] = [];
+    for (let i = 0; i < SINGLE; i++) {
+      const body = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'x' }] } });
+      viaLat.push(await podStartLatency(upper, ns, `single-${i}`, body(`single-${i}`)));
+      dirLat.push(await podStartLatency(lower, ns, `direct-${i}`, body(`direct-${i}`)));
+    }
+    report('single pod start → Ready, p50', pct(viaLat, 50), pct(dirLat, 50), 'ms');
+    report('single pod start → Ready, p99', pct(viaLat, 99), pct(dirLat, 99), 'ms');
+    note('single pod start p50 difference', `${(pct(viaLat, 50) - pct(dirLat, 50)).toFixed(0)} ms (goal ≤ +100 ms)`);
+    await Promise.all([...Array.from({ length: SINGLE }, (_, i) => upper.delete(`/api/v1/namespaces/${ns}/pods/single-${i}`).catch(() => undefined)), ...Array.from({ length: SINGLE }, (_, i) => lower.delete(`/api/v1/namespaces/${ns}/pods/direct-${i}`).catch(() => undefined))]);
+
+    // 2. burst
+    const before = apiRequests(await kubeletMetrics(s));
+    const viaBurst = await burst(upper, ns, 'burst-via', BURST);
+    const after = apiRequests(await kubeletMetrics(s));
+    note(`fedlet RSS with ${BURST} managed pods`, `${rssMiB(fedletPid).toFixed(0)} MiB`);
+    note('API requests by fedlet per pod (create → Ready, both clusters)', ((after - before) / BURST).toFixed(2));
+    const dirBurst = await burst(lower, ns, 'burst-direct', BURST);
+    report(`${BURST}-pod Deployment → all Ready`, viaBurst, dirBurst, 's', 1);
+    note(`${BURST}-pod burst ratio`, `${(viaBurst / dirBurst).toFixed(2)} (goal ≤ 1.25)`);
+    await deleteDeployment(lower, ns, 'burst-direct', lower, ns);
+
+    // 3. streams: logs, exec cat, port-forward (pod from the burst is Running in the lower cluster)
+    const podName = (await upper.get<{ items: PodLike[] }>(`/api/v1/namespaces/${ns}/pods`, { query: { labelSelector: 'app=burst-via', limit: 1 } })).items[0]!.metadata.name;
+    const logsFile = s.lowers[0]!.logsFile!;
+    const line = `${'x'.repeat(1000)}`;
+    const lines = Math.ceil((STREAM_MB * 1024 * 1024) / 1040);
+    const block = Array.from({ length: 1000 }, () => `2026-01-01T00:00:00.000000000Z stdout F ${line}\n`).join('');
+    for (let i = 0; i < lines / 1000; i++) appendFileSync(logsFile, block);
+    const logBytes = lines * 1001 - 1024 * 1024; // lower bound of what kubectl prints
+    const tVia = await timedKubectl(s.upperKubeconfig, ['logs', podName, '-n', ns], logBytes);
+    const tDir = await timedKubectl(s.lowerKubeconfigs[0]!, ['logs', podName, '-n', ns], logBytes);
+    const mb = (logBytes / 1024 / 1024);
+    report('kubectl logs throughput', mb / tVia, mb / tDir, 'MiB/s', 1);
+    const bigFile = path.join(s.lowers[0]!.dir, 'streams', 'exec', 'big.bin');
+    if (!existsSync(bigFile)) writeFileSync(bigFile, randomBytes(STREAM_MB * 1024 * 1024));
+    const bytes = STREAM_MB * 1024 * 1024;
+    const eVia = await timedKubectl(s.upperKubeconfig, ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes);
+    const eDir = await timedKubectl(s.lowerKubeconfigs[0]!, ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes);
+    report('kubectl exec cat throughput', STREAM_MB / eVia, STREAM_MB / eDir, 'MiB/s', 1);
+    const echo = net.createServer((c) => c.pipe(c));
+    await new Promise<void>((r) => echo.listen(s.lowers[0]!.portForwardTarget!, '127.0.0.1', () => r()));
+    try {
+      const pfBytes = Math.min(bytes, 32 * 1024 * 1024);
+      const pVia = await portForwardThroughput(s.upperKubeconfig, ns, podName, pfBytes);
+      const pDir = await portForwardThroughput(s.lowerKubeconfigs[0]!, ns, podName, pfBytes);
+      report('kubectl port-forward echo throughput', pfBytes / 1048576 / pVia, pfBytes / 1048576 / pDir, 'MiB/s', 1);
+    } finally {
+      echo.close();
+    }
+
+    // 4. RSS at a large number of managed pods
+    if (LARGE > BURST) {
+      await upper.patch(`/apis/apps/v1/namespaces/${ns}/deployments/burst-via`, { spec: { replicas: LARGE } }, 'merge');
+      const t0 = Date.now();
+      while ((await countReady(upper, ns, 'app=burst-via')) < LARGE && Date.now() - t0 < 40 * 60_000) await new Promise((r) => setTimeout(r, 2000));
+      note(`fedlet RSS with ${LARGE} managed pods`, `${rssMiB(fedletPid).toFixed(0)} MiB (goal ≤ 150 MB); reached in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    }
+  } finally {
+    if (!process.env.BENCH_KEEP) await sandboxDown(dir);
+  }
+  const w = [44, 18, 18, 8];
+  const row = (c: string[]) => c.map((x, i) => x.padEnd(w[i]!)).join(' ');
+  console.log(`\nfedlet benchmark (${new Date().toISOString()}, ${os.cpus().length} cores)\n`);
+  console.log(row(['measure', 'via fedlet', 'direct (lower)', 'ratio']));
+  for (const r of results) console.log(row(r));
+  console.log('');
+  for (const [k, v] of single) console.log(`${k}: ${v}`);
+  void createHash;
+}
+
+main().catch((e: Error) => {
+  console.error(`bench failed: ${e.stack ?? e.message}`);
+  process.exit(1);
+});
