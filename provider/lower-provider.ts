@@ -9,11 +9,12 @@ import { NotFoundError } from '../src/errors.js';
 import { lowerLogs, lowerUpgrade, type LowerTarget } from './streams.js';
 import { LowerPods } from './pods.js';
 import { LowerStats } from './stats.js';
+import { buildSummary, type ClusterSummary } from './summary.js';
 import { IpRemapper, type CidrPair } from './remap.js';
 import { LABEL_ARCH, LABEL_UPPER_UID, LABEL_ORIGIN, LABEL_OS, LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
 import { fromMilli, toMilli } from '../src/util/quantity.js';
-import { agreedLabel, freeCapacity, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
-import { podRequests, type PodSpecLike } from './pod-requests.js';
+import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
+import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
 import { LowerHealth } from './lower-health.js';
 
 interface RawNode extends KubeObject {
@@ -35,6 +36,10 @@ export interface LowerProviderOptions {
   namespaceTemplate: string;
   podIPRemap: CidrPair[];
   allowDaemonSetPods: boolean;
+  /** A lower pod unschedulable for this long is bounced back to the upper scheduler. */
+  bounceAfterSeconds: number;
+  /** After a bounce, the controller's pods avoid this cluster for this long. */
+  avoidAfterBounceSeconds: number;
   clusterName: string;
   /** Name of our virtual node: the value of fedlet.io/origin on lower objects we own. */
   nodeName: string;
@@ -60,6 +65,7 @@ export class LowerProvider implements Provider {
   readonly pods: Informer<RawPod, CachedPod>;
   readonly health: LowerHealth;
   private readonly listeners: Array<() => void> = [];
+  private readonly summaryListeners: Array<() => void> = [];
   private timer?: NodeJS.Timeout;
   private abort = new AbortController();
   private state: ProviderNodeState;
@@ -100,6 +106,9 @@ export class LowerProvider implements Provider {
       namespaceTemplate: o.namespaceTemplate,
       remapper: new IpRemapper(o.podIPRemap),
       allowDaemonSetPods: o.allowDaemonSetPods,
+      bounceAfterSeconds: o.bounceAfterSeconds,
+      avoidAfterBounceSeconds: o.avoidAfterBounceSeconds,
+      onAvoidChange: () => this.scheduleRecompute(),
       log,
     });
     this.stats = new LowerStats({
@@ -113,7 +122,11 @@ export class LowerProvider implements Provider {
     const changed = () => this.scheduleRecompute();
     this.nodes.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
     this.pods.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
-    this.health.onChange(() => this.recompute()); // readiness flips are reported at once
+    this.health.onChange(() => {
+      this.recompute(); // readiness flips are reported at once
+      // Back from an outage: look at every lower pod again (orphans of pods deleted meanwhile).
+      if (this.health.state.healthy) this.podsOps.resyncAll();
+    });
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -178,11 +191,20 @@ export class LowerProvider implements Provider {
     return this.podsOps.waitForSync(signal);
   }
 
+  schedulingSummary(): ClusterSummary {
+    const nodes = this.nodes.list().map((n) => n.info);
+    return buildSummary(this.o.nodeName, this.o.clusterName, nodes, freePerNode(nodes, this.pods.list().map((p) => p.info)), this.podsOps.avoid);
+  }
+
   nodeState(): ProviderNodeState {
     return this.state;
   }
   onNodeStateChange(listener: () => void): void {
     this.listeners.push(listener);
+  }
+  /** Called (debounced) whenever the scheduling summary may have changed. */
+  onSummaryChange(listener: () => void): void {
+    this.summaryListeners.push(listener);
   }
 
   private scheduleRecompute(): void {
@@ -194,6 +216,7 @@ export class LowerProvider implements Provider {
   }
 
   private recompute(): void {
+    for (const l of this.summaryListeners) l();
     const next = this.compute();
     if (JSON.stringify(next) === JSON.stringify(this.state)) return;
     this.state = next;

@@ -22,6 +22,9 @@ export interface LowerPodsOptions {
   namespaceTemplate: string;
   remapper: IpRemapper;
   allowDaemonSetPods: boolean;
+  bounceAfterSeconds: number;
+  avoidAfterBounceSeconds: number;
+  onAvoidChange: () => void;
   log: Logger;
 }
 
@@ -69,6 +72,8 @@ export class LowerPods {
   /** dependency key → upper pod keys referencing it */
   private readonly dependents = new Map<string, Set<string>>();
   private readonly ensuredNamespaces = new Set<string>();
+  /** controller owner uid → ISO time until which its pods should avoid this cluster (published to the extender). */
+  readonly avoid: Record<string, string> = {};
   private readonly listeners: Array<(key: string) => void> = [];
   private readonly eventListeners: Array<(e: PodEvent) => void> = [];
 
@@ -145,6 +150,11 @@ export class LowerPods {
 
   lowerNamespaceOf(upperNs: string): string {
     return lowerNamespace(this.o.namespaceTemplate, upperNs, this.o.clusterName);
+  }
+
+  /** Asks for a sync of every upper key that has a lower pod. */
+  resyncAll(): void {
+    for (const k of this.byUpperKey.keys()) this.emit(k);
   }
 
   knownUpperKeys(): string[] {
@@ -236,6 +246,24 @@ export class LowerPods {
     }
     await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
     if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
+    const unschedulable = existing.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+    if (unschedulable && !existing.spec.nodeName) {
+      const since = Date.parse(unschedulable.lastTransitionTime ?? '') || Date.now();
+      const due = since + this.o.bounceAfterSeconds * 1000;
+      if (Date.now() < due) return { kind: 'recheck', retryAfterMs: due - Date.now() + 200 };
+      const owner = upper.metadata.ownerReferences?.find((o) => o.controller)?.uid;
+      if (owner) {
+        this.avoid[owner] = new Date(Date.now() + this.o.avoidAfterBounceSeconds * 1000).toISOString();
+        for (const [k, until] of Object.entries(this.avoid)) if (Date.parse(until) < Date.now()) delete this.avoid[k];
+        this.o.onAvoidChange();
+      }
+      // Never two copies: the lower pod goes first; the upper pod fails once it is gone.
+      await this.deleteLower(existing, 0);
+      return {
+        kind: 'bounce',
+        message: `lower cluster ${this.o.clusterName} could not schedule the pod for ${this.o.bounceAfterSeconds}s (${unschedulable.message ?? 'unschedulable'}); failing it so that its controller places a replacement elsewhere`,
+      };
+    }
     if (JSON.stringify(mutableView(existing)) !== JSON.stringify(mutableView(desired))) {
       const patch = {
         metadata: { labels: desired.metadata.labels, annotations: desired.metadata.annotations },

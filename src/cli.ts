@@ -12,6 +12,7 @@ Usage:
   fedlet sandbox up --dir DIR [--lowers N] [--no-fedlet] [--foreground]
   fedlet sandbox down --dir DIR
   fedlet sandbox status --dir DIR
+  fedlet extender --upper-kubeconfig FILE [--port 8888] [--bind-address 0.0.0.0] [--summary-namespace fedlet-system]
   fedlet config-reference            print every option as a Markdown table
   fedlet help
 
@@ -107,6 +108,33 @@ async function cmdSandbox(argv: string[]): Promise<number> {
   throw new ConfigError(`unknown sandbox command "${sub ?? ''}": use up, down or status`);
 }
 
+async function cmdExtender(argv: string[]): Promise<number> {
+  const o = { upperKubeconfig: process.env.FEDLET_UPPER_KUBECONFIG, port: 8888, bind: '0.0.0.0', namespace: 'fedlet-system', logLevel: 'info' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? argv[++i] ?? (() => { throw new ConfigError(`${name} needs a value`); })();
+    if (name === '--upper-kubeconfig') o.upperKubeconfig = value();
+    else if (name === '--port') o.port = Number(value());
+    else if (name === '--bind-address') o.bind = value();
+    else if (name === '--summary-namespace') o.namespace = value();
+    else if (name === '--log-level') o.logLevel = value();
+    else throw new ConfigError(`unknown extender option ${a}; options: --upper-kubeconfig, --port, --bind-address, --summary-namespace, --log-level`);
+  }
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new ConfigError('--port must be a port number');
+  const { Extender } = await import('../scheduler-plugin/extender.js');
+  const { KubeClient, loadKubeConfig } = await import('./kube/client.js');
+  const log = createLogger({ level: o.logLevel, name: 'fedlet-extender' });
+  const ext = new Extender({ upper: new KubeClient(loadKubeConfig(o.upperKubeconfig)), namespace: o.namespace, log });
+  await ext.start(o.port, o.bind);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await ext.stop();
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -114,6 +142,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdRun(rest);
     case 'sandbox':
       return cmdSandbox(rest);
+    case 'extender':
+      return cmdExtender(rest);
     case 'config-reference':
       process.stdout.write(`${optionsMarkdown()}\n`);
       return 0;

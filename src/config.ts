@@ -39,6 +39,15 @@ export interface FedletConfig {
   podIPRemap?: string;
   allowDaemonSetPods: boolean;
   podWorkers: number;
+  unreachableDeleteAfterSeconds: number;
+  bounceAfterSeconds: number;
+  avoidAfterBounceSeconds: number;
+  summaryNamespace: string;
+  publishSummary: boolean;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionLeaseSeconds: number;
+  leaderElectionIdentity?: string;
   servingCert: 'files' | 'csr' | 'self-signed';
   tlsCertFile?: string;
   tlsPrivateKeyFile?: string;
@@ -86,6 +95,15 @@ export const options: OptionSpec[] = [
   { key: 'podIPRemap', flag: 'pod-ip-remap', env: 'FEDLET_POD_IP_REMAP', kind: 'string', default: '(none: IPs pass unchanged)', help: 'lowerCIDR=upperCIDR pairs, comma-separated (equal prefix lengths; IPv4 and IPv6), applied to status.podIP(s)' },
   { key: 'allowDaemonSetPods', flag: 'allow-daemonset-pods', env: 'FEDLET_ALLOW_DAEMONSET_PODS', kind: 'bool', default: 'false', help: 'run DaemonSet pods bound to the virtual node (one copy in the lower cluster) instead of refusing them' },
   { key: 'podWorkers', flag: 'pod-workers', env: 'FEDLET_POD_WORKERS', kind: 'int', default: '16', min: 1, help: 'pods synced in parallel' },
+  { key: 'unreachableDeleteAfterSeconds', flag: 'unreachable-delete-after', env: 'FEDLET_UNREACHABLE_DELETE_AFTER', kind: 'int', default: '10', min: 0, help: 'seconds past a pod\'s deletion deadline after which fedlet completes the upper deletion while the lower cluster is unreachable (the lower pod is removed when it returns)' },
+  { key: 'bounceAfterSeconds', flag: 'bounce-after', env: 'FEDLET_BOUNCE_AFTER', kind: 'int', default: '60', min: 1, help: 'seconds a pod may stay unschedulable in the lower cluster before fedlet fails it (reason LowerUnschedulable) so its controller places a replacement elsewhere' },
+  { key: 'avoidAfterBounceSeconds', flag: 'avoid-after-bounce', env: 'FEDLET_AVOID_AFTER_BOUNCE', kind: 'int', default: '300', min: 0, help: 'seconds the scheduler extender keeps pods of a bounced controller away from this cluster' },
+  { key: 'summaryNamespace', flag: 'summary-namespace', env: 'FEDLET_SUMMARY_NAMESPACE', kind: 'string', default: 'fedlet-system', help: 'upper namespace of ConfigMap fedlet-summary-<node>, the lower cluster summary the scheduler extender reads' },
+  { key: 'publishSummary', flag: 'publish-summary', env: 'FEDLET_PUBLISH_SUMMARY', kind: 'bool', default: 'true', help: 'publish the scheduling summary for the extender' },
+  { key: 'leaderElect', flag: 'leader-elect', env: 'FEDLET_LEADER_ELECT', kind: 'bool', default: 'true', help: 'run several replicas per lower cluster; only the holder of the leader Lease works, the others stand by' },
+  { key: 'leaderElectionNamespace', flag: 'leader-election-namespace', env: 'FEDLET_LEADER_ELECTION_NAMESPACE', kind: 'string', default: 'kube-node-lease', help: 'namespace of the leader Lease fedlet-<node>-leader in the upper cluster' },
+  { key: 'leaderElectionLeaseSeconds', flag: 'leader-election-lease-duration', env: 'FEDLET_LEADER_ELECTION_LEASE_DURATION', kind: 'int', default: '15', min: 3, help: 'seconds a standby waits for an unrenewed leader lease before taking over (renew deadline 2/3 of it, retry every 2 s)' },
+  { key: 'leaderElectionIdentity', flag: 'leader-election-identity', env: 'FEDLET_LEADER_ELECTION_IDENTITY', kind: 'string', default: '$POD_NAME, else <hostname>_<pid>', help: 'this replica\'s name in the leader Lease' },
   { key: 'servingCert', flag: 'serving-cert', env: 'FEDLET_SERVING_CERT', kind: 'enum', values: ['files', 'csr', 'self-signed'], default: 'files when tlsCertFile is set, else csr', help: 'where the kubelet API certificate comes from: files; a CSR with signer kubernetes.io/kubelet-serving (an admin or approver must approve it); self-signed (development only)' },
   { key: 'tlsCertFile', flag: 'tls-cert-file', env: 'FEDLET_TLS_CERT_FILE', kind: 'string', default: '(none)', help: 'kubelet API serving certificate (PEM)' },
   { key: 'tlsPrivateKeyFile', flag: 'tls-private-key-file', env: 'FEDLET_TLS_PRIVATE_KEY_FILE', kind: 'string', default: '(none)', help: 'key of tlsCertFile (PEM)' },
@@ -263,6 +281,14 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     namespaceTemplate: '{{namespace}}',
     allowDaemonSetPods: false,
     podWorkers: 16,
+    unreachableDeleteAfterSeconds: 10,
+    bounceAfterSeconds: 60,
+    avoidAfterBounceSeconds: 300,
+    summaryNamespace: 'fedlet-system',
+    publishSummary: true,
+    leaderElect: true,
+    leaderElectionNamespace: 'kube-node-lease',
+    leaderElectionLeaseSeconds: 15,
     anonymousAuth: false,
     kubeletBindAddress: '0.0.0.0',
     logLevel: 'info',

@@ -1,6 +1,9 @@
 // Wires one fedlet process: clients for both clusters, the lower provider, and the node + lease
 // controllers. Fails fast with a clear message when a cluster cannot be reached at start.
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { LeaderElector } from './leader.js';
+import { SummaryPublisher } from './node/summary-publisher.js';
 import type { Logger } from 'pino';
 import type { FedletConfig } from './config.js';
 import { ConfigError } from './config.js';
@@ -49,6 +52,20 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   log.info({ node: cfg.nodeName, cluster: cfg.clusterName, upperVersion: uv, lowerVersion: lv }, 'starting fedlet');
 
   const abort = new AbortController();
+  let elector: LeaderElector | undefined;
+  if (cfg.leaderElect) {
+    elector = new LeaderElector({
+      client: upper,
+      namespace: cfg.leaderElectionNamespace,
+      name: `${cfg.nodeName}-leader`,
+      identity: cfg.leaderElectionIdentity ?? process.env.POD_NAME ?? `${hostname()}_${process.pid}`,
+      leaseDurationSeconds: cfg.leaderElectionLeaseSeconds,
+      renewDeadlineSeconds: Math.max(2, Math.floor((cfg.leaderElectionLeaseSeconds * 2) / 3)),
+      retryPeriodSeconds: 2,
+      log: log.child({ component: 'leader' }),
+    });
+    await elector.acquire(abort.signal);
+  }
   let podIPRemap: CidrPair[] = [];
   try {
     validateNamespaceTemplate(cfg.namespaceTemplate);
@@ -64,6 +81,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     namespaceTemplate: cfg.namespaceTemplate,
     podIPRemap,
     allowDaemonSetPods: cfg.allowDaemonSetPods,
+    bounceAfterSeconds: cfg.bounceAfterSeconds,
+    avoidAfterBounceSeconds: cfg.avoidAfterBounceSeconds,
     clusterName: cfg.clusterName,
     nodeName: cfg.nodeName,
     healthIntervalMs: cfg.lowerHealthIntervalSeconds * 1000,
@@ -89,7 +108,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     throw new StartupError(`cannot read the upper cluster's client CA: ${e.message}`);
   });
   const events = new EventRecorder({ client: upper, component: 'fedlet', host: cfg.nodeName, log });
-  const pods = new PodController({ upper, nodeName: cfg.nodeName, provider, events, workers: cfg.podWorkers, log: log.child({ component: 'pods' }), observe: (ms, ok) => metrics.syncDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000) });
+  const pods = new PodController({ upper, nodeName: cfg.nodeName, provider, events, workers: cfg.podWorkers, unreachableDeleteAfterSeconds: cfg.unreachableDeleteAfterSeconds, log: log.child({ component: 'pods' }), observe: (ms, ok) => metrics.syncDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000) });
   const podsStarted = pods.start(abort.signal);
   provider.health.onChange(() => metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0));
   metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0);
@@ -124,7 +143,17 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       if (abort.signal.aborted) return;
       log.error({ err: e.message }, 'kubelet API not started: logs, exec, attach and port-forward are unavailable on this node');
     });
-  const done = Promise.all([nodes.run(abort.signal), lease.run(abort.signal), podsStarted]).then(() => undefined);
+  const loops = [nodes.run(abort.signal), lease.run(abort.signal), podsStarted];
+  if (cfg.publishSummary) {
+    const summary = new SummaryPublisher({ client: upper, namespace: cfg.summaryNamespace, nodeName: cfg.nodeName, summary: () => provider.schedulingSummary(), minIntervalMs: 2000, maxBytes: 900 * 1024, log: log.child({ component: 'summary' }) });
+    provider.onSummaryChange(() => summary.markDirty());
+    loops.push(summary.run(abort.signal));
+  }
+  // Losing leadership ends this process's work (the Deployment restarts it as a standby).
+  const leadership = elector?.holdUntilLost(abort.signal).then(() => {
+    if (!abort.signal.aborted) throw new StartupError('lost the leader lease; stopping so that only one replica writes');
+  });
+  const done = Promise.race([Promise.all(loops), ...(leadership ? [leadership] : [])]).then(() => undefined);
   return {
     done,
     async stop() {
@@ -133,6 +162,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       await done.catch(() => undefined);
       await kubeletStarted;
       await kubelet?.stop();
+      await elector?.release();
       await pods.stop();
       await provider.stop();
     },

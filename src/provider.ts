@@ -26,6 +26,8 @@ export interface Provider extends PodProvider, StreamProvider {
   start(signal: AbortSignal): Promise<void>;
   stop(): Promise<void>;
   nodeState(): ProviderNodeState;
+  /** Compact description of the backing capacity for the scheduler extender (JSON-serialisable). */
+  schedulingSummary(): unknown;
   /** Called (debounced by the provider) whenever nodeState() may have changed. */
   onNodeStateChange(listener: () => void): void;
 }
@@ -37,7 +39,11 @@ export type PodEnsureResult =
   /** Nothing to do yet (e.g. an older backing pod of the same name is going away); sync again later. */
   | { kind: 'waiting'; message: string }
   /** The backing pod existed and vanished outside fedlet: the upper pod must fail so it is replaced. */
-  | { kind: 'lost'; message: string };
+  | { kind: 'lost'; message: string }
+  /** The backing cluster cannot place the pod (for too long): fail it so it is rescheduled elsewhere. */
+  | { kind: 'bounce'; message: string }
+  /** Nothing to change now, but look again after `retryAfterMs` (e.g. a bounce deadline). */
+  | { kind: 'recheck'; retryAfterMs: number };
 
 /** An event the provider wants shown on an upper pod. */
 export interface PodEvent {

@@ -17,6 +17,7 @@ export interface ObjectMeta {
   creationTimestamp?: string;
   ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
   finalizers?: string[];
+  managedFields?: unknown[];
 }
 export interface KubeObject {
   apiVersion?: string;

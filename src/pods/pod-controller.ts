@@ -16,6 +16,11 @@ export interface PodControllerOptions {
   provider: Provider;
   events: EventRecorder;
   workers: number;
+  /**
+   * Seconds after a pod's deletion deadline (deletionTimestamp) at which its upper deletion is
+   * completed without the backing cluster's confirmation, while that cluster is unreachable.
+   */
+  unreachableDeleteAfterSeconds: number;
   log: Logger;
   /** Called after each sync (metrics). */
   observe?: (ms: number, ok: boolean) => void;
@@ -34,7 +39,7 @@ export class PodController {
   private ready = false;
 
   constructor(private readonly o: PodControllerOptions) {
-    this.pods = new Informer<Pod>({ client: o.upper, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${o.nodeName}`, log: o.log });
+    this.pods = new Informer<Pod>({ client: o.upper, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${o.nodeName}`, log: o.log, transform: trimPod });
     this.queue = new WorkQueue({ concurrency: o.workers, maxSize: 1_000_000, handler: (k) => this.sync(k), log: o.log, observe: o.observe });
     const enqueue = (p: Pod) => this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
     this.pods.addHandlers({
@@ -95,15 +100,22 @@ export class PodController {
       return;
     }
     if (pod.metadata.deletionTimestamp) {
-      const gone = await this.o.provider.deletePod(key, pod.metadata.deletionGracePeriodSeconds);
-      if (gone) {
-        // As a kubelet does once the containers stopped: remove the pod object for good.
-        try {
-          await this.o.upper.delete(this.podPath(pod), { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
-        } catch (e) {
-          if (!isNotFound(e) && !/Precondition failed/i.test((e as Error).message)) throw e;
+      if (!this.o.provider.nodeState().condition.ready) {
+        // The backing cluster cannot confirm the deletion. Once the pod's grace period plus our
+        // allowance has passed, finish it in the upper cluster so its controller can replace it
+        // elsewhere; the orphaned lower pod is removed when the cluster is reachable again.
+        const deadline = Date.parse(pod.metadata.deletionTimestamp) + this.o.unreachableDeleteAfterSeconds * 1000;
+        if (Date.now() < deadline) {
+          this.queue.addAfter(key, Math.max(200, deadline - Date.now() + 100));
+          return;
         }
+        void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', 'LowerClusterUnreachable', `deleted without confirmation: ${this.o.provider.nodeState().condition.message}; the lower pod will be removed when the cluster is reachable again`);
+        await this.forceDelete(pod);
+        return;
       }
+      const gone = await this.o.provider.deletePod(key, pod.metadata.deletionGracePeriodSeconds);
+      // As a kubelet does once the containers stopped: remove the pod object for good.
+      if (gone) await this.forceDelete(pod);
       return;
     }
     if (terminal(pod)) {
@@ -143,12 +155,26 @@ export class PodController {
       });
       return;
     }
+    if (result.kind === 'bounce') {
+      void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', 'LowerUnschedulable', result.message);
+      await this.writeStatus(pod, { ...(pod.status ?? {}), phase: 'Failed', reason: 'LowerUnschedulable', message: result.message });
+      return;
+    }
     if (result.kind === 'waiting') {
       this.queue.addAfter(key, 1000);
       return;
     }
+    if (result.kind === 'recheck') this.queue.addAfter(key, result.retryAfterMs);
     const st = this.o.provider.podStatus(pod);
     if (st) await this.writeStatus(pod, st);
+  }
+
+  private async forceDelete(pod: Pod): Promise<void> {
+    try {
+      await this.o.upper.delete(this.podPath(pod), { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+    } catch (e) {
+      if (!isNotFound(e) && !/Precondition failed/i.test((e as Error).message)) throw e;
+    }
   }
 
   private async reject(pod: Pod, reason: string, message: string): Promise<void> {
@@ -166,6 +192,18 @@ export class PodController {
       throw e;
     }
   }
+}
+
+/** Drops what fedlet never reads from cached upper pods (managedFields dominate their size). */
+export function trimPod(p: Pod): Pod {
+  if (p.metadata.managedFields === undefined && !p.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration']) return p;
+  const metadata = { ...p.metadata };
+  delete metadata.managedFields;
+  if (metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration']) {
+    metadata.annotations = { ...metadata.annotations };
+    delete metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'];
+  }
+  return { ...p, metadata };
 }
 
 /** Pending status that explains why the pod cannot start (shown by kubectl get/describe). */

@@ -37,7 +37,8 @@ const pct = (xs: number[], p: number) => {
 };
 
 function benchNodes(i: number): KwokNodeSpec[] {
-  const count = Math.max(2, Math.ceil((LARGE + BURST) / 1000 / 2) + 1);
+  // 1100 pod slots per node: room for every benchmark pod plus the single-pod runs.
+  const count = Math.max(2, Math.ceil((LARGE + BURST + 2 * SINGLE) / 1000) + 1);
   return Array.from({ length: count }, (_, j) => ({ name: `kwok-node-${j}`, cpu: '1000', memory: '4Ti', pods: 1100, podCIDR: `10.244.${j * 8}.0/21`, labels: { 'topology.kubernetes.io/region': `r${i}` } }));
 }
 

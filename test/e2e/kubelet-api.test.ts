@@ -1,6 +1,6 @@
 // Issue: kubectl logs / exec / attach / port-forward through the virtual node, and kubelet-style
 // authentication and authorization on fedlet's kubelet port.
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import https from 'node:https';
 import net from 'node:net';
@@ -264,5 +264,70 @@ describe('kubelet API security and plain endpoints', () => {
     const r = await kubeletGet('/runningpods/', apiserverCert());
     expect(r.status).toBe(200);
     expect(path.basename(apiserverCert().cert)).toBe('apiserver-kubelet-client.crt');
+  });
+});
+
+describe.skipIf(!local)('kubelet serving certificate through a CSR', () => {
+  it('requests a kubelet-serving certificate, waits for approval, then serves with the cluster-signed certificate', async () => {
+    const { freePorts, startProcess, stopProcess } = await import('../env/processes.js');
+    const { fedletCli } = await import('../env/sandbox.js');
+    const tls = await import('node:tls');
+    const [port] = await freePorts(1);
+    const nodeName = 'fedlet-csr-check';
+    const proc = startProcess('fedlet-csr', process.execPath, [fedletCli(), 'run', `--upper-kubeconfig=${f1.upperKubeconfig}`, `--lower-kubeconfig=${f1.lowerKubeconfig}`, `--cluster-name=${f1.cluster}`, `--node-name=${nodeName}`, '--node-ip=127.0.0.1', `--kubelet-port=${port}`, '--kubelet-bind-address=127.0.0.1', '--serving-cert=csr'], path.join(s.dir, 'fedlet-csr-check.log'));
+    try {
+      const csr = await eventually(
+        async () => {
+          const name = (await kubectl(upper, ['get', 'csr', '-l', `fedlet.io/node=${nodeName}`, '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+          if (!name) throw new Error('no CSR yet');
+          return name;
+        },
+        { what: 'CSR created' },
+      );
+      expect(await kubectl(upper, ['get', 'csr', csr, '-o', 'jsonpath={.spec.signerName}'])).toBe('kubernetes.io/kubelet-serving');
+      await kubectl(upper, ['certificate', 'approve', csr]);
+      const peer = await eventually(
+        () =>
+          new Promise<{ subject: string; issuer: string }>((resolve, reject) => {
+            const sock = tls.connect({ host: '127.0.0.1', port: port!, rejectUnauthorized: false }, () => {
+              const c = sock.getPeerCertificate();
+              sock.destroy();
+              resolve({ subject: String(c.subject?.CN), issuer: String(c.issuer?.CN) });
+            });
+            sock.on('error', reject);
+          }),
+        { timeoutMs: 60_000, what: 'kubelet API serving with the issued certificate' },
+      );
+      expect(peer.subject).toBe(`system:node:${nodeName}`);
+      expect(peer.issuer).toBe('fedlet-test-ca');
+    } finally {
+      await stopProcess(proc);
+      await kubectl(upper, ['delete', 'node', nodeName, '--ignore-not-found']);
+    }
+  });
+});
+
+describe.skipIf(!local)('relay resource hygiene', () => {
+  function openFds(pid: number): number {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  }
+  it('leaks no sockets over hundreds of exec sessions and aborted log follows', async () => {
+    const pid = f1.process!.pid;
+    const before = openFds(pid);
+    const sessions = 200;
+    for (let i = 0; i < sessions; i += 8)
+      await Promise.all(Array.from({ length: 8 }, () => kubectlRaw(upper, ['exec', pod, '-n', ns, '--', 'sh', '-c', 'echo ok'])).map(async (p) => expect((await p).stdout).toBe('ok\n')));
+    for (let i = 0; i < 10; i++) {
+      const child = spawn(findBinary('kubectl'), ['--kubeconfig', upper, 'logs', '-f', pod, '-n', ns]);
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGKILL');
+    }
+    await eventually(
+      async () => {
+        const now = openFds(pid);
+        if (now > before + 10) throw new Error(`fedlet has ${now} open fds, ${before} before`);
+      },
+      { timeoutMs: 60_000, what: 'file descriptors back to baseline' },
+    );
   });
 });

@@ -1,11 +1,13 @@
 // The sandbox: one upper cluster (no nodes of its own) and N lower clusters with kwok nodes, plus one
 // fedlet per lower. State lives in DIR/sandbox.json so that `down`/`status` and tests can find it.
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLowerNodes, startCluster, stopCluster, type ClusterState, type KwokNodeSpec } from './cluster.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { serverExt, signCert } from './pki.js';
+import { findBinary } from './binaries.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 
 export interface FedletRecord {
@@ -25,6 +27,8 @@ export interface SandboxState {
   upper: ClusterState;
   lowers: ClusterState[];
   fedlets: FedletRecord[];
+  /** The scheduler extender the upper kube-scheduler calls (local sandbox only). */
+  extender?: ProcessRecord & { port: number };
   upperKubeconfig: string;
   lowerKubeconfigs: string[];
 }
@@ -89,8 +93,10 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   const progress = opts.progress ?? (() => undefined);
   const started = Date.now();
   progress(`starting upper cluster and ${n} lower cluster(s) in ${dir}`);
+  const [extenderPort] = await freePorts(1);
+  const schedulerConfig = writeSchedulerConfig(path.join(dir, 'upper'), extenderPort!);
   const results = await Promise.allSettled([
-    startCluster({ name: 'upper', role: 'upper', dir: path.join(dir, 'upper'), nodeMonitorGracePeriod: '20s' }),
+    startCluster({ name: 'upper', role: 'upper', dir: path.join(dir, 'upper'), nodeMonitorGracePeriod: '20s', schedulerConfig }),
     ...Array.from({ length: n }, (_, i) =>
       startCluster({ name: lowerName(i), role: 'lower', dir: path.join(dir, lowerName(i)), nodes: (opts.lowerNodes ?? defaultNodesFor)(i) }),
     ),
@@ -110,12 +116,46 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
     return f;
   });
   const state = await prepareFedlets(dir, upper, lowers, upperKubeconfig, lowerKubeconfigs, false, opts.extraFedletArgs);
+  state.extender = startExtender(dir, upperKubeconfig, extenderPort!);
   saveState(state);
   if (opts.withFedlet !== false) {
     await startAllFedlets(state, progress);
     progress(`virtual nodes Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
   }
   return state;
+}
+
+/** KubeSchedulerConfiguration for the upper scheduler: the default profile plus fedlet's extender. */
+export function writeSchedulerConfig(upperDir: string, extenderPort: number): string {
+  mkdirSync(upperDir, { recursive: true });
+  const file = path.join(upperDir, 'scheduler-config.yaml');
+  writeFileSync(
+    file,
+    [
+      'apiVersion: kubescheduler.config.k8s.io/v1',
+      'kind: KubeSchedulerConfiguration',
+      'clientConnection:',
+      `  kubeconfig: ${path.join(upperDir, 'kube-scheduler.kubeconfig')}`,
+      'leaderElection:',
+      '  leaderElect: false',
+      'extenders:',
+      `  - urlPrefix: http://127.0.0.1:${extenderPort}`,
+      '    filterVerb: filter',
+      '    prioritizeVerb: prioritize',
+      '    weight: 1',
+      '    nodeCacheCapable: true',
+      '    ignorable: true',
+      '    httpTimeout: 5s',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+export function startExtender(dir: string, adminUpperKubeconfig: string, port: number): ProcessRecord & { port: number } {
+  const kubeconfig = serviceAccountKubeconfig(adminUpperKubeconfig, 'upper', path.join(dir, 'fedlet-extender.kubeconfig'), 'fedlet-extender');
+  const p = startProcess('fedlet-extender', process.execPath, [fedletCli(), 'extender', `--upper-kubeconfig=${kubeconfig}`, `--port=${port}`, '--bind-address=127.0.0.1'], path.join(dir, 'fedlet-extender.log'));
+  return { ...p, port };
 }
 
 async function startAllFedlets(state: SandboxState, progress: (m: string) => void): Promise<void> {
@@ -148,9 +188,39 @@ function servingCertArgs(upper: ClusterState, external: boolean, nodeName: strin
   return [`--tls-cert-file=${c.cert}`, `--tls-private-key-file=${c.key}`];
 }
 
+/**
+ * Applies manifests/rbac/<role> to a cluster and returns a kubeconfig holding a token of exactly that
+ * ServiceAccount, so fedlet runs with the least privilege the manifests grant and nothing more.
+ */
+export function serviceAccountKubeconfig(adminKubeconfig: string, role: 'upper' | 'lower', out: string, serviceAccount = 'fedlet'): string {
+  const kubectl = (args: string[], input?: string) =>
+    execFileSync(findBinary('kubectl'), ['--kubeconfig', adminKubeconfig, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+  kubectl(['apply', '-k', path.join(repoRoot(), 'manifests', 'rbac', role)]);
+  let token = '';
+  for (let i = 0; i < 50 && !token; i++) {
+    try {
+      token = kubectl(['create', 'token', serviceAccount, '-n', 'fedlet-system', '--duration=48h']).trim();
+    } catch (e) {
+      if (i === 49) throw e;
+      execFileSync('sleep', ['0.2']);
+    }
+  }
+  const server = kubectl(['config', 'view', '--minify', '--raw', '-o', 'jsonpath={.clusters[0].cluster.server}']).trim();
+  const caData = kubectl(['config', 'view', '--minify', '--raw', '--flatten', '-o', 'jsonpath={.clusters[0].cluster.certificate-authority-data}']).trim();
+  writeFileSync(
+    out,
+    ['apiVersion: v1', 'kind: Config', 'clusters:', '- name: c', '  cluster:', `    server: ${server}`, `    certificate-authority-data: ${caData}`, 'users:', '- name: fedlet', '  user:', `    token: ${token}`, 'contexts:', '- name: c', '  context: {cluster: c, user: fedlet}', 'current-context: c', ''].join('\n'),
+    { mode: 0o600 },
+  );
+  return out;
+}
+
 async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterState[], upperKubeconfig: string, lowerKubeconfigs: string[], external: boolean, extraArgs?: string[]): Promise<SandboxState> {
   const n = lowers.length;
   const ports = await freePorts(n);
+  // fedlet runs with the manifests' RBAC only: ServiceAccount tokens, not the admin credentials.
+  const fedletUpper = serviceAccountKubeconfig(upperKubeconfig, 'upper', path.join(dir, 'fedlet-upper.kubeconfig'));
+  const fedletLowers = lowerKubeconfigs.map((k, i) => serviceAccountKubeconfig(k, 'lower', path.join(dir, `fedlet-${lowerName(i)}.kubeconfig`)));
   return {
     dir,
     external,
@@ -162,12 +232,12 @@ async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterS
       cluster: lowerName(i),
       nodeName: `fedlet-${lowerName(i)}`,
       kubeletPort: ports[i]!,
-      upperKubeconfig,
-      lowerKubeconfig: lowerKubeconfigs[i]!,
+      upperKubeconfig: fedletUpper,
+      lowerKubeconfig: fedletLowers[i]!,
       args: [
         'run',
-        `--upper-kubeconfig=${upperKubeconfig}`,
-        `--lower-kubeconfig=${lowerKubeconfigs[i]}`,
+        `--upper-kubeconfig=${fedletUpper}`,
+        `--lower-kubeconfig=${fedletLowers[i]}`,
         `--cluster-name=${lowerName(i)}`,
         '--node-ip=127.0.0.1',
         `--kubelet-port=${ports[i]}`,
@@ -217,6 +287,7 @@ export async function waitForNodesReady(state: SandboxState, names: string[], ti
 export async function sandboxDown(dir: string): Promise<void> {
   const s = loadState(dir);
   for (const f of s.fedlets) if (f.process) await stopProcess(f.process);
+  if (s.extender) await stopProcess(s.extender);
   await Promise.all([...s.lowers, s.upper].map((c) => stopCluster(c)));
 }
 
@@ -231,6 +302,7 @@ export function sandboxStatus(dir: string): ComponentStatus[] {
   const rows: ComponentStatus[] = [];
   for (const c of [s.upper, ...s.lowers]) for (const p of c.processes) rows.push({ cluster: c.name, component: p.name, pid: p.pid, running: isOurs(p) });
   for (const f of s.fedlets) if (f.process) rows.push({ cluster: f.cluster, component: 'fedlet', pid: f.process.pid, running: isOurs(f.process) });
+  if (s.extender) rows.push({ cluster: 'upper', component: 'fedlet-extender', pid: s.extender.pid, running: isOurs(s.extender) });
   return rows;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { agreedLabel, freeCapacity, type LowerNode, type LowerPod } from '../../provider/capacity.js';
-import { podRequests } from '../../provider/pod-requests.js';
+import { podRequests } from '../../src/util/pod-requests.js';
 import { fromMilli, toMilli } from '../../src/util/quantity.js';
 
 const node = (name: string, alloc: Record<string, string>, extra: Partial<LowerNode> = {}): LowerNode => ({

@@ -2,7 +2,7 @@
 //   max( sum(regular containers) + sum(restartable init "sidecars"),
 //        for each classic init container i: its request + sidecars started before it )
 //   + pod overhead, plus one "pods" slot.
-import { addInto, maxInto, toMilli, type MilliList, type ResourceList } from '../src/util/quantity.js';
+import { addInto, maxInto, toMilli, type MilliList, type ResourceList } from './quantity.js';
 
 export interface ContainerLike {
   resources?: { requests?: ResourceList; limits?: ResourceList };

@@ -1,0 +1,155 @@
+// The scheduler extender: kube-scheduler (unmodified, configured with `extenders:`) calls /filter and
+// /prioritize with node names (nodeCacheCapable). Virtual nodes pass only if a single lower node fits
+// the pod; other nodes always pass. Summaries come from fedlet (ConfigMaps fedlet-summary-<node>) and
+// are trusted only while the node's Lease is fresh.
+import express from 'express';
+import type { Logger } from 'pino';
+import type { Server } from 'node:http';
+import type { KubeClient } from '../src/kube/client.js';
+import { Informer, type KubeObject } from '../src/kube/informer.js';
+import type { Pod } from '../src/kube/types.js';
+import { LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
+import type { ClusterSummary } from '../provider/summary.js';
+import { controllerUid, fitInCluster, scores } from './fit.js';
+
+export const SUMMARY_KEY = 'summary.json';
+export const summaryName = (node: string) => `fedlet-summary-${node}`;
+
+interface NodeObj extends KubeObject {
+  metadata: { name: string; labels?: Record<string, string>; resourceVersion?: string };
+}
+interface LeaseObj extends KubeObject {
+  spec?: { renewTime?: string; leaseDurationSeconds?: number };
+}
+interface SummaryCm extends KubeObject {
+  data?: Record<string, string>;
+}
+
+export interface ExtenderArgs {
+  pod: Pod;
+  nodenames?: string[];
+  nodes?: { items: Array<{ metadata: { name: string } }> };
+}
+export interface ExtenderFilterResult {
+  nodenames?: string[];
+  failedNodes?: Record<string, string>;
+  error?: string;
+}
+
+export class Extender {
+  readonly nodes: Informer<NodeObj>;
+  readonly summaries: Informer<SummaryCm, KubeObject & { parsed?: ClusterSummary }>;
+  readonly leases: Informer<LeaseObj>;
+  private server?: Server;
+  filterCalls = 0;
+
+  constructor(private readonly o: { upper: KubeClient; namespace: string; log: Logger; now?: () => number }) {
+    this.nodes = new Informer<NodeObj>({ client: o.upper, path: '/api/v1/nodes', labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}`, log: o.log, transform: (n) => ({ metadata: { name: n.metadata.name, labels: n.metadata.labels, resourceVersion: n.metadata.resourceVersion } }) });
+    this.summaries = new Informer<SummaryCm, KubeObject & { parsed?: ClusterSummary }>({
+      client: o.upper,
+      path: `/api/v1/namespaces/${o.namespace}/configmaps`,
+      labelSelector: 'fedlet.io/summary=true',
+      log: o.log,
+      transform: (cm) => {
+        let parsed: ClusterSummary | undefined;
+        try {
+          parsed = JSON.parse(cm.data?.[SUMMARY_KEY] ?? '') as ClusterSummary;
+        } catch {
+          o.log.warn({ configmap: cm.metadata?.name }, 'unreadable fedlet summary; ignoring it');
+        }
+        return { metadata: { name: cm.metadata?.name, namespace: cm.metadata?.namespace, resourceVersion: cm.metadata?.resourceVersion }, parsed };
+      },
+    });
+    this.leases = new Informer<LeaseObj>({ client: o.upper, path: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', log: o.log });
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
+  /** A summary is trusted only while its fedlet renews the node Lease. */
+  freshSummary(node: string): ClusterSummary | undefined {
+    const s = this.summaries.get(`${this.o.namespace}/${summaryName(node)}`)?.parsed;
+    if (!s) return undefined;
+    const lease = this.leases.get(`kube-node-lease/${node}`);
+    const renew = lease?.spec?.renewTime ? Date.parse(lease.spec.renewTime) : 0;
+    const duration = (lease?.spec?.leaseDurationSeconds ?? 40) * 1000;
+    return renew + duration >= this.now() ? s : undefined;
+  }
+
+  filter(args: ExtenderArgs): ExtenderFilterResult {
+    this.filterCalls++;
+    const names = args.nodenames ?? args.nodes?.items.map((n) => n.metadata.name) ?? [];
+    const pass: string[] = [];
+    const failed: Record<string, string> = {};
+    const owner = controllerUid(args.pod);
+    for (const name of names) {
+      const node = this.nodes.get(name);
+      const s = node ? this.freshSummary(name) : undefined;
+      if (!node || !s) {
+        pass.push(name); // not a virtual node, or no trustworthy data: leave the decision to the scheduler
+        continue;
+      }
+      const until = owner ? s.avoid[owner] : undefined;
+      if (until && Date.parse(until) > this.now()) {
+        failed[name] = `pods of this controller were bounced from lower cluster ${s.cluster} (unschedulable there); avoiding it until ${until}`;
+        continue;
+      }
+      const r = fitInCluster(args.pod, s, node.metadata.labels ?? {});
+      if (r.fits) pass.push(name);
+      else failed[name] = r.reason;
+    }
+    return { nodenames: pass, failedNodes: failed };
+  }
+
+  prioritize(args: ExtenderArgs): Array<{ host: string; score: number }> {
+    const names = args.nodenames ?? args.nodes?.items.map((n) => n.metadata.name) ?? [];
+    const copies = new Map<string, number>();
+    for (const name of names) {
+      const node = this.nodes.get(name);
+      const s = node ? this.freshSummary(name) : undefined;
+      copies.set(name, s ? fitInCluster(args.pod, s, node!.metadata.labels ?? {}).copies : 0);
+    }
+    const sc = scores(copies);
+    return names.map((host) => ({ host, score: sc.get(host) ?? 0 }));
+  }
+
+  app(): express.Express {
+    const app = express();
+    app.use(express.json({ limit: '20mb' }));
+    app.post('/filter', (req, res) => {
+      try {
+        res.json(this.filter(req.body as ExtenderArgs));
+      } catch (e) {
+        res.json({ error: `fedlet extender: ${(e as Error).message}` });
+      }
+    });
+    app.post('/prioritize', (req, res) => {
+      try {
+        res.json(this.prioritize(req.body as ExtenderArgs));
+      } catch (e) {
+        this.o.log.warn({ err: (e as Error).message }, 'prioritize failed');
+        res.json([]);
+      }
+    });
+    app.get('/healthz', (_req, res) => void res.send(this.nodes.hasSynced && this.summaries.hasSynced ? 'ok' : 'syncing'));
+    return app;
+  }
+
+  async start(port: number, host = '0.0.0.0'): Promise<void> {
+    this.nodes.start();
+    this.summaries.start();
+    this.leases.start();
+    await Promise.all([this.nodes.waitForSync(), this.summaries.waitForSync(), this.leases.waitForSync()]);
+    await new Promise<void>((resolve, reject) => {
+      this.server = this.app().listen(port, host, () => resolve());
+      this.server.once('error', reject);
+    });
+    this.o.log.info({ port }, 'scheduler extender listening');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.nodes.stop(), this.summaries.stop(), this.leases.stop()]);
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}

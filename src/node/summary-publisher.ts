@@ -1,0 +1,79 @@
+// Publishes the provider's scheduling summary as ConfigMap <namespace>/fedlet-summary-<node> in the
+// upper cluster, for the scheduler extender. Written when it changes, at most once per minInterval.
+import type { Logger } from 'pino';
+import { isAlreadyExists, isNotFound, type KubeClient } from '../kube/client.js';
+import { sleep } from '../util/backoff.js';
+
+export const SUMMARY_LABEL = 'fedlet.io/summary';
+
+export class SummaryPublisher {
+  private dirty = true;
+  private wake?: () => void;
+  private last = '';
+  writes = 0;
+
+  constructor(
+    private readonly o: { client: KubeClient; namespace: string; nodeName: string; summary: () => unknown; minIntervalMs: number; maxBytes: number; log: Logger },
+  ) {}
+
+  markDirty(): void {
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  private get name(): string {
+    return `fedlet-summary-${this.o.nodeName}`;
+  }
+
+  async publish(): Promise<void> {
+    const body = JSON.stringify(this.o.summary());
+    if (body === this.last) return;
+    if (body.length > this.o.maxBytes) {
+      this.o.log.error({ bytes: body.length }, 'scheduling summary too large to publish; the extender will not filter this node');
+      return;
+    }
+    const cm = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: this.name, namespace: this.o.namespace, labels: { [SUMMARY_LABEL]: 'true', 'fedlet.io/node': this.o.nodeName } },
+      data: { 'summary.json': body },
+    };
+    try {
+      await this.o.client.replace(`/api/v1/namespaces/${this.o.namespace}/configmaps/${this.name}`, cm);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      try {
+        await this.o.client.create(`/api/v1/namespaces/${this.o.namespace}/configmaps`, cm);
+      } catch (e2) {
+        if (!isAlreadyExists(e2)) throw e2;
+      }
+    }
+    this.last = body;
+    this.writes++;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      if (this.dirty) {
+        this.dirty = false;
+        try {
+          await this.publish();
+        } catch (e) {
+          this.dirty = true;
+          this.o.log.warn({ err: (e as Error).message }, 'publishing the scheduling summary failed; retrying');
+        }
+        await sleep(this.o.minIntervalMs, signal);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal.removeEventListener('abort', done);
+          this.wake = undefined;
+          resolve();
+        };
+        this.wake = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+}
