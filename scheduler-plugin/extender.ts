@@ -25,15 +25,35 @@ interface SummaryCm extends KubeObject {
   data?: Record<string, string>;
 }
 
+/**
+ * kube-scheduler's extender/v1 types carry no JSON tags, so the wire names are the Go field names
+ * ("Pod", "NodeNames", "FailedNodes", "Host", "Score"). Go decodes case-insensitively; we accept both.
+ */
 export interface ExtenderArgs {
-  pod: Pod;
-  nodenames?: string[];
-  nodes?: { items: Array<{ metadata: { name: string } }> };
+  Pod?: Pod;
+  pod?: Pod;
+  NodeNames?: string[] | null;
+  nodenames?: string[] | null;
+  Nodes?: { items: Array<{ metadata: { name: string } }> } | null;
+  nodes?: { items: Array<{ metadata: { name: string } }> } | null;
 }
 export interface ExtenderFilterResult {
-  nodenames?: string[];
-  failedNodes?: Record<string, string>;
-  error?: string;
+  NodeNames: string[];
+  FailedNodes: Record<string, string>;
+  Error: string;
+}
+export interface HostPriority {
+  Host: string;
+  Score: number;
+}
+
+export class ExtenderInputError extends Error {}
+
+function parseArgs(a: ExtenderArgs): { pod: Pod; names: string[] } {
+  const pod = a.Pod ?? a.pod;
+  if (!pod?.metadata || !pod.spec) throw new ExtenderInputError('request has no Pod');
+  const names = a.NodeNames ?? a.nodenames ?? (a.Nodes ?? a.nodes)?.items.map((n) => n.metadata.name) ?? [];
+  return { pod, names };
 }
 
 export class Extender {
@@ -79,10 +99,10 @@ export class Extender {
 
   filter(args: ExtenderArgs): ExtenderFilterResult {
     this.filterCalls++;
-    const names = args.nodenames ?? args.nodes?.items.map((n) => n.metadata.name) ?? [];
+    const { pod, names } = parseArgs(args);
     const pass: string[] = [];
     const failed: Record<string, string> = {};
-    const owner = controllerUid(args.pod);
+    const owner = controllerUid(pod);
     for (const name of names) {
       const node = this.nodes.get(name);
       const s = node ? this.freshSummary(name) : undefined;
@@ -95,23 +115,23 @@ export class Extender {
         failed[name] = `pods of this controller were bounced from lower cluster ${s.cluster} (unschedulable there); avoiding it until ${until}`;
         continue;
       }
-      const r = fitInCluster(args.pod, s, node.metadata.labels ?? {});
+      const r = fitInCluster(pod, s, node.metadata.labels ?? {});
       if (r.fits) pass.push(name);
       else failed[name] = r.reason;
     }
-    return { nodenames: pass, failedNodes: failed };
+    return { NodeNames: pass, FailedNodes: failed, Error: '' };
   }
 
-  prioritize(args: ExtenderArgs): Array<{ host: string; score: number }> {
-    const names = args.nodenames ?? args.nodes?.items.map((n) => n.metadata.name) ?? [];
+  prioritize(args: ExtenderArgs): HostPriority[] {
+    const { pod, names } = parseArgs(args);
     const copies = new Map<string, number>();
     for (const name of names) {
       const node = this.nodes.get(name);
       const s = node ? this.freshSummary(name) : undefined;
-      copies.set(name, s ? fitInCluster(args.pod, s, node!.metadata.labels ?? {}).copies : 0);
+      copies.set(name, s ? fitInCluster(pod, s, node!.metadata.labels ?? {}).copies : 0);
     }
     const sc = scores(copies);
-    return names.map((host) => ({ host, score: sc.get(host) ?? 0 }));
+    return names.map((host) => ({ Host: host, Score: sc.get(host) ?? 0 }));
   }
 
   app(): express.Express {
@@ -121,7 +141,8 @@ export class Extender {
       try {
         res.json(this.filter(req.body as ExtenderArgs));
       } catch (e) {
-        res.json({ error: `fedlet extender: ${(e as Error).message}` });
+        this.o.log.warn({ err: (e as Error).message }, 'filter failed');
+        res.json({ NodeNames: null, FailedNodes: {}, Error: `fedlet extender: ${(e as Error).message}` });
       }
     });
     app.post('/prioritize', (req, res) => {

@@ -13,6 +13,7 @@ Usage:
   fedlet sandbox down --dir DIR
   fedlet sandbox status --dir DIR
   fedlet extender --upper-kubeconfig FILE [--port 8888] [--bind-address 0.0.0.0] [--summary-namespace fedlet-system]
+  fedlet status [--upper-kubeconfig FILE]   table of virtual nodes: cluster, health, capacity, pods
   fedlet config-reference            print every option as a Markdown table
   fedlet help
 
@@ -108,6 +109,20 @@ async function cmdSandbox(argv: string[]): Promise<number> {
   throw new ConfigError(`unknown sandbox command "${sub ?? ''}": use up, down or status`);
 }
 
+async function cmdStatus(argv: string[]): Promise<number> {
+  let kubeconfig = process.env.FEDLET_UPPER_KUBECONFIG;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--upper-kubeconfig' || a === '--kubeconfig') kubeconfig = argv[++i];
+    else if (a.startsWith('--upper-kubeconfig=') || a.startsWith('--kubeconfig=')) kubeconfig = a.slice(a.indexOf('=') + 1);
+    else throw new ConfigError(`unknown status option ${a}; use --upper-kubeconfig FILE`);
+  }
+  const { KubeClient, loadKubeConfig } = await import('./kube/client.js');
+  const { statusTable } = await import('./status.js');
+  process.stdout.write(await statusTable(new KubeClient(loadKubeConfig(kubeconfig))));
+  return 0;
+}
+
 async function cmdExtender(argv: string[]): Promise<number> {
   const o = { upperKubeconfig: process.env.FEDLET_UPPER_KUBECONFIG, port: 8888, bind: '0.0.0.0', namespace: 'fedlet-system', logLevel: 'info' };
   for (let i = 0; i < argv.length; i++) {
@@ -144,6 +159,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdSandbox(rest);
     case 'extender':
       return cmdExtender(rest);
+    case 'status':
+      return cmdStatus(rest);
     case 'config-reference':
       process.stdout.write(`${optionsMarkdown()}\n`);
       return 0;

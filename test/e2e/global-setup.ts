@@ -1,7 +1,7 @@
 // Starts one sandbox (upper + 2 lower clusters from real binaries, one fedlet per lower) for the whole
 // e2e run, or attaches to existing clusters given by FEDLET_E2E_UPPER_KUBECONFIG and
 // FEDLET_E2E_LOWER_KUBECONFIGS (comma-separated). Tears down exactly what it started.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -30,6 +30,22 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('sandboxDir', dir);
 }
 
+/**
+ * fedlet ran with exactly the manifests' RBAC: a Forbidden answer in its logs means the manifests lack
+ * a permission it uses, and fails the run. Excepted: answers of an API server that has just been
+ * restarted by a test and has not loaded its bootstrap roles yet (the message lists them as not found).
+ */
+export function forbiddenInLogs(dir: string): string[] {
+  const hits: string[] = [];
+  for (const f of readdirSync(dir).filter((x) => /^fedlet-.*\.log$/.test(x)))
+    for (const line of readFileSync(path.join(dir, f), 'utf8').split('\n'))
+      if (/forbidden/i.test(line) && !/system:discovery\\?" not found/.test(line)) hits.push(`${f}: ${line.slice(0, 400)}`);
+  return hits;
+}
+
 export async function teardown(): Promise<void> {
-  if (state && !process.env.FEDLET_E2E_KEEP) await sandboxDown(state.dir);
+  if (!state) return;
+  const hits = forbiddenInLogs(state.dir);
+  if (!process.env.FEDLET_E2E_KEEP) await sandboxDown(state.dir);
+  if (hits.length) throw new Error(`fedlet logged Forbidden errors: the RBAC in manifests/ is missing a permission:\n${hits.join('\n')}`);
 }

@@ -13,6 +13,7 @@ import type { KwokNodeSpec } from '../env/cluster.js';
 import { freePorts, startProcess, stopProcess, type ProcessRecord } from '../env/processes.js';
 import { restartComponent, sandboxDown, sandboxUp, stopComponent, type SandboxState } from '../env/sandbox.js';
 import { eventually, kubectl, kubectlJson } from './helpers.js';
+import { forbiddenInLogs } from './global-setup.js';
 
 const layouts: KwokNodeSpec[][] = [
   Array.from({ length: 5 }, (_, i) => ({ name: `small-${i}`, cpu: '2', memory: '8Gi', pods: 110, podCIDR: `10.244.${i * 4}.0/22` })),
@@ -20,6 +21,8 @@ const layouts: KwokNodeSpec[][] = [
   [{ name: 'mid-0', cpu: '4', memory: '16Gi', pods: 110, podCIDR: '10.244.0.0/22' }],
 ];
 const ns = 'placement-e2e';
+/** The sandbox maps namespaces of its second lower cluster with the template {{namespace}}-{{cluster}}. */
+const ns2 = `${ns}-lower-2`;
 let s: SandboxState;
 let noExtScheduler: ProcessRecord | undefined;
 const external = !!process.env.FEDLET_E2E_UPPER_KUBECONFIG;
@@ -55,7 +58,9 @@ describe.skipIf(external)('placement with the scheduler extender', () => {
 
   afterAll(async () => {
     if (noExtScheduler) await stopProcess(noExtScheduler);
+    const forbidden = s ? forbiddenInLogs(s.dir) : [];
     if (s && !process.env.FEDLET_E2E_KEEP) await sandboxDown(s.dir);
+    expect(forbidden).toEqual([]);
   });
 
   it('places a 3-CPU pod on the cluster where one node fits it, and it runs', async () => {
@@ -130,7 +135,7 @@ describe.skipIf(external)('placement with the scheduler extender', () => {
         }),
       });
       await eventually(async () => {
-        const n = (await kubectl(s.lowerKubeconfigs[1]!, ['get', 'pods', '-n', ns, '-l', 'app=bouncer', '-o', 'name'])).trim();
+        const n = (await kubectl(s.lowerKubeconfigs[1]!, ['get', 'pods', '-n', ns2, '-l', 'app=bouncer', '-o', 'name'])).trim();
         if (!n) throw new Error('no lower pod yet');
       }, { what: 'lower pod created in lower-2' });
       await kubectl(s.lowerKubeconfigs[1]!, ['cordon', 'big-0']);
@@ -153,7 +158,7 @@ describe.skipIf(external)('placement with the scheduler extender', () => {
       }, { timeoutMs: 120_000, what: 'replacement Running' });
       expect(replacement.spec.nodeName).toBe('fedlet-lower-3');
       // Never two running copies: nothing of the bouncer is left in lower-2.
-      expect((await kubectl(s.lowerKubeconfigs[1]!, ['get', 'pods', '-n', ns, '-l', 'app=bouncer', '-o', 'name'])).trim()).toBe('');
+      expect((await kubectl(s.lowerKubeconfigs[1]!, ['get', 'pods', '-n', ns2, '-l', 'app=bouncer', '-o', 'name'])).trim()).toBe('');
     } finally {
       await kubectl(s.lowerKubeconfigs[1]!, ['uncordon', 'big-0']);
       await kubectl(s.upperKubeconfig, ['delete', 'deployment', 'bouncer', '-n', ns]);

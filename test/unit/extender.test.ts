@@ -51,3 +51,15 @@ describe('fitInCluster', () => {
     expect(s.avoid).toEqual({ fresh: '2026-01-02T00:00:00Z' });
   });
 });
+
+describe('extender wire format', () => {
+  it('reads the Go field names kube-scheduler sends and answers in them', async () => {
+    const { Extender } = await import('../../scheduler-plugin/extender.js');
+    const { pino } = await import('pino');
+    const ext = new Extender({ upper: {} as never, namespace: 'fedlet-system', log: pino({ level: 'silent' }) });
+    const r = ext.filter({ Pod: pod('1'), NodeNames: ['real-node', 'fedlet-unknown'] });
+    expect(r).toEqual({ NodeNames: ['real-node', 'fedlet-unknown'], FailedNodes: {}, Error: '' });
+    expect(ext.prioritize({ Pod: pod('1'), NodeNames: ['a'] })).toEqual([{ Host: 'a', Score: 0 }]);
+    expect(() => ext.filter({ NodeNames: ['a'] })).toThrow(/no Pod/);
+  });
+});

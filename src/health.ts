@@ -1,0 +1,25 @@
+// Plain-HTTP liveness/readiness for the pod's probes (the kubelet API needs authentication, probes have
+// none). /healthz: the process is alive. /readyz: this replica is leading and its loops run, or is a
+// healthy standby (standbys are ready: they are doing exactly what they should).
+import http from 'node:http';
+
+export type HealthState = { role: 'starting' | 'standby' | 'leader' | 'stopping'; problem?: string };
+
+export function startHealthServer(port: number, host: string, state: () => HealthState): http.Server {
+  const server = http.createServer((req, res) => {
+    const s = state();
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (req.url === '/readyz') {
+      const ok = (s.role === 'leader' || s.role === 'standby') && !s.problem;
+      res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(`${s.role}${s.problem ? `: ${s.problem}` : ''}\n`);
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+  });
+  server.listen(port, host);
+  server.unref();
+  return server;
+}

@@ -1,0 +1,35 @@
+// `fedlet status`: one line per virtual node in the upper cluster — its lower cluster, health,
+// offered capacity and pods — read from the upper API server only.
+import type { KubeClient } from './kube/client.js';
+import { LABEL_CLUSTER, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from './labels.js';
+
+interface NodeJ {
+  metadata: { name: string; labels?: Record<string, string> };
+  status?: { allocatable?: Record<string, string>; conditions?: Array<{ type: string; status: string; reason?: string }> };
+}
+interface PodJ {
+  spec?: { nodeName?: string };
+  status?: { phase?: string };
+}
+
+export async function statusTable(upper: KubeClient): Promise<string> {
+  const nodes = (await upper.get<{ items: NodeJ[] }>('/api/v1/nodes', { query: { labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}` } })).items;
+  const rows = [['NODE', 'CLUSTER', 'READY', 'REASON', 'CPU', 'MEMORY', 'PODS-FREE', 'PODS(RUNNING/TOTAL)']];
+  for (const n of nodes) {
+    const pods = (await upper.get<{ items: PodJ[] }>('/api/v1/pods', { query: { fieldSelector: `spec.nodeName=${n.metadata.name}` } })).items;
+    const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+    const a = n.status?.allocatable ?? {};
+    rows.push([
+      n.metadata.name,
+      n.metadata.labels?.[LABEL_CLUSTER] ?? '?',
+      ready?.status ?? 'Unknown',
+      ready?.reason ?? '',
+      a.cpu ?? '0',
+      a.memory ?? '0',
+      a.pods ?? '0',
+      `${pods.filter((p) => p.status?.phase === 'Running').length}/${pods.length}`,
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return `${rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n${nodes.length ? '' : '(no virtual nodes: is fedlet running?)\n'}`;
+}
