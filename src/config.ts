@@ -55,6 +55,8 @@ export interface FedletConfig {
   clientCAFile?: string;
   anonymousAuth: boolean;
   kubeletBindAddress: string;
+  healthPort: number;
+  healthBindAddress: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   logFormat: 'json' | 'pretty';
 }
@@ -111,6 +113,8 @@ export const options: OptionSpec[] = [
   { key: 'clientCAFile', flag: 'client-ca-file', env: 'FEDLET_CLIENT_CA_FILE', kind: 'string', default: 'client-ca-file of ConfigMap kube-system/extension-apiserver-authentication in the upper cluster', help: 'CA that signs client certificates accepted by the kubelet API' },
   { key: 'anonymousAuth', flag: 'anonymous-auth', env: 'FEDLET_ANONYMOUS_AUTH', kind: 'bool', default: 'false', help: 'let requests without credentials through as system:anonymous (still subject to authorization)' },
   { key: 'kubeletBindAddress', flag: 'kubelet-bind-address', env: 'FEDLET_KUBELET_BIND_ADDRESS', kind: 'string', default: '0.0.0.0', help: 'address the kubelet API listens on' },
+  { key: 'healthPort', flag: 'health-port', env: 'FEDLET_HEALTH_PORT', kind: 'int', default: '10248', min: 0, help: 'plain-HTTP /healthz and /readyz for probes (0 disables)' },
+  { key: 'healthBindAddress', flag: 'health-bind-address', env: 'FEDLET_HEALTH_BIND_ADDRESS', kind: 'string', default: '0.0.0.0', help: 'address of the health endpoints' },
   { key: 'logLevel', flag: 'log-level', env: 'FEDLET_LOG_LEVEL', kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error'], default: 'info', help: 'log level' },
   { key: 'logFormat', flag: 'log-format', env: 'FEDLET_LOG_FORMAT', kind: 'enum', values: ['json', 'pretty'], default: 'json', help: 'json (pino) or pretty (human-readable)' },
 ];
@@ -291,6 +295,8 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     leaderElectionLeaseSeconds: 15,
     anonymousAuth: false,
     kubeletBindAddress: '0.0.0.0',
+    healthPort: 10248,
+    healthBindAddress: '0.0.0.0',
     logLevel: 'info',
     logFormat: 'json',
     ...m,

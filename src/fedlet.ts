@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LeaderElector } from './leader.js';
+import { startHealthServer, type HealthState } from './health.js';
 import { SummaryPublisher } from './node/summary-publisher.js';
 import type { Logger } from 'pino';
 import type { FedletConfig } from './config.js';
@@ -52,6 +53,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   log.info({ node: cfg.nodeName, cluster: cfg.clusterName, upperVersion: uv, lowerVersion: lv }, 'starting fedlet');
 
   const abort = new AbortController();
+  let health: HealthState = { role: 'starting' };
+  const healthServer = cfg.healthPort > 0 ? startHealthServer(cfg.healthPort, cfg.healthBindAddress, () => health) : undefined;
   let elector: LeaderElector | undefined;
   if (cfg.leaderElect) {
     elector = new LeaderElector({
@@ -64,8 +67,10 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       retryPeriodSeconds: 2,
       log: log.child({ component: 'leader' }),
     });
+    health = { role: 'standby' };
     await elector.acquire(abort.signal);
   }
+  health = { role: 'leader' };
   let podIPRemap: CidrPair[] = [];
   try {
     validateNamespaceTemplate(cfg.namespaceTemplate);
@@ -157,6 +162,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   return {
     done,
     async stop() {
+      health = { role: 'stopping' };
+      healthServer?.close();
       abort.abort();
       clearInterval(phaseTimer);
       await done.catch(() => undefined);

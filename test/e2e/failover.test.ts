@@ -94,12 +94,19 @@ describe.skipIf(s.external)('two fedlet replicas for one lower cluster', () => {
     const path = await import('node:path');
     const lower2 = s.lowerKubeconfigs[1]!;
     const lowerNs = `${ns}-${f2.cluster}`;
-    const [standbyPort] = await freePorts(1);
-    const args = f2.args.map((a) => (a.startsWith('--kubelet-port=') ? `--kubelet-port=${standbyPort}` : a));
+    const [standbyPort, standbyHealth] = await freePorts(2);
+    const args = f2.args.map((a) => (a.startsWith('--kubelet-port=') ? `--kubelet-port=${standbyPort}` : a.startsWith('--health-port=') ? `--health-port=${standbyHealth}` : a));
+    const readyz = async (port: number) => {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return `${r.status} ${(await r.text()).trim()}`;
+    };
     const standby = startProcess('fedlet-standby', process.execPath, [fedletCli(), ...args], path.join(s.dir, 'fedlet-standby.log'));
     const port = async () => Number(await kubectl(upper, ['get', 'node', f2.nodeName, '-o', 'jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}']));
     try {
       expect(await port()).toBe(f2.kubeletPort);
+      const leaderHealth = Number(f2.args.find((a) => a.startsWith('--health-port='))!.split('=')[1]);
+      expect(await readyz(leaderHealth)).toBe('200 leader');
+      await eventually(async () => expect(await readyz(standbyHealth!)).toBe('200 standby'), { what: 'standby reports standby' });
       await kubectl(upper, ['apply', '-f', '-'], {
         input: JSON.stringify({
           apiVersion: 'apps/v1',
@@ -123,6 +130,7 @@ describe.skipIf(s.external)('two fedlet replicas for one lower cluster', () => {
         },
         { timeoutMs: 90_000, what: 'standby took over and published its kubelet endpoint' },
       );
+      expect(await readyz(standbyHealth!)).toBe('200 leader');
       await eventually(
         async () => {
           const ready = (await kubectl(upper, ['get', 'pods', '-n', ns, '-l', 'app=scale', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'])).trim().split('\n').filter((x) => x === 'True').length;

@@ -153,7 +153,7 @@ export function writeSchedulerConfig(upperDir: string, extenderPort: number): st
 }
 
 export function startExtender(dir: string, adminUpperKubeconfig: string, port: number): ProcessRecord & { port: number } {
-  const kubeconfig = serviceAccountKubeconfig(adminUpperKubeconfig, 'upper', path.join(dir, 'fedlet-extender.kubeconfig'), 'fedlet-extender');
+  const kubeconfig = serviceAccountKubeconfig(adminUpperKubeconfig, 'extender', path.join(dir, 'fedlet-extender.kubeconfig'), 'fedlet-extender');
   const p = startProcess('fedlet-extender', process.execPath, [fedletCli(), 'extender', `--upper-kubeconfig=${kubeconfig}`, `--port=${port}`, '--bind-address=127.0.0.1'], path.join(dir, 'fedlet-extender.log'));
   return { ...p, port };
 }
@@ -192,7 +192,7 @@ function servingCertArgs(upper: ClusterState, external: boolean, nodeName: strin
  * Applies manifests/rbac/<role> to a cluster and returns a kubeconfig holding a token of exactly that
  * ServiceAccount, so fedlet runs with the least privilege the manifests grant and nothing more.
  */
-export function serviceAccountKubeconfig(adminKubeconfig: string, role: 'upper' | 'lower', out: string, serviceAccount = 'fedlet'): string {
+export function serviceAccountKubeconfig(adminKubeconfig: string, role: 'upper' | 'lower' | 'extender', out: string, serviceAccount = 'fedlet'): string {
   const kubectl = (args: string[], input?: string) =>
     execFileSync(findBinary('kubectl'), ['--kubeconfig', adminKubeconfig, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
   kubectl(['apply', '-k', path.join(repoRoot(), 'manifests', 'rbac', role)]);
@@ -217,7 +217,7 @@ export function serviceAccountKubeconfig(adminKubeconfig: string, role: 'upper' 
 
 async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterState[], upperKubeconfig: string, lowerKubeconfigs: string[], external: boolean, extraArgs?: string[]): Promise<SandboxState> {
   const n = lowers.length;
-  const ports = await freePorts(n);
+  const ports = await freePorts(2 * n); // kubelet ports, then health ports
   // fedlet runs with the manifests' RBAC only: ServiceAccount tokens, not the admin credentials.
   const fedletUpper = serviceAccountKubeconfig(upperKubeconfig, 'upper', path.join(dir, 'fedlet-upper.kubeconfig'));
   const fedletLowers = lowerKubeconfigs.map((k, i) => serviceAccountKubeconfig(k, 'lower', path.join(dir, `fedlet-${lowerName(i)}.kubeconfig`)));
@@ -246,6 +246,8 @@ async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterS
         // The second lower cluster exercises namespace mapping: upper "x" lives in lower "x-lower-2".
         ...(i === 1 ? ['--namespace-template={{namespace}}-{{cluster}}'] : []),
         '--kubelet-bind-address=127.0.0.1',
+        `--health-port=${ports[n + i]}`,
+        '--health-bind-address=127.0.0.1',
         ...servingCertArgs(upper, external, `fedlet-${lowerName(i)}`),
         ...(extraArgs ?? []),
       ],
