@@ -55,7 +55,7 @@ describe.skipIf(s.external)('an unreachable lower cluster', () => {
         if (pods.length !== 4) throw new Error(`${pods.length}/4 Running`);
         return pods;
       },
-      { timeoutMs: 120_000, what: '4 replicas Running' },
+      { timeoutMs: 240_000, what: '4 replicas Running' },
     );
     expect(initial.filter((p) => p.spec.nodeName === f1.nodeName).length).toBeGreaterThan(0);
 

@@ -31,7 +31,7 @@ async function lowerPods(lower: string, namespace: string, selector = ''): Promi
   return (await kubectlJson<List<PodJson>>(lower, args)).items;
 }
 
-async function waitRunning(selector: string, count: number, timeoutMs = 120_000): Promise<PodJson[]> {
+async function waitRunning(selector: string, count: number, timeoutMs = 240_000): Promise<PodJson[]> {
   return eventually(
     async () => {
       const pods = (await upperPods(selector)).filter((p) => !p.metadata.annotations?.['deleted'] && p.status?.phase !== 'Failed');
@@ -239,9 +239,11 @@ describe('pods on virtual nodes', () => {
   });
 
   it('shows the lower scheduler verdict on the upper pod: condition and mirrored events', async () => {
-    // 12 CPU fit the virtual node (16 free in total) but no single lower node (8 each).
+    // 12 CPU fit the virtual node (16 free in total) but no single lower node (8 each). The scheduler
+    // extender would keep such a pod off the node, so it is bound directly (spec.nodeName), as a user
+    // or a controller may do.
     await kubectl(upper, ['apply', '-f', '-'], {
-      input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'too-big', namespace: ns }, spec: { nodeSelector: { 'fedlet.io/cluster': f1.cluster }, containers: [{ name: 'c', image: 'registry.example/app:1', resources: { requests: { cpu: '12' } } }] } }),
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'too-big', namespace: ns }, spec: { nodeName: f1.nodeName, containers: [{ name: 'c', image: 'registry.example/app:1', resources: { requests: { cpu: '12' } } }] } }),
     });
     const p = await eventually(
       async () => {
