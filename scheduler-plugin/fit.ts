@@ -61,34 +61,49 @@ export interface FitResult {
   reason: string;
 }
 
-function copiesOn(free: Record<string, string>, req: MilliList): number {
+/** Free resources of each summary row as numbers (milli-units), parsed once per summary object. */
+const parsedRows = new WeakMap<ClusterSummary, Array<Map<string, number>>>();
+function rowsOf(s: ClusterSummary): Array<Map<string, number>> {
+  let rows = parsedRows.get(s);
+  if (!rows) {
+    rows = s.nodes.map(([, , free]) => new Map(Object.entries(free).map(([k, v]) => [k, Number(v)])));
+    parsedRows.set(s, rows);
+  }
+  return rows;
+}
+
+function copiesOn(free: Map<string, number>, req: Array<[string, number]>): number {
   let n = 1000;
   for (const [r, need] of req) {
-    if (need <= 0n) continue;
-    const have = BigInt(free[r] ?? '0');
-    const c = Number(have / need);
+    const c = Math.floor((free.get(r) ?? 0) / need);
     if (c < n) n = c;
+    if (n === 0) return 0;
   }
   return n;
 }
 
 export function fitInCluster(pod: Pod, s: ClusterSummary, virtualNodeLabels: Record<string, string>): FitResult {
-  const req = podRequests(pod.spec);
+  const req = [...podRequests(pod.spec)].filter(([, v]) => v > 0n).map(([k, v]) => [k, Number(v)] as [string, number]);
   const labelsOk = labelFilter(pod, virtualNodeLabels);
+  // Constraints are evaluated once per distinct label set and taint set, not once per node.
+  const labelOk = s.labelSets.map((l) => labelsOk(l));
+  const taintOk = s.taintSets.map((ts) => ts.every((t) => tolerates(pod.spec.tolerations, t)));
+  const rows = rowsOf(s);
   let copies = 0;
   let total = 0;
   const why = { resources: 0, taints: 0, labels: 0 };
-  for (const [li, ti, free, count] of s.nodes) {
+  for (let i = 0; i < s.nodes.length; i++) {
+    const [li, ti, , count] = s.nodes[i]!;
     total += count;
-    if (!labelsOk(s.labelSets[li] ?? {})) {
+    if (!labelOk[li]) {
       why.labels += count;
       continue;
     }
-    if (!(s.taintSets[ti] ?? []).every((t) => tolerates(pod.spec.tolerations, t))) {
+    if (!taintOk[ti]) {
       why.taints += count;
       continue;
     }
-    const c = copiesOn(free, req);
+    const c = copiesOn(rows[i]!, req);
     if (c < 1) {
       why.resources += count;
       continue;
@@ -97,7 +112,7 @@ export function fitInCluster(pod: Pod, s: ClusterSummary, virtualNodeLabels: Rec
   }
   if (copies > 0) return { fits: true, copies, reason: '' };
   const parts: string[] = [];
-  if (why.resources) parts.push(`${why.resources} too little free ${[...req.keys()].filter((k) => k !== 'pods').join('/') || 'capacity'}`);
+  if (why.resources) parts.push(`${why.resources} too little free ${req.map(([k]) => k).filter((k) => k !== 'pods').join('/') || 'capacity'}`);
   if (why.taints) parts.push(`${why.taints} with untolerated taints`);
   if (why.labels) parts.push(`${why.labels} not matching the pod's node selector/affinity`);
   return { fits: false, copies: 0, reason: `no single node in lower cluster ${s.cluster} fits the pod (${total} Ready nodes: ${parts.join(', ') || 'none'})` };

@@ -193,7 +193,7 @@ function benchExtender(): void {
       ready: true,
       unschedulable: false,
       // distinct free amounts so that nothing folds: the worst case for the summary and the filter
-      allocatable: toMilli({ cpu: `${1 + ((i * 7 + v) % 3)}`, memory: `${8 + (i % 5)}Gi`, pods: '110', 'nvidia.com/gpu': String(i % 2) }),
+      allocatable: toMilli({ cpu: `${1 + ((i * 7 + v) % 3)}`, memory: `${8192 + i}Mi`, pods: '110', 'nvidia.com/gpu': String(i % 2) }),
       labels: { zone: `z${i % 3}`, pool: `p${i % 10}` },
       taints: i % 4 === 0 ? [{ key: 'dedicated', value: 'batch', effect: 'NoSchedule' }] : [],
     }));
