@@ -3,7 +3,6 @@
 // pod's node selector / required node affinity terms that are not about the virtual node itself.
 import type { Pod, Toleration } from '../src/kube/types.js';
 import { podRequests } from '../src/util/pod-requests.js';
-import type { MilliList } from '../src/util/quantity.js';
 import type { ClusterSummary } from '../provider/summary.js';
 import type { Taint } from '../provider/capacity.js';
 
