@@ -3,7 +3,7 @@
 // bounded time, replacements run elsewhere, and leftovers are removed when the cluster returns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restartComponent, stopComponent, waitForNodesReady } from '../env/sandbox.js';
-import { eventually, kubectl, kubectlJson, sandbox } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlJson, sandbox } from './helpers.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -18,8 +18,7 @@ interface PodJson {
 }
 
 beforeAll(async () => {
-  await kubectl(upper, ['create', 'namespace', ns]);
-  await eventually(() => kubectl(upper, ['get', 'serviceaccount', 'default', '-n', ns]), { what: 'default service account' });
+  await createNamespace(upper, ns);
 });
 afterAll(async () => {
   await kubectl(upper, ['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);

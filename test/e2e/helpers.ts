@@ -72,3 +72,9 @@ export interface NodeJson {
 export function readyCondition(n: NodeJson) {
   return n.status?.conditions?.find((c) => c.type === 'Ready');
 }
+
+/** Creates a namespace and waits for its default ServiceAccount (pods cannot be created before it). */
+export async function createNamespace(kubeconfig: string, ns: string): Promise<void> {
+  await kubectl(kubeconfig, ['create', 'namespace', ns]);
+  await eventually(() => kubectl(kubeconfig, ['get', 'serviceaccount', 'default', '-n', ns]), { what: `default service account in ${ns}` });
+}

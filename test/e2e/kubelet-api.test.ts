@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBinary } from '../env/binaries.js';
-import { eventually, kubectl, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlRaw, sandbox } from './helpers.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -51,8 +51,7 @@ function kubeletGet(urlPath: string, auth: { cert?: string; key?: string; token?
 const apiserverCert = () => ({ cert: s.upper.kubeletClientCert!, key: s.upper.kubeletClientCert!.replace(/\.crt$/, '.key') });
 
 beforeAll(async () => {
-  await kubectl(upper, ['create', 'namespace', ns]);
-  await eventually(() => kubectl(upper, ['get', 'serviceaccount', 'default', '-n', ns]), { what: 'default service account' });
+  await createNamespace(upper, ns);
   await kubectl(upper, ['apply', '-f', '-'], {
     input: JSON.stringify({
       apiVersion: 'v1',

@@ -12,7 +12,7 @@ import { findBinary } from '../env/binaries.js';
 import type { KwokNodeSpec } from '../env/cluster.js';
 import { freePorts, startProcess, stopProcess, type ProcessRecord } from '../env/processes.js';
 import { restartComponent, sandboxDown, sandboxUp, stopComponent, type SandboxState } from '../env/sandbox.js';
-import { eventually, kubectl, kubectlJson } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlJson } from './helpers.js';
 import { forbiddenInLogs } from './global-setup.js';
 
 const layouts: KwokNodeSpec[][] = [
@@ -42,8 +42,7 @@ const isReady = (p: PodJson) => p.status?.phase === 'Running' && !!p.status.cond
 describe.skipIf(external)('placement with the scheduler extender', () => {
   beforeAll(async () => {
     s = await sandboxUp({ dir: mkdtempSync(path.join(os.tmpdir(), 'fedlet-placement-')), lowers: 3, lowerNodes: (i) => layouts[i]!, extraFedletArgs: ['--bounce-after=10', '--avoid-after-bounce=300'] });
-    await kubectl(s.upperKubeconfig, ['create', 'namespace', ns]);
-    await eventually(() => kubectl(s.upperKubeconfig, ['get', 'serviceaccount', 'default', '-n', ns]), { what: 'default service account' });
+    await createNamespace(s.upperKubeconfig, ns);
     // Every summary published and the extender caught up.
     await eventually(async () => {
       const n = (await kubectl(s.upperKubeconfig, ['get', 'configmaps', '-n', 'fedlet-system', '-l', 'fedlet.io/summary=true', '-o', 'name'])).trim().split('\n').filter(Boolean).length;

@@ -2,7 +2,7 @@
 // deletion and restart safety — driven through the real kubectl against real clusters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFedlet, saveState, stopFedlet } from '../env/sandbox.js';
-import { eventually, kubectl, kubectlJson, sandbox } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlJson, sandbox } from './helpers.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -57,9 +57,7 @@ function deployment(name: string, replicas: number, podSpec: Record<string, unkn
 }
 
 beforeAll(async () => {
-  await kubectl(upper, ['create', 'namespace', ns]);
-  // The namespace's default ServiceAccount (needed to create pods) appears shortly after.
-  await eventually(() => kubectl(upper, ['get', 'serviceaccount', 'default', '-n', ns]), { what: 'default service account' });
+  await createNamespace(upper, ns);
 });
 
 afterAll(async () => {
