@@ -1,10 +1,12 @@
 // Publishes the provider's scheduling summary as ConfigMap <namespace>/fedlet-summary-<node> in the
 // upper cluster, for the scheduler extender. Written when it changes, at most once per minInterval.
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../kube/client.js';
 import { sleep } from '../util/backoff.js';
 
 export const SUMMARY_LABEL = 'fedlet.io/summary';
+export const ANNOTATION_SUMMARY_VERSION = 'fedlet.io/summary-version';
 
 export class SummaryPublisher {
   private dirty = true;
@@ -50,6 +52,12 @@ export class SummaryPublisher {
     }
     this.last = body;
     this.writes++;
+    // kube-scheduler does not watch the summary. A pod the extender rejected is retried on cluster
+    // events; touching the virtual Node (an annotation naming the summary version) is that event.
+    const version = createHash('sha256').update(body).digest('hex').slice(0, 16);
+    await this.o.client
+      .patch(`/api/v1/nodes/${this.o.nodeName}`, { metadata: { annotations: { [ANNOTATION_SUMMARY_VERSION]: version } } }, 'merge')
+      .catch((e: Error) => this.o.log.debug({ err: e.message }, 'could not annotate the node with the summary version'));
   }
 
   async run(signal: AbortSignal): Promise<void> {
