@@ -1,7 +1,7 @@
 // fedlet configuration: one table of options drives the YAML file keys, the command-line flags, the
 // environment variables and the README reference. Precedence: flag > env var > YAML file > default.
 import { readFileSync } from 'node:fs';
-import { loadYaml } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -241,7 +241,7 @@ export function loadConfig(src: ConfigSources): FedletConfig {
     }
     let parsed: unknown;
     try {
-      parsed = loadYaml(text);
+      parsed = yaml.load(text);
     } catch (e) {
       throw new ConfigError(`config file ${file ?? ''} is not valid YAML: ${(e as Error).message}`);
     }

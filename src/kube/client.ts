@@ -3,7 +3,7 @@
 // pick the patch type per call, and so that watches resume from a resourceVersion under our control.
 import https from 'node:https';
 import http from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadCredentials, type ClusterCredentials } from './kubeconfig.js';
 import { TokenBucket } from './rate-limit.js';
 
 export interface KubeStatus {
@@ -93,12 +93,10 @@ export class KubeClient {
   readonly requestCounts = new Map<string, number>();
 
   constructor(
-    readonly kubeConfig: KubeConfig,
+    readonly credentials: ClusterCredentials,
     opts: KubeClientOptions = {},
   ) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster (check current-context)');
-    this.server = new URL(cluster.server);
+    this.server = new URL(credentials.server);
     this.agent =
       this.server.protocol === 'http:'
         ? new http.Agent({ keepAlive: true, maxSockets: 64 })
@@ -117,7 +115,7 @@ export class KubeClient {
       path: this.server.pathname.replace(/\/$/, '') + pathAndQuery,
       headers: { 'User-Agent': this.userAgent, Accept: 'application/json' },
     };
-    await this.kubeConfig.applyToHTTPSOptions(opts);
+    await this.credentials.apply(opts);
     return opts;
   }
 
@@ -261,9 +259,6 @@ function transportError(e: Error, method: string, path: string): KubeApiError {
   return new KubeApiError(0, 'TransportError', `${method} ${path}: ${e.message}`, method, path);
 }
 
-export function loadKubeConfig(file: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  return kc;
+export function loadKubeConfig(file: string | undefined): ClusterCredentials {
+  return loadCredentials(file);
 }

@@ -266,6 +266,32 @@ describe('pods on virtual nodes', () => {
     await kubectl(upper, ['delete', 'pod', 'too-big', '-n', ns, '--wait=true', '--timeout=60s']);
   });
 
+  it('propagates in-place updates: image, labels, annotations, activeDeadlineSeconds, added tolerations', async () => {
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'updatable', namespace: ns }, spec: { nodeSelector: { 'fedlet.io/cluster': f1.cluster }, containers: [{ name: 'c', image: 'registry.example/app:1' }] } }),
+    });
+    await eventually(async () => expect(isReady(await kubectlJson<PodJson>(upper, ['get', 'pod', 'updatable', '-n', ns]))).toBe(true), { what: 'updatable Running' });
+    await kubectl(upper, ['set', 'image', 'pod/updatable', '-n', ns, 'c=registry.example/app:2']);
+    await kubectl(upper, ['label', 'pod', 'updatable', '-n', ns, 'tier=gold']);
+    await kubectl(upper, ['annotate', 'pod', 'updatable', '-n', ns, 'note=hello']);
+    await kubectl(upper, ['patch', 'pod', 'updatable', '-n', ns, '--type=json', '-p', JSON.stringify([
+      { op: 'add', path: '/spec/activeDeadlineSeconds', value: 3600 },
+      { op: 'add', path: '/spec/tolerations/-', value: { key: 'extra', operator: 'Exists', effect: 'NoSchedule' } },
+    ])]);
+    await eventually(
+      async () => {
+        const l = await kubectlJson<PodJson & { spec: { containers: Array<{ image: string }>; activeDeadlineSeconds?: number; tolerations?: Array<{ key?: string }> } }>(lower1, ['get', 'pod', 'updatable', '-n', ns]);
+        expect(l.spec.containers[0]!.image).toBe('registry.example/app:2');
+        expect(l.metadata.labels?.tier).toBe('gold');
+        expect(l.metadata.annotations?.note).toBe('hello');
+        expect(l.spec.activeDeadlineSeconds).toBe(3600);
+        expect(l.spec.tolerations?.some((t) => t.key === 'extra')).toBe(true);
+      },
+      { what: 'lower pod updated in place' },
+    );
+    await kubectl(upper, ['delete', 'pod', 'updatable', '-n', ns, '--wait=true', '--timeout=60s']);
+  });
+
   it('converges after fedlet is SIGKILLed during a 200-pod scale-up: exactly 200 lower pods, all Running', async () => {
     await kubectl(upper, ['scale', 'deployment', 'web', '-n', ns, '--replicas=0']);
     await eventually(async () => {
