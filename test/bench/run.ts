@@ -4,7 +4,7 @@
 //   BENCH_SINGLE=20 BENCH_BURST=1000 BENCH_LARGE=10000 BENCH_STREAM_MB=64 (defaults) tune the sizes.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -301,6 +301,10 @@ async function main(): Promise<void> {
 }
 
 function printResults(): void {
+  const out = process.env.BENCH_RESULTS ?? path.join(process.cwd(), 'docs', 'bench-results.json');
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), cores: os.cpus().length, comparisons: results.map(([measure, via, direct, ratio]) => ({ measure, via, direct, ratio })), figures: Object.fromEntries(single) }, null, 2));
+  console.error(`[bench] results written to ${out}; plot them with: node dist/test/bench/plot.js ${out}`);
   const w = [44, 18, 18, 8];
   const row = (c: string[]) => c.map((x, i) => x.padEnd(w[i]!)).join(' ');
   console.log(`\nfedlet benchmark (${new Date().toISOString()}, ${os.cpus().length} cores)\n`);

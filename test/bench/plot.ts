@@ -1,0 +1,43 @@
+// Turns bench results (docs/bench-results.json) into an SVG bar chart of the fedlet/direct ratios
+// (docs/bench.svg), so README shows the numbers as a picture. Usage: node dist/test/bench/plot.js [in] [out]
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+interface Results {
+  when: string;
+  cores: number;
+  comparisons: Array<{ measure: string; via: string; direct: string; ratio: string }>;
+}
+
+const input = process.argv[2] ?? path.join(process.cwd(), 'docs', 'bench-results.json');
+const output = process.argv[3] ?? path.join(path.dirname(input), 'bench.svg');
+const r = JSON.parse(readFileSync(input, 'utf8')) as Results;
+const rows = r.comparisons.filter((c) => c.ratio !== 'n/a');
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const W = 760;
+const left = 330;
+const barW = W - left - 90;
+const rowH = 34;
+const H = 70 + rows.length * rowH + 30;
+const max = Math.max(2, ...rows.map((c) => Number(c.ratio)));
+const x = (v: number) => left + (v / max) * barW;
+const parts: string[] = [
+  `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="13">`,
+  `<rect width="100%" height="100%" fill="white"/>`,
+  `<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">fedlet vs. direct in the lower cluster (ratio, same run)</text>`,
+  `<text x="${W / 2}" y="44" text-anchor="middle" fill="#555">${esc(r.when)} · ${r.cores} cores · time-like: lower is better; throughput: higher is better</text>`,
+  `<line x1="${x(1)}" y1="56" x2="${x(1)}" y2="${H - 24}" stroke="#888" stroke-dasharray="4 3"/>`,
+  `<text x="${x(1)}" y="${H - 8}" text-anchor="middle" fill="#555">1.0 = same as direct</text>`,
+];
+rows.forEach((c, i) => {
+  const y = 64 + i * rowH;
+  const v = Number(c.ratio);
+  const throughput = /throughput/.test(c.measure);
+  const good = throughput ? v >= 0.9 : v <= 1.25;
+  parts.push(`<text x="${left - 8}" y="${y + 17}" text-anchor="end">${esc(c.measure)}</text>`);
+  parts.push(`<rect x="${left}" y="${y + 4}" width="${Math.max(1, x(v) - left)}" height="20" fill="${good ? '#3a7d44' : '#c0504d'}"/>`);
+  parts.push(`<text x="${x(v) + 6}" y="${y + 18}">${c.ratio} (${esc(c.via)} vs ${esc(c.direct)})</text>`);
+});
+parts.push('</svg>');
+writeFileSync(output, `${parts.join('\n')}\n`);
+console.log(`wrote ${output}`);
