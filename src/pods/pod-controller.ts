@@ -36,6 +36,11 @@ export class PodController {
   readonly pods: Informer<Pod>;
   readonly queue: WorkQueue;
   private gcTimer?: NodeJS.Timeout;
+  /**
+   * uids of pods this controller failed itself (bounced or lost). The upper cache may still show them
+   * as running for a moment; they must never get a backing pod again. Bounded.
+   */
+  private readonly failedByUs = new Map<string, number>();
   private ready = false;
 
   constructor(private readonly o: PodControllerOptions) {
@@ -118,7 +123,17 @@ export class PodController {
       if (gone) await this.forceDelete(pod);
       return;
     }
+    if (pod.metadata.uid && this.failedByUs.has(pod.metadata.uid)) {
+      // Failed by us: make sure no backing pod is left or re-created from a stale cache.
+      await this.o.provider.deletePod(key, 0);
+      return;
+    }
     if (terminal(pod)) {
+      // Pods fedlet failed itself keep no backing pod (level-triggered: also after a restart).
+      if (pod.status?.reason === 'LowerUnschedulable' || pod.status?.reason === 'LowerPodDeleted') {
+        await this.o.provider.deletePod(key, 0);
+        return;
+      }
       const st = this.o.provider.podStatus(pod);
       if (st && terminal({ ...pod, status: st })) await this.writeStatus(pod, st);
       return;
@@ -138,6 +153,7 @@ export class PodController {
       throw e;
     }
     if (result.kind === 'lost') {
+      this.rememberFailed(pod);
       void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', 'LowerPodDeleted', result.message);
       await this.writeStatus(pod, {
         phase: 'Failed',
@@ -156,6 +172,7 @@ export class PodController {
       return;
     }
     if (result.kind === 'bounce') {
+      this.rememberFailed(pod);
       void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', 'LowerUnschedulable', result.message);
       await this.writeStatus(pod, { ...(pod.status ?? {}), phase: 'Failed', reason: 'LowerUnschedulable', message: result.message });
       return;
@@ -167,6 +184,12 @@ export class PodController {
     if (result.kind === 'recheck') this.queue.addAfter(key, result.retryAfterMs);
     const st = this.o.provider.podStatus(pod);
     if (st) await this.writeStatus(pod, st);
+  }
+
+  private rememberFailed(pod: Pod): void {
+    if (!pod.metadata.uid) return;
+    this.failedByUs.set(pod.metadata.uid, Date.now());
+    if (this.failedByUs.size > 10_000) this.failedByUs.delete(this.failedByUs.keys().next().value!);
   }
 
   private async forceDelete(pod: Pod): Promise<void> {
