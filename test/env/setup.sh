@@ -2,6 +2,14 @@
 # Everything a fresh machine needs beyond `npm ci`: openssl (test PKI) and the control-plane binaries
 # (built from their Go modules, cached by version; see build-binaries.sh).
 set -euo pipefail
+cd "$(dirname "$0")/../.."
+# npm ci installs exactly the lock file. npm 11.19 writes lock files that omit other platforms'
+# optional packages (rollup's native builds) and then refuses them in `npm ci`; in that case install
+# from the same lock file with `npm install`, which resolves nothing new.
+if ! npm ci --no-audit --no-fund; then
+  echo "[setup] npm ci refused the lock file; installing from it with npm install instead" >&2
+  npm install --no-audit --no-fund
+fi
 if ! command -v openssl >/dev/null; then
   echo "[setup] installing openssl" >&2
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openssl; else sudo apt-get update -qq && sudo apt-get install -y -qq openssl; fi
@@ -10,4 +18,4 @@ if ! command -v go >/dev/null; then
   echo "[setup] ERROR: the Go toolchain (1.26+) is needed to build kube-apiserver, etcd and kwok; install it and retry" >&2
   exit 1
 fi
-bash "$(dirname "$0")/build-binaries.sh"
+bash test/env/build-binaries.sh
