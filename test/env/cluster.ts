@@ -46,6 +46,8 @@ export interface ClusterState {
   portForwardTarget?: number;
   logsFile?: string;
   processes: ProcessRecord[];
+  /** When components were restarted by tests (ms since epoch): their first seconds are special. */
+  restarts?: number[];
 }
 
 export function defaultLowerNodes(count: number, perNode: Partial<KwokNodeSpec> = {}): KwokNodeSpec[] {

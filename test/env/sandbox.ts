@@ -325,5 +325,6 @@ export async function stopComponent(state: SandboxState, cluster: string, compon
 export function restartComponent(state: SandboxState, cluster: string, component: string): void {
   const { c, i } = findComponent(state, cluster, component);
   c.processes[i] = restartProcess(c.processes[i]!);
+  c.restarts = [...(c.restarts ?? []), Date.now()];
   saveState(state);
 }
