@@ -142,9 +142,10 @@ export class DependencySync {
         } catch (e) {
           if (!isNotFound(e)) throw e;
         }
-        for (const key of this.copied.keys()) if (key.endsWith(`/${obj.metadata.name}`) && key.startsWith(`${kind}/`)) this.copied.delete(key);
       }
     }
+    // The copy cache only saves reads; after deletions, start it afresh rather than guess its keys.
+    if (deleted) this.copied.clear();
     return deleted;
   }
 }

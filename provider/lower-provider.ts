@@ -238,6 +238,6 @@ export class LowerProvider implements Provider {
     else if (!this.nodes.hasSynced || !this.pods.hasSynced)
       condition = { ready: false, reason: 'LowerClusterSyncing', message: `waiting for the caches of lower cluster ${this.o.clusterName}` };
     else condition = { ready: true, reason: 'LowerClusterReady', message: `lower cluster ${this.o.clusterName} is reachable; ${counted} of ${nodes.length} nodes Ready and schedulable` };
-    return { condition, resources: fromMilli(freeCapacity(nodes, pods)), labels, backingNodes: counted };
+    return { condition, resources: fromMilli(freeCapacity(nodes, pods)), labels };
   }
 }

@@ -11,7 +11,7 @@ import { DependencySync, depKey } from './dependencies.js';
 import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import { upperStatusFromLower } from './status.js';
-import { mutableView, translatePod } from './translate.js';
+import { dependencyRefs, mutableView, translatePod } from './translate.js';
 
 export interface LowerPodsOptions {
   upper: KubeClient;
@@ -181,34 +181,19 @@ export class LowerPods {
     this.ensuredNamespaces.add(ns);
   }
 
+  /** Remembers which ConfigMaps/Secrets each pod uses, so a change to one re-syncs exactly those pods. */
   private trackDependents(upper: Pod): void {
     const key = `${upper.metadata.namespace}/${upper.metadata.name}`;
     for (const set of this.dependents.values()) set.delete(key);
     const ns = upper.metadata.namespace ?? '';
-    const add = (k: string) => {
-      let s = this.dependents.get(k);
-      if (!s) this.dependents.set(k, (s = new Set()));
-      s.add(key);
-    };
-    for (const v of upper.spec.volumes ?? []) {
-      if (v.configMap?.name) add(depKey('configmaps', ns, v.configMap.name));
-      if (v.secret?.secretName) add(depKey('secrets', ns, v.secret.secretName));
-      for (const s of v.projected?.sources ?? []) {
-        if (s.configMap?.name) add(depKey('configmaps', ns, s.configMap.name));
-        if (s.secret?.name) add(depKey('secrets', ns, s.secret.name));
+    const refs = dependencyRefs(upper);
+    for (const [kind, names] of [['configmaps', refs.configMaps], ['secrets', refs.secrets]] as const)
+      for (const name of names.keys()) {
+        const k = depKey(kind, ns, name);
+        let s = this.dependents.get(k);
+        if (!s) this.dependents.set(k, (s = new Set()));
+        s.add(key);
       }
-    }
-    for (const c of [...upper.spec.containers, ...(upper.spec.initContainers ?? [])]) {
-      for (const e of c.env ?? []) {
-        if (e.valueFrom?.configMapKeyRef?.name) add(depKey('configmaps', ns, e.valueFrom.configMapKeyRef.name));
-        if (e.valueFrom?.secretKeyRef?.name) add(depKey('secrets', ns, e.valueFrom.secretKeyRef.name));
-      }
-      for (const e of c.envFrom ?? []) {
-        if (e.configMapRef?.name) add(depKey('configmaps', ns, e.configMapRef.name));
-        if (e.secretRef?.name) add(depKey('secrets', ns, e.secretRef.name));
-      }
-    }
-    for (const s of upper.spec.imagePullSecrets ?? []) add(depKey('secrets', ns, s.name));
   }
 
   private depRv(key: string): string | undefined {
@@ -231,7 +216,7 @@ export class LowerPods {
     if (!existing) {
       // It ran before (we published its host IP) but is gone from the lower cluster: deleted or evicted there.
       if (upper.status?.hostIP && upper.status.phase !== 'Pending')
-        return { kind: 'lost', message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet` };
+        return { kind: 'fail', reason: 'LowerPodDeleted', message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet` };
       await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
       await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
       try {
@@ -260,7 +245,8 @@ export class LowerPods {
       // Never two copies: the lower pod goes first; the upper pod fails once it is gone.
       await this.deleteLower(existing, 0);
       return {
-        kind: 'bounce',
+        kind: 'fail',
+        reason: 'LowerUnschedulable',
         message: `lower cluster ${this.o.clusterName} could not schedule the pod for ${this.o.bounceAfterSeconds}s (${unschedulable.message ?? 'unschedulable'}); failing it so that its controller places a replacement elsewhere`,
       };
     }

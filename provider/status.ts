@@ -39,10 +39,4 @@ export function upperStatusFromLower(lower: Pod, upper: Pod, ctx: StatusContext)
   return out;
 }
 
-/** The lower scheduler could not place the pod: its reason and message, if so. */
-export function lowerUnschedulable(lower: Pod): { reason: string; message: string } | undefined {
-  const c = lower.status?.conditions?.find((x) => x.type === 'PodScheduled');
-  if (c && c.status === 'False') return { reason: c.reason ?? 'Unschedulable', message: c.message ?? '' };
-  return undefined;
-}
 

@@ -61,7 +61,6 @@ export class Extender {
   readonly summaries: Informer<SummaryCm, KubeObject & { parsed?: ClusterSummary }>;
   readonly leases: Informer<LeaseObj>;
   private server?: Server;
-  filterCalls = 0;
 
   constructor(private readonly o: { upper: KubeClient; namespace: string; log: Logger; now?: () => number }) {
     this.nodes = new Informer<NodeObj>({ client: o.upper, path: '/api/v1/nodes', labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}`, log: o.log, transform: (n) => ({ metadata: { name: n.metadata.name, labels: n.metadata.labels, resourceVersion: n.metadata.resourceVersion } }) });
@@ -98,7 +97,6 @@ export class Extender {
   }
 
   filter(args: ExtenderArgs): ExtenderFilterResult {
-    this.filterCalls++;
     const { pod, names } = parseArgs(args);
     const pass: string[] = [];
     const failed: Record<string, string> = {};

@@ -17,8 +17,6 @@ export interface ProviderNodeState {
   resources: ResourceList;
   /** Labels derived from the backing capacity (os, arch, region, zone...). */
   labels: Record<string, string>;
-  /** Informational: the count of backing machines, shown in nodeInfo/annotations. */
-  backingNodes: number;
 }
 
 export interface Provider extends PodProvider, StreamProvider {
@@ -38,10 +36,11 @@ export type PodEnsureResult =
   | { kind: 'ok' }
   /** Nothing to do yet (e.g. an older backing pod of the same name is going away); sync again later. */
   | { kind: 'waiting'; message: string }
-  /** The backing pod existed and vanished outside fedlet: the upper pod must fail so it is replaced. */
-  | { kind: 'lost'; message: string }
-  /** The backing cluster cannot place the pod (for too long): fail it so it is rescheduled elsewhere. */
-  | { kind: 'bounce'; message: string }
+  /**
+   * The upper pod must fail so that its controller replaces it: the backing pod vanished outside
+   * fedlet, or the backing cluster could not place it for too long. `reason` is the status reason.
+   */
+  | { kind: 'fail'; reason: string; message: string }
   /** Nothing to change now, but look again after `retryAfterMs` (e.g. a bounce deadline). */
   | { kind: 'recheck'; retryAfterMs: number };
 

@@ -25,15 +25,6 @@ export class KubeApiError extends Error {
     super(message);
     this.name = 'KubeApiError';
   }
-  get notFound(): boolean {
-    return this.code === 404;
-  }
-  get conflict(): boolean {
-    return this.code === 409;
-  }
-  get gone(): boolean {
-    return this.code === 410;
-  }
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -68,8 +68,6 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
   private synced = false;
   private syncWaiters: Array<() => void> = [];
   private running?: Promise<void>;
-  /** Last error seen by list/watch, cleared on a successful list or watch event. */
-  lastError?: Error;
 
   constructor(private readonly opts: InformerOptions<R, T>) {}
 
@@ -133,13 +131,11 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
           this.opts.metadataOnly ? METADATA_ONLY_WATCH : undefined,
         )) {
           rv = this.apply(ev) ?? rv;
-          this.lastError = undefined;
           backoff.reset();
         }
       } catch (e) {
         if (signal.aborted) break;
         const err = e as Error;
-        this.lastError = err;
         if (err instanceof KubeApiError && (err.code === 410 || err.reason === 'Expired' || err.reason === 'Gone')) {
           rv = undefined; // too old: list again
           continue;
@@ -210,7 +206,6 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
       this.cache.delete(key);
       for (const h of this.handlers) h.onDelete?.(old);
     }
-    this.lastError = undefined;
     if (!this.synced) {
       this.synced = true;
       for (const w of this.syncWaiters.splice(0)) w();

@@ -29,7 +29,6 @@ export function microTime(d: Date): string {
 
 export class LeaseController {
   private readonly path: string;
-  lastRenew?: Date;
 
   constructor(private readonly o: LeaseControllerOptions) {
     this.path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${o.nodeName}`;
@@ -77,6 +76,5 @@ export class LeaseController {
         throw e;
       }
     }
-    this.lastRenew = now;
   }
 }

@@ -21,7 +21,6 @@ export class NodeController {
   private node?: NodeObject;
   private dirty = true;
   private wake?: () => void;
-  statusWrites = 0;
 
   constructor(private readonly o: NodeControllerOptions) {
     o.provider.onNodeStateChange(() => this.markDirty());
@@ -136,7 +135,6 @@ export class NodeController {
       }
       throw e;
     }
-    this.statusWrites++;
     this.o.log.debug({ ready: state.condition.ready, resources: state.resources }, 'posted node status');
   }
 

@@ -12,7 +12,6 @@ export class SummaryPublisher {
   private dirty = true;
   private wake?: () => void;
   private last = '';
-  writes = 0;
 
   constructor(
     private readonly o: { client: KubeClient; namespace: string; nodeName: string; summary: () => unknown; minIntervalMs: number; maxBytes: number; log: Logger },
@@ -51,7 +50,6 @@ export class SummaryPublisher {
       }
     }
     this.last = body;
-    this.writes++;
     // kube-scheduler does not watch the summary. A pod the extender rejected is retried on cluster
     // events; touching the virtual Node (an annotation naming the summary version) is that event.
     const version = createHash('sha256').update(body).digest('hex').slice(0, 16);

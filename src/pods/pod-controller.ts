@@ -114,7 +114,8 @@ export class PodController {
           this.queue.addAfter(key, Math.max(200, deadline - Date.now() + 100));
           return;
         }
-        void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', 'LowerClusterUnreachable', `deleted without confirmation: ${this.o.provider.nodeState().condition.message}; the lower pod will be removed when the cluster is reachable again`);
+        const cond = this.o.provider.nodeState().condition;
+        void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', cond.reason, `deleted without confirmation: ${cond.message}; the backing pod will be removed when it is reachable again`);
         await this.forceDelete(pod);
         return;
       }
@@ -129,13 +130,11 @@ export class PodController {
       return;
     }
     if (terminal(pod)) {
-      // Pods fedlet failed itself keep no backing pod (level-triggered: also after a restart).
-      if (pod.status?.reason === 'LowerUnschedulable' || pod.status?.reason === 'LowerPodDeleted') {
-        await this.o.provider.deletePod(key, 0);
-        return;
-      }
+      // A pod that ended in the upper cluster runs nowhere (kubelet semantics): a backing pod that is
+      // still active (e.g. the pod was failed by this controller) is removed. Level-triggered.
       const st = this.o.provider.podStatus(pod);
-      if (st && terminal({ ...pod, status: st })) await this.writeStatus(pod, st);
+      if (st && !terminal({ ...pod, status: st })) await this.o.provider.deletePod(key, 0);
+      else if (st) await this.writeStatus(pod, st);
       return;
     }
     let result;
@@ -152,29 +151,11 @@ export class PodController {
       }
       throw e;
     }
-    if (result.kind === 'lost') {
+    if (result.kind === 'fail') {
       this.rememberFailed(pod);
-      void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', 'LowerPodDeleted', result.message);
-      await this.writeStatus(pod, {
-        phase: 'Failed',
-        reason: 'LowerPodDeleted',
-        message: result.message,
-        conditions: (pod.status?.conditions ?? []).map((c) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: 'LowerPodDeleted' } : c)),
-        hostIP: pod.status?.hostIP,
-        hostIPs: pod.status?.hostIPs,
-        podIP: pod.status?.podIP,
-        podIPs: pod.status?.podIPs,
-        startTime: pod.status?.startTime,
-        qosClass: pod.status?.qosClass,
-        containerStatuses: pod.status?.containerStatuses,
-        initContainerStatuses: pod.status?.initContainerStatuses,
-      });
-      return;
-    }
-    if (result.kind === 'bounce') {
-      this.rememberFailed(pod);
-      void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', 'LowerUnschedulable', result.message);
-      await this.writeStatus(pod, { ...(pod.status ?? {}), phase: 'Failed', reason: 'LowerUnschedulable', message: result.message });
+      void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', result.reason, result.message);
+      const notReady = (pod.status?.conditions ?? []).map((c) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: result.reason } : c));
+      await this.writeStatus(pod, { ...(pod.status ?? {}), phase: 'Failed', reason: result.reason, message: result.message, conditions: notReady });
       return;
     }
     if (result.kind === 'waiting') {

@@ -24,7 +24,6 @@ export class WorkQueue {
   private waiters: Array<() => void> = [];
   private stopped = false;
   private workers: Promise<void>[] = [];
-  dropped = 0;
 
   constructor(private readonly o: WorkQueueOptions) {}
 
@@ -43,7 +42,6 @@ export class WorkQueue {
     }
     if (this.queued.has(key)) return;
     if (this.queue.length >= this.o.maxSize) {
-      this.dropped++;
       this.o.log.error({ key, maxSize: this.o.maxSize }, 'work queue full; key will be picked up by the next resync');
       return;
     }

@@ -90,6 +90,10 @@ describe.skipIf(!local)('kubectl logs through the virtual node', () => {
     expect(await kubectl(upper, ['logs', pod, '-n', ns, '--limit-bytes=10'])).toHaveLength(10);
     expect(await kubectl(upper, ['logs', pod, '-n', ns, '--since=1h'])).toContain(marker);
     expect(await kubectl(upper, ['logs', pod, '-n', ns, '-c', 'app', '--tail=1'])).toContain(marker);
+    // --previous reaches the lower kubelet's previous log (kwok serves the same file for it).
+    const previous = await kubectl(upper, ['logs', pod, '-n', ns, '--previous', '--tail=2']);
+    expect(previous).toBe(await kubectl(lower1, ['logs', pod, '-n', ns, '--previous', '--tail=2']));
+    expect(previous).toContain(marker);
   });
 
   it('follows the log: new lines arrive while kubectl logs -f runs', async () => {
@@ -262,6 +266,9 @@ describe('kubelet API security and plain endpoints', () => {
     // kubectl logs (above) and this direct check use the same identity and paths.
     const r = await kubeletGet('/runningpods/', apiserverCert());
     expect(r.status).toBe(200);
+    const running = JSON.parse(r.body) as { items: Array<{ metadata: { name: string }; status?: { phase?: string } }> };
+    expect(running.items.map((p) => p.metadata.name)).toContain(pod);
+    expect(running.items.every((p) => p.status?.phase === 'Running')).toBe(true);
     expect(path.basename(apiserverCert().cert)).toBe('apiserver-kubelet-client.crt');
   });
 });

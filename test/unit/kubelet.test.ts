@@ -61,3 +61,17 @@ describe('log options', () => {
     expect(() => logOptions({ sinceTime: 'yesterday' })).toThrow(/RFC3339/);
   });
 });
+
+describe('kubelet authentication without credentials', () => {
+  it('answers 401 unless anonymous access is enabled, then authorizes system:anonymous', async () => {
+    const { KubeletAuth: Auth } = await import('../../src/kubelet/auth.js');
+    const reviews: unknown[] = [];
+    const upper = { create: async (_p: string, body: unknown) => (reviews.push(body), { status: { allowed: false } }) } as never;
+    const req = { socket: { authorized: false }, headers: {}, method: 'GET', url: '/pods' } as never;
+    expect(await new Auth({ upper, nodeName: 'n', anonymous: false }).check(req)).toMatchObject({ ok: false, status: 401 });
+    expect(reviews).toHaveLength(0);
+    const r = await new Auth({ upper, nodeName: 'n', anonymous: true }).check(req);
+    expect(r).toMatchObject({ ok: false, status: 403 });
+    expect(reviews[0]).toMatchObject({ spec: { user: 'system:anonymous', groups: ['system:unauthenticated'], resourceAttributes: { verb: 'get', resource: 'nodes', subresource: 'pods', name: 'n' } } });
+  });
+});

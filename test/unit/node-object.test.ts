@@ -8,7 +8,6 @@ const state: ProviderNodeState = {
   condition: { ready: true, reason: 'LowerClusterReady', message: 'ok' },
   resources: { cpu: '4', memory: '1024', pods: '10' },
   labels: { 'kubernetes.io/arch': 'arm64', 'topology.kubernetes.io/zone': 'eu-a' },
-  backingNodes: 1,
 };
 
 describe('virtual node object', () => {
