@@ -16,6 +16,8 @@ export interface LowerNode {
   allocatable: MilliList;
   labels: Record<string, string>;
   taints: Taint[];
+  /** Where the node's kubelet serves resource metrics, when it says (metrics.k8s.io/resource-metrics-path). */
+  resourceMetricsPath?: string;
 }
 
 export interface LowerPod {

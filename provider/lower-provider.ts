@@ -57,8 +57,12 @@ export function nodeInfo(n: RawNode): LowerNode {
     allocatable: toMilli(n.status?.allocatable),
     labels: n.metadata?.labels ?? {},
     taints: n.spec?.taints ?? [],
+    ...(n.metadata?.annotations?.[RESOURCE_METRICS_PATH_ANNOTATION] ? { resourceMetricsPath: n.metadata.annotations[RESOURCE_METRICS_PATH_ANNOTATION] } : {}),
   };
 }
+
+/** Node annotation (kwok, some managed kubelets) naming a resource-metrics path other than /metrics/resource. */
+const RESOURCE_METRICS_PATH_ANNOTATION = 'metrics.k8s.io/resource-metrics-path';
 
 export class LowerProvider implements Provider {
   readonly nodes: Informer<RawNode, CachedNode>;
@@ -116,6 +120,8 @@ export class LowerProvider implements Provider {
       nodeName: o.nodeName,
       lowerPods: () => this.podsOps.lowerPods.list(),
       upperUid: (key) => this.podsOps.lowerPodFor(key)?.metadata.labels?.[LABEL_UPPER_UID],
+      metricsPathOf: (node) => this.nodes.get(node)?.info.resourceMetricsPath,
+      log,
     });
     this.health = new LowerHealth({ client: o.client, clusterName: o.clusterName, intervalMs: o.healthIntervalMs, failureThreshold: o.healthFailureThreshold, log });
     this.state = this.compute();

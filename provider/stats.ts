@@ -1,10 +1,13 @@
 // /stats/summary and /metrics/resource for the virtual node, taken from the lower cluster without an
-// agent there: each lower node's kubelet summary (through the lower API server's node proxy), filtered
+// agent there: each lower node's kubelet summary (through the lower API server's node proxy) or, where a
+// node serves no summary (kwok, hardened kubelets), its resource metrics (/metrics/resource, or the path
+// in the node's metrics.k8s.io/resource-metrics-path annotation, as metrics-server reads them), filtered
 // to this fedlet's pods and renamed to their upper identities. Counters are kept monotonic across pods
 // coming and going (metrics-server rejects decreasing counters).
 import type { KubeClient } from '../src/kube/client.js';
 import type { Pod } from '../src/kube/types.js';
 import { upperKeyOf } from './pods.js';
+import { parsePromText } from './prom-text.js';
 
 interface Usage {
   time?: string;
@@ -30,19 +33,62 @@ export class LowerStats {
   private readonly lastPodCpu = new Map<string, number>();
   private nodeCpuTotal = 0;
 
-  constructor(private readonly o: { lower: KubeClient; nodeName: string; lowerPods: () => Pod[]; upperUid: (upperKey: string) => string | undefined }) {}
+  /** Which source last worked per lower node, so a node without a summary costs one request, not two. */
+  private readonly sourceOf = new Map<string, 'summary' | 'metrics'>();
+  private readonly unavailable = new Set<string>();
+
+  constructor(
+    private readonly o: {
+      lower: KubeClient;
+      nodeName: string;
+      lowerPods: () => Pod[];
+      upperUid: (upperKey: string) => string | undefined;
+      /** The lower node's resource-metrics path annotation, if any. */
+      metricsPathOf?: (lowerNode: string) => string | undefined;
+      log?: { warn: (obj: object, msg: string) => void };
+    },
+  ) {}
+
+  /** Pod stats of one lower node: the kubelet summary, else its resource metrics, else none. */
+  private async nodePodStats(node: string, byLower: Map<string, Pod>): Promise<PodStats[]> {
+    const viaSummary = () => this.o.lower.get<{ pods?: PodStats[] }>(`/api/v1/nodes/${encodeURIComponent(node)}/proxy/stats/summary`, { timeoutMs: 5000 }).then((s) => s.pods ?? []);
+    const viaMetrics = async () => {
+      const p = this.o.metricsPathOf?.(node) ?? '/metrics/resource';
+      const text = await this.o.lower.getText(`/api/v1/nodes/${encodeURIComponent(node)}/proxy${p.startsWith('/') ? p : `/${p}`}`, { timeoutMs: 5000 });
+      return podStatsFromResourceMetrics(text, byLower);
+    };
+    const order = this.sourceOf.get(node) === 'metrics' ? ([['metrics', viaMetrics], ['summary', viaSummary]] as const) : ([['summary', viaSummary], ['metrics', viaMetrics]] as const);
+    const errors: string[] = [];
+    for (const [source, fetch] of order) {
+      try {
+        const pods = await fetch();
+        this.sourceOf.set(node, source);
+        this.unavailable.delete(node);
+        return pods;
+      } catch (e) {
+        errors.push(`${source}: ${(e as Error).message}`);
+      }
+    }
+    // A node with neither source contributes pods without usage; said once per node, not per scrape.
+    this.sourceOf.delete(node);
+    if (!this.unavailable.has(node)) {
+      this.unavailable.add(node);
+      this.o.log?.warn({ lowerNode: node, errors }, 'lower node offers neither /stats/summary nor resource metrics; its pods are reported without usage');
+    }
+    return [];
+  }
 
   async summary(): Promise<Summary> {
     const ours = this.o.lowerPods();
     const byLower = new Map(ours.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]));
     const nodes = [...new Set(ours.map((p) => p.spec.nodeName).filter((n): n is string => !!n))];
-    const lowerSummaries = await Promise.all(
-      nodes.map((n) => this.o.lower.get<{ pods?: PodStats[] }>(`/api/v1/nodes/${n}/proxy/stats/summary`, { timeoutMs: 5000 }).catch(() => ({ pods: [] as PodStats[] }))),
-    );
+    for (const n of this.sourceOf.keys()) if (!nodes.includes(n)) this.sourceOf.delete(n);
+    for (const n of this.unavailable) if (!nodes.includes(n)) this.unavailable.delete(n);
+    const perNode = await Promise.all(nodes.map((n) => this.nodePodStats(n, byLower)));
     const seen = new Set<string>();
     const pods: PodStats[] = [];
-    for (const s of lowerSummaries)
-      for (const ps of s.pods ?? []) {
+    for (const list of perNode)
+      for (const ps of list) {
         const p = byLower.get(`${ps.podRef.namespace}/${ps.podRef.name}`);
         const upperKey = p && upperKeyOf(p);
         if (!p || !upperKey) continue;
@@ -112,4 +158,48 @@ export class LowerStats {
     out.push('# HELP container_start_time_seconds Start time of the container since unix epoch in seconds', '# TYPE container_start_time_seconds gauge', ...startLines);
     return `${out.join('\n')}\n`;
   }
+}
+
+/** When a lower container started: its running state, else the pod's start time. */
+function containerStart(p: Pod, container: string): string | undefined {
+  const statuses = (p.status?.containerStatuses ?? []) as Array<{ name?: string; state?: { running?: { startedAt?: string } } }>;
+  return statuses.find((c) => c.name === container)?.state?.running?.startedAt ?? p.status?.startTime;
+}
+
+/**
+ * Pod stats from a kubelet's /metrics/resource exposition (container_cpu_usage_seconds_total,
+ * container_memory_working_set_bytes), for the pods in `byLower` (lower namespace/name → pod).
+ */
+export function podStatsFromResourceMetrics(text: string, byLower: Map<string, Pod>): PodStats[] {
+  const pods = new Map<string, PodStats>();
+  const now = new Date().toISOString();
+  for (const s of parsePromText(text)) {
+    if (s.name !== 'container_cpu_usage_seconds_total' && s.name !== 'container_memory_working_set_bytes') continue;
+    const { namespace, pod, container } = s.labels;
+    if (!namespace || !pod || !container || !Number.isFinite(s.value)) continue;
+    const key = `${namespace}/${pod}`;
+    const lowerPod = byLower.get(key);
+    if (!lowerPod) continue;
+    let ps = pods.get(key);
+    if (!ps) {
+      ps = { podRef: { namespace, name: pod, uid: lowerPod.metadata.uid ?? '' }, startTime: lowerPod.status?.startTime, containers: [] };
+      pods.set(key, ps);
+    }
+    let c = ps.containers!.find((x) => x.name === container);
+    if (!c) {
+      c = { name: container, startTime: containerStart(lowerPod, container) };
+      ps.containers!.push(c);
+    }
+    const time = s.timestampMs ? new Date(s.timestampMs).toISOString() : now;
+    if (s.name === 'container_cpu_usage_seconds_total') c.cpu = { time, usageCoreNanoSeconds: Math.round(s.value * 1e9) };
+    else c.memory = { time, workingSetBytes: Math.round(s.value) };
+  }
+  for (const ps of pods.values()) {
+    const cs = ps.containers ?? [];
+    const withCpu = cs.filter((c) => c.cpu?.usageCoreNanoSeconds !== undefined);
+    const withMem = cs.filter((c) => c.memory?.workingSetBytes !== undefined);
+    if (withCpu.length) ps.cpu = { time: withCpu[0]!.cpu!.time, usageCoreNanoSeconds: withCpu.reduce((a, c) => a + c.cpu!.usageCoreNanoSeconds!, 0) };
+    if (withMem.length) ps.memory = { time: withMem[0]!.memory!.time, workingSetBytes: withMem.reduce((a, c) => a + c.memory!.workingSetBytes!, 0) };
+  }
+  return [...pods.values()];
 }

@@ -62,6 +62,26 @@ function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: b
   return out;
 }
 
+/**
+ * The walkthrough printed by `sandbox up` (and run verbatim by the quick-start e2e test): a Deployment
+ * spread over the lower clusters, then logs, exec and the lower side of it.
+ */
+export function quickStart(o: { binDir: string; cli: string; upper: string; lower: string; node: string }): string[] {
+  return [
+    `export PATH=${o.binDir}:$PATH   # kubectl built by npm run setup`,
+    `export KUBECONFIG=${o.upper}`,
+    'kubectl get nodes -L fedlet.io/cluster,topology.kubernetes.io/region',
+    'kubectl create deployment hello --image=registry.k8s.io/pause:3.10 --replicas=4',
+    'kubectl rollout status deployment/hello --timeout=240s',
+    'kubectl get pods -o wide',
+    'kubectl logs deployment/hello --tail=2',
+    "kubectl exec deployment/hello -- echo hello from a lower cluster",
+    `kubectl describe node ${o.node} | sed -n '/Allocatable/,/System Info/p'`,
+    `kubectl --kubeconfig ${o.lower} get pods -A -l fedlet.io/origin -o wide`,
+    `node ${o.cli} status`,
+  ];
+}
+
 async function cmdSandbox(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const a = sandboxArgs(rest);
@@ -70,16 +90,15 @@ async function cmdSandbox(argv: string[]): Promise<number> {
   const say = (m: string) => process.stderr.write(`[sandbox] ${m}\n`);
   if (sub === 'up') {
     const s = await sb.sandboxUp({ dir: a.dir, lowers: a.lowers, withFedlet: !a.noFedlet, progress: say });
-    const k = `kubectl --kubeconfig ${s.upperKubeconfig}`;
+    const { findBinary } = await import('../test/env/binaries.js');
+    const { fileURLToPath } = await import('node:url');
+    const path = await import('node:path');
+    const cli = fileURLToPath(import.meta.url);
     process.stdout.write(
       [
         '',
         `Sandbox is up in ${s.dir}: upper cluster + ${s.lowers.length} lower cluster(s)${a.noFedlet ? '' : ', one fedlet each'}.`,
-        'Try:',
-        `  ${k} get nodes -L fedlet.io/cluster,topology.kubernetes.io/region`,
-        `  ${k} describe node ${s.fedlets[0]?.nodeName}`,
-        `  kubectl --kubeconfig ${s.lowerKubeconfigs[0]} get nodes`,
-        `  export KUBECONFIG=${s.upperKubeconfig}`,
+        ...(a.noFedlet ? [] : ['Try it (copy and paste into another shell):', ...quickStart({ binDir: path.dirname(findBinary('kubectl')), cli, upper: s.upperKubeconfig, lower: s.lowerKubeconfigs[0]!, node: s.fedlets[0]?.nodeName ?? '' }).map((l) => `  ${l}`)]),
         a.foreground ? 'Press Ctrl-C to stop and tear everything down.' : `Stop it with: fedlet sandbox down --dir ${a.dir}`,
         '',
       ].join('\n'),

@@ -53,6 +53,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** e.g. an Accept header asking for PartialObjectMetadata. */
   headers?: Record<string, string>;
+  /** 'text': resolve a 2xx body as text, never parsed (e.g. Prometheus expositions through a node proxy). */
+  responseType?: 'json' | 'text';
 }
 
 export interface WatchEvent<T> {
@@ -140,6 +142,7 @@ export class KubeClient {
           const text = Buffer.concat(chunks).toString('utf8');
           const code = res.statusCode ?? 0;
           if (code >= 200 && code < 300) {
+            if (opts.responseType === 'text') return resolve(text as T);
             if (!text) return resolve(undefined as T);
             try {
               resolve(JSON.parse(text) as T);
@@ -181,6 +184,10 @@ export class KubeClient {
 
   get<T>(path: string, opts?: RequestOptions): Promise<T> {
     return this.request<T>('GET', path, opts);
+  }
+  getText(path: string, opts?: RequestOptions): Promise<string> {
+    // Accept anything: a Prometheus exposition handler answers 406 to a JSON-only Accept header.
+    return this.request<string>('GET', path, { ...opts, responseType: 'text', headers: { Accept: 'text/plain;version=0.0.4;q=0.9, */*;q=0.1', ...opts?.headers } });
   }
   create<T>(path: string, body: unknown, opts?: RequestOptions): Promise<T> {
     return this.request<T>('POST', path, { ...opts, body });

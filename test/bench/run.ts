@@ -115,7 +115,7 @@ function rssMiB(pid: number): number {
 function kubeletMetrics(s: SandboxState): Promise<string> {
   const cert = s.upper.kubeletClientCert!;
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port: s.fedlets[0]!.kubeletPort, path: '/metrics', rejectUnauthorized: false, cert: readFileSync(cert), key: readFileSync(cert.replace(/\.crt$/, '.key')) }, (res) => {
+    const req = https.request({ host: s.nodeIP ?? '127.0.0.1', port: s.fedlets[0]!.kubeletPort, path: '/metrics', rejectUnauthorized: false, cert: readFileSync(cert), key: readFileSync(cert.replace(/\.crt$/, '.key')) }, (res) => {
       let b = '';
       res.on('data', (c) => (b += c));
       res.on('end', () => resolve(b));

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBinary } from '../env/binaries.js';
 import { createNamespace, eventually, kubectl, kubectlRaw, sandbox } from './helpers.js';
+import { isProxyableAddress } from '../env/node-address.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -30,7 +31,7 @@ function kubeletGet(urlPath: string, auth: { cert?: string; key?: string; token?
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
-        host: '127.0.0.1',
+        host: s.nodeIP ?? '127.0.0.1',
         port: f1.kubeletPort,
         path: urlPath,
         method: 'GET',
@@ -260,6 +261,36 @@ describe('kubelet API security and plain endpoints', () => {
     expect(own.body).toMatch(/fedlet_pod_sync_duration_seconds_count/);
   });
 
+  // kube-apiserver refuses to proxy to loopback node addresses; test/env/netns-run.sh gives the nodes a
+  // non-loopback address inside a private network namespace.
+  it.skipIf(!isProxyableAddress(s.nodeIP ?? '127.0.0.1'))('kubectl get --raw /api/v1/nodes/<vnode>/proxy/{healthz,stats/summary,metrics/resource} parse', async () => {
+    const base = `/api/v1/nodes/${f1.nodeName}/proxy`;
+    expect((await kubectl(upper, ['get', '--raw', `${base}/healthz`])).trim()).toBe('ok');
+    // Usage comes from the lower node's resource metrics (kwok serves no /stats/summary), so it may take a
+    // scrape or two to appear.
+    const summary = await eventually(
+      async () => {
+        const sm = JSON.parse(await kubectl(upper, ['get', '--raw', `${base}/stats/summary`])) as {
+          node: { nodeName: string; cpu?: { usageCoreNanoSeconds?: number } };
+          pods: Array<{ podRef: { name: string; namespace: string; uid: string }; cpu?: { usageCoreNanoSeconds?: number }; memory?: { workingSetBytes?: number } }>;
+        };
+        const mine = sm.pods.find((p) => p.podRef.name === pod && p.podRef.namespace === ns);
+        if (!mine?.cpu?.usageCoreNanoSeconds || !mine.memory?.workingSetBytes) throw new Error(`no usage yet: ${JSON.stringify(mine)}`);
+        return { sm, mine };
+      },
+      { timeoutMs: 60_000, what: `usage of ${ns}/${pod} in the virtual node's /stats/summary` },
+    );
+    expect(summary.sm.node.nodeName).toBe(f1.nodeName);
+    expect(summary.mine.podRef.uid).toBe((await kubectl(upper, ['get', 'pod', pod, '-n', ns, '-o', 'jsonpath={.metadata.uid}'])).trim());
+    // kwok's simulated default usage is 8Mi of memory per container.
+    expect(summary.mine.memory!.workingSetBytes).toBe(8 * 1024 * 1024);
+    const metrics = await kubectl(upper, ['get', '--raw', `${base}/metrics/resource`]);
+    expect(metrics).toMatch(/^scrape_error 0$/m);
+    expect(metrics).toMatch(/^node_cpu_usage_seconds_total [0-9.e+-]+ \d+$/m);
+    expect(metrics).toMatch(new RegExp(`^container_cpu_usage_seconds_total\\{container="app",namespace="${ns}",pod="${pod}"\\} [0-9.e+-]+ \\d+$`, 'm'));
+    expect(metrics).toMatch(new RegExp(`^container_memory_working_set_bytes\\{container="app",namespace="${ns}",pod="${pod}"\\} 8388608 \\d+$`, 'm'));
+  });
+
   it('the upper API server reaches the node through its own kubelet client certificate (logs go through it)', async () => {
     // kube-apiserver refuses its node *proxy* subresource for loopback node addresses, so
     // `kubectl get --raw /api/v1/nodes/<node>/proxy/...` cannot be used on a loopback-only sandbox;
@@ -280,7 +311,7 @@ describe.skipIf(!local)('kubelet serving certificate through a CSR', () => {
     const tls = await import('node:tls');
     const [port] = await freePorts(1);
     const nodeName = 'fedlet-csr-check';
-    const proc = startProcess('fedlet-csr', process.execPath, [fedletCli(), 'run', `--upper-kubeconfig=${f1.upperKubeconfig}`, `--lower-kubeconfig=${f1.lowerKubeconfig}`, `--cluster-name=${f1.cluster}`, `--node-name=${nodeName}`, '--node-ip=127.0.0.1', `--kubelet-port=${port}`, '--kubelet-bind-address=127.0.0.1', '--serving-cert=csr'], path.join(s.dir, 'fedlet-csr-check.log'));
+    const proc = startProcess('fedlet-csr', process.execPath, [fedletCli(), 'run', `--upper-kubeconfig=${f1.upperKubeconfig}`, `--lower-kubeconfig=${f1.lowerKubeconfig}`, `--cluster-name=${f1.cluster}`, `--node-name=${nodeName}`, `--node-ip=${s.nodeIP ?? '127.0.0.1'}`, `--kubelet-port=${port}`, `--kubelet-bind-address=${s.nodeIP ?? '127.0.0.1'}`, '--serving-cert=csr'], path.join(s.dir, 'fedlet-csr-check.log'));
     try {
       const csr = await eventually(
         async () => {
@@ -295,7 +326,7 @@ describe.skipIf(!local)('kubelet serving certificate through a CSR', () => {
       const peer = await eventually(
         () =>
           new Promise<{ subject: string; issuer: string }>((resolve, reject) => {
-            const sock = tls.connect({ host: '127.0.0.1', port: port!, rejectUnauthorized: false }, () => {
+            const sock = tls.connect({ host: s.nodeIP ?? '127.0.0.1', port: port!, rejectUnauthorized: false }, () => {
               const c = sock.getPeerCertificate();
               sock.destroy();
               resolve({ subject: String(c.subject?.CN), issuer: String(c.issuer?.CN) });

@@ -82,7 +82,7 @@ describe('pods on virtual nodes', () => {
       for (const up of list) {
         expect(up.status?.podIP).toMatch(cidrOf[node]!);
         expect(up.status?.podIPs?.[0]?.ip).toBe(up.status?.podIP);
-        expect(up.status?.hostIP).toBe('127.0.0.1');
+        expect(up.status?.hostIP).toBe(s.nodeIP ?? '127.0.0.1');
         const low = lows.find((l) => l.metadata.name === up.metadata.name);
         expect(low, `lower pod for ${up.metadata.name}`).toBeDefined();
         expect(low!.metadata.labels).toMatchObject({ 'fedlet.io/origin': node, 'fedlet.io/upper-uid': up.metadata.uid });

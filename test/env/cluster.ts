@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { findBinary } from './binaries.js';
 import { createPki, kubeconfigYaml } from './pki.js';
 import { freePorts, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
-import { kwokConfigYaml } from './kwok-config.js';
+import { kwokConfigYaml, kwokResourceMetricsPath, RESOURCE_METRICS_PATH_ANNOTATION } from './kwok-config.js';
+import { sandboxNodeIP } from './node-address.js';
 
 export interface KwokNodeSpec {
   name: string;
@@ -154,6 +155,7 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
     state.processes.push(startProcess('kube-scheduler', findBinary('kube-scheduler'), schedArgs, log('kube-scheduler')));
 
     if (spec.role === 'lower') {
+      const nodeIP = sandboxNodeIP();
       const streamsDir = path.join(dir, 'streams');
       mkdirSync(path.join(streamsDir, 'exec'), { recursive: true });
       const logsFile = path.join(streamsDir, 'container.log');
@@ -168,9 +170,9 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
           `--kubeconfig=${componentKubeconfig('kwok')}`,
           `--config=${kwokConfig}`,
           '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-          '--node-ip=127.0.0.1',
+          `--node-ip=${nodeIP}`,
           `--node-port=${kwokPort}`,
-          `--server-address=127.0.0.1:${kwokPort}`,
+          `--server-address=${hostPort(nodeIP, kwokPort!)}`,
           '--node-lease-duration-seconds=40',
           '--cidr=10.0.0.0/16',
         ], log('kwok')),
@@ -183,6 +185,11 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
     await stopCluster(state);
     throw new Error(`cluster ${spec.name} failed to start: ${(e as Error).message}\n${logs}`);
   }
+}
+
+/** host:port, with IPv6 hosts in brackets. */
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export function criLines(lines: string[]): string {
@@ -247,14 +254,14 @@ export function kwokNodeObject(n: KwokNodeSpec): unknown {
     kind: 'Node',
     metadata: {
       name: n.name,
-      annotations: { 'kwok.x-k8s.io/node': 'fake' },
+      annotations: { 'kwok.x-k8s.io/node': 'fake', [RESOURCE_METRICS_PATH_ANNOTATION]: kwokResourceMetricsPath(n.name) },
       labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok', ...n.labels },
     },
     spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR], ...(n.taints ? { taints: n.taints } : {}) },
     status: {
       allocatable: resources,
       capacity: resources,
-      addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+      addresses: [{ type: 'InternalIP', address: sandboxNodeIP() }],
       nodeInfo: { architecture: 'amd64', operatingSystem: 'linux', kubeletVersion: 'kwok', containerRuntimeVersion: 'kwok', kernelVersion: '', osImage: 'kwok', machineID: n.name, systemUUID: n.name, bootID: '', kubeProxyVersion: '' },
     },
   };

@@ -120,6 +120,71 @@ spec:
     delete: true
 `;
 
+/** Annotation (read by metrics-server and by fedlet) naming where a node serves its resource metrics. */
+export const RESOURCE_METRICS_PATH_ANNOTATION = 'metrics.k8s.io/resource-metrics-path';
+/** Where kwok serves a simulated node's kubelet-style resource metrics (kwok metric paths start with /metrics). */
+export const kwokResourceMetricsPath = (node: string): string => `/metrics/nodes/${node}/metrics/resource`;
+
+// Simulated usage: a pod may ask for its own numbers with these annotations (default 5m CPU, 8Mi).
+export const USAGE_CPU_ANNOTATION = 'fedlet.test/usage-cpu';
+export const USAGE_MEMORY_ANNOTATION = 'fedlet.test/usage-memory';
+const usage = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterResourceUsage
+metadata:
+  name: fedlet-test-usage
+spec:
+  usages:
+  - usage:
+      cpu:
+        expression: '"${USAGE_CPU_ANNOTATION}" in pod.metadata.annotations ? Quantity(pod.metadata.annotations["${USAGE_CPU_ANNOTATION}"]) : Quantity("5m")'
+      memory:
+        expression: '"${USAGE_MEMORY_ANNOTATION}" in pod.metadata.annotations ? Quantity(pod.metadata.annotations["${USAGE_MEMORY_ANNOTATION}"]) : Quantity("8Mi")'
+`;
+
+// The kubelet's /metrics/resource families that metrics-server and fedlet read, per simulated node.
+// (No container_start_time_seconds: kwok's CEL offers only the age of a pod, not its start time.)
+const resourceMetrics = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Metric
+metadata:
+  name: fedlet-test-resource-metrics
+spec:
+  path: "${kwokResourceMetricsPath('{nodeName}')}"
+  metrics:
+  - name: scrape_error
+    help: 1 if there was an error while getting container metrics, 0 otherwise
+    kind: gauge
+    dimension: node
+    value: '0'
+  - name: node_cpu_usage_seconds_total
+    help: Cumulative cpu time consumed by the node in core-seconds
+    kind: counter
+    dimension: node
+    value: 'node.CumulativeUsage("cpu")'
+  - name: node_memory_working_set_bytes
+    help: Current working set of the node in bytes
+    kind: gauge
+    dimension: node
+    value: 'node.Usage("memory")'
+  - name: container_cpu_usage_seconds_total
+    help: Cumulative cpu time consumed by the container in core-seconds
+    kind: counter
+    dimension: container
+    labels:
+    - {name: container, value: 'container.name'}
+    - {name: namespace, value: 'pod.metadata.namespace'}
+    - {name: pod, value: 'pod.metadata.name'}
+    value: 'pod.CumulativeUsage("cpu", container.name)'
+  - name: container_memory_working_set_bytes
+    help: Current working set of the container in bytes
+    kind: gauge
+    dimension: container
+    labels:
+    - {name: container, value: 'container.name'}
+    - {name: namespace, value: 'pod.metadata.namespace'}
+    - {name: pod, value: 'pod.metadata.name'}
+    value: 'pod.Usage("memory", container.name)'
+`;
+
 export function kwokConfigYaml(streams: KwokStreamsConfig): string {
   const logs = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterLogs
@@ -157,5 +222,5 @@ spec:
       address: 127.0.0.1
       port: ${streams.portForwardTarget}
 `;
-  return [nodeReady, podRunning, podDeleted, logs, exec, attach, pf].join('---\n');
+  return [nodeReady, podRunning, podDeleted, logs, exec, attach, pf, usage, resourceMetrics].join('---\n');
 }

@@ -8,6 +8,7 @@ import { defaultLowerNodes, startCluster, stopCluster, type ClusterState, type K
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { serverExt, signCert } from './pki.js';
 import { findBinary } from './binaries.js';
+import { sandboxNodeIP } from './node-address.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 
 export interface FedletRecord {
@@ -31,6 +32,8 @@ export interface SandboxState {
   extender?: ProcessRecord & { port: number };
   upperKubeconfig: string;
   lowerKubeconfigs: string[];
+  /** Address the virtual and kwok nodes publish (see node-address.ts). */
+  nodeIP?: string;
 }
 
 export interface SandboxOptions {
@@ -184,7 +187,7 @@ export async function sandboxAttach(opts: { dir: string; upperKubeconfig: string
 function servingCertArgs(upper: ClusterState, external: boolean, nodeName: string): string[] {
   if (external) return ['--serving-cert=self-signed'];
   const pkiDir = path.join(upper.dir, 'pki');
-  const c = signCert(pkiDir, { cert: path.join(pkiDir, 'ca.crt'), key: path.join(pkiDir, 'ca.key') }, `${nodeName}-serving`, `/O=system:nodes/CN=system:node:${nodeName}`, serverExt(['IP:127.0.0.1', `DNS:${nodeName}`]));
+  const c = signCert(pkiDir, { cert: path.join(pkiDir, 'ca.crt'), key: path.join(pkiDir, 'ca.key') }, `${nodeName}-serving`, `/O=system:nodes/CN=system:node:${nodeName}`, serverExt([...new Set(['IP:127.0.0.1', `IP:${sandboxNodeIP()}`]), `DNS:${nodeName}`]));
   return [`--tls-cert-file=${c.cert}`, `--tls-private-key-file=${c.key}`];
 }
 
@@ -223,6 +226,7 @@ async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterS
   const fedletLowers = lowerKubeconfigs.map((k, i) => serviceAccountKubeconfig(k, 'lower', path.join(dir, `fedlet-${lowerName(i)}.kubeconfig`)));
   return {
     dir,
+    nodeIP: sandboxNodeIP(),
     external,
     upper,
     lowers,
@@ -239,13 +243,13 @@ async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterS
         `--upper-kubeconfig=${fedletUpper}`,
         `--lower-kubeconfig=${fedletLowers[i]}`,
         `--cluster-name=${lowerName(i)}`,
-        '--node-ip=127.0.0.1',
+        `--node-ip=${sandboxNodeIP()}`,
         `--kubelet-port=${ports[i]}`,
         // Every lower cluster uses 10.244.0.0/16 for pods; the upper cluster sees 10.(101+i).0.0/16.
         `--pod-ip-remap=10.244.0.0/16=10.${101 + i}.0.0/16`,
         // The second lower cluster exercises namespace mapping: upper "x" lives in lower "x-lower-2".
         ...(i === 1 ? ['--namespace-template={{namespace}}-{{cluster}}'] : []),
-        '--kubelet-bind-address=127.0.0.1',
+        `--kubelet-bind-address=${sandboxNodeIP()}`,
         `--health-port=${ports[n + i]}`,
         '--health-bind-address=127.0.0.1',
         ...servingCertArgs(upper, external, `fedlet-${lowerName(i)}`),

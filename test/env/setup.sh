@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything a fresh machine needs beyond `npm ci`: openssl (test PKI) and the control-plane binaries
+# Everything a fresh machine needs beyond `npm ci`: openssl (test PKI), iproute2 and the control-plane binaries
 # (built from their Go modules, cached by version; see build-binaries.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,10 +10,13 @@ if ! npm ci --no-audit --no-fund; then
   echo "[setup] npm ci refused the lock file; installing from it with npm install instead" >&2
   npm install --no-audit --no-fund
 fi
-if ! command -v openssl >/dev/null; then
-  echo "[setup] installing openssl" >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openssl; else sudo apt-get update -qq && sudo apt-get install -y -qq openssl; fi
-fi
+# openssl makes the test PKI; iproute2's `ip` sets up the e2e suite's private network namespace.
+install_pkg() {
+  echo "[setup] installing $1" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "$1"; else sudo apt-get update -qq && sudo apt-get install -y -qq "$1"; fi
+}
+command -v openssl >/dev/null || install_pkg openssl
+command -v ip >/dev/null || install_pkg iproute2
 if ! command -v go >/dev/null; then
   echo "[setup] ERROR: the Go toolchain (1.26+) is needed to build kube-apiserver, etcd and kwok; install it and retry" >&2
   exit 1
