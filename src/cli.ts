@@ -104,10 +104,13 @@ async function cmdSandbox(argv: string[]): Promise<number> {
       ].join('\n'),
     );
     if (a.foreground) {
+      // A pending promise alone does not keep Node running: hold the event loop open until a signal.
+      const keepAlive = setInterval(() => undefined, 1 << 30);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
+      clearInterval(keepAlive);
       say('tearing down');
       await sb.sandboxDown(a.dir);
       say('stopped');

@@ -8,7 +8,7 @@ export const K8S_VERSION = process.env.K8S_VERSION ?? 'v1.36.3';
 export const ETCD_VERSION = process.env.ETCD_VERSION ?? 'v3.6.16';
 export const KWOK_VERSION = process.env.KWOK_VERSION ?? 'v0.8.0';
 
-export type BinaryName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubectl' | 'kwok';
+export type BinaryName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubectl' | 'kwok' | 'metrics-server' | 'kubelet-front';
 
 export function defaultBinDir(): string {
   const cache = process.env.FEDLET_CACHE_DIR ?? path.join(homedir(), '.cache', 'fedlet');

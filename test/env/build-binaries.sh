@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds (once, cached by version) every control-plane binary the tests and the sandbox use:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (from the k8s.io/kubernetes Go module),
-# etcd (from go.etcd.io/etcd/server/v3) and kwok (from sigs.k8s.io/kwok).
+# etcd (from go.etcd.io/etcd/server/v3), kwok (from sigs.k8s.io/kwok), metrics-server (from
+# sigs.k8s.io/metrics-server; see build-metrics-server.sh) and the tests' kubelet streaming front
+# (test/env/kubelet-front; see build-kubelet-front.sh).
 # Output: $FEDLET_BIN_DIR (default ~/.cache/fedlet/bin/k8s-$K8S_VERSION). Prints the directory last.
 set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 K8S_VERSION="${K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
@@ -73,5 +76,7 @@ start=$(date +%s)
 build_etcd
 build_kwok
 build_kubernetes
+bash "$HERE/build-metrics-server.sh" "$OUT"
+bash "$HERE/build-kubelet-front.sh" "$OUT" >/dev/null
 log "done in $(( $(date +%s) - start ))s"
 echo "$OUT"

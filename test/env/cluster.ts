@@ -5,10 +5,11 @@ import https from 'node:https';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { findBinary } from './binaries.js';
-import { createPki, kubeconfigYaml } from './pki.js';
+import { createPki, frontProxyPki, kubeconfigYaml } from './pki.js';
 import { freePorts, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 import { kwokConfigYaml, kwokResourceMetricsPath, RESOURCE_METRICS_PATH_ANNOTATION } from './kwok-config.js';
-import { sandboxNodeIP } from './node-address.js';
+import { hostPort, isProxyableAddress, sandboxNodeIP } from './node-address.js';
+import { startMetricsServer } from './metrics-server.js';
 
 export interface KwokNodeSpec {
   name: string;
@@ -67,7 +68,8 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
   const dir = path.resolve(spec.dir);
   mkdirSync(dir, { recursive: true });
   const pki = createPki(path.join(dir, 'pki'));
-  const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort, pfTarget] = await freePorts(7);
+  const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort, pfTarget, frontPort, metricsPort] = await freePorts(9);
+  const nodeIP = sandboxNodeIP();
   const server = `https://127.0.0.1:${apiPort}`;
   const admin = pki.client('admin');
   const kubeconfig = path.join(dir, 'kubeconfig');
@@ -117,9 +119,24 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
       const kc = pki.client('apiserver-kubelet-client');
       apiArgs.push(`--kubelet-client-certificate=${kc.cert}`, `--kubelet-client-key=${kc.key}`);
       state.kubeletClientCert = kc.cert;
+      // The aggregation layer, for metrics.k8s.io (kubectl top): requests reach extension API servers
+      // with the front-proxy client certificate; endpoints are dialled directly (there is no kube-proxy).
+      const fp = frontProxyPki(pki.dir);
+      apiArgs.push(
+        `--requestheader-client-ca-file=${fp.caCert}`,
+        '--requestheader-allowed-names=front-proxy-client',
+        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        '--requestheader-group-headers=X-Remote-Group',
+        '--requestheader-username-headers=X-Remote-User',
+        `--proxy-client-cert-file=${fp.client.cert}`,
+        `--proxy-client-key-file=${fp.client.key}`,
+        '--enable-aggregator-routing=true',
+      );
     }
     state.processes.push(startProcess('kube-apiserver', findBinary('kube-apiserver'), apiArgs, log('kube-apiserver')));
     await waitForApiserver(state, 90_000);
+    if (spec.role === 'upper' && isProxyableAddress(nodeIP))
+      state.processes.push(startMetricsServer({ dir, server, adminKubeconfig: kubeconfig, pki, nodeIP, port: metricsPort! }));
 
     const kcmKubeconfig = componentKubeconfig('kube-controller-manager');
     state.processes.push(
@@ -155,7 +172,6 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
     state.processes.push(startProcess('kube-scheduler', findBinary('kube-scheduler'), schedArgs, log('kube-scheduler')));
 
     if (spec.role === 'lower') {
-      const nodeIP = sandboxNodeIP();
       const streamsDir = path.join(dir, 'streams');
       mkdirSync(path.join(streamsDir, 'exec'), { recursive: true });
       const logsFile = path.join(streamsDir, 'container.log');
@@ -165,13 +181,23 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
       state.kwokPort = kwokPort;
       state.portForwardTarget = pfTarget;
       state.logsFile = logsFile;
+      // kwok reports exec failures without their exit code; the kubelet front (test/env/kubelet-front)
+      // serves exec with the kubelet's streaming library and passes everything else through to kwok.
+      // Nodes advertise the front's port.
+      state.processes.push(
+        startProcess('kubelet-front', findBinary('kubelet-front'), [
+          `--listen=${hostPort(nodeIP, frontPort!)}`,
+          `--backend=https://${hostPort(nodeIP, kwokPort!)}`,
+          `--exec-workdir=${path.join(streamsDir, 'exec')}`,
+        ], log('kubelet-front')),
+      );
       state.processes.push(
         startProcess('kwok', findBinary('kwok'), [
           `--kubeconfig=${componentKubeconfig('kwok')}`,
           `--config=${kwokConfig}`,
           '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
           `--node-ip=${nodeIP}`,
-          `--node-port=${kwokPort}`,
+          `--node-port=${frontPort}`,
           `--server-address=${hostPort(nodeIP, kwokPort!)}`,
           '--node-lease-duration-seconds=40',
           '--cidr=10.0.0.0/16',
@@ -185,11 +211,6 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
     await stopCluster(state);
     throw new Error(`cluster ${spec.name} failed to start: ${(e as Error).message}\n${logs}`);
   }
-}
-
-/** host:port, with IPv6 hosts in brackets. */
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export function criLines(lines: string[]): string {

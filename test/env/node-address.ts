@@ -13,3 +13,8 @@ export function sandboxNodeIP(): string {
 export function isProxyableAddress(ip: string): boolean {
   return !(/^127\./.test(ip) || ip === '::1' || /^169\.254\./.test(ip) || /^fe80:/i.test(ip) || ip === '0.0.0.0' || ip === '::');
 }
+
+/** host:port, with IPv6 hosts in brackets. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -82,10 +82,24 @@ export function createPki(dir: string): Pki {
         'kube-scheduler': '/CN=system:kube-scheduler',
         kwok: '/O=system:masters/CN=kwok',
         'apiserver-kubelet-client': '/O=system:masters/CN=kube-apiserver-kubelet-client',
+        'metrics-server': '/CN=system:metrics-server',
       };
       return signCert(dir, ca, name, subjects[name] ?? `/CN=${name}`, clientExt());
     },
   };
+}
+
+/**
+ * The aggregation layer's PKI: a separate front-proxy CA (kube-apiserver --requestheader-client-ca-file)
+ * and the client certificate the API server presents to extension API servers (--proxy-client-cert-file).
+ */
+export function frontProxyPki(dir: string): { caCert: string; client: ClientCert } {
+  const caCert = path.join(dir, 'front-proxy-ca.crt');
+  const caKey = path.join(dir, 'front-proxy-ca.key');
+  if (!existsSync(caCert)) {
+    openssl(['req', '-x509', ...keyArgs(caKey), '-subj', '/CN=fedlet-test-front-proxy-ca', '-days', '3650', '-sha256', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature', '-out', caCert], dir);
+  }
+  return { caCert, client: signCert(dir, { cert: caCert, key: caKey }, 'front-proxy-client', '/CN=front-proxy-client', clientExt()) };
 }
 
 export function kubeconfigYaml(opts: { name: string; server: string; caCert: string; cert: string; key: string }): string {

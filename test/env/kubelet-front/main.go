@@ -190,6 +190,11 @@ func newBackendProxy(target *url.URL) http.Handler {
 		// Flush every write at once, so `kubectl logs -f` streams.
 		FlushInterval: -1,
 		ErrorLog:      logger,
+		ModifyResponse: func(res *http.Response) error {
+			// An upgrade's 101 goes straight onto the hijacked connection: note it for the log line.
+			noteFrom(res.Request.Context()).setStatus(res.StatusCode)
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			noteFrom(r.Context()).set("backend error: " + err.Error())
 			w.WriteHeader(http.StatusBadGateway)
@@ -398,8 +403,18 @@ func selfSignedCert(listen string) (tls.Certificate, error) {
 
 // note carries a short outcome (exit code, backend error) from a handler to the request's log line.
 type note struct {
-	mu   sync.Mutex
-	text string
+	mu     sync.Mutex
+	text   string
+	status int
+}
+
+func (n *note) setStatus(code int) {
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	n.status = code
+	n.mu.Unlock()
 }
 
 func (n *note) set(s string) {
@@ -411,10 +426,10 @@ func (n *note) set(s string) {
 	n.mu.Unlock()
 }
 
-func (n *note) get() string {
+func (n *note) get() (string, int) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.text
+	return n.text, n.status
 }
 
 type noteKey struct{}
@@ -434,18 +449,22 @@ func logRequests(next http.Handler) http.Handler {
 		// by panicking with http.ErrAbortHandler, which the server swallows; log those too.
 		defer func() {
 			p := recover()
-			status := rec.status
-			if status == 0 && rec.hijacked {
-				status = http.StatusSwitchingProtocols
-			} else if status == 0 {
-				status = http.StatusOK
+			text, noted := n.get()
+			status := "200"
+			switch {
+			case rec.status != 0:
+				status = fmt.Sprint(rec.status)
+			case noted != 0:
+				status = fmt.Sprint(noted)
+			case rec.hijacked:
+				status = "hijacked" // the handler wrote its own response on the raw connection
 			}
-			line := fmt.Sprintf("%s %s %s %d %dB %s", r.RemoteAddr, r.Method, r.URL.RequestURI(), status, rec.bytes, time.Since(start).Round(time.Millisecond))
+			line := fmt.Sprintf("%s %s %s %s %dB %s", r.RemoteAddr, r.Method, r.URL.RequestURI(), status, rec.bytes, time.Since(start).Round(time.Millisecond))
 			if up := r.Header.Get("Upgrade"); up != "" {
 				line += " upgrade=" + up
 			}
-			if t := n.get(); t != "" {
-				line += " " + t
+			if text != "" {
+				line += " " + text
 			}
 			if p == http.ErrAbortHandler {
 				line += " aborted"
@@ -468,7 +487,7 @@ type recorder struct {
 }
 
 func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 && code >= 200 {
+	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		r.status = code
 	}
 	r.ResponseWriter.WriteHeader(code)
