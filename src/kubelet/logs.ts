@@ -1,6 +1,7 @@
 // GET /containerLogs/{ns}/{pod}/{container}: kubelet query → lower pods/log, streamed and flushed as it
 // arrives; a client that goes away aborts the lower request.
 import type { Request, Response } from 'express';
+import { splice } from '../util/splice.js';
 import type { Logger } from 'pino';
 import type { LogOptions, StreamProvider } from '../provider.js';
 import { InvalidInputError } from '../errors.js';
@@ -41,8 +42,8 @@ export async function handleLogs(provider: StreamProvider, req: Request, res: Re
     res.setHeader('Content-Type', out.contentType ?? 'text/plain');
     res.setHeader('Cache-Control', 'no-cache');
     res.flushHeaders();
-    out.body.on('data', (c: Buffer) => res.write(c));
-    out.body.on('end', () => res.end());
+    // With backpressure: a slow reader of a large log must not make fedlet buffer all of it.
+    splice(out.body, res);
     out.body.on('error', () => res.destroy());
     out.body.on('aborted', () => res.destroy());
   } catch (e) {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { StreamKind, StreamParams, StreamProvider } from '../provider.js';
 import type { FedletMetrics } from '../metrics.js';
 import { errorStatus, writeHttpError } from './server.js';
+import { splice } from '../util/splice.js';
 
 const pattern = /^\/(exec|attach|portForward)\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/;
 
@@ -94,10 +95,10 @@ export async function handleStreamUpgrade(provider: StreamProvider, req: Incomin
   client.write(`${lines}\r\n`);
   if (outcome.head.length) client.write(outcome.head);
   if (head.length) lower.write(head);
-  lower.on('data', (c: Buffer) => metrics.relayBytes.inc({ kind, direction: 'to_client' }, c.length));
-  client.on('data', (c: Buffer) => metrics.relayBytes.inc({ kind, direction: 'to_lower' }, c.length));
-  client.pipe(lower);
-  lower.pipe(client);
+  const toClient = metrics.relayBytes.labels({ kind, direction: 'to_client' });
+  const toLower = metrics.relayBytes.labels({ kind, direction: 'to_lower' });
+  splice(client, lower, { onBytes: (n) => toLower.inc(n) });
+  splice(lower, client, { onBytes: (n) => toClient.inc(n) });
   let closed = false;
   const close = () => {
     if (closed) return;
@@ -106,7 +107,7 @@ export async function handleStreamUpgrade(provider: StreamProvider, req: Incomin
     client.destroy();
     lower.destroy();
   };
-  // Half-close is forwarded by pipe (end); a reset or full close on either side ends both.
+  // Half-close is forwarded by splice (end); a reset or full close on either side ends both.
   client.on('close', close);
   lower.on('close', close);
   client.on('error', close);
