@@ -9,7 +9,7 @@ import { NotFoundError } from '../src/errors.js';
 import { lowerLogs, lowerUpgrade, type LowerTarget } from './streams.js';
 import { LowerPods } from './pods.js';
 import { LowerStats } from './stats.js';
-import { buildSummary, type ClusterSummary } from './summary.js';
+import { mergeAvoid, buildSummary, type ClusterSummary } from './summary.js';
 import { IpRemapper, type CidrPair } from './remap.js';
 import { LABEL_ARCH, LABEL_UPPER_UID, LABEL_ORIGIN, LABEL_OS, LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
 import { fromMilli, toMilli } from '../src/util/quantity.js';
@@ -200,6 +200,12 @@ export class LowerProvider implements Provider {
   schedulingSummary(): ClusterSummary {
     const nodes = this.nodes.list().map((n) => n.info);
     return buildSummary(this.o.nodeName, this.o.clusterName, nodes, freePerNode(nodes, this.pods.list().map((p) => p.info)), this.podsOps.avoid);
+  }
+
+  restoreSchedulingSummary(published: unknown): void {
+    const avoid = (published as Partial<ClusterSummary> | undefined)?.avoid;
+    if (!avoid || typeof avoid !== 'object') return;
+    if (mergeAvoid(this.podsOps.avoid, avoid)) this.scheduleRecompute();
   }
 
   nodeState(): ProviderNodeState {

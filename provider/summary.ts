@@ -19,6 +19,22 @@ export interface ClusterSummary {
 
 export const SUMMARY_MAX_BYTES = 900 * 1024;
 
+/**
+ * Merges avoid entries (controller uid → ISO expiry) into `into`: unexpired ones only, the later expiry
+ * winning. Returns whether anything changed.
+ */
+export function mergeAvoid(into: Record<string, string>, from: Record<string, unknown>, now = Date.now()): boolean {
+  let changed = false;
+  for (const [uid, until] of Object.entries(from)) {
+    if (typeof until !== 'string') continue;
+    const t = Date.parse(until);
+    if (!(t > now) || (into[uid] && Date.parse(into[uid]) >= t)) continue;
+    into[uid] = until;
+    changed = true;
+  }
+  return changed;
+}
+
 export function buildSummary(node: string, cluster: string, nodes: LowerNode[], free: Map<string, MilliList>, avoid: Record<string, string>, now = new Date()): ClusterSummary {
   const labelIdx = new Map<string, number>();
   const taintIdx = new Map<string, number>();

@@ -151,6 +151,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   const loops = [nodes.run(abort.signal), lease.run(abort.signal), podsStarted];
   if (cfg.publishSummary) {
     const summary = new SummaryPublisher({ client: upper, namespace: cfg.summaryNamespace, nodeName: cfg.nodeName, summary: () => provider.schedulingSummary(), minIntervalMs: 2000, maxBytes: 900 * 1024, log: log.child({ component: 'summary' }) });
+    provider.restoreSchedulingSummary?.(await summary.readPublished());
     provider.onSummaryChange(() => summary.markDirty());
     loops.push(summary.run(abort.signal));
   }

@@ -26,6 +26,11 @@ export interface Provider extends PodProvider, StreamProvider {
   nodeState(): ProviderNodeState;
   /** Compact description of the backing capacity for the scheduler extender (JSON-serialisable). */
   schedulingSummary(): unknown;
+  /**
+   * Takes back what the last published summary said about controllers to keep away (bounce-back),
+   * so a restart does not forget it: the published summary, not memory, is the record.
+   */
+  restoreSchedulingSummary?(published: unknown): void;
   /** Called (debounced by the provider) whenever nodeState() may have changed. */
   onNodeStateChange(listener: () => void): void;
 }

@@ -17,6 +17,18 @@ export class SummaryPublisher {
     private readonly o: { client: KubeClient; namespace: string; nodeName: string; summary: () => unknown; minIntervalMs: number; maxBytes: number; log: Logger },
   ) {}
 
+  /** The summary this node published last (e.g. by the process before a restart), if any. */
+  async readPublished(): Promise<unknown> {
+    try {
+      const cm = await this.o.client.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${this.o.namespace}/configmaps/${this.name}`);
+      const body = cm.data?.['summary.json'];
+      return body ? (JSON.parse(body) as unknown) : undefined;
+    } catch (e) {
+      if (!isNotFound(e)) this.o.log.warn({ err: (e as Error).message }, 'could not read the previously published scheduling summary; starting without its bounce-back record');
+      return undefined;
+    }
+  }
+
   markDirty(): void {
     this.dirty = true;
     this.wake?.();

@@ -166,6 +166,35 @@ async function startAllFedlets(state: SandboxState, progress: (m: string) => voi
   saveState(state);
   progress('fedlets started; waiting for virtual nodes to be Ready');
   await waitForNodesReady(state, state.fedlets.map((f) => f.nodeName), 90_000);
+  await waitForSettledSummaries(state, 120_000);
+}
+
+/**
+ * Ready is not yet schedulable: the extender places pods by each fedlet's published summary, and fresh
+ * lower nodes carry kube-controller-manager's not-ready taint for their first seconds. Whoever uses the
+ * sandbox (tests, the quick start, benchmarks) starts once every summary is out and free of those taints.
+ */
+export async function waitForSettledSummaries(state: SandboxState, timeoutMs: number): Promise<void> {
+  const client = new KubeClient(loadKubeConfig(state.upperKubeconfig));
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const pending: string[] = [];
+      for (const f of state.fedlets) {
+        const cm = await client.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/fedlet-system/configmaps/fedlet-summary-${f.nodeName}`, { timeoutMs: 5000 }).catch(() => undefined);
+        const body = cm?.data?.['summary.json'];
+        if (!body) pending.push(`${f.nodeName}: no summary`);
+        else if (/node\.kubernetes\.io\/(not-ready|unreachable)/.test(body)) pending.push(`${f.nodeName}: lower nodes still carry lifecycle taints`);
+      }
+      if (!pending.length) return;
+      last = pending.join('; ');
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`scheduling summaries not settled after ${timeoutMs} ms: ${last}`);
 }
 
 /**
