@@ -31,7 +31,7 @@ export interface ServingCertOptions {
 }
 
 interface Csr {
-  metadata: { name: string };
+  metadata: { name: string; resourceVersion?: string };
   status?: { certificate?: string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
 }
 
@@ -74,12 +74,32 @@ export async function obtainServingCert(o: ServingCertOptions): Promise<ServingC
     },
   });
   o.log.warn({ csr: name }, `waiting for the kubelet serving certificate: approve it with 'kubectl certificate approve ${name}'`);
-  for (let i = 0; !o.signal.aborted; i++) {
-    const csr = await o.upper.get<Csr>(`/apis/certificates.k8s.io/v1/certificatesigningrequests/${name}`).catch(() => undefined);
+  // Watch the CSR (one object, by name): approval and signing arrive as events. Each watch is bounded;
+  // between watches the object is read again, so nothing is missed across reconnects.
+  const issued = (csr: Csr | undefined): string | undefined => {
     const bad = csr?.status?.conditions?.find((c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True');
     if (bad) throw new Error(`kubelet serving CSR ${name} was ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim());
-    if (csr?.status?.certificate) {
-      const cert = Buffer.from(csr.status.certificate, 'base64').toString('utf8');
+    return csr?.status?.certificate;
+  };
+  const csrs = `/apis/certificates.k8s.io/v1/certificatesigningrequests`;
+  for (let i = 0; !o.signal.aborted; i++) {
+    const csr = await o.upper.get<Csr>(`${csrs}/${name}`).catch(() => undefined);
+    let certificate = issued(csr);
+    if (!certificate && csr?.metadata?.resourceVersion) {
+      try {
+        for await (const ev of o.upper.watch<Csr>(csrs, { fieldSelector: `metadata.name=${name}`, resourceVersion: csr.metadata.resourceVersion, timeoutSeconds: 60 }, o.signal)) {
+          if (ev.type === 'ERROR') break;
+          certificate = issued(ev.object);
+          if (certificate) break;
+        }
+      } catch (e) {
+        if (o.signal.aborted) break;
+        if ((e as Error).message.startsWith('kubelet serving CSR')) throw e;
+        await sleep(2000, o.signal); // a broken watch: back off briefly, then read and watch again
+      }
+    }
+    if (certificate) {
+      const cert = Buffer.from(certificate, 'base64').toString('utf8');
       if (certPath && keyPath && o.certDir) {
         mkdirSync(o.certDir, { recursive: true });
         writeFileSync(keyPath, key.privateKeyPem, { mode: 0o600 });
@@ -88,8 +108,7 @@ export async function obtainServingCert(o: ServingCertOptions): Promise<ServingC
       o.log.info({ csr: name }, 'kubelet serving certificate issued');
       return { cert, key: key.privateKeyPem, source: `CSR ${name}` };
     }
-    if (i > 0 && i % 30 === 0) o.log.warn({ csr: name }, `still waiting for approval of CSR ${name}`);
-    await sleep(2000, o.signal);
+    if (i > 0) o.log.warn({ csr: name }, `still waiting for approval of CSR ${name}`);
   }
   throw new Error('stopped while waiting for the kubelet serving certificate');
 }
