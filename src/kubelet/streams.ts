@@ -107,9 +107,20 @@ export async function handleStreamUpgrade(provider: StreamProvider, req: Incomin
     client.destroy();
     lower.destroy();
   };
-  // Half-close is forwarded by splice (end); a reset or full close on either side ends both.
-  client.on('close', close);
-  lower.on('close', close);
+  // A side that closes after a clean end of its data: splice has ended the other side, which may still
+  // hold bytes for its peer — destroying it now would drop them (seen as a short `exec cat` in the
+  // bench). Let it finish writing and close on its own; a bounded grace covers a peer that never does.
+  // A reset, an error or a close without a clean end tears both down at once.
+  const onClose = (side: Duplex, other: Duplex) => () => {
+    if (side.readableEnded && !other.destroyed && !other.writableFinished) {
+      other.once('finish', () => setTimeout(close, 30_000).unref());
+      other.once('close', close);
+      return;
+    }
+    close();
+  };
+  client.on('close', onClose(client, lower));
+  lower.on('close', onClose(lower, client));
   client.on('error', close);
   lower.on('error', close);
 }
