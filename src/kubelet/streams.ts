@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { StreamKind, StreamParams, StreamProvider } from '../provider.js';
 import type { FedletMetrics } from '../metrics.js';
 import { errorStatus, writeHttpError } from './server.js';
-import { splice } from '../util/splice.js';
+import { relay } from '../util/splice.js';
 
 const pattern = /^\/(exec|attach|portForward)\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/;
 
@@ -97,30 +97,5 @@ export async function handleStreamUpgrade(provider: StreamProvider, req: Incomin
   if (head.length) lower.write(head);
   const toClient = metrics.relayBytes.labels({ kind, direction: 'to_client' });
   const toLower = metrics.relayBytes.labels({ kind, direction: 'to_lower' });
-  splice(client, lower, { onBytes: (n) => toLower.inc(n) });
-  splice(lower, client, { onBytes: (n) => toClient.inc(n) });
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    metrics.relayActive.dec({ kind });
-    client.destroy();
-    lower.destroy();
-  };
-  // A side that closes after a clean end of its data: splice has ended the other side, which may still
-  // hold bytes for its peer — destroying it now would drop them (seen as a short `exec cat` in the
-  // bench). Let it finish writing and close on its own; a bounded grace covers a peer that never does.
-  // A reset, an error or a close without a clean end tears both down at once.
-  const onClose = (side: Duplex, other: Duplex) => () => {
-    if (side.readableEnded && !other.destroyed && !other.writableFinished) {
-      other.once('finish', () => setTimeout(close, 30_000).unref());
-      other.once('close', close);
-      return;
-    }
-    close();
-  };
-  client.on('close', onClose(client, lower));
-  lower.on('close', onClose(lower, client));
-  client.on('error', close);
-  lower.on('error', close);
+  relay(client, lower, { onBytesAtoB: (n) => toLower.inc(n), onBytesBtoA: (n) => toClient.inc(n), onClosed: () => metrics.relayActive.dec({ kind }) });
 }

@@ -4,7 +4,7 @@
 // writing each on its own costs a TLS record, a syscall and a trip through the stream machinery. Measured
 // on the bench's exec/port-forward relays this roughly halves fedlet's CPU per MiB. Backpressure holds:
 // the source pauses while the destination's buffer is full.
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 
 /** Upper bound of one gathered write, so a fast source cannot build an unbounded batch. */
 const MAX_BATCH = 256 * 1024;
@@ -63,4 +63,43 @@ export function splice(from: Readable, to: Writable, opts: SpliceOptions = {}): 
     flush();
     if (opts.end !== false && !to.destroyed) to.end();
   });
+}
+
+export interface RelayOptions {
+  onBytesAtoB?: (n: number) => void;
+  onBytesBtoA?: (n: number) => void;
+  /** Called once when both sockets are torn down. */
+  onClosed?: () => void;
+  /** How long a side may keep writing after its source ended cleanly before it is torn down. */
+  graceMs?: number;
+}
+
+/**
+ * Splices two sockets both ways until the session ends. A side that closes after a clean end of its
+ * data leaves the other side to finish writing what it still holds for its peer (destroying it at once
+ * would drop those bytes); a reset, an error or a close without a clean end tears both down at once.
+ */
+export function relay(a: Duplex, b: Duplex, opts: RelayOptions = {}): void {
+  splice(a, b, { onBytes: opts.onBytesAtoB });
+  splice(b, a, { onBytes: opts.onBytesBtoA });
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    a.destroy();
+    b.destroy();
+    opts.onClosed?.();
+  };
+  const onClose = (side: Duplex, other: Duplex) => () => {
+    if (side.readableEnded && !other.destroyed && !other.writableFinished) {
+      other.once('finish', () => setTimeout(close, opts.graceMs ?? 30_000).unref());
+      other.once('close', close);
+      return;
+    }
+    close();
+  };
+  a.on('close', onClose(a, b));
+  b.on('close', onClose(b, a));
+  a.on('error', close);
+  b.on('error', close);
 }

@@ -44,3 +44,30 @@ describe('splice', () => {
     expect(from.isPaused()).toBe(false);
   });
 });
+
+describe('relay', () => {
+  it('hands over every byte when one side ends while the other still has writes queued', async () => {
+    const { relay } = await import('../../src/util/splice.js');
+    const { Duplex } = await import('node:stream');
+    // "lower": sends 20 × 64 KiB, then ends (and, like a socket that is not half-open, closes).
+    const lower = new Duplex({ allowHalfOpen: false, read() {}, write: (_c, _e, cb) => cb() });
+    // "client": a socket whose bytes reach the peer only when each write completes, 5 ms later;
+    // a write still queued when it is destroyed never arrives.
+    const got: Buffer[] = [];
+    const client: InstanceType<typeof Duplex> = new Duplex({
+      highWaterMark: 1024,
+      read() {},
+      write: (c: Buffer, _e, cb) =>
+        setTimeout(() => {
+          if (!client.destroyed) got.push(c);
+          cb();
+        }, 5),
+    });
+    const closed = new Promise<void>((r) => relay(client, lower, { graceMs: 200, onClosed: r }));
+    const sent = Array.from({ length: 20 }, (_, i) => Buffer.alloc(64 * 1024, i));
+    for (const b of sent) lower.push(b);
+    lower.push(null);
+    await closed;
+    expect(Buffer.concat(got).equals(Buffer.concat(sent))).toBe(true);
+  });
+});
