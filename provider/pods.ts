@@ -242,6 +242,7 @@ export class LowerPods {
         for (const [k, until] of Object.entries(this.avoid)) if (Date.parse(until) < Date.now()) delete this.avoid[k];
         this.o.onAvoidChange();
       }
+      this.o.log.info({ pod: upperKey, controller: owner, avoidUntil: owner ? this.avoid[owner] : undefined }, 'bouncing a pod the lower cluster cannot schedule');
       // Never two copies: the lower pod goes first; the upper pod fails once it is gone.
       await this.deleteLower(existing, 0);
       return {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBinary } from '../env/binaries.js';
 import type { KwokNodeSpec } from '../env/cluster.js';
 import { freePorts, startProcess, stopProcess, type ProcessRecord } from '../env/processes.js';
-import { restartComponent, sandboxDown, sandboxUp, stopComponent, type SandboxState } from '../env/sandbox.js';
+import { restartComponent, sandboxDown, sandboxUp, saveState, startFedlet, stopComponent, stopFedlet, type SandboxState } from '../env/sandbox.js';
 import { createNamespace, eventually, kubectl, kubectlJson } from './helpers.js';
 import { forbiddenInLogs } from './global-setup.js';
 
@@ -157,6 +157,26 @@ describe.skipIf(external)('placement with the scheduler extender', () => {
       expect(replacement.spec.nodeName).toBe('fedlet-lower-3');
       // Never two running copies: nothing of the bouncer is left in lower-2.
       expect((await kubectl(s.lowerKubeconfigs[1]!, ['get', 'pods', '-n', ns2, '-l', 'app=bouncer', '-o', 'name'])).trim()).toBe('');
+
+      // The record that keeps the bouncer's ReplicaSet away from lower-2 survives a fedlet restart: it
+      // lives in the published summary, which the new process reads back before publishing its own.
+      const owner = (await kubectl(s.upperKubeconfig, ['get', 'pod', bounced.metadata.name, '-n', ns, '-o', 'jsonpath={.metadata.ownerReferences[0].uid}'])).trim();
+      const summary = async () => JSON.parse(await kubectl(s.upperKubeconfig, ['get', 'configmap', 'fedlet-summary-fedlet-lower-2', '-n', 'fedlet-system', '-o', 'jsonpath={.data.summary\\.json}'])) as { generated: string; avoid: Record<string, string> };
+      // (Published within a few seconds of the bounce: capacity debounce plus the publisher's interval.)
+      await eventually(async () => {
+        const before = await summary();
+        if (!Object.keys(before.avoid).includes(owner)) throw new Error(`avoid ${JSON.stringify(before.avoid)} (generated ${before.generated})`);
+      }, { timeoutMs: 30_000, what: 'bounced controller in the published summary' });
+      await stopFedlet(s, 'lower-2');
+      const restartedAt = Date.now();
+      startFedlet(s, 'lower-2');
+      saveState(s); // the sandbox's teardown stops the new process too
+      const republished = await eventually(async () => {
+        const sm = await summary();
+        if (Date.parse(sm.generated) < restartedAt) throw new Error(`summary still from before the restart (${sm.generated})`);
+        return sm;
+      }, { timeoutMs: 60_000, what: 'summary republished by the restarted fedlet' });
+      expect(Object.keys(republished.avoid)).toContain(owner);
     } finally {
       await kubectl(s.lowerKubeconfigs[1]!, ['uncordon', 'big-0']);
       await kubectl(s.upperKubeconfig, ['delete', 'deployment', 'bouncer', '-n', ns]);
