@@ -49,6 +49,9 @@ export interface LowerProviderOptions {
   log: Logger;
 }
 
+/** Node annotation (kwok, some managed kubelets) naming a resource-metrics path other than /metrics/resource. */
+export const RESOURCE_METRICS_PATH_ANNOTATION = 'metrics.k8s.io/resource-metrics-path';
+
 export function nodeInfo(n: RawNode): LowerNode {
   return {
     name: n.metadata?.name ?? '',
@@ -61,8 +64,6 @@ export function nodeInfo(n: RawNode): LowerNode {
   };
 }
 
-/** Node annotation (kwok, some managed kubelets) naming a resource-metrics path other than /metrics/resource. */
-const RESOURCE_METRICS_PATH_ANNOTATION = 'metrics.k8s.io/resource-metrics-path';
 
 export class LowerProvider implements Provider {
   readonly nodes: Informer<RawNode, CachedNode>;

@@ -84,6 +84,8 @@ describe.skipIf(s.external || !isRoot)('container image (Dockerfile rehearsal)',
       `--health-port=${healthPort}`,
       '--health-bind-address=127.0.0.1',
       '--serving-cert=self-signed',
+      // pino-pretty is a dev dependency: the artifact must say so and keep logging JSON, not crash.
+      '--log-format=pretty',
       // Keep the e2e suite's other pods off this node.
       '--node-taint=fedlet.io/image-check=true:NoSchedule',
     ];
@@ -115,5 +117,7 @@ describe.skipIf(s.external || !isRoot)('container image (Dockerfile rehearsal)',
       { timeoutMs: 90_000, what: 'pod on the packaged fedlet Running' },
     );
     expect(proc.exitCode).toBeNull();
+    const logText = readFileSync(path.join(s.dir, 'fedlet-image-check.log'), 'utf8');
+    expect(logText).toMatch(/"msg":"logFormat \\"pretty\\" needs the pino-pretty package/);
   });
 });

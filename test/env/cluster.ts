@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { findBinary } from './binaries.js';
 import { createPki, frontProxyPki, kubeconfigYaml } from './pki.js';
 import { freePorts, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
-import { kwokConfigYaml, kwokResourceMetricsPath, RESOURCE_METRICS_PATH_ANNOTATION } from './kwok-config.js';
+import { kwokConfigYaml, kwokResourceMetricsPath } from './kwok-config.js';
+import { RESOURCE_METRICS_PATH_ANNOTATION } from '../../provider/lower-provider.js';
 import { hostPort, isProxyableAddress, sandboxNodeIP } from './node-address.js';
 import { startMetricsServer } from './metrics-server.js';
 

@@ -120,8 +120,6 @@ spec:
     delete: true
 `;
 
-/** Annotation (read by metrics-server and by fedlet) naming where a node serves its resource metrics. */
-export const RESOURCE_METRICS_PATH_ANNOTATION = 'metrics.k8s.io/resource-metrics-path';
 /** Where kwok serves a simulated node's kubelet-style resource metrics (kwok metric paths start with /metrics). */
 export const kwokResourceMetricsPath = (node: string): string => `/metrics/nodes/${node}/metrics/resource`;
 
