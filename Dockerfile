@@ -2,13 +2,12 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# Same fallback as test/env/setup.sh: npm 11 lock files can omit other platforms' optional packages.
-RUN npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY provider ./provider
 COPY scheduler-plugin ./scheduler-plugin
-COPY test ./test
+COPY sandbox ./sandbox
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -19,7 +19,9 @@ export class MissingDependencyError extends Error {
     readonly namespace: string,
     readonly objectName: string,
   ) {
-    super(`${kind === 'configmaps' ? 'ConfigMap' : 'Secret'} ${namespace}/${objectName} referenced by the pod does not exist in the upper cluster; create it (or mark the reference optional)`);
+    super(
+      `${kind === 'configmaps' ? 'ConfigMap' : 'Secret'} ${namespace}/${objectName} referenced by the pod does not exist in the upper cluster; create it (or mark the reference optional)`,
+    );
     this.name = 'MissingDependencyError';
   }
 }
@@ -51,14 +53,25 @@ export class DependencySync {
     const refs = dependencyRefs(pod);
     const ns = pod.metadata.namespace!;
     const jobs: Array<Promise<void>> = [];
-    for (const [kind, m] of [['configmaps', refs.configMaps], ['secrets', refs.secrets]] as const)
-      for (const [name, optional] of m) jobs.push(this.ensureOne(kind, ns, name, optional, lowerNs, currentRv(depKey(kind, ns, name))));
+    for (const [kind, m] of [
+      ['configmaps', refs.configMaps],
+      ['secrets', refs.secrets],
+    ] as const)
+      for (const [name, optional] of m)
+        jobs.push(this.ensureOne(kind, ns, name, optional, lowerNs, currentRv(depKey(kind, ns, name))));
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
-  private async ensureOne(kind: DependencyKind, ns: string, name: string, optional: boolean, lowerNs: string, knownRv: string | undefined): Promise<void> {
+  private async ensureOne(
+    kind: DependencyKind,
+    ns: string,
+    name: string,
+    optional: boolean,
+    lowerNs: string,
+    knownRv: string | undefined,
+  ): Promise<void> {
     const key = depKey(kind, ns, name);
     if (knownRv !== undefined && this.copied.get(key) === knownRv) return;
     let upper: DataObject;
@@ -101,7 +114,10 @@ export class DependencySync {
       }
     } else if (lower.metadata.labels?.[LABEL_ORIGIN] !== this.o.nodeName) {
       // Never overwrite what we do not own (e.g. an object the lower cluster's admins created).
-      this.o.log.warn({ kind, namespace: lowerNs, name }, 'a lower object with this name exists and is not owned by this fedlet; using it as is');
+      this.o.log.warn(
+        { kind, namespace: lowerNs, name },
+        'a lower object with this name exists and is not owned by this fedlet; using it as is',
+      );
     } else if (lower.metadata.annotations?.[ANNOTATION_UPPER_RV] !== rv) {
       if (lower.immutable) {
         await this.o.lower.delete(path);

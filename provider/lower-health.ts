@@ -31,7 +31,10 @@ export class LowerHealth {
     } catch (e) {
       this.failures++;
       if (this.failures >= this.o.failureThreshold)
-        this.set(false, `lower cluster ${this.o.clusterName} API server ${this.o.client.server.origin} is unreachable or not ready: ${(e as Error).message}`);
+        this.set(
+          false,
+          `lower cluster ${this.o.clusterName} API server ${this.o.client.server.origin} is unreachable or not ready: ${(e as Error).message}`,
+        );
     }
   }
 

@@ -4,7 +4,17 @@ import type { Logger } from 'pino';
 import type { KubeClient } from '../src/kube/client.js';
 import { Informer, type KubeObject } from '../src/kube/informer.js';
 import type { Pod, PodStatus } from '../src/kube/types.js';
-import type { LogOptions, LogStream, PodEnsureResult, PodEvent, Provider, ProviderNodeState, StreamKind, StreamParams, UpgradeOutcome } from '../src/provider.js';
+import type {
+  LogOptions,
+  LogStream,
+  PodEnsureResult,
+  PodEvent,
+  Provider,
+  ProviderNodeState,
+  StreamKind,
+  StreamParams,
+  UpgradeOutcome,
+} from '../src/provider.js';
 import { NotFoundError } from '../src/errors.js';
 import { lowerLogs, lowerUpgrade, type LowerTarget } from './streams.js';
 import { LowerPods } from './pods.js';
@@ -60,10 +70,11 @@ export function nodeInfo(n: RawNode): LowerNode {
     allocatable: toMilli(n.status?.allocatable),
     labels: n.metadata?.labels ?? {},
     taints: n.spec?.taints ?? [],
-    ...(n.metadata?.annotations?.[RESOURCE_METRICS_PATH_ANNOTATION] ? { resourceMetricsPath: n.metadata.annotations[RESOURCE_METRICS_PATH_ANNOTATION] } : {}),
+    ...(n.metadata?.annotations?.[RESOURCE_METRICS_PATH_ANNOTATION]
+      ? { resourceMetricsPath: n.metadata.annotations[RESOURCE_METRICS_PATH_ANNOTATION] }
+      : {}),
   };
 }
-
 
 export class LowerProvider implements Provider {
   readonly nodes: Informer<RawNode, CachedNode>;
@@ -84,7 +95,10 @@ export class LowerProvider implements Provider {
       client: o.client,
       path: '/api/v1/nodes',
       log,
-      transform: (n) => ({ metadata: { name: n.metadata?.name, resourceVersion: n.metadata?.resourceVersion }, info: nodeInfo(n) }),
+      transform: (n) => ({
+        metadata: { name: n.metadata?.name, resourceVersion: n.metadata?.resourceVersion },
+        info: nodeInfo(n),
+      }),
     });
     this.pods = new Informer<RawPod, CachedPod>({
       client: o.client,
@@ -124,7 +138,13 @@ export class LowerProvider implements Provider {
       metricsPathOf: (node) => this.nodes.get(node)?.info.resourceMetricsPath,
       log,
     });
-    this.health = new LowerHealth({ client: o.client, clusterName: o.clusterName, intervalMs: o.healthIntervalMs, failureThreshold: o.healthFailureThreshold, log });
+    this.health = new LowerHealth({
+      client: o.client,
+      clusterName: o.clusterName,
+      intervalMs: o.healthIntervalMs,
+      failureThreshold: o.healthFailureThreshold,
+      log,
+    });
     this.state = this.compute();
     const changed = () => this.scheduleRecompute();
     this.nodes.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
@@ -179,7 +199,9 @@ export class LowerProvider implements Provider {
   lowerTarget(namespace: string, name: string): LowerTarget {
     const p = this.podsOps.lowerPodFor(`${namespace}/${name}`);
     if (!p?.metadata.name || !p.metadata.namespace)
-      throw new NotFoundError(`pod ${namespace}/${name} is not running on virtual node ${this.o.nodeName} (no pod for it in lower cluster ${this.o.clusterName})`);
+      throw new NotFoundError(
+        `pod ${namespace}/${name} is not running on virtual node ${this.o.nodeName} (no pod for it in lower cluster ${this.o.clusterName})`,
+      );
     return { namespace: p.metadata.namespace, name: p.metadata.name };
   }
   statsSummary(): Promise<unknown> {
@@ -191,7 +213,15 @@ export class LowerProvider implements Provider {
   podLogs(namespace: string, name: string, container: string, opts: LogOptions, signal: AbortSignal): Promise<LogStream> {
     return lowerLogs(this.o.client, this.lowerTarget(namespace, name), container, opts, signal);
   }
-  openPodStream(kind: StreamKind, namespace: string, name: string, params: StreamParams, upgrade: string, protocols: string[], signal: AbortSignal): Promise<UpgradeOutcome> {
+  openPodStream(
+    kind: StreamKind,
+    namespace: string,
+    name: string,
+    params: StreamParams,
+    upgrade: string,
+    protocols: string[],
+    signal: AbortSignal,
+  ): Promise<UpgradeOutcome> {
     return lowerUpgrade(this.o.client, kind, this.lowerTarget(namespace, name), params, upgrade, protocols, signal);
   }
   podCachesSynced(signal: AbortSignal): Promise<void> {
@@ -200,7 +230,16 @@ export class LowerProvider implements Provider {
 
   schedulingSummary(): ClusterSummary {
     const nodes = this.nodes.list().map((n) => n.info);
-    return buildSummary(this.o.nodeName, this.o.clusterName, nodes, freePerNode(nodes, this.pods.list().map((p) => p.info)), this.podsOps.avoid);
+    return buildSummary(
+      this.o.nodeName,
+      this.o.clusterName,
+      nodes,
+      freePerNode(
+        nodes,
+        this.pods.list().map((p) => p.info),
+      ),
+      this.podsOps.avoid,
+    );
   }
 
   restoreSchedulingSummary(published: unknown): void {
@@ -249,8 +288,17 @@ export class LowerProvider implements Provider {
     let condition: ProviderNodeState['condition'];
     if (!h.healthy) condition = { ready: false, reason: 'LowerClusterUnreachable', message: h.message };
     else if (!this.nodes.hasSynced || !this.pods.hasSynced)
-      condition = { ready: false, reason: 'LowerClusterSyncing', message: `waiting for the caches of lower cluster ${this.o.clusterName}` };
-    else condition = { ready: true, reason: 'LowerClusterReady', message: `lower cluster ${this.o.clusterName} is reachable; ${counted} of ${nodes.length} nodes Ready and schedulable` };
+      condition = {
+        ready: false,
+        reason: 'LowerClusterSyncing',
+        message: `waiting for the caches of lower cluster ${this.o.clusterName}`,
+      };
+    else
+      condition = {
+        ready: true,
+        reason: 'LowerClusterReady',
+        message: `lower cluster ${this.o.clusterName} is reachable; ${counted} of ${nodes.length} nodes Ready and schedulable`,
+      };
     return { condition, resources: fromMilli(freeCapacity(nodes, pods)), labels };
   }
 }

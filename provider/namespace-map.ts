@@ -5,9 +5,13 @@ import { createHash } from 'node:crypto';
 export class NamespaceTemplateError extends Error {}
 
 export function validateNamespaceTemplate(template: string): void {
-  if (!template.includes('{{namespace}}')) throw new NamespaceTemplateError(`namespace template "${template}" must contain {{namespace}}`);
+  if (!template.includes('{{namespace}}'))
+    throw new NamespaceTemplateError(`namespace template "${template}" must contain {{namespace}}`);
   const rest = template.replace(/\{\{namespace\}\}|\{\{cluster\}\}/g, '');
-  if (!/^[a-z0-9-]*$/.test(rest)) throw new NamespaceTemplateError(`namespace template "${template}": only lowercase letters, digits, '-', {{namespace}} and {{cluster}} are allowed`);
+  if (!/^[a-z0-9-]*$/.test(rest))
+    throw new NamespaceTemplateError(
+      `namespace template "${template}": only lowercase letters, digits, '-', {{namespace}} and {{cluster}} are allowed`,
+    );
 }
 
 export function shortenName(name: string, max = 63): string {

@@ -79,7 +79,13 @@ export class LowerPods {
 
   constructor(private readonly o: LowerPodsOptions) {
     const log = o.log.child({ component: 'lower-pods' });
-    this.lowerPods = new Informer<Pod>({ client: o.lower, path: '/api/v1/pods', labelSelector: `${LABEL_ORIGIN}=${o.nodeName}`, log, transform: slimLowerPod });
+    this.lowerPods = new Informer<Pod>({
+      client: o.lower,
+      path: '/api/v1/pods',
+      labelSelector: `${LABEL_ORIGIN}=${o.nodeName}`,
+      log,
+      transform: slimLowerPod,
+    });
     const track = (p: Pod) => {
       const upperKey = upperKeyOf(p);
       if (!upperKey) return;
@@ -107,19 +113,47 @@ export class LowerPods {
       this.deps.invalidate(key);
       for (const p of pods) this.emit(p);
     };
-    this.upperConfigMaps = new Informer<KubeObject>({ client: o.upper, path: '/api/v1/configmaps', log, metadataOnly: true, transform: slimMeta });
-    this.upperSecrets = new Informer<KubeObject>({ client: o.upper, path: '/api/v1/secrets', log, metadataOnly: true, transform: slimMeta });
-    for (const [inf, kind] of [[this.upperConfigMaps, 'configmaps'], [this.upperSecrets, 'secrets']] as const) {
+    this.upperConfigMaps = new Informer<KubeObject>({
+      client: o.upper,
+      path: '/api/v1/configmaps',
+      log,
+      metadataOnly: true,
+      transform: slimMeta,
+    });
+    this.upperSecrets = new Informer<KubeObject>({
+      client: o.upper,
+      path: '/api/v1/secrets',
+      log,
+      metadataOnly: true,
+      transform: slimMeta,
+    });
+    for (const [inf, kind] of [
+      [this.upperConfigMaps, 'configmaps'],
+      [this.upperSecrets, 'secrets'],
+    ] as const) {
       const h = depChanged(kind);
       inf.addHandlers({ onAdd: h, onUpdate: h, onDelete: h });
     }
     // Lower events about our pods are mirrored onto the upper pods (deduplicated by the lower event's uid).
-    this.lowerEvents = new Informer<LowerEvent>({ client: o.lower, path: '/api/v1/events', fieldSelector: 'involvedObject.kind=Pod', log, transform: slimEvent });
+    this.lowerEvents = new Informer<LowerEvent>({
+      client: o.lower,
+      path: '/api/v1/events',
+      fieldSelector: 'involvedObject.kind=Pod',
+      log,
+      transform: slimEvent,
+    });
     const mirror = (e: LowerEvent) => {
       const upperKey = this.byLowerKey.get(`${e.involvedObject?.namespace}/${e.involvedObject?.name}`);
       if (!upperKey || !e.metadata?.uid || !this.lowerEvents.hasSynced) return;
       for (const l of this.eventListeners)
-        l({ upperKey, type: e.type === 'Warning' ? 'Warning' : 'Normal', reason: e.reason ?? 'LowerEvent', message: `[${o.clusterName}] ${e.message ?? ''}`, count: e.count ?? 1, id: e.metadata.uid });
+        l({
+          upperKey,
+          type: e.type === 'Warning' ? 'Warning' : 'Normal',
+          reason: e.reason ?? 'LowerEvent',
+          message: `[${o.clusterName}] ${e.message ?? ''}`,
+          count: e.count ?? 1,
+          id: e.metadata.uid,
+        });
     };
     this.lowerEvents.addHandlers({ onAdd: mirror, onUpdate: (e, old) => e.count !== old.count && mirror(e) });
     this.deps = new DependencySync({ upper: o.upper, lower: o.lower, nodeName: o.nodeName, log });
@@ -142,7 +176,11 @@ export class LowerPods {
     this.upperSecrets.start();
   }
   async waitForSync(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.lowerPods.waitForSync(signal), this.upperConfigMaps.waitForSync(signal), this.upperSecrets.waitForSync(signal)]);
+    await Promise.all([
+      this.lowerPods.waitForSync(signal),
+      this.upperConfigMaps.waitForSync(signal),
+      this.upperSecrets.waitForSync(signal),
+    ]);
   }
   async stop(): Promise<void> {
     await Promise.all([this.lowerPods.stop(), this.lowerEvents.stop(), this.upperConfigMaps.stop(), this.upperSecrets.stop()]);
@@ -187,7 +225,10 @@ export class LowerPods {
     for (const set of this.dependents.values()) set.delete(key);
     const ns = upper.metadata.namespace ?? '';
     const refs = dependencyRefs(upper);
-    for (const [kind, names] of [['configmaps', refs.configMaps], ['secrets', refs.secrets]] as const)
+    for (const [kind, names] of [
+      ['configmaps', refs.configMaps],
+      ['secrets', refs.secrets],
+    ] as const)
       for (const name of names.keys()) {
         const k = depKey(kind, ns, name);
         let s = this.dependents.get(k);
@@ -205,7 +246,12 @@ export class LowerPods {
   async ensure(upper: Pod): Promise<PodEnsureResult> {
     const upperKey = `${upper.metadata.namespace}/${upper.metadata.name}`;
     const lowerNs = this.lowerNamespaceOf(upper.metadata.namespace!);
-    const desired = translatePod(upper, { nodeName: this.o.nodeName, clusterName: this.o.clusterName, lowerNamespace: lowerNs, allowDaemonSetPods: this.o.allowDaemonSetPods });
+    const desired = translatePod(upper, {
+      nodeName: this.o.nodeName,
+      clusterName: this.o.clusterName,
+      lowerNamespace: lowerNs,
+      allowDaemonSetPods: this.o.allowDaemonSetPods,
+    });
     this.trackDependents(upper);
     const existing = this.byUpperKey.get(upperKey);
     if (existing && existing.metadata.labels?.[LABEL_UPPER_UID] !== upper.metadata.uid) {
@@ -216,7 +262,11 @@ export class LowerPods {
     if (!existing) {
       // It ran before (we published its host IP) but is gone from the lower cluster: deleted or evicted there.
       if (upper.status?.hostIP && upper.status.phase !== 'Pending')
-        return { kind: 'fail', reason: 'LowerPodDeleted', message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet` };
+        return {
+          kind: 'fail',
+          reason: 'LowerPodDeleted',
+          message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet`,
+        };
       await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
       await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
       try {
@@ -231,7 +281,9 @@ export class LowerPods {
     }
     await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
     if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
-    const unschedulable = existing.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+    const unschedulable = existing.status?.conditions?.find(
+      (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
+    );
     if (unschedulable && !existing.spec.nodeName) {
       const since = Date.parse(unschedulable.lastTransitionTime ?? '') || Date.now();
       const due = since + this.o.bounceAfterSeconds * 1000;
@@ -242,7 +294,10 @@ export class LowerPods {
         for (const [k, until] of Object.entries(this.avoid)) if (Date.parse(until) < Date.now()) delete this.avoid[k];
         this.o.onAvoidChange();
       }
-      this.o.log.info({ pod: upperKey, controller: owner, avoidUntil: owner ? this.avoid[owner] : undefined }, 'bouncing a pod the lower cluster cannot schedule');
+      this.o.log.info(
+        { pod: upperKey, controller: owner, avoidUntil: owner ? this.avoid[owner] : undefined },
+        'bouncing a pod the lower cluster cannot schedule',
+      );
       // Never two copies: the lower pod goes first; the upper pod fails once it is gone.
       await this.deleteLower(existing, 0);
       return {
@@ -256,8 +311,12 @@ export class LowerPods {
         metadata: { labels: desired.metadata.labels, annotations: desired.metadata.annotations },
         spec: {
           containers: desired.spec.containers.map((c) => ({ name: c.name, image: c.image })),
-          ...(desired.spec.initContainers ? { initContainers: desired.spec.initContainers.map((c) => ({ name: c.name, image: c.image })) } : {}),
-          ...(desired.spec.activeDeadlineSeconds !== undefined ? { activeDeadlineSeconds: desired.spec.activeDeadlineSeconds } : {}),
+          ...(desired.spec.initContainers
+            ? { initContainers: desired.spec.initContainers.map((c) => ({ name: c.name, image: c.image })) }
+            : {}),
+          ...(desired.spec.activeDeadlineSeconds !== undefined
+            ? { activeDeadlineSeconds: desired.spec.activeDeadlineSeconds }
+            : {}),
           tolerations: desired.spec.tolerations ?? [],
         },
       };
@@ -307,7 +366,19 @@ interface LowerEvent extends KubeObject {
   count?: number;
 }
 function slimEvent(e: LowerEvent): LowerEvent {
-  return { metadata: { name: e.metadata?.name, namespace: e.metadata?.namespace, uid: e.metadata?.uid, resourceVersion: e.metadata?.resourceVersion }, involvedObject: { namespace: e.involvedObject?.namespace, name: e.involvedObject?.name }, reason: e.reason, message: e.message, type: e.type, count: e.count };
+  return {
+    metadata: {
+      name: e.metadata?.name,
+      namespace: e.metadata?.namespace,
+      uid: e.metadata?.uid,
+      resourceVersion: e.metadata?.resourceVersion,
+    },
+    involvedObject: { namespace: e.involvedObject?.namespace, name: e.involvedObject?.name },
+    reason: e.reason,
+    message: e.message,
+    type: e.type,
+    count: e.count,
+  };
 }
 
 function slimMeta(o: KubeObject): KubeObject {

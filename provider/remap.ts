@@ -36,12 +36,19 @@ function fromBig(n: bigint, v6: boolean): string {
   const groups: string[] = [];
   for (let i = 7; i >= 0; i--) groups.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
   // compress the longest run of zero groups
-  let best = -1, bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') { i++; continue; }
+  let best = -1,
+    bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   if (best < 0) return groups.join(':');
@@ -52,7 +59,8 @@ export function parseCidr(text: string): Cidr {
   const [ip, len] = text.trim().split('/');
   const b = ip ? toBig(ip) : undefined;
   const bits = Number(len);
-  if (!b || !Number.isInteger(bits) || bits < 0 || bits > (b.v6 ? 128 : 32)) throw new RemapError(`"${text}" is not a CIDR such as 10.244.0.0/16 or fd00::/64`);
+  if (!b || !Number.isInteger(bits) || bits < 0 || bits > (b.v6 ? 128 : 32))
+    throw new RemapError(`"${text}" is not a CIDR such as 10.244.0.0/16 or fd00::/64`);
   const width = b.v6 ? 128n : 32n;
   const mask = ((1n << width) - 1n) ^ ((1n << (width - BigInt(bits))) - 1n);
   return { v6: b.v6, base: b.n & mask, bits, text };
@@ -64,8 +72,12 @@ export class IpRemapper {
     this.pairs = pairs.map((p) => {
       const lower = parseCidr(p.lower);
       const upper = parseCidr(p.upper);
-      if (lower.v6 !== upper.v6) throw new RemapError(`pod IP remap ${p.lower} → ${p.upper}: both sides must be IPv4 or both IPv6`);
-      if (lower.bits !== upper.bits) throw new RemapError(`pod IP remap ${p.lower} → ${p.upper}: prefix lengths differ (/${lower.bits} vs /${upper.bits}); they must be equal`);
+      if (lower.v6 !== upper.v6)
+        throw new RemapError(`pod IP remap ${p.lower} → ${p.upper}: both sides must be IPv4 or both IPv6`);
+      if (lower.bits !== upper.bits)
+        throw new RemapError(
+          `pod IP remap ${p.lower} → ${p.upper}: prefix lengths differ (/${lower.bits} vs /${upper.bits}); they must be equal`,
+        );
       return { lower, upper };
     });
   }

@@ -51,13 +51,28 @@ export class LowerStats {
 
   /** Pod stats of one lower node: the kubelet summary, else its resource metrics, else none. */
   private async nodePodStats(node: string, byLower: Map<string, Pod>): Promise<PodStats[]> {
-    const viaSummary = () => this.o.lower.get<{ pods?: PodStats[] }>(`/api/v1/nodes/${encodeURIComponent(node)}/proxy/stats/summary`, { timeoutMs: 5000 }).then((s) => s.pods ?? []);
+    const viaSummary = () =>
+      this.o.lower
+        .get<{ pods?: PodStats[] }>(`/api/v1/nodes/${encodeURIComponent(node)}/proxy/stats/summary`, { timeoutMs: 5000 })
+        .then((s) => s.pods ?? []);
     const viaMetrics = async () => {
       const p = this.o.metricsPathOf?.(node) ?? '/metrics/resource';
-      const text = await this.o.lower.getText(`/api/v1/nodes/${encodeURIComponent(node)}/proxy${p.startsWith('/') ? p : `/${p}`}`, { timeoutMs: 5000 });
+      const text = await this.o.lower.getText(
+        `/api/v1/nodes/${encodeURIComponent(node)}/proxy${p.startsWith('/') ? p : `/${p}`}`,
+        { timeoutMs: 5000 },
+      );
       return podStatsFromResourceMetrics(text, byLower);
     };
-    const order = this.sourceOf.get(node) === 'metrics' ? ([['metrics', viaMetrics], ['summary', viaSummary]] as const) : ([['summary', viaSummary], ['metrics', viaMetrics]] as const);
+    const order =
+      this.sourceOf.get(node) === 'metrics'
+        ? ([
+            ['metrics', viaMetrics],
+            ['summary', viaSummary],
+          ] as const)
+        : ([
+            ['summary', viaSummary],
+            ['metrics', viaMetrics],
+          ] as const);
     const errors: string[] = [];
     for (const [source, fetch] of order) {
       try {
@@ -73,7 +88,10 @@ export class LowerStats {
     this.sourceOf.delete(node);
     if (!this.unavailable.has(node)) {
       this.unavailable.add(node);
-      this.o.log?.warn({ lowerNode: node, errors }, 'lower node offers neither /stats/summary nor resource metrics; its pods are reported without usage');
+      this.o.log?.warn(
+        { lowerNode: node, errors },
+        'lower node offers neither /stats/summary nor resource metrics; its pods are reported without usage',
+      );
     }
     return [];
   }
@@ -101,7 +119,11 @@ export class LowerStats {
       const upperKey = upperKeyOf(p);
       if (!upperKey || seen.has(upperKey) || p.status?.phase !== 'Running') continue;
       const [ns, name] = upperKey.split('/') as [string, string];
-      pods.push({ podRef: { namespace: ns, name, uid: this.o.upperUid(upperKey) ?? '' }, startTime: p.status?.startTime, containers: p.spec.containers.map((c) => ({ name: c.name, startTime: p.status?.startTime })) });
+      pods.push({
+        podRef: { namespace: ns, name, uid: this.o.upperUid(upperKey) ?? '' },
+        startTime: p.status?.startTime,
+        containers: p.spec.containers.map((c) => ({ name: c.name, startTime: p.status?.startTime })),
+      });
     }
     const now = new Date().toISOString();
     let nanoCores = 0;
@@ -124,7 +146,12 @@ export class LowerStats {
       node: {
         nodeName: this.o.nodeName,
         startTime: this.startTime,
-        ...(haveUsage ? { cpu: { time: now, usageCoreNanoSeconds: this.nodeCpuTotal, usageNanoCores: nanoCores }, memory: { time: now, workingSetBytes: workingSet } } : {}),
+        ...(haveUsage
+          ? {
+              cpu: { time: now, usageCoreNanoSeconds: this.nodeCpuTotal, usageNanoCores: nanoCores },
+              memory: { time: now, workingSetBytes: workingSet },
+            }
+          : {}),
       },
       pods,
     };
@@ -136,11 +163,21 @@ export class LowerStats {
     const out: string[] = [];
     const ts = (u?: Usage) => (u?.time ? ` ${Date.parse(u.time)}` : '');
     const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
-    out.push('# HELP scrape_error 1 if there was an error while getting container metrics, 0 otherwise', '# TYPE scrape_error gauge', 'scrape_error 0');
+    out.push(
+      '# HELP scrape_error 1 if there was an error while getting container metrics, 0 otherwise',
+      '# TYPE scrape_error gauge',
+      'scrape_error 0',
+    );
     if (s.node.cpu?.usageCoreNanoSeconds !== undefined) {
-      out.push('# HELP node_cpu_usage_seconds_total Cumulative cpu time consumed by the node in core-seconds', '# TYPE node_cpu_usage_seconds_total counter');
+      out.push(
+        '# HELP node_cpu_usage_seconds_total Cumulative cpu time consumed by the node in core-seconds',
+        '# TYPE node_cpu_usage_seconds_total counter',
+      );
       out.push(`node_cpu_usage_seconds_total ${s.node.cpu.usageCoreNanoSeconds / 1e9}${ts(s.node.cpu)}`);
-      out.push('# HELP node_memory_working_set_bytes Current working set of the node in bytes', '# TYPE node_memory_working_set_bytes gauge');
+      out.push(
+        '# HELP node_memory_working_set_bytes Current working set of the node in bytes',
+        '# TYPE node_memory_working_set_bytes gauge',
+      );
       out.push(`node_memory_working_set_bytes ${s.node.memory?.workingSetBytes ?? 0}${ts(s.node.memory)}`);
     }
     const cpuLines: string[] = [];
@@ -149,13 +186,27 @@ export class LowerStats {
     for (const p of s.pods)
       for (const c of p.containers ?? []) {
         const labels = `container="${esc(c.name)}",namespace="${esc(p.podRef.namespace)}",pod="${esc(p.podRef.name)}"`;
-        if (c.cpu?.usageCoreNanoSeconds) cpuLines.push(`container_cpu_usage_seconds_total{${labels}} ${c.cpu.usageCoreNanoSeconds / 1e9}${ts(c.cpu)}`);
-        if (c.memory?.workingSetBytes) memLines.push(`container_memory_working_set_bytes{${labels}} ${c.memory.workingSetBytes}${ts(c.memory)}`);
+        if (c.cpu?.usageCoreNanoSeconds)
+          cpuLines.push(`container_cpu_usage_seconds_total{${labels}} ${c.cpu.usageCoreNanoSeconds / 1e9}${ts(c.cpu)}`);
+        if (c.memory?.workingSetBytes)
+          memLines.push(`container_memory_working_set_bytes{${labels}} ${c.memory.workingSetBytes}${ts(c.memory)}`);
         if (c.startTime) startLines.push(`container_start_time_seconds{${labels}} ${Date.parse(c.startTime) / 1000}`);
       }
-    out.push('# HELP container_cpu_usage_seconds_total Cumulative cpu time consumed by the container in core-seconds', '# TYPE container_cpu_usage_seconds_total counter', ...cpuLines);
-    out.push('# HELP container_memory_working_set_bytes Current working set of the container in bytes', '# TYPE container_memory_working_set_bytes gauge', ...memLines);
-    out.push('# HELP container_start_time_seconds Start time of the container since unix epoch in seconds', '# TYPE container_start_time_seconds gauge', ...startLines);
+    out.push(
+      '# HELP container_cpu_usage_seconds_total Cumulative cpu time consumed by the container in core-seconds',
+      '# TYPE container_cpu_usage_seconds_total counter',
+      ...cpuLines,
+    );
+    out.push(
+      '# HELP container_memory_working_set_bytes Current working set of the container in bytes',
+      '# TYPE container_memory_working_set_bytes gauge',
+      ...memLines,
+    );
+    out.push(
+      '# HELP container_start_time_seconds Start time of the container since unix epoch in seconds',
+      '# TYPE container_start_time_seconds gauge',
+      ...startLines,
+    );
     return `${out.join('\n')}\n`;
   }
 }
@@ -182,7 +233,11 @@ export function podStatsFromResourceMetrics(text: string, byLower: Map<string, P
     if (!lowerPod) continue;
     let ps = pods.get(key);
     if (!ps) {
-      ps = { podRef: { namespace, name: pod, uid: lowerPod.metadata.uid ?? '' }, startTime: lowerPod.status?.startTime, containers: [] };
+      ps = {
+        podRef: { namespace, name: pod, uid: lowerPod.metadata.uid ?? '' },
+        startTime: lowerPod.status?.startTime,
+        containers: [],
+      };
       pods.set(key, ps);
     }
     let c = ps.containers!.find((x) => x.name === container);
@@ -198,8 +253,16 @@ export function podStatsFromResourceMetrics(text: string, byLower: Map<string, P
     const cs = ps.containers ?? [];
     const withCpu = cs.filter((c) => c.cpu?.usageCoreNanoSeconds !== undefined);
     const withMem = cs.filter((c) => c.memory?.workingSetBytes !== undefined);
-    if (withCpu.length) ps.cpu = { time: withCpu[0]!.cpu!.time, usageCoreNanoSeconds: withCpu.reduce((a, c) => a + c.cpu!.usageCoreNanoSeconds!, 0) };
-    if (withMem.length) ps.memory = { time: withMem[0]!.memory!.time, workingSetBytes: withMem.reduce((a, c) => a + c.memory!.workingSetBytes!, 0) };
+    if (withCpu.length)
+      ps.cpu = {
+        time: withCpu[0]!.cpu!.time,
+        usageCoreNanoSeconds: withCpu.reduce((a, c) => a + c.cpu!.usageCoreNanoSeconds!, 0),
+      };
+    if (withMem.length)
+      ps.memory = {
+        time: withMem[0]!.memory!.time,
+        workingSetBytes: withMem.reduce((a, c) => a + c.memory!.workingSetBytes!, 0),
+      };
   }
   return [...pods.values()];
 }

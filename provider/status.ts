@@ -38,5 +38,3 @@ export function upperStatusFromLower(lower: Pod, upper: Pod, ctx: StatusContext)
   if (ls.initContainerStatuses) out.initContainerStatuses = ls.initContainerStatuses;
   return out;
 }
-
-

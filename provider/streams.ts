@@ -16,7 +16,13 @@ function send(client: KubeClient, ro: https.RequestOptions): http.ClientRequest 
   return (client.server.protocol === 'http:' ? http : https).request(ro);
 }
 
-export async function lowerLogs(client: KubeClient, t: LowerTarget, container: string, o: LogOptions, signal: AbortSignal): Promise<LogStream> {
+export async function lowerLogs(
+  client: KubeClient,
+  t: LowerTarget,
+  container: string,
+  o: LogOptions,
+  signal: AbortSignal,
+): Promise<LogStream> {
   const q = buildQuery({
     container,
     follow: o.follow || undefined,
@@ -55,9 +61,22 @@ export function streamQuery(kind: StreamKind, p: StreamParams): string {
   return s ? `?${s}` : '';
 }
 
-export async function lowerUpgrade(client: KubeClient, kind: StreamKind, t: LowerTarget, p: StreamParams, upgrade: string, protocols: string[], signal: AbortSignal): Promise<UpgradeOutcome> {
+export async function lowerUpgrade(
+  client: KubeClient,
+  kind: StreamKind,
+  t: LowerTarget,
+  p: StreamParams,
+  upgrade: string,
+  protocols: string[],
+  signal: AbortSignal,
+): Promise<UpgradeOutcome> {
   const ro = await client.httpOptions('POST', `/api/v1/namespaces/${t.namespace}/pods/${t.name}/${kind}${streamQuery(kind, p)}`);
-  const headers: Record<string, string | string[] | number> = { ...(ro.headers as Record<string, string>), Connection: 'Upgrade', Upgrade: upgrade, 'X-Stream-Protocol-Version': protocols };
+  const headers: Record<string, string | string[] | number> = {
+    ...(ro.headers as Record<string, string>),
+    Connection: 'Upgrade',
+    Upgrade: upgrade,
+    'X-Stream-Protocol-Version': protocols,
+  };
   delete headers.Accept; // the connect endpoints answer 406 to Accept: application/json
   ro.headers = headers;
   // A fresh connection per session: an upgraded socket never goes back to a keep-alive pool.
@@ -74,7 +93,14 @@ export async function lowerUpgrade(client: KubeClient, kind: StreamKind, t: Lowe
       signal.removeEventListener('abort', onAbort);
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ kind: 'rejected', status: res.statusCode ?? 502, contentType: res.headers['content-type'], body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({
+          kind: 'rejected',
+          status: res.statusCode ?? 502,
+          contentType: res.headers['content-type'],
+          body: Buffer.concat(chunks),
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', (e) => reject(new Error(`lower API server: ${e.message}`)));

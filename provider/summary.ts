@@ -35,7 +35,14 @@ export function mergeAvoid(into: Record<string, string>, from: Record<string, un
   return changed;
 }
 
-export function buildSummary(node: string, cluster: string, nodes: LowerNode[], free: Map<string, MilliList>, avoid: Record<string, string>, now = new Date()): ClusterSummary {
+export function buildSummary(
+  node: string,
+  cluster: string,
+  nodes: LowerNode[],
+  free: Map<string, MilliList>,
+  avoid: Record<string, string>,
+  now = new Date(),
+): ClusterSummary {
   const labelIdx = new Map<string, number>();
   const taintIdx = new Map<string, number>();
   const labelSets: ClusterSummary['labelSets'] = [];

@@ -26,13 +26,26 @@ export interface TranslateContext {
 export function validatePod(pod: Pod, ctx: TranslateContext): void {
   const s = pod.spec;
   const where = `pod ${pod.metadata.namespace}/${pod.metadata.name}`;
-  if (s.hostNetwork) throw new UnsupportedPodError('spec.hostNetwork', `${where}: spec.hostNetwork is not supported on virtual node ${ctx.nodeName} (the pod would share a lower node's network); remove it or schedule the pod elsewhere`);
-  if (s.hostPID) throw new UnsupportedPodError('spec.hostPID', `${where}: spec.hostPID is not supported on virtual node ${ctx.nodeName}`);
-  if (s.hostIPC) throw new UnsupportedPodError('spec.hostIPC', `${where}: spec.hostIPC is not supported on virtual node ${ctx.nodeName}`);
+  if (s.hostNetwork)
+    throw new UnsupportedPodError(
+      'spec.hostNetwork',
+      `${where}: spec.hostNetwork is not supported on virtual node ${ctx.nodeName} (the pod would share a lower node's network); remove it or schedule the pod elsewhere`,
+    );
+  if (s.hostPID)
+    throw new UnsupportedPodError('spec.hostPID', `${where}: spec.hostPID is not supported on virtual node ${ctx.nodeName}`);
+  if (s.hostIPC)
+    throw new UnsupportedPodError('spec.hostIPC', `${where}: spec.hostIPC is not supported on virtual node ${ctx.nodeName}`);
   for (const [i, v] of (s.volumes ?? []).entries()) {
-    if (v.hostPath) throw new UnsupportedPodError(`spec.volumes[${i}].hostPath`, `${where}: volume "${v.name}" uses hostPath, which is not supported on virtual node ${ctx.nodeName}`);
+    if (v.hostPath)
+      throw new UnsupportedPodError(
+        `spec.volumes[${i}].hostPath`,
+        `${where}: volume "${v.name}" uses hostPath, which is not supported on virtual node ${ctx.nodeName}`,
+      );
     if (v.persistentVolumeClaim)
-      throw new UnsupportedPodError(`spec.volumes[${i}].persistentVolumeClaim`, `${where}: volume "${v.name}" uses persistentVolumeClaim "${v.persistentVolumeClaim.claimName}"; claims are not replicated to lower clusters yet`);
+      throw new UnsupportedPodError(
+        `spec.volumes[${i}].persistentVolumeClaim`,
+        `${where}: volume "${v.name}" uses persistentVolumeClaim "${v.persistentVolumeClaim.claimName}"; claims are not replicated to lower clusters yet`,
+      );
   }
   const all: Array<[string, Container[] | undefined]> = [
     ['containers', s.containers],
@@ -41,10 +54,17 @@ export function validatePod(pod: Pod, ctx: TranslateContext): void {
   for (const [kind, list] of all)
     for (const [i, c] of (list ?? []).entries())
       for (const [j, p] of (c.ports ?? []).entries())
-        if (p.hostPort) throw new UnsupportedPodError(`spec.${kind}[${i}].ports[${j}].hostPort`, `${where}: container "${c.name}" asks for hostPort ${p.hostPort}, which is not supported on virtual node ${ctx.nodeName}`);
+        if (p.hostPort)
+          throw new UnsupportedPodError(
+            `spec.${kind}[${i}].ports[${j}].hostPort`,
+            `${where}: container "${c.name}" asks for hostPort ${p.hostPort}, which is not supported on virtual node ${ctx.nodeName}`,
+          );
   const ds = pod.metadata.ownerReferences?.find((o) => o.kind === 'DaemonSet' && o.controller);
   if (ds && !ctx.allowDaemonSetPods)
-    throw new UnsupportedPodError('metadata.ownerReferences', `${where}: DaemonSet pods (DaemonSet ${ds.name}) are not run on virtual node ${ctx.nodeName}; set allowDaemonSetPods to run them, or add a nodeAffinity excluding type=virtual-kubelet`);
+    throw new UnsupportedPodError(
+      'metadata.ownerReferences',
+      `${where}: DaemonSet pods (DaemonSet ${ds.name}) are not run on virtual node ${ctx.nodeName}; set allowDaemonSetPods to run them, or add a nodeAffinity excluding type=virtual-kubelet`,
+    );
 }
 
 /** Projected volumes that carry the upper service-account token (kube-api-access-*). */
@@ -92,7 +112,21 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
   const dropVolumes = new Set((src.volumes ?? []).filter(isServiceAccountTokenVolume).map((v) => v.name));
   const spec: PodSpec = { ...src };
   // Scheduling in the upper cluster chose this virtual node; the lower scheduler picks a lower node.
-  for (const k of ['nodeName', 'nodeSelector', 'affinity', 'topologySpreadConstraints', 'schedulerName', 'priority', 'priorityClassName', 'preemptionPolicy', 'readinessGates', 'serviceAccount', 'runtimeClassName', 'resourceClaims', 'schedulingGates'] as const)
+  for (const k of [
+    'nodeName',
+    'nodeSelector',
+    'affinity',
+    'topologySpreadConstraints',
+    'schedulerName',
+    'priority',
+    'priorityClassName',
+    'preemptionPolicy',
+    'readinessGates',
+    'serviceAccount',
+    'runtimeClassName',
+    'resourceClaims',
+    'schedulingGates',
+  ] as const)
     delete spec[k];
   // The upper service account and its token mean nothing in the lower cluster: run as the lower
   // namespace's default service account, with no token mounted.
@@ -104,7 +138,12 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
   if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, dropVolumes, pod, ctx));
   delete spec.ephemeralContainers;
   // The application sees the upper pod's name as its hostname (a DNS label, at most 63 characters).
-  spec.hostname = src.hostname ?? (pod.metadata.name ?? '').slice(0, 63).replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');
+  spec.hostname =
+    src.hostname ??
+    (pod.metadata.name ?? '')
+      .slice(0, 63)
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/^-+|-+$/g, '');
   // Tolerations for the virtual node's own taints are harmless in the lower cluster; keep them all.
   const annotations = { ...(pod.metadata.annotations ?? {}), ...ownershipAnnotations(pod.metadata) };
   delete annotations['kubectl.kubernetes.io/last-applied-configuration'];

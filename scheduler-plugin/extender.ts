@@ -63,7 +63,15 @@ export class Extender {
   private server?: Server;
 
   constructor(private readonly o: { upper: KubeClient; namespace: string; log: Logger; now?: () => number }) {
-    this.nodes = new Informer<NodeObj>({ client: o.upper, path: '/api/v1/nodes', labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}`, log: o.log, transform: (n) => ({ metadata: { name: n.metadata.name, labels: n.metadata.labels, resourceVersion: n.metadata.resourceVersion } }) });
+    this.nodes = new Informer<NodeObj>({
+      client: o.upper,
+      path: '/api/v1/nodes',
+      labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}`,
+      log: o.log,
+      transform: (n) => ({
+        metadata: { name: n.metadata.name, labels: n.metadata.labels, resourceVersion: n.metadata.resourceVersion },
+      }),
+    });
     this.summaries = new Informer<SummaryCm, KubeObject & { parsed?: ClusterSummary }>({
       client: o.upper,
       path: `/api/v1/namespaces/${o.namespace}/configmaps`,
@@ -76,10 +84,17 @@ export class Extender {
         } catch {
           o.log.warn({ configmap: cm.metadata?.name }, 'unreadable fedlet summary; ignoring it');
         }
-        return { metadata: { name: cm.metadata?.name, namespace: cm.metadata?.namespace, resourceVersion: cm.metadata?.resourceVersion }, parsed };
+        return {
+          metadata: { name: cm.metadata?.name, namespace: cm.metadata?.namespace, resourceVersion: cm.metadata?.resourceVersion },
+          parsed,
+        };
       },
     });
-    this.leases = new Informer<LeaseObj>({ client: o.upper, path: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', log: o.log });
+    this.leases = new Informer<LeaseObj>({
+      client: o.upper,
+      path: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases',
+      log: o.log,
+    });
   }
 
   private now(): number {
@@ -110,7 +125,8 @@ export class Extender {
       }
       const until = owner ? s.avoid[owner] : undefined;
       if (until && Date.parse(until) > this.now()) {
-        failed[name] = `pods of this controller were bounced from lower cluster ${s.cluster} (unschedulable there); avoiding it until ${until}`;
+        failed[name] =
+          `pods of this controller were bounced from lower cluster ${s.cluster} (unschedulable there); avoiding it until ${until}`;
         continue;
       }
       const r = fitInCluster(pod, s, node.metadata.labels ?? {});

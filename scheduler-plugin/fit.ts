@@ -12,7 +12,9 @@ interface Requirement {
   values?: string[];
 }
 interface Affinity {
-  nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: Array<{ matchExpressions?: Requirement[] }> } };
+  nodeAffinity?: {
+    requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: Array<{ matchExpressions?: Requirement[] }> };
+  };
 }
 
 export function tolerates(tolerations: Toleration[] | undefined, t: Taint): boolean {
@@ -47,10 +49,12 @@ function matches(r: Requirement, labels: Record<string, string>): boolean {
 /** Label constraints of the pod that must hold on the lower node (those about the virtual node are skipped). */
 export function labelFilter(pod: Pod, virtualNodeLabels: Record<string, string>): (labels: Record<string, string>) => boolean {
   const selector = Object.entries(pod.spec.nodeSelector ?? {}).filter(([k]) => !(k in virtualNodeLabels));
-  const terms = ((pod.spec.affinity as Affinity | undefined)?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []).map((t) =>
-    (t.matchExpressions ?? []).filter((r) => !(r.key in virtualNodeLabels)),
-  );
-  return (labels) => selector.every(([k, v]) => labels[k] === v) && (terms.length === 0 || terms.some((t) => t.every((r) => matches(r, labels))));
+  const terms = (
+    (pod.spec.affinity as Affinity | undefined)?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+      ?.nodeSelectorTerms ?? []
+  ).map((t) => (t.matchExpressions ?? []).filter((r) => !(r.key in virtualNodeLabels)));
+  return (labels) =>
+    selector.every(([k, v]) => labels[k] === v) && (terms.length === 0 || terms.some((t) => t.every((r) => matches(r, labels))));
 }
 
 export interface FitResult {
@@ -123,10 +127,22 @@ export function fitInCluster(pod: Pod, s: ClusterSummary, virtualNodeLabels: Rec
   }
   if (copies > 0) return { fits: true, copies, reason: '' };
   const parts: string[] = [];
-  if (why.resources) parts.push(`${why.resources} too little free ${req.map(([k]) => k).filter((k) => k !== 'pods').join('/') || 'capacity'}`);
+  if (why.resources)
+    parts.push(
+      `${why.resources} too little free ${
+        req
+          .map(([k]) => k)
+          .filter((k) => k !== 'pods')
+          .join('/') || 'capacity'
+      }`,
+    );
   if (why.taints) parts.push(`${why.taints} with untolerated taints`);
   if (why.labels) parts.push(`${why.labels} not matching the pod's node selector/affinity`);
-  return { fits: false, copies: 0, reason: `no single node in lower cluster ${s.cluster} fits the pod (${total} Ready nodes: ${parts.join(', ') || 'none'})` };
+  return {
+    fits: false,
+    copies: 0,
+    reason: `no single node in lower cluster ${s.cluster} fits the pod (${total} Ready nodes: ${parts.join(', ') || 'none'})`,
+  };
 }
 
 /** Score 0..10: clusters that could take more copies of the pod score higher. */

@@ -23,7 +23,8 @@ ${options.map((o) => `  --${o.flag.padEnd(32)} ${o.env.padEnd(40)} ${o.help} (de
 `;
 
 function firstNonLoopbackIPv4(): string {
-  for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  for (const addrs of Object.values(networkInterfaces()))
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   return '127.0.0.1';
 }
 
@@ -50,11 +51,17 @@ function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: b
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () => inline ?? argv[++i] ?? (() => { throw new ConfigError(`${name} needs a value`); })();
+    const value = () =>
+      inline ??
+      argv[++i] ??
+      (() => {
+        throw new ConfigError(`${name} needs a value`);
+      })();
     if (name === '--dir') out.dir = value();
     else if (name === '--lowers') {
       out.lowers = Number(value());
-      if (!Number.isInteger(out.lowers) || out.lowers < 1 || out.lowers > 8) throw new ConfigError('--lowers must be a whole number from 1 to 8');
+      if (!Number.isInteger(out.lowers) || out.lowers < 1 || out.lowers > 8)
+        throw new ConfigError('--lowers must be a whole number from 1 to 8');
     } else if (name === '--no-fedlet') out.noFedlet = true;
     else if (name === '--foreground') out.foreground = true;
     else throw new ConfigError(`unknown sandbox option ${a}`);
@@ -75,7 +82,7 @@ export function quickStart(o: { binDir: string; cli: string; upper: string; lowe
     'kubectl rollout status deployment/hello --timeout=240s',
     'kubectl get pods -o wide',
     'kubectl logs deployment/hello --tail=2',
-    "kubectl exec deployment/hello -- echo hello from a lower cluster",
+    'kubectl exec deployment/hello -- echo hello from a lower cluster',
     `kubectl describe node ${o.node} | sed -n '/Allocatable/,/System Info/p'`,
     `kubectl --kubeconfig ${o.lower} get pods -A -l fedlet.io/origin -o wide`,
     `node ${o.cli} status`,
@@ -85,12 +92,12 @@ export function quickStart(o: { binDir: string; cli: string; upper: string; lowe
 async function cmdSandbox(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const a = sandboxArgs(rest);
-  // The sandbox launcher lives with the test environment (test/env) and is loaded only when asked for.
-  const sb = await import('../test/env/sandbox.js');
+  // The sandbox launcher (sandbox/) is a product module of its own, loaded only when asked for.
+  const sb = await import('../sandbox/sandbox.js');
   const say = (m: string) => process.stderr.write(`[sandbox] ${m}\n`);
   if (sub === 'up') {
     const s = await sb.sandboxUp({ dir: a.dir, lowers: a.lowers, withFedlet: !a.noFedlet, progress: say });
-    const { findBinary } = await import('../test/env/binaries.js');
+    const { findBinary } = await import('../sandbox/binaries.js');
     const { fileURLToPath } = await import('node:url');
     const path = await import('node:path');
     const cli = fileURLToPath(import.meta.url);
@@ -98,7 +105,18 @@ async function cmdSandbox(argv: string[]): Promise<number> {
       [
         '',
         `Sandbox is up in ${s.dir}: upper cluster + ${s.lowers.length} lower cluster(s)${a.noFedlet ? '' : ', one fedlet each'}.`,
-        ...(a.noFedlet ? [] : ['Try it (copy and paste into another shell):', ...quickStart({ binDir: path.dirname(findBinary('kubectl')), cli, upper: s.upperKubeconfig, lower: s.lowerKubeconfigs[0]!, node: s.fedlets[0]?.nodeName ?? '' }).map((l) => `  ${l}`)]),
+        ...(a.noFedlet
+          ? []
+          : [
+              'Try it (copy and paste into another shell):',
+              ...quickStart({
+                binDir: path.dirname(findBinary('kubectl')),
+                cli,
+                upper: s.upperKubeconfig,
+                lower: s.lowerKubeconfigs[0]!,
+                node: s.fedlets[0]?.nodeName ?? '',
+              }).map((l) => `  ${l}`),
+            ]),
         a.foreground ? 'Press Ctrl-C to stop and tear everything down.' : `Stop it with: fedlet sandbox down --dir ${a.dir}`,
         '',
       ].join('\n'),
@@ -125,7 +143,10 @@ async function cmdSandbox(argv: string[]): Promise<number> {
   if (sub === 'status') {
     const rows = sb.sandboxStatus(a.dir);
     process.stdout.write(`${'CLUSTER'.padEnd(10)} ${'COMPONENT'.padEnd(26)} ${'PID'.padEnd(8)} STATE\n`);
-    for (const r of rows) process.stdout.write(`${r.cluster.padEnd(10)} ${r.component.padEnd(26)} ${String(r.pid).padEnd(8)} ${r.running ? 'running' : 'stopped'}\n`);
+    for (const r of rows)
+      process.stdout.write(
+        `${r.cluster.padEnd(10)} ${r.component.padEnd(26)} ${String(r.pid).padEnd(8)} ${r.running ? 'running' : 'stopped'}\n`,
+      );
     return rows.every((r) => r.running) ? 0 : 1;
   }
   throw new ConfigError(`unknown sandbox command "${sub ?? ''}": use up, down or status`);
@@ -146,17 +167,31 @@ async function cmdStatus(argv: string[]): Promise<number> {
 }
 
 async function cmdExtender(argv: string[]): Promise<number> {
-  const o = { upperKubeconfig: process.env.FEDLET_UPPER_KUBECONFIG, port: 8888, bind: '0.0.0.0', namespace: 'fedlet-system', logLevel: 'info' };
+  const o = {
+    upperKubeconfig: process.env.FEDLET_UPPER_KUBECONFIG,
+    port: 8888,
+    bind: '0.0.0.0',
+    namespace: 'fedlet-system',
+    logLevel: 'info',
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () => inline ?? argv[++i] ?? (() => { throw new ConfigError(`${name} needs a value`); })();
+    const value = () =>
+      inline ??
+      argv[++i] ??
+      (() => {
+        throw new ConfigError(`${name} needs a value`);
+      })();
     if (name === '--upper-kubeconfig') o.upperKubeconfig = value();
     else if (name === '--port') o.port = Number(value());
     else if (name === '--bind-address') o.bind = value();
     else if (name === '--summary-namespace') o.namespace = value();
     else if (name === '--log-level') o.logLevel = value();
-    else throw new ConfigError(`unknown extender option ${a}; options: --upper-kubeconfig, --port, --bind-address, --summary-namespace, --log-level`);
+    else
+      throw new ConfigError(
+        `unknown extender option ${a}; options: --upper-kubeconfig, --port, --bind-address, --summary-namespace, --log-level`,
+      );
   }
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new ConfigError('--port must be a port number');
   const { Extender } = await import('../scheduler-plugin/extender.js');

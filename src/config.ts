@@ -75,52 +75,365 @@ interface OptionSpec {
 }
 
 export const options: OptionSpec[] = [
-  { key: 'upperKubeconfig', flag: 'upper-kubeconfig', env: 'FEDLET_UPPER_KUBECONFIG', kind: 'string', default: 'in-cluster config, else $KUBECONFIG / ~/.kube/config', help: 'kubeconfig of the upper cluster, where the virtual node is registered' },
-  { key: 'lowerKubeconfig', flag: 'lower-kubeconfig', env: 'FEDLET_LOWER_KUBECONFIG', kind: 'string', default: '(required)', help: 'kubeconfig of the lower (member) cluster whose capacity this node offers' },
-  { key: 'clusterName', flag: 'cluster-name', env: 'FEDLET_CLUSTER_NAME', kind: 'string', default: '(required)', help: 'name of the lower cluster; a DNS label; value of the fedlet.io/cluster label' },
-  { key: 'nodeName', flag: 'node-name', env: 'FEDLET_NODE_NAME', kind: 'string', default: 'fedlet-<cluster-name>', help: 'name of the virtual Node in the upper cluster' },
-  { key: 'nodeIP', flag: 'node-ip', env: 'FEDLET_NODE_IP', kind: 'string', default: '$POD_IP, else the first non-loopback IPv4 address, else 127.0.0.1', help: 'InternalIP published on the Node; the upper API server dials it for logs/exec' },
-  { key: 'kubeletPort', flag: 'kubelet-port', env: 'FEDLET_KUBELET_PORT', kind: 'int', default: '10250', min: 1, help: 'port of the kubelet API, published in status.daemonEndpoints; distinct per fedlet on one host' },
-  { key: 'nodeLabels', flag: 'node-label', env: 'FEDLET_NODE_LABELS', kind: 'map', default: '{}', help: 'extra Node labels, key=value (flag repeatable; env comma-separated)' },
-  { key: 'nodeTaints', flag: 'node-taint', env: 'FEDLET_NODE_TAINTS', kind: 'taints', default: '[] (no taints)', help: 'Node taints, key[=value]:Effect (flag repeatable; env comma-separated)' },
-  { key: 'region', flag: 'region', env: 'FEDLET_REGION', kind: 'string', default: 'the value all Ready lower nodes agree on', help: 'topology.kubernetes.io/region label of the Node' },
-  { key: 'zone', flag: 'zone', env: 'FEDLET_ZONE', kind: 'string', default: 'the value all Ready lower nodes agree on', help: 'topology.kubernetes.io/zone label of the Node' },
-  { key: 'leaseDurationSeconds', flag: 'lease-duration', env: 'FEDLET_LEASE_DURATION', kind: 'int', default: '40', min: 1, help: 'seconds, spec.leaseDurationSeconds of the node Lease in kube-node-lease' },
-  { key: 'leaseRenewIntervalSeconds', flag: 'lease-renew-interval', env: 'FEDLET_LEASE_RENEW_INTERVAL', kind: 'int', default: '10', min: 1, help: 'seconds between node Lease renewals' },
-  { key: 'statusUpdateIntervalSeconds', flag: 'status-update-interval', env: 'FEDLET_STATUS_UPDATE_INTERVAL', kind: 'int', default: '60', min: 1, help: 'seconds; Node status is posted on every change and at least this often' },
-  { key: 'lowerHealthIntervalSeconds', flag: 'lower-health-interval', env: 'FEDLET_LOWER_HEALTH_INTERVAL', kind: 'int', default: '5', min: 1, help: 'seconds between probes of the lower API server /readyz' },
-  { key: 'lowerHealthFailureThreshold', flag: 'lower-health-failure-threshold', env: 'FEDLET_LOWER_HEALTH_FAILURE_THRESHOLD', kind: 'int', default: '2', min: 1, help: 'consecutive failed probes before the Node turns Ready=False' },
-  { key: 'capacityDebounceMs', flag: 'capacity-debounce', env: 'FEDLET_CAPACITY_DEBOUNCE', kind: 'int', default: '1000', min: 0, help: 'milliseconds to coalesce lower node/pod changes before recomputing capacity' },
-  { key: 'writeQps', flag: 'write-qps', env: 'FEDLET_WRITE_QPS', kind: 'int', default: '100', min: 1, help: 'sustained writes per second to each API server' },
-  { key: 'writeBurst', flag: 'write-burst', env: 'FEDLET_WRITE_BURST', kind: 'int', default: '200', min: 1, help: 'write burst to each API server' },
-  { key: 'namespaceTemplate', flag: 'namespace-template', env: 'FEDLET_NAMESPACE_TEMPLATE', kind: 'string', default: '{{namespace}}', help: 'lower namespace for an upper namespace; {{namespace}} and {{cluster}} are replaced; results over 63 characters are shortened with a stable hash' },
-  { key: 'podIPRemap', flag: 'pod-ip-remap', env: 'FEDLET_POD_IP_REMAP', kind: 'string', default: '(none: IPs pass unchanged)', help: 'lowerCIDR=upperCIDR pairs, comma-separated (equal prefix lengths; IPv4 and IPv6), applied to status.podIP(s)' },
-  { key: 'allowDaemonSetPods', flag: 'allow-daemonset-pods', env: 'FEDLET_ALLOW_DAEMONSET_PODS', kind: 'bool', default: 'false', help: 'run DaemonSet pods bound to the virtual node (one copy in the lower cluster) instead of refusing them' },
-  { key: 'podWorkers', flag: 'pod-workers', env: 'FEDLET_POD_WORKERS', kind: 'int', default: '16', min: 1, help: 'pods synced in parallel' },
-  { key: 'unreachableDeleteAfterSeconds', flag: 'unreachable-delete-after', env: 'FEDLET_UNREACHABLE_DELETE_AFTER', kind: 'int', default: '10', min: 0, help: 'seconds past a pod\'s deletion deadline after which fedlet completes the upper deletion while the lower cluster is unreachable (the lower pod is removed when it returns)' },
-  { key: 'bounceAfterSeconds', flag: 'bounce-after', env: 'FEDLET_BOUNCE_AFTER', kind: 'int', default: '60', min: 1, help: 'seconds a pod may stay unschedulable in the lower cluster before fedlet fails it (reason LowerUnschedulable) so its controller places a replacement elsewhere' },
-  { key: 'avoidAfterBounceSeconds', flag: 'avoid-after-bounce', env: 'FEDLET_AVOID_AFTER_BOUNCE', kind: 'int', default: '300', min: 0, help: 'seconds the scheduler extender keeps pods of a bounced controller away from this cluster' },
-  { key: 'summaryNamespace', flag: 'summary-namespace', env: 'FEDLET_SUMMARY_NAMESPACE', kind: 'string', default: 'fedlet-system', help: 'upper namespace of ConfigMap fedlet-summary-<node>, the lower cluster summary the scheduler extender reads' },
-  { key: 'publishSummary', flag: 'publish-summary', env: 'FEDLET_PUBLISH_SUMMARY', kind: 'bool', default: 'true', help: 'publish the scheduling summary for the extender' },
-  { key: 'leaderElect', flag: 'leader-elect', env: 'FEDLET_LEADER_ELECT', kind: 'bool', default: 'true', help: 'run several replicas per lower cluster; only the holder of the leader Lease works, the others stand by' },
-  { key: 'leaderElectionNamespace', flag: 'leader-election-namespace', env: 'FEDLET_LEADER_ELECTION_NAMESPACE', kind: 'string', default: 'kube-node-lease', help: 'namespace of the leader Lease fedlet-<node>-leader in the upper cluster' },
-  { key: 'leaderElectionLeaseSeconds', flag: 'leader-election-lease-duration', env: 'FEDLET_LEADER_ELECTION_LEASE_DURATION', kind: 'int', default: '15', min: 3, help: 'seconds a standby waits for an unrenewed leader lease before taking over (renew deadline 2/3 of it, retry every 2 s)' },
-  { key: 'leaderElectionIdentity', flag: 'leader-election-identity', env: 'FEDLET_LEADER_ELECTION_IDENTITY', kind: 'string', default: '$POD_NAME, else <hostname>_<pid>', help: 'this replica\'s name in the leader Lease' },
-  { key: 'servingCert', flag: 'serving-cert', env: 'FEDLET_SERVING_CERT', kind: 'enum', values: ['files', 'csr', 'self-signed'], default: 'files when tlsCertFile is set, else csr', help: 'where the kubelet API certificate comes from: files; a CSR with signer kubernetes.io/kubelet-serving (an admin or approver must approve it); self-signed (development only)' },
-  { key: 'tlsCertFile', flag: 'tls-cert-file', env: 'FEDLET_TLS_CERT_FILE', kind: 'string', default: '(none)', help: 'kubelet API serving certificate (PEM)' },
-  { key: 'tlsPrivateKeyFile', flag: 'tls-private-key-file', env: 'FEDLET_TLS_PRIVATE_KEY_FILE', kind: 'string', default: '(none)', help: 'key of tlsCertFile (PEM)' },
-  { key: 'certDir', flag: 'cert-dir', env: 'FEDLET_CERT_DIR', kind: 'string', default: '(none: a new CSR on every start)', help: 'directory that keeps the CSR-issued key and certificate across restarts' },
-  { key: 'clientCAFile', flag: 'client-ca-file', env: 'FEDLET_CLIENT_CA_FILE', kind: 'string', default: 'client-ca-file of ConfigMap kube-system/extension-apiserver-authentication in the upper cluster', help: 'CA that signs client certificates accepted by the kubelet API' },
-  { key: 'anonymousAuth', flag: 'anonymous-auth', env: 'FEDLET_ANONYMOUS_AUTH', kind: 'bool', default: 'false', help: 'let requests without credentials through as system:anonymous (still subject to authorization)' },
-  { key: 'kubeletBindAddress', flag: 'kubelet-bind-address', env: 'FEDLET_KUBELET_BIND_ADDRESS', kind: 'string', default: '0.0.0.0', help: 'address the kubelet API listens on' },
-  { key: 'healthPort', flag: 'health-port', env: 'FEDLET_HEALTH_PORT', kind: 'int', default: '10248', min: 0, help: 'plain-HTTP /healthz and /readyz for probes (0 disables)' },
-  { key: 'healthBindAddress', flag: 'health-bind-address', env: 'FEDLET_HEALTH_BIND_ADDRESS', kind: 'string', default: '0.0.0.0', help: 'address of the health endpoints' },
-  { key: 'logLevel', flag: 'log-level', env: 'FEDLET_LOG_LEVEL', kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error'], default: 'info', help: 'log level' },
-  { key: 'logFormat', flag: 'log-format', env: 'FEDLET_LOG_FORMAT', kind: 'enum', values: ['json', 'pretty'], default: 'json', help: 'json (pino) or pretty (human-readable)' },
+  {
+    key: 'upperKubeconfig',
+    flag: 'upper-kubeconfig',
+    env: 'FEDLET_UPPER_KUBECONFIG',
+    kind: 'string',
+    default: 'in-cluster config, else $KUBECONFIG / ~/.kube/config',
+    help: 'kubeconfig of the upper cluster, where the virtual node is registered',
+  },
+  {
+    key: 'lowerKubeconfig',
+    flag: 'lower-kubeconfig',
+    env: 'FEDLET_LOWER_KUBECONFIG',
+    kind: 'string',
+    default: '(required)',
+    help: 'kubeconfig of the lower (member) cluster whose capacity this node offers',
+  },
+  {
+    key: 'clusterName',
+    flag: 'cluster-name',
+    env: 'FEDLET_CLUSTER_NAME',
+    kind: 'string',
+    default: '(required)',
+    help: 'name of the lower cluster; a DNS label; value of the fedlet.io/cluster label',
+  },
+  {
+    key: 'nodeName',
+    flag: 'node-name',
+    env: 'FEDLET_NODE_NAME',
+    kind: 'string',
+    default: 'fedlet-<cluster-name>',
+    help: 'name of the virtual Node in the upper cluster',
+  },
+  {
+    key: 'nodeIP',
+    flag: 'node-ip',
+    env: 'FEDLET_NODE_IP',
+    kind: 'string',
+    default: '$POD_IP, else the first non-loopback IPv4 address, else 127.0.0.1',
+    help: 'InternalIP published on the Node; the upper API server dials it for logs/exec',
+  },
+  {
+    key: 'kubeletPort',
+    flag: 'kubelet-port',
+    env: 'FEDLET_KUBELET_PORT',
+    kind: 'int',
+    default: '10250',
+    min: 1,
+    help: 'port of the kubelet API, published in status.daemonEndpoints; distinct per fedlet on one host',
+  },
+  {
+    key: 'nodeLabels',
+    flag: 'node-label',
+    env: 'FEDLET_NODE_LABELS',
+    kind: 'map',
+    default: '{}',
+    help: 'extra Node labels, key=value (flag repeatable; env comma-separated)',
+  },
+  {
+    key: 'nodeTaints',
+    flag: 'node-taint',
+    env: 'FEDLET_NODE_TAINTS',
+    kind: 'taints',
+    default: '[] (no taints)',
+    help: 'Node taints, key[=value]:Effect (flag repeatable; env comma-separated)',
+  },
+  {
+    key: 'region',
+    flag: 'region',
+    env: 'FEDLET_REGION',
+    kind: 'string',
+    default: 'the value all Ready lower nodes agree on',
+    help: 'topology.kubernetes.io/region label of the Node',
+  },
+  {
+    key: 'zone',
+    flag: 'zone',
+    env: 'FEDLET_ZONE',
+    kind: 'string',
+    default: 'the value all Ready lower nodes agree on',
+    help: 'topology.kubernetes.io/zone label of the Node',
+  },
+  {
+    key: 'leaseDurationSeconds',
+    flag: 'lease-duration',
+    env: 'FEDLET_LEASE_DURATION',
+    kind: 'int',
+    default: '40',
+    min: 1,
+    help: 'seconds, spec.leaseDurationSeconds of the node Lease in kube-node-lease',
+  },
+  {
+    key: 'leaseRenewIntervalSeconds',
+    flag: 'lease-renew-interval',
+    env: 'FEDLET_LEASE_RENEW_INTERVAL',
+    kind: 'int',
+    default: '10',
+    min: 1,
+    help: 'seconds between node Lease renewals',
+  },
+  {
+    key: 'statusUpdateIntervalSeconds',
+    flag: 'status-update-interval',
+    env: 'FEDLET_STATUS_UPDATE_INTERVAL',
+    kind: 'int',
+    default: '60',
+    min: 1,
+    help: 'seconds; Node status is posted on every change and at least this often',
+  },
+  {
+    key: 'lowerHealthIntervalSeconds',
+    flag: 'lower-health-interval',
+    env: 'FEDLET_LOWER_HEALTH_INTERVAL',
+    kind: 'int',
+    default: '5',
+    min: 1,
+    help: 'seconds between probes of the lower API server /readyz',
+  },
+  {
+    key: 'lowerHealthFailureThreshold',
+    flag: 'lower-health-failure-threshold',
+    env: 'FEDLET_LOWER_HEALTH_FAILURE_THRESHOLD',
+    kind: 'int',
+    default: '2',
+    min: 1,
+    help: 'consecutive failed probes before the Node turns Ready=False',
+  },
+  {
+    key: 'capacityDebounceMs',
+    flag: 'capacity-debounce',
+    env: 'FEDLET_CAPACITY_DEBOUNCE',
+    kind: 'int',
+    default: '1000',
+    min: 0,
+    help: 'milliseconds to coalesce lower node/pod changes before recomputing capacity',
+  },
+  {
+    key: 'writeQps',
+    flag: 'write-qps',
+    env: 'FEDLET_WRITE_QPS',
+    kind: 'int',
+    default: '100',
+    min: 1,
+    help: 'sustained writes per second to each API server',
+  },
+  {
+    key: 'writeBurst',
+    flag: 'write-burst',
+    env: 'FEDLET_WRITE_BURST',
+    kind: 'int',
+    default: '200',
+    min: 1,
+    help: 'write burst to each API server',
+  },
+  {
+    key: 'namespaceTemplate',
+    flag: 'namespace-template',
+    env: 'FEDLET_NAMESPACE_TEMPLATE',
+    kind: 'string',
+    default: '{{namespace}}',
+    help: 'lower namespace for an upper namespace; {{namespace}} and {{cluster}} are replaced; results over 63 characters are shortened with a stable hash',
+  },
+  {
+    key: 'podIPRemap',
+    flag: 'pod-ip-remap',
+    env: 'FEDLET_POD_IP_REMAP',
+    kind: 'string',
+    default: '(none: IPs pass unchanged)',
+    help: 'lowerCIDR=upperCIDR pairs, comma-separated (equal prefix lengths; IPv4 and IPv6), applied to status.podIP(s)',
+  },
+  {
+    key: 'allowDaemonSetPods',
+    flag: 'allow-daemonset-pods',
+    env: 'FEDLET_ALLOW_DAEMONSET_PODS',
+    kind: 'bool',
+    default: 'false',
+    help: 'run DaemonSet pods bound to the virtual node (one copy in the lower cluster) instead of refusing them',
+  },
+  {
+    key: 'podWorkers',
+    flag: 'pod-workers',
+    env: 'FEDLET_POD_WORKERS',
+    kind: 'int',
+    default: '16',
+    min: 1,
+    help: 'pods synced in parallel',
+  },
+  {
+    key: 'unreachableDeleteAfterSeconds',
+    flag: 'unreachable-delete-after',
+    env: 'FEDLET_UNREACHABLE_DELETE_AFTER',
+    kind: 'int',
+    default: '10',
+    min: 0,
+    help: "seconds past a pod's deletion deadline after which fedlet completes the upper deletion while the lower cluster is unreachable (the lower pod is removed when it returns)",
+  },
+  {
+    key: 'bounceAfterSeconds',
+    flag: 'bounce-after',
+    env: 'FEDLET_BOUNCE_AFTER',
+    kind: 'int',
+    default: '60',
+    min: 1,
+    help: 'seconds a pod may stay unschedulable in the lower cluster before fedlet fails it (reason LowerUnschedulable) so its controller places a replacement elsewhere',
+  },
+  {
+    key: 'avoidAfterBounceSeconds',
+    flag: 'avoid-after-bounce',
+    env: 'FEDLET_AVOID_AFTER_BOUNCE',
+    kind: 'int',
+    default: '300',
+    min: 0,
+    help: 'seconds the scheduler extender keeps pods of a bounced controller away from this cluster',
+  },
+  {
+    key: 'summaryNamespace',
+    flag: 'summary-namespace',
+    env: 'FEDLET_SUMMARY_NAMESPACE',
+    kind: 'string',
+    default: 'fedlet-system',
+    help: 'upper namespace of ConfigMap fedlet-summary-<node>, the lower cluster summary the scheduler extender reads',
+  },
+  {
+    key: 'publishSummary',
+    flag: 'publish-summary',
+    env: 'FEDLET_PUBLISH_SUMMARY',
+    kind: 'bool',
+    default: 'true',
+    help: 'publish the scheduling summary for the extender',
+  },
+  {
+    key: 'leaderElect',
+    flag: 'leader-elect',
+    env: 'FEDLET_LEADER_ELECT',
+    kind: 'bool',
+    default: 'true',
+    help: 'run several replicas per lower cluster; only the holder of the leader Lease works, the others stand by',
+  },
+  {
+    key: 'leaderElectionNamespace',
+    flag: 'leader-election-namespace',
+    env: 'FEDLET_LEADER_ELECTION_NAMESPACE',
+    kind: 'string',
+    default: 'kube-node-lease',
+    help: 'namespace of the leader Lease fedlet-<node>-leader in the upper cluster',
+  },
+  {
+    key: 'leaderElectionLeaseSeconds',
+    flag: 'leader-election-lease-duration',
+    env: 'FEDLET_LEADER_ELECTION_LEASE_DURATION',
+    kind: 'int',
+    default: '15',
+    min: 3,
+    help: 'seconds a standby waits for an unrenewed leader lease before taking over (renew deadline 2/3 of it, retry every 2 s)',
+  },
+  {
+    key: 'leaderElectionIdentity',
+    flag: 'leader-election-identity',
+    env: 'FEDLET_LEADER_ELECTION_IDENTITY',
+    kind: 'string',
+    default: '$POD_NAME, else <hostname>_<pid>',
+    help: "this replica's name in the leader Lease",
+  },
+  {
+    key: 'servingCert',
+    flag: 'serving-cert',
+    env: 'FEDLET_SERVING_CERT',
+    kind: 'enum',
+    values: ['files', 'csr', 'self-signed'],
+    default: 'files when tlsCertFile is set, else csr',
+    help: 'where the kubelet API certificate comes from: files; a CSR with signer kubernetes.io/kubelet-serving (an admin or approver must approve it); self-signed (development only)',
+  },
+  {
+    key: 'tlsCertFile',
+    flag: 'tls-cert-file',
+    env: 'FEDLET_TLS_CERT_FILE',
+    kind: 'string',
+    default: '(none)',
+    help: 'kubelet API serving certificate (PEM)',
+  },
+  {
+    key: 'tlsPrivateKeyFile',
+    flag: 'tls-private-key-file',
+    env: 'FEDLET_TLS_PRIVATE_KEY_FILE',
+    kind: 'string',
+    default: '(none)',
+    help: 'key of tlsCertFile (PEM)',
+  },
+  {
+    key: 'certDir',
+    flag: 'cert-dir',
+    env: 'FEDLET_CERT_DIR',
+    kind: 'string',
+    default: '(none: a new CSR on every start)',
+    help: 'directory that keeps the CSR-issued key and certificate across restarts',
+  },
+  {
+    key: 'clientCAFile',
+    flag: 'client-ca-file',
+    env: 'FEDLET_CLIENT_CA_FILE',
+    kind: 'string',
+    default: 'client-ca-file of ConfigMap kube-system/extension-apiserver-authentication in the upper cluster',
+    help: 'CA that signs client certificates accepted by the kubelet API',
+  },
+  {
+    key: 'anonymousAuth',
+    flag: 'anonymous-auth',
+    env: 'FEDLET_ANONYMOUS_AUTH',
+    kind: 'bool',
+    default: 'false',
+    help: 'let requests without credentials through as system:anonymous (still subject to authorization)',
+  },
+  {
+    key: 'kubeletBindAddress',
+    flag: 'kubelet-bind-address',
+    env: 'FEDLET_KUBELET_BIND_ADDRESS',
+    kind: 'string',
+    default: '0.0.0.0',
+    help: 'address the kubelet API listens on',
+  },
+  {
+    key: 'healthPort',
+    flag: 'health-port',
+    env: 'FEDLET_HEALTH_PORT',
+    kind: 'int',
+    default: '10248',
+    min: 0,
+    help: 'plain-HTTP /healthz and /readyz for probes (0 disables)',
+  },
+  {
+    key: 'healthBindAddress',
+    flag: 'health-bind-address',
+    env: 'FEDLET_HEALTH_BIND_ADDRESS',
+    kind: 'string',
+    default: '0.0.0.0',
+    help: 'address of the health endpoints',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'FEDLET_LOG_LEVEL',
+    kind: 'enum',
+    values: ['trace', 'debug', 'info', 'warn', 'error'],
+    default: 'info',
+    help: 'log level',
+  },
+  {
+    key: 'logFormat',
+    flag: 'log-format',
+    env: 'FEDLET_LOG_FORMAT',
+    kind: 'enum',
+    values: ['json', 'pretty'],
+    default: 'json',
+    help: 'json (pino) or pretty (human-readable)',
+  },
 ];
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const labelName = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const labelName =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const labelValue = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 const effects = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
 
@@ -138,7 +451,8 @@ export function parseTaint(where: string, s: string): Taint {
   const m = /^([^=:]+)(?:=([^:]*))?:(\w+)$/.exec(s.trim());
   if (!m) throw new ConfigError(`${where}: taint "${s}" must look like key[=value]:Effect`);
   const effect = m[3]!;
-  if (!effects.includes(effect)) throw new ConfigError(`${where}: taint "${s}" has effect "${effect}"; use one of ${effects.join(', ')}`);
+  if (!effects.includes(effect))
+    throw new ConfigError(`${where}: taint "${s}" has effect "${effect}"; use one of ${effects.join(', ')}`);
   return { key: m[1]!, ...(m[2] !== undefined ? { value: m[2] } : {}), effect: effect as Taint['effect'] };
 }
 
@@ -148,7 +462,8 @@ function coerce(spec: OptionSpec, where: string, raw: unknown): unknown {
       if (typeof raw !== 'string' || raw === '') throw new ConfigError(`${where}: expected a non-empty string`);
       return raw;
     case 'enum':
-      if (typeof raw !== 'string' || !spec.values!.includes(raw)) throw new ConfigError(`${where}: "${String(raw)}" is not one of ${spec.values!.join(', ')}`);
+      if (typeof raw !== 'string' || !spec.values!.includes(raw))
+        throw new ConfigError(`${where}: "${String(raw)}" is not one of ${spec.values!.join(', ')}`);
       return raw;
     case 'bool':
       if (typeof raw === 'boolean') return raw;
@@ -163,11 +478,19 @@ function coerce(spec: OptionSpec, where: string, raw: unknown): unknown {
     }
     case 'map':
       if (Array.isArray(raw)) return parseMapEntries(where, raw.map(String));
-      if (typeof raw === 'string') return parseMapEntries(where, raw.split(',').filter((s) => s.trim()));
+      if (typeof raw === 'string')
+        return parseMapEntries(
+          where,
+          raw.split(',').filter((s) => s.trim()),
+        );
       if (raw && typeof raw === 'object') return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]));
       throw new ConfigError(`${where}: expected a map of key: value`);
     case 'taints':
-      if (typeof raw === 'string') return raw.split(',').filter((s) => s.trim()).map((s) => parseTaint(where, s));
+      if (typeof raw === 'string')
+        return raw
+          .split(',')
+          .filter((s) => s.trim())
+          .map((s) => parseTaint(where, s));
       if (Array.isArray(raw))
         return raw.map((t, i) => {
           if (typeof t === 'string') return parseTaint(`${where}[${i}]`, t);
@@ -245,10 +568,12 @@ export function loadConfig(src: ConfigSources): FedletConfig {
     } catch (e) {
       throw new ConfigError(`config file ${file ?? ''} is not valid YAML: ${(e as Error).message}`);
     }
-    if (parsed != null && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new ConfigError(`config file ${file ?? ''}: expected a mapping of options at the top level`);
+    if (parsed != null && (typeof parsed !== 'object' || Array.isArray(parsed)))
+      throw new ConfigError(`config file ${file ?? ''}: expected a mapping of options at the top level`);
     fromFile = (parsed as Record<string, unknown>) ?? {};
     const known = new Set(options.map((o) => o.key as string));
-    for (const k of Object.keys(fromFile)) if (!known.has(k)) throw new ConfigError(`config file ${file ?? ''}: unknown key "${k}"`);
+    for (const k of Object.keys(fromFile))
+      if (!known.has(k)) throw new ConfigError(`config file ${file ?? ''}: unknown key "${k}"`);
   }
   const merged: Record<string, unknown> = {};
   for (const spec of options) {
@@ -302,7 +627,10 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     ...m,
   } as unknown as FedletConfig;
   if (!cfg.clusterName) throw new ConfigError('cluster name is required: set --cluster-name, FEDLET_CLUSTER_NAME or clusterName');
-  if (!cfg.lowerKubeconfig) throw new ConfigError('lower cluster kubeconfig is required: set --lower-kubeconfig, FEDLET_LOWER_KUBECONFIG or lowerKubeconfig');
+  if (!cfg.lowerKubeconfig)
+    throw new ConfigError(
+      'lower cluster kubeconfig is required: set --lower-kubeconfig, FEDLET_LOWER_KUBECONFIG or lowerKubeconfig',
+    );
   cfg.nodeName ??= `fedlet-${cfg.clusterName}`;
   cfg.servingCert ??= cfg.tlsCertFile ? 'files' : 'csr';
   cfg.nodeIP ??= src.env?.POD_IP || (src.defaultNodeIP ? src.defaultNodeIP() : '127.0.0.1');
@@ -311,26 +639,36 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
 
 function validate(cfg: FedletConfig): FedletConfig {
   if (!dnsLabel.test(cfg.clusterName) || cfg.clusterName.length > 63)
-    throw new ConfigError(`cluster name "${cfg.clusterName}" must be a DNS label: lowercase letters, digits and '-', at most 63 characters`);
+    throw new ConfigError(
+      `cluster name "${cfg.clusterName}" must be a DNS label: lowercase letters, digits and '-', at most 63 characters`,
+    );
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(cfg.nodeName) || cfg.nodeName.length > 253)
     throw new ConfigError(`node name "${cfg.nodeName}" is not a valid Node name (lowercase DNS subdomain)`);
   if (cfg.kubeletPort > 65535) throw new ConfigError(`kubelet port ${cfg.kubeletPort} is above 65535`);
   if (!isIP(cfg.nodeIP)) throw new ConfigError(`node IP "${cfg.nodeIP}" is not an IPv4 or IPv6 address`);
   for (const [k, v] of Object.entries(cfg.nodeLabels)) {
     if (!labelName.test(k)) throw new ConfigError(`node label key "${k}" is not a valid label name`);
-    if (!labelValue.test(v) || v.length > 63) throw new ConfigError(`node label ${k}="${v}": value is not a valid label value (at most 63 characters of [A-Za-z0-9-_.])`);
+    if (!labelValue.test(v) || v.length > 63)
+      throw new ConfigError(`node label ${k}="${v}": value is not a valid label value (at most 63 characters of [A-Za-z0-9-_.])`);
   }
-  for (const l of [cfg.region, cfg.zone]) if (l !== undefined && (!labelValue.test(l) || l.length > 63)) throw new ConfigError(`region/zone "${l}" is not a valid label value`);
+  for (const l of [cfg.region, cfg.zone])
+    if (l !== undefined && (!labelValue.test(l) || l.length > 63))
+      throw new ConfigError(`region/zone "${l}" is not a valid label value`);
   if (cfg.servingCert === 'files' && (!cfg.tlsCertFile || !cfg.tlsPrivateKeyFile))
     throw new ConfigError('serving certificate mode "files" needs both --tls-cert-file and --tls-private-key-file');
-  if (!isIP(cfg.kubeletBindAddress)) throw new ConfigError(`kubelet bind address "${cfg.kubeletBindAddress}" is not an IP address`);
+  if (!isIP(cfg.kubeletBindAddress))
+    throw new ConfigError(`kubelet bind address "${cfg.kubeletBindAddress}" is not an IP address`);
   if (cfg.leaseRenewIntervalSeconds >= cfg.leaseDurationSeconds)
-    throw new ConfigError(`lease renew interval (${cfg.leaseRenewIntervalSeconds}s) must be shorter than the lease duration (${cfg.leaseDurationSeconds}s)`);
+    throw new ConfigError(
+      `lease renew interval (${cfg.leaseRenewIntervalSeconds}s) must be shorter than the lease duration (${cfg.leaseDurationSeconds}s)`,
+    );
   return cfg;
 }
 
 function isIP(s: string): boolean {
-  return /^(\d{1,3})(\.\d{1,3}){3}$/.test(s) ? s.split('.').every((p) => Number(p) <= 255) : /^[0-9a-fA-F:]+$/.test(s) && s.includes(':');
+  return /^(\d{1,3})(\.\d{1,3}){3}$/.test(s)
+    ? s.split('.').every((p) => Number(p) <= 255)
+    : /^[0-9a-fA-F:]+$/.test(s) && s.includes(':');
 }
 
 /** Markdown table of every option, for README.md. */

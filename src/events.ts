@@ -24,11 +24,25 @@ export class EventRecorder {
   private readonly seen = new Map<string, Seen>();
 
   constructor(
-    private readonly o: { client: KubeClient; component: string; host: string; log: Logger; maxRemembered?: number; minRepeatIntervalMs?: number },
+    private readonly o: {
+      client: KubeClient;
+      component: string;
+      host: string;
+      log: Logger;
+      maxRemembered?: number;
+      minRepeatIntervalMs?: number;
+    },
   ) {}
 
   /** Records an event; never throws (events are best effort, failures are logged). */
-  async record(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string, countOverride?: number, id?: string): Promise<void> {
+  async record(
+    target: EventTarget,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    countOverride?: number,
+    id?: string,
+  ): Promise<void> {
     const key = id ? `id|${id}` : `${target.uid ?? `${target.namespace}/${target.name}`}|${type}|${reason}|${message}`;
     const now = new Date();
     const prev = this.seen.get(key);
@@ -41,15 +55,27 @@ export class EventRecorder {
         }
         prev.count = countOverride ?? prev.count + 1;
         prev.last = now.getTime();
-        await this.o.client.patch(`/api/v1/namespaces/${prev.namespace}/events/${prev.name}`, { count: prev.count, lastTimestamp: now.toISOString() }, 'merge');
+        await this.o.client.patch(
+          `/api/v1/namespaces/${prev.namespace}/events/${prev.name}`,
+          { count: prev.count, lastTimestamp: now.toISOString() },
+          'merge',
+        );
         return;
       }
-      const name = id ? `${target.name}.fedlet-${createHash('sha256').update(id).digest('hex').slice(0, 16)}` : `${target.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`;
+      const name = id
+        ? `${target.name}.fedlet-${createHash('sha256').update(id).digest('hex').slice(0, 16)}`
+        : `${target.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`;
       const body = {
         apiVersion: 'v1',
         kind: 'Event',
         metadata: { name, namespace: target.namespace },
-        involvedObject: { apiVersion: target.apiVersion ?? 'v1', kind: target.kind, namespace: target.namespace, name: target.name, uid: target.uid },
+        involvedObject: {
+          apiVersion: target.apiVersion ?? 'v1',
+          kind: target.kind,
+          namespace: target.namespace,
+          name: target.name,
+          uid: target.uid,
+        },
         type,
         reason,
         message: message.slice(0, 1024),
@@ -65,7 +91,11 @@ export class EventRecorder {
       } catch (e) {
         // A stable name exists already (we mirrored it before a restart): update it instead.
         if (!id || !isAlreadyExists(e)) throw e;
-        await this.o.client.patch(`/api/v1/namespaces/${target.namespace}/events/${name}`, { count: body.count, lastTimestamp: body.lastTimestamp, message: body.message }, 'merge');
+        await this.o.client.patch(
+          `/api/v1/namespaces/${target.namespace}/events/${name}`,
+          { count: body.count, lastTimestamp: body.lastTimestamp, message: body.message },
+          'merge',
+        );
       }
       this.remember(key, { name, namespace: target.namespace, count: countOverride ?? 1, last: now.getTime() });
     } catch (e) {

@@ -26,7 +26,11 @@ export class StartupError extends Error {}
 function clientFor(which: 'upper' | 'lower', file: string | undefined, cfg: FedletConfig): KubeClient {
   if (file && !existsSync(file)) throw new ConfigError(`${which} kubeconfig ${file} does not exist`);
   try {
-    return new KubeClient(loadKubeConfig(file), { writeQps: cfg.writeQps, writeBurst: cfg.writeBurst, userAgent: `fedlet/${cfg.clusterName}` });
+    return new KubeClient(loadKubeConfig(file), {
+      writeQps: cfg.writeQps,
+      writeBurst: cfg.writeBurst,
+      userAgent: `fedlet/${cfg.clusterName}`,
+    });
   } catch (e) {
     throw new ConfigError(`cannot load ${which} kubeconfig ${file ?? '(default)'}: ${(e as Error).message}`);
   }
@@ -113,21 +117,41 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     throw new StartupError(`cannot read the upper cluster's client CA: ${e.message}`);
   });
   const events = new EventRecorder({ client: upper, component: 'fedlet', host: cfg.nodeName, log });
-  const pods = new PodController({ upper, nodeName: cfg.nodeName, provider, events, workers: cfg.podWorkers, unreachableDeleteAfterSeconds: cfg.unreachableDeleteAfterSeconds, log: log.child({ component: 'pods' }), observe: (ms, ok) => metrics.syncDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000) });
+  const pods = new PodController({
+    upper,
+    nodeName: cfg.nodeName,
+    provider,
+    events,
+    workers: cfg.podWorkers,
+    unreachableDeleteAfterSeconds: cfg.unreachableDeleteAfterSeconds,
+    log: log.child({ component: 'pods' }),
+    observe: (ms, ok) => metrics.syncDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000),
+  });
   const podsStarted = pods.start(abort.signal);
   provider.health.onChange(() => metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0));
   metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0);
   const phaseTimer = setInterval(() => {
     metrics.queueDepth.set(pods.queue.length);
     const byPhase = new Map<string, number>();
-    for (const p of pods.pods.list()) byPhase.set(p.status?.phase ?? 'Unknown', (byPhase.get(p.status?.phase ?? 'Unknown') ?? 0) + 1);
+    for (const p of pods.pods.list())
+      byPhase.set(p.status?.phase ?? 'Unknown', (byPhase.get(p.status?.phase ?? 'Unknown') ?? 0) + 1);
     metrics.podsByPhase.reset();
     for (const [phase, n] of byPhase) metrics.podsByPhase.set({ phase }, n);
   }, 5000);
   phaseTimer.unref();
   let kubelet: KubeletServer | undefined;
   // The kubelet API starts once its certificate is there (a CSR may wait for approval); pods run meanwhile.
-  const kubeletStarted = obtainServingCert({ mode: cfg.servingCert, certFile: cfg.tlsCertFile, keyFile: cfg.tlsPrivateKeyFile, certDir: cfg.certDir, nodeName: cfg.nodeName, nodeIP: cfg.nodeIP, upper, log, signal: abort.signal })
+  const kubeletStarted = obtainServingCert({
+    mode: cfg.servingCert,
+    certFile: cfg.tlsCertFile,
+    keyFile: cfg.tlsPrivateKeyFile,
+    certDir: cfg.certDir,
+    nodeName: cfg.nodeName,
+    nodeIP: cfg.nodeIP,
+    upper,
+    log,
+    signal: abort.signal,
+  })
     .then(async (tls) => {
       log.info({ source: tls.source }, 'kubelet serving certificate ready');
       kubelet = new KubeletServer({
@@ -150,7 +174,15 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     });
   const loops = [nodes.run(abort.signal), lease.run(abort.signal), podsStarted];
   if (cfg.publishSummary) {
-    const summary = new SummaryPublisher({ client: upper, namespace: cfg.summaryNamespace, nodeName: cfg.nodeName, summary: () => provider.schedulingSummary(), minIntervalMs: 2000, maxBytes: 900 * 1024, log: log.child({ component: 'summary' }) });
+    const summary = new SummaryPublisher({
+      client: upper,
+      namespace: cfg.summaryNamespace,
+      nodeName: cfg.nodeName,
+      summary: () => provider.schedulingSummary(),
+      minIntervalMs: 2000,
+      maxBytes: 900 * 1024,
+      log: log.child({ component: 'summary' }),
+    });
     provider.restoreSchedulingSummary?.(await summary.readPublished());
     provider.onSummaryChange(() => summary.markDirty());
     loops.push(summary.run(abort.signal));

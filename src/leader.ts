@@ -11,7 +11,13 @@ interface LeaseObj {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace: string; resourceVersion?: string };
-  spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
 }
 
 export interface LeaderElectionOptions {
@@ -43,7 +49,8 @@ export class LeaderElector {
           this.o.log.info({ lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity }, 'became leader');
           return;
         }
-        if (!logged) this.o.log.info({ lease: `${this.o.namespace}/${this.o.name}` }, 'standing by: another replica holds the leader lease');
+        if (!logged)
+          this.o.log.info({ lease: `${this.o.namespace}/${this.o.name}` }, 'standing by: another replica holds the leader lease');
         logged = true;
       } catch (e) {
         this.o.log.warn({ err: (e as Error).message }, 'leader election attempt failed');
@@ -101,7 +108,13 @@ export class LeaderElector {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name: this.o.name, namespace: this.o.namespace },
-          spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.o.leaseDurationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+          spec: {
+            holderIdentity: this.o.identity,
+            leaseDurationSeconds: this.o.leaseDurationSeconds,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: 0,
+          },
         });
         return true;
       } catch (e) {

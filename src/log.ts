@@ -16,10 +16,13 @@ function prettyAvailable(): boolean {
 export function createLogger(opts: { level?: string; format?: 'json' | 'pretty'; name?: string } = {}): Logger {
   const base = { level: opts.level ?? 'info', name: opts.name ?? 'fedlet', redact: ['*.token', '*.password', 'authorization'] };
   if (opts.format === 'pretty') {
-    if (prettyAvailable()) return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, destination: 2 } } });
+    if (prettyAvailable())
+      return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, destination: 2 } } });
     // Production installs (the container image) leave dev dependencies out: say so and stay on JSON.
     const log = pino(base, pino.destination(2));
-    log.warn('logFormat "pretty" needs the pino-pretty package, which is not installed; logging JSON (pipe it through `npx pino-pretty` instead)');
+    log.warn(
+      'logFormat "pretty" needs the pino-pretty package, which is not installed; logging JSON (pipe it through `npx pino-pretty` instead)',
+    );
     return log;
   }
   return pino(base, pino.destination(2));

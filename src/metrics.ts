@@ -3,14 +3,53 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export class FedletMetrics {
   readonly registry = new Registry();
-  readonly syncDuration = new Histogram({ name: 'fedlet_pod_sync_duration_seconds', help: 'Duration of pod syncs', labelNames: ['outcome'], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
-  readonly queueDepth = new Gauge({ name: 'fedlet_pod_queue_depth', help: 'Pod keys waiting to be synced', registers: [this.registry] });
-  readonly podsByPhase = new Gauge({ name: 'fedlet_pods', help: 'Upper pods on this virtual node by phase', labelNames: ['phase'], registers: [this.registry] });
-  readonly relaySessions = new Counter({ name: 'fedlet_relay_sessions_total', help: 'Streaming sessions relayed to the lower cluster', labelNames: ['kind', 'outcome'], registers: [this.registry] });
-  readonly relayActive = new Gauge({ name: 'fedlet_relay_sessions_active', help: 'Streaming sessions open now', labelNames: ['kind'], registers: [this.registry] });
-  readonly relayBytes = new Counter({ name: 'fedlet_relay_bytes_total', help: 'Bytes relayed', labelNames: ['kind', 'direction'], registers: [this.registry] });
-  readonly lowerHealthy = new Gauge({ name: 'fedlet_lower_api_healthy', help: '1 when the lower API server answers /readyz', registers: [this.registry] });
-  readonly kubeletRequests = new Counter({ name: 'fedlet_kubelet_requests_total', help: 'Kubelet API requests by path kind and status code', labelNames: ['path', 'code'], registers: [this.registry] });
+  readonly syncDuration = new Histogram({
+    name: 'fedlet_pod_sync_duration_seconds',
+    help: 'Duration of pod syncs',
+    labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'fedlet_pod_queue_depth',
+    help: 'Pod keys waiting to be synced',
+    registers: [this.registry],
+  });
+  readonly podsByPhase = new Gauge({
+    name: 'fedlet_pods',
+    help: 'Upper pods on this virtual node by phase',
+    labelNames: ['phase'],
+    registers: [this.registry],
+  });
+  readonly relaySessions = new Counter({
+    name: 'fedlet_relay_sessions_total',
+    help: 'Streaming sessions relayed to the lower cluster',
+    labelNames: ['kind', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly relayActive = new Gauge({
+    name: 'fedlet_relay_sessions_active',
+    help: 'Streaming sessions open now',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly relayBytes = new Counter({
+    name: 'fedlet_relay_bytes_total',
+    help: 'Bytes relayed',
+    labelNames: ['kind', 'direction'],
+    registers: [this.registry],
+  });
+  readonly lowerHealthy = new Gauge({
+    name: 'fedlet_lower_api_healthy',
+    help: '1 when the lower API server answers /readyz',
+    registers: [this.registry],
+  });
+  readonly kubeletRequests = new Counter({
+    name: 'fedlet_kubelet_requests_total',
+    help: 'Kubelet API requests by path kind and status code',
+    labelNames: ['path', 'code'],
+    registers: [this.registry],
+  });
 
   /** Reports the API requests each client made (collected at scrape time). */
   trackClients(clients: Record<string, { requestCounts: Map<string, number> }>): void {
@@ -21,7 +60,8 @@ export class FedletMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [cluster, c] of Object.entries(clients)) for (const [verb, n] of c.requestCounts) this.inc({ cluster, verb }, n);
+        for (const [cluster, c] of Object.entries(clients))
+          for (const [verb, n] of c.requestCounts) this.inc({ cluster, verb }, n);
       },
     });
   }

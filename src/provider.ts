@@ -35,7 +35,6 @@ export interface Provider extends PodProvider, StreamProvider {
   onNodeStateChange(listener: () => void): void;
 }
 
-
 /** Outcome of making the backing world match an upper pod. */
 export type PodEnsureResult =
   | { kind: 'ok' }
@@ -122,5 +121,13 @@ export interface StreamProvider {
   statsSummary(): Promise<unknown>;
   /** Prometheus text for /metrics/resource (metrics-server format). */
   resourceMetrics(): Promise<string>;
-  openPodStream(kind: StreamKind, namespace: string, name: string, params: StreamParams, upgrade: string, protocols: string[], signal: AbortSignal): Promise<UpgradeOutcome>;
+  openPodStream(
+    kind: StreamKind,
+    namespace: string,
+    name: string,
+    params: StreamParams,
+    upgrade: string,
+    protocols: string[],
+    signal: AbortSignal,
+  ): Promise<UpgradeOutcome>;
 }

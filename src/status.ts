@@ -13,10 +13,14 @@ interface PodJ {
 }
 
 export async function statusTable(upper: KubeClient): Promise<string> {
-  const nodes = (await upper.get<{ items: NodeJ[] }>('/api/v1/nodes', { query: { labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}` } })).items;
+  const nodes = (
+    await upper.get<{ items: NodeJ[] }>('/api/v1/nodes', { query: { labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}` } })
+  ).items;
   const rows = [['NODE', 'CLUSTER', 'READY', 'REASON', 'CPU', 'MEMORY', 'PODS-FREE', 'PODS(RUNNING/TOTAL)']];
   for (const n of nodes) {
-    const pods = (await upper.get<{ items: PodJ[] }>('/api/v1/pods', { query: { fieldSelector: `spec.nodeName=${n.metadata.name}` } })).items;
+    const pods = (
+      await upper.get<{ items: PodJ[] }>('/api/v1/pods', { query: { fieldSelector: `spec.nodeName=${n.metadata.name}` } })
+    ).items;
     const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
     const a = n.status?.allocatable ?? {};
     rows.push([
@@ -31,5 +35,12 @@ export async function statusTable(upper: KubeClient): Promise<string> {
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return `${rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n${nodes.length ? '' : '(no virtual nodes: is fedlet running?)\n'}`;
+  return `${rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n${nodes.length ? '' : '(no virtual nodes: is fedlet running?)\n'}`;
 }

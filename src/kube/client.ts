@@ -187,7 +187,11 @@ export class KubeClient {
   }
   getText(path: string, opts?: RequestOptions): Promise<string> {
     // Accept anything: a Prometheus exposition handler answers 406 to a JSON-only Accept header.
-    return this.request<string>('GET', path, { ...opts, responseType: 'text', headers: { Accept: 'text/plain;version=0.0.4;q=0.9, */*;q=0.1', ...opts?.headers } });
+    return this.request<string>('GET', path, {
+      ...opts,
+      responseType: 'text',
+      headers: { Accept: 'text/plain;version=0.0.4;q=0.9, */*;q=0.1', ...opts?.headers },
+    });
   }
   create<T>(path: string, body: unknown, opts?: RequestOptions): Promise<T> {
     return this.request<T>('POST', path, { ...opts, body });
@@ -206,7 +210,12 @@ export class KubeClient {
    * Opens one watch stream and yields its events until the server closes it, the signal aborts, or an
    * error occurs (thrown). Resumption is the caller's job (see Informer).
    */
-  async *watch<T>(path: string, query: RequestOptions['query'], signal: AbortSignal, headers?: Record<string, string>): AsyncGenerator<WatchEvent<T>> {
+  async *watch<T>(
+    path: string,
+    query: RequestOptions['query'],
+    signal: AbortSignal,
+    headers?: Record<string, string>,
+  ): AsyncGenerator<WatchEvent<T>> {
     this.count('WATCH');
     const ro = await this.httpOptions('GET', path + buildQuery({ ...query, watch: 'true' }));
     if (headers) ro.headers = { ...ro.headers, ...headers };

@@ -18,10 +18,30 @@ export interface ClusterCredentials {
 interface KubeconfigFile {
   'current-context'?: string;
   contexts?: Array<{ name: string; context?: { cluster?: string; user?: string } }>;
-  clusters?: Array<{ name: string; cluster?: { server?: string; 'certificate-authority'?: string; 'certificate-authority-data'?: string; 'insecure-skip-tls-verify'?: boolean; 'tls-server-name'?: string } }>;
+  clusters?: Array<{
+    name: string;
+    cluster?: {
+      server?: string;
+      'certificate-authority'?: string;
+      'certificate-authority-data'?: string;
+      'insecure-skip-tls-verify'?: boolean;
+      'tls-server-name'?: string;
+    };
+  }>;
   users?: Array<{
     name: string;
-    user?: { token?: string; tokenFile?: string; 'client-certificate'?: string; 'client-certificate-data'?: string; 'client-key'?: string; 'client-key-data'?: string; username?: string; password?: string; exec?: unknown; 'auth-provider'?: unknown };
+    user?: {
+      token?: string;
+      tokenFile?: string;
+      'client-certificate'?: string;
+      'client-certificate-data'?: string;
+      'client-key'?: string;
+      'client-key-data'?: string;
+      username?: string;
+      password?: string;
+      exec?: unknown;
+      'auth-provider'?: unknown;
+    };
   }>;
 }
 
@@ -51,7 +71,9 @@ export function inClusterCredentials(): ClusterCredentials {
   const host = process.env.KUBERNETES_SERVICE_HOST;
   const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
   if (!host || !existsSync(path.join(IN_CLUSTER_DIR, 'token')))
-    throw new KubeconfigError('no kubeconfig given and not running in a cluster (KUBERNETES_SERVICE_HOST or the service-account token is missing)');
+    throw new KubeconfigError(
+      'no kubeconfig given and not running in a cluster (KUBERNETES_SERVICE_HOST or the service-account token is missing)',
+    );
   const ca = readFileSync(path.join(IN_CLUSTER_DIR, 'ca.crt'));
   const token = tokenFileReader(path.join(IN_CLUSTER_DIR, 'token'));
   return {
@@ -80,7 +102,8 @@ export function loadCredentials(file: string | undefined): ClusterCredentials {
   }
   const base = path.dirname(path.resolve(file));
   const ctxName = kc['current-context'];
-  const ctx = kc.contexts?.find((c) => c.name === ctxName)?.context ?? (kc.contexts?.length === 1 ? kc.contexts[0]!.context : undefined);
+  const ctx =
+    kc.contexts?.find((c) => c.name === ctxName)?.context ?? (kc.contexts?.length === 1 ? kc.contexts[0]!.context : undefined);
   if (!ctx) throw new KubeconfigError(`kubeconfig ${file}: no current context (set current-context)`);
   const cluster = kc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
   if (!cluster?.server) throw new KubeconfigError(`kubeconfig ${file}: cluster "${ctx.cluster ?? ''}" has no server`);
@@ -89,7 +112,11 @@ export function loadCredentials(file: string | undefined): ClusterCredentials {
   const ca = fileOrData(base, cluster['certificate-authority'], cluster['certificate-authority-data']);
   const cert = fileOrData(base, user['client-certificate'], user['client-certificate-data']);
   const key = fileOrData(base, user['client-key'], user['client-key-data']);
-  const token = user.token ? () => user.token! : user.tokenFile ? tokenFileReader(path.isAbsolute(user.tokenFile) ? user.tokenFile : path.join(base, user.tokenFile)) : undefined;
+  const token = user.token
+    ? () => user.token!
+    : user.tokenFile
+      ? tokenFileReader(path.isAbsolute(user.tokenFile) ? user.tokenFile : path.join(base, user.tokenFile))
+      : undefined;
   const basic = user.username && user.password ? Buffer.from(`${user.username}:${user.password}`).toString('base64') : undefined;
   return {
     server: cluster.server,

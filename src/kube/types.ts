@@ -40,7 +40,11 @@ export interface Container {
   name: string;
   image?: string;
   env?: EnvVar[];
-  envFrom?: Array<{ configMapRef?: { name?: string; optional?: boolean }; secretRef?: { name?: string; optional?: boolean }; prefix?: string }>;
+  envFrom?: Array<{
+    configMapRef?: { name?: string; optional?: boolean };
+    secretRef?: { name?: string; optional?: boolean };
+    prefix?: string;
+  }>;
   ports?: Array<{ containerPort: number; hostPort?: number; protocol?: string; name?: string }>;
   volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean; subPath?: string }>;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };

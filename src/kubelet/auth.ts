@@ -31,7 +31,8 @@ export function subresourceFor(path: string): string {
  * authorization, /configz, /healthz and /pods may be granted on their own, and nodes/proxy covers them.
  */
 export function subresourcesFor(path: string): string[] {
-  for (const fine of ['configz', 'healthz', 'pods']) if (path === `/${fine}` || path.startsWith(`/${fine}/`)) return [fine, 'proxy'];
+  for (const fine of ['configz', 'healthz', 'pods'])
+    if (path === `/${fine}` || path.startsWith(`/${fine}/`)) return [fine, 'proxy'];
   if (path === '/runningpods' || path.startsWith('/runningpods/')) return ['pods', 'proxy'];
   return [subresourceFor(path)];
 }
@@ -86,7 +87,11 @@ export class KubeletAuth {
       const cert = sock.getPeerCertificate();
       const cn = cert.subject?.CN;
       const o = cert.subject?.O;
-      if (cn) return { username: Array.isArray(cn) ? cn[0]! : cn, groups: [...(Array.isArray(o) ? o : o ? [o] : []), 'system:authenticated'] };
+      if (cn)
+        return {
+          username: Array.isArray(cn) ? cn[0]! : cn,
+          groups: [...(Array.isArray(o) ? o : o ? [o] : []), 'system:authenticated'],
+        };
     }
     const h = req.headers.authorization;
     if (h && /^bearer\s+/i.test(h)) {
@@ -95,11 +100,25 @@ export class KubeletAuth {
       let user = this.tokens.get(key);
       if (user === undefined) {
         try {
-          const r = await this.o.upper.create<{ status?: { authenticated?: boolean; user?: { username: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> } } }>(
-            '/apis/authentication.k8s.io/v1/tokenreviews',
-            { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
-          );
-          user = r.status?.authenticated && r.status.user ? { username: r.status.user.username, uid: r.status.user.uid, groups: r.status.user.groups ?? [], extra: r.status.user.extra } : null;
+          const r = await this.o.upper.create<{
+            status?: {
+              authenticated?: boolean;
+              user?: { username: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
+            };
+          }>('/apis/authentication.k8s.io/v1/tokenreviews', {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenReview',
+            spec: { token },
+          });
+          user =
+            r.status?.authenticated && r.status.user
+              ? {
+                  username: r.status.user.username,
+                  uid: r.status.user.uid,
+                  groups: r.status.user.groups ?? [],
+                  extra: r.status.user.extra,
+                }
+              : null;
         } catch (e) {
           return { status: 500, message: `token review failed: ${(e as Error).message}` };
         }
@@ -109,7 +128,10 @@ export class KubeletAuth {
       return { status: 401, message: 'Unauthorized: the bearer token is not valid' };
     }
     if (this.o.anonymous) return { username: 'system:anonymous', groups: ['system:unauthenticated'] };
-    return { status: 401, message: 'Unauthorized: a client certificate signed by the cluster client CA or a bearer token is required' };
+    return {
+      status: 401,
+      message: 'Unauthorized: a client certificate signed by the cluster client CA or a bearer token is required',
+    };
   }
 
   async authorize(user: UserInfo, method: string, path: string): Promise<boolean | { status: 500; message: string }> {
@@ -120,22 +142,29 @@ export class KubeletAuth {
     return false;
   }
 
-  private async authorizeOne(user: UserInfo, verb: string, subresource: string): Promise<boolean | { status: 500; message: string }> {
+  private async authorizeOne(
+    user: UserInfo,
+    verb: string,
+    subresource: string,
+  ): Promise<boolean | { status: 500; message: string }> {
     const key = `${user.username}|${user.groups.join(',')}|${verb}|${subresource}`;
     const cached = this.decisions.get(key);
     if (cached !== undefined) return cached;
     try {
-      const r = await this.o.upper.create<{ status?: { allowed?: boolean } }>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-        apiVersion: 'authorization.k8s.io/v1',
-        kind: 'SubjectAccessReview',
-        spec: {
-          user: user.username,
-          uid: user.uid,
-          groups: user.groups,
-          extra: user.extra,
-          resourceAttributes: { verb, resource: 'nodes', subresource, name: this.o.nodeName, version: 'v1' },
+      const r = await this.o.upper.create<{ status?: { allowed?: boolean } }>(
+        '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+        {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: {
+            user: user.username,
+            uid: user.uid,
+            groups: user.groups,
+            extra: user.extra,
+            resourceAttributes: { verb, resource: 'nodes', subresource, name: this.o.nodeName, version: 'v1' },
+          },
         },
-      });
+      );
       const allowed = !!r.status?.allowed;
       this.decisions.set(key, allowed, allowed ? 300_000 : 30_000);
       return allowed;
@@ -151,7 +180,12 @@ export class KubeletAuth {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const a = await this.authorize(u, req.method ?? 'GET', path);
     if (typeof a === 'object') return { ok: false, status: a.status, message: a.message };
-    if (!a) return { ok: false, status: 403, message: `Forbidden (user=${u.username}, verb=${verbFor(req.method ?? 'GET')}, resource=nodes, subresource=${subresourcesFor(path).join(' or ')})` };
+    if (!a)
+      return {
+        ok: false,
+        status: 403,
+        message: `Forbidden (user=${u.username}, verb=${verbFor(req.method ?? 'GET')}, resource=nodes, subresource=${subresourcesFor(path).join(' or ')})`,
+      };
     return { ok: true, user: u };
   }
 }

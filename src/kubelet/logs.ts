@@ -11,7 +11,8 @@ function intParam(q: Request['query'], name: string, min: number): number | unde
   const v = q[name];
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidInputError(`invalid ${name} "${String(v)}": expected a whole number ≥ ${min}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new InvalidInputError(`invalid ${name} "${String(v)}": expected a whole number ≥ ${min}`);
   return n;
 }
 const boolParam = (q: Request['query'], name: string) => q[name] === 'true' || q[name] === '1';
@@ -26,7 +27,8 @@ export function logOptions(q: Request['query']): LogOptions {
     limitBytes: intParam(q, 'limitBytes', 1),
   };
   if (typeof q.sinceTime === 'string' && q.sinceTime) {
-    if (Number.isNaN(Date.parse(q.sinceTime))) throw new InvalidInputError(`invalid sinceTime "${q.sinceTime}": expected RFC3339`);
+    if (Number.isNaN(Date.parse(q.sinceTime)))
+      throw new InvalidInputError(`invalid sinceTime "${q.sinceTime}": expected RFC3339`);
     o.sinceTime = q.sinceTime;
   }
   return o;
@@ -48,7 +50,11 @@ export async function handleLogs(provider: StreamProvider, req: Request, res: Re
     out.body.on('aborted', () => res.destroy());
   } catch (e) {
     log.debug({ err: (e as Error).message }, 'containerLogs failed');
-    if (!res.headersSent) res.status(errorStatus(e)).type('text/plain').send(`${(e as Error).message}\n`);
+    if (!res.headersSent)
+      res
+        .status(errorStatus(e))
+        .type('text/plain')
+        .send(`${(e as Error).message}\n`);
     else res.destroy();
   }
 }

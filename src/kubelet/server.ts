@@ -28,8 +28,18 @@ export interface KubeletServerOptions {
 
 export function writeHttpError(socket: Duplex, status: number, message: string): void {
   const body = Buffer.from(`${message}\n`);
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway' }[status] ?? 'Error';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  const reason =
+    {
+      400: 'Bad Request',
+      401: 'Unauthorized',
+      403: 'Forbidden',
+      404: 'Not Found',
+      500: 'Internal Server Error',
+      502: 'Bad Gateway',
+    }[status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Maps typed errors to HTTP once, with readable text (kubectl shows it). */
@@ -60,28 +70,44 @@ export class KubeletServer {
     });
     app.get('/healthz', (_req, res) => void res.type('text/plain').send('ok'));
     app.get('/pods', (_req, res) => void res.json({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items: o.pods() }));
-    app.get(['/runningpods', '/runningpods/'], (_req, res) =>
-      void res.json({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items: o.pods().filter((p) => p.status?.phase === 'Running') }),
+    app.get(
+      ['/runningpods', '/runningpods/'],
+      (_req, res) =>
+        void res.json({
+          kind: 'PodList',
+          apiVersion: 'v1',
+          metadata: {},
+          items: o.pods().filter((p) => p.status?.phase === 'Running'),
+        }),
     );
     app.get('/containerLogs/:ns/:pod/:container', (req, res) => void handleLogs(o.provider, req, res, o.log));
     app.get('/stats/summary', async (_req, res) => {
       try {
         res.json(await o.stats());
       } catch (e) {
-        res.status(errorStatus(e)).type('text/plain').send(`${(e as Error).message}\n`);
+        res
+          .status(errorStatus(e))
+          .type('text/plain')
+          .send(`${(e as Error).message}\n`);
       }
     });
     app.get('/metrics/resource', async (_req, res) => {
       try {
         res.type('text/plain; version=0.0.4').send(await o.resourceMetrics());
       } catch (e) {
-        res.status(errorStatus(e)).type('text/plain').send(`${(e as Error).message}\n`);
+        res
+          .status(errorStatus(e))
+          .type('text/plain')
+          .send(`${(e as Error).message}\n`);
       }
     });
     app.get('/metrics', async (_req, res) => {
       res.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
     });
-    app.all(/^\/(exec|attach|portForward|run)\//, (_req, res) => void res.status(400).type('text/plain').send('this endpoint needs a streaming upgrade (SPDY/3.1)\n'));
+    app.all(
+      /^\/(exec|attach|portForward|run)\//,
+      (_req, res) => void res.status(400).type('text/plain').send('this endpoint needs a streaming upgrade (SPDY/3.1)\n'),
+    );
     app.use((req, res) => void res.status(404).type('text/plain').send(`404 page not found: ${req.path}\n`));
     return app;
   }

@@ -78,7 +78,10 @@ export async function obtainServingCert(o: ServingCertOptions): Promise<ServingC
   // between watches the object is read again, so nothing is missed across reconnects.
   const issued = (csr: Csr | undefined): string | undefined => {
     const bad = csr?.status?.conditions?.find((c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True');
-    if (bad) throw new Error(`kubelet serving CSR ${name} was ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim());
+    if (bad)
+      throw new Error(
+        `kubelet serving CSR ${name} was ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim(),
+      );
     return csr?.status?.certificate;
   };
   const csrs = `/apis/certificates.k8s.io/v1/certificatesigningrequests`;
@@ -87,7 +90,11 @@ export async function obtainServingCert(o: ServingCertOptions): Promise<ServingC
     let certificate = issued(csr);
     if (!certificate && csr?.metadata?.resourceVersion) {
       try {
-        for await (const ev of o.upper.watch<Csr>(csrs, { fieldSelector: `metadata.name=${name}`, resourceVersion: csr.metadata.resourceVersion, timeoutSeconds: 60 }, o.signal)) {
+        for await (const ev of o.upper.watch<Csr>(
+          csrs,
+          { fieldSelector: `metadata.name=${name}`, resourceVersion: csr.metadata.resourceVersion, timeoutSeconds: 60 },
+          o.signal,
+        )) {
           if (ev.type === 'ERROR') break;
           certificate = issued(ev.object);
           if (certificate) break;
@@ -116,8 +123,13 @@ export async function obtainServingCert(o: ServingCertOptions): Promise<ServingC
 /** The upper cluster's client CA, as published for delegated authentication. */
 export async function upperClientCA(upper: KubeClient, file?: string): Promise<string> {
   if (file) return readFileSync(file, 'utf8');
-  const cm = await upper.get<{ data?: Record<string, string> }>('/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication');
+  const cm = await upper.get<{ data?: Record<string, string> }>(
+    '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication',
+  );
   const ca = cm.data?.['client-ca-file'];
-  if (!ca) throw new Error('the upper cluster publishes no client CA (kube-system/extension-apiserver-authentication has no client-ca-file); set clientCAFile');
+  if (!ca)
+    throw new Error(
+      'the upper cluster publishes no client CA (kube-system/extension-apiserver-authentication has no client-ca-file); set clientCAFile',
+    );
   return ca;
 }

@@ -51,11 +51,24 @@ export function parseStreamRequest(url: string): ParsedStream | undefined {
 
 function headerValues(req: IncomingMessage, name: string): string[] {
   const out: string[] = [];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === name) out.push(...req.rawHeaders[i + 1]!.split(',').map((s) => s.trim()).filter(Boolean));
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    if (req.rawHeaders[i]!.toLowerCase() === name)
+      out.push(
+        ...req.rawHeaders[i + 1]!.split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
   return out;
 }
 
-export async function handleStreamUpgrade(provider: StreamProvider, req: IncomingMessage, client: Duplex, head: Buffer, metrics: FedletMetrics, log: Logger): Promise<void> {
+export async function handleStreamUpgrade(
+  provider: StreamProvider,
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  metrics: FedletMetrics,
+  log: Logger,
+): Promise<void> {
   const parsed = parseStreamRequest(req.url ?? '/');
   if (!parsed) return writeHttpError(client, 400, `malformed streaming path ${req.url}`);
   const { kind } = parsed;
@@ -64,7 +77,15 @@ export async function handleStreamUpgrade(provider: StreamProvider, req: Incomin
   client.once('close', onEarlyClose);
   let outcome;
   try {
-    outcome = await provider.openPodStream(kind, parsed.namespace, parsed.pod, parsed.params, String(req.headers.upgrade ?? 'SPDY/3.1'), headerValues(req, 'x-stream-protocol-version'), abort.signal);
+    outcome = await provider.openPodStream(
+      kind,
+      parsed.namespace,
+      parsed.pod,
+      parsed.params,
+      String(req.headers.upgrade ?? 'SPDY/3.1'),
+      headerValues(req, 'x-stream-protocol-version'),
+      abort.signal,
+    );
   } catch (e) {
     metrics.relaySessions.inc({ kind, outcome: 'error' });
     log.debug({ err: (e as Error).message, kind }, 'stream relay failed');
@@ -77,7 +98,9 @@ export async function handleStreamUpgrade(provider: StreamProvider, req: Incomin
     const reason = outcome.status >= 500 ? 'Error' : 'Rejected';
     client.end(
       Buffer.concat([
-        Buffer.from(`HTTP/1.1 ${outcome.status} ${reason}\r\nContent-Type: ${outcome.contentType ?? 'text/plain'}\r\nContent-Length: ${outcome.body.length}\r\nConnection: close\r\n\r\n`),
+        Buffer.from(
+          `HTTP/1.1 ${outcome.status} ${reason}\r\nContent-Type: ${outcome.contentType ?? 'text/plain'}\r\nContent-Length: ${outcome.body.length}\r\nConnection: close\r\n\r\n`,
+        ),
         outcome.body,
       ]),
     );
@@ -97,5 +120,9 @@ export async function handleStreamUpgrade(provider: StreamProvider, req: Incomin
   if (head.length) lower.write(head);
   const toClient = metrics.relayBytes.labels({ kind, direction: 'to_client' });
   const toLower = metrics.relayBytes.labels({ kind, direction: 'to_lower' });
-  relay(client, lower, { onBytesAtoB: (n) => toLower.inc(n), onBytesBtoA: (n) => toClient.inc(n), onClosed: () => metrics.relayActive.dec({ kind }) });
+  relay(client, lower, {
+    onBytesAtoB: (n) => toLower.inc(n),
+    onBytesBtoA: (n) => toClient.inc(n),
+    onClosed: () => metrics.relayActive.dec({ kind }),
+  });
 }

@@ -76,7 +76,16 @@ function ipBytes(ip: string): Buffer {
   const hp = h ? h.split(':') : [];
   const tp = t ? t.split(':') : [];
   const groups = t === undefined ? hp : [...hp, ...Array(8 - hp.length - tp.length).fill('0'), ...tp];
-  return Buffer.concat(groups.map((g) => Buffer.from(parseInt(g || '0', 16).toString(16).padStart(4, '0'), 'hex')));
+  return Buffer.concat(
+    groups.map((g) =>
+      Buffer.from(
+        parseInt(g || '0', 16)
+          .toString(16)
+          .padStart(4, '0'),
+        'hex',
+      ),
+    ),
+  );
 }
 
 function extensions(sans: { dns: string[]; ips: string[] }): Buffer[] {
@@ -92,7 +101,10 @@ function extensions(sans: { dns: string[]; ips: string[] }): Buffer[] {
 }
 
 function pem(label: string, der: Buffer): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
@@ -104,7 +116,11 @@ export interface KeyPair {
 
 export function newKeyPair(): KeyPair {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  return { privateKey, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), spki: publicKey.export({ type: 'spki', format: 'der' }) };
+  return {
+    privateKey,
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    spki: publicKey.export({ type: 'spki', format: 'der' }),
+  };
 }
 
 export function keyPairFromPem(privateKeyPem: string): KeyPair {

@@ -7,7 +7,15 @@ import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
 import type { Provider } from '../provider.js';
 import { ANNOTATION_MANAGED_LABELS, ANNOTATION_MANAGED_TAINTS } from '../labels.js';
 import { Backoff } from '../util/backoff.js';
-import { desiredLabels, desiredStatus, labelPatch, managedTaintIds, mergeTaints, resourcePatch, type NodeObject } from './node-object.js';
+import {
+  desiredLabels,
+  desiredStatus,
+  labelPatch,
+  managedTaintIds,
+  mergeTaints,
+  resourcePatch,
+  type NodeObject,
+} from './node-object.js';
 
 export interface NodeControllerOptions {
   client: KubeClient;
@@ -173,4 +181,3 @@ export class NodeController {
     }
   }
 }
-

@@ -60,9 +60,24 @@ export function desiredConditions(state: ProviderNodeState, now: string, previou
   const ready = state.condition;
   const want: NodeCondition[] = [
     { type: 'Ready', status: ready.ready ? 'True' : 'False', reason: ready.reason, message: ready.message },
-    { type: 'MemoryPressure', status: 'False', reason: 'LowerClusterManaged', message: 'memory pressure is handled by the lower cluster' },
-    { type: 'DiskPressure', status: 'False', reason: 'LowerClusterManaged', message: 'disk pressure is handled by the lower cluster' },
-    { type: 'PIDPressure', status: 'False', reason: 'LowerClusterManaged', message: 'PID pressure is handled by the lower cluster' },
+    {
+      type: 'MemoryPressure',
+      status: 'False',
+      reason: 'LowerClusterManaged',
+      message: 'memory pressure is handled by the lower cluster',
+    },
+    {
+      type: 'DiskPressure',
+      status: 'False',
+      reason: 'LowerClusterManaged',
+      message: 'disk pressure is handled by the lower cluster',
+    },
+    {
+      type: 'PIDPressure',
+      status: 'False',
+      reason: 'LowerClusterManaged',
+      message: 'PID pressure is handled by the lower cluster',
+    },
   ];
   return want.map((c) => {
     const prev = previous.find((p) => p.type === c.type);
@@ -111,7 +126,11 @@ export function managedTaintIds(ours: Taint[]): string {
 }
 
 /** Map patch that sets `want` and deletes keys present in `have` that we previously managed. */
-export function labelPatch(have: Record<string, string> | undefined, previouslyManaged: string[], want: Record<string, string>): Record<string, string | null> {
+export function labelPatch(
+  have: Record<string, string> | undefined,
+  previouslyManaged: string[],
+  want: Record<string, string>,
+): Record<string, string | null> {
   const patch: Record<string, string | null> = {};
   for (const k of previouslyManaged) if (!(k in want) && have && k in have) patch[k] = null;
   for (const [k, v] of Object.entries(want)) if (have?.[k] !== v) patch[k] = v;
@@ -119,7 +138,10 @@ export function labelPatch(have: Record<string, string> | undefined, previouslyM
 }
 
 /** Resource keys that vanished (e.g. the last GPU node left) must be removed explicitly in a merge patch. */
-export function resourcePatch(have: Record<string, string> | undefined, want: Record<string, string>): Record<string, string | null> {
+export function resourcePatch(
+  have: Record<string, string> | undefined,
+  want: Record<string, string>,
+): Record<string, string | null> {
   const patch: Record<string, string | null> = { ...want };
   for (const k of Object.keys(have ?? {})) if (!(k in want)) patch[k] = null;
   return patch;

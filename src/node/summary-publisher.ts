@@ -14,17 +14,31 @@ export class SummaryPublisher {
   private last = '';
 
   constructor(
-    private readonly o: { client: KubeClient; namespace: string; nodeName: string; summary: () => unknown; minIntervalMs: number; maxBytes: number; log: Logger },
+    private readonly o: {
+      client: KubeClient;
+      namespace: string;
+      nodeName: string;
+      summary: () => unknown;
+      minIntervalMs: number;
+      maxBytes: number;
+      log: Logger;
+    },
   ) {}
 
   /** The summary this node published last (e.g. by the process before a restart), if any. */
   async readPublished(): Promise<unknown> {
     try {
-      const cm = await this.o.client.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${this.o.namespace}/configmaps/${this.name}`);
+      const cm = await this.o.client.get<{ data?: Record<string, string> }>(
+        `/api/v1/namespaces/${this.o.namespace}/configmaps/${this.name}`,
+      );
       const body = cm.data?.['summary.json'];
       return body ? (JSON.parse(body) as unknown) : undefined;
     } catch (e) {
-      if (!isNotFound(e)) this.o.log.warn({ err: (e as Error).message }, 'could not read the previously published scheduling summary; starting without its bounce-back record');
+      if (!isNotFound(e))
+        this.o.log.warn(
+          { err: (e as Error).message },
+          'could not read the previously published scheduling summary; starting without its bounce-back record',
+        );
       return undefined;
     }
   }
@@ -48,7 +62,11 @@ export class SummaryPublisher {
     const cm = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: this.name, namespace: this.o.namespace, labels: { [SUMMARY_LABEL]: 'true', 'fedlet.io/node': this.o.nodeName } },
+      metadata: {
+        name: this.name,
+        namespace: this.o.namespace,
+        labels: { [SUMMARY_LABEL]: 'true', 'fedlet.io/node': this.o.nodeName },
+      },
       data: { 'summary.json': body },
     };
     try {
@@ -66,7 +84,11 @@ export class SummaryPublisher {
     // events; touching the virtual Node (an annotation naming the summary version) is that event.
     const version = createHash('sha256').update(body).digest('hex').slice(0, 16);
     await this.o.client
-      .patch(`/api/v1/nodes/${this.o.nodeName}`, { metadata: { annotations: { [ANNOTATION_SUMMARY_VERSION]: version } } }, 'merge')
+      .patch(
+        `/api/v1/nodes/${this.o.nodeName}`,
+        { metadata: { annotations: { [ANNOTATION_SUMMARY_VERSION]: version } } },
+        'merge',
+      )
       .catch((e: Error) => this.o.log.debug({ err: e.message }, 'could not annotate the node with the summary version'));
   }
 

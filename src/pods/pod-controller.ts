@@ -44,8 +44,20 @@ export class PodController {
   private ready = false;
 
   constructor(private readonly o: PodControllerOptions) {
-    this.pods = new Informer<Pod>({ client: o.upper, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${o.nodeName}`, log: o.log, transform: trimPod });
-    this.queue = new WorkQueue({ concurrency: o.workers, maxSize: 1_000_000, handler: (k) => this.sync(k), log: o.log, observe: o.observe });
+    this.pods = new Informer<Pod>({
+      client: o.upper,
+      path: '/api/v1/pods',
+      fieldSelector: `spec.nodeName=${o.nodeName}`,
+      log: o.log,
+      transform: trimPod,
+    });
+    this.queue = new WorkQueue({
+      concurrency: o.workers,
+      maxSize: 1_000_000,
+      handler: (k) => this.sync(k),
+      log: o.log,
+      observe: o.observe,
+    });
     const enqueue = (p: Pod) => this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
     this.pods.addHandlers({
       onAdd: enqueue,
@@ -58,7 +70,15 @@ export class PodController {
     o.provider.onPodChange((key) => this.queue.add(key));
     o.provider.onPodEvent((e) => {
       const p = this.pods.get(e.upperKey);
-      if (p) void o.events.record({ kind: 'Pod', namespace: p.metadata.namespace!, name: p.metadata.name!, uid: p.metadata.uid }, e.type, e.reason, e.message, e.count, e.id);
+      if (p)
+        void o.events.record(
+          { kind: 'Pod', namespace: p.metadata.namespace!, name: p.metadata.name!, uid: p.metadata.uid },
+          e.type,
+          e.reason,
+          e.message,
+          e.count,
+          e.id,
+        );
     });
   }
 
@@ -115,7 +135,12 @@ export class PodController {
           return;
         }
         const cond = this.o.provider.nodeState().condition;
-        void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', cond.reason, `deleted without confirmation: ${cond.message}; the backing pod will be removed when it is reachable again`);
+        void this.o.events.record(
+          { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
+          'Warning',
+          cond.reason,
+          `deleted without confirmation: ${cond.message}; the backing pod will be removed when it is reachable again`,
+        );
         await this.forceDelete(pod);
         return;
       }
@@ -146,16 +171,34 @@ export class PodController {
         return; // permanent: no retry until the pod changes
       }
       if (e instanceof Error && e.name === 'MissingDependencyError') {
-        void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', 'MissingDependency', e.message);
+        void this.o.events.record(
+          { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
+          'Warning',
+          'MissingDependency',
+          e.message,
+        );
         await this.writeStatus(pod, { ...pendingStatus(pod, 'MissingDependency', e.message) });
       }
       throw e;
     }
     if (result.kind === 'fail') {
       this.rememberFailed(pod);
-      void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', result.reason, result.message);
-      const notReady = (pod.status?.conditions ?? []).map((c) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: result.reason } : c));
-      await this.writeStatus(pod, { ...(pod.status ?? {}), phase: 'Failed', reason: result.reason, message: result.message, conditions: notReady });
+      void this.o.events.record(
+        { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
+        'Warning',
+        result.reason,
+        result.message,
+      );
+      const notReady = (pod.status?.conditions ?? []).map((c) =>
+        c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: result.reason } : c,
+      );
+      await this.writeStatus(pod, {
+        ...(pod.status ?? {}),
+        phase: 'Failed',
+        reason: result.reason,
+        message: result.message,
+        conditions: notReady,
+      });
       return;
     }
     if (result.kind === 'waiting') {
@@ -175,14 +218,24 @@ export class PodController {
 
   private async forceDelete(pod: Pod): Promise<void> {
     try {
-      await this.o.upper.delete(this.podPath(pod), { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+      await this.o.upper.delete(this.podPath(pod), {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        gracePeriodSeconds: 0,
+        preconditions: { uid: pod.metadata.uid },
+      });
     } catch (e) {
       if (!isNotFound(e) && !/Precondition failed/i.test((e as Error).message)) throw e;
     }
   }
 
   private async reject(pod: Pod, reason: string, message: string): Promise<void> {
-    void this.o.events.record({ kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid }, 'Warning', reason, message);
+    void this.o.events.record(
+      { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
+      'Warning',
+      reason,
+      message,
+    );
     await this.writeStatus(pod, pendingStatus(pod, reason, message));
   }
 
@@ -200,7 +253,8 @@ export class PodController {
 
 /** Drops what fedlet never reads from cached upper pods (managedFields dominate their size). */
 export function trimPod(p: Pod): Pod {
-  if (p.metadata.managedFields === undefined && !p.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration']) return p;
+  if (p.metadata.managedFields === undefined && !p.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'])
+    return p;
   const metadata = { ...p.metadata };
   delete metadata.managedFields;
   if (metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration']) {
@@ -213,7 +267,10 @@ export function trimPod(p: Pod): Pod {
 /** Pending status that explains why the pod cannot start (shown by kubectl get/describe). */
 function pendingStatus(pod: Pod, reason: string, message: string): PodStatus {
   const prev = pod.status?.conditions?.find((c) => c.type === 'Ready');
-  const since = prev?.status === 'False' && prev.reason === reason && prev.lastTransitionTime ? prev.lastTransitionTime : new Date().toISOString();
+  const since =
+    prev?.status === 'False' && prev.reason === reason && prev.lastTransitionTime
+      ? prev.lastTransitionTime
+      : new Date().toISOString();
   const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
   conditions.push({ type: 'Ready', status: 'False', reason, message, lastTransitionTime: since });
   return { ...(pod.status ?? {}), phase: 'Pending', reason, message, conditions };

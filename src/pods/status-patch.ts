@@ -2,12 +2,29 @@
 import type { PodStatus } from '../kube/types.js';
 
 /** The status fields fedlet owns on upper pods (everything else is left alone). */
-export const ownedStatusFields = ['phase', 'reason', 'message', 'conditions', 'hostIP', 'hostIPs', 'podIP', 'podIPs', 'startTime', 'qosClass', 'containerStatuses', 'initContainerStatuses'] as const;
+export const ownedStatusFields = [
+  'phase',
+  'reason',
+  'message',
+  'conditions',
+  'hostIP',
+  'hostIPs',
+  'podIP',
+  'podIPs',
+  'startTime',
+  'qosClass',
+  'containerStatuses',
+  'initContainerStatuses',
+] as const;
 
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, val: unknown) => {
     if (val && typeof val === 'object' && !Array.isArray(val))
-      return Object.fromEntries(Object.entries(val as Record<string, unknown>).filter(([, x]) => x !== undefined && x !== null).sort(([a], [b]) => a.localeCompare(b)));
+      return Object.fromEntries(
+        Object.entries(val as Record<string, unknown>)
+          .filter(([, x]) => x !== undefined && x !== null)
+          .sort(([a], [b]) => a.localeCompare(b)),
+      );
     return val;
   });
 }

@@ -38,7 +38,9 @@ rows.forEach((c, i) => {
   const ms = (t: string) => Number(/([\d.]+) ms/.exec(t)?.[1] ?? NaN);
   const good = throughput ? v >= 0.9 : /single pod/.test(c.measure) ? ms(c.via) - ms(c.direct) <= 100 : v <= 1.25;
   parts.push(`<text x="${left - 8}" y="${y + 17}" text-anchor="end">${esc(c.measure)}</text>`);
-  parts.push(`<rect x="${left}" y="${y + 4}" width="${Math.max(1, x(v) - left)}" height="20" fill="${good ? '#3a7d44' : '#c0504d'}"/>`);
+  parts.push(
+    `<rect x="${left}" y="${y + 4}" width="${Math.max(1, x(v) - left)}" height="20" fill="${good ? '#3a7d44' : '#c0504d'}"/>`,
+  );
   parts.push(`<text x="${x(v) + 6}" y="${y + 18}">${v > max ? '» ' : ''}${c.ratio} (${esc(c.via)} vs ${esc(c.direct)})</text>`);
 });
 parts.push('</svg>');

@@ -11,9 +11,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
-import { findBinary } from '../env/binaries.js';
-import { sandboxDown, sandboxUp, type SandboxState } from '../env/sandbox.js';
-import type { KwokNodeSpec } from '../env/cluster.js';
+import { findBinary } from '../../sandbox/binaries.js';
+import { sandboxDown, sandboxUp, type SandboxState } from '../../sandbox/sandbox.js';
+import type { KwokNodeSpec } from '../../sandbox/cluster.js';
 import { fitInCluster } from '../../scheduler-plugin/fit.js';
 import { buildSummary, type ClusterSummary } from '../../provider/summary.js';
 import { freePerNode, type LowerNode } from '../../provider/capacity.js';
@@ -59,7 +59,12 @@ async function withCpuShare<T>(s: SandboxState, label: string, mib: number, run:
 
 const results: Array<[string, string, string, string]> = [];
 function report(name: string, viaFedlet: number, direct: number, unit: string, digits = 0): void {
-  results.push([name, `${viaFedlet.toFixed(digits)} ${unit}`, `${direct.toFixed(digits)} ${unit}`, direct ? (viaFedlet / direct).toFixed(2) : 'n/a']);
+  results.push([
+    name,
+    `${viaFedlet.toFixed(digits)} ${unit}`,
+    `${direct.toFixed(digits)} ${unit}`,
+    direct ? (viaFedlet / direct).toFixed(2) : 'n/a',
+  ]);
   console.error(`[bench] ${name}: fedlet ${viaFedlet.toFixed(digits)} ${unit}, direct ${direct.toFixed(digits)} ${unit}`);
 }
 const single: Array<[string, string]> = [];
@@ -76,7 +81,14 @@ const pct = (xs: number[], p: number) => {
 function benchNodes(i: number): KwokNodeSpec[] {
   // 1100 pod slots per node: room for every benchmark pod plus the single-pod runs.
   const count = Math.max(2, Math.ceil((LARGE + BURST + 2 * SINGLE) / 1000) + 1);
-  return Array.from({ length: count }, (_, j) => ({ name: `kwok-node-${j}`, cpu: '1000', memory: '4Ti', pods: 1100, podCIDR: `10.244.${j * 8}.0/21`, labels: { 'topology.kubernetes.io/region': `r${i}` } }));
+  return Array.from({ length: count }, (_, j) => ({
+    name: `kwok-node-${j}`,
+    cpu: '1000',
+    memory: '4Ti',
+    pods: 1100,
+    podCIDR: `10.244.${j * 8}.0/21`,
+    labels: { 'topology.kubernetes.io/region': `r${i}` },
+  }));
 }
 
 interface PodLike {
@@ -90,7 +102,12 @@ async function podStartLatency(c: KubeClient, ns: string, name: string, body: un
   const ac = new AbortController();
   const t0 = performance.now();
   const watch = (async () => {
-    for await (const ev of c.watch<PodLike>(`/api/v1/namespaces/${ns}/pods`, { fieldSelector: `metadata.name=${name}` }, ac.signal)) if (ready(ev.object)) return performance.now() - t0;
+    for await (const ev of c.watch<PodLike>(
+      `/api/v1/namespaces/${ns}/pods`,
+      { fieldSelector: `metadata.name=${name}` },
+      ac.signal,
+    ))
+      if (ready(ev.object)) return performance.now() - t0;
     throw new Error('watch ended');
   })();
   await new Promise((r) => setTimeout(r, 50));
@@ -105,20 +122,35 @@ async function countReady(c: KubeClient, ns: string, selector: string): Promise<
   let n = 0;
   let cont: string | undefined;
   do {
-    const l = await c.get<{ items: PodLike[]; metadata: { continue?: string } }>(`/api/v1/namespaces/${ns}/pods`, { query: { labelSelector: selector, limit: 2000, continue: cont } });
+    const l = await c.get<{ items: PodLike[]; metadata: { continue?: string } }>(`/api/v1/namespaces/${ns}/pods`, {
+      query: { labelSelector: selector, limit: 2000, continue: cont },
+    });
     n += l.items.filter(ready).length;
     cont = l.metadata.continue || undefined;
   } while (cont);
   return n;
 }
 
-async function burst(c: KubeClient, ns: string, name: string, replicas: number, nodeSelector?: Record<string, string>): Promise<number> {
+async function burst(
+  c: KubeClient,
+  ns: string,
+  name: string,
+  replicas: number,
+  nodeSelector?: Record<string, string>,
+): Promise<number> {
   const t0 = performance.now();
   await c.create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name },
-    spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { ...(nodeSelector ? { nodeSelector } : {}), containers: [{ name: 'c', image: 'x' }] } } },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { ...(nodeSelector ? { nodeSelector } : {}), containers: [{ name: 'c', image: 'x' }] },
+      },
+    },
   });
   const deadline = Date.now() + 30 * 60_000;
   while (Date.now() < deadline) {
@@ -132,8 +164,12 @@ async function deleteDeployment(c: KubeClient, ns: string, name: string, lowerC:
   await c.delete(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`, { propagationPolicy: 'Background' });
   const deadline = Date.now() + 20 * 60_000;
   while (Date.now() < deadline) {
-    const up = await c.get<{ items: unknown[] }>(`/api/v1/namespaces/${ns}/pods`, { query: { labelSelector: `app=${name}`, limit: 1 } });
-    const low = await lowerC.get<{ items: unknown[] }>(`/api/v1/namespaces/${lowerNs}/pods`, { query: { labelSelector: `app=${name}`, limit: 1 } });
+    const up = await c.get<{ items: unknown[] }>(`/api/v1/namespaces/${ns}/pods`, {
+      query: { labelSelector: `app=${name}`, limit: 1 },
+    });
+    const low = await lowerC.get<{ items: unknown[] }>(`/api/v1/namespaces/${lowerNs}/pods`, {
+      query: { labelSelector: `app=${name}`, limit: 1 },
+    });
     if (!up.items.length && !low.items.length) return;
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -147,18 +183,29 @@ function rssMiB(pid: number): number {
 function kubeletMetrics(s: SandboxState): Promise<string> {
   const cert = s.upper.kubeletClientCert!;
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: s.nodeIP ?? '127.0.0.1', port: s.fedlets[0]!.kubeletPort, path: '/metrics', rejectUnauthorized: false, cert: readFileSync(cert), key: readFileSync(cert.replace(/\.crt$/, '.key')) }, (res) => {
-      let b = '';
-      res.on('data', (c) => (b += c));
-      res.on('end', () => resolve(b));
-    });
+    const req = https.request(
+      {
+        host: s.nodeIP ?? '127.0.0.1',
+        port: s.fedlets[0]!.kubeletPort,
+        path: '/metrics',
+        rejectUnauthorized: false,
+        cert: readFileSync(cert),
+        key: readFileSync(cert.replace(/\.crt$/, '.key')),
+      },
+      (res) => {
+        let b = '';
+        res.on('data', (c) => (b += c));
+        res.on('end', () => resolve(b));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
 }
 function apiRequests(text: string): number {
   let n = 0;
-  for (const m of text.matchAll(/^fedlet_api_requests_total\{[^}]*verb="(POST|PUT|PATCH|DELETE|GET)"[^}]*\} (\d+)/gm)) n += Number(m[2]);
+  for (const m of text.matchAll(/^fedlet_api_requests_total\{[^}]*verb="(POST|PUT|PATCH|DELETE|GET)"[^}]*\} (\d+)/gm))
+    n += Number(m[2]);
   return n;
 }
 
@@ -184,7 +231,11 @@ function timedKubectl(kubeconfig: string, args: string[], bytes: number, env: Re
     child.stdout.on('data', (c: Buffer) => (n += c.length));
     let err = '';
     child.stderr.on('data', (c) => (err += c));
-    child.on('close', () => (n >= bytes ? resolve((performance.now() - t0) / 1000) : reject(new Error(`kubectl ${args.join(' ')}: got ${n} of ${bytes} bytes: ${err}`))));
+    child.on('close', () =>
+      n >= bytes
+        ? resolve((performance.now() - t0) / 1000)
+        : reject(new Error(`kubectl ${args.join(' ')}: got ${n} of ${bytes} bytes: ${err}`)),
+    );
   });
 }
 
@@ -238,7 +289,12 @@ function benchExtender(): void {
       ready: true,
       unschedulable: false,
       // distinct free amounts so that nothing folds: the worst case for the summary and the filter
-      allocatable: toMilli({ cpu: `${1 + ((i * 7 + v) % 3)}`, memory: `${8192 + i}Mi`, pods: '110', 'nvidia.com/gpu': String(i % 2) }),
+      allocatable: toMilli({
+        cpu: `${1 + ((i * 7 + v) % 3)}`,
+        memory: `${8192 + i}Mi`,
+        pods: '110',
+        'nvidia.com/gpu': String(i % 2),
+      }),
       labels: { zone: `z${i % 3}`, pool: `p${i % 10}` },
       taints: i % 4 === 0 ? [{ key: 'dedicated', value: 'batch', effect: 'NoSchedule' }] : [],
     }));
@@ -246,7 +302,10 @@ function benchExtender(): void {
   }
   const bytes = Buffer.byteLength(JSON.stringify(summaries[0]));
   // A pod that fits nowhere makes the filter visit every lower node of every cluster.
-  const pod: Pod = { metadata: { name: 'p', namespace: 'd' }, spec: { containers: [{ name: 'c', resources: { requests: { cpu: '64', memory: '1Gi' } } }], nodeSelector: { pool: 'p3' } } };
+  const pod: Pod = {
+    metadata: { name: 'p', namespace: 'd' },
+    spec: { containers: [{ name: 'c', resources: { requests: { cpu: '64', memory: '1Gi' } } }], nodeSelector: { pool: 'p3' } },
+  };
   const vnodeLabels = { 'fedlet.io/cluster': 'c', type: 'virtual-kubelet' };
   // The first filter after summaries change parses them (cached per summary object) and runs cold
   // code: reported on its own, then 10 unmeasured rounds, then the steady state.
@@ -277,7 +336,13 @@ async function main(): Promise<void> {
   const ensureNs = async (c: KubeClient) => {
     await c.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }).catch(() => undefined);
     for (let i = 0; i < 100; i++) {
-      if (await c.get(`/api/v1/namespaces/${ns}/serviceaccounts/default`).then(() => true, () => false)) return;
+      if (
+        await c.get(`/api/v1/namespaces/${ns}/serviceaccounts/default`).then(
+          () => true,
+          () => false,
+        )
+      )
+        return;
       await new Promise((r) => setTimeout(r, 200));
     }
   };
@@ -287,19 +352,41 @@ async function main(): Promise<void> {
   try {
     // 1. single pod start latency (after one unmeasured pod each way: the first one pays for cold caches)
     if (ONLY.has('pods')) {
-      await podStartLatency(upper, ns, 'warmup', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'warmup' }, spec: { containers: [{ name: 'c', image: 'x' }] } });
-      await podStartLatency(lower, ns, 'warmup-direct', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'warmup-direct' }, spec: { containers: [{ name: 'c', image: 'x' }] } });
+      await podStartLatency(upper, ns, 'warmup', {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'warmup' },
+        spec: { containers: [{ name: 'c', image: 'x' }] },
+      });
+      await podStartLatency(lower, ns, 'warmup-direct', {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'warmup-direct' },
+        spec: { containers: [{ name: 'c', image: 'x' }] },
+      });
       const viaLat: number[] = [];
       const dirLat: number[] = [];
       for (let i = 0; i < SINGLE; i++) {
-        const body = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'x' }] } });
+        const body = (name: string) => ({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name },
+          spec: { containers: [{ name: 'c', image: 'x' }] },
+        });
         viaLat.push(await podStartLatency(upper, ns, `single-${i}`, body(`single-${i}`)));
         dirLat.push(await podStartLatency(lower, ns, `direct-${i}`, body(`direct-${i}`)));
       }
       report('single pod start → Ready, p50', pct(viaLat, 50), pct(dirLat, 50), 'ms');
       report('single pod start → Ready, p99', pct(viaLat, 99), pct(dirLat, 99), 'ms');
       note('single pod start p50 difference', `${(pct(viaLat, 50) - pct(dirLat, 50)).toFixed(0)} ms (goal ≤ +100 ms)`);
-      await Promise.all([...Array.from({ length: SINGLE }, (_, i) => upper.delete(`/api/v1/namespaces/${ns}/pods/single-${i}`).catch(() => undefined)), ...Array.from({ length: SINGLE }, (_, i) => lower.delete(`/api/v1/namespaces/${ns}/pods/direct-${i}`).catch(() => undefined))]);
+      await Promise.all([
+        ...Array.from({ length: SINGLE }, (_, i) =>
+          upper.delete(`/api/v1/namespaces/${ns}/pods/single-${i}`).catch(() => undefined),
+        ),
+        ...Array.from({ length: SINGLE }, (_, i) =>
+          lower.delete(`/api/v1/namespaces/${ns}/pods/direct-${i}`).catch(() => undefined),
+        ),
+      ]);
     }
     // 2. burst (streams need one of its pods: with BENCH_ONLY=streams a 1-pod Deployment stands in)
     if (!ONLY.has('burst')) await burst(upper, ns, 'burst-via', 1);
@@ -317,7 +404,11 @@ async function main(): Promise<void> {
 
     // 3. streams: logs, exec cat, port-forward (pod from the burst is Running in the lower cluster)
     if (ONLY.has('streams')) {
-      const podName = (await upper.get<{ items: PodLike[] }>(`/api/v1/namespaces/${ns}/pods`, { query: { labelSelector: 'app=burst-via', limit: 1 } })).items[0]!.metadata.name;
+      const podName = (
+        await upper.get<{ items: PodLike[] }>(`/api/v1/namespaces/${ns}/pods`, {
+          query: { labelSelector: 'app=burst-via', limit: 1 },
+        })
+      ).items[0]!.metadata.name;
       const logsFile = s.lowers[0]!.logsFile!;
       const line = `${'x'.repeat(1000)}`;
       const lines = Math.ceil((STREAM_MB * 1024 * 1024) / 1040);
@@ -325,22 +416,34 @@ async function main(): Promise<void> {
       for (let i = 0; i < lines / 1000; i++) appendFileSync(logsFile, block);
       const logBytes = lines * 1001 - 1024 * 1024; // lower bound of what kubectl prints
       const mb = logBytes / 1024 / 1024;
-      const tVia = await withCpuShare(s, 'kubectl logs via fedlet', mb, () => timedKubectlRetry('logs via fedlet', s.upperKubeconfig, ['logs', podName, '-n', ns], logBytes));
-      const tDir = await withCpuShare(s, 'kubectl logs direct', mb, () => timedKubectlRetry('logs direct', s.lowerKubeconfigs[0]!, ['logs', podName, '-n', ns], logBytes));
+      const tVia = await withCpuShare(s, 'kubectl logs via fedlet', mb, () =>
+        timedKubectlRetry('logs via fedlet', s.upperKubeconfig, ['logs', podName, '-n', ns], logBytes),
+      );
+      const tDir = await withCpuShare(s, 'kubectl logs direct', mb, () =>
+        timedKubectlRetry('logs direct', s.lowerKubeconfigs[0]!, ['logs', podName, '-n', ns], logBytes),
+      );
       report('kubectl logs throughput', mb / tVia, mb / tDir, 'MiB/s', 1);
       const bigFile = path.join(s.lowers[0]!.dir, 'streams', 'exec', 'big.bin');
       if (!existsSync(bigFile)) writeFileSync(bigFile, randomBytes(STREAM_MB * 1024 * 1024));
       const bytes = STREAM_MB * 1024 * 1024;
-      const eVia = await withCpuShare(s, 'kubectl exec cat via fedlet', STREAM_MB, () => timedKubectlRetry('exec via fedlet', s.upperKubeconfig, ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes));
-      const eDir = await withCpuShare(s, 'kubectl exec cat direct', STREAM_MB, () => timedKubectlRetry('exec direct', s.lowerKubeconfigs[0]!, ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes));
+      const eVia = await withCpuShare(s, 'kubectl exec cat via fedlet', STREAM_MB, () =>
+        timedKubectlRetry('exec via fedlet', s.upperKubeconfig, ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes),
+      );
+      const eDir = await withCpuShare(s, 'kubectl exec cat direct', STREAM_MB, () =>
+        timedKubectlRetry('exec direct', s.lowerKubeconfigs[0]!, ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes),
+      );
       report('kubectl exec cat throughput', STREAM_MB / eVia, STREAM_MB / eDir, 'MiB/s', 1);
       const echo = net.createServer((c) => c.pipe(c));
       await new Promise<void>((r) => echo.listen(s.lowers[0]!.portForwardTarget!, '127.0.0.1', () => r()));
       try {
         const pfBytes = Math.min(bytes, 32 * 1024 * 1024);
         const pfMib = pfBytes / 1048576;
-        const pVia = await withCpuShare(s, 'port-forward via fedlet', pfMib, () => portForwardThroughput(s.upperKubeconfig, ns, podName, pfBytes));
-        const pDir = await withCpuShare(s, 'port-forward direct', pfMib, () => portForwardThroughput(s.lowerKubeconfigs[0]!, ns, podName, pfBytes));
+        const pVia = await withCpuShare(s, 'port-forward via fedlet', pfMib, () =>
+          portForwardThroughput(s.upperKubeconfig, ns, podName, pfBytes),
+        );
+        const pDir = await withCpuShare(s, 'port-forward direct', pfMib, () =>
+          portForwardThroughput(s.lowerKubeconfigs[0]!, ns, podName, pfBytes),
+        );
         report('kubectl port-forward echo throughput', pfBytes / 1048576 / pVia, pfBytes / 1048576 / pDir, 'MiB/s', 1);
       } finally {
         echo.close();
@@ -351,8 +454,12 @@ async function main(): Promise<void> {
     if (ONLY.has('large') && LARGE > BURST) {
       await upper.patch(`/apis/apps/v1/namespaces/${ns}/deployments/burst-via`, { spec: { replicas: LARGE } }, 'merge');
       const t0 = Date.now();
-      while ((await countReady(upper, ns, 'app=burst-via')) < LARGE && Date.now() - t0 < 40 * 60_000) await new Promise((r) => setTimeout(r, 2000));
-      note(`fedlet RSS with ${LARGE} managed pods`, `${rssMiB(fedletPid).toFixed(0)} MiB (goal ≤ 150 MB); reached in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      while ((await countReady(upper, ns, 'app=burst-via')) < LARGE && Date.now() - t0 < 40 * 60_000)
+        await new Promise((r) => setTimeout(r, 2000));
+      note(
+        `fedlet RSS with ${LARGE} managed pods`,
+        `${rssMiB(fedletPid).toFixed(0)} MiB (goal ≤ 150 MB); reached in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+      );
     }
   } finally {
     if (!process.env.BENCH_KEEP) await sandboxDown(dir);
@@ -363,7 +470,19 @@ async function main(): Promise<void> {
 function printResults(): void {
   const out = process.env.BENCH_RESULTS ?? path.join(process.cwd(), 'docs', 'bench-results.json');
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), cores: os.cpus().length, comparisons: results.map(([measure, via, direct, ratio]) => ({ measure, via, direct, ratio })), figures: Object.fromEntries(single) }, null, 2));
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        when: new Date().toISOString(),
+        cores: os.cpus().length,
+        comparisons: results.map(([measure, via, direct, ratio]) => ({ measure, via, direct, ratio })),
+        figures: Object.fromEntries(single),
+      },
+      null,
+      2,
+    ),
+  );
   console.error(`[bench] results written to ${out}; plot them with: node dist/test/bench/plot.js ${out}`);
   const w = [44, 18, 18, 8];
   const row = (c: string[]) => c.map((x, i) => x.padEnd(w[i]!)).join(' ');

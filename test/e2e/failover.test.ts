@@ -2,7 +2,7 @@
 // upper cluster's own taint-based eviction deletes the pods, fedlet completes those deletions in
 // bounded time, replacements run elsewhere, and leftovers are removed when the cluster returns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { restartComponent, stopComponent, waitForNodesReady } from '../env/sandbox.js';
+import { restartComponent, stopComponent, waitForNodesReady } from '../../sandbox/sandbox.js';
 import { createNamespace, eventually, kubectl, kubectlJson, sandbox } from './helpers.js';
 
 const s = sandbox();
@@ -26,7 +26,12 @@ afterAll(async () => {
 
 describe.skipIf(s.external)('an unreachable lower cluster', () => {
   it('moves every replica to the other cluster, and cleans up the lost one when it returns', async () => {
-    const tolerations = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 5 }));
+    const tolerations = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map((key) => ({
+      key,
+      operator: 'Exists',
+      effect: 'NoExecute',
+      tolerationSeconds: 5,
+    }));
     await kubectl(upper, ['apply', '-f', '-'], {
       input: JSON.stringify({
         apiVersion: 'apps/v1',
@@ -40,14 +45,27 @@ describe.skipIf(s.external)('an unreachable lower cluster', () => {
             spec: {
               tolerations,
               terminationGracePeriodSeconds: 5,
-              topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'fedlet.io/cluster', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 'ha' } } }],
+              topologySpreadConstraints: [
+                {
+                  maxSkew: 1,
+                  topologyKey: 'fedlet.io/cluster',
+                  whenUnsatisfiable: 'ScheduleAnyway',
+                  labelSelector: { matchLabels: { app: 'ha' } },
+                },
+              ],
               containers: [{ name: 'app', image: 'registry.example/app:1' }],
             },
           },
         },
       }),
     });
-    const running = (pods: PodJson[]) => pods.filter((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const running = (pods: PodJson[]) =>
+      pods.filter(
+        (p) =>
+          !p.metadata.deletionTimestamp &&
+          p.status?.phase === 'Running' &&
+          p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
     const initial = await eventually(
       async () => {
         const pods = running((await kubectlJson<{ items: PodJson[] }>(upper, ['get', 'pods', '-n', ns, '-l', 'app=ha'])).items);
@@ -65,7 +83,8 @@ describe.skipIf(s.external)('an unreachable lower cluster', () => {
           const pods = (await kubectlJson<{ items: PodJson[] }>(upper, ['get', 'pods', '-n', ns, '-l', 'app=ha'])).items;
           const onB = running(pods).filter((p) => p.spec.nodeName === f2.nodeName);
           const onA = pods.filter((p) => p.spec.nodeName === f1.nodeName);
-          if (onB.length !== 4 || onA.length) throw new Error(`${onB.length}/4 Running on ${f2.nodeName}, ${onA.length} left on ${f1.nodeName}`);
+          if (onB.length !== 4 || onA.length)
+            throw new Error(`${onB.length}/4 Running on ${f2.nodeName}, ${onA.length} left on ${f1.nodeName}`);
         },
         { timeoutMs: 180_000, intervalMs: 1000, what: 'all replicas Running on the reachable cluster, none stuck Terminating' },
       );
@@ -88,19 +107,31 @@ describe.skipIf(s.external)('an unreachable lower cluster', () => {
 
 describe.skipIf(s.external)('two fedlet replicas for one lower cluster', () => {
   it('only the leader works; SIGKILL it during a scale-up and the standby converges to exactly the desired pods', async () => {
-    const { freePorts, startProcess, stopProcess } = await import('../env/processes.js');
-    const { fedletCli, startFedlet, stopFedlet, saveState } = await import('../env/sandbox.js');
+    const { freePorts, startProcess, stopProcess } = await import('../../sandbox/processes.js');
+    const { fedletCli, startFedlet, stopFedlet, saveState } = await import('../../sandbox/sandbox.js');
     const path = await import('node:path');
     const lower2 = s.lowerKubeconfigs[1]!;
     const lowerNs = `${ns}-${f2.cluster}`;
     const [standbyPort, standbyHealth] = await freePorts(2);
-    const args = f2.args.map((a) => (a.startsWith('--kubelet-port=') ? `--kubelet-port=${standbyPort}` : a.startsWith('--health-port=') ? `--health-port=${standbyHealth}` : a));
+    const args = f2.args.map((a) =>
+      a.startsWith('--kubelet-port=')
+        ? `--kubelet-port=${standbyPort}`
+        : a.startsWith('--health-port=')
+          ? `--health-port=${standbyHealth}`
+          : a,
+    );
     const readyz = async (port: number) => {
       const r = await fetch(`http://127.0.0.1:${port}/readyz`);
       return `${r.status} ${(await r.text()).trim()}`;
     };
-    const standby = startProcess('fedlet-standby', process.execPath, [fedletCli(), ...args], path.join(s.dir, 'fedlet-standby.log'));
-    const port = async () => Number(await kubectl(upper, ['get', 'node', f2.nodeName, '-o', 'jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}']));
+    const standby = startProcess(
+      'fedlet-standby',
+      process.execPath,
+      [fedletCli(), ...args],
+      path.join(s.dir, 'fedlet-standby.log'),
+    );
+    const port = async () =>
+      Number(await kubectl(upper, ['get', 'node', f2.nodeName, '-o', 'jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}']));
     try {
       expect(await port()).toBe(f2.kubeletPort);
       const leaderHealth = Number(f2.args.find((a) => a.startsWith('--health-port='))!.split('=')[1]);
@@ -111,12 +142,25 @@ describe.skipIf(s.external)('two fedlet replicas for one lower cluster', () => {
           apiVersion: 'apps/v1',
           kind: 'Deployment',
           metadata: { name: 'scale', namespace: ns },
-          spec: { replicas: 120, selector: { matchLabels: { app: 'scale' } }, template: { metadata: { labels: { app: 'scale' } }, spec: { nodeSelector: { 'fedlet.io/cluster': f2.cluster }, containers: [{ name: 'app', image: 'registry.example/app:1' }] } } },
+          spec: {
+            replicas: 120,
+            selector: { matchLabels: { app: 'scale' } },
+            template: {
+              metadata: { labels: { app: 'scale' } },
+              spec: {
+                nodeSelector: { 'fedlet.io/cluster': f2.cluster },
+                containers: [{ name: 'app', image: 'registry.example/app:1' }],
+              },
+            },
+          },
         }),
       });
       await eventually(
         async () => {
-          const n = (await kubectl(lower2, ['get', 'pods', '-n', lowerNs, '-l', 'app=scale', '-o', 'name'])).trim().split('\n').filter(Boolean).length;
+          const n = (await kubectl(lower2, ['get', 'pods', '-n', lowerNs, '-l', 'app=scale', '-o', 'name']))
+            .trim()
+            .split('\n')
+            .filter(Boolean).length;
           if (n < 10) throw new Error(`${n} lower pods`);
         },
         { intervalMs: 100, what: 'scale-up under way' },
@@ -132,25 +176,47 @@ describe.skipIf(s.external)('two fedlet replicas for one lower cluster', () => {
       expect(await readyz(standbyHealth!)).toBe('200 leader');
       await eventually(
         async () => {
-          const ready = (await kubectl(upper, ['get', 'pods', '-n', ns, '-l', 'app=scale', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'])).trim().split('\n').filter((x) => x === 'True').length;
+          const ready = (
+            await kubectl(upper, [
+              'get',
+              'pods',
+              '-n',
+              ns,
+              '-l',
+              'app=scale',
+              '-o',
+              'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+            ])
+          )
+            .trim()
+            .split('\n')
+            .filter((x) => x === 'True').length;
           if (ready !== 120) throw new Error(`${ready}/120 Ready`);
         },
         { timeoutMs: 180_000, what: '120 pods Ready after failover' },
       );
-      const lowerNames = (await kubectl(lower2, ['get', 'pods', '-n', lowerNs, '-l', 'app=scale', '-o', 'name'])).trim().split('\n');
+      const lowerNames = (await kubectl(lower2, ['get', 'pods', '-n', lowerNs, '-l', 'app=scale', '-o', 'name']))
+        .trim()
+        .split('\n');
       expect(lowerNames).toHaveLength(120);
       await kubectl(upper, ['delete', 'deployment', 'scale', '-n', ns]);
-      await eventually(async () => {
-        const left = (await kubectl(lower2, ['get', 'pods', '-n', lowerNs, '-l', 'app=scale', '-o', 'name'])).trim();
-        if (left) throw new Error('lower pods left');
-      }, { timeoutMs: 120_000 });
+      await eventually(
+        async () => {
+          const left = (await kubectl(lower2, ['get', 'pods', '-n', lowerNs, '-l', 'app=scale', '-o', 'name'])).trim();
+          if (left) throw new Error('lower pods left');
+        },
+        { timeoutMs: 120_000 },
+      );
     } finally {
       // Hand the node back to the sandbox's own fedlet.
       await stopProcess(standby);
       startFedlet(s, f2.cluster);
       saveState(s);
       await waitForNodesReady(s, [f2.nodeName], 120_000);
-      await eventually(async () => expect(await port()).toBe(f2.kubeletPort), { timeoutMs: 60_000, what: 'sandbox fedlet leads again' });
+      await eventually(async () => expect(await port()).toBe(f2.kubeletPort), {
+        timeoutMs: 60_000,
+        what: 'sandbox fedlet leads again',
+      });
     }
   });
 });

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { loadState, sandboxAttach, sandboxDown, sandboxUp, type SandboxState } from '../env/sandbox.js';
+import { loadState, sandboxAttach, sandboxDown, sandboxUp, type SandboxState } from '../../sandbox/sandbox.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,8 +21,14 @@ export async function setup(project: TestProject): Promise<void> {
   const started = Date.now();
   if (process.env.FEDLET_E2E_UPPER_KUBECONFIG) {
     const lowers = (process.env.FEDLET_E2E_LOWER_KUBECONFIGS ?? '').split(',').filter(Boolean);
-    if (lowers.length < 2) throw new Error('FEDLET_E2E_LOWER_KUBECONFIGS must name at least two lower kubeconfigs, comma-separated');
-    state = await sandboxAttach({ dir, upperKubeconfig: process.env.FEDLET_E2E_UPPER_KUBECONFIG, lowerKubeconfigs: lowers, progress });
+    if (lowers.length < 2)
+      throw new Error('FEDLET_E2E_LOWER_KUBECONFIGS must name at least two lower kubeconfigs, comma-separated');
+    state = await sandboxAttach({
+      dir,
+      upperKubeconfig: process.env.FEDLET_E2E_UPPER_KUBECONFIG,
+      lowerKubeconfigs: lowers,
+      progress,
+    });
   } else {
     state = await sandboxUp({ dir, lowers: 2, progress });
   }
@@ -59,5 +65,6 @@ export async function teardown(): Promise<void> {
   if (!state) return;
   const hits = forbiddenInLogs(state.dir);
   if (!process.env.FEDLET_E2E_KEEP) await sandboxDown(state.dir);
-  if (hits.length) throw new Error(`fedlet logged Forbidden errors: the RBAC in manifests/ is missing a permission:\n${hits.join('\n')}`);
+  if (hits.length)
+    throw new Error(`fedlet logged Forbidden errors: the RBAC in manifests/ is missing a permission:\n${hits.join('\n')}`);
 }

@@ -1,8 +1,8 @@
 // Shared e2e helpers: the real kubectl binary, bounded polling, and access to the sandbox state.
 import { execFile } from 'node:child_process';
 import { inject } from 'vitest';
-import { findBinary } from '../env/binaries.js';
-import { loadState, type SandboxState } from '../env/sandbox.js';
+import { findBinary } from '../../sandbox/binaries.js';
+import { loadState, type SandboxState } from '../../sandbox/sandbox.js';
 
 export function sandbox(): SandboxState {
   return loadState(inject('sandboxDir'));
@@ -15,14 +15,18 @@ export interface KubectlResult {
 }
 
 /** Runs the real kubectl; never throws (check `code`). */
-export function kubectlRaw(kubeconfig: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<KubectlResult> {
+export function kubectlRaw(
+  kubeconfig: string,
+  args: string[],
+  opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<KubectlResult> {
   return new Promise((resolve) => {
     const child = execFile(
       process.env.KUBECTL ?? findBinary('kubectl'),
       ['--kubeconfig', kubeconfig, ...args],
       { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...opts.env }, encoding: 'utf8' },
       (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
         resolve({ code, stdout, stderr });
       },
     );
@@ -31,7 +35,11 @@ export function kubectlRaw(kubeconfig: string, args: string[], opts: { input?: s
 }
 
 /** Runs kubectl and returns stdout; throws with stderr when it fails. */
-export async function kubectl(kubeconfig: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function kubectl(
+  kubeconfig: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<string> {
   const r = await kubectlRaw(kubeconfig, args, opts);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
   return r.stdout;
@@ -45,7 +53,10 @@ export async function kubectlJson<T>(kubeconfig: string, args: string[]): Promis
  * Polls `probe` until it returns a value without throwing, or the deadline passes (then rethrows the
  * last error). The deadline is a safety bound, not a performance assertion.
  */
-export async function eventually<T>(probe: () => Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   let last: unknown;
   while (Date.now() < deadline) {
@@ -76,5 +87,7 @@ export function readyCondition(n: NodeJson) {
 /** Creates a namespace and waits for its default ServiceAccount (pods cannot be created before it). */
 export async function createNamespace(kubeconfig: string, ns: string): Promise<void> {
   await kubectl(kubeconfig, ['create', 'namespace', ns]);
-  await eventually(() => kubectl(kubeconfig, ['get', 'serviceaccount', 'default', '-n', ns]), { what: `default service account in ${ns}` });
+  await eventually(() => kubectl(kubeconfig, ['get', 'serviceaccount', 'default', '-n', ns]), {
+    what: `default service account in ${ns}`,
+  });
 }

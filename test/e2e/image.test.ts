@@ -1,5 +1,5 @@
 // Issue: a container image built by the Dockerfile. No container engine exists on the test machines, so
-// the Dockerfile is rehearsed (test/env/dockerfile.ts): its stages are built in directories with npm
+// the Dockerfile is rehearsed (test/support/dockerfile.ts): its stages are built in directories with npm
 // working offline from the cache `npm run setup` filled, and the final stage's artifact is started the
 // way the image would start it — its ENTRYPOINT, its numeric USER, its ENV, production dependencies
 // only, in a directory it cannot write — against the e2e clusters. The virtual node must become Ready
@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { rehearseDockerfile, type RehearsedStage } from '../env/dockerfile.js';
-import { freePorts } from '../env/processes.js';
+import { rehearseDockerfile, type RehearsedStage } from '../support/dockerfile.js';
+import { freePorts } from '../../sandbox/processes.js';
 import { eventually, kubectl, kubectlJson, readyCondition, sandbox, type NodeJson } from './helpers.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -54,16 +54,24 @@ describe.skipIf(s.external || !isRoot)('container image (Dockerfile rehearsal)',
     // Only production dependencies are shipped.
     // (A dev dependency may remain when a production package needs it too: the lock file says which.)
     const pkg = JSON.parse(readFileSync(path.join(app, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
-    const lock = JSON.parse(readFileSync(path.join(stages[0]!.root, stages[0]!.workdir, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-    const shippedDevOnly = Object.keys(pkg.devDependencies).filter((d) => existsSync(path.join(app, 'node_modules', d)) && lock.packages[`node_modules/${d}`]?.dev);
+    const lock = JSON.parse(readFileSync(path.join(stages[0]!.root, stages[0]!.workdir, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    const shippedDevOnly = Object.keys(pkg.devDependencies).filter(
+      (d) => existsSync(path.join(app, 'node_modules', d)) && lock.packages[`node_modules/${d}`]?.dev,
+    );
     expect(shippedDevOnly).toEqual([]);
-    for (const tool of ['typescript', 'vitest', 'eslint', 'pino-pretty']) expect(existsSync(path.join(app, 'node_modules', tool)), `${tool} in the image`).toBe(false);
+    for (const tool of ['typescript', 'vitest', 'eslint', 'pino-pretty'])
+      expect(existsSync(path.join(app, 'node_modules', tool)), `${tool} in the image`).toBe(false);
     expect(existsSync(path.join(app, 'dist', 'src', 'cli.js'))).toBe(true);
 
     // Credentials as the Deployment mounts them: readable by the image's user only.
     const secrets = path.join(out, 'secrets');
     mkdirSync(secrets, { mode: 0o700 });
-    for (const [src, dst] of [[f1.upperKubeconfig, 'upper.kubeconfig'], [f1.lowerKubeconfig, 'lower.kubeconfig']] as const) {
+    for (const [src, dst] of [
+      [f1.upperKubeconfig, 'upper.kubeconfig'],
+      [f1.lowerKubeconfig, 'lower.kubeconfig'],
+    ] as const) {
       copyFileSync(src, path.join(secrets, dst));
       chownSync(path.join(secrets, dst), final.user!.uid, final.user!.gid);
     }
@@ -108,7 +116,15 @@ describe.skipIf(s.external || !isRoot)('container image (Dockerfile rehearsal)',
       { timeoutMs: 90_000, what: `virtual node ${nodeName} from the packaged artifact Ready` },
     );
     await kubectl(upper, ['create', 'namespace', ns]);
-    await kubectl(upper, ['run', 'from-image', '-n', ns, '--image=registry.k8s.io/pause:3.10', '--overrides', JSON.stringify({ spec: { nodeName } })]);
+    await kubectl(upper, [
+      'run',
+      'from-image',
+      '-n',
+      ns,
+      '--image=registry.k8s.io/pause:3.10',
+      '--overrides',
+      JSON.stringify({ spec: { nodeName } }),
+    ]);
     await eventually(
       async () => {
         const phase = (await kubectl(upper, ['get', 'pod', 'from-image', '-n', ns, '-o', 'jsonpath={.status.phase}'])).trim();

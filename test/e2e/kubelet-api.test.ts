@@ -7,9 +7,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findBinary } from '../env/binaries.js';
+import { findBinary } from '../../sandbox/binaries.js';
 import { createNamespace, eventually, kubectl, kubectlRaw, sandbox } from './helpers.js';
-import { isProxyableAddress } from '../env/node-address.js';
+import { isProxyableAddress } from '../../sandbox/node-address.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -27,7 +27,10 @@ function appendLog(text: string): void {
 }
 
 /** A request to fedlet's kubelet port, optionally with a client certificate or a bearer token. */
-function kubeletGet(urlPath: string, auth: { cert?: string; key?: string; token?: string } = {}): Promise<{ status: number; body: string }> {
+function kubeletGet(
+  urlPath: string,
+  auth: { cert?: string; key?: string; token?: string } = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
@@ -58,7 +61,10 @@ beforeAll(async () => {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: pod, namespace: ns },
-      spec: { nodeSelector: { 'fedlet.io/cluster': f1.cluster }, containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ containerPort: 80 }] }] },
+      spec: {
+        nodeSelector: { 'fedlet.io/cluster': f1.cluster },
+        containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ containerPort: 80 }] }],
+      },
     }),
   });
   await eventually(
@@ -87,7 +93,9 @@ describe.skipIf(!local)('kubectl logs through the virtual node', () => {
     const five = (await kubectl(upper, ['logs', pod, '-n', ns, '--tail=5'])).trim().split('\n');
     expect(five).toHaveLength(5);
     expect(five.at(-1)).toBe(marker);
-    expect((await kubectl(upper, ['logs', pod, '-n', ns, '--tail=1', '--timestamps'])).trim()).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${marker}$`));
+    expect((await kubectl(upper, ['logs', pod, '-n', ns, '--tail=1', '--timestamps'])).trim()).toMatch(
+      new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${marker}$`),
+    );
     expect(await kubectl(upper, ['logs', pod, '-n', ns, '--limit-bytes=10'])).toHaveLength(10);
     expect(await kubectl(upper, ['logs', pod, '-n', ns, '--since=1h'])).toContain(marker);
     expect(await kubectl(upper, ['logs', pod, '-n', ns, '-c', 'app', '--tail=1'])).toContain(marker);
@@ -129,12 +137,16 @@ describe.skipIf(!local).each(['true', 'false'])('kubectl exec and attach (KUBECT
 
   it('pipes 1 MiB through stdin intact (checksum)', async () => {
     const data = randomBytes(1024 * 1024);
-    const r = await kubectlRaw(upper, ['exec', '-i', pod, '-n', ns, '--', 'sh', '-c', 'head -c 1048576 | sha256sum'], { input: data, env, timeoutMs: 120_000 });
+    const r = await kubectlRaw(upper, ['exec', '-i', pod, '-n', ns, '--', 'sh', '-c', 'head -c 1048576 | sha256sum'], {
+      input: data,
+      env,
+      timeoutMs: 120_000,
+    });
     expect(r.code).toBe(0);
     expect(r.stdout.split(' ')[0]).toBe(createHash('sha256').update(data).digest('hex'));
   });
 
-  it('returns the command\'s exit code (kubectl exits 3)', async () => {
+  it("returns the command's exit code (kubectl exits 3)", async () => {
     const r = await kubectlRaw(upper, ['exec', pod, '-n', ns, '--', 'sh', '-c', 'echo before-exit; exit 3'], { env });
     expect(r.code).toBe(3);
     expect(r.stdout).toBe('before-exit\n');
@@ -144,7 +156,12 @@ describe.skipIf(!local).each(['true', 'false'])('kubectl exec and attach (KUBECT
   it('gives the command a terminal with -it: window size, tty and exit code arrive', async () => {
     // kubectl asks for a tty only when its own stdin is a terminal: run it under script(1)'s pty.
     const kubectlCmd = `${findBinary('kubectl')} --kubeconfig ${upper} exec -it ${pod} -n ${ns} -- sh -c 'stty size; test -t 1 && echo tty-yes; exit 5'`;
-    const r = spawnSync('script', ['-qec', `stty rows 50 cols 132; ${kubectlCmd}`, '/dev/null'], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = spawnSync('script', ['-qec', `stty rows 50 cols 132; ${kubectlCmd}`, '/dev/null'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out = r.stdout.replace(/\r/g, '');
     expect(out, r.stderr).toContain('50 132');
     expect(out).toContain('tty-yes');
@@ -152,7 +169,9 @@ describe.skipIf(!local).each(['true', 'false'])('kubectl exec and attach (KUBECT
   });
 
   it('attaches and receives new output', async () => {
-    const child = spawn(findBinary('kubectl'), ['--kubeconfig', upper, 'attach', pod, '-n', ns], { env: { ...process.env, ...env } });
+    const child = spawn(findBinary('kubectl'), ['--kubeconfig', upper, 'attach', pod, '-n', ns], {
+      env: { ...process.env, ...env },
+    });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     try {
@@ -176,7 +195,9 @@ describe.skipIf(!local)('kubectl exec with large output', () => {
     const file = path.join(s.lowers[0]!.dir, 'streams', 'exec', 'big.bin');
     const data = randomBytes(32 * 1024 * 1024);
     writeFileSync(file, data);
-    const child = spawn(findBinary('kubectl'), ['--kubeconfig', upper, 'exec', pod, '-n', ns, '--', 'cat', path.basename(file)], { env: { ...process.env, ...env } });
+    const child = spawn(findBinary('kubectl'), ['--kubeconfig', upper, 'exec', pod, '-n', ns, '--', 'cat', path.basename(file)], {
+      env: { ...process.env, ...env },
+    });
     const hash = createHash('sha256');
     let n = 0;
     // A slow reader (about 8 MiB/s): every buffer on the way stays full, so when the command ends and
@@ -212,7 +233,9 @@ describe.skipIf(!local).each(['true', 'false'])('kubectl port-forward (KUBECTL_P
   });
 
   it('carries more than 64 KiB both ways', async () => {
-    const child = spawn(findBinary('kubectl'), ['--kubeconfig', upper, 'port-forward', `pod/${pod}`, '-n', ns, ':80'], { env: { ...process.env, KUBECTL_PORT_FORWARD_WEBSOCKETS: ws } });
+    const child = spawn(findBinary('kubectl'), ['--kubeconfig', upper, 'port-forward', `pod/${pod}`, '-n', ns, ':80'], {
+      env: { ...process.env, KUBECTL_PORT_FORWARD_WEBSOCKETS: ws },
+    });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     try {
@@ -257,8 +280,20 @@ describe('kubelet API security and plain endpoints', () => {
   it('refuses a valid token of a user without nodes/proxy (403) and accepts one with it', async () => {
     await kubectl(upper, ['create', 'serviceaccount', 'nobody', '-n', ns]);
     await kubectl(upper, ['create', 'serviceaccount', 'node-proxier', '-n', ns]);
-    await kubectl(upper, ['create', 'clusterrole', 'kubelet-e2e-proxy', '--verb=get,create', '--resource=nodes/proxy,nodes/stats,nodes/metrics,nodes/log']);
-    await kubectl(upper, ['create', 'clusterrolebinding', 'kubelet-e2e-proxy', '--clusterrole=kubelet-e2e-proxy', `--serviceaccount=${ns}:node-proxier`]);
+    await kubectl(upper, [
+      'create',
+      'clusterrole',
+      'kubelet-e2e-proxy',
+      '--verb=get,create',
+      '--resource=nodes/proxy,nodes/stats,nodes/metrics,nodes/log',
+    ]);
+    await kubectl(upper, [
+      'create',
+      'clusterrolebinding',
+      'kubelet-e2e-proxy',
+      '--clusterrole=kubelet-e2e-proxy',
+      `--serviceaccount=${ns}:node-proxier`,
+    ]);
     try {
       const denied = (await kubectl(upper, ['create', 'token', 'nobody', '-n', ns])).trim();
       const r = await kubeletGet('/pods', { token: denied });
@@ -266,69 +301,112 @@ describe('kubelet API security and plain endpoints', () => {
       expect(r.body).toMatch(/Forbidden.*subresource=pods or proxy/);
       expect((await kubeletGet('/pods', { token: 'not-a-valid-token' })).status).toBe(401);
       const allowed = (await kubectl(upper, ['create', 'token', 'node-proxier', '-n', ns])).trim();
-      await eventually(async () => expect((await kubeletGet('/healthz', { token: allowed })).status).toBe(200), { what: 'RBAC allows node-proxier' });
+      await eventually(async () => expect((await kubeletGet('/healthz', { token: allowed })).status).toBe(200), {
+        what: 'RBAC allows node-proxier',
+      });
     } finally {
       await kubectl(upper, ['delete', 'clusterrolebinding,clusterrole', 'kubelet-e2e-proxy']).catch(() => undefined);
     }
   });
 
-  it.skipIf(!local)('serves /healthz, /pods, /stats/summary, /metrics/resource and /metrics to the API server identity', async () => {
-    const c = apiserverCert();
-    expect((await kubeletGet('/healthz', c)).body).toBe('ok');
-    const pods = JSON.parse((await kubeletGet('/pods', c)).body) as { kind: string; items: Array<{ metadata: { name: string } }> };
-    expect(pods.kind).toBe('PodList');
-    expect(pods.items.map((p) => p.metadata.name)).toContain(pod);
-    const summary = JSON.parse((await kubeletGet('/stats/summary', c)).body) as { node: { nodeName: string }; pods: Array<{ podRef: { name: string; namespace: string } }> };
-    expect(summary.node.nodeName).toBe(f1.nodeName);
-    expect(summary.pods).toContainEqual(expect.objectContaining({ podRef: expect.objectContaining({ name: pod, namespace: ns }) }));
-    const res = await kubeletGet('/metrics/resource', c);
-    expect(res.status).toBe(200);
-    expect(res.body).toMatch(/^scrape_error 0$/m);
-    expect(res.body).toMatch(new RegExp(`container_start_time_seconds\\{container="app",namespace="${ns}",pod="${pod}"\\} \\d+`));
-    const own = await kubeletGet('/metrics', c);
-    expect(own.body).toMatch(/fedlet_relay_sessions_total\{kind="exec",outcome="upgraded"\} \d+/);
-    expect(own.body).toMatch(/fedlet_pod_sync_duration_seconds_count/);
-  });
+  it.skipIf(!local)(
+    'serves /healthz, /pods, /stats/summary, /metrics/resource and /metrics to the API server identity',
+    async () => {
+      const c = apiserverCert();
+      expect((await kubeletGet('/healthz', c)).body).toBe('ok');
+      const pods = JSON.parse((await kubeletGet('/pods', c)).body) as {
+        kind: string;
+        items: Array<{ metadata: { name: string } }>;
+      };
+      expect(pods.kind).toBe('PodList');
+      expect(pods.items.map((p) => p.metadata.name)).toContain(pod);
+      const summary = JSON.parse((await kubeletGet('/stats/summary', c)).body) as {
+        node: { nodeName: string };
+        pods: Array<{ podRef: { name: string; namespace: string } }>;
+      };
+      expect(summary.node.nodeName).toBe(f1.nodeName);
+      expect(summary.pods).toContainEqual(
+        expect.objectContaining({ podRef: expect.objectContaining({ name: pod, namespace: ns }) }),
+      );
+      const res = await kubeletGet('/metrics/resource', c);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatch(/^scrape_error 0$/m);
+      expect(res.body).toMatch(
+        new RegExp(`container_start_time_seconds\\{container="app",namespace="${ns}",pod="${pod}"\\} \\d+`),
+      );
+      const own = await kubeletGet('/metrics', c);
+      expect(own.body).toMatch(/fedlet_relay_sessions_total\{kind="exec",outcome="upgraded"\} \d+/);
+      expect(own.body).toMatch(/fedlet_pod_sync_duration_seconds_count/);
+    },
+  );
 
-  // kube-apiserver refuses to proxy to loopback node addresses; test/env/netns-run.sh gives the nodes a
+  // kube-apiserver refuses to proxy to loopback node addresses; sandbox/netns-run.sh gives the nodes a
   // non-loopback address inside a private network namespace.
-  it.skipIf(!isProxyableAddress(s.nodeIP ?? '127.0.0.1'))('kubectl get --raw /api/v1/nodes/<vnode>/proxy/{healthz,stats/summary,metrics/resource} parse', async () => {
-    const base = `/api/v1/nodes/${f1.nodeName}/proxy`;
-    expect((await kubectl(upper, ['get', '--raw', `${base}/healthz`])).trim()).toBe('ok');
-    // Usage comes from the lower node's resource metrics (kwok serves no /stats/summary), so it may take a
-    // scrape or two to appear.
-    const summary = await eventually(
-      async () => {
-        const sm = JSON.parse(await kubectl(upper, ['get', '--raw', `${base}/stats/summary`])) as {
-          node: { nodeName: string; cpu?: { usageCoreNanoSeconds?: number } };
-          pods: Array<{ podRef: { name: string; namespace: string; uid: string }; cpu?: { usageCoreNanoSeconds?: number }; memory?: { workingSetBytes?: number } }>;
-        };
-        const mine = sm.pods.find((p) => p.podRef.name === pod && p.podRef.namespace === ns);
-        if (!mine?.cpu?.usageCoreNanoSeconds || !mine.memory?.workingSetBytes) throw new Error(`no usage yet: ${JSON.stringify(mine)}`);
-        return { sm, mine };
-      },
-      { timeoutMs: 60_000, what: `usage of ${ns}/${pod} in the virtual node's /stats/summary` },
-    );
-    expect(summary.sm.node.nodeName).toBe(f1.nodeName);
-    expect(summary.mine.podRef.uid).toBe((await kubectl(upper, ['get', 'pod', pod, '-n', ns, '-o', 'jsonpath={.metadata.uid}'])).trim());
-    // kwok's simulated default usage is 8Mi of memory per container.
-    expect(summary.mine.memory!.workingSetBytes).toBe(8 * 1024 * 1024);
-    const metrics = await kubectl(upper, ['get', '--raw', `${base}/metrics/resource`]);
-    expect(metrics).toMatch(/^scrape_error 0$/m);
-    expect(metrics).toMatch(/^node_cpu_usage_seconds_total [0-9.e+-]+ \d+$/m);
-    expect(metrics).toMatch(new RegExp(`^container_cpu_usage_seconds_total\\{container="app",namespace="${ns}",pod="${pod}"\\} [0-9.e+-]+ \\d+$`, 'm'));
-    expect(metrics).toMatch(new RegExp(`^container_memory_working_set_bytes\\{container="app",namespace="${ns}",pod="${pod}"\\} 8388608 \\d+$`, 'm'));
-  });
+  it.skipIf(!isProxyableAddress(s.nodeIP ?? '127.0.0.1'))(
+    'kubectl get --raw /api/v1/nodes/<vnode>/proxy/{healthz,stats/summary,metrics/resource} parse',
+    async () => {
+      const base = `/api/v1/nodes/${f1.nodeName}/proxy`;
+      expect((await kubectl(upper, ['get', '--raw', `${base}/healthz`])).trim()).toBe('ok');
+      // Usage comes from the lower node's resource metrics (kwok serves no /stats/summary), so it may take a
+      // scrape or two to appear.
+      const summary = await eventually(
+        async () => {
+          const sm = JSON.parse(await kubectl(upper, ['get', '--raw', `${base}/stats/summary`])) as {
+            node: { nodeName: string; cpu?: { usageCoreNanoSeconds?: number } };
+            pods: Array<{
+              podRef: { name: string; namespace: string; uid: string };
+              cpu?: { usageCoreNanoSeconds?: number };
+              memory?: { workingSetBytes?: number };
+            }>;
+          };
+          const mine = sm.pods.find((p) => p.podRef.name === pod && p.podRef.namespace === ns);
+          if (!mine?.cpu?.usageCoreNanoSeconds || !mine.memory?.workingSetBytes)
+            throw new Error(`no usage yet: ${JSON.stringify(mine)}`);
+          return { sm, mine };
+        },
+        { timeoutMs: 60_000, what: `usage of ${ns}/${pod} in the virtual node's /stats/summary` },
+      );
+      expect(summary.sm.node.nodeName).toBe(f1.nodeName);
+      expect(summary.mine.podRef.uid).toBe(
+        (await kubectl(upper, ['get', 'pod', pod, '-n', ns, '-o', 'jsonpath={.metadata.uid}'])).trim(),
+      );
+      // kwok's simulated default usage is 8Mi of memory per container.
+      expect(summary.mine.memory!.workingSetBytes).toBe(8 * 1024 * 1024);
+      const metrics = await kubectl(upper, ['get', '--raw', `${base}/metrics/resource`]);
+      expect(metrics).toMatch(/^scrape_error 0$/m);
+      expect(metrics).toMatch(/^node_cpu_usage_seconds_total [0-9.e+-]+ \d+$/m);
+      expect(metrics).toMatch(
+        new RegExp(
+          `^container_cpu_usage_seconds_total\\{container="app",namespace="${ns}",pod="${pod}"\\} [0-9.e+-]+ \\d+$`,
+          'm',
+        ),
+      );
+      expect(metrics).toMatch(
+        new RegExp(`^container_memory_working_set_bytes\\{container="app",namespace="${ns}",pod="${pod}"\\} 8388608 \\d+$`, 'm'),
+      );
+    },
+  );
 
   // metrics-server (started with the upper cluster when node addresses are proxyable) scrapes fedlet's
   // /metrics/resource and serves metrics.k8s.io through the aggregation layer.
-  it.skipIf(!isProxyableAddress(s.nodeIP ?? '127.0.0.1'))('kubectl top pod and kubectl top node show usage of pods behind the virtual node', async () => {
-    const podTop = await eventually(() => kubectl(upper, ['top', 'pod', pod, '-n', ns, '--no-headers']), { timeoutMs: 120_000, intervalMs: 2000, what: 'kubectl top pod' });
-    // kwok's simulated usage: 5m CPU (a rate metrics-server derives from the cumulative counter) and 8Mi.
-    expect(podTop).toMatch(new RegExp(`^${pod}\\s+[1-9]\\d*m\\s+8Mi\\s*$`, 'm'));
-    const nodeTop = await eventually(() => kubectl(upper, ['top', 'node', f1.nodeName, '--no-headers']), { timeoutMs: 60_000, intervalMs: 2000, what: 'kubectl top node' });
-    expect(nodeTop).toMatch(new RegExp(`^${f1.nodeName}\\s+[1-9]\\d*m\\s+\\d+%\\s+[1-9]\\d*Mi\\s+\\d+%`, 'm'));
-  });
+  it.skipIf(!isProxyableAddress(s.nodeIP ?? '127.0.0.1'))(
+    'kubectl top pod and kubectl top node show usage of pods behind the virtual node',
+    async () => {
+      const podTop = await eventually(() => kubectl(upper, ['top', 'pod', pod, '-n', ns, '--no-headers']), {
+        timeoutMs: 120_000,
+        intervalMs: 2000,
+        what: 'kubectl top pod',
+      });
+      // kwok's simulated usage: 5m CPU (a rate metrics-server derives from the cumulative counter) and 8Mi.
+      expect(podTop).toMatch(new RegExp(`^${pod}\\s+[1-9]\\d*m\\s+8Mi\\s*$`, 'm'));
+      const nodeTop = await eventually(() => kubectl(upper, ['top', 'node', f1.nodeName, '--no-headers']), {
+        timeoutMs: 60_000,
+        intervalMs: 2000,
+        what: 'kubectl top node',
+      });
+      expect(nodeTop).toMatch(new RegExp(`^${f1.nodeName}\\s+[1-9]\\d*m\\s+\\d+%\\s+[1-9]\\d*Mi\\s+\\d+%`, 'm'));
+    },
+  );
 
   it('the upper API server reaches the node through its own kubelet client certificate (logs go through it)', async () => {
     // kube-apiserver refuses its node *proxy* subresource for loopback node addresses, so
@@ -345,22 +423,42 @@ describe('kubelet API security and plain endpoints', () => {
 
 describe.skipIf(!local)('kubelet serving certificate through a CSR', () => {
   it('requests a kubelet-serving certificate, waits for approval, then serves with the cluster-signed certificate', async () => {
-    const { freePorts, startProcess, stopProcess } = await import('../env/processes.js');
-    const { fedletCli } = await import('../env/sandbox.js');
+    const { freePorts, startProcess, stopProcess } = await import('../../sandbox/processes.js');
+    const { fedletCli } = await import('../../sandbox/sandbox.js');
     const tls = await import('node:tls');
     const [port] = await freePorts(1);
     const nodeName = 'fedlet-csr-check';
-    const proc = startProcess('fedlet-csr', process.execPath, [fedletCli(), 'run', `--upper-kubeconfig=${f1.upperKubeconfig}`, `--lower-kubeconfig=${f1.lowerKubeconfig}`, `--cluster-name=${f1.cluster}`, `--node-name=${nodeName}`, `--node-ip=${s.nodeIP ?? '127.0.0.1'}`, `--kubelet-port=${port}`, `--kubelet-bind-address=${s.nodeIP ?? '127.0.0.1'}`, '--serving-cert=csr'], path.join(s.dir, 'fedlet-csr-check.log'));
+    const proc = startProcess(
+      'fedlet-csr',
+      process.execPath,
+      [
+        fedletCli(),
+        'run',
+        `--upper-kubeconfig=${f1.upperKubeconfig}`,
+        `--lower-kubeconfig=${f1.lowerKubeconfig}`,
+        `--cluster-name=${f1.cluster}`,
+        `--node-name=${nodeName}`,
+        `--node-ip=${s.nodeIP ?? '127.0.0.1'}`,
+        `--kubelet-port=${port}`,
+        `--kubelet-bind-address=${s.nodeIP ?? '127.0.0.1'}`,
+        '--serving-cert=csr',
+      ],
+      path.join(s.dir, 'fedlet-csr-check.log'),
+    );
     try {
       const csr = await eventually(
         async () => {
-          const name = (await kubectl(upper, ['get', 'csr', '-l', `fedlet.io/node=${nodeName}`, '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+          const name = (
+            await kubectl(upper, ['get', 'csr', '-l', `fedlet.io/node=${nodeName}`, '-o', 'jsonpath={.items[0].metadata.name}'])
+          ).trim();
           if (!name) throw new Error('no CSR yet');
           return name;
         },
         { what: 'CSR created' },
       );
-      expect(await kubectl(upper, ['get', 'csr', csr, '-o', 'jsonpath={.spec.signerName}'])).toBe('kubernetes.io/kubelet-serving');
+      expect(await kubectl(upper, ['get', 'csr', csr, '-o', 'jsonpath={.spec.signerName}'])).toBe(
+        'kubernetes.io/kubelet-serving',
+      );
       await kubectl(upper, ['certificate', 'approve', csr]);
       const peer = await eventually(
         () =>
@@ -392,7 +490,11 @@ describe.skipIf(!local)('relay resource hygiene', () => {
     const before = openFds(pid);
     const sessions = 200;
     for (let i = 0; i < sessions; i += 8)
-      await Promise.all(Array.from({ length: 8 }, () => kubectlRaw(upper, ['exec', pod, '-n', ns, '--', 'sh', '-c', 'echo ok'])).map(async (p) => expect((await p).stdout).toBe('ok\n')));
+      await Promise.all(
+        Array.from({ length: 8 }, () => kubectlRaw(upper, ['exec', pod, '-n', ns, '--', 'sh', '-c', 'echo ok'])).map(async (p) =>
+          expect((await p).stdout).toBe('ok\n'),
+        ),
+      );
     for (let i = 0; i < 10; i++) {
       const child = spawn(findBinary('kubectl'), ['--kubeconfig', upper, 'logs', '-f', pod, '-n', ns]);
       await new Promise((r) => setTimeout(r, 300));

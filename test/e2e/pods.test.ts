@@ -1,7 +1,7 @@
 // Issue: pods bound to virtual nodes run in lower clusters, with remapping, dependencies, status,
 // deletion and restart safety — driven through the real kubectl against real clusters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFedlet, saveState, stopFedlet } from '../env/sandbox.js';
+import { startFedlet, saveState, stopFedlet } from '../../sandbox/sandbox.js';
 import { createNamespace, eventually, kubectl, kubectlJson, sandbox } from './helpers.js';
 
 const s = sandbox();
@@ -14,13 +14,28 @@ const lowerOf = { [f1.nodeName]: lower1, [f2.nodeName]: lower2 };
 const cidrOf = { [f1.nodeName]: /^10\.101\./, [f2.nodeName]: /^10\.102\./ };
 
 interface PodJson {
-  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec: { nodeName?: string; hostname?: string; containers: Array<{ env?: Array<{ name: string; value?: string }> }> };
-  status?: { phase?: string; podIP?: string; podIPs?: Array<{ ip: string }>; hostIP?: string; reason?: string; message?: string; conditions?: Array<{ type: string; status: string; message?: string }> };
+  status?: {
+    phase?: string;
+    podIP?: string;
+    podIPs?: Array<{ ip: string }>;
+    hostIP?: string;
+    reason?: string;
+    message?: string;
+    conditions?: Array<{ type: string; status: string; message?: string }>;
+  };
 }
 type List<T> = { items: T[] };
 
-const isReady = (p: PodJson) => p.status?.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+const isReady = (p: PodJson) =>
+  p.status?.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
 async function upperPods(selector: string): Promise<PodJson[]> {
   return (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', selector])).items;
@@ -34,7 +49,9 @@ async function lowerPods(lower: string, namespace: string, selector = ''): Promi
 async function waitRunning(selector: string, count: number, timeoutMs = 240_000): Promise<PodJson[]> {
   return eventually(
     async () => {
-      const pods = (await upperPods(selector)).filter((p) => !p.metadata.annotations?.['deleted'] && p.status?.phase !== 'Failed');
+      const pods = (await upperPods(selector)).filter(
+        (p) => !p.metadata.annotations?.['deleted'] && p.status?.phase !== 'Failed',
+      );
       const ready = pods.filter(isReady);
       if (pods.length !== count || ready.length !== count) throw new Error(`${ready.length}/${pods.length} Ready, want ${count}`);
       return pods;
@@ -43,7 +60,12 @@ async function waitRunning(selector: string, count: number, timeoutMs = 240_000)
   );
 }
 
-function deployment(name: string, replicas: number, podSpec: Record<string, unknown>, labels: Record<string, string> = {}): string {
+function deployment(
+  name: string,
+  replicas: number,
+  podSpec: Record<string, unknown>,
+  labels: Record<string, string> = {},
+): string {
   return JSON.stringify({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -51,7 +73,10 @@ function deployment(name: string, replicas: number, podSpec: Record<string, unkn
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name, ...labels } }, spec: { terminationGracePeriodSeconds: 5, containers: [{ name: 'app', image: 'registry.example/app:1' }], ...podSpec } },
+      template: {
+        metadata: { labels: { app: name, ...labels } },
+        spec: { terminationGracePeriodSeconds: 5, containers: [{ name: 'app', image: 'registry.example/app:1' }], ...podSpec },
+      },
     },
   });
 }
@@ -68,7 +93,14 @@ describe('pods on virtual nodes', () => {
   it('spreads a Deployment over the clusters, runs it in the lower clusters and reflects status and remapped IPs', async () => {
     await kubectl(upper, ['apply', '-f', '-'], {
       input: deployment('web', 6, {
-        topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'fedlet.io/cluster', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'web' } } }],
+        topologySpreadConstraints: [
+          {
+            maxSkew: 1,
+            topologyKey: 'fedlet.io/cluster',
+            whenUnsatisfiable: 'DoNotSchedule',
+            labelSelector: { matchLabels: { app: 'web' } },
+          },
+        ],
       }),
     });
     const pods = await waitRunning('app=web', 6);
@@ -86,13 +118,20 @@ describe('pods on virtual nodes', () => {
         const low = lows.find((l) => l.metadata.name === up.metadata.name);
         expect(low, `lower pod for ${up.metadata.name}`).toBeDefined();
         expect(low!.metadata.labels).toMatchObject({ 'fedlet.io/origin': node, 'fedlet.io/upper-uid': up.metadata.uid });
-        expect(low!.metadata.annotations).toMatchObject({ 'fedlet.io/upper-namespace': ns, 'fedlet.io/upper-name': up.metadata.name });
+        expect(low!.metadata.annotations).toMatchObject({
+          'fedlet.io/upper-namespace': ns,
+          'fedlet.io/upper-name': up.metadata.name,
+        });
         expect(low!.spec.hostname).toBe(up.metadata.name);
         // host bits are kept by the remapping
         expect(up.status!.podIP!.split('.').slice(2)).toEqual(low!.status!.podIP!.split('.').slice(2));
       }
     }
-    const ns2 = await kubectlJson<{ metadata: { labels?: Record<string, string> } }>(lower2, ['get', 'namespace', lowerNs[f2.nodeName]!]);
+    const ns2 = await kubectlJson<{ metadata: { labels?: Record<string, string> } }>(lower2, [
+      'get',
+      'namespace',
+      lowerNs[f2.nodeName]!,
+    ]);
     expect(ns2.metadata.labels?.['fedlet.io/origin']).toBe(f2.nodeName);
   });
 
@@ -100,7 +139,11 @@ describe('pods on virtual nodes', () => {
     await kubectl(upper, ['scale', 'deployment', 'web', '-n', ns, '--replicas=0']);
     await eventually(
       async () => {
-        const left = [...(await upperPods('app=web')), ...(await lowerPods(lower1, lowerNs[f1.nodeName]!, 'app=web')), ...(await lowerPods(lower2, lowerNs[f2.nodeName]!, 'app=web'))];
+        const left = [
+          ...(await upperPods('app=web')),
+          ...(await lowerPods(lower1, lowerNs[f1.nodeName]!, 'app=web')),
+          ...(await lowerPods(lower2, lowerNs[f2.nodeName]!, 'app=web')),
+        ];
         if (left.length) throw new Error(`${left.length} pods left`);
       },
       { timeoutMs: 120_000, what: 'all web pods gone in upper and lower clusters' },
@@ -128,14 +171,25 @@ describe('pods on virtual nodes', () => {
   });
 
   it('pins replicas with nodeSelector and with node affinity on region', async () => {
-    await kubectl(upper, ['apply', '-f', '-'], { input: deployment('pinned', 3, { nodeSelector: { 'fedlet.io/cluster': f2.cluster } }) });
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: deployment('pinned', 3, { nodeSelector: { 'fedlet.io/cluster': f2.cluster } }),
+    });
     const pinned = await waitRunning('app=pinned', 3);
     expect(new Set(pinned.map((p) => p.spec.nodeName))).toEqual(new Set([f2.nodeName]));
-    const region = (await kubectlJson<{ metadata: { labels: Record<string, string> } }>(upper, ['get', 'node', f1.nodeName])).metadata.labels['topology.kubernetes.io/region'];
+    const region = (await kubectlJson<{ metadata: { labels: Record<string, string> } }>(upper, ['get', 'node', f1.nodeName]))
+      .metadata.labels['topology.kubernetes.io/region'];
     expect(region).toBeTruthy();
     await kubectl(upper, ['apply', '-f', '-'], {
       input: deployment('regional', 3, {
-        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/region', operator: 'In', values: [region] }] }] } } },
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'topology.kubernetes.io/region', operator: 'In', values: [region] }] },
+              ],
+            },
+          },
+        },
       }),
     });
     const regional = await waitRunning('app=regional', 3);
@@ -166,7 +220,13 @@ describe('pods on virtual nodes', () => {
     });
     const pods = await waitRunning('app=withdeps', 2);
     const lns = lowerNs[f2.nodeName]!;
-    const cm = await kubectlJson<{ data: Record<string, string>; metadata: { labels: Record<string, string> } }>(lower2, ['get', 'configmap', 'app-config', '-n', lns]);
+    const cm = await kubectlJson<{ data: Record<string, string>; metadata: { labels: Record<string, string> } }>(lower2, [
+      'get',
+      'configmap',
+      'app-config',
+      '-n',
+      lns,
+    ]);
     expect(cm.data).toEqual({ greeting: 'hello' });
     expect(cm.metadata.labels['fedlet.io/origin']).toBe(f2.nodeName);
     const sec = await kubectlJson<{ data: Record<string, string> }>(lower2, ['get', 'secret', 'app-secret', '-n', lns]);
@@ -177,8 +237,17 @@ describe('pods on virtual nodes', () => {
     expect(env.MY_NAMESPACE).toBe(ns);
     expect(env.MY_NODE).toBe(f2.nodeName);
 
-    await kubectl(upper, ['create', 'configmap', 'app-config', '-n', ns, '--from-literal=greeting=bonjour', '--dry-run=client', '-o', 'yaml'])
-      .then((y) => kubectl(upper, ['apply', '-f', '-'], { input: y }));
+    await kubectl(upper, [
+      'create',
+      'configmap',
+      'app-config',
+      '-n',
+      ns,
+      '--from-literal=greeting=bonjour',
+      '--dry-run=client',
+      '-o',
+      'yaml',
+    ]).then((y) => kubectl(upper, ['apply', '-f', '-'], { input: y }));
     await eventually(
       async () => {
         const c = await kubectlJson<{ data: Record<string, string> }>(lower2, ['get', 'configmap', 'app-config', '-n', lns]);
@@ -192,7 +261,9 @@ describe('pods on virtual nodes', () => {
       async () => {
         const left = [
           ...(await kubectl(lower2, ['get', 'pods', '-n', lns, '-l', 'app=withdeps', '-o', 'name'])).trim().split('\n'),
-          ...(await kubectl(lower2, ['get', 'configmaps,secrets', '-n', lns, '-l', 'fedlet.io/origin', '-o', 'name'])).trim().split('\n'),
+          ...(await kubectl(lower2, ['get', 'configmaps,secrets', '-n', lns, '-l', 'fedlet.io/origin', '-o', 'name']))
+            .trim()
+            .split('\n'),
         ].filter(Boolean);
         if (left.length) throw new Error(`left in lower: ${left.join(', ')}`);
       },
@@ -202,9 +273,22 @@ describe('pods on virtual nodes', () => {
 
   it('explains pods it cannot run: hostNetwork, and a missing Secret (until it appears)', async () => {
     const pod = (name: string, spec: Record<string, unknown>) =>
-      JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns }, spec: { nodeSelector: { 'fedlet.io/cluster': f1.cluster }, containers: [{ name: 'c', image: 'registry.example/app:1' }], ...spec } });
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: ns },
+        spec: {
+          nodeSelector: { 'fedlet.io/cluster': f1.cluster },
+          containers: [{ name: 'c', image: 'registry.example/app:1' }],
+          ...spec,
+        },
+      });
     await kubectl(upper, ['apply', '-f', '-'], { input: pod('hostnet', { hostNetwork: true }) });
-    await kubectl(upper, ['apply', '-f', '-'], { input: pod('needs-secret', { containers: [{ name: 'c', image: 'registry.example/app:1', envFrom: [{ secretRef: { name: 'later' } }] }] }) });
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: pod('needs-secret', {
+        containers: [{ name: 'c', image: 'registry.example/app:1', envFrom: [{ secretRef: { name: 'later' } }] }],
+      }),
+    });
     const hn = await eventually(
       async () => {
         const p = await kubectlJson<PodJson>(upper, ['get', 'pod', 'hostnet', '-n', ns]);
@@ -215,10 +299,19 @@ describe('pods on virtual nodes', () => {
     );
     expect(hn.status?.message).toContain('spec.hostNetwork');
     expect(await kubectl(upper, ['get', 'pod', 'hostnet', '-n', ns])).toMatch(/UnsupportedPodSpec/);
-    expect(await lowerPods(lower1, ns, 'fedlet.io/origin')).toSatisfy((l: PodJson[]) => !l.some((p) => p.metadata.name === 'hostnet'));
+    expect(await lowerPods(lower1, ns, 'fedlet.io/origin')).toSatisfy(
+      (l: PodJson[]) => !l.some((p) => p.metadata.name === 'hostnet'),
+    );
     await eventually(
       async () => {
-        const ev = await kubectlJson<List<{ reason: string; message: string }>>(upper, ['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=needs-secret']);
+        const ev = await kubectlJson<List<{ reason: string; message: string }>>(upper, [
+          'get',
+          'events',
+          '-n',
+          ns,
+          '--field-selector',
+          'involvedObject.name=needs-secret',
+        ]);
         const e = ev.items.find((x) => x.reason === 'MissingDependency');
         if (!e) throw new Error('no MissingDependency event yet');
         expect(e.message).toContain(`Secret ${ns}/later`);
@@ -241,11 +334,21 @@ describe('pods on virtual nodes', () => {
     // extender would keep such a pod off the node, so it is bound directly (spec.nodeName), as a user
     // or a controller may do.
     await kubectl(upper, ['apply', '-f', '-'], {
-      input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'too-big', namespace: ns }, spec: { nodeName: f1.nodeName, containers: [{ name: 'c', image: 'registry.example/app:1', resources: { requests: { cpu: '12' } } }] } }),
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'too-big', namespace: ns },
+        spec: {
+          nodeName: f1.nodeName,
+          containers: [{ name: 'c', image: 'registry.example/app:1', resources: { requests: { cpu: '12' } } }],
+        },
+      }),
     });
     const p = await eventually(
       async () => {
-        const p = await kubectlJson<PodJson & { status: { conditions?: Array<{ type: string; status: string; message?: string }> } }>(upper, ['get', 'pod', 'too-big', '-n', ns]);
+        const p = await kubectlJson<
+          PodJson & { status: { conditions?: Array<{ type: string; status: string; message?: string }> } }
+        >(upper, ['get', 'pod', 'too-big', '-n', ns]);
         const c = p.status.conditions?.find((x) => x.type === 'fedlet.io/LowerScheduled');
         if (c?.status !== 'False') throw new Error(`LowerScheduled ${c?.status}`);
         return c;
@@ -255,7 +358,14 @@ describe('pods on virtual nodes', () => {
     expect(p.message).toMatch(/Insufficient cpu/);
     await eventually(
       async () => {
-        const ev = await kubectlJson<List<{ reason: string; message: string; source?: { component?: string } }>>(upper, ['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=too-big']);
+        const ev = await kubectlJson<List<{ reason: string; message: string; source?: { component?: string } }>>(upper, [
+          'get',
+          'events',
+          '-n',
+          ns,
+          '--field-selector',
+          'involvedObject.name=too-big',
+        ]);
         const e = ev.items.find((x) => x.source?.component === 'fedlet' && x.reason === 'FailedScheduling');
         if (!e) throw new Error('no mirrored FailedScheduling event');
         expect(e.message).toContain(`[${f1.cluster}]`);
@@ -268,19 +378,40 @@ describe('pods on virtual nodes', () => {
 
   it('propagates in-place updates: image, labels, annotations, activeDeadlineSeconds, added tolerations', async () => {
     await kubectl(upper, ['apply', '-f', '-'], {
-      input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'updatable', namespace: ns }, spec: { nodeSelector: { 'fedlet.io/cluster': f1.cluster }, containers: [{ name: 'c', image: 'registry.example/app:1' }] } }),
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'updatable', namespace: ns },
+        spec: { nodeSelector: { 'fedlet.io/cluster': f1.cluster }, containers: [{ name: 'c', image: 'registry.example/app:1' }] },
+      }),
     });
-    await eventually(async () => expect(isReady(await kubectlJson<PodJson>(upper, ['get', 'pod', 'updatable', '-n', ns]))).toBe(true), { what: 'updatable Running' });
+    await eventually(
+      async () => expect(isReady(await kubectlJson<PodJson>(upper, ['get', 'pod', 'updatable', '-n', ns]))).toBe(true),
+      { what: 'updatable Running' },
+    );
     await kubectl(upper, ['set', 'image', 'pod/updatable', '-n', ns, 'c=registry.example/app:2']);
     await kubectl(upper, ['label', 'pod', 'updatable', '-n', ns, 'tier=gold']);
     await kubectl(upper, ['annotate', 'pod', 'updatable', '-n', ns, 'note=hello']);
-    await kubectl(upper, ['patch', 'pod', 'updatable', '-n', ns, '--type=json', '-p', JSON.stringify([
-      { op: 'add', path: '/spec/activeDeadlineSeconds', value: 3600 },
-      { op: 'add', path: '/spec/tolerations/-', value: { key: 'extra', operator: 'Exists', effect: 'NoSchedule' } },
-    ])]);
+    await kubectl(upper, [
+      'patch',
+      'pod',
+      'updatable',
+      '-n',
+      ns,
+      '--type=json',
+      '-p',
+      JSON.stringify([
+        { op: 'add', path: '/spec/activeDeadlineSeconds', value: 3600 },
+        { op: 'add', path: '/spec/tolerations/-', value: { key: 'extra', operator: 'Exists', effect: 'NoSchedule' } },
+      ]),
+    ]);
     await eventually(
       async () => {
-        const l = await kubectlJson<PodJson & { spec: { containers: Array<{ image: string }>; activeDeadlineSeconds?: number; tolerations?: Array<{ key?: string }> } }>(lower1, ['get', 'pod', 'updatable', '-n', ns]);
+        const l = await kubectlJson<
+          PodJson & {
+            spec: { containers: Array<{ image: string }>; activeDeadlineSeconds?: number; tolerations?: Array<{ key?: string }> };
+          }
+        >(lower1, ['get', 'pod', 'updatable', '-n', ns]);
         expect(l.spec.containers[0]!.image).toBe('registry.example/app:2');
         expect(l.metadata.labels?.tier).toBe('gold');
         expect(l.metadata.annotations?.note).toBe('hello');
@@ -294,10 +425,15 @@ describe('pods on virtual nodes', () => {
 
   it('converges after fedlet is SIGKILLed during a 200-pod scale-up: exactly 200 lower pods, all Running', async () => {
     await kubectl(upper, ['scale', 'deployment', 'web', '-n', ns, '--replicas=0']);
-    await eventually(async () => {
-      if ((await upperPods('app=web')).length) throw new Error('web pods left');
-    }, { timeoutMs: 120_000 });
-    await kubectl(upper, ['apply', '-f', '-'], { input: deployment('burst', 200, { nodeSelector: { 'fedlet.io/cluster': f1.cluster } }) });
+    await eventually(
+      async () => {
+        if ((await upperPods('app=web')).length) throw new Error('web pods left');
+      },
+      { timeoutMs: 120_000 },
+    );
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: deployment('burst', 200, { nodeSelector: { 'fedlet.io/cluster': f1.cluster } }),
+    });
     // Kill fedlet once some, but not all, lower pods exist.
     await eventually(
       async () => {
@@ -318,10 +454,13 @@ describe('pods on virtual nodes', () => {
     expect(lows.every((l) => ups.has(l.metadata.labels!['fedlet.io/upper-uid']!))).toBe(true);
     expect(atKill).toBeLessThan(200);
     await kubectl(upper, ['delete', 'deployment', 'burst', '-n', ns]);
-    await eventually(async () => {
-      const n = (await lowerPods(lower1, ns, 'app=burst')).length;
-      if (n) throw new Error(`${n} lower pods left`);
-    }, { timeoutMs: 180_000, what: 'burst pods removed' });
+    await eventually(
+      async () => {
+        const n = (await lowerPods(lower1, ns, 'app=burst')).length;
+        if (n) throw new Error(`${n} lower pods left`);
+      },
+      { timeoutMs: 180_000, what: 'burst pods removed' },
+    );
   });
 
   it('maps a 60-character namespace through the template, shortened with a stable hash', async () => {
@@ -329,9 +468,19 @@ describe('pods on virtual nodes', () => {
     expect(longNs).toHaveLength(60);
     await kubectl(upper, ['create', 'namespace', longNs]);
     try {
-      await eventually(() => kubectl(upper, ['get', 'serviceaccount', 'default', '-n', longNs]), { what: 'default service account' });
+      await eventually(() => kubectl(upper, ['get', 'serviceaccount', 'default', '-n', longNs]), {
+        what: 'default service account',
+      });
       await kubectl(upper, ['apply', '-f', '-'], {
-        input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'longns', namespace: longNs }, spec: { nodeSelector: { 'fedlet.io/cluster': f2.cluster }, containers: [{ name: 'c', image: 'registry.example/app:1' }] } }),
+        input: JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'longns', namespace: longNs },
+          spec: {
+            nodeSelector: { 'fedlet.io/cluster': f2.cluster },
+            containers: [{ name: 'c', image: 'registry.example/app:1' }],
+          },
+        }),
       });
       await eventually(
         async () => {
@@ -340,9 +489,12 @@ describe('pods on virtual nodes', () => {
         },
         { what: 'pod in long namespace Running' },
       );
-      const mapped = (await kubectlJson<List<{ metadata: { name: string; annotations?: Record<string, string> } }>>(lower2, ['get', 'namespaces'])).items.find(
-        (n) => n.metadata.annotations?.['fedlet.io/upper-namespace'] === longNs,
-      );
+      const mapped = (
+        await kubectlJson<List<{ metadata: { name: string; annotations?: Record<string, string> } }>>(lower2, [
+          'get',
+          'namespaces',
+        ])
+      ).items.find((n) => n.metadata.annotations?.['fedlet.io/upper-namespace'] === longNs);
       expect(mapped).toBeDefined();
       expect(mapped!.metadata.name.length).toBeLessThanOrEqual(63);
       expect(mapped!.metadata.name).toMatch(/^long-n+-[0-9a-f]{10}$/);

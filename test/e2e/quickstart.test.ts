@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadState, sandboxDown } from '../env/sandbox.js';
-import { isOurs } from '../env/processes.js';
+import { loadState, sandboxDown } from '../../sandbox/sandbox.js';
+import { isOurs } from '../../sandbox/processes.js';
 import { sandbox } from './helpers.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -67,7 +67,10 @@ describe.skipIf(!local)('quick start: npm start, then the printed commands', () 
     const from = lines.findIndex((l) => l.startsWith('Try it'));
     const to = lines.findIndex((l) => l.startsWith('Press Ctrl-C'));
     expect(from, `walkthrough header in:\n${out}`).toBeGreaterThanOrEqual(0);
-    const commands = lines.slice(from + 1, to).filter((l) => l.startsWith('  ')).map((l) => l.slice(2));
+    const commands = lines
+      .slice(from + 1, to)
+      .filter((l) => l.startsWith('  '))
+      .map((l) => l.slice(2));
     expect(commands.length).toBeGreaterThan(5);
     expect(commands.join('\n')).toMatch(/kubectl create deployment/);
 
@@ -86,7 +89,11 @@ describe.skipIf(!local)('quick start: npm start, then the printed commands', () 
 
     // Ctrl-C: the sandbox goes away, every process with it.
     const state = loadState(dir);
-    const procs = [...state.upper.processes, ...state.lowers.flatMap((l) => l.processes), ...state.fedlets.flatMap((f) => (f.process ? [f.process] : []))];
+    const procs = [
+      ...state.upper.processes,
+      ...state.lowers.flatMap((l) => l.processes),
+      ...state.fedlets.flatMap((f) => (f.process ? [f.process] : [])),
+    ];
     expect(procs.some(isOurs)).toBe(true);
     process.kill(-npmStart.pid!, 'SIGINT');
     await exited;

@@ -1,8 +1,8 @@
 // Issue: the virtual node tells the truth about its lower cluster (labels, capacity, readiness).
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseQuantity } from '../../src/util/quantity.js';
-import { createKwokNode } from '../env/cluster.js';
-import { restartComponent, saveState, startFedlet, stopComponent, stopFedlet, waitForNodesReady } from '../env/sandbox.js';
+import { createKwokNode } from '../../sandbox/cluster.js';
+import { restartComponent, saveState, startFedlet, stopComponent, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
 import { eventually, kubectl, kubectlJson, readyCondition, sandbox, type NodeJson } from './helpers.js';
 
 const s = sandbox();
@@ -79,7 +79,9 @@ describe('virtual nodes', () => {
       metadata: { name: 'unmanaged-load', namespace: 'default' },
       spec: { containers: [{ name: 'c', image: 'busybox', resources: { requests: { cpu: '1500m', memory: '1Gi' } } }] },
     };
-    await eventually(() => kubectl(lower1, ['apply', '-f', '-'], { input: JSON.stringify(manifest) }), { what: 'unmanaged pod created (default service account may appear late)' });
+    await eventually(() => kubectl(lower1, ['apply', '-f', '-'], { input: JSON.stringify(manifest) }), {
+      what: 'unmanaged pod created (default service account may appear late)',
+    });
     await waitAlloc(f1.nodeName, {
       cpu: alloc(before, 'cpu') - 1500n,
       memory: alloc(before, 'memory') - 1024n ** 3n * 1000n,
@@ -95,7 +97,10 @@ describe('virtual nodes', () => {
     const before = await upperNode(f1.nodeName);
     await kubectl(lower1, ['cordon', victim.metadata.name]);
     try {
-      await waitAlloc(f1.nodeName, { cpu: alloc(before, 'cpu') - alloc(victim, 'cpu'), pods: alloc(before, 'pods') - alloc(victim, 'pods') });
+      await waitAlloc(f1.nodeName, {
+        cpu: alloc(before, 'cpu') - alloc(victim, 'cpu'),
+        pods: alloc(before, 'pods') - alloc(victim, 'pods'),
+      });
     } finally {
       await kubectl(lower1, ['uncordon', victim.metadata.name]);
     }
@@ -105,7 +110,15 @@ describe('virtual nodes', () => {
   it.skipIf(s.external)('reports extended resources such as GPUs when a lower node offers them', async () => {
     const before = await upperNode(f2.nodeName);
     expect(before.status?.allocatable?.['nvidia.com/gpu']).toBeUndefined();
-    await createKwokNode(s.lowers[1]!, { name: 'gpu-node', cpu: '4', memory: '16Gi', pods: 110, podCIDR: '10.244.200.0/22', extended: { 'nvidia.com/gpu': '4' }, labels: { 'topology.kubernetes.io/region': 'us-east', 'topology.kubernetes.io/zone': 'us-east-gpu' } });
+    await createKwokNode(s.lowers[1]!, {
+      name: 'gpu-node',
+      cpu: '4',
+      memory: '16Gi',
+      pods: 110,
+      podCIDR: '10.244.200.0/22',
+      extended: { 'nvidia.com/gpu': '4' },
+      labels: { 'topology.kubernetes.io/region': 'us-east', 'topology.kubernetes.io/zone': 'us-east-gpu' },
+    });
     await waitAlloc(f2.nodeName, { 'nvidia.com/gpu': 4000n, cpu: alloc(before, 'cpu') + 4000n });
     await kubectl(lower2, ['delete', 'node', 'gpu-node']);
     await waitAlloc(f2.nodeName, { 'nvidia.com/gpu': undefined, cpu: alloc(before, 'cpu') });

@@ -22,12 +22,20 @@ const pod = (key: string, nodeName: string | undefined, req: Record<string, stri
 describe('freeCapacity', () => {
   it('sums allocatable over Ready, schedulable nodes', () => {
     const nodes = [node('a', { cpu: '4', memory: '8Gi', pods: '110' }), node('b', { cpu: '2', memory: '4Gi', pods: '110' })];
-    expect(fromMilli(freeCapacity(nodes, []))).toEqual({ cpu: '6', memory: String(12 * 1024 ** 3), pods: '220', 'ephemeral-storage': '0' });
+    expect(fromMilli(freeCapacity(nodes, []))).toEqual({
+      cpu: '6',
+      memory: String(12 * 1024 ** 3),
+      pods: '220',
+      'ephemeral-storage': '0',
+    });
   });
 
   it('subtracts unmanaged pods (and their pod slot) but not pods fedlet manages', () => {
     const nodes = [node('a', { cpu: '4', memory: '8Gi', pods: '110' })];
-    const pods = [pod('x/unmanaged', 'a', { cpu: '1500m', memory: '1Gi' }), pod('y/managed', 'a', { cpu: '1', memory: '1Gi' }, true)];
+    const pods = [
+      pod('x/unmanaged', 'a', { cpu: '1500m', memory: '1Gi' }),
+      pod('y/managed', 'a', { cpu: '1', memory: '1Gi' }, true),
+    ];
     const free = fromMilli(freeCapacity(nodes, pods));
     expect(free.cpu).toBe('2500m');
     expect(free.memory).toBe(String(7 * 1024 ** 3));
@@ -35,12 +43,16 @@ describe('freeCapacity', () => {
   });
 
   it('ignores NotReady and cordoned nodes and the pods on them', () => {
-    const nodes = [node('a', { cpu: '4' }), node('b', { cpu: '8' }, { ready: false }), node('c', { cpu: '16' }, { unschedulable: true })];
+    const nodes = [
+      node('a', { cpu: '4' }),
+      node('b', { cpu: '8' }, { ready: false }),
+      node('c', { cpu: '16' }, { unschedulable: true }),
+    ];
     const pods = [pod('p', 'b', { cpu: '1' }), pod('q', 'c', { cpu: '1' })];
     expect(fromMilli(freeCapacity(nodes, pods)).cpu).toBe('4');
   });
 
-  it('never goes negative, and one over-committed node does not eat another one\'s room', () => {
+  it("never goes negative, and one over-committed node does not eat another one's room", () => {
     const nodes = [node('a', { cpu: '1' }), node('b', { cpu: '2' })];
     const pods = [pod('p', 'a', { cpu: '3' })];
     expect(fromMilli(freeCapacity(nodes, pods)).cpu).toBe('2');
@@ -58,7 +70,7 @@ describe('freeCapacity', () => {
 });
 
 describe('podRequests', () => {
-  it('takes the larger of the containers\' sum and the biggest init container', () => {
+  it("takes the larger of the containers' sum and the biggest init container", () => {
     const r = fromMilli(
       podRequests({
         containers: [{ resources: { requests: { cpu: '100m' } } }, { resources: { requests: { cpu: '200m' } } }],

@@ -6,7 +6,15 @@ const required = ['--lower-kubeconfig', '/l', '--cluster-name', 'eu-1'];
 describe('loadConfig', () => {
   it('applies documented defaults', () => {
     const c = loadConfig({ argv: required, env: {} });
-    expect(c).toMatchObject({ clusterName: 'eu-1', nodeName: 'fedlet-eu-1', kubeletPort: 10250, leaseDurationSeconds: 40, leaseRenewIntervalSeconds: 10, statusUpdateIntervalSeconds: 60, nodeIP: '127.0.0.1' });
+    expect(c).toMatchObject({
+      clusterName: 'eu-1',
+      nodeName: 'fedlet-eu-1',
+      kubeletPort: 10250,
+      leaseDurationSeconds: 40,
+      leaseRenewIntervalSeconds: 10,
+      statusUpdateIntervalSeconds: 60,
+      nodeIP: '127.0.0.1',
+    });
   });
 
   it('takes flags over env over file', () => {
@@ -18,13 +26,20 @@ describe('loadConfig', () => {
   });
 
   it('parses labels and taints from flags, env and YAML', () => {
-    const c = loadConfig({ argv: [...required, '--node-label', 'a=1', '--node-label=b=2', '--node-taint', 'gpu=true:NoSchedule'], env: {} });
+    const c = loadConfig({
+      argv: [...required, '--node-label', 'a=1', '--node-label=b=2', '--node-taint', 'gpu=true:NoSchedule'],
+      env: {},
+    });
     expect(c.nodeLabels).toEqual({ a: '1', b: '2' });
     expect(c.nodeTaints).toEqual([{ key: 'gpu', value: 'true', effect: 'NoSchedule' }]);
     const e = loadConfig({ argv: required, env: { FEDLET_NODE_LABELS: 'x=1,y=2', FEDLET_NODE_TAINTS: 'dedicated:NoExecute' } });
     expect(e.nodeLabels).toEqual({ x: '1', y: '2' });
     expect(e.nodeTaints).toEqual([{ key: 'dedicated', effect: 'NoExecute' }]);
-    const f = loadConfig({ argv: required, env: {}, fileText: 'nodeLabels: {team: a}\nnodeTaints: [{key: k, value: v, effect: PreferNoSchedule}]\n' });
+    const f = loadConfig({
+      argv: required,
+      env: {},
+      fileText: 'nodeLabels: {team: a}\nnodeTaints: [{key: k, value: v, effect: PreferNoSchedule}]\n',
+    });
     expect(f.nodeLabels).toEqual({ team: 'a' });
     expect(f.nodeTaints).toEqual([{ key: 'k', value: 'v', effect: 'PreferNoSchedule' }]);
   });

@@ -5,9 +5,20 @@ import { freePerNode, type LowerNode } from '../../provider/capacity.js';
 import { toMilli } from '../../src/util/quantity.js';
 import type { Pod } from '../../src/kube/types.js';
 
-const node = (name: string, cpu: string, extra: Partial<LowerNode> = {}): LowerNode => ({ name, ready: true, unschedulable: false, allocatable: toMilli({ cpu, memory: '8Gi', pods: '110' }), labels: { 'kubernetes.io/hostname': name }, taints: [], ...extra });
+const node = (name: string, cpu: string, extra: Partial<LowerNode> = {}): LowerNode => ({
+  name,
+  ready: true,
+  unschedulable: false,
+  allocatable: toMilli({ cpu, memory: '8Gi', pods: '110' }),
+  labels: { 'kubernetes.io/hostname': name },
+  taints: [],
+  ...extra,
+});
 const summary = (nodes: LowerNode[]) => buildSummary('fedlet-a', 'a', nodes, freePerNode(nodes, []), {});
-const pod = (cpu: string, spec: Partial<Pod['spec']> = {}): Pod => ({ metadata: { name: 'p', namespace: 'd' }, spec: { containers: [{ name: 'c', resources: { requests: { cpu } } }], ...spec } });
+const pod = (cpu: string, spec: Partial<Pod['spec']> = {}): Pod => ({
+  metadata: { name: 'p', namespace: 'd' },
+  spec: { containers: [{ name: 'c', resources: { requests: { cpu } } }], ...spec },
+});
 const vnodeLabels = { 'fedlet.io/cluster': 'a', type: 'virtual-kubelet', 'kubernetes.io/hostname': 'fedlet-a' };
 
 describe('fitInCluster', () => {
@@ -15,14 +26,23 @@ describe('fitInCluster', () => {
     const s = summary([0, 1, 2, 3].map((i) => node(`n${i}`, '2')));
     expect(s.nodes).toHaveLength(1); // identical nodes folded
     expect(s.nodes[0]![3]).toBe(4);
-    expect(fitInCluster(pod('3'), s, vnodeLabels)).toMatchObject({ fits: false, reason: expect.stringMatching(/no single node in lower cluster a fits the pod \(4 Ready nodes: 4 too little free cpu/) });
+    expect(fitInCluster(pod('3'), s, vnodeLabels)).toMatchObject({
+      fits: false,
+      reason: expect.stringMatching(/no single node in lower cluster a fits the pod \(4 Ready nodes: 4 too little free cpu/),
+    });
     expect(fitInCluster(pod('1'), s, vnodeLabels)).toMatchObject({ fits: true, copies: 8 });
   });
 
   it('honours taints and tolerations', () => {
     const s = summary([node('t', '8', { taints: [{ key: 'dedicated', value: 'batch', effect: 'NoSchedule' }] })]);
     expect(fitInCluster(pod('1'), s, vnodeLabels).reason).toMatch(/untolerated taints/);
-    expect(fitInCluster(pod('1', { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'batch', effect: 'NoSchedule' }] }), s, vnodeLabels).fits).toBe(true);
+    expect(
+      fitInCluster(
+        pod('1', { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'batch', effect: 'NoSchedule' }] }),
+        s,
+        vnodeLabels,
+      ).fits,
+    ).toBe(true);
     expect(tolerates([{ operator: 'Exists' }], { key: 'x', effect: 'NoExecute' })).toBe(true);
     expect(tolerates([{ key: 'x', operator: 'Exists', effect: 'NoSchedule' }], { key: 'x', effect: 'NoExecute' })).toBe(false);
   });
@@ -32,7 +52,22 @@ describe('fitInCluster', () => {
     const sel = pod('1', { nodeSelector: { 'fedlet.io/cluster': 'a', accel: 'gpu' } });
     expect(fitInCluster(sel, s, vnodeLabels)).toMatchObject({ fits: true, copies: 8 });
     expect(fitInCluster(pod('1', { nodeSelector: { accel: 'tpu' } }), s, vnodeLabels).fits).toBe(false);
-    const aff = pod('1', { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'accel', operator: 'NotIn', values: ['gpu'] }, { key: 'type', operator: 'In', values: ['virtual-kubelet'] }] }] } } } });
+    const aff = pod('1', {
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [
+              {
+                matchExpressions: [
+                  { key: 'accel', operator: 'NotIn', values: ['gpu'] },
+                  { key: 'type', operator: 'In', values: ['virtual-kubelet'] },
+                ],
+              },
+            ],
+          },
+        },
+      },
+    });
     expect(fitInCluster(aff, s, vnodeLabels)).toMatchObject({ fits: true, copies: 8 });
   });
 
@@ -42,7 +77,17 @@ describe('fitInCluster', () => {
   });
 
   it('scores clusters by how many copies of the pod they can take', () => {
-    expect(Object.fromEntries(scores(new Map([['a', 2], ['b', 1], ['c', 0]])))).toEqual({ a: 10, b: 5, c: 0 });
+    expect(
+      Object.fromEntries(
+        scores(
+          new Map([
+            ['a', 2],
+            ['b', 1],
+            ['c', 0],
+          ]),
+        ),
+      ),
+    ).toEqual({ a: 10, b: 5, c: 0 });
   });
 
   it('drops expired avoid entries', () => {

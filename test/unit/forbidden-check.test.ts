@@ -7,8 +7,28 @@ import { forbiddenInLogs } from '../e2e/global-setup.js';
 describe('the e2e Forbidden check', () => {
   it('fails on Forbidden answers except in the minute after a test restarted an API server', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'forbidden-'));
-    const cluster = (restarts?: number[]) => ({ name: 'x', role: 'lower', dir, kubeconfig: '', server: '', caCert: '', processes: [], ...(restarts ? { restarts } : {}) });
-    writeFileSync(path.join(dir, 'sandbox.json'), JSON.stringify({ dir, external: false, upper: cluster(), lowers: [cluster([1_000_000])], fedlets: [], upperKubeconfig: '', lowerKubeconfigs: [] }));
+    const cluster = (restarts?: number[]) => ({
+      name: 'x',
+      role: 'lower',
+      dir,
+      kubeconfig: '',
+      server: '',
+      caCert: '',
+      processes: [],
+      ...(restarts ? { restarts } : {}),
+    });
+    writeFileSync(
+      path.join(dir, 'sandbox.json'),
+      JSON.stringify({
+        dir,
+        external: false,
+        upper: cluster(),
+        lowers: [cluster([1_000_000])],
+        fedlets: [],
+        upperKubeconfig: '',
+        lowerKubeconfigs: [],
+      }),
+    );
     writeFileSync(
       path.join(dir, 'fedlet-lower-1.log'),
       [

@@ -14,7 +14,9 @@ function kc(name: string, body: string): string {
 
 describe('loadCredentials', () => {
   it('reads token users, inline CA data and the current context', async () => {
-    const f = kc('token.yaml', `apiVersion: v1
+    const f = kc(
+      'token.yaml',
+      `apiVersion: v1
 kind: Config
 current-context: b
 clusters:
@@ -25,7 +27,8 @@ users:
 contexts:
 - {name: a, context: {cluster: a, user: u}}
 - {name: b, context: {cluster: b, user: u}}
-`);
+`,
+    );
     const c = loadCredentials(f);
     expect(c.server).toBe('https://b:6443');
     const o: https.RequestOptions = {};
@@ -37,11 +40,14 @@ contexts:
   it('reads client certificates from files relative to the kubeconfig', async () => {
     writeFileSync(path.join(dir, 'c.crt'), 'CERT');
     writeFileSync(path.join(dir, 'c.key'), 'KEY');
-    const f = kc('cert.yaml', `current-context: x
+    const f = kc(
+      'cert.yaml',
+      `current-context: x
 clusters: [{name: x, cluster: {server: "https://x", insecure-skip-tls-verify: true}}]
 users: [{name: x, user: {client-certificate: c.crt, client-key: c.key}}]
 contexts: [{name: x, context: {cluster: x, user: x}}]
-`);
+`,
+    );
     const o: https.RequestOptions = {};
     await loadCredentials(f).apply(o);
     expect(o.cert?.toString()).toBe('CERT');
@@ -52,7 +58,14 @@ contexts: [{name: x, context: {cluster: x, user: x}}]
   it('explains broken kubeconfigs', () => {
     expect(() => loadCredentials(kc('noctx.yaml', 'clusters: []\n'))).toThrow(KubeconfigError);
     expect(() => loadCredentials(kc('noctx2.yaml', 'clusters: []\n'))).toThrow(/no current context/);
-    expect(() => loadCredentials(kc('noserver.yaml', 'current-context: a\ncontexts: [{name: a, context: {cluster: a}}]\nclusters: [{name: a, cluster: {}}]\n'))).toThrow(/cluster "a" has no server/);
+    expect(() =>
+      loadCredentials(
+        kc(
+          'noserver.yaml',
+          'current-context: a\ncontexts: [{name: a, context: {cluster: a}}]\nclusters: [{name: a, cluster: {}}]\n',
+        ),
+      ),
+    ).toThrow(/cluster "a" has no server/);
     expect(() => loadCredentials(kc('bad.yaml', 'a: [\n'))).toThrow(/kubeconfig .*bad.yaml/);
   });
 });

@@ -33,7 +33,12 @@ describe('kubelet authorization attributes', () => {
 describe('streaming requests', () => {
   it('parses exec in the 3- and 4-segment forms with repeated commands', () => {
     const a = parseStreamRequest('/exec/ns/pod/app?command=sh&command=-c&command=echo%20hi&input=1&output=1&error=1&tty=1');
-    expect(a).toEqual({ kind: 'exec', namespace: 'ns', pod: 'pod', params: { container: 'app', command: ['sh', '-c', 'echo hi'], stdin: true, stdout: true, stderr: true, tty: true } });
+    expect(a).toEqual({
+      kind: 'exec',
+      namespace: 'ns',
+      pod: 'pod',
+      params: { container: 'app', command: ['sh', '-c', 'echo hi'], stdin: true, stdout: true, stderr: true, tty: true },
+    });
     const b = parseStreamRequest('/exec/ns/pod/0b9c-uid/app?command=ls&output=1');
     expect(b?.params).toMatchObject({ container: 'app', command: ['ls'], stdin: false, stdout: true, stderr: false, tty: false });
   });
@@ -45,15 +50,21 @@ describe('streaming requests', () => {
     expect(parseStreamRequest('/containerLogs/ns/pod/c')).toBeUndefined();
   });
   it('translates kubelet flags to the API server query', () => {
-    expect(streamQuery('exec', { container: 'app', command: ['sh', '-c', 'x'], stdin: true, stdout: true, stderr: false, tty: true })).toBe('?command=sh&command=-c&command=x&container=app&stdin=true&stdout=true&tty=true');
-    expect(streamQuery('attach', { container: 'app', command: [], stdin: false, stdout: true, stderr: true, tty: false })).toBe('?container=app&stdout=true&stderr=true');
+    expect(
+      streamQuery('exec', { container: 'app', command: ['sh', '-c', 'x'], stdin: true, stdout: true, stderr: false, tty: true }),
+    ).toBe('?command=sh&command=-c&command=x&container=app&stdin=true&stdout=true&tty=true');
+    expect(streamQuery('attach', { container: 'app', command: [], stdin: false, stdout: true, stderr: true, tty: false })).toBe(
+      '?container=app&stdout=true&stderr=true',
+    );
     expect(streamQuery('portforward', { command: [], stdin: false, stdout: false, stderr: false, tty: false })).toBe('');
   });
 });
 
 describe('log options', () => {
   it('keeps tailLines=0 and parses the rest', () => {
-    expect(logOptions({ tailLines: '0', follow: 'true', timestamps: 'true', limitBytes: '10', sinceSeconds: '60' })).toMatchObject({ tailLines: 0, follow: true, timestamps: true, limitBytes: 10, sinceSeconds: 60 });
+    expect(
+      logOptions({ tailLines: '0', follow: 'true', timestamps: 'true', limitBytes: '10', sinceSeconds: '60' }),
+    ).toMatchObject({ tailLines: 0, follow: true, timestamps: true, limitBytes: 10, sinceSeconds: 60 });
   });
   it('rejects bad values with the parameter name', () => {
     expect(() => logOptions({ tailLines: '-1' })).toThrow(InvalidInputError);
@@ -72,6 +83,12 @@ describe('kubelet authentication without credentials', () => {
     expect(reviews).toHaveLength(0);
     const r = await new Auth({ upper, nodeName: 'n', anonymous: true }).check(req);
     expect(r).toMatchObject({ ok: false, status: 403 });
-    expect(reviews[0]).toMatchObject({ spec: { user: 'system:anonymous', groups: ['system:unauthenticated'], resourceAttributes: { verb: 'get', resource: 'nodes', subresource: 'pods', name: 'n' } } });
+    expect(reviews[0]).toMatchObject({
+      spec: {
+        user: 'system:anonymous',
+        groups: ['system:unauthenticated'],
+        resourceAttributes: { verb: 'get', resource: 'nodes', subresource: 'pods', name: 'n' },
+      },
+    });
   });
 });

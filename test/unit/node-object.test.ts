@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { desiredConditions, desiredLabels, desiredStatus, labelPatch, mergeTaints, resourcePatch } from '../../src/node/node-object.js';
+import {
+  desiredConditions,
+  desiredLabels,
+  desiredStatus,
+  labelPatch,
+  mergeTaints,
+  resourcePatch,
+} from '../../src/node/node-object.js';
 import type { ProviderNodeState } from '../../src/provider.js';
 
-const cfg = loadConfig({ argv: ['--lower-kubeconfig', '/l', '--cluster-name', 'eu-1', '--node-label', 'team=a', '--region', 'eu'], env: {} });
+const cfg = loadConfig({
+  argv: ['--lower-kubeconfig', '/l', '--cluster-name', 'eu-1', '--node-label', 'team=a', '--region', 'eu'],
+  env: {},
+});
 const state: ProviderNodeState = {
   condition: { ready: true, reason: 'LowerClusterReady', message: 'ok' },
   resources: { cpu: '4', memory: '1024', pods: '10' },
@@ -27,8 +37,16 @@ describe('virtual node object', () => {
   it('keeps lastTransitionTime while a condition does not change', () => {
     const first = desiredConditions(state, 't1');
     const second = desiredConditions(state, 't2', first);
-    expect(second.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', lastTransitionTime: 't1', lastHeartbeatTime: 't2' });
-    const down = desiredConditions({ ...state, condition: { ready: false, reason: 'LowerClusterUnreachable', message: 'x' } }, 't3', second);
+    expect(second.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'True',
+      lastTransitionTime: 't1',
+      lastHeartbeatTime: 't2',
+    });
+    const down = desiredConditions(
+      { ...state, condition: { ready: false, reason: 'LowerClusterUnreachable', message: 'x' } },
+      't3',
+      second,
+    );
     expect(down.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', lastTransitionTime: 't3' });
   });
 
@@ -42,11 +60,17 @@ describe('virtual node object', () => {
   it('removes only labels and taints it set before', () => {
     expect(labelPatch({ a: '1', mine: 'x', theirs: 'y' }, ['a', 'mine'], { a: '2' })).toEqual({ a: '2', mine: null });
     const taints = mergeTaints(
-      [{ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' }, { key: 'old', effect: 'NoSchedule' }],
+      [
+        { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' },
+        { key: 'old', effect: 'NoSchedule' },
+      ],
       ['old:NoSchedule'],
       [{ key: 'new', effect: 'NoSchedule' }],
     );
-    expect(taints).toEqual([{ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' }, { key: 'new', effect: 'NoSchedule' }]);
+    expect(taints).toEqual([
+      { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' },
+      { key: 'new', effect: 'NoSchedule' },
+    ]);
   });
 
   it('deletes resources that disappeared', () => {

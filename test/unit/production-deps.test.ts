@@ -18,7 +18,10 @@ function tsFiles(dir: string): string[] {
 /** Bare package names a file imports statically or dynamically (type-only imports vanish at build). */
 function importedPackages(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/^\s*import\s+(?!type\s)[^'";]*?from\s+'([^']+)'/gm), ...text.matchAll(/import\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!);
+  const specs = [
+    ...text.matchAll(/^\s*import\s+(?!type\s)[^'";]*?from\s+'([^']+)'/gm),
+    ...text.matchAll(/import\(\s*'([^']+)'\s*\)/g),
+  ].map((m) => m[1]!);
   return specs
     .filter((s) => !s.startsWith('.') && !s.startsWith('node:') && !builtinModules.includes(s))
     .map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!));

@@ -17,7 +17,12 @@ describe('parsePromText', () => {
     ].join('\n');
     expect(parsePromText(text)).toEqual([
       { name: 'scrape_error', labels: {}, value: 0 },
-      { name: 'container_cpu_usage_seconds_total', labels: { container: 'app', namespace: 'n', pod: 'p' }, value: 1.5, timestampMs: 1700000000000 },
+      {
+        name: 'container_cpu_usage_seconds_total',
+        labels: { container: 'app', namespace: 'n', pod: 'p' },
+        value: 1.5,
+        timestampMs: 1700000000000,
+      },
       { name: 'weird', labels: { a: 'q"uote', b: 'back\\slash' }, value: 2 },
     ]);
   });
@@ -28,7 +33,11 @@ describe('podStatsFromResourceMetrics', () => {
     ({
       metadata: { namespace: ns, name, uid: `uid-${name}` },
       spec: { containers: [{ name: 'a' }, { name: 'b' }] },
-      status: { phase: 'Running', startTime: '2026-01-01T00:00:00Z', containerStatuses: [{ name: 'a', state: { running: { startedAt: '2026-01-01T00:00:05Z' } } }] },
+      status: {
+        phase: 'Running',
+        startTime: '2026-01-01T00:00:00Z',
+        containerStatuses: [{ name: 'a', state: { running: { startedAt: '2026-01-01T00:00:05Z' } } }],
+      },
     }) as unknown as Pod;
 
   it('keeps only known pods and sums containers into pod totals', () => {

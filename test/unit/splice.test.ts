@@ -6,7 +6,10 @@ describe('splice', () => {
   it('copies every byte in order, counts them, and ends the destination when the source ends', async () => {
     const from = new PassThrough();
     const got: Buffer[] = [];
-    const to = new Writable({ write: (c: Buffer, _e, cb) => (got.push(c), cb()), writev: (cs, cb) => (got.push(...cs.map((c) => c.chunk as Buffer)), cb()) });
+    const to = new Writable({
+      write: (c: Buffer, _e, cb) => (got.push(c), cb()),
+      writev: (cs, cb) => (got.push(...cs.map((c) => c.chunk as Buffer)), cb()),
+    });
     let counted = 0;
     const finished = new Promise((r) => to.on('finish', r));
     splice(from, to, { onBytes: (n) => (counted += n) });

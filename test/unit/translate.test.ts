@@ -8,7 +8,13 @@ import type { Pod } from '../../src/kube/types.js';
 
 const ctx = { nodeName: 'fedlet-eu', clusterName: 'eu', lowerNamespace: 'team-a', allowDaemonSetPods: false };
 const base = (): Pod => ({
-  metadata: { name: 'web-1', namespace: 'team-a', uid: 'u-1', labels: { app: 'web' }, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' } },
+  metadata: {
+    name: 'web-1',
+    namespace: 'team-a',
+    uid: 'u-1',
+    labels: { app: 'web' },
+    annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' },
+  },
   spec: {
     nodeName: 'fedlet-eu',
     nodeSelector: { 'fedlet.io/cluster': 'eu' },
@@ -27,11 +33,17 @@ const base = (): Pod => ({
           { name: 'CFG', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'k' } } },
         ],
         envFrom: [{ secretRef: { name: 'sec', optional: true } }],
-        volumeMounts: [{ name: 'kube-api-access-x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }, { name: 'data', mountPath: '/data' }],
+        volumeMounts: [
+          { name: 'kube-api-access-x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
+          { name: 'data', mountPath: '/data' },
+        ],
       },
     ],
     volumes: [
-      { name: 'kube-api-access-x', projected: { sources: [{ serviceAccountToken: { path: 'token' } }, { configMap: { name: 'kube-root-ca.crt' } }] } },
+      {
+        name: 'kube-api-access-x',
+        projected: { sources: [{ serviceAccountToken: { path: 'token' } }, { configMap: { name: 'kube-root-ca.crt' } }] },
+      },
       { name: 'data', configMap: { name: 'data-cm' } },
     ],
     imagePullSecrets: [{ name: 'pull' }],
@@ -41,9 +53,14 @@ const base = (): Pod => ({
 describe('translatePod', () => {
   it('strips upper scheduling and the upper token, rewrites downward API, adds ownership', () => {
     const l = translatePod(base(), ctx);
-    expect(l.metadata).toMatchObject({ name: 'web-1', namespace: 'team-a', labels: { app: 'web', 'fedlet.io/origin': 'fedlet-eu', 'fedlet.io/upper-uid': 'u-1' } });
+    expect(l.metadata).toMatchObject({
+      name: 'web-1',
+      namespace: 'team-a',
+      labels: { app: 'web', 'fedlet.io/origin': 'fedlet-eu', 'fedlet.io/upper-uid': 'u-1' },
+    });
     expect(l.metadata.annotations).toEqual({ 'fedlet.io/upper-namespace': 'team-a', 'fedlet.io/upper-name': 'web-1' });
-    for (const k of ['nodeName', 'nodeSelector', 'schedulerName', 'priorityClassName', 'priority']) expect(l.spec).not.toHaveProperty(k);
+    for (const k of ['nodeName', 'nodeSelector', 'schedulerName', 'priorityClassName', 'priority'])
+      expect(l.spec).not.toHaveProperty(k);
     expect(l.spec.serviceAccountName).toBe('default');
     expect(l.spec.automountServiceAccountToken).toBe(false);
     expect(l.spec.volumes?.map((v) => v.name)).toEqual(['data']);
@@ -59,8 +76,17 @@ describe('translatePod', () => {
     ['hostNetwork', (p: Pod) => (p.spec.hostNetwork = true), 'spec.hostNetwork'],
     ['hostPID', (p: Pod) => (p.spec.hostPID = true), 'spec.hostPID'],
     ['hostPath', (p: Pod) => p.spec.volumes!.push({ name: 'h', hostPath: { path: '/' } }), 'spec.volumes[2].hostPath'],
-    ['hostPort', (p: Pod) => (p.spec.containers[0]!.ports = [{ containerPort: 80, hostPort: 80 }]), 'spec.containers[0].ports[0].hostPort'],
-    ['DaemonSet', (p: Pod) => (p.metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'ds', uid: 'x', controller: true }]), 'metadata.ownerReferences'],
+    [
+      'hostPort',
+      (p: Pod) => (p.spec.containers[0]!.ports = [{ containerPort: 80, hostPort: 80 }]),
+      'spec.containers[0].ports[0].hostPort',
+    ],
+    [
+      'DaemonSet',
+      (p: Pod) =>
+        (p.metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'ds', uid: 'x', controller: true }]),
+      'metadata.ownerReferences',
+    ],
   ])('refuses %s, naming the field', (_n, mutate, field) => {
     const p = base();
     mutate(p);
@@ -81,8 +107,14 @@ describe('translatePod', () => {
 
   it('finds every ConfigMap and Secret reference but not the token volume', () => {
     const r = dependencyRefs(base());
-    expect([...r.configMaps]).toEqual([['data-cm', false], ['cfg', false]]);
-    expect([...r.secrets]).toEqual([['sec', true], ['pull', false]]);
+    expect([...r.configMaps]).toEqual([
+      ['data-cm', false],
+      ['cfg', false],
+    ]);
+    expect([...r.secrets]).toEqual([
+      ['sec', true],
+      ['pull', false],
+    ]);
   });
 });
 
@@ -126,11 +158,30 @@ describe('status reflection', () => {
   const upper: Pod = { ...base(), status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }] } };
   const lower: Pod = {
     ...base(),
-    status: { phase: 'Running', podIP: '10.244.1.2', podIPs: [{ ip: '10.244.1.2' }, { ip: 'fd00:10:244::2' }], hostIP: '192.168.0.9', conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'True' }], containerStatuses: [{ name: 'c' }] },
+    status: {
+      phase: 'Running',
+      podIP: '10.244.1.2',
+      podIPs: [{ ip: '10.244.1.2' }, { ip: 'fd00:10:244::2' }],
+      hostIP: '192.168.0.9',
+      conditions: [
+        { type: 'PodScheduled', status: 'True' },
+        { type: 'Ready', status: 'True' },
+      ],
+      containerStatuses: [{ name: 'c' }],
+    },
   };
   it('remaps IPs, keeps the upper PodScheduled and uses the node address as host IP', () => {
-    const st = upperStatusFromLower(lower, upper, { nodeIP: '127.0.0.1', remapper: new IpRemapper(parseRemapPairs('10.244.0.0/16=10.101.0.0/16,fd00:10:244::/64=fd00:101::/64')) });
-    expect(st).toMatchObject({ phase: 'Running', podIP: '10.101.1.2', podIPs: [{ ip: '10.101.1.2' }, { ip: 'fd00:101::2' }], hostIP: '127.0.0.1', hostIPs: [{ ip: '127.0.0.1' }] });
+    const st = upperStatusFromLower(lower, upper, {
+      nodeIP: '127.0.0.1',
+      remapper: new IpRemapper(parseRemapPairs('10.244.0.0/16=10.101.0.0/16,fd00:10:244::/64=fd00:101::/64')),
+    });
+    expect(st).toMatchObject({
+      phase: 'Running',
+      podIP: '10.101.1.2',
+      podIPs: [{ ip: '10.101.1.2' }, { ip: 'fd00:101::2' }],
+      hostIP: '127.0.0.1',
+      hostIPs: [{ ip: '127.0.0.1' }],
+    });
     expect(st.conditions?.map((c) => c.type)).toEqual(['PodScheduled', 'fedlet.io/LowerScheduled', 'Ready']);
     expect(statusPatch({ ...st }, st)).toBeUndefined();
     expect(statusPatch(upper.status, st)?.status.phase).toBe('Running');

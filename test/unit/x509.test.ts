@@ -9,7 +9,11 @@ import { createCsr, createSelfSigned, newKeyPair } from '../../src/kubelet/x509.
 describe('x509', () => {
   it('makes a self-signed serving certificate Node can parse and verify', () => {
     const key = newKeyPair();
-    const pem = createSelfSigned(key, { commonName: 'system:node:fedlet-a', organizations: ['system:nodes'] }, { dns: ['fedlet-a'], ips: ['127.0.0.1', '::1'] });
+    const pem = createSelfSigned(
+      key,
+      { commonName: 'system:node:fedlet-a', organizations: ['system:nodes'] },
+      { dns: ['fedlet-a'], ips: ['127.0.0.1', '::1'] },
+    );
     const cert = new X509Certificate(pem);
     expect(cert.subject).toContain('CN=system:node:fedlet-a');
     expect(cert.subject).toContain('O=system:nodes');
@@ -22,10 +26,17 @@ describe('x509', () => {
 
   it('makes a CSR that openssl verifies, with the requested subject and SANs', () => {
     const key = newKeyPair();
-    const csr = createCsr(key, { commonName: 'system:node:fedlet-a', organizations: ['system:nodes'] }, { dns: ['fedlet-a'], ips: ['10.1.2.3'] });
+    const csr = createCsr(
+      key,
+      { commonName: 'system:node:fedlet-a', organizations: ['system:nodes'] },
+      { dns: ['fedlet-a'], ips: ['10.1.2.3'] },
+    );
     const dir = mkdtempSync(path.join(os.tmpdir(), 'csr-'));
     writeFileSync(path.join(dir, 'r.csr'), csr);
-    const out = execFileSync('openssl', ['req', '-in', path.join(dir, 'r.csr'), '-noout', '-verify', '-text'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('openssl', ['req', '-in', path.join(dir, 'r.csr'), '-noout', '-verify', '-text'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     expect(out).toMatch(/O\s*=\s*system:nodes/);
     expect(out).toMatch(/CN\s*=\s*system:node:fedlet-a/);
     expect(out).toContain('DNS:fedlet-a');

@@ -41,7 +41,27 @@ export function signCert(dir: string, ca: { cert: string; key: string }, name: s
   const extFile = path.join(dir, `${name}.ext`);
   writeFileSync(extFile, ext);
   openssl(['req', '-new', ...keyArgs(key), '-subj', subject, '-out', csr], dir);
-  openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '3650', '-sha256', '-extfile', extFile, '-out', cert], dir);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-CAcreateserial',
+      '-days',
+      '3650',
+      '-sha256',
+      '-extfile',
+      extFile,
+      '-out',
+      cert,
+    ],
+    dir,
+  );
   return { cert, key };
 }
 
@@ -57,10 +77,42 @@ export function createPki(dir: string): Pki {
   const caCert = path.join(dir, 'ca.crt');
   const caKey = path.join(dir, 'ca.key');
   if (!existsSync(caCert)) {
-    openssl(['req', '-x509', ...keyArgs(caKey), '-subj', '/CN=fedlet-test-ca', '-days', '3650', '-sha256', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature', '-out', caCert], dir);
+    openssl(
+      [
+        'req',
+        '-x509',
+        ...keyArgs(caKey),
+        '-subj',
+        '/CN=fedlet-test-ca',
+        '-days',
+        '3650',
+        '-sha256',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+        '-out',
+        caCert,
+      ],
+      dir,
+    );
   }
   const ca = { cert: caCert, key: caKey };
-  const server = signCert(dir, ca, 'apiserver', '/CN=kube-apiserver', serverExt(['IP:127.0.0.1', 'IP:10.96.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local']));
+  const server = signCert(
+    dir,
+    ca,
+    'apiserver',
+    '/CN=kube-apiserver',
+    serverExt([
+      'IP:127.0.0.1',
+      'IP:10.96.0.1',
+      'DNS:localhost',
+      'DNS:kubernetes',
+      'DNS:kubernetes.default',
+      'DNS:kubernetes.default.svc',
+      'DNS:kubernetes.default.svc.cluster.local',
+    ]),
+  );
   const saKey = path.join(dir, 'sa.key');
   const saPub = path.join(dir, 'sa.pub');
   if (!existsSync(saPub)) {
@@ -97,9 +149,30 @@ export function frontProxyPki(dir: string): { caCert: string; client: ClientCert
   const caCert = path.join(dir, 'front-proxy-ca.crt');
   const caKey = path.join(dir, 'front-proxy-ca.key');
   if (!existsSync(caCert)) {
-    openssl(['req', '-x509', ...keyArgs(caKey), '-subj', '/CN=fedlet-test-front-proxy-ca', '-days', '3650', '-sha256', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature', '-out', caCert], dir);
+    openssl(
+      [
+        'req',
+        '-x509',
+        ...keyArgs(caKey),
+        '-subj',
+        '/CN=fedlet-test-front-proxy-ca',
+        '-days',
+        '3650',
+        '-sha256',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+        '-out',
+        caCert,
+      ],
+      dir,
+    );
   }
-  return { caCert, client: signCert(dir, { cert: caCert, key: caKey }, 'front-proxy-client', '/CN=front-proxy-client', clientExt()) };
+  return {
+    caCert,
+    client: signCert(dir, { cert: caCert, key: caKey }, 'front-proxy-client', '/CN=front-proxy-client', clientExt()),
+  };
 }
 
 export function kubeconfigYaml(opts: { name: string; server: string; caCert: string; cert: string; key: string }): string {

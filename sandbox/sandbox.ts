@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLowerNodes, startCluster, stopCluster, type ClusterState, type KwokNodeSpec } from './cluster.js';
-import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
+import { KubeClient, loadKubeConfig } from '../src/kube/client.js';
 import { serverExt, signCert } from './pki.js';
 import { findBinary } from './binaries.js';
 import { sandboxNodeIP } from './node-address.js';
@@ -72,7 +72,8 @@ export function saveState(s: SandboxState): void {
 }
 export function loadState(dir: string): SandboxState {
   const f = stateFile(dir);
-  if (!existsSync(f)) throw new Error(`no sandbox in ${path.resolve(dir)} (missing sandbox.json); start one with 'fedlet sandbox up --dir ${dir}'`);
+  if (!existsSync(f))
+    throw new Error(`no sandbox in ${path.resolve(dir)} (missing sandbox.json); start one with 'fedlet sandbox up --dir ${dir}'`);
   return JSON.parse(readFileSync(f, 'utf8')) as SandboxState;
 }
 
@@ -80,7 +81,10 @@ export function defaultNodesFor(index: number): KwokNodeSpec[] {
   const region = regions[index % regions.length]!;
   return defaultLowerNodes(2).map((n, j) => ({
     ...n,
-    labels: { 'topology.kubernetes.io/region': region, 'topology.kubernetes.io/zone': `${region}-${String.fromCharCode(97 + j)}` },
+    labels: {
+      'topology.kubernetes.io/region': region,
+      'topology.kubernetes.io/zone': `${region}-${String.fromCharCode(97 + j)}`,
+    },
   }));
 }
 
@@ -101,7 +105,12 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   const results = await Promise.allSettled([
     startCluster({ name: 'upper', role: 'upper', dir: path.join(dir, 'upper'), nodeMonitorGracePeriod: '20s', schedulerConfig }),
     ...Array.from({ length: n }, (_, i) =>
-      startCluster({ name: lowerName(i), role: 'lower', dir: path.join(dir, lowerName(i)), nodes: (opts.lowerNodes ?? defaultNodesFor)(i) }),
+      startCluster({
+        name: lowerName(i),
+        role: 'lower',
+        dir: path.join(dir, lowerName(i)),
+        nodes: (opts.lowerNodes ?? defaultNodesFor)(i),
+      }),
     ),
   ]);
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -109,7 +118,10 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
     for (const r of results) if (r.status === 'fulfilled') await stopCluster(r.value);
     throw new Error(failed.map((f) => (f.reason as Error).message).join('\n'));
   }
-  const [upper, ...lowers] = results.map((r) => (r as PromiseFulfilledResult<ClusterState>).value) as [ClusterState, ...ClusterState[]];
+  const [upper, ...lowers] = results.map((r) => (r as PromiseFulfilledResult<ClusterState>).value) as [
+    ClusterState,
+    ...ClusterState[],
+  ];
   progress(`clusters up after ${((Date.now() - started) / 1000).toFixed(1)}s`);
   const upperKubeconfig = path.join(dir, 'upper.kubeconfig');
   copyFileSync(upper.kubeconfig, upperKubeconfig);
@@ -156,8 +168,18 @@ export function writeSchedulerConfig(upperDir: string, extenderPort: number): st
 }
 
 export function startExtender(dir: string, adminUpperKubeconfig: string, port: number): ProcessRecord & { port: number } {
-  const kubeconfig = serviceAccountKubeconfig(adminUpperKubeconfig, 'extender', path.join(dir, 'fedlet-extender.kubeconfig'), 'fedlet-extender');
-  const p = startProcess('fedlet-extender', process.execPath, [fedletCli(), 'extender', `--upper-kubeconfig=${kubeconfig}`, `--port=${port}`, '--bind-address=127.0.0.1'], path.join(dir, 'fedlet-extender.log'));
+  const kubeconfig = serviceAccountKubeconfig(
+    adminUpperKubeconfig,
+    'extender',
+    path.join(dir, 'fedlet-extender.kubeconfig'),
+    'fedlet-extender',
+  );
+  const p = startProcess(
+    'fedlet-extender',
+    process.execPath,
+    [fedletCli(), 'extender', `--upper-kubeconfig=${kubeconfig}`, `--port=${port}`, '--bind-address=127.0.0.1'],
+    path.join(dir, 'fedlet-extender.log'),
+  );
   return { ...p, port };
 }
 
@@ -165,7 +187,11 @@ async function startAllFedlets(state: SandboxState, progress: (m: string) => voi
   for (const f of state.fedlets) startFedlet(state, f.cluster);
   saveState(state);
   progress('fedlets started; waiting for virtual nodes to be Ready');
-  await waitForNodesReady(state, state.fedlets.map((f) => f.nodeName), 90_000);
+  await waitForNodesReady(
+    state,
+    state.fedlets.map((f) => f.nodeName),
+    90_000,
+  );
   await waitForSettledSummaries(state, 120_000);
 }
 
@@ -182,10 +208,15 @@ export async function waitForSettledSummaries(state: SandboxState, timeoutMs: nu
     try {
       const pending: string[] = [];
       for (const f of state.fedlets) {
-        const cm = await client.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/fedlet-system/configmaps/fedlet-summary-${f.nodeName}`, { timeoutMs: 5000 }).catch(() => undefined);
+        const cm = await client
+          .get<{ data?: Record<string, string> }>(`/api/v1/namespaces/fedlet-system/configmaps/fedlet-summary-${f.nodeName}`, {
+            timeoutMs: 5000,
+          })
+          .catch(() => undefined);
         const body = cm?.data?.['summary.json'];
         if (!body) pending.push(`${f.nodeName}: no summary`);
-        else if (/node\.kubernetes\.io\/(not-ready|unreachable)/.test(body)) pending.push(`${f.nodeName}: lower nodes still carry lifecycle taints`);
+        else if (/node\.kubernetes\.io\/(not-ready|unreachable)/.test(body))
+          pending.push(`${f.nodeName}: lower nodes still carry lifecycle taints`);
       }
       if (!pending.length) return;
       last = pending.join('; ');
@@ -201,13 +232,35 @@ export async function waitForSettledSummaries(state: SandboxState, timeoutMs: nu
  * Uses existing clusters (for example kind clusters on a machine with Docker) instead of starting
  * local ones: only the fedlets are started, one per lower kubeconfig.
  */
-export async function sandboxAttach(opts: { dir: string; upperKubeconfig: string; lowerKubeconfigs: string[]; progress?: (m: string) => void; extraFedletArgs?: string[] }): Promise<SandboxState> {
+export async function sandboxAttach(opts: {
+  dir: string;
+  upperKubeconfig: string;
+  lowerKubeconfigs: string[];
+  progress?: (m: string) => void;
+  extraFedletArgs?: string[];
+}): Promise<SandboxState> {
   const dir = path.resolve(opts.dir);
   mkdirSync(dir, { recursive: true });
-  const external = (name: string, role: 'upper' | 'lower', kubeconfig: string): ClusterState => ({ name, role, dir, kubeconfig, server: '', caCert: '', processes: [] });
+  const external = (name: string, role: 'upper' | 'lower', kubeconfig: string): ClusterState => ({
+    name,
+    role,
+    dir,
+    kubeconfig,
+    server: '',
+    caCert: '',
+    processes: [],
+  });
   const upper = external('upper', 'upper', path.resolve(opts.upperKubeconfig));
   const lowers = opts.lowerKubeconfigs.map((k, i) => external(lowerName(i), 'lower', path.resolve(k)));
-  const state = await prepareFedlets(dir, upper, lowers, upper.kubeconfig, lowers.map((l) => l.kubeconfig), true, opts.extraFedletArgs);
+  const state = await prepareFedlets(
+    dir,
+    upper,
+    lowers,
+    upper.kubeconfig,
+    lowers.map((l) => l.kubeconfig),
+    true,
+    opts.extraFedletArgs,
+  );
   await startAllFedlets(state, opts.progress ?? (() => undefined));
   return state;
 }
@@ -216,7 +269,13 @@ export async function sandboxAttach(opts: { dir: string; upperKubeconfig: string
 function servingCertArgs(upper: ClusterState, external: boolean, nodeName: string): string[] {
   if (external) return ['--serving-cert=self-signed'];
   const pkiDir = path.join(upper.dir, 'pki');
-  const c = signCert(pkiDir, { cert: path.join(pkiDir, 'ca.crt'), key: path.join(pkiDir, 'ca.key') }, `${nodeName}-serving`, `/O=system:nodes/CN=system:node:${nodeName}`, serverExt([...new Set(['IP:127.0.0.1', `IP:${sandboxNodeIP()}`]), `DNS:${nodeName}`]));
+  const c = signCert(
+    pkiDir,
+    { cert: path.join(pkiDir, 'ca.crt'), key: path.join(pkiDir, 'ca.key') },
+    `${nodeName}-serving`,
+    `/O=system:nodes/CN=system:node:${nodeName}`,
+    serverExt([...new Set(['IP:127.0.0.1', `IP:${sandboxNodeIP()}`]), `DNS:${nodeName}`]),
+  );
   return [`--tls-cert-file=${c.cert}`, `--tls-private-key-file=${c.key}`];
 }
 
@@ -224,9 +283,18 @@ function servingCertArgs(upper: ClusterState, external: boolean, nodeName: strin
  * Applies manifests/rbac/<role> to a cluster and returns a kubeconfig holding a token of exactly that
  * ServiceAccount, so fedlet runs with the least privilege the manifests grant and nothing more.
  */
-export function serviceAccountKubeconfig(adminKubeconfig: string, role: 'upper' | 'lower' | 'extender', out: string, serviceAccount = 'fedlet'): string {
+export function serviceAccountKubeconfig(
+  adminKubeconfig: string,
+  role: 'upper' | 'lower' | 'extender',
+  out: string,
+  serviceAccount = 'fedlet',
+): string {
   const kubectl = (args: string[], input?: string) =>
-    execFileSync(findBinary('kubectl'), ['--kubeconfig', adminKubeconfig, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+    execFileSync(findBinary('kubectl'), ['--kubeconfig', adminKubeconfig, ...args], {
+      encoding: 'utf8',
+      input,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
   kubectl(['apply', '-k', path.join(repoRoot(), 'manifests', 'rbac', role)]);
   let token = '';
   for (let i = 0; i < 50 && !token; i++) {
@@ -238,21 +306,56 @@ export function serviceAccountKubeconfig(adminKubeconfig: string, role: 'upper' 
     }
   }
   const server = kubectl(['config', 'view', '--minify', '--raw', '-o', 'jsonpath={.clusters[0].cluster.server}']).trim();
-  const caData = kubectl(['config', 'view', '--minify', '--raw', '--flatten', '-o', 'jsonpath={.clusters[0].cluster.certificate-authority-data}']).trim();
+  const caData = kubectl([
+    'config',
+    'view',
+    '--minify',
+    '--raw',
+    '--flatten',
+    '-o',
+    'jsonpath={.clusters[0].cluster.certificate-authority-data}',
+  ]).trim();
   writeFileSync(
     out,
-    ['apiVersion: v1', 'kind: Config', 'clusters:', '- name: c', '  cluster:', `    server: ${server}`, `    certificate-authority-data: ${caData}`, 'users:', '- name: fedlet', '  user:', `    token: ${token}`, 'contexts:', '- name: c', '  context: {cluster: c, user: fedlet}', 'current-context: c', ''].join('\n'),
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: c',
+      '  cluster:',
+      `    server: ${server}`,
+      `    certificate-authority-data: ${caData}`,
+      'users:',
+      '- name: fedlet',
+      '  user:',
+      `    token: ${token}`,
+      'contexts:',
+      '- name: c',
+      '  context: {cluster: c, user: fedlet}',
+      'current-context: c',
+      '',
+    ].join('\n'),
     { mode: 0o600 },
   );
   return out;
 }
 
-async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterState[], upperKubeconfig: string, lowerKubeconfigs: string[], external: boolean, extraArgs?: string[]): Promise<SandboxState> {
+async function prepareFedlets(
+  dir: string,
+  upper: ClusterState,
+  lowers: ClusterState[],
+  upperKubeconfig: string,
+  lowerKubeconfigs: string[],
+  external: boolean,
+  extraArgs?: string[],
+): Promise<SandboxState> {
   const n = lowers.length;
   const ports = await freePorts(2 * n); // kubelet ports, then health ports
   // fedlet runs with the manifests' RBAC only: ServiceAccount tokens, not the admin credentials.
   const fedletUpper = serviceAccountKubeconfig(upperKubeconfig, 'upper', path.join(dir, 'fedlet-upper.kubeconfig'));
-  const fedletLowers = lowerKubeconfigs.map((k, i) => serviceAccountKubeconfig(k, 'lower', path.join(dir, `fedlet-${lowerName(i)}.kubeconfig`)));
+  const fedletLowers = lowerKubeconfigs.map((k, i) =>
+    serviceAccountKubeconfig(k, 'lower', path.join(dir, `fedlet-${lowerName(i)}.kubeconfig`)),
+  );
   return {
     dir,
     nodeIP: sandboxNodeIP(),
@@ -291,7 +394,13 @@ async function prepareFedlets(dir: string, upper: ClusterState, lowers: ClusterS
 export function startFedlet(state: SandboxState, cluster: string, env?: Record<string, string>): FedletRecord {
   const f = state.fedlets.find((x) => x.cluster === cluster);
   if (!f) throw new Error(`no fedlet for cluster ${cluster}`);
-  f.process = startProcess(`fedlet-${cluster}`, process.execPath, [fedletCli(), ...f.args], path.join(state.dir, `fedlet-${cluster}.log`), env);
+  f.process = startProcess(
+    `fedlet-${cluster}`,
+    process.execPath,
+    [fedletCli(), ...f.args],
+    path.join(state.dir, `fedlet-${cluster}.log`),
+    env,
+  );
   return f;
 }
 
@@ -306,8 +415,14 @@ export async function waitForNodesReady(state: SandboxState, names: string[], ti
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const list = await client.get<{ items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }> }>('/api/v1/nodes', { timeoutMs: 5000 });
-      const ready = new Set(list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata.name));
+      const list = await client.get<{
+        items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }>;
+      }>('/api/v1/nodes', { timeoutMs: 5000 });
+      const ready = new Set(
+        list.items
+          .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+          .map((n) => n.metadata.name),
+      );
       if (names.every((n) => ready.has(n))) return;
       last = `ready: ${[...ready].join(', ') || 'none'}`;
     } catch (e) {
@@ -315,7 +430,9 @@ export async function waitForNodesReady(state: SandboxState, names: string[], ti
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  const logs = state.fedlets.map((f) => `--- fedlet ${f.cluster} ---\n${tail(path.join(state.dir, `fedlet-${f.cluster}.log`))}`).join('\n');
+  const logs = state.fedlets
+    .map((f) => `--- fedlet ${f.cluster} ---\n${tail(path.join(state.dir, `fedlet-${f.cluster}.log`))}`)
+    .join('\n');
   throw new Error(`virtual nodes ${names.join(', ')} not Ready after ${timeoutMs} ms (${last})\n${logs}`);
 }
 
@@ -335,8 +452,10 @@ export interface ComponentStatus {
 export function sandboxStatus(dir: string): ComponentStatus[] {
   const s = loadState(dir);
   const rows: ComponentStatus[] = [];
-  for (const c of [s.upper, ...s.lowers]) for (const p of c.processes) rows.push({ cluster: c.name, component: p.name, pid: p.pid, running: isOurs(p) });
-  for (const f of s.fedlets) if (f.process) rows.push({ cluster: f.cluster, component: 'fedlet', pid: f.process.pid, running: isOurs(f.process) });
+  for (const c of [s.upper, ...s.lowers])
+    for (const p of c.processes) rows.push({ cluster: c.name, component: p.name, pid: p.pid, running: isOurs(p) });
+  for (const f of s.fedlets)
+    if (f.process) rows.push({ cluster: f.cluster, component: 'fedlet', pid: f.process.pid, running: isOurs(f.process) });
   if (s.extender) rows.push({ cluster: 'upper', component: 'fedlet-extender', pid: s.extender.pid, running: isOurs(s.extender) });
   return rows;
 }

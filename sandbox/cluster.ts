@@ -8,7 +8,7 @@ import { findBinary } from './binaries.js';
 import { createPki, frontProxyPki, kubeconfigYaml } from './pki.js';
 import { freePorts, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 import { kwokConfigYaml, kwokResourceMetricsPath } from './kwok-config.js';
-import { RESOURCE_METRICS_PATH_ANNOTATION } from '../../provider/lower-provider.js';
+import { RESOURCE_METRICS_PATH_ANNOTATION } from '../provider/lower-provider.js';
 import { hostPort, isProxyableAddress, sandboxNodeIP } from './node-address.js';
 import { startMetricsServer } from './metrics-server.js';
 
@@ -85,17 +85,22 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
   const log = (n: string) => path.join(dir, `${n}.log`);
   try {
     state.processes.push(
-      startProcess('etcd', findBinary('etcd'), [
-        `--name=${spec.name}`,
-        `--data-dir=${path.join(dir, 'etcd-data')}`,
-        `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
-        `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-        `--initial-cluster=${spec.name}=http://127.0.0.1:${etcdPeer}`,
-        '--unsafe-no-fsync',
-        '--log-level=warn',
-      ], log('etcd')),
+      startProcess(
+        'etcd',
+        findBinary('etcd'),
+        [
+          `--name=${spec.name}`,
+          `--data-dir=${path.join(dir, 'etcd-data')}`,
+          `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+          `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+          `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-cluster=${spec.name}=http://127.0.0.1:${etcdPeer}`,
+          '--unsafe-no-fsync',
+          '--log-level=warn',
+        ],
+        log('etcd'),
+      ),
     );
     const apiArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
@@ -141,23 +146,28 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
 
     const kcmKubeconfig = componentKubeconfig('kube-controller-manager');
     state.processes.push(
-      startProcess('kube-controller-manager', findBinary('kube-controller-manager'), [
-        `--kubeconfig=${kcmKubeconfig}`,
-        `--authentication-kubeconfig=${kcmKubeconfig}`,
-        `--authorization-kubeconfig=${kcmKubeconfig}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${kcmPort}`,
-        `--cert-dir=${path.join(dir, 'kcm-certs')}`,
-        '--leader-elect=false',
-        // Each controller acts with its own service account and RBAC role, as in a real cluster.
-        '--use-service-account-credentials=true',
-        `--service-account-private-key-file=${pki.saKey}`,
-        `--root-ca-file=${pki.caCert}`,
-        `--cluster-signing-cert-file=${pki.caCert}`,
-        `--cluster-signing-key-file=${pki.caKey}`,
-        `--node-monitor-grace-period=${spec.nodeMonitorGracePeriod ?? '40s'}`,
-        '--profiling=false',
-      ], log('kube-controller-manager')),
+      startProcess(
+        'kube-controller-manager',
+        findBinary('kube-controller-manager'),
+        [
+          `--kubeconfig=${kcmKubeconfig}`,
+          `--authentication-kubeconfig=${kcmKubeconfig}`,
+          `--authorization-kubeconfig=${kcmKubeconfig}`,
+          '--bind-address=127.0.0.1',
+          `--secure-port=${kcmPort}`,
+          `--cert-dir=${path.join(dir, 'kcm-certs')}`,
+          '--leader-elect=false',
+          // Each controller acts with its own service account and RBAC role, as in a real cluster.
+          '--use-service-account-credentials=true',
+          `--service-account-private-key-file=${pki.saKey}`,
+          `--root-ca-file=${pki.caCert}`,
+          `--cluster-signing-cert-file=${pki.caCert}`,
+          `--cluster-signing-key-file=${pki.caKey}`,
+          `--node-monitor-grace-period=${spec.nodeMonitorGracePeriod ?? '40s'}`,
+          '--profiling=false',
+        ],
+        log('kube-controller-manager'),
+      ),
     );
     const schedKubeconfig = componentKubeconfig('kube-scheduler');
     const schedArgs = [
@@ -176,33 +186,48 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
       const streamsDir = path.join(dir, 'streams');
       mkdirSync(path.join(streamsDir, 'exec'), { recursive: true });
       const logsFile = path.join(streamsDir, 'container.log');
-      writeFileSync(logsFile, criLines(['fedlet test log line 1', 'fedlet test log line 2', 'fedlet test log line 3']), { flag: 'a' });
+      writeFileSync(logsFile, criLines(['fedlet test log line 1', 'fedlet test log line 2', 'fedlet test log line 3']), {
+        flag: 'a',
+      });
       const kwokConfig = path.join(dir, 'kwok.yaml');
-      writeFileSync(kwokConfig, kwokConfigYaml({ logsFile, execWorkDir: path.join(streamsDir, 'exec'), portForwardTarget: pfTarget! }));
+      writeFileSync(
+        kwokConfig,
+        kwokConfigYaml({ logsFile, execWorkDir: path.join(streamsDir, 'exec'), portForwardTarget: pfTarget! }),
+      );
       state.kwokPort = kwokPort;
       state.portForwardTarget = pfTarget;
       state.logsFile = logsFile;
-      // kwok reports exec failures without their exit code; the kubelet front (test/env/kubelet-front)
+      // kwok reports exec failures without their exit code; the kubelet front (sandbox/kubelet-front)
       // serves exec with the kubelet's streaming library and passes everything else through to kwok.
       // Nodes advertise the front's port.
       state.processes.push(
-        startProcess('kubelet-front', findBinary('kubelet-front'), [
-          `--listen=${hostPort(nodeIP, frontPort!)}`,
-          `--backend=https://${hostPort(nodeIP, kwokPort!)}`,
-          `--exec-workdir=${path.join(streamsDir, 'exec')}`,
-        ], log('kubelet-front')),
+        startProcess(
+          'kubelet-front',
+          findBinary('kubelet-front'),
+          [
+            `--listen=${hostPort(nodeIP, frontPort!)}`,
+            `--backend=https://${hostPort(nodeIP, kwokPort!)}`,
+            `--exec-workdir=${path.join(streamsDir, 'exec')}`,
+          ],
+          log('kubelet-front'),
+        ),
       );
       state.processes.push(
-        startProcess('kwok', findBinary('kwok'), [
-          `--kubeconfig=${componentKubeconfig('kwok')}`,
-          `--config=${kwokConfig}`,
-          '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-          `--node-ip=${nodeIP}`,
-          `--node-port=${frontPort}`,
-          `--server-address=${hostPort(nodeIP, kwokPort!)}`,
-          '--node-lease-duration-seconds=40',
-          '--cidr=10.0.0.0/16',
-        ], log('kwok')),
+        startProcess(
+          'kwok',
+          findBinary('kwok'),
+          [
+            `--kubeconfig=${componentKubeconfig('kwok')}`,
+            `--config=${kwokConfig}`,
+            '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+            `--node-ip=${nodeIP}`,
+            `--node-port=${frontPort}`,
+            `--server-address=${hostPort(nodeIP, kwokPort!)}`,
+            '--node-lease-duration-seconds=40',
+            '--cidr=10.0.0.0/16',
+          ],
+          log('kwok'),
+        ),
       );
       for (const n of spec.nodes ?? []) await createKwokNode(state, n);
     }
@@ -224,7 +249,13 @@ export async function stopCluster(state: ClusterState): Promise<void> {
 }
 
 /** Issues a request to the cluster's API server as admin. */
-export function adminRequest(state: ClusterState, method: string, urlPath: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+export function adminRequest(
+  state: ClusterState,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+  timeoutMs = 5000,
+): Promise<{ status: number; body: string }> {
   const kc = readFileSync(path.join(state.dir, 'pki', 'admin.crt'));
   const key = readFileSync(path.join(state.dir, 'pki', 'admin.key'));
   const ca = readFileSync(state.caCert);
@@ -277,14 +308,31 @@ export function kwokNodeObject(n: KwokNodeSpec): unknown {
     metadata: {
       name: n.name,
       annotations: { 'kwok.x-k8s.io/node': 'fake', [RESOURCE_METRICS_PATH_ANNOTATION]: kwokResourceMetricsPath(n.name) },
-      labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok', ...n.labels },
+      labels: {
+        'kubernetes.io/hostname': n.name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        type: 'kwok',
+        ...n.labels,
+      },
     },
     spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR], ...(n.taints ? { taints: n.taints } : {}) },
     status: {
       allocatable: resources,
       capacity: resources,
       addresses: [{ type: 'InternalIP', address: sandboxNodeIP() }],
-      nodeInfo: { architecture: 'amd64', operatingSystem: 'linux', kubeletVersion: 'kwok', containerRuntimeVersion: 'kwok', kernelVersion: '', osImage: 'kwok', machineID: n.name, systemUUID: n.name, bootID: '', kubeProxyVersion: '' },
+      nodeInfo: {
+        architecture: 'amd64',
+        operatingSystem: 'linux',
+        kubeletVersion: 'kwok',
+        containerRuntimeVersion: 'kwok',
+        kernelVersion: '',
+        osImage: 'kwok',
+        machineID: n.name,
+        systemUUID: n.name,
+        bootID: '',
+        kubeProxyVersion: '',
+      },
     },
   };
 }

@@ -68,30 +68,51 @@ spec:
 }
 
 /** Starts metrics-server for a running upper cluster and registers it; returns its process record. */
-export function startMetricsServer(o: { dir: string; server: string; adminKubeconfig: string; pki: Pki; nodeIP: string; port: number }): ProcessRecord {
+export function startMetricsServer(o: {
+  dir: string;
+  server: string;
+  adminKubeconfig: string;
+  pki: Pki;
+  nodeIP: string;
+  port: number;
+}): ProcessRecord {
   const client = o.pki.client('metrics-server');
   const kubeconfig = path.join(o.dir, 'metrics-server.kubeconfig');
-  writeFileSync(kubeconfig, kubeconfigYaml({ name: 'upper', server: o.server, caCert: o.pki.caCert, cert: client.cert, key: client.key }));
+  writeFileSync(
+    kubeconfig,
+    kubeconfigYaml({ name: 'upper', server: o.server, caCert: o.pki.caCert, cert: client.cert, key: client.key }),
+  );
   // The aggregator checks the serving certificate for <service>.<namespace>.svc against the caBundle.
-  const serving = signCert(o.pki.dir, { cert: o.pki.caCert, key: o.pki.caKey }, 'metrics-server-serving', '/CN=metrics-server', serverExt(['DNS:metrics-server.kube-system.svc', 'DNS:metrics-server.kube-system.svc.cluster.local', `IP:${o.nodeIP}`]));
+  const serving = signCert(
+    o.pki.dir,
+    { cert: o.pki.caCert, key: o.pki.caKey },
+    'metrics-server-serving',
+    '/CN=metrics-server',
+    serverExt(['DNS:metrics-server.kube-system.svc', 'DNS:metrics-server.kube-system.svc.cluster.local', `IP:${o.nodeIP}`]),
+  );
   execFileSync(findBinary('kubectl'), ['--kubeconfig', o.adminKubeconfig, 'apply', '-f', '-'], {
     input: objects({ caBundle: readFileSync(o.pki.caCert).toString('base64'), nodeIP: o.nodeIP, port: o.port }),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  return startProcess('metrics-server', findBinary('metrics-server'), [
-    `--kubeconfig=${kubeconfig}`,
-    `--authentication-kubeconfig=${kubeconfig}`,
-    `--authorization-kubeconfig=${kubeconfig}`,
-    `--bind-address=${o.nodeIP}`,
-    `--secure-port=${o.port}`,
-    `--tls-cert-file=${serving.cert}`,
-    `--tls-private-key-file=${serving.key}`,
-    '--kubelet-preferred-address-types=InternalIP',
-    '--kubelet-use-node-status-port',
-    // fedlet's serving certificates in the sandbox are signed by the upper CA for the node IP: verified.
-    `--kubelet-certificate-authority=${o.pki.caCert}`,
-    // The shortest resolution metrics-server allows; the request timeout must stay below 90% of it.
-    '--metric-resolution=10s',
-    '--kubelet-request-timeout=5s',
-  ], path.join(o.dir, 'metrics-server.log'));
+  return startProcess(
+    'metrics-server',
+    findBinary('metrics-server'),
+    [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      `--bind-address=${o.nodeIP}`,
+      `--secure-port=${o.port}`,
+      `--tls-cert-file=${serving.cert}`,
+      `--tls-private-key-file=${serving.key}`,
+      '--kubelet-preferred-address-types=InternalIP',
+      '--kubelet-use-node-status-port',
+      // fedlet's serving certificates in the sandbox are signed by the upper CA for the node IP: verified.
+      `--kubelet-certificate-authority=${o.pki.caCert}`,
+      // The shortest resolution metrics-server allows; the request timeout must stay below 90% of it.
+      '--metric-resolution=10s',
+      '--kubelet-request-timeout=5s',
+    ],
+    path.join(o.dir, 'metrics-server.log'),
+  );
 }

@@ -14,7 +14,13 @@ export interface ProcessRecord {
   env?: Record<string, string>;
 }
 
-export function startProcess(name: string, command: string, args: string[], log: string, env?: Record<string, string>): ProcessRecord {
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  log: string,
+  env?: Record<string, string>,
+): ProcessRecord {
   const fd = openSync(log, 'a');
   try {
     const child = spawn(command, args, {

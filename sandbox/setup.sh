@@ -2,14 +2,9 @@
 # Everything a fresh machine needs beyond `npm ci`: openssl (test PKI), iproute2 and the control-plane binaries
 # (built from their Go modules, cached by version; see build-binaries.sh).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-# npm ci installs exactly the lock file. npm 11.19 writes lock files that omit other platforms'
-# optional packages (rollup's native builds) and then refuses them in `npm ci`; in that case install
-# from the same lock file with `npm install`, which resolves nothing new.
-if ! npm ci --no-audit --no-fund; then
-  echo "[setup] npm ci refused the lock file; installing from it with npm install instead" >&2
-  npm install --no-audit --no-fund
-fi
+cd "$(dirname "$0")/.."
+# npm ci installs exactly the lock file (which records every platform's optional packages).
+npm ci --no-audit --no-fund
 # openssl makes the test PKI; iproute2's `ip` sets up the e2e suite's private network namespace.
 install_pkg() {
   echo "[setup] installing $1" >&2
@@ -21,4 +16,6 @@ if ! command -v go >/dev/null; then
   echo "[setup] ERROR: the Go toolchain (1.26+) is needed to build kube-apiserver, etcd and kwok; install it and retry" >&2
   exit 1
 fi
-bash test/env/build-binaries.sh
+bash sandbox/build-binaries.sh
+# Leave a runnable CLI: README's `node dist/src/cli.js ...` and `npx fedlet ...` work right after setup.
+npm run build

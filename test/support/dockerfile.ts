@@ -26,7 +26,13 @@ function words(rest: string): string[] {
   return rest.trim().startsWith('[') ? (JSON.parse(rest) as string[]) : rest.trim().split(/\s+/);
 }
 
-export function rehearseDockerfile(o: { context: string; dockerfile: string; out: string; runEnv?: Record<string, string>; log?: (m: string) => void }): RehearsedStage[] {
+export function rehearseDockerfile(o: {
+  context: string;
+  dockerfile: string;
+  out: string;
+  runEnv?: Record<string, string>;
+  log?: (m: string) => void;
+}): RehearsedStage[] {
   const stages: RehearsedStage[] = [];
   const lines = readFileSync(o.dockerfile, 'utf8').split('\n');
   const inStage = (st: RehearsedStage, p: string) => path.join(st.root, path.isAbsolute(p) ? p : path.join(st.workdir, p));
@@ -88,7 +94,12 @@ export function rehearseDockerfile(o: { context: string; dockerfile: string; out
       }
       case 'RUN':
         o.log?.(`RUN ${rest}`);
-        execFileSync('bash', ['-ec', rest], { cwd: inStage(st, '.'), env: { ...process.env, ...st.env, ...o.runEnv }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+        execFileSync('bash', ['-ec', rest], {
+          cwd: inStage(st, '.'),
+          env: { ...process.env, ...st.env, ...o.runEnv },
+          stdio: ['ignore', 'pipe', 'pipe'],
+          maxBuffer: 64 * 1024 * 1024,
+        });
         break;
       case 'USER': {
         const m = /^(\d+)(?::(\d+))?$/.exec(rest);

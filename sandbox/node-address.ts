@@ -1,5 +1,5 @@
 // The address that node objects (kwok's simulated nodes and fedlet's virtual nodes) publish and listen
-// on. 127.0.0.1 by default; test/env/netns-run.sh sets FEDLET_SANDBOX_NODE_IP to a non-loopback address
+// on. 127.0.0.1 by default; sandbox/netns-run.sh sets FEDLET_SANDBOX_NODE_IP to a non-loopback address
 // inside a private network namespace, because kube-apiserver refuses to proxy to loopback node addresses.
 import { isIP } from 'node:net';
 

@@ -2,8 +2,8 @@
 # Builds (once, cached by version) every control-plane binary the tests and the sandbox use:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (from the k8s.io/kubernetes Go module),
 # etcd (from go.etcd.io/etcd/server/v3), kwok (from sigs.k8s.io/kwok), metrics-server (from
-# sigs.k8s.io/metrics-server; see build-metrics-server.sh) and the tests' kubelet streaming front
-# (test/env/kubelet-front; see build-kubelet-front.sh).
+# sigs.k8s.io/metrics-server; see build-metrics-server.sh) and the sandbox's kubelet streaming front
+# (sandbox/kubelet-front; see build-kubelet-front.sh).
 # Output: $FEDLET_BIN_DIR (default ~/.cache/fedlet/bin/k8s-$K8S_VERSION). Prints the directory last.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the tests' kubelet streaming front (test/env/kubelet-front) into the directory given as $1,
+# Builds the sandbox's kubelet streaming front (sandbox/kubelet-front) into the directory given as $1,
 # as $1/kubelet-front. Cached: a sha256 stamp of the sources, this script and the Go version sits next
 # to the binary, and a rebuild happens only when it changes. Modules come from the Go module proxy.
 # Prints the binary's path last.

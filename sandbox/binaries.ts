@@ -1,4 +1,4 @@
-// Finds the control-plane binaries built by test/env/build-binaries.sh. Lookup order per binary:
+// Finds the control-plane binaries built by sandbox/build-binaries.sh. Lookup order per binary:
 // TEST_ASSET_<NAME> (envtest convention), $FEDLET_BIN_DIR, $KUBEBUILDER_ASSETS, the default cache dir.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -8,7 +8,15 @@ export const K8S_VERSION = process.env.K8S_VERSION ?? 'v1.36.3';
 export const ETCD_VERSION = process.env.ETCD_VERSION ?? 'v3.6.16';
 export const KWOK_VERSION = process.env.KWOK_VERSION ?? 'v0.8.0';
 
-export type BinaryName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubectl' | 'kwok' | 'metrics-server' | 'kubelet-front';
+export type BinaryName =
+  | 'etcd'
+  | 'kube-apiserver'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kubectl'
+  | 'kwok'
+  | 'metrics-server'
+  | 'kubelet-front';
 
 export function defaultBinDir(): string {
   const cache = process.env.FEDLET_CACHE_DIR ?? path.join(homedir(), '.cache', 'fedlet');
