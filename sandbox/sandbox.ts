@@ -1,7 +1,7 @@
 // The sandbox: one upper cluster (no nodes of its own) and N lower clusters with kwok nodes, plus one
 // fedlet per lower. State lives in DIR/sandbox.json so that `down`/`status` and tests can find it.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLowerNodes, startCluster, stopCluster, type ClusterState, type KwokNodeSpec } from './cluster.js';
@@ -77,6 +77,20 @@ export function loadState(dir: string): SandboxState {
   return JSON.parse(readFileSync(f, 'utf8')) as SandboxState;
 }
 
+/** Names a sandbox writes into its directory; nothing else there is ever removed. */
+const SANDBOX_ENTRY = /^(upper|lower-\d+|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log)$/;
+
+/** Removes what an earlier (stopped) sandbox left in dir; returns the entries removed. */
+export function clearSandboxFiles(dir: string): string[] {
+  const removed: string[] = [];
+  for (const e of readdirSync(dir)) {
+    if (!SANDBOX_ENTRY.test(e)) continue;
+    rmSync(path.join(dir, e), { recursive: true, force: true });
+    removed.push(e);
+  }
+  return removed.sort();
+}
+
 export function defaultNodesFor(index: number): KwokNodeSpec[] {
   const region = regions[index % regions.length]!;
   return defaultLowerNodes(2).map((n, j) => ({
@@ -93,9 +107,19 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   mkdirSync(dir, { recursive: true });
   if (existsSync(stateFile(dir))) {
     const old = loadState(dir);
-    if ([...old.upper.processes, ...old.lowers.flatMap((l) => l.processes)].some(isOurs))
+    const procs = [
+      ...old.upper.processes,
+      ...old.lowers.flatMap((l) => l.processes),
+      ...old.fedlets.flatMap((f) => (f.process ? [f.process] : [])),
+    ];
+    if (old.extender) procs.push(old.extender);
+    if (procs.some(isOurs))
       throw new Error(`a sandbox is already running in ${dir}; stop it with 'fedlet sandbox down --dir ${opts.dir}'`);
   }
+  // A stopped sandbox's etcd data, certificates and ports would be reused by the new processes (a stale
+  // leader lease, kwok nodes with old kubelet ports): start from clean state instead.
+  const removed = clearSandboxFiles(dir);
+  if (removed.length) opts.progress?.(`removed the state of a stopped sandbox in ${dir}: ${removed.join(', ')}`);
   const n = opts.lowers ?? 2;
   const progress = opts.progress ?? (() => undefined);
   const started = Date.now();
