@@ -34,6 +34,8 @@ export interface ClusterSpec {
   nodeMonitorGracePeriod?: string;
   /** Optional KubeSchedulerConfiguration file for kube-scheduler. */
   schedulerConfig?: string;
+  /** kube-controller-manager --cluster-signing-duration: lifetime of CSR-issued certificates (default 1 year). */
+  clusterSigningDuration?: string;
 }
 
 export interface ClusterState {
@@ -164,6 +166,7 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
           `--cluster-signing-cert-file=${pki.caCert}`,
           `--cluster-signing-key-file=${pki.caKey}`,
           `--node-monitor-grace-period=${spec.nodeMonitorGracePeriod ?? '40s'}`,
+          `--cluster-signing-duration=${spec.clusterSigningDuration ?? '8760h'}`,
           '--profiling=false',
         ],
         log('kube-controller-manager'),

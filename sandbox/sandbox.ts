@@ -42,6 +42,8 @@ export interface SandboxOptions {
   withFedlet?: boolean;
   /** Per-lower node layout; default: 2 nodes of 8 CPU / 32Gi / 500 pods each. */
   lowerNodes?: (index: number) => KwokNodeSpec[];
+  /** Lifetime of certificates the upper cluster signs for CSRs (e.g. '2m' to exercise renewal); default 1 year. */
+  upperCertificateDuration?: string;
   progress?: (msg: string) => void;
   extraFedletArgs?: string[];
 }
@@ -127,7 +129,14 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   const [extenderPort] = await freePorts(1);
   const schedulerConfig = writeSchedulerConfig(path.join(dir, 'upper'), extenderPort!);
   const results = await Promise.allSettled([
-    startCluster({ name: 'upper', role: 'upper', dir: path.join(dir, 'upper'), nodeMonitorGracePeriod: '20s', schedulerConfig }),
+    startCluster({
+      name: 'upper',
+      role: 'upper',
+      dir: path.join(dir, 'upper'),
+      nodeMonitorGracePeriod: '20s',
+      schedulerConfig,
+      clusterSigningDuration: opts.upperCertificateDuration,
+    }),
     ...Array.from({ length: n }, (_, i) =>
       startCluster({
         name: lowerName(i),

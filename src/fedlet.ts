@@ -20,6 +20,7 @@ import { FedletMetrics } from './metrics.js';
 import { KubeletAuth } from './kubelet/auth.js';
 import { KubeletServer } from './kubelet/server.js';
 import { obtainServingCert, upperClientCA } from './kubelet/serving-cert.js';
+import { followClientCA, rotateServingCert } from './kubelet/cert-rotation.js';
 
 export class StartupError extends Error {}
 
@@ -141,7 +142,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   phaseTimer.unref();
   let kubelet: KubeletServer | undefined;
   // The kubelet API starts once its certificate is there (a CSR may wait for approval); pods run meanwhile.
-  const kubeletStarted = obtainServingCert({
+  const servingCertOptions = {
     mode: cfg.servingCert,
     certFile: cfg.tlsCertFile,
     keyFile: cfg.tlsPrivateKeyFile,
@@ -150,8 +151,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     nodeIP: cfg.nodeIP,
     upper,
     log,
-    signal: abort.signal,
-  })
+  };
+  const kubeletStarted = obtainServingCert({ ...servingCertOptions, signal: abort.signal })
     .then(async (tls) => {
       log.info({ source: tls.source }, 'kubelet serving certificate ready');
       kubelet = new KubeletServer({
@@ -167,6 +168,20 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
         log: log.child({ component: 'kubelet-api' }),
       });
       await kubelet.start();
+      const server = kubelet;
+      // A CSR-issued certificate is renewed before it expires; the client CA is followed unless pinned by file.
+      if (cfg.servingCert === 'csr')
+        void rotateServingCert(
+          tls,
+          {
+            renew: (signal) => obtainServingCert({ ...servingCertOptions, signal, renew: true }),
+            apply: (c) => server.setCertificate(c.cert, c.key),
+            log: log.child({ component: 'serving-cert' }),
+          },
+          abort.signal,
+        );
+      if (!cfg.clientCAFile)
+        void followClientCA(upper, clientCA, (ca) => server.setClientCA(ca), log.child({ component: 'client-ca' }), abort.signal);
     })
     .catch((e: Error) => {
       if (abort.signal.aborted) return;

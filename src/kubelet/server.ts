@@ -137,9 +137,16 @@ export class KubeletServer {
     o.log.info({ port: o.port }, 'kubelet API listening');
   }
 
-  /** Replaces the serving certificate (renewal) without dropping connections. */
+  /** Replaces the serving certificate (renewal); established connections keep their session. */
   setCertificate(cert: string, key: string): void {
+    this.o.tls = { ...this.o.tls, cert, key };
     this.server?.setSecureContext({ cert, key, ca: this.o.tls.clientCA });
+  }
+
+  /** Trusts a new client CA bundle (the upper cluster rotated its CA) for new connections. */
+  setClientCA(clientCA: string): void {
+    this.o.tls = { ...this.o.tls, clientCA };
+    this.server?.setSecureContext({ cert: this.o.tls.cert, key: this.o.tls.key, ca: clientCA });
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

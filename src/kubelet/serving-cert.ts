@@ -28,6 +28,8 @@ export interface ServingCertOptions {
   upper: KubeClient;
   log: Logger;
   signal: AbortSignal;
+  /** Renewal: ignore the kept certificate and key, and request a new certificate for a new key. */
+  renew?: boolean;
 }
 
 interface Csr {
@@ -57,11 +59,11 @@ export async function obtainServingCert(o: ServingCertOptions): Promise<ServingC
   }
   const certPath = o.certDir ? path.join(o.certDir, 'kubelet-serving.crt') : undefined;
   const keyPath = o.certDir ? path.join(o.certDir, 'kubelet-serving.key') : undefined;
-  if (certPath && keyPath && existsSync(certPath) && existsSync(keyPath)) {
+  if (!o.renew && certPath && keyPath && existsSync(certPath) && existsSync(keyPath)) {
     const cert = readFileSync(certPath, 'utf8');
     if (stillValid(cert)) return { cert, key: readFileSync(keyPath, 'utf8'), source: `CSR-issued ${certPath}` };
   }
-  const key = keyPath && existsSync(keyPath) ? keyPairFromPem(readFileSync(keyPath, 'utf8')) : newKeyPair();
+  const key = !o.renew && keyPath && existsSync(keyPath) ? keyPairFromPem(readFileSync(keyPath, 'utf8')) : newKeyPair();
   const name = `fedlet-${o.nodeName}-${randomBytes(4).toString('hex')}`.slice(0, 253);
   await o.upper.create('/apis/certificates.k8s.io/v1/certificatesigningrequests', {
     apiVersion: 'certificates.k8s.io/v1',

@@ -30,7 +30,8 @@ export async function setup(project: TestProject): Promise<void> {
       progress,
     });
   } else {
-    state = await sandboxUp({ dir, lowers: 2, progress });
+    // Short-lived CSR certificates, so the serving-certificate renewal test sees a real renewal.
+    state = await sandboxUp({ dir, lowers: 2, progress, upperCertificateDuration: '2m' });
   }
   progress(`environment ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${dir})`);
   project.provide('sandboxDir', dir);

@@ -1,0 +1,117 @@
+// Keeps the kubelet API's TLS material current without a restart, as the kubelet does: a CSR-issued
+// serving certificate is renewed at a jittered 70–90% of its lifetime (so a fleet of nodes does not renew
+// at once), and the upper cluster's client CA is followed as kube-apiserver republishes it. The server
+// swaps its secure context; connections and streams already established keep their session.
+import { X509Certificate } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { KubeClient } from '../kube/client.js';
+import { Backoff, sleep } from '../util/backoff.js';
+import type { ServingCert } from './serving-cert.js';
+
+/** Milliseconds from `now` until a certificate valid [notBefore, notAfter] should be renewed. */
+export function renewalDelayMs(notBefore: number, notAfter: number, now: number, random: () => number): number {
+  const lifetime = Math.max(0, notAfter - notBefore);
+  const at = notBefore + lifetime * (0.7 + 0.2 * random());
+  return Math.max(0, Math.round(at - now));
+}
+
+export function certValidity(certPem: string): { notBefore: number; notAfter: number } {
+  const c = new X509Certificate(certPem);
+  return { notBefore: new Date(c.validFrom).getTime(), notAfter: new Date(c.validTo).getTime() };
+}
+
+export interface ServingCertRotatorOptions {
+  /** Obtains a fresh certificate (a new key and CSR); may wait for approval. */
+  renew: (signal: AbortSignal) => Promise<ServingCert>;
+  /** Starts serving the new certificate. */
+  apply: (cert: ServingCert) => void;
+  log: Logger;
+  now?: () => number;
+  random?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** Renews `current` before it expires, forever (until signal aborts). */
+export async function rotateServingCert(current: ServingCert, o: ServingCertRotatorOptions, signal: AbortSignal): Promise<void> {
+  const now = o.now ?? Date.now;
+  const random = o.random ?? Math.random;
+  const wait = o.sleep ?? sleep;
+  const backoff = new Backoff(5_000, 120_000);
+  let cert = current;
+  while (!signal.aborted) {
+    const { notBefore, notAfter } = certValidity(cert.cert);
+    const delay = renewalDelayMs(notBefore, notAfter, now(), random);
+    o.log.info(
+      { renewAt: new Date(now() + delay).toISOString(), expires: new Date(notAfter).toISOString() },
+      'serving certificate renewal scheduled',
+    );
+    await wait(delay, signal);
+    if (signal.aborted) return;
+    try {
+      const next = await o.renew(signal);
+      if (signal.aborted) return;
+      o.apply(next);
+      cert = next;
+      backoff.reset();
+      o.log.info({ source: next.source }, 'kubelet serving certificate renewed');
+    } catch (e) {
+      if (signal.aborted) return;
+      const left = notAfter - now();
+      o.log.error(
+        { err: (e as Error).message, expiresInSeconds: Math.round(left / 1000) },
+        'renewing the kubelet serving certificate failed; retrying',
+      );
+      await wait(backoff.next(), signal);
+    }
+  }
+}
+
+const AUTH_CM = '/api/v1/namespaces/kube-system/configmaps';
+const AUTH_CM_NAME = 'extension-apiserver-authentication';
+
+/**
+ * Follows kube-system/extension-apiserver-authentication and calls `onChange` with the new client CA
+ * bundle whenever kube-apiserver republishes it (CA rotation). Watches by name; each watch is bounded
+ * and the object is read again between watches, so nothing is missed across reconnects.
+ */
+export async function followClientCA(
+  upper: KubeClient,
+  initial: string,
+  onChange: (ca: string) => void,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  interface Cm {
+    metadata: { resourceVersion?: string };
+    data?: Record<string, string>;
+  }
+  let known = initial;
+  const seen = (cm: Cm | undefined) => {
+    const ca = cm?.data?.['client-ca-file'];
+    if (ca && ca !== known) {
+      known = ca;
+      log.info('upper client CA changed; kubelet API now trusts the new bundle');
+      onChange(ca);
+    }
+  };
+  const backoff = new Backoff(1_000, 60_000);
+  while (!signal.aborted) {
+    try {
+      const cm = await upper.get<Cm>(`${AUTH_CM}/${AUTH_CM_NAME}`);
+      seen(cm);
+      for await (const ev of upper.watch<Cm>(
+        AUTH_CM,
+        { fieldSelector: `metadata.name=${AUTH_CM_NAME}`, resourceVersion: cm.metadata.resourceVersion, timeoutSeconds: 300 },
+        signal,
+      )) {
+        if (ev.type === 'ERROR') break;
+        if (ev.type === 'ADDED' || ev.type === 'MODIFIED') seen(ev.object);
+      }
+      backoff.reset();
+    } catch (e) {
+      if (signal.aborted) return;
+      log.debug({ err: (e as Error).message }, 'client CA watch interrupted');
+      await backoff.wait(signal);
+    }
+  }
+}
