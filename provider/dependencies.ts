@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../src/kube/client.js';
 import type { DataObject, Pod } from '../src/kube/types.js';
-import { LABEL_ORIGIN } from '../src/labels.js';
+import { LABEL_ORIGIN, LABEL_SERVICE_ACCOUNT_TOKEN } from '../src/labels.js';
 import { METADATA_ONLY_LIST } from '../src/kube/informer.js';
 import { dependencyRefs, ownershipAnnotations, ownershipLabels } from './translate.js';
 
@@ -14,6 +14,8 @@ export type DependencyKind = 'configmaps' | 'secrets';
 
 /** A required ConfigMap/Secret does not exist in the upper cluster. */
 export class MissingDependencyError extends Error {
+  /** The upper pod's status reason while it waits. */
+  readonly podReason = 'MissingDependency';
   constructor(
     readonly kind: DependencyKind,
     readonly namespace: string,
@@ -146,7 +148,8 @@ export class DependencySync {
     let deleted = 0;
     for (const kind of ['configmaps', 'secrets'] as const) {
       const list = await this.o.lower.get<{ items: DataObject[] }>(`/api/v1/${kind}`, {
-        query: { labelSelector: `${LABEL_ORIGIN}=${this.o.nodeName}` },
+        // Token Secrets belong to their pods (token-secrets.ts collects them).
+        query: { labelSelector: `${LABEL_ORIGIN}=${this.o.nodeName},!${LABEL_SERVICE_ACCOUNT_TOKEN}` },
         headers: METADATA_ONLY_LIST,
       });
       for (const obj of list.items ?? []) {

@@ -26,6 +26,7 @@ import { fromMilli, toMilli } from '../src/util/quantity.js';
 import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
 import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
 import { LowerHealth } from './lower-health.js';
+import type { ServiceAccountOptions } from './service-account.js';
 
 interface RawNode extends KubeObject {
   spec?: { unschedulable?: boolean; taints?: Taint[] };
@@ -56,6 +57,8 @@ export interface LowerProviderOptions {
   healthIntervalMs: number;
   healthFailureThreshold: number;
   debounceMs: number;
+  /** Identity and API-server address of lower pods (service-account.ts). */
+  serviceAccounts: ServiceAccountOptions;
   log: Logger;
 }
 
@@ -128,6 +131,7 @@ export class LowerProvider implements Provider {
       bounceAfterSeconds: o.bounceAfterSeconds,
       avoidAfterBounceSeconds: o.avoidAfterBounceSeconds,
       onAvoidChange: () => this.scheduleRecompute(),
+      serviceAccounts: o.serviceAccounts,
       log,
     });
     this.stats = new LowerStats({
@@ -188,6 +192,8 @@ export class LowerProvider implements Provider {
   async collectGarbage(livePods: Pod[]): Promise<void> {
     const n = await this.podsOps.deps.collectGarbage(livePods, (ns) => this.podsOps.lowerNamespaceOf(ns));
     if (n) this.o.log.info({ deleted: n }, 'removed lower ConfigMaps/Secrets no pod references');
+    const t = await this.podsOps.tokens.collectGarbage(livePods);
+    if (t) this.o.log.info({ deleted: t }, 'removed service-account token Secrets of pods that are gone');
   }
   onPodChange(listener: (upperKey: string) => void): void {
     this.podsOps.onChange(listener);

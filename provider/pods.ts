@@ -12,6 +12,8 @@ import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import { upperStatusFromLower } from './status.js';
 import { dependencyRefs, mutableView, translatePod } from './translate.js';
+import { ROOT_CA_CONFIGMAP, serviceAccountMode, tokenRequests, type ServiceAccountOptions } from './service-account.js';
+import { TokenSecrets } from './token-secrets.js';
 
 export interface LowerPodsOptions {
   upper: KubeClient;
@@ -25,6 +27,7 @@ export interface LowerPodsOptions {
   bounceAfterSeconds: number;
   avoidAfterBounceSeconds: number;
   onAvoidChange: () => void;
+  serviceAccounts: ServiceAccountOptions;
   log: Logger;
 }
 
@@ -65,6 +68,7 @@ export class LowerPods {
   readonly upperSecrets: Informer<KubeObject>;
   readonly deps: DependencySync;
   readonly lowerEvents: Informer<LowerEvent>;
+  readonly tokens: TokenSecrets;
   /** lower pod key (lowerNs/name) → upper key */
   private readonly byLowerKey = new Map<string, string>();
   /** upper key → lower pod */
@@ -157,6 +161,19 @@ export class LowerPods {
     };
     this.lowerEvents.addHandlers({ onAdd: mirror, onUpdate: (e, old) => e.count !== old.count && mirror(e) });
     this.deps = new DependencySync({ upper: o.upper, lower: o.lower, nodeName: o.nodeName, log });
+    this.tokens = new TokenSecrets({
+      upper: o.upper,
+      lower: o.lower,
+      nodeName: o.nodeName,
+      clusterName: o.clusterName,
+      serviceAccounts: o.serviceAccounts,
+      caVersion: (ns) => this.upperConfigMaps.get(`${ns}/${ROOT_CA_CONFIGMAP}`)?.metadata?.resourceVersion,
+      onDue: (key) => this.emit(key),
+      onEvent: (e) => {
+        for (const l of this.eventListeners) l(e);
+      },
+      log,
+    });
   }
 
   onChange(l: (upperKey: string) => void): void {
@@ -174,16 +191,24 @@ export class LowerPods {
     this.lowerEvents.start();
     this.upperConfigMaps.start();
     this.upperSecrets.start();
+    this.tokens.start();
   }
   async waitForSync(signal: AbortSignal): Promise<void> {
     await Promise.all([
       this.lowerPods.waitForSync(signal),
       this.upperConfigMaps.waitForSync(signal),
       this.upperSecrets.waitForSync(signal),
+      this.tokens.waitForSync(signal),
     ]);
   }
   async stop(): Promise<void> {
-    await Promise.all([this.lowerPods.stop(), this.lowerEvents.stop(), this.upperConfigMaps.stop(), this.upperSecrets.stop()]);
+    await Promise.all([
+      this.lowerPods.stop(),
+      this.lowerEvents.stop(),
+      this.upperConfigMaps.stop(),
+      this.upperSecrets.stop(),
+      this.tokens.stop(),
+    ]);
   }
 
   lowerNamespaceOf(upperNs: string): string {
@@ -225,8 +250,10 @@ export class LowerPods {
     for (const set of this.dependents.values()) set.delete(key);
     const ns = upper.metadata.namespace ?? '';
     const refs = dependencyRefs(upper);
+    // Upper tokens carry the upper CA: its change re-issues the pod's token Secret.
+    const ca = serviceAccountMode(upper, this.o.serviceAccounts) === 'upper' && tokenRequests(upper).length > 0;
     for (const [kind, names] of [
-      ['configmaps', refs.configMaps],
+      ['configmaps', ca ? new Map([...refs.configMaps, [ROOT_CA_CONFIGMAP, false]]) : refs.configMaps],
       ['secrets', refs.secrets],
     ] as const)
       for (const name of names.keys()) {
@@ -251,6 +278,7 @@ export class LowerPods {
       clusterName: this.o.clusterName,
       lowerNamespace: lowerNs,
       allowDaemonSetPods: this.o.allowDaemonSetPods,
+      serviceAccounts: this.o.serviceAccounts,
     });
     this.trackDependents(upper);
     const existing = this.byUpperKey.get(upperKey);
@@ -269,6 +297,7 @@ export class LowerPods {
         };
       await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
       await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
+      await this.tokens.ensure(upper, lowerNs, true);
       try {
         await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
         this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
@@ -281,6 +310,7 @@ export class LowerPods {
     }
     await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
     if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
+    await this.tokens.ensure(upper, lowerNs, false);
     const unschedulable = existing.status?.conditions?.find(
       (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
     );

@@ -1,8 +1,9 @@
 // Upper pod → lower pod. Pure: no I/O. Strips what belongs to the upper cluster (node binding,
-// scheduling constraints about virtual nodes, the upper service-account token), rewrites downward-API
-// env vars that would show lower values, and adds the ownership labels and annotations.
-import type { Container, EnvVar, Pod, PodSpec, Volume } from '../src/kube/types.js';
+// scheduling constraints about virtual nodes), rewrites downward-API env vars that would show lower
+// values, sets the service-account identity (service-account.ts), and adds the ownership labels.
+import type { Container, EnvVar, Pod, PodSpec } from '../src/kube/types.js';
 import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
+import { applyServiceAccount, isTokenVolume, ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from './service-account.js';
 
 /** The pod asks for something fedlet cannot provide in a lower cluster. `field` is a JSON path. */
 export class UnsupportedPodError extends Error {
@@ -20,6 +21,8 @@ export interface TranslateContext {
   clusterName: string;
   lowerNamespace: string;
   allowDaemonSetPods: boolean;
+  /** Identity and API-server address of lower pods; default: upper identity, no address. */
+  serviceAccounts?: ServiceAccountOptions;
 }
 
 /** Rejects pod features that cannot work in a lower cluster, naming the field. */
@@ -67,11 +70,6 @@ export function validatePod(pod: Pod, ctx: TranslateContext): void {
     );
 }
 
-/** Projected volumes that carry the upper service-account token (kube-api-access-*). */
-function isServiceAccountTokenVolume(v: Volume): boolean {
-  return !!v.projected?.sources?.some((src) => src.serviceAccountToken !== undefined);
-}
-
 const downwardRewrites: Record<string, (pod: Pod, ctx: TranslateContext) => string | undefined> = {
   'metadata.namespace': (p) => p.metadata.namespace,
   'metadata.name': (p) => p.metadata.name,
@@ -90,11 +88,10 @@ function rewriteEnv(env: EnvVar[] | undefined, pod: Pod, ctx: TranslateContext):
   });
 }
 
-function translateContainer(c: Container, dropMounts: Set<string>, pod: Pod, ctx: TranslateContext): Container {
+function translateContainer(c: Container, pod: Pod, ctx: TranslateContext): Container {
   const out: Container = { ...c };
   out.env = rewriteEnv(c.env, pod, ctx);
   if (out.env === undefined) delete out.env;
-  if (c.volumeMounts) out.volumeMounts = c.volumeMounts.filter((m) => !dropMounts.has(m.name));
   return out;
 }
 
@@ -109,7 +106,6 @@ export function ownershipAnnotations(upper: { namespace?: string; name?: string 
 export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
   validatePod(pod, ctx);
   const src = pod.spec;
-  const dropVolumes = new Set((src.volumes ?? []).filter(isServiceAccountTokenVolume).map((v) => v.name));
   const spec: PodSpec = { ...src };
   // Scheduling in the upper cluster chose this virtual node; the lower scheduler picks a lower node.
   for (const k of [
@@ -128,14 +124,10 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
     'schedulingGates',
   ] as const)
     delete spec[k];
-  // The upper service account and its token mean nothing in the lower cluster: run as the lower
-  // namespace's default service account, with no token mounted.
-  spec.serviceAccountName = 'default';
-  spec.automountServiceAccountToken = false;
-  spec.volumes = (src.volumes ?? []).filter((v) => !dropVolumes.has(v.name));
-  if (!spec.volumes.length) delete spec.volumes;
-  spec.containers = src.containers.map((c) => translateContainer(c, dropVolumes, pod, ctx));
-  if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, dropVolumes, pod, ctx));
+  spec.containers = src.containers.map((c) => translateContainer(c, pod, ctx));
+  if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, pod, ctx));
+  // Service-account identity and token volumes (see service-account.ts).
+  applyServiceAccount(pod, spec, ctx.serviceAccounts ?? { lowerIdentityNamespaces: new Set() });
   delete spec.ephemeralContainers;
   // The application sees the upper pod's name as its hostname (a DNS label, at most 63 characters).
   spec.hostname =
@@ -175,10 +167,12 @@ function addRef(m: Map<string, boolean>, name: string | undefined, optional: boo
 export function dependencyRefs(pod: Pod): DependencyRefs {
   const refs: DependencyRefs = { configMaps: new Map(), secrets: new Map() };
   for (const v of pod.spec.volumes ?? []) {
-    if (isServiceAccountTokenVolume(v)) continue;
     addRef(refs.configMaps, v.configMap?.name, v.configMap?.optional);
     addRef(refs.secrets, v.secret?.secretName, v.secret?.optional);
+    const tokenVolume = isTokenVolume(v);
     for (const s of v.projected?.sources ?? []) {
+      // A token volume's CA is the upper one from the token Secret, or the lower namespace's own.
+      if (tokenVolume && s.configMap?.name === ROOT_CA_CONFIGMAP) continue;
       addRef(refs.configMaps, s.configMap?.name, s.configMap?.optional);
       addRef(refs.secrets, s.secret?.name, s.secret?.optional);
     }

@@ -38,6 +38,8 @@ export interface FedletConfig {
   namespaceTemplate: string;
   podIPRemap?: string;
   allowDaemonSetPods: boolean;
+  upperAPIServerAddress?: string;
+  lowerIdentityNamespaces?: string;
   podWorkers: number;
   unreachableDeleteAfterSeconds: number;
   bounceAfterSeconds: number;
@@ -251,6 +253,22 @@ export const options: OptionSpec[] = [
     kind: 'bool',
     default: 'false',
     help: 'run DaemonSet pods bound to the virtual node (one copy in the lower cluster) instead of refusing them',
+  },
+  {
+    key: 'upperAPIServerAddress',
+    flag: 'upper-api-server-address',
+    env: 'FEDLET_UPPER_API_SERVER_ADDRESS',
+    kind: 'string',
+    default: '(none: pods get empty KUBERNETES_SERVICE_HOST/PORT and a warning event)',
+    help: 'host:port of the upper API server as lower pods reach it; set as KUBERNETES_SERVICE_HOST/PORT in pods running with upper service-account tokens (its serving certificate must be valid for this host)',
+  },
+  {
+    key: 'lowerIdentityNamespaces',
+    flag: 'lower-identity-namespaces',
+    env: 'FEDLET_LOWER_IDENTITY_NAMESPACES',
+    kind: 'string',
+    default: '(none)',
+    help: 'comma-separated upper namespaces whose pods run as the same-named service account of the lower cluster (as with annotation fedlet.io/service-account: lower)',
   },
   {
     key: 'podWorkers',
@@ -658,11 +676,36 @@ function validate(cfg: FedletConfig): FedletConfig {
     throw new ConfigError('serving certificate mode "files" needs both --tls-cert-file and --tls-private-key-file');
   if (!isIP(cfg.kubeletBindAddress))
     throw new ConfigError(`kubelet bind address "${cfg.kubeletBindAddress}" is not an IP address`);
+  if (cfg.upperAPIServerAddress !== undefined) {
+    try {
+      parseHostPort(cfg.upperAPIServerAddress);
+    } catch (e) {
+      throw new ConfigError(`upper API server address: ${(e as Error).message}`);
+    }
+  }
+  for (const ns of parseNamespaceList(cfg.lowerIdentityNamespaces))
+    if (!dnsLabel.test(ns)) throw new ConfigError(`lowerIdentityNamespaces: "${ns}" is not a namespace name`);
   if (cfg.leaseRenewIntervalSeconds >= cfg.leaseDurationSeconds)
     throw new ConfigError(
       `lease renew interval (${cfg.leaseRenewIntervalSeconds}s) must be shorter than the lease duration (${cfg.leaseDurationSeconds}s)`,
     );
   return cfg;
+}
+
+/** Parses `host:port` (IPv6 in brackets), e.g. the upper API server address. */
+export function parseHostPort(s: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(s.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535)
+    throw new Error(`"${s}" is not host:port (e.g. 10.0.0.1:6443, api.example.com:443 or [fd00::1]:6443)`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+export function parseNamespaceList(s: string | undefined): string[] {
+  return (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 function isIP(s: string): boolean {

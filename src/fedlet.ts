@@ -7,7 +7,7 @@ import { startHealthServer, type HealthState } from './health.js';
 import { SummaryPublisher } from './node/summary-publisher.js';
 import type { Logger } from 'pino';
 import type { FedletConfig } from './config.js';
-import { ConfigError } from './config.js';
+import { ConfigError, parseHostPort, parseNamespaceList } from './config.js';
 import { KubeClient, loadKubeConfig } from './kube/client.js';
 import { LeaseController } from './node/lease-controller.js';
 import { NodeController } from './node/node-controller.js';
@@ -98,8 +98,16 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     healthIntervalMs: cfg.lowerHealthIntervalSeconds * 1000,
     healthFailureThreshold: cfg.lowerHealthFailureThreshold,
     debounceMs: cfg.capacityDebounceMs,
+    serviceAccounts: {
+      upperAPIServer: cfg.upperAPIServerAddress ? parseHostPort(cfg.upperAPIServerAddress) : undefined,
+      lowerIdentityNamespaces: new Set(parseNamespaceList(cfg.lowerIdentityNamespaces)),
+    },
     log,
   });
+  if (!cfg.upperAPIServerAddress)
+    log.warn(
+      'upperAPIServerAddress is not set: pods with upper service-account tokens get empty KUBERNETES_SERVICE_HOST/PORT (in-cluster API clients fail) and a Warning event',
+    );
   await provider.start(abort.signal);
   const nodes = new NodeController({ client: upper, config: cfg, provider, log: log.child({ component: 'node' }) });
   await nodes.register();

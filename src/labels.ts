@@ -18,3 +18,12 @@ export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 /** Annotation on the virtual Node listing the labels/taints fedlet owns, so it removes only its own. */
 export const ANNOTATION_MANAGED_LABELS = 'fedlet.io/managed-labels';
 export const ANNOTATION_MANAGED_TAINTS = 'fedlet.io/managed-taints';
+
+/** Pod annotation choosing the identity of the lower pod: "upper" (default) or "lower" service account. */
+export const ANNOTATION_SERVICE_ACCOUNT = 'fedlet.io/service-account';
+/** On the lower Secrets that hold upper service-account tokens for a pod (owned by the token module). */
+export const LABEL_SERVICE_ACCOUNT_TOKEN = 'fedlet.io/service-account-token';
+/** On those Secrets: hash of what the tokens were issued for (pod, account, audiences, lifetimes, CA). */
+export const ANNOTATION_TOKEN_SPEC = 'fedlet.io/token-spec';
+/** On those Secrets: JSON {key: {issuedAt, expiresAt}} (ms since the epoch) of each token. */
+export const ANNOTATION_TOKEN_TIMES = 'fedlet.io/token-times';

@@ -13,9 +13,10 @@ export interface Volume {
   configMap?: { name?: string; optional?: boolean; items?: KeyToPath[] };
   secret?: { secretName?: string; optional?: boolean; items?: KeyToPath[] };
   projected?: {
+    defaultMode?: number;
     sources?: Array<{
-      configMap?: { name?: string; optional?: boolean };
-      secret?: { name?: string; optional?: boolean };
+      configMap?: { name?: string; optional?: boolean; items?: KeyToPath[] };
+      secret?: { name?: string; optional?: boolean; items?: KeyToPath[] };
       serviceAccountToken?: unknown;
       downwardAPI?: unknown;
       clusterTrustBundle?: unknown;

@@ -32,6 +32,11 @@ function hasField(e: unknown): e is Error & { field: string } {
   return e instanceof Error && typeof (e as { field?: unknown }).field === 'string';
 }
 
+/** Provider errors that keep the pod Pending with a status reason (retried with backoff). */
+function hasPodReason(e: unknown): e is Error & { podReason: string } {
+  return e instanceof Error && typeof (e as { podReason?: unknown }).podReason === 'string';
+}
+
 export class PodController {
   readonly pods: Informer<Pod>;
   readonly queue: WorkQueue;
@@ -170,14 +175,15 @@ export class PodController {
         await this.reject(pod, 'UnsupportedPodSpec', e.message);
         return; // permanent: no retry until the pod changes
       }
-      if (e instanceof Error && e.name === 'MissingDependencyError') {
+      if (hasPodReason(e)) {
+        // Waits for something outside fedlet (a ConfigMap, a service account...): say why, retry.
         void this.o.events.record(
           { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
           'Warning',
-          'MissingDependency',
+          e.podReason,
           e.message,
         );
-        await this.writeStatus(pod, { ...pendingStatus(pod, 'MissingDependency', e.message) });
+        await this.writeStatus(pod, { ...pendingStatus(pod, e.podReason, e.message) });
       }
       throw e;
     }

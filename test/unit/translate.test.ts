@@ -51,7 +51,7 @@ const base = (): Pod => ({
 });
 
 describe('translatePod', () => {
-  it('strips upper scheduling and the upper token, rewrites downward API, adds ownership', () => {
+  it('strips upper scheduling and the upper identity, rewrites downward API, adds ownership', () => {
     const l = translatePod(base(), ctx);
     expect(l.metadata).toMatchObject({
       name: 'web-1',
@@ -63,8 +63,9 @@ describe('translatePod', () => {
       expect(l.spec).not.toHaveProperty(k);
     expect(l.spec.serviceAccountName).toBe('default');
     expect(l.spec.automountServiceAccountToken).toBe(false);
-    expect(l.spec.volumes?.map((v) => v.name)).toEqual(['data']);
-    expect(l.spec.containers[0]!.volumeMounts?.map((m) => m.name)).toEqual(['data']);
+    // The token volume stays, rewritten to the upper token (service-account.test.ts).
+    expect(l.spec.volumes?.map((v) => v.name)).toEqual(['kube-api-access-x', 'data']);
+    expect(l.spec.containers[0]!.volumeMounts?.map((m) => m.name)).toEqual(['kube-api-access-x', 'data']);
     expect(l.spec.hostname).toBe('web-1');
     const env = Object.fromEntries(l.spec.containers[0]!.env!.map((e) => [e.name, e.value ?? e.valueFrom]));
     expect(env.NS).toBe('team-a');
