@@ -13,6 +13,7 @@ import {
 } from '../../provider/service-account.js';
 import { PodIdentityError, TokenSecrets } from '../../provider/token-secrets.js';
 import { KubeApiError, type KubeClient } from '../../src/kube/client.js';
+import { loadConfig, parseHostPort, parseNamespaceList } from '../../src/config.js';
 import type { Pod, Volume } from '../../src/kube/types.js';
 
 const SA_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -357,5 +358,25 @@ describe('TokenSecrets (fake clients, injected clock)', () => {
     const p = pod([]);
     await ts.ensure(p, 'team-a-eu', true);
     expect(calls).toEqual([]);
+  });
+});
+
+describe('config: upper API server address and lower-identity namespaces', () => {
+  const base = ['--lower-kubeconfig=x', '--cluster-name=eu'];
+  it.each([
+    ['10.0.0.1:6443', { host: '10.0.0.1', port: 6443 }],
+    ['api.example.com:443', { host: 'api.example.com', port: 443 }],
+    ['[fd00::1]:6443', { host: 'fd00::1', port: 6443 }],
+  ])('parses %s', (s, want) => expect(parseHostPort(s)).toEqual(want));
+  it.each(['10.0.0.1', 'fd00::1:6443', 'host:0', 'host:70000', ':443'])('refuses %s, saying what it wants', (s) =>
+    expect(() => loadConfig({ argv: [...base, `--upper-api-server-address=${s}`] })).toThrow(
+      /upper API server address: .* is not host:port/,
+    ),
+  );
+  it('reads the namespace list and refuses bad names', () => {
+    expect(parseNamespaceList(' a, b ,,')).toEqual(['a', 'b']);
+    expect(() => loadConfig({ argv: [...base, '--lower-identity-namespaces=ok,Bad_Name'] })).toThrow(
+      /"Bad_Name" is not a namespace name/,
+    );
   });
 });
