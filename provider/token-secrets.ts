@@ -102,6 +102,8 @@ export class TokenSecrets {
   /** upper key → refresh timer */
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly now: () => number;
+  /** upper namespace → its CA at a kube-root-ca.crt resourceVersion (one read per namespace and CA). */
+  private readonly cas = new Map<string, { rv: string; ca: string }>();
   /** Upper TokenRequests issued (metrics and tests). */
   issued = 0;
 
@@ -321,10 +323,17 @@ export class TokenSecrets {
   }
 
   private async upperCA(ns: string): Promise<string> {
+    const known = this.cas.get(ns);
+    const rv = this.o.caVersion(ns);
+    if (known && rv !== undefined && known.rv === rv) return known.ca;
     try {
       const cm = await this.o.upper.get<DataObject>(`/api/v1/namespaces/${ns}/configmaps/${ROOT_CA_CONFIGMAP}`);
       const ca = cm.data?.[SECRET_KEY_CA];
-      if (ca) return ca;
+      if (ca) {
+        if (cm.metadata.resourceVersion) this.cas.set(ns, { rv: cm.metadata.resourceVersion, ca });
+        if (this.cas.size > 10_000) this.cas.delete(this.cas.keys().next().value!);
+        return ca;
+      }
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }

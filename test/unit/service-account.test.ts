@@ -281,7 +281,7 @@ function fakeClients(clock: { now: number }, opts: { tokenStatus?: number } = {}
     },
     get: async (path: string) => {
       calls.push(`upper GET ${path}`);
-      return { metadata: {}, data: { 'ca.crt': 'UPPER-CA' } };
+      return { metadata: { resourceVersion: '7' }, data: { 'ca.crt': 'UPPER-CA' } };
     },
   } as unknown as KubeClient;
   const respond = (method: string) => async (path: string, body: { metadata?: object }) => {
@@ -351,6 +351,18 @@ describe('TokenSecrets (fake clients, injected clock)', () => {
     const err = await ts.ensure(p, 'team-a-eu', false).catch((e: Error) => e);
     expect(err).not.toBeInstanceOf(PodIdentityError);
     expect(events).toEqual(['ServiceAccountNotFound']);
+  });
+
+  it('reads the upper CA once per namespace while its version stays', async () => {
+    const { ts, calls } = setup();
+    await ts.ensure(pod([kubeApiAccess()]), 'team-a-eu', true);
+    await ts.ensure(
+      { ...pod([kubeApiAccess()]), metadata: { name: 'api-1', namespace: 'team-a', uid: 'uid-9' } },
+      'team-a-eu',
+      true,
+    );
+    expect(calls.filter((c) => c.includes('kube-root-ca.crt'))).toHaveLength(1);
+    expect(calls.filter((c) => c.startsWith('lower POST'))).toHaveLength(2);
   });
 
   it('pods without tokens cost no API call', async () => {
