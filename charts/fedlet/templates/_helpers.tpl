@@ -85,3 +85,15 @@ extenders:
     ignorable: true
     httpTimeout: 5s
 {{- end -}}
+
+{{/*
+Keeps fedlet's own pods on real nodes of the upper cluster: on a virtual node (another fedlet's) they
+would run in a lower cluster, where the upper API server cannot reach their kubelet port.
+*/}}
+{{- define "fedlet.notOnVirtualNodes" -}}
+nodeAffinity:
+  requiredDuringSchedulingIgnoredDuringExecution:
+    nodeSelectorTerms:
+      - matchExpressions:
+          - { key: type, operator: NotIn, values: [virtual-kubelet] }
+{{- end -}}
