@@ -129,6 +129,8 @@ afterAll(async () => {
   if (fedlet) await stopProcess(fedlet);
   await kubectl(upper, ['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']).catch(() => undefined);
   await kubectl(upper, ['delete', 'node', nodeName, '--ignore-not-found']).catch(() => undefined);
+  await kubectl(upper, ['delete', 'lease', nodeName, '-n', 'kube-node-lease', '--ignore-not-found']).catch(() => undefined);
+  await kubectl(upper, ['delete', 'csr', '-l', `fedlet.io/node=${nodeName}`]).catch(() => undefined);
   await kubectl(upper, ['delete', 'lease', `${nodeName}-leader`, '-n', 'kube-node-lease', '--ignore-not-found']).catch(
     () => undefined,
   );
