@@ -5,7 +5,7 @@ import { splice } from '../util/splice.js';
 import type { Logger } from 'pino';
 import type { LogOptions, StreamProvider } from '../provider.js';
 import { InvalidInputError } from '../errors.js';
-import { errorStatus } from './server.js';
+import { errorStatus } from './http-errors.js';
 
 function intParam(q: Request['query'], name: string, min: number): number | undefined {
   const v = q[name];

@@ -11,7 +11,7 @@ import type { KubeletAuth } from './auth.js';
 import type { Pod } from '../kube/types.js';
 import { handleLogs } from './logs.js';
 import { handleStreamUpgrade, isStreamPath } from './streams.js';
-import { NotFoundError, InvalidInputError } from '../errors.js';
+import { errorStatus, writeHttpError } from './http-errors.js';
 
 export interface KubeletServerOptions {
   port: number;
@@ -24,29 +24,6 @@ export interface KubeletServerOptions {
   stats: () => Promise<unknown>;
   resourceMetrics: () => Promise<string>;
   log: Logger;
-}
-
-export function writeHttpError(socket: Duplex, status: number, message: string): void {
-  const body = Buffer.from(`${message}\n`);
-  const reason =
-    {
-      400: 'Bad Request',
-      401: 'Unauthorized',
-      403: 'Forbidden',
-      404: 'Not Found',
-      500: 'Internal Server Error',
-      502: 'Bad Gateway',
-    }[status] ?? 'Error';
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
-/** Maps typed errors to HTTP once, with readable text (kubectl shows it). */
-export function errorStatus(e: unknown): number {
-  if (e instanceof NotFoundError) return 404;
-  if (e instanceof InvalidInputError) return 400;
-  return 500;
 }
 
 export class KubeletServer {
