@@ -4,11 +4,9 @@
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../src/kube/client.js';
 import type { DataObject, Pod } from '../src/kube/types.js';
-import { LABEL_ORIGIN } from '../src/labels.js';
+import { ANNOTATION_UPPER_RESOURCE_VERSION, LABEL_ORIGIN } from '../src/labels.js';
 import { METADATA_ONLY_LIST } from '../src/kube/informer.js';
 import { dependencyRefs, ownershipAnnotations, ownershipLabels } from './translate.js';
-
-export const ANNOTATION_UPPER_RV = 'fedlet.io/upper-resource-version';
 
 export type DependencyKind = 'configmaps' | 'secrets';
 
@@ -90,7 +88,7 @@ export class DependencySync {
         name,
         namespace: lowerNs,
         labels: ownershipLabels({ nodeName: this.o.nodeName }, upper.metadata),
-        annotations: { ...ownershipAnnotations(upper.metadata), [ANNOTATION_UPPER_RV]: rv },
+        annotations: { ...ownershipAnnotations(upper.metadata), [ANNOTATION_UPPER_RESOURCE_VERSION]: rv },
       },
       ...(upper.data ? { data: upper.data } : {}),
       ...(upper.binaryData ? { binaryData: upper.binaryData } : {}),
@@ -118,7 +116,7 @@ export class DependencySync {
         { kind, namespace: lowerNs, name },
         'a lower object with this name exists and is not owned by this fedlet; using it as is',
       );
-    } else if (lower.metadata.annotations?.[ANNOTATION_UPPER_RV] !== rv) {
+    } else if (lower.metadata.annotations?.[ANNOTATION_UPPER_RESOURCE_VERSION] !== rv) {
       if (lower.immutable) {
         await this.o.lower.delete(path);
         await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/${kind}`, body);

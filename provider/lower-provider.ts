@@ -21,7 +21,15 @@ import { LowerPods } from './pods.js';
 import { LowerStats } from './stats.js';
 import { mergeAvoid, buildSummary, type ClusterSummary } from './summary.js';
 import { IpRemapper, type CidrPair } from './remap.js';
-import { LABEL_ARCH, LABEL_UPPER_UID, LABEL_ORIGIN, LABEL_OS, LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
+import {
+  ANNOTATION_RESOURCE_METRICS_PATH,
+  LABEL_ARCH,
+  LABEL_UPPER_UID,
+  LABEL_ORIGIN,
+  LABEL_OS,
+  LABEL_REGION,
+  LABEL_ZONE,
+} from '../src/labels.js';
 import { fromMilli, toMilli } from '../src/util/quantity.js';
 import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
 import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
@@ -59,9 +67,6 @@ export interface LowerProviderOptions {
   log: Logger;
 }
 
-/** Node annotation (kwok, some managed kubelets) naming a resource-metrics path other than /metrics/resource. */
-export const RESOURCE_METRICS_PATH_ANNOTATION = 'metrics.k8s.io/resource-metrics-path';
-
 export function nodeInfo(n: RawNode): LowerNode {
   return {
     name: n.metadata?.name ?? '',
@@ -70,8 +75,8 @@ export function nodeInfo(n: RawNode): LowerNode {
     allocatable: toMilli(n.status?.allocatable),
     labels: n.metadata?.labels ?? {},
     taints: n.spec?.taints ?? [],
-    ...(n.metadata?.annotations?.[RESOURCE_METRICS_PATH_ANNOTATION]
-      ? { resourceMetricsPath: n.metadata.annotations[RESOURCE_METRICS_PATH_ANNOTATION] }
+    ...(n.metadata?.annotations?.[ANNOTATION_RESOURCE_METRICS_PATH]
+      ? { resourceMetricsPath: n.metadata.annotations[ANNOTATION_RESOURCE_METRICS_PATH] }
       : {}),
   };
 }

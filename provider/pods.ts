@@ -10,7 +10,7 @@ import type { PodEnsureResult, PodEvent } from '../src/provider.js';
 import { DependencySync, depKey } from './dependencies.js';
 import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
-import { upperStatusFromLower } from './status.js';
+import { upperStatusFromLower } from './pod-status.js';
 import { dependencyRefs, mutableView, translatePod } from './translate.js';
 
 export interface LowerPodsOptions {

@@ -3,6 +3,7 @@
 // recently bounced from this cluster. Bounded in size for thousands of lower nodes.
 import type { MilliList } from '../src/util/quantity.js';
 import type { LowerNode, Taint } from './capacity.js';
+import { LABEL_HOSTNAME } from '../src/labels.js';
 
 export interface ClusterSummary {
   v: 1;
@@ -53,7 +54,7 @@ export function buildSummary(
     if (!f) continue; // not Ready or cordoned
     // The per-node hostname would make every label set unique; selectors on it address the virtual
     // node (which has its own kubernetes.io/hostname), so it is left out and identical nodes fold.
-    const labels = Object.fromEntries(Object.entries(n.labels).filter(([k]) => k !== 'kubernetes.io/hostname'));
+    const labels = Object.fromEntries(Object.entries(n.labels).filter(([k]) => k !== LABEL_HOSTNAME));
     const lk = JSON.stringify(Object.entries(labels).sort());
     if (!labelIdx.has(lk)) {
       labelIdx.set(lk, labelSets.length);

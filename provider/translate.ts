@@ -2,7 +2,13 @@
 // scheduling constraints about virtual nodes, the upper service-account token), rewrites downward-API
 // env vars that would show lower values, and adds the ownership labels and annotations.
 import type { Container, EnvVar, Pod, PodSpec, Volume } from '../src/kube/types.js';
-import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
+import {
+  ANNOTATION_LAST_APPLIED,
+  LABEL_ORIGIN,
+  LABEL_UPPER_NAME,
+  LABEL_UPPER_NAMESPACE,
+  LABEL_UPPER_UID,
+} from '../src/labels.js';
 
 /** The pod asks for something fedlet cannot provide in a lower cluster. `field` is a JSON path. */
 export class UnsupportedPodError extends Error {
@@ -146,7 +152,7 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
       .replace(/^-+|-+$/g, '');
   // Tolerations for the virtual node's own taints are harmless in the lower cluster; keep them all.
   const annotations = { ...(pod.metadata.annotations ?? {}), ...ownershipAnnotations(pod.metadata) };
-  delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
+  delete annotations[ANNOTATION_LAST_APPLIED];
   return {
     apiVersion: 'v1',
     kind: 'Pod',

@@ -9,6 +9,7 @@ import { KubeClient, loadKubeConfig } from '../src/kube/client.js';
 import { serverExt, signCert } from './pki.js';
 import { findBinary } from './binaries.js';
 import { sandboxNodeIP } from './node-address.js';
+import { LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 
 export interface FedletRecord {
@@ -82,8 +83,8 @@ export function defaultNodesFor(index: number): KwokNodeSpec[] {
   return defaultLowerNodes(2).map((n, j) => ({
     ...n,
     labels: {
-      'topology.kubernetes.io/region': region,
-      'topology.kubernetes.io/zone': `${region}-${String.fromCharCode(97 + j)}`,
+      [LABEL_REGION]: region,
+      [LABEL_ZONE]: `${region}-${String.fromCharCode(97 + j)}`,
     },
   }));
 }

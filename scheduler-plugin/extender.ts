@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type { KubeClient } from '../src/kube/client.js';
 import { Informer, type KubeObject } from '../src/kube/informer.js';
 import type { Pod } from '../src/kube/types.js';
-import { LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
+import { LABEL_SUMMARY, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
 import type { ClusterSummary } from '../provider/summary.js';
 import { controllerUid, fitInCluster, scores } from './fit.js';
 
@@ -75,7 +75,7 @@ export class Extender {
     this.summaries = new Informer<SummaryCm, KubeObject & { parsed?: ClusterSummary }>({
       client: o.upper,
       path: `/api/v1/namespaces/${o.namespace}/configmaps`,
-      labelSelector: 'fedlet.io/summary=true',
+      labelSelector: `${LABEL_SUMMARY}=true`,
       log: o.log,
       transform: (cm) => {
         let parsed: ClusterSummary | undefined;

@@ -4,6 +4,7 @@ import { networkInterfaces } from 'node:os';
 import { ConfigError, loadConfig, options, optionsMarkdown } from './config.js';
 import { createLogger } from './log.js';
 import { runFedlet, StartupError } from './fedlet.js';
+import { LABEL_CLUSTER, LABEL_ORIGIN, LABEL_REGION } from './labels.js';
 
 const usage = `fedlet — a virtual kubelet that makes whole Kubernetes clusters look like nodes
 
@@ -77,14 +78,14 @@ export function quickStart(o: { binDir: string; cli: string; upper: string; lowe
   return [
     `export PATH=${o.binDir}:$PATH   # kubectl built by npm run setup`,
     `export KUBECONFIG=${o.upper}`,
-    'kubectl get nodes -L fedlet.io/cluster,topology.kubernetes.io/region',
+    `kubectl get nodes -L ${LABEL_CLUSTER},${LABEL_REGION}`,
     'kubectl create deployment hello --image=registry.k8s.io/pause:3.10 --replicas=4',
     'kubectl rollout status deployment/hello --timeout=240s',
     'kubectl get pods -o wide',
     'kubectl logs deployment/hello --tail=2',
     'kubectl exec deployment/hello -- echo hello from a lower cluster',
     `kubectl describe node ${o.node} | sed -n '/Allocatable/,/System Info/p'`,
-    `kubectl --kubeconfig ${o.lower} get pods -A -l fedlet.io/origin -o wide`,
+    `kubectl --kubeconfig ${o.lower} get pods -A -l ${LABEL_ORIGIN} -o wide`,
     `node ${o.cli} status`,
   ];
 }
@@ -161,7 +162,7 @@ async function cmdStatus(argv: string[]): Promise<number> {
     else throw new ConfigError(`unknown status option ${a}; use --upper-kubeconfig FILE`);
   }
   const { KubeClient, loadKubeConfig } = await import('./kube/client.js');
-  const { statusTable } = await import('./status.js');
+  const { statusTable } = await import('./status-table.js');
   process.stdout.write(await statusTable(new KubeClient(loadKubeConfig(kubeconfig))));
   return 0;
 }

@@ -5,8 +5,7 @@ import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../kube/client.js';
 import { sleep } from '../util/backoff.js';
 
-export const SUMMARY_LABEL = 'fedlet.io/summary';
-export const ANNOTATION_SUMMARY_VERSION = 'fedlet.io/summary-version';
+import { ANNOTATION_SUMMARY_VERSION, LABEL_NODE, LABEL_SUMMARY } from '../labels.js';
 
 export class SummaryPublisher {
   private dirty = true;
@@ -65,7 +64,7 @@ export class SummaryPublisher {
       metadata: {
         name: this.name,
         namespace: this.o.namespace,
-        labels: { [SUMMARY_LABEL]: 'true', 'fedlet.io/node': this.o.nodeName },
+        labels: { [LABEL_SUMMARY]: 'true', [LABEL_NODE]: this.o.nodeName },
       },
       data: { 'summary.json': body },
     };

@@ -9,6 +9,7 @@ import type { EventRecorder } from '../events.js';
 import type { Provider } from '../provider.js';
 import { WorkQueue } from './work-queue.js';
 import { statusPatch } from './status-patch.js';
+import { ANNOTATION_LAST_APPLIED } from '../labels.js';
 
 export interface PodControllerOptions {
   upper: KubeClient;
@@ -253,13 +254,12 @@ export class PodController {
 
 /** Drops what fedlet never reads from cached upper pods (managedFields dominate their size). */
 export function trimPod(p: Pod): Pod {
-  if (p.metadata.managedFields === undefined && !p.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'])
-    return p;
+  if (p.metadata.managedFields === undefined && !p.metadata.annotations?.[ANNOTATION_LAST_APPLIED]) return p;
   const metadata = { ...p.metadata };
   delete metadata.managedFields;
-  if (metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration']) {
+  if (metadata.annotations?.[ANNOTATION_LAST_APPLIED]) {
     metadata.annotations = { ...metadata.annotations };
-    delete metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'];
+    delete metadata.annotations[ANNOTATION_LAST_APPLIED];
   }
   return { ...p, metadata };
 }

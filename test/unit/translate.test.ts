@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dependencyRefs, translatePod, UnsupportedPodError } from '../../provider/translate.js';
 import { lowerNamespace, shortenName, validateNamespaceTemplate } from '../../provider/namespace-map.js';
 import { IpRemapper, parseRemapPairs, RemapError } from '../../provider/remap.js';
-import { upperStatusFromLower } from '../../provider/status.js';
+import { upperStatusFromLower } from '../../provider/pod-status.js';
 import { statusPatch } from '../../src/pods/status-patch.js';
 import type { Pod } from '../../src/kube/types.js';
 
