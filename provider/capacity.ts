@@ -2,12 +2,7 @@
 // the requests of the non-terminal pods on it that this fedlet does not manage (clamped at zero per node,
 // so one over-committed node never hides another's free room), summed over nodes.
 import { addInto, type MilliList } from '../src/util/quantity.js';
-
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-}
+import type { Taint } from '../src/kube/types.js';
 
 export interface LowerNode {
   name: string;

@@ -2,8 +2,8 @@
 // virtual node's state (capacity, labels, readiness). Pod placement arrives in later modules.
 import type { Logger } from 'pino';
 import type { KubeClient } from '../src/kube/client.js';
-import { Informer, type KubeObject } from '../src/kube/informer.js';
-import type { Pod, PodStatus } from '../src/kube/types.js';
+import { Informer } from '../src/kube/informer.js';
+import type { KubeObject, Node, Pod, PodStatus } from '../src/kube/types.js';
 import type {
   LogOptions,
   LogStream,
@@ -31,14 +31,10 @@ import {
   LABEL_ZONE,
 } from '../src/labels.js';
 import { fromMilli, toMilli } from '../src/util/quantity.js';
-import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
+import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod } from './capacity.js';
 import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
 import { LowerHealth } from './lower-health.js';
 
-interface RawNode extends KubeObject {
-  spec?: { unschedulable?: boolean; taints?: Taint[] };
-  status?: { allocatable?: Record<string, string>; conditions?: Array<{ type: string; status: string }> };
-}
 interface RawPod extends KubeObject {
   spec?: PodSpecLike & { nodeName?: string };
   status?: { phase?: string };
@@ -67,7 +63,7 @@ export interface LowerProviderOptions {
   log: Logger;
 }
 
-export function nodeInfo(n: RawNode): LowerNode {
+export function nodeInfo(n: Node): LowerNode {
   return {
     name: n.metadata?.name ?? '',
     ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
@@ -82,7 +78,7 @@ export function nodeInfo(n: RawNode): LowerNode {
 }
 
 export class LowerProvider implements Provider {
-  readonly nodes: Informer<RawNode, CachedNode>;
+  readonly nodes: Informer<Node, CachedNode>;
   readonly pods: Informer<RawPod, CachedPod>;
   readonly health: LowerHealth;
   private readonly listeners: Array<() => void> = [];
@@ -96,7 +92,7 @@ export class LowerProvider implements Provider {
 
   constructor(private readonly o: LowerProviderOptions) {
     const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
-    this.nodes = new Informer<RawNode, CachedNode>({
+    this.nodes = new Informer<Node, CachedNode>({
       client: o.client,
       path: '/api/v1/nodes',
       log,

@@ -3,8 +3,8 @@
 // here can be rebuilt from the clusters after a restart.
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../src/kube/client.js';
-import { Informer, type KubeObject } from '../src/kube/informer.js';
-import type { Pod, PodStatus } from '../src/kube/types.js';
+import { Informer } from '../src/kube/informer.js';
+import type { KubeObject, Pod, PodStatus } from '../src/kube/types.js';
 import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
 import type { PodEnsureResult, PodEvent } from '../src/provider.js';
 import { DependencySync, depKey } from './dependencies.js';

@@ -2,7 +2,8 @@
 // sets and taint sets (deduplicated, identical nodes folded with a count), plus owners that were
 // recently bounced from this cluster. Bounded in size for thousands of lower nodes.
 import type { MilliList } from '../src/util/quantity.js';
-import type { LowerNode, Taint } from './capacity.js';
+import type { LowerNode } from './capacity.js';
+import type { Taint } from '../src/kube/types.js';
 import { LABEL_HOSTNAME } from '../src/labels.js';
 
 export interface ClusterSummary {

@@ -6,8 +6,8 @@ import express from 'express';
 import type { Logger } from 'pino';
 import type { Server } from 'node:http';
 import type { KubeClient } from '../src/kube/client.js';
-import { Informer, type KubeObject } from '../src/kube/informer.js';
-import type { Pod } from '../src/kube/types.js';
+import { Informer } from '../src/kube/informer.js';
+import type { KubeObject, Lease, Node, Pod } from '../src/kube/types.js';
 import { LABEL_SUMMARY, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
 import type { ClusterSummary } from '../provider/summary.js';
 import { controllerUid, fitInCluster, scores } from './fit.js';
@@ -15,12 +15,6 @@ import { controllerUid, fitInCluster, scores } from './fit.js';
 export const SUMMARY_KEY = 'summary.json';
 export const summaryName = (node: string) => `fedlet-summary-${node}`;
 
-interface NodeObj extends KubeObject {
-  metadata: { name: string; labels?: Record<string, string>; resourceVersion?: string };
-}
-interface LeaseObj extends KubeObject {
-  spec?: { renewTime?: string; leaseDurationSeconds?: number };
-}
 interface SummaryCm extends KubeObject {
   data?: Record<string, string>;
 }
@@ -57,13 +51,13 @@ function parseArgs(a: ExtenderArgs): { pod: Pod; names: string[] } {
 }
 
 export class Extender {
-  readonly nodes: Informer<NodeObj>;
+  readonly nodes: Informer<Node>;
   readonly summaries: Informer<SummaryCm, KubeObject & { parsed?: ClusterSummary }>;
-  readonly leases: Informer<LeaseObj>;
+  readonly leases: Informer<Lease>;
   private server?: Server;
 
   constructor(private readonly o: { upper: KubeClient; namespace: string; log: Logger; now?: () => number }) {
-    this.nodes = new Informer<NodeObj>({
+    this.nodes = new Informer<Node>({
       client: o.upper,
       path: '/api/v1/nodes',
       labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}`,
@@ -90,7 +84,7 @@ export class Extender {
         };
       },
     });
-    this.leases = new Informer<LeaseObj>({
+    this.leases = new Informer<Lease>({
       client: o.upper,
       path: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases',
       log: o.log,

@@ -1,10 +1,9 @@
 // Does a pod fit on some single node inside a lower cluster? Pure logic over a ClusterSummary:
 // resources (effective requests incl. init containers and overhead), taints vs tolerations, and the
 // pod's node selector / required node affinity terms that are not about the virtual node itself.
-import type { Pod, Toleration } from '../src/kube/types.js';
+import type { Pod, Taint, Toleration } from '../src/kube/types.js';
 import { podRequests } from '../src/util/pod-requests.js';
 import type { ClusterSummary } from '../provider/summary.js';
-import type { Taint } from '../provider/capacity.js';
 
 interface Requirement {
   key: string;

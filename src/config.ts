@@ -2,18 +2,13 @@
 // environment variables and the README reference. Precedence: flag > env var > YAML file > default.
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
+import type { Taint } from './kube/types.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';
   }
-}
-
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
 }
 
 export interface FedletConfig {

@@ -3,7 +3,7 @@
 import type { Pod, PodStatus } from './kube/types.js';
 import type { ResourceList } from './util/quantity.js';
 
-export interface NodeCondition {
+export interface NodeReadiness {
   ready: boolean;
   /** CamelCase reason, e.g. LowerClusterReady / LowerClusterUnreachable. */
   reason: string;
@@ -12,7 +12,7 @@ export interface NodeCondition {
 
 export interface ProviderNodeState {
   /** Whether the backing capacity is usable right now. */
-  condition: NodeCondition;
+  condition: NodeReadiness;
   /** What the node can still take (capacity = allocatable). */
   resources: ResourceList;
   /** Labels derived from the backing capacity (os, arch, region, zone...). */

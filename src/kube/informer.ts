@@ -4,26 +4,8 @@
 import type { Logger } from 'pino';
 import { KubeApiError, type KubeClient, type WatchEvent } from './client.js';
 import { Backoff } from '../util/backoff.js';
+import type { KubeObject } from './types.js';
 
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  deletionTimestamp?: string;
-  deletionGracePeriodSeconds?: number;
-  creationTimestamp?: string;
-  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
-  finalizers?: string[];
-  managedFields?: unknown[];
-}
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-}
 interface List<T> {
   metadata?: { resourceVersion?: string; continue?: string };
   items?: T[];

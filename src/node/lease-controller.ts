@@ -3,13 +3,7 @@
 import type { Logger } from 'pino';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
 import { Backoff, sleep } from '../util/backoff.js';
-
-interface Lease {
-  apiVersion: 'coordination.k8s.io/v1';
-  kind: 'Lease';
-  metadata: { name: string; namespace: string; resourceVersion?: string; ownerReferences?: unknown[] };
-  spec: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string };
-}
+import type { Lease } from '../kube/types.js';
 
 export interface LeaseControllerOptions {
   client: KubeClient;

@@ -5,17 +5,10 @@ import type { Logger } from 'pino';
 import type { FedletConfig } from '../config.js';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
 import type { Provider } from '../provider.js';
+import type { Node } from '../kube/types.js';
 import { ANNOTATION_MANAGED_LABELS, ANNOTATION_MANAGED_TAINTS } from '../labels.js';
 import { Backoff } from '../util/backoff.js';
-import {
-  desiredLabels,
-  desiredStatus,
-  labelPatch,
-  managedTaintIds,
-  mergeTaints,
-  resourcePatch,
-  type NodeObject,
-} from './node-object.js';
+import { desiredLabels, desiredStatus, labelPatch, managedTaintIds, mergeTaints, resourcePatch } from './node-object.js';
 
 export interface NodeControllerOptions {
   client: KubeClient;
@@ -26,7 +19,7 @@ export interface NodeControllerOptions {
 }
 
 export class NodeController {
-  private node?: NodeObject;
+  private node?: Node;
   private dirty = true;
   private wake?: () => void;
 
@@ -55,15 +48,15 @@ export class NodeController {
     const cfg = this.o.config;
     const state = this.o.provider.nodeState();
     const labels = desiredLabels(cfg, state);
-    let existing: NodeObject | undefined;
+    let existing: Node | undefined;
     try {
-      existing = await this.o.client.get<NodeObject>(this.path);
+      existing = await this.o.client.get<Node>(this.path);
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
     if (!existing) {
       const now = this.now().toISOString();
-      const body: NodeObject = {
+      const body: Node = {
         apiVersion: 'v1',
         kind: 'Node',
         metadata: {
@@ -78,20 +71,20 @@ export class NodeController {
         status: desiredStatus(cfg, state, now),
       };
       try {
-        this.node = await this.o.client.create<NodeObject>('/api/v1/nodes', body);
+        this.node = await this.o.client.create<Node>('/api/v1/nodes', body);
         this.o.log.info({ node: cfg.nodeName }, 'registered virtual node');
         this.dirty = true; // status on create may be dropped by admission; post it explicitly
         return;
       } catch (e) {
         if (!isConflict(e)) throw e;
-        existing = await this.o.client.get<NodeObject>(this.path);
+        existing = await this.o.client.get<Node>(this.path);
       }
     }
     await this.syncMetadata(existing, labels);
     this.o.log.info({ node: cfg.nodeName }, 'virtual node exists; updated labels and taints');
   }
 
-  private async syncMetadata(node: NodeObject, labels: Record<string, string>): Promise<void> {
+  private async syncMetadata(node: Node, labels: Record<string, string>): Promise<void> {
     const cfg = this.o.config;
     const prevLabels = (node.metadata.annotations?.[ANNOTATION_MANAGED_LABELS] ?? '').split(',').filter(Boolean);
     const prevTaints = (node.metadata.annotations?.[ANNOTATION_MANAGED_TAINTS] ?? '').split(',').filter(Boolean);
@@ -108,10 +101,10 @@ export class NodeController {
       spec: { taints: taints.length ? taints : null },
     };
     try {
-      this.node = await this.o.client.patch<NodeObject>(this.path, patch, 'merge');
+      this.node = await this.o.client.patch<Node>(this.path, patch, 'merge');
     } catch (e) {
       if (!isConflict(e)) throw e;
-      return this.syncMetadata(await this.o.client.get<NodeObject>(this.path), labels);
+      return this.syncMetadata(await this.o.client.get<Node>(this.path), labels);
     }
   }
 
@@ -119,7 +112,7 @@ export class NodeController {
   async postStatus(): Promise<void> {
     const cfg = this.o.config;
     const state = this.o.provider.nodeState();
-    if (!this.node) this.node = await this.o.client.get<NodeObject>(this.path);
+    if (!this.node) this.node = await this.o.client.get<Node>(this.path);
     const labels = desiredLabels(cfg, state);
     const prevLabels = (this.node.metadata.annotations?.[ANNOTATION_MANAGED_LABELS] ?? '').split(',').filter(Boolean);
     const lp = labelPatch(this.node.metadata.labels, prevLabels, labels);
@@ -133,7 +126,7 @@ export class NodeController {
       },
     };
     try {
-      this.node = await this.o.client.patch<NodeObject>(`${this.path}/status`, patch, 'strategic');
+      this.node = await this.o.client.patch<Node>(`${this.path}/status`, patch, 'strategic');
     } catch (e) {
       if (isNotFound(e)) {
         // Someone deleted the Node: register again, as a kubelet would.
