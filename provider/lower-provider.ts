@@ -19,7 +19,9 @@ import { NotFoundError } from '../src/errors.js';
 import { lowerLogs, lowerUpgrade, type LowerTarget } from './streams.js';
 import { LowerPods } from './pods.js';
 import { LowerStats } from './stats.js';
-import { mergeAvoid, buildSummary, type ClusterSummary } from './summary.js';
+import { buildSummary } from './summary.js';
+import type { ClusterSummary } from '../src/scheduling-summary.js';
+import { BounceBack } from './bounce-back.js';
 import { IpRemapper, type CidrPair } from './remap.js';
 import {
   ANNOTATION_RESOURCE_METRICS_PATH,
@@ -88,6 +90,7 @@ export class LowerProvider implements Provider {
   private state: ProviderNodeState;
   private healthLoop?: Promise<void>;
   readonly podsOps: LowerPods;
+  private readonly bounce: BounceBack;
   private readonly stats: LowerStats;
 
   constructor(private readonly o: LowerProviderOptions) {
@@ -117,6 +120,13 @@ export class LowerProvider implements Provider {
         },
       }),
     });
+    this.bounce = new BounceBack({
+      bounceAfterSeconds: o.bounceAfterSeconds,
+      avoidAfterBounceSeconds: o.avoidAfterBounceSeconds,
+      clusterName: o.clusterName,
+      onChange: () => this.scheduleRecompute(),
+      log,
+    });
     this.podsOps = new LowerPods({
       upper: o.upper,
       lower: o.client,
@@ -126,9 +136,7 @@ export class LowerProvider implements Provider {
       namespaceTemplate: o.namespaceTemplate,
       remapper: new IpRemapper(o.podIPRemap),
       allowDaemonSetPods: o.allowDaemonSetPods,
-      bounceAfterSeconds: o.bounceAfterSeconds,
-      avoidAfterBounceSeconds: o.avoidAfterBounceSeconds,
-      onAvoidChange: () => this.scheduleRecompute(),
+      bounce: this.bounce,
       log,
     });
     this.stats = new LowerStats({
@@ -239,14 +247,12 @@ export class LowerProvider implements Provider {
         nodes,
         this.pods.list().map((p) => p.info),
       ),
-      this.podsOps.avoid,
+      this.bounce.live(),
     );
   }
 
-  restoreSchedulingSummary(published: unknown): void {
-    const avoid = (published as Partial<ClusterSummary> | undefined)?.avoid;
-    if (!avoid || typeof avoid !== 'object') return;
-    if (mergeAvoid(this.podsOps.avoid, avoid)) this.scheduleRecompute();
+  restoreSchedulingSummary(published: ClusterSummary): void {
+    this.bounce.restore(published);
   }
 
   nodeState(): ProviderNodeState {

@@ -10,6 +10,7 @@ import type { PodEnsureResult, PodEvent } from '../src/provider.js';
 import { DependencySync, depKey } from './dependencies.js';
 import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
+import type { BounceBack } from './bounce-back.js';
 import { upperStatusFromLower } from './pod-status.js';
 import { dependencyRefs, mutableView, translatePod } from './translate.js';
 
@@ -22,9 +23,7 @@ export interface LowerPodsOptions {
   namespaceTemplate: string;
   remapper: IpRemapper;
   allowDaemonSetPods: boolean;
-  bounceAfterSeconds: number;
-  avoidAfterBounceSeconds: number;
-  onAvoidChange: () => void;
+  bounce: BounceBack;
   log: Logger;
 }
 
@@ -72,8 +71,6 @@ export class LowerPods {
   /** dependency key → upper pod keys referencing it */
   private readonly dependents = new Map<string, Set<string>>();
   private readonly ensuredNamespaces = new Set<string>();
-  /** controller owner uid → ISO time until which its pods should avoid this cluster (published to the extender). */
-  readonly avoid: Record<string, string> = {};
   private readonly listeners: Array<(key: string) => void> = [];
   private readonly eventListeners: Array<(e: PodEvent) => void> = [];
 
@@ -281,30 +278,12 @@ export class LowerPods {
     }
     await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
     if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
-    const unschedulable = existing.status?.conditions?.find(
-      (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
-    );
-    if (unschedulable && !existing.spec.nodeName) {
-      const since = Date.parse(unschedulable.lastTransitionTime ?? '') || Date.now();
-      const due = since + this.o.bounceAfterSeconds * 1000;
-      if (Date.now() < due) return { kind: 'recheck', retryAfterMs: due - Date.now() + 200 };
-      const owner = upper.metadata.ownerReferences?.find((o) => o.controller)?.uid;
-      if (owner) {
-        this.avoid[owner] = new Date(Date.now() + this.o.avoidAfterBounceSeconds * 1000).toISOString();
-        for (const [k, until] of Object.entries(this.avoid)) if (Date.parse(until) < Date.now()) delete this.avoid[k];
-        this.o.onAvoidChange();
-      }
-      this.o.log.info(
-        { pod: upperKey, controller: owner, avoidUntil: owner ? this.avoid[owner] : undefined },
-        'bouncing a pod the lower cluster cannot schedule',
-      );
+    const bounce = this.o.bounce.check(upper, existing);
+    if (bounce.kind === 'recheck') return bounce;
+    if (bounce.kind === 'bounce') {
       // Never two copies: the lower pod goes first; the upper pod fails once it is gone.
       await this.deleteLower(existing, 0);
-      return {
-        kind: 'fail',
-        reason: 'LowerUnschedulable',
-        message: `lower cluster ${this.o.clusterName} could not schedule the pod for ${this.o.bounceAfterSeconds}s (${unschedulable.message ?? 'unschedulable'}); failing it so that its controller places a replacement elsewhere`,
-      };
+      return { kind: 'fail', reason: bounce.reason, message: bounce.message };
     }
     if (JSON.stringify(mutableView(existing)) !== JSON.stringify(mutableView(desired))) {
       const patch = {

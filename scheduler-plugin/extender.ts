@@ -9,11 +9,9 @@ import type { KubeClient } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
 import type { KubeObject, Lease, Node, Pod } from '../src/kube/types.js';
 import { LABEL_SUMMARY, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
-import type { ClusterSummary } from '../provider/summary.js';
-import { controllerUid, fitInCluster, scores } from './fit.js';
-
-export const SUMMARY_KEY = 'summary.json';
-export const summaryName = (node: string) => `fedlet-summary-${node}`;
+import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY, type ClusterSummary } from '../src/scheduling-summary.js';
+import { avoidReason } from '../provider/bounce-back.js';
+import { fitInCluster, scores } from './fit.js';
 
 interface SummaryCm extends KubeObject {
   data?: Record<string, string>;
@@ -74,9 +72,9 @@ export class Extender {
       transform: (cm) => {
         let parsed: ClusterSummary | undefined;
         try {
-          parsed = JSON.parse(cm.data?.[SUMMARY_KEY] ?? '') as ClusterSummary;
-        } catch {
-          o.log.warn({ configmap: cm.metadata?.name }, 'unreadable fedlet summary; ignoring it');
+          parsed = parseSummary(cm.data?.[SUMMARY_DATA_KEY] ?? '');
+        } catch (e) {
+          o.log.warn({ configmap: cm.metadata?.name, err: (e as Error).message }, 'unreadable fedlet summary; ignoring it');
         }
         return {
           metadata: { name: cm.metadata?.name, namespace: cm.metadata?.namespace, resourceVersion: cm.metadata?.resourceVersion },
@@ -97,7 +95,7 @@ export class Extender {
 
   /** A summary is trusted only while its fedlet renews the node Lease. */
   freshSummary(node: string): ClusterSummary | undefined {
-    const s = this.summaries.get(`${this.o.namespace}/${summaryName(node)}`)?.parsed;
+    const s = this.summaries.get(`${this.o.namespace}/${summaryConfigMapName(node)}`)?.parsed;
     if (!s) return undefined;
     const lease = this.leases.get(`kube-node-lease/${node}`);
     const renew = lease?.spec?.renewTime ? Date.parse(lease.spec.renewTime) : 0;
@@ -109,7 +107,6 @@ export class Extender {
     const { pod, names } = parseArgs(args);
     const pass: string[] = [];
     const failed: Record<string, string> = {};
-    const owner = controllerUid(pod);
     for (const name of names) {
       const node = this.nodes.get(name);
       const s = node ? this.freshSummary(name) : undefined;
@@ -117,10 +114,9 @@ export class Extender {
         pass.push(name); // not a virtual node, or no trustworthy data: leave the decision to the scheduler
         continue;
       }
-      const until = owner ? s.avoid[owner] : undefined;
-      if (until && Date.parse(until) > this.now()) {
-        failed[name] =
-          `pods of this controller were bounced from lower cluster ${s.cluster} (unschedulable there); avoiding it until ${until}`;
+      const avoid = avoidReason(s, pod, this.now());
+      if (avoid) {
+        failed[name] = avoid;
         continue;
       }
       const r = fitInCluster(pod, s, node.metadata.labels ?? {});

@@ -3,7 +3,7 @@
 // pod's node selector / required node affinity terms that are not about the virtual node itself.
 import type { Pod, Taint, Toleration } from '../src/kube/types.js';
 import { podRequests } from '../src/util/pod-requests.js';
-import type { ClusterSummary } from '../provider/summary.js';
+import type { ClusterSummary } from '../src/scheduling-summary.js';
 
 interface Requirement {
   key: string;
@@ -150,8 +150,4 @@ export function scores(copies: Map<string, number>): Map<string, number> {
   const out = new Map<string, number>();
   for (const [n, c] of copies) out.set(n, max > 0 ? Math.round((10 * c) / max) : 0);
   return out;
-}
-
-export function controllerUid(pod: Pod): string | undefined {
-  return pod.metadata.ownerReferences?.find((o) => o.controller)?.uid;
 }

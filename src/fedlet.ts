@@ -180,10 +180,10 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       nodeName: cfg.nodeName,
       summary: () => provider.schedulingSummary(),
       minIntervalMs: 2000,
-      maxBytes: 900 * 1024,
       log: log.child({ component: 'summary' }),
     });
-    provider.restoreSchedulingSummary?.(await summary.readPublished());
+    const published = await summary.readPublished();
+    if (published) provider.restoreSchedulingSummary(published);
     provider.onSummaryChange(() => summary.markDirty());
     loops.push(summary.run(abort.signal));
   }

@@ -2,6 +2,7 @@
 // the upper cluster, HTTP and leases; a provider knows where pods really run. Nothing else crosses.
 import type { Pod, PodStatus } from './kube/types.js';
 import type { ResourceList } from './util/quantity.js';
+import type { ClusterSummary } from './scheduling-summary.js';
 
 export interface NodeReadiness {
   ready: boolean;
@@ -24,15 +25,17 @@ export interface Provider extends PodProvider, StreamProvider {
   start(signal: AbortSignal): Promise<void>;
   stop(): Promise<void>;
   nodeState(): ProviderNodeState;
-  /** Compact description of the backing capacity for the scheduler extender (JSON-serialisable). */
-  schedulingSummary(): unknown;
+  /** Compact description of the backing capacity for the scheduler extender. */
+  schedulingSummary(): ClusterSummary;
   /**
    * Takes back what the last published summary said about controllers to keep away (bounce-back),
    * so a restart does not forget it: the published summary, not memory, is the record.
    */
-  restoreSchedulingSummary?(published: unknown): void;
+  restoreSchedulingSummary(published: ClusterSummary): void;
   /** Called (debounced by the provider) whenever nodeState() may have changed. */
   onNodeStateChange(listener: () => void): void;
+  /** Called (debounced by the provider) whenever schedulingSummary() may have changed. */
+  onSummaryChange(listener: () => void): void;
 }
 
 /** Outcome of making the backing world match an upper pod. */

@@ -1,4 +1,4 @@
-// Publishes the provider's scheduling summary as ConfigMap <namespace>/fedlet-summary-<node> in the
+// Publishes the provider's scheduling summary (format: src/scheduling-summary.ts) as a ConfigMap in the
 // upper cluster, for the scheduler extender. Written when it changes, at most once per minInterval.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -6,6 +6,14 @@ import { isAlreadyExists, isNotFound, type KubeClient } from '../kube/client.js'
 import { sleep } from '../util/backoff.js';
 
 import { ANNOTATION_SUMMARY_VERSION, LABEL_NODE, LABEL_SUMMARY } from '../labels.js';
+import {
+  encodeSummary,
+  parseSummary,
+  summaryConfigMapName,
+  SUMMARY_DATA_KEY,
+  SUMMARY_MAX_BYTES,
+  type ClusterSummary,
+} from '../scheduling-summary.js';
 
 export class SummaryPublisher {
   private dirty = true;
@@ -17,21 +25,21 @@ export class SummaryPublisher {
       client: KubeClient;
       namespace: string;
       nodeName: string;
-      summary: () => unknown;
+      summary: () => ClusterSummary;
       minIntervalMs: number;
-      maxBytes: number;
+      maxBytes?: number;
       log: Logger;
     },
   ) {}
 
   /** The summary this node published last (e.g. by the process before a restart), if any. */
-  async readPublished(): Promise<unknown> {
+  async readPublished(): Promise<ClusterSummary | undefined> {
     try {
       const cm = await this.o.client.get<{ data?: Record<string, string> }>(
         `/api/v1/namespaces/${this.o.namespace}/configmaps/${this.name}`,
       );
-      const body = cm.data?.['summary.json'];
-      return body ? (JSON.parse(body) as unknown) : undefined;
+      const body = cm.data?.[SUMMARY_DATA_KEY];
+      return body ? parseSummary(body) : undefined;
     } catch (e) {
       if (!isNotFound(e))
         this.o.log.warn(
@@ -48,13 +56,13 @@ export class SummaryPublisher {
   }
 
   private get name(): string {
-    return `fedlet-summary-${this.o.nodeName}`;
+    return summaryConfigMapName(this.o.nodeName);
   }
 
   async publish(): Promise<void> {
-    const body = JSON.stringify(this.o.summary());
+    const body = encodeSummary(this.o.summary());
     if (body === this.last) return;
-    if (body.length > this.o.maxBytes) {
+    if (body.length > (this.o.maxBytes ?? SUMMARY_MAX_BYTES)) {
       this.o.log.error({ bytes: body.length }, 'scheduling summary too large to publish; the extender will not filter this node');
       return;
     }
@@ -66,7 +74,7 @@ export class SummaryPublisher {
         namespace: this.o.namespace,
         labels: { [LABEL_SUMMARY]: 'true', [LABEL_NODE]: this.o.nodeName },
       },
-      data: { 'summary.json': body },
+      data: { [SUMMARY_DATA_KEY]: body },
     };
     try {
       await this.o.client.replace(`/api/v1/namespaces/${this.o.namespace}/configmaps/${this.name}`, cm);

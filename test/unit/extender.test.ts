@@ -89,12 +89,6 @@ describe('fitInCluster', () => {
       ),
     ).toEqual({ a: 10, b: 5, c: 0 });
   });
-
-  it('drops expired avoid entries', () => {
-    const now = new Date('2026-01-01T00:00:00Z');
-    const s = buildSummary('n', 'c', [], new Map(), { old: '2025-12-31T00:00:00Z', fresh: '2026-01-02T00:00:00Z' }, now);
-    expect(s.avoid).toEqual({ fresh: '2026-01-02T00:00:00Z' });
-  });
 });
 
 describe('extender wire format', () => {
