@@ -22,7 +22,7 @@ import { LowerStats } from './stats.js';
 import { buildSummary } from './summary.js';
 import type { ClusterSummary } from '../src/scheduling-summary.js';
 import { BounceBack } from './bounce-back.js';
-import { IpRemapper, type CidrPair } from './remap.js';
+import type { IpRemapper } from './remap.js';
 import {
   ANNOTATION_RESOURCE_METRICS_PATH,
   LABEL_ARCH,
@@ -50,7 +50,8 @@ export interface LowerProviderOptions {
   upper: KubeClient;
   nodeIP: string;
   namespaceTemplate: string;
-  podIPRemap: CidrPair[];
+  /** Pod IPs as the upper cluster sees them. */
+  remapper: IpRemapper;
   allowDaemonSetPods: boolean;
   /** A lower pod unschedulable for this long is bounced back to the upper scheduler. */
   bounceAfterSeconds: number;
@@ -134,7 +135,7 @@ export class LowerProvider implements Provider {
       nodeName: o.nodeName,
       nodeIP: o.nodeIP,
       namespaceTemplate: o.namespaceTemplate,
-      remapper: new IpRemapper(o.podIPRemap),
+      remapper: o.remapper,
       allowDaemonSetPods: o.allowDaemonSetPods,
       bounce: this.bounce,
       log,
@@ -257,6 +258,9 @@ export class LowerProvider implements Provider {
 
   nodeState(): ProviderNodeState {
     return this.state;
+  }
+  backendReachable(): boolean {
+    return this.health.state.healthy;
   }
   onNodeStateChange(listener: () => void): void {
     this.listeners.push(listener);

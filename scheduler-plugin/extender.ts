@@ -5,7 +5,7 @@
 import express from 'express';
 import type { Logger } from 'pino';
 import type { Server } from 'node:http';
-import type { KubeClient } from '../src/kube/client.js';
+import type { KubeApi } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
 import type { KubeObject, Lease, Node, Pod } from '../src/kube/types.js';
 import { LABEL_SUMMARY, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
@@ -54,7 +54,7 @@ export class Extender {
   readonly leases: Informer<Lease>;
   private server?: Server;
 
-  constructor(private readonly o: { upper: KubeClient; namespace: string; log: Logger; now?: () => number }) {
+  constructor(private readonly o: { upper: KubeApi; namespace: string; log: Logger; now?: () => number }) {
     this.nodes = new Informer<Node>({
       client: o.upper,
       path: '/api/v1/nodes',

@@ -2,7 +2,7 @@
 // any error (transport, 5xx, 410 Gone) leads to a resumed watch or a fresh list after a backoff, and a
 // relist reconciles the cache (objects that vanished meanwhile are reported as deleted).
 import type { Logger } from 'pino';
-import { KubeApiError, type KubeClient, type WatchEvent } from './client.js';
+import { KubeApiError, type KubeApi, type WatchEvent } from './client.js';
 import { Backoff } from '../util/backoff.js';
 import type { KubeObject } from './types.js';
 
@@ -18,7 +18,7 @@ export interface InformerHandlers<T> {
 }
 
 export interface InformerOptions<R, T> {
-  client: KubeClient;
+  client: KubeApi;
   /** Collection path, e.g. /api/v1/pods or /api/v1/namespaces/x/configmaps. */
   path: string;
   labelSelector?: string;

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { Logger } from 'pino';
-import type { Provider } from '../provider.js';
+import type { StreamProvider } from '../provider.js';
 import type { FedletMetrics } from '../metrics.js';
 import type { KubeletAuth } from './auth.js';
 import type { Pod } from '../kube/types.js';
@@ -18,11 +18,10 @@ export interface KubeletServerOptions {
   host?: string;
   tls: { cert: string; key: string; clientCA?: string };
   auth: KubeletAuth;
-  provider: Provider;
+  /** The stream side of the provider only: logs, exec/attach/port-forward, stats. */
+  provider: StreamProvider;
   pods: () => Pod[];
   metrics: FedletMetrics;
-  stats: () => Promise<unknown>;
-  resourceMetrics: () => Promise<string>;
   log: Logger;
 }
 
@@ -60,7 +59,7 @@ export class KubeletServer {
     app.get('/containerLogs/:ns/:pod/:container', (req, res) => void handleLogs(o.provider, req, res, o.log));
     app.get('/stats/summary', async (_req, res) => {
       try {
-        res.json(await o.stats());
+        res.json(await o.provider.statsSummary());
       } catch (e) {
         res
           .status(errorStatus(e))
@@ -70,7 +69,7 @@ export class KubeletServer {
     });
     app.get('/metrics/resource', async (_req, res) => {
       try {
-        res.type('text/plain; version=0.0.4').send(await o.resourceMetrics());
+        res.type('text/plain; version=0.0.4').send(await o.provider.resourceMetrics());
       } catch (e) {
         res
           .status(errorStatus(e))

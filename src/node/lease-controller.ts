@@ -1,12 +1,12 @@
 // Renews the node's coordination.k8s.io/v1 Lease in kube-node-lease, like a kubelet: the upper
 // kube-controller-manager's node lifecycle controller reads it as the heartbeat.
 import type { Logger } from 'pino';
-import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
+import { isConflict, isNotFound, type KubeApi } from '../kube/client.js';
 import { Backoff, sleep } from '../util/backoff.js';
 import type { Lease } from '../kube/types.js';
 
 export interface LeaseControllerOptions {
-  client: KubeClient;
+  client: KubeApi;
   nodeName: string;
   durationSeconds: number;
   renewIntervalSeconds: number;

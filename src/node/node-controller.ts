@@ -3,7 +3,7 @@
 // only fields fedlet owns are written, so labels, taints and conditions set by others survive.
 import type { Logger } from 'pino';
 import type { FedletConfig } from '../config.js';
-import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
+import { isConflict, isNotFound, type KubeApi } from '../kube/client.js';
 import type { Provider } from '../provider.js';
 import type { Node } from '../kube/types.js';
 import { ANNOTATION_MANAGED_LABELS, ANNOTATION_MANAGED_TAINTS } from '../labels.js';
@@ -11,7 +11,7 @@ import { Backoff } from '../util/backoff.js';
 import { desiredLabels, desiredStatus, labelPatch, managedTaintIds, mergeTaints, resourcePatch } from './node-object.js';
 
 export interface NodeControllerOptions {
-  client: KubeClient;
+  client: KubeApi;
   config: FedletConfig;
   provider: Provider;
   log: Logger;

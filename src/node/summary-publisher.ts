@@ -2,7 +2,7 @@
 // upper cluster, for the scheduler extender. Written when it changes, at most once per minInterval.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { isAlreadyExists, isNotFound, type KubeClient } from '../kube/client.js';
+import { isAlreadyExists, isNotFound, type KubeApi } from '../kube/client.js';
 import { sleep } from '../util/backoff.js';
 
 import { ANNOTATION_SUMMARY_VERSION, LABEL_NODE, LABEL_SUMMARY } from '../labels.js';
@@ -22,7 +22,7 @@ export class SummaryPublisher {
 
   constructor(
     private readonly o: {
-      client: KubeClient;
+      client: KubeApi;
       namespace: string;
       nodeName: string;
       summary: () => ClusterSummary;
