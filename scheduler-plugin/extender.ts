@@ -1,7 +1,8 @@
-// The scheduler extender: kube-scheduler (unmodified, configured with `extenders:`) calls /filter and
-// /prioritize with node names (nodeCacheCapable). Virtual nodes pass only if a single lower node fits
-// the pod; other nodes always pass. Summaries come from fedlet (ConfigMaps fedlet-summary-<node>) and
-// are trusted only while the node's Lease is fresh.
+// The scheduler extender — an HTTP service, not a scheduling-framework plugin, whatever the folder is
+// called: kube-scheduler (unmodified, configured with `extenders:`) calls /filter and /prioritize with
+// node names (nodeCacheCapable). Virtual nodes pass only if a single lower node fits the pod; other
+// nodes always pass. Summaries come from fedlet (src/scheduling-summary.ts) and are trusted only while
+// the node's Lease is fresh.
 import express from 'express';
 import type { Logger } from 'pino';
 import type { Server } from 'node:http';
@@ -161,11 +162,16 @@ export class Extender {
     return app;
   }
 
-  async start(port: number, host = '0.0.0.0'): Promise<void> {
+  /** Starts the watches of virtual Nodes, summaries and node Leases; resolves once all are listed. */
+  async startCaches(): Promise<void> {
     this.nodes.start();
     this.summaries.start();
     this.leases.start();
     await Promise.all([this.nodes.waitForSync(), this.summaries.waitForSync(), this.leases.waitForSync()]);
+  }
+
+  async start(port: number, host = '0.0.0.0'): Promise<void> {
+    await this.startCaches();
     await new Promise<void>((resolve, reject) => {
       this.server = this.app().listen(port, host, () => resolve());
       this.server.once('error', reject);

@@ -8,6 +8,7 @@ import type { Provider } from '../provider.js';
 import type { Node } from '../kube/types.js';
 import { ANNOTATION_MANAGED_LABELS, ANNOTATION_MANAGED_TAINTS } from '../labels.js';
 import { Backoff } from '../util/backoff.js';
+import { realClock, type Clock } from '../util/clock.js';
 import { desiredLabels, desiredStatus, labelPatch, managedTaintIds, mergeTaints, resourcePatch } from './node-object.js';
 
 export interface NodeControllerOptions {
@@ -15,15 +16,17 @@ export interface NodeControllerOptions {
   config: FedletConfig;
   provider: Provider;
   log: Logger;
-  now?: () => Date;
+  clock?: Clock;
 }
 
 export class NodeController {
   private node?: Node;
   private dirty = true;
   private wake?: () => void;
+  private readonly clock: Clock;
 
   constructor(private readonly o: NodeControllerOptions) {
+    this.clock = o.clock ?? realClock;
     o.provider.onNodeStateChange(() => this.markDirty());
   }
 
@@ -40,7 +43,7 @@ export class NodeController {
     return `/api/v1/nodes/${this.o.config.nodeName}`;
   }
   private now(): Date {
-    return (this.o.now ?? (() => new Date()))();
+    return new Date(this.clock.now());
   }
 
   /** Creates the Node or brings an existing one's metadata and spec in line. */
@@ -144,28 +147,28 @@ export class NodeController {
     let lastPost = 0;
     const interval = this.o.config.statusUpdateIntervalSeconds * 1000;
     while (!signal.aborted) {
-      const due = Date.now() - lastPost >= interval;
+      const due = this.clock.now() - lastPost >= interval;
       if (this.dirty || due) {
         this.dirty = false;
         try {
           await this.postStatus();
-          lastPost = Date.now();
+          lastPost = this.clock.now();
           backoff.reset();
         } catch (e) {
           this.dirty = true;
           this.o.log.warn({ err: (e as Error).message }, 'posting node status failed; retrying');
-          await backoff.wait(signal);
+          await backoff.wait(signal, this.clock);
           continue;
         }
       }
-      const wait = Math.max(0, interval - (Date.now() - lastPost));
+      const wait = Math.max(0, interval - (this.clock.now() - lastPost));
       await new Promise<void>((resolve) => {
-        const t = setTimeout(done, wait);
+        const t = this.clock.setTimer(done, wait);
         const onAbort = () => done();
         signal.addEventListener('abort', onAbort, { once: true });
         this.wake = done;
         function done() {
-          clearTimeout(t);
+          t.cancel();
           signal.removeEventListener('abort', onAbort);
           resolve();
         }
