@@ -47,17 +47,28 @@ async function cmdRun(argv: string[]): Promise<number> {
   return 0;
 }
 
-function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: boolean; foreground: boolean } {
-  const out = { dir: '.sandbox', lowers: 2, noFedlet: false, foreground: false };
+/** Walks `--name value` and `--name=value` flags; value() takes the flag's value or says it is missing. */
+function eachFlag(argv: string[], visit: (name: string, value: () => string, raw: string) => void): void {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () =>
-      inline ??
-      argv[++i] ??
-      (() => {
-        throw new ConfigError(`${name} needs a value`);
-      })();
+    const eq = a.indexOf('=');
+    const name = eq >= 0 ? a.slice(0, eq) : a;
+    visit(
+      name,
+      () => {
+        if (eq >= 0) return a.slice(eq + 1);
+        const v = argv[++i];
+        if (v === undefined) throw new ConfigError(`${name} needs a value`);
+        return v;
+      },
+      a,
+    );
+  }
+}
+
+function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: boolean; foreground: boolean } {
+  const out = { dir: '.sandbox', lowers: 2, noFedlet: false, foreground: false };
+  eachFlag(argv, (name, value, a) => {
     if (name === '--dir') out.dir = value();
     else if (name === '--lowers') {
       out.lowers = Number(value());
@@ -66,7 +77,7 @@ function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: b
     } else if (name === '--no-fedlet') out.noFedlet = true;
     else if (name === '--foreground') out.foreground = true;
     else throw new ConfigError(`unknown sandbox option ${a}`);
-  }
+  });
   return out;
 }
 
@@ -155,12 +166,10 @@ async function cmdSandbox(argv: string[]): Promise<number> {
 
 async function cmdStatus(argv: string[]): Promise<number> {
   let kubeconfig = process.env.FEDLET_UPPER_KUBECONFIG;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--upper-kubeconfig' || a === '--kubeconfig') kubeconfig = argv[++i];
-    else if (a.startsWith('--upper-kubeconfig=') || a.startsWith('--kubeconfig=')) kubeconfig = a.slice(a.indexOf('=') + 1);
+  eachFlag(argv, (name, value, a) => {
+    if (name === '--upper-kubeconfig' || name === '--kubeconfig') kubeconfig = value();
     else throw new ConfigError(`unknown status option ${a}; use --upper-kubeconfig FILE`);
-  }
+  });
   const { KubeClient, loadKubeConfig } = await import('./kube/client.js');
   const { statusTable } = await import('./status-table.js');
   process.stdout.write(await statusTable(new KubeClient(loadKubeConfig(kubeconfig))));
@@ -175,15 +184,7 @@ async function cmdExtender(argv: string[]): Promise<number> {
     namespace: 'fedlet-system',
     logLevel: 'info',
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () =>
-      inline ??
-      argv[++i] ??
-      (() => {
-        throw new ConfigError(`${name} needs a value`);
-      })();
+  eachFlag(argv, (name, value, a) => {
     if (name === '--upper-kubeconfig') o.upperKubeconfig = value();
     else if (name === '--port') o.port = Number(value());
     else if (name === '--bind-address') o.bind = value();
@@ -193,7 +194,7 @@ async function cmdExtender(argv: string[]): Promise<number> {
       throw new ConfigError(
         `unknown extender option ${a}; options: --upper-kubeconfig, --port, --bind-address, --summary-namespace, --log-level`,
       );
-  }
+  });
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new ConfigError('--port must be a port number');
   const { Extender } = await import('../scheduler-plugin/extender.js');
   const { KubeClient, loadKubeConfig } = await import('./kube/client.js');

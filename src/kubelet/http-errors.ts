@@ -1,6 +1,7 @@
 // HTTP answers for failures, shared by the kubelet API's routes and its streaming upgrades: typed errors
 // map to a status code once, here, and the message text reaches kubectl.
 import type { Duplex } from 'node:stream';
+import type { Response } from 'express';
 import { NotFoundError, InvalidInputError } from '../errors.js';
 
 export function writeHttpError(socket: Duplex, status: number, message: string): void {
@@ -24,4 +25,12 @@ export function errorStatus(e: unknown): number {
   if (e instanceof NotFoundError) return 404;
   if (e instanceof InvalidInputError) return 400;
   return 500;
+}
+
+/** Answers a plain route with the error's status and text. */
+export function sendError(res: Response, e: unknown): void {
+  res
+    .status(errorStatus(e))
+    .type('text/plain')
+    .send(`${(e as Error).message}\n`);
 }

@@ -11,7 +11,7 @@ import type { KubeletAuth } from './auth.js';
 import type { Pod } from '../kube/types.js';
 import { handleLogs } from './logs.js';
 import { handleStreamUpgrade, isStreamPath } from './streams.js';
-import { errorStatus, writeHttpError } from './http-errors.js';
+import { sendError, writeHttpError } from './http-errors.js';
 
 export interface KubeletServerOptions {
   port: number;
@@ -61,20 +61,14 @@ export class KubeletServer {
       try {
         res.json(await o.provider.statsSummary());
       } catch (e) {
-        res
-          .status(errorStatus(e))
-          .type('text/plain')
-          .send(`${(e as Error).message}\n`);
+        sendError(res, e);
       }
     });
     app.get('/metrics/resource', async (_req, res) => {
       try {
         res.type('text/plain; version=0.0.4').send(await o.provider.resourceMetrics());
       } catch (e) {
-        res
-          .status(errorStatus(e))
-          .type('text/plain')
-          .send(`${(e as Error).message}\n`);
+        sendError(res, e);
       }
     });
     app.get('/metrics', async (_req, res) => {
