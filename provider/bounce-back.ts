@@ -17,7 +17,7 @@ export type BounceDecision =
   /** Give the pod back: delete the lower pod, fail the upper one with this reason and message. */
   | { kind: 'bounce'; reason: string; message: string };
 
-export const BOUNCE_REASON = 'LowerUnschedulable';
+const BOUNCE_REASON = 'LowerUnschedulable';
 
 /** The controller (ReplicaSet, StatefulSet, Job...) that owns a pod, by uid. */
 export function controllerUid(pod: Pod): string | undefined {

@@ -23,7 +23,7 @@ export interface LowerPod {
   managed: boolean;
 }
 
-export const baseResources = ['cpu', 'memory', 'ephemeral-storage', 'pods'] as const;
+const baseResources = ['cpu', 'memory', 'ephemeral-storage', 'pods'] as const;
 
 export function schedulable(n: LowerNode): boolean {
   return n.ready && !n.unschedulable;

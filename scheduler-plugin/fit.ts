@@ -46,7 +46,7 @@ function matches(r: Requirement, labels: Record<string, string>): boolean {
 }
 
 /** Label constraints of the pod that must hold on the lower node (those about the virtual node are skipped). */
-export function labelFilter(pod: Pod, virtualNodeLabels: Record<string, string>): (labels: Record<string, string>) => boolean {
+function labelFilter(pod: Pod, virtualNodeLabels: Record<string, string>): (labels: Record<string, string>) => boolean {
   const selector = Object.entries(pod.spec.nodeSelector ?? {}).filter(([k]) => !(k in virtualNodeLabels));
   const terms = (
     (pod.spec.affinity as Affinity | undefined)?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution

@@ -85,7 +85,7 @@ function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: b
  * The walkthrough printed by `sandbox up` (and run verbatim by the quick-start e2e test): a Deployment
  * spread over the lower clusters, then logs, exec and the lower side of it.
  */
-export function quickStart(o: { binDir: string; cli: string; upper: string; lower: string; node: string }): string[] {
+function quickStart(o: { binDir: string; cli: string; upper: string; lower: string; node: string }): string[] {
   return [
     `export PATH=${o.binDir}:$PATH   # kubectl built by npm run setup`,
     `export KUBECONFIG=${o.upper}`,

@@ -36,9 +36,9 @@ export interface InformerOptions<R, T> {
  * item form (given the List form, the server streams nothing at all).
  */
 export const METADATA_ONLY_LIST = { Accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json' };
-export const METADATA_ONLY_WATCH = { Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json' };
+const METADATA_ONLY_WATCH = { Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json' };
 
-export function objectKey(obj: KubeObject): string {
+function objectKey(obj: KubeObject): string {
   const m = obj.metadata ?? {};
   return m.namespace ? `${m.namespace}/${m.name}` : (m.name ?? '');
 }

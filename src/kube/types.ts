@@ -188,7 +188,3 @@ export interface Lease extends KubeObject {
     leaseTransitions?: number;
   };
 }
-
-export function podKey(p: { metadata?: ObjectMeta }): string {
-  return `${p.metadata?.namespace}/${p.metadata?.name}`;
-}

@@ -4,7 +4,7 @@ import type { NodeCondition, NodeStatus, Taint } from '../kube/types.js';
 import type { ProviderNodeState } from '../provider.js';
 import * as L from '../labels.js';
 
-export const FEDLET_VERSION = '0.1.0';
+const FEDLET_VERSION = '0.1.0';
 
 export function desiredLabels(cfg: FedletConfig, state: ProviderNodeState): Record<string, string> {
   const labels: Record<string, string> = {

@@ -254,7 +254,7 @@ export class PodController {
 }
 
 /** Drops what fedlet never reads from cached upper pods (managedFields dominate their size). */
-export function trimPod(p: Pod): Pod {
+function trimPod(p: Pod): Pod {
   if (p.metadata.managedFields === undefined && !p.metadata.annotations?.[ANNOTATION_LAST_APPLIED]) return p;
   const metadata = { ...p.metadata };
   delete metadata.managedFields;

@@ -41,9 +41,6 @@ export class WorkQueue {
   get length(): number {
     return this.queue.length;
   }
-  get inFlight(): number {
-    return this.processing.size;
-  }
 
   add(key: string): void {
     if (this.stopped) return;
@@ -75,7 +72,7 @@ export class WorkQueue {
   }
 
   /** Drops the retry history of a key (after a success). */
-  forget(key: string): void {
+  private forget(key: string): void {
     this.failures.delete(key);
   }
 

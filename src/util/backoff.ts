@@ -1,4 +1,5 @@
-// Exponential backoff with full jitter, bounded by `max`.
+// Exponential backoff, bounded by `max`, with jitter (each wait is between half and all of its step) so
+// that many clients retrying after one outage do not arrive together.
 import { realClock, sleepOn, type Clock } from './clock.js';
 
 export class Backoff {
