@@ -47,19 +47,24 @@ describe('bounce-back decision', () => {
 });
 
 describe('bounce-back record', () => {
-  it('records the controller on a bounce, publishes only live entries, and the extender enforces them', async () => {
+  function harness() {
     const clock = new FakeClock(t0);
-    let changes = 0;
+    let n = 0;
     const b = new BounceBack({
       bounceAfterSeconds: 30,
       avoidAfterBounceSeconds: 120,
       clusterName: 'eu-1',
-      onChange: () => changes++,
+      onChange: () => n++,
       log,
       clock,
     });
+    return { clock, b, changes: () => n };
+  }
+
+  it('records the controller on a bounce, publishes only live entries, and the extender enforces them', async () => {
+    const { clock, b, changes } = harness();
     expect(b.check(upper, lowerUnschedulable(t0 - 31_000)).kind).toBe('bounce');
-    expect(changes).toBe(1);
+    expect(changes()).toBe(1);
     expect(b.live()).toEqual({ 'rs-1': '2026-01-01T00:02:00.000Z' });
     const s = buildSummary('fedlet-eu-1', 'eu-1', [], new Map(), b.live(), new Date(clock.now()));
     expect(avoidReason(s, upper, clock.now())).toMatch(/bounced from lower cluster eu-1 .* until 2026-01-01T00:02:00.000Z/);
@@ -71,18 +76,9 @@ describe('bounce-back record', () => {
   });
 
   it('is restored from the summary published before a restart', () => {
-    const clock = new FakeClock(t0);
-    let changes = 0;
-    const b = new BounceBack({
-      bounceAfterSeconds: 30,
-      avoidAfterBounceSeconds: 120,
-      clusterName: 'c',
-      onChange: () => changes++,
-      log,
-      clock,
-    });
+    const { b, changes } = harness();
     b.restore({ avoid: { 'rs-1': '2026-01-01T00:01:00Z', gone: '2025-12-31T00:00:00Z' } });
-    expect(changes).toBe(1);
+    expect(changes()).toBe(1);
     expect(b.live()).toEqual({ 'rs-1': '2026-01-01T00:01:00Z' });
   });
 });
