@@ -127,7 +127,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   });
   const podsStarted = pods.start(abort.signal);
   metrics.collectFrom({
-    queueDepth: () => pods.queue.length,
+    queueDepth: () => pods.queueDepth(),
     podsByPhase: () => pods.podsByPhase(),
     lowerHealthy: () => provider.backendReachable(),
     clients: { upper, lower },
@@ -153,7 +153,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
         tls: { cert: tls.cert, key: tls.key, clientCA },
         auth,
         provider,
-        pods: () => pods.pods.list(),
+        pods: () => pods.boundPods(),
         metrics,
         log: log.child({ component: 'kubelet-api' }),
       });

@@ -97,6 +97,16 @@ export class PodController {
     this.o.log.info({ pods: this.pods.size }, 'pod controller started');
   }
 
+  /** Upper pods bound to this node, as cached (the kubelet API's /pods). */
+  boundPods(): Pod[] {
+    return this.pods.list();
+  }
+
+  /** Pod keys waiting to be synced (for metrics, read at scrape time). */
+  queueDepth(): number {
+    return this.queue.length;
+  }
+
   /** Upper pods on this node by phase (for metrics, read at scrape time). */
   podsByPhase(): Map<string, number> {
     const byPhase = new Map<string, number>();
