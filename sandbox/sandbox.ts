@@ -9,6 +9,8 @@ import { KubeClient, loadKubeConfig } from '../src/kube/client.js';
 import { serverExt, signCert } from './pki.js';
 import { findBinary } from './binaries.js';
 import { sandboxNodeIP } from './node-address.js';
+import { LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
+import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY } from '../src/scheduling-summary.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 
 export interface FedletRecord {
@@ -98,8 +100,8 @@ export function defaultNodesFor(index: number): KwokNodeSpec[] {
   return defaultLowerNodes(2).map((n, j) => ({
     ...n,
     labels: {
-      'topology.kubernetes.io/region': region,
-      'topology.kubernetes.io/zone': `${region}-${String.fromCharCode(97 + j)}`,
+      [LABEL_REGION]: region,
+      [LABEL_ZONE]: `${region}-${String.fromCharCode(97 + j)}`,
     },
   }));
 }
@@ -242,13 +244,20 @@ export async function waitForSettledSummaries(state: SandboxState, timeoutMs: nu
       const pending: string[] = [];
       for (const f of state.fedlets) {
         const cm = await client
-          .get<{ data?: Record<string, string> }>(`/api/v1/namespaces/fedlet-system/configmaps/fedlet-summary-${f.nodeName}`, {
-            timeoutMs: 5000,
-          })
+          .get<{ data?: Record<string, string> }>(
+            `/api/v1/namespaces/fedlet-system/configmaps/${summaryConfigMapName(f.nodeName)}`,
+            {
+              timeoutMs: 5000,
+            },
+          )
           .catch(() => undefined);
-        const body = cm?.data?.['summary.json'];
+        const body = cm?.data?.[SUMMARY_DATA_KEY];
         if (!body) pending.push(`${f.nodeName}: no summary`);
-        else if (/node\.kubernetes\.io\/(not-ready|unreachable)/.test(body))
+        else if (
+          parseSummary(body).taintSets.some((ts) =>
+            ts.some((t) => t.key === 'node.kubernetes.io/not-ready' || t.key === 'node.kubernetes.io/unreachable'),
+          )
+        )
           pending.push(`${f.nodeName}: lower nodes still carry lifecycle taints`);
       }
       if (!pending.length) return;

@@ -13,7 +13,7 @@ import { LeaseController } from './node/lease-controller.js';
 import { NodeController } from './node/node-controller.js';
 import { LowerProvider } from '../provider/lower-provider.js';
 import { validateNamespaceTemplate } from '../provider/namespace-map.js';
-import { IpRemapper, parseRemapPairs, type CidrPair } from '../provider/remap.js';
+import { IpRemapper, parseRemapPairs } from '../provider/remap.js';
 import { EventRecorder } from './events.js';
 import { PodController } from './pods/pod-controller.js';
 import { FedletMetrics } from './metrics.js';
@@ -76,11 +76,10 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     await elector.acquire(abort.signal);
   }
   health = { role: 'leader' };
-  let podIPRemap: CidrPair[] = [];
+  let remapper: IpRemapper;
   try {
     validateNamespaceTemplate(cfg.namespaceTemplate);
-    podIPRemap = cfg.podIPRemap ? parseRemapPairs(cfg.podIPRemap) : [];
-    new IpRemapper(podIPRemap);
+    remapper = new IpRemapper(cfg.podIPRemap ? parseRemapPairs(cfg.podIPRemap) : []);
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
@@ -89,7 +88,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     upper,
     nodeIP: cfg.nodeIP,
     namespaceTemplate: cfg.namespaceTemplate,
-    podIPRemap,
+    remapper,
     allowDaemonSetPods: cfg.allowDaemonSetPods,
     bounceAfterSeconds: cfg.bounceAfterSeconds,
     avoidAfterBounceSeconds: cfg.avoidAfterBounceSeconds,
@@ -112,7 +111,6 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     log: log.child({ component: 'lease' }),
   });
   const metrics = new FedletMetrics();
-  metrics.trackClients({ upper, lower });
   const auth = new KubeletAuth({ upper, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth });
   const clientCA = await upperClientCA(upper, cfg.clientCAFile).catch((e: Error) => {
     throw new StartupError(`cannot read the upper cluster's client CA: ${e.message}`);
@@ -129,17 +127,12 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     observe: (ms, ok) => metrics.syncDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000),
   });
   const podsStarted = pods.start(abort.signal);
-  provider.health.onChange(() => metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0));
-  metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0);
-  const phaseTimer = setInterval(() => {
-    metrics.queueDepth.set(pods.queue.length);
-    const byPhase = new Map<string, number>();
-    for (const p of pods.pods.list())
-      byPhase.set(p.status?.phase ?? 'Unknown', (byPhase.get(p.status?.phase ?? 'Unknown') ?? 0) + 1);
-    metrics.podsByPhase.reset();
-    for (const [phase, n] of byPhase) metrics.podsByPhase.set({ phase }, n);
-  }, 5000);
-  phaseTimer.unref();
+  metrics.collectFrom({
+    queueDepth: () => pods.queueDepth(),
+    podsByPhase: () => pods.podsByPhase(),
+    lowerHealthy: () => provider.backendReachable(),
+    clients: { upper, lower },
+  });
   let kubelet: KubeletServer | undefined;
   // The kubelet API starts once its certificate is there (a CSR may wait for approval); pods run meanwhile.
   const servingCertOptions = {
@@ -161,10 +154,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
         tls: { cert: tls.cert, key: tls.key, clientCA },
         auth,
         provider,
-        pods: () => pods.pods.list(),
+        pods: () => pods.boundPods(),
         metrics,
-        stats: () => provider.statsSummary(),
-        resourceMetrics: () => provider.resourceMetrics(),
         log: log.child({ component: 'kubelet-api' }),
       });
       await kubelet.start();
@@ -195,10 +186,10 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       nodeName: cfg.nodeName,
       summary: () => provider.schedulingSummary(),
       minIntervalMs: 2000,
-      maxBytes: 900 * 1024,
       log: log.child({ component: 'summary' }),
     });
-    provider.restoreSchedulingSummary?.(await summary.readPublished());
+    const published = await summary.readPublished();
+    if (published) provider.restoreSchedulingSummary(published);
     provider.onSummaryChange(() => summary.markDirty());
     loops.push(summary.run(abort.signal));
   }
@@ -213,7 +204,6 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       health = { role: 'stopping' };
       healthServer?.close();
       abort.abort();
-      clearInterval(phaseTimer);
       await done.catch(() => undefined);
       await kubeletStarted;
       await kubelet?.stop();

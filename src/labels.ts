@@ -18,3 +18,20 @@ export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 /** Annotation on the virtual Node listing the labels/taints fedlet owns, so it removes only its own. */
 export const ANNOTATION_MANAGED_LABELS = 'fedlet.io/managed-labels';
 export const ANNOTATION_MANAGED_TAINTS = 'fedlet.io/managed-taints';
+
+/** On lower ConfigMap/Secret copies: the upper object's resourceVersion they were copied from. */
+export const ANNOTATION_UPPER_RESOURCE_VERSION = 'fedlet.io/upper-resource-version';
+/** Upper pod condition type carrying the lower scheduler's verdict (the upper PodScheduled stays). */
+export const CONDITION_LOWER_SCHEDULED = 'fedlet.io/LowerScheduled';
+/** On objects fedlet creates in the upper cluster for one virtual node (summary ConfigMap, serving-cert CSR). */
+export const LABEL_NODE = 'fedlet.io/node';
+/** Marks the scheduling-summary ConfigMaps the scheduler extender reads. */
+export const LABEL_SUMMARY = 'fedlet.io/summary';
+/** On the virtual Node: a hash of the last published scheduling summary (its change wakes kube-scheduler). */
+export const ANNOTATION_SUMMARY_VERSION = 'fedlet.io/summary-version';
+
+// Keys owned by others that fedlet reads or strips.
+/** Node annotation (kwok, some managed kubelets) naming a resource-metrics path other than /metrics/resource. */
+export const ANNOTATION_RESOURCE_METRICS_PATH = 'metrics.k8s.io/resource-metrics-path';
+/** kubectl apply's copy of the whole object: large, never read, never copied to lower pods. */
+export const ANNOTATION_LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';

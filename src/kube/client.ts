@@ -261,6 +261,12 @@ export class KubeClient {
   }
 }
 
+/**
+ * The client surface fedlet's controllers and caches use. KubeClient implements it; unit tests hand in
+ * an in-memory fake (test/unit/support/fake-kube.ts).
+ */
+export type KubeApi = Pick<KubeClient, 'get' | 'create' | 'replace' | 'patch' | 'delete' | 'watch'>;
+
 function transportError(e: Error, method: string, path: string): KubeApiError {
   if (e instanceof KubeApiError) return e;
   return new KubeApiError(0, 'TransportError', `${method} ${path}: ${e.message}`, method, path);

@@ -2,28 +2,10 @@
 // any error (transport, 5xx, 410 Gone) leads to a resumed watch or a fresh list after a backoff, and a
 // relist reconciles the cache (objects that vanished meanwhile are reported as deleted).
 import type { Logger } from 'pino';
-import { KubeApiError, type KubeClient, type WatchEvent } from './client.js';
+import { KubeApiError, type KubeApi, type WatchEvent } from './client.js';
 import { Backoff } from '../util/backoff.js';
+import type { KubeObject } from './types.js';
 
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  deletionTimestamp?: string;
-  deletionGracePeriodSeconds?: number;
-  creationTimestamp?: string;
-  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
-  finalizers?: string[];
-  managedFields?: unknown[];
-}
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-}
 interface List<T> {
   metadata?: { resourceVersion?: string; continue?: string };
   items?: T[];
@@ -36,7 +18,7 @@ export interface InformerHandlers<T> {
 }
 
 export interface InformerOptions<R, T> {
-  client: KubeClient;
+  client: KubeApi;
   /** Collection path, e.g. /api/v1/pods or /api/v1/namespaces/x/configmaps. */
   path: string;
   labelSelector?: string;
@@ -54,9 +36,9 @@ export interface InformerOptions<R, T> {
  * item form (given the List form, the server streams nothing at all).
  */
 export const METADATA_ONLY_LIST = { Accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json' };
-export const METADATA_ONLY_WATCH = { Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json' };
+const METADATA_ONLY_WATCH = { Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json' };
 
-export function objectKey(obj: KubeObject): string {
+function objectKey(obj: KubeObject): string {
   const m = obj.metadata ?? {};
   return m.namespace ? `${m.namespace}/${m.name}` : (m.name ?? '');
 }

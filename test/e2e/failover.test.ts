@@ -1,4 +1,4 @@
-// Issue: failures heal. A lower cluster whose API server dies: its virtual node turns NotReady, the
+// Failures heal. A lower cluster whose API server dies: its virtual node turns NotReady, the
 // upper cluster's own taint-based eviction deletes the pods, fedlet completes those deletions in
 // bounded time, replacements run elsewhere, and leftovers are removed when the cluster returns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
