@@ -1,5 +1,7 @@
 // Wires one fedlet process: clients for both clusters, the lower provider, and the node + lease
-// controllers. Fails fast with a clear message when a cluster cannot be reached at start.
+// controllers. Fails fast with a clear message when a cluster cannot be reached at start; once running,
+// it never exits because an API server is away: losing the leader lease closes the write fence (no
+// write reaches either cluster), and the process stands by and campaigns until it leads again.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LeaderElector } from './leader.js';
@@ -9,6 +11,7 @@ import type { Logger } from 'pino';
 import type { FedletConfig } from './config.js';
 import { ConfigError } from './config.js';
 import { KubeClient, loadKubeConfig } from './kube/client.js';
+import { WriteFence } from './kube/fence.js';
 import { LeaseController } from './node/lease-controller.js';
 import { NodeController } from './node/node-controller.js';
 import { LowerProvider } from '../provider/lower-provider.js';
@@ -23,13 +26,14 @@ import { obtainServingCert, upperClientCA } from './kubelet/serving-cert.js';
 
 export class StartupError extends Error {}
 
-function clientFor(which: 'upper' | 'lower', file: string | undefined, cfg: FedletConfig): KubeClient {
+function clientFor(which: 'upper' | 'lower', file: string | undefined, cfg: FedletConfig, fence?: WriteFence): KubeClient {
   if (file && !existsSync(file)) throw new ConfigError(`${which} kubeconfig ${file} does not exist`);
   try {
     return new KubeClient(loadKubeConfig(file), {
       writeQps: cfg.writeQps,
       writeBurst: cfg.writeBurst,
       userAgent: `fedlet/${cfg.clusterName}`,
+      fence,
     });
   } catch (e) {
     throw new ConfigError(`cannot load ${which} kubeconfig ${file ?? '(default)'}: ${(e as Error).message}`);
@@ -51,18 +55,29 @@ export interface RunningFedlet {
 }
 
 export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<RunningFedlet> {
-  const upper = clientFor('upper', cfg.upperKubeconfig, cfg);
-  const lower = clientFor('lower', cfg.lowerKubeconfig, cfg);
+  // One fence for both clusters: every write of every controller passes it (see kube/fence.ts).
+  const fence = cfg.leaderElect ? new WriteFence() : WriteFence.alwaysOpen();
+  const upper = clientFor('upper', cfg.upperKubeconfig, cfg, fence);
+  const lower = clientFor('lower', cfg.lowerKubeconfig, cfg, fence);
   const [uv, lv] = await Promise.all([checkReachable('upper', upper), checkReachable(`lower (${cfg.clusterName})`, lower)]);
   log.info({ node: cfg.nodeName, cluster: cfg.clusterName, upperVersion: uv, lowerVersion: lv }, 'starting fedlet');
 
   const abort = new AbortController();
-  let health: HealthState = { role: 'starting' };
-  const healthServer = cfg.healthPort > 0 ? startHealthServer(cfg.healthPort, cfg.healthBindAddress, () => health) : undefined;
+  let role: HealthState['role'] = 'starting';
+  const health = (): HealthState => {
+    const stale = [...upper.caches.staleCaches(), ...lower.caches.staleCaches()];
+    return stale.length ? { role, problem: `caches stale: ${stale.join('; ')}` } : { role };
+  };
+  const healthServer = cfg.healthPort > 0 ? startHealthServer(cfg.healthPort, cfg.healthBindAddress, health) : undefined;
   let elector: LeaderElector | undefined;
+  /** Called each time leadership is regained, once the fence is open again: resync from caches. */
+  const onRegain: Array<() => void> = [];
+  let leadership: Promise<void> | undefined;
   if (cfg.leaderElect) {
     elector = new LeaderElector({
-      client: upper,
+      // The elector's own writes decide leadership, so they do not pass the fence.
+      client: clientFor('upper', cfg.upperKubeconfig, cfg),
+      fence,
       namespace: cfg.leaderElectionNamespace,
       name: `${cfg.nodeName}-leader`,
       identity: cfg.leaderElectionIdentity ?? process.env.POD_NAME ?? `${hostname()}_${process.pid}`,
@@ -71,10 +86,31 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       retryPeriodSeconds: 2,
       log: log.child({ component: 'leader' }),
     });
-    health = { role: 'standby' };
+    role = 'standby';
     await elector.acquire(abort.signal);
+    fence.open(elector.validUntil);
+    leadership = keepLeading(elector);
   }
-  health = { role: 'leader' };
+  role = 'leader';
+
+  async function keepLeading(el: LeaderElector): Promise<void> {
+    for (;;) {
+      if ((await el.holdUntilLost(abort.signal)) === 'aborted') return;
+      fence.close('this replica lost the leader lease');
+      role = 'standby';
+      log.warn('lost the leader lease: no writes to either cluster; standing by and campaigning again');
+      try {
+        await el.acquire(abort.signal);
+      } catch {
+        return; // stopping
+      }
+      // Writes resume at once (node Lease and status first); controllers resync level-triggered.
+      fence.open(el.validUntil);
+      role = 'leader';
+      log.info('leading again: resynchronising from caches');
+      for (const h of onRegain) h();
+    }
+  }
   let podIPRemap: CidrPair[] = [];
   try {
     validateNamespaceTemplate(cfg.namespaceTemplate);
@@ -100,7 +136,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     log,
   });
   await provider.start(abort.signal);
-  const nodes = new NodeController({ client: upper, config: cfg, provider, log: log.child({ component: 'node' }) });
+  const nodes = new NodeController({ client: upper, config: cfg, provider, fence, log: log.child({ component: 'node' }) });
   await nodes.register();
   const lease = new LeaseController({
     client: upper,
@@ -108,6 +144,9 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     durationSeconds: cfg.leaseDurationSeconds,
     renewIntervalSeconds: cfg.leaseRenewIntervalSeconds,
     nodeUid: () => nodes.uid,
+    fence,
+    // After an outage the upper controller-manager may have marked the node Ready=Unknown: post at once.
+    onRecovered: () => nodes.markDirty(),
     log: log.child({ component: 'lease' }),
   });
   const metrics = new FedletMetrics();
@@ -128,6 +167,10 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     observe: (ms, ok) => metrics.syncDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000),
   });
   const podsStarted = pods.start(abort.signal);
+  onRegain.push(
+    () => void pods.resync(abort.signal),
+    () => nodes.markDirty(),
+  );
   provider.health.onChange(() => metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0));
   metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0);
   const phaseTimer = setInterval(() => {
@@ -164,6 +207,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
         metrics,
         stats: () => provider.statsSummary(),
         resourceMetrics: () => provider.resourceMetrics(),
+        // A replica without the lease may not open exec/attach/port-forward into the lower cluster.
+        mutationsRefusedBecause: () => fence.closedReason,
         log: log.child({ component: 'kubelet-api' }),
       });
       await kubelet.start();
@@ -181,21 +226,18 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       summary: () => provider.schedulingSummary(),
       minIntervalMs: 2000,
       maxBytes: 900 * 1024,
+      fence,
       log: log.child({ component: 'summary' }),
     });
     provider.restoreSchedulingSummary?.(await summary.readPublished());
     provider.onSummaryChange(() => summary.markDirty());
     loops.push(summary.run(abort.signal));
   }
-  // Losing leadership ends this process's work (the Deployment restarts it as a standby).
-  const leadership = elector?.holdUntilLost(abort.signal).then(() => {
-    if (!abort.signal.aborted) throw new StartupError('lost the leader lease; stopping so that only one replica writes');
-  });
   const done = Promise.race([Promise.all(loops), ...(leadership ? [leadership] : [])]).then(() => undefined);
   return {
     done,
     async stop() {
-      health = { role: 'stopping' };
+      role = 'stopping';
       healthServer?.close();
       abort.abort();
       clearInterval(phaseTimer);

@@ -23,6 +23,8 @@ export interface KubeletServerOptions {
   metrics: FedletMetrics;
   stats: () => Promise<unknown>;
   resourceMetrics: () => Promise<string>;
+  /** Why exec/attach/port-forward are refused right now (e.g. not the leader), or undefined. */
+  mutationsRefusedBecause?: () => string | undefined;
   log: Logger;
 }
 
@@ -36,6 +38,7 @@ export function writeHttpError(socket: Duplex, status: number, message: string):
       404: 'Not Found',
       500: 'Internal Server Error',
       502: 'Bad Gateway',
+      503: 'Service Unavailable',
     }[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
@@ -151,6 +154,11 @@ export class KubeletServer {
     if (!r.ok) {
       o.metrics.kubeletRequests.inc({ path: pathKind(path), code: String(r.status) });
       return writeHttpError(socket, r.status, r.message);
+    }
+    const refused = o.mutationsRefusedBecause?.();
+    if (refused) {
+      o.metrics.kubeletRequests.inc({ path: pathKind(path), code: '503' });
+      return writeHttpError(socket, 503, `fedlet cannot open streams on this node right now: ${refused}; retry shortly`);
     }
     await handleStreamUpgrade(o.provider, req, socket, head, o.metrics, o.log);
   }

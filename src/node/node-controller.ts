@@ -7,6 +7,7 @@ import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
 import type { Provider } from '../provider.js';
 import { ANNOTATION_MANAGED_LABELS, ANNOTATION_MANAGED_TAINTS } from '../labels.js';
 import { Backoff } from '../util/backoff.js';
+import { isNotLeader, type WriteFence } from '../kube/fence.js';
 import {
   desiredLabels,
   desiredStatus,
@@ -23,6 +24,8 @@ export interface NodeControllerOptions {
   provider: Provider;
   log: Logger;
   now?: () => Date;
+  /** Status posts wait while the fence is closed (this replica is not the leader). */
+  fence?: WriteFence;
 }
 
 export class NodeController {
@@ -147,10 +150,13 @@ export class NodeController {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const backoff = new Backoff(500, 10_000);
+    // Capped at half the lease renew interval, so Ready is posted within one interval after an outage.
+    const backoff = new Backoff(500, Math.min(10_000, this.o.config.leaseRenewIntervalSeconds * 500));
     let lastPost = 0;
     const interval = this.o.config.statusUpdateIntervalSeconds * 1000;
     while (!signal.aborted) {
+      await this.o.fence?.whenOpen(signal);
+      if (signal.aborted) break;
       const due = Date.now() - lastPost >= interval;
       if (this.dirty || due) {
         this.dirty = false;
@@ -160,6 +166,7 @@ export class NodeController {
           backoff.reset();
         } catch (e) {
           this.dirty = true;
+          if (isNotLeader(e)) continue; // waits for the fence above
           this.o.log.warn({ err: (e as Error).message }, 'posting node status failed; retrying');
           await backoff.wait(signal);
           continue;

@@ -95,6 +95,21 @@ export class PodController {
     this.o.log.info({ pods: this.pods.size }, 'pod controller started');
   }
 
+  /**
+   * After leadership was regained: once the upper caches are fresh again (bounded wait), every upper
+   * pod and every backing pod gets a sync, and garbage collection runs. Level-triggered, idempotent.
+   */
+  async resync(signal: AbortSignal): Promise<void> {
+    if (!this.ready) return; // start() syncs everything anyway
+    const fresh = await this.o.upper.caches.waitFresh(30_000, signal);
+    if (signal.aborted) return;
+    if (!fresh) this.o.log.warn({ stale: this.o.upper.caches.staleCaches() }, 'resyncing although some caches are still stale');
+    for (const p of this.pods.list()) this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
+    for (const k of this.o.provider.knownPodKeys()) this.queue.add(k);
+    this.scheduleGc(0);
+    this.o.log.info({ pods: this.pods.size }, 'resynced after regaining leadership');
+  }
+
   async stop(): Promise<void> {
     clearTimeout(this.gcTimer);
     await this.queue.stop();

@@ -2,6 +2,7 @@
 // that is added again runs once more afterwards; failures retry with per-key exponential backoff.
 // Bounded: adding beyond maxSize is refused loudly (it means far more objects than configured for).
 import type { Logger } from 'pino';
+import { isNotLeader } from '../kube/fence.js';
 
 export interface WorkQueueOptions {
   concurrency: number;
@@ -101,6 +102,11 @@ export class WorkQueue {
         this.forget(key);
       } catch (e) {
         ok = false;
+        if (isNotLeader(e)) {
+          // Not leading: no retry now; regaining the lease resyncs every key.
+          this.o.log.debug({ key, err: (e as Error).message }, 'sync parked: not the leader');
+          continue;
+        }
         const n = (this.failures.get(key) ?? 0) + 1;
         this.failures.set(key, n);
         const delay = Math.min(this.o.maxDelayMs ?? 60_000, (this.o.baseDelayMs ?? 200) * 2 ** (n - 1));
