@@ -286,7 +286,6 @@ describe('controllers and a closed fence', () => {
       server: new URL('https://upper:6443'),
       caches,
       get: () => Promise.resolve({ metadata: { resourceVersion: '1' }, items: [] }),
-      // eslint-disable-next-line require-yield
       async *watch(_p: string, _q: unknown, signal: AbortSignal, _h: unknown, onConnected?: () => void) {
         if (++watchAttempts < 3) throw new KubeApiError(0, 'TransportError', 'connect ECONNREFUSED', 'WATCH', '/api/v1/pods');
         onConnected?.();
