@@ -8,6 +8,7 @@ import type { Pod, PodStatus } from '../kube/types.js';
 import type { EventRecorder } from '../events.js';
 import type { Provider } from '../provider.js';
 import { WorkQueue } from './work-queue.js';
+import { isNotLeader } from '../kube/fence.js';
 import { statusPatch } from './status-patch.js';
 
 export interface PodControllerOptions {
@@ -121,6 +122,7 @@ export class PodController {
     this.gcTimer = setTimeout(() => {
       this.gcTimer = undefined;
       this.o.provider.collectGarbage(this.pods.list()).catch((e: Error) => {
+        if (isNotLeader(e)) return; // regaining the lease runs it again (resync)
         this.o.log.warn({ err: e.message }, 'garbage collection of lower objects failed; will retry');
         this.scheduleGc(10_000);
       });
