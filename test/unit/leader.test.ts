@@ -305,3 +305,35 @@ describe('controllers and a closed fence', () => {
     expect(caches.staleCaches()).toEqual([]);
   });
 });
+
+describe('kubelet API while fenced', () => {
+  it('refuses exec/attach/port-forward with 503 and the reason, after authenticating', async () => {
+    const { KubeletServer } = await import('../../src/kubelet/server.js');
+    const { FedletMetrics } = await import('../../src/metrics.js');
+    const { PassThrough } = await import('node:stream');
+    const fence = new WriteFence();
+    let relayed = 0;
+    const server = new KubeletServer({
+      port: 0,
+      tls: { cert: '', key: '' },
+      auth: { check: () => Promise.resolve({ ok: true }) } as never,
+      provider: { exec: () => relayed++ } as never,
+      pods: () => [],
+      metrics: new FedletMetrics(),
+      stats: () => Promise.resolve({}),
+      resourceMetrics: () => Promise.resolve(''),
+      mutationsRefusedBecause: () => fence.closedReason,
+      log,
+    });
+    for (const url of ['/exec/ns/pod/c?command=sh&input=1&output=1', '/attach/ns/pod/c?output=1', '/portForward/ns/pod']) {
+      const socket = new PassThrough();
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      await server['onUpgrade']({ url, headers: {}, method: 'POST' } as never, socket, Buffer.alloc(0));
+      const text = Buffer.concat(chunks).toString();
+      expect(text).toMatch(/^HTTP\/1\.1 503 Service Unavailable/);
+      expect(text).toContain('not yet acquired the leader lease');
+    }
+    expect(relayed).toBe(0);
+  });
+});
