@@ -22,9 +22,7 @@ beforeAll(async () => {
   await Promise.all([createNamespace(upper, ns), createNamespace(lower, ns)]);
 });
 afterAll(async () => {
-  await Promise.all(
-    [upper, lower].map((k) => kubectl(k, ['delete', 'namespace', ns, '--wait=false']).catch(() => undefined)),
-  );
+  await Promise.all([upper, lower].map((k) => kubectl(k, ['delete', 'namespace', ns, '--wait=false']).catch(() => undefined)));
 });
 
 async function dryRunCreate(kubeconfig: string, pod: Pod): Promise<{ ok: true; pod: Pod } | { ok: false; error: string }> {
@@ -60,7 +58,9 @@ describe('translated pods against a real lower API server', () => {
       if (low.ok) accepted++;
       else rejectedByLower.push(`${generated.metadata.name}: ${low.error}\n${JSON.stringify(translated)}`);
     }
-    console.log(`translate dry-run: ${accepted} accepted by the lower API server, ${rejectedByUpper} generated pods refused by the upper`);
+    console.log(
+      `translate dry-run: ${accepted} accepted by the lower API server, ${rejectedByUpper} generated pods refused by the upper`,
+    );
     expect(rejectedByLower).toEqual([]);
     expect(accepted).toBeGreaterThanOrEqual(wanted);
   });
