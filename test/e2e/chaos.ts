@@ -63,6 +63,11 @@ export interface ChaosTally {
   durationSeconds: number;
   faults: Record<FaultKind, number>;
   churn: Record<string, number>;
+  /**
+   * Sandbox components (not fedlets) that died as a consequence of a fault, e.g. a process that exits
+   * when its API server goes away, and were restarted as a supervisor would. By "cluster/component".
+   */
+  collateralRestarts: Record<string, number>;
   violations: Violation[];
   /** Seconds from the last fault's recovery until every invariant held. */
   quiesceSeconds: number;
@@ -148,6 +153,7 @@ export class Chaos {
       durationSeconds: 0,
       faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
       churn: {},
+      collateralRestarts: {},
       violations: [],
       quiesceSeconds: 0,
       rss: [],
@@ -291,10 +297,18 @@ export class Chaos {
   /** Everything the sandbox started runs again and every virtual node is Ready. */
   async healed(timeoutMs = 180_000): Promise<void> {
     const st = this.o.state;
-    const dead = [...st.upper.processes, ...st.lowers.flatMap((l) => l.processes), ...st.fedlets.map((f) => f.process!)]
-      .filter((p) => p && !isOurs(p))
-      .map((p) => p.name);
-    if (dead.length) throw new Error(`processes died during chaos: ${dead.join(', ')}`);
+    // fedlet must never exit because of a fault: that fails the run.
+    const deadFedlets = st.fedlets.filter((f) => !f.process || !isOurs(f.process)).map((f) => f.cluster);
+    if (deadFedlets.length) throw new Error(`fedlet exited during chaos: ${deadFedlets.join(', ')}`);
+    for (const c of [st.upper, ...st.lowers])
+      for (const p of c.processes)
+        if (!isOurs(p)) {
+          const k = `${c.name}/${p.name}`;
+          this.o.log(`collateral: ${k} is not running; restarting it`);
+          this.tally.collateralRestarts[k] = (this.tally.collateralRestarts[k] ?? 0) + 1;
+          restartComponent(st, c.name, p.name);
+        }
+    if (st.extender && !isOurs(st.extender)) await restartExtender(st);
     await waitForNodesReady(
       st,
       st.fedlets.map((f) => f.nodeName),
