@@ -114,6 +114,12 @@ export class LeaderElector {
         this.o.log.error('could not renew the leader lease within the renew deadline');
         return 'lost';
       }
+      if (this.o.fence && !this.o.fence.isOpen) {
+        // A renewal that landed just after the deadline: the fence closed meanwhile and only a
+        // resync may open it again, so go through losing and regaining (immediate: we hold the lease).
+        this.o.log.warn('the write fence closed at the renew deadline while a renewal was in flight');
+        return 'lost';
+      }
     }
     return 'aborted';
   }

@@ -31,6 +31,8 @@ class FakeLeaseApi {
   rv = 0;
   down = false;
   writes = 0;
+  /** Runs inside each replace, before it succeeds (a slow API server). */
+  duringReplace?: () => void;
 
   private check(method: string): void {
     if (this.down) throw new KubeApiError(0, 'TransportError', `${method} ${LEASE}: connect ECONNREFUSED`, method, LEASE);
@@ -49,6 +51,7 @@ class FakeLeaseApi {
   }
   replace<T>(_path: string, body: LeaseObj): Promise<T> {
     this.check('PUT');
+    this.duringReplace?.();
     if (body.metadata.resourceVersion !== this.lease?.metadata.resourceVersion)
       return Promise.reject(new KubeApiError(409, 'Conflict', 'conflict', 'PUT', LEASE));
     this.writes++;
@@ -170,6 +173,25 @@ describe('leader election', () => {
     const writes = api.writes;
     expect(await e.holdUntilLost(new AbortController().signal)).toBe('lost');
     expect(api.writes).toBe(writes);
+  });
+
+  it('a renewal that lands after the deadline does not silently reopen a fence that already refused writes', async () => {
+    const api = new FakeLeaseApi();
+    const clock = new FakeClock();
+    const fence = new WriteFence(() => clock.now());
+    const e = elector(api, clock, 'a', fence);
+    await e.acquire(new AbortController().signal);
+    fence.open(e.validUntil);
+    const t0 = clock.t;
+    clock.onSleep = () => {
+      api.down = clock.t - t0 < 8_000;
+    };
+    api.duringReplace = () => {
+      clock.t += 3_000; // the renewal started at +8 s takes 3 s; at +10 s a write was refused
+      expect(fence.isOpen).toBe(false);
+    };
+    expect(await e.holdUntilLost(new AbortController().signal)).toBe('lost');
+    expect(fence.isOpen).toBe(false);
   });
 
   it('notices another holder at once', async () => {
