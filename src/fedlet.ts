@@ -10,8 +10,9 @@ import { SummaryPublisher } from './node/summary-publisher.js';
 import type { Logger } from 'pino';
 import type { FedletConfig } from './config.js';
 import { ConfigError } from './config.js';
-import { KubeClient, loadKubeConfig } from './kube/client.js';
-import { WriteFence } from './kube/fence.js';
+import { KubeApiError, KubeClient, loadKubeConfig } from './kube/client.js';
+import { isNotLeader, WriteFence } from './kube/fence.js';
+import { Backoff } from './util/backoff.js';
 import { LeaseController } from './node/lease-controller.js';
 import { NodeController } from './node/node-controller.js';
 import { LowerProvider } from '../provider/lower-provider.js';
@@ -46,6 +47,29 @@ async function checkReachable(which: string, client: KubeClient): Promise<string
     return v.gitVersion ?? 'unknown';
   } catch (e) {
     throw new StartupError(`${which} cluster API server ${client.server.origin} is not reachable: ${(e as Error).message}`);
+  }
+}
+
+/** Errors a later attempt may not see: transport failures, 429, 5xx, and a closed write fence. */
+function transient(e: unknown): boolean {
+  if (isNotLeader(e)) return true;
+  return e instanceof KubeApiError && (e.code === 0 || e.code === 429 || e.code >= 500);
+}
+
+/**
+ * Startup steps that talk to a cluster retry through outages (an API server restarting while fedlet
+ * starts is no reason to exit); other errors, and aborting, end the start.
+ */
+async function retrying<T>(what: string, fn: () => Promise<T>, signal: AbortSignal, log: Logger): Promise<T> {
+  const backoff = new Backoff(500, 5000);
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!transient(e) || signal.aborted) throw e;
+      log.warn({ err: (e as Error).message }, `${what} failed; retrying`);
+      await backoff.wait(signal);
+    }
   }
 }
 
@@ -89,9 +113,9 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     role = 'standby';
     await elector.acquire(abort.signal);
     fence.open(elector.validUntil);
+    role = 'starting';
     leadership = keepLeading(elector);
   }
-  role = 'leader';
 
   async function keepLeading(el: LeaderElector): Promise<void> {
     for (;;) {
@@ -137,7 +161,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   });
   await provider.start(abort.signal);
   const nodes = new NodeController({ client: upper, config: cfg, provider, fence, log: log.child({ component: 'node' }) });
-  await nodes.register();
+  await retrying('registering the virtual node', () => nodes.register(), abort.signal, log);
   const lease = new LeaseController({
     client: upper,
     nodeName: cfg.nodeName,
@@ -152,7 +176,12 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   const metrics = new FedletMetrics();
   metrics.trackClients({ upper, lower });
   const auth = new KubeletAuth({ upper, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth });
-  const clientCA = await upperClientCA(upper, cfg.clientCAFile).catch((e: Error) => {
+  const clientCA = await retrying(
+    "reading the upper cluster's client CA",
+    () => upperClientCA(upper, cfg.clientCAFile),
+    abort.signal,
+    log,
+  ).catch((e: Error) => {
     throw new StartupError(`cannot read the upper cluster's client CA: ${e.message}`);
   });
   const events = new EventRecorder({ client: upper, component: 'fedlet', host: cfg.nodeName, log });
@@ -233,6 +262,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     provider.onSummaryChange(() => summary.markDirty());
     loops.push(summary.run(abort.signal));
   }
+  // Ready (as leader) once every loop runs; keepLeading switches the role on later losses.
+  if (fence.isOpen) role = 'leader';
   const done = Promise.race([Promise.all(loops), ...(leadership ? [leadership] : [])]).then(() => undefined);
   return {
     done,

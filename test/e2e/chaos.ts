@@ -314,6 +314,22 @@ export class Chaos {
       st.fedlets.map((f) => f.nodeName),
       timeoutMs,
     );
+    // Each fedlet leads again with fresh caches: /readyz answers "200 leader" (not stale, not starting).
+    const deadline = Date.now() + timeoutMs;
+    for (const f of st.fedlets) {
+      const port = Number(f.args.find((a) => a.startsWith('--health-port='))?.split('=')[1]);
+      let last = '';
+      while (!last.startsWith('200 leader')) {
+        if (Date.now() > deadline) throw new Error(`fedlet ${f.cluster} /readyz: ${last}`);
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(5000) });
+          last = `${r.status} ${(await r.text()).trim()}`;
+        } catch (e) {
+          last = (e as Error).message;
+        }
+        if (!last.startsWith('200 leader')) await sleep(500);
+      }
+    }
   }
 
   async run(): Promise<ChaosTally> {
