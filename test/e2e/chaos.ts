@@ -5,6 +5,8 @@
 // fault the federation must heal (virtual nodes Ready); at the end it is left quiet and the invariants
 // (invariants.ts) must hold. Shared by the e2e test and the standalone soak (no vitest imports).
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { findBinary } from '../../sandbox/binaries.js';
 import {
   restartComponent,
@@ -69,6 +71,8 @@ export interface ChaosTally {
    */
   collateralRestarts: Record<string, number>;
   violations: Violation[];
+  /** Times a fedlet logged losing its leader lease (and stayed up: a fedlet that exits fails the run). */
+  leadershipLosses: Record<string, number>;
   /** Seconds from the last fault's recovery until every invariant held. */
   quiesceSeconds: number;
   rss: RssSample[];
@@ -154,6 +158,7 @@ export class Chaos {
       faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
       churn: {},
       collateralRestarts: {},
+      leadershipLosses: {},
       violations: [],
       quiesceSeconds: 0,
       rss: [],
@@ -258,10 +263,11 @@ export class Chaos {
         }
         break;
       case 'upper-apiserver':
+        // Longer than the leader renew deadline (10 s): every fedlet loses its lease and must ride it out.
         await this.outage(
           () => stopComponent(st, 'upper', 'kube-apiserver', 'SIGKILL'),
           () => restartComponent(st, 'upper', 'kube-apiserver'),
-          down,
+          Math.max(down, 12_000),
         );
         break;
       case 'lower-apiserver':
@@ -369,6 +375,14 @@ export class Chaos {
         await sleep(2000);
       }
       this.tally.quiesceSeconds = Math.round((Date.now() - quietSince) / 1000);
+      for (const f of o.state.fedlets) {
+        const text = readFileSync(path.join(o.state.dir, `fedlet-${f.cluster}.log`), 'utf8');
+        const since = text.split('\n').filter((l) => {
+          const t = Number(/"time":(\d+)/.exec(l)?.[1] ?? 0);
+          return t >= this.started && l.includes('lost the leader lease: no writes');
+        });
+        this.tally.leadershipLosses[f.cluster] = since.length;
+      }
       this.tally.violations = last;
       this.sampleRss();
       for (const f of o.state.fedlets) {
