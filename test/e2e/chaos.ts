@@ -243,7 +243,9 @@ export class Chaos {
   async inject(kind: FaultKind): Promise<void> {
     const st = this.o.state;
     const f = this.pick(st.fedlets);
-    const down = this.between(this.o.downMs ?? [3000, 10_000]);
+    const drawn = this.between(this.o.downMs ?? [3000, 10_000]);
+    // The upper outage outlasts the leader renew deadline (10 s): every fedlet loses its lease and must ride it out.
+    const down = kind === 'upper-apiserver' ? Math.max(drawn, 12_000) : drawn;
     this.o.log(
       `fault ${kind}${kind.startsWith('fedlet') || kind.startsWith('lower') ? ` (${f.cluster})` : ''}, ${kind === 'fedlet-sigstop' ? (this.o.stopMs ?? 20_000) : down} ms`,
     );
@@ -263,11 +265,10 @@ export class Chaos {
         }
         break;
       case 'upper-apiserver':
-        // Longer than the leader renew deadline (10 s): every fedlet loses its lease and must ride it out.
         await this.outage(
           () => stopComponent(st, 'upper', 'kube-apiserver', 'SIGKILL'),
           () => restartComponent(st, 'upper', 'kube-apiserver'),
-          Math.max(down, 12_000),
+          down,
         );
         break;
       case 'lower-apiserver':
