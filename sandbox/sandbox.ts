@@ -510,9 +510,31 @@ function findComponent(state: SandboxState, cluster: string, component: string):
 }
 
 /** Stops one component of a local cluster (e.g. a lower kube-apiserver) to simulate an outage. */
-export async function stopComponent(state: SandboxState, cluster: string, component: string): Promise<void> {
+export async function stopComponent(
+  state: SandboxState,
+  cluster: string,
+  component: string,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   const { c, i } = findComponent(state, cluster, component);
-  await stopProcess(c.processes[i]!);
+  await stopProcess(c.processes[i]!, signal);
+}
+
+/** Kills the scheduler extender and starts it again on the same port (the upper scheduler ignores it meanwhile). */
+export async function restartExtender(state: SandboxState, downMs = 0): Promise<void> {
+  const e = state.extender;
+  if (!e) throw new Error('this sandbox has no extender (external clusters)');
+  await stopProcess(e, 'SIGKILL');
+  if (downMs) await new Promise((r) => setTimeout(r, downMs));
+  state.extender = { ...restartProcess(e), port: e.port };
+  saveState(state);
+}
+
+/** Sends a signal to a fedlet without waiting (SIGSTOP/SIGCONT: a process that freezes, then resumes). */
+export function signalFedlet(state: SandboxState, cluster: string, signal: NodeJS.Signals): void {
+  const f = state.fedlets.find((x) => x.cluster === cluster);
+  if (!f?.process || !isOurs(f.process)) throw new Error(`fedlet ${cluster} is not running`);
+  process.kill(f.process.pid, signal);
 }
 
 /** Starts a stopped component again with the same arguments, and records its new pid. */

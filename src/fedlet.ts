@@ -1,5 +1,7 @@
 // Wires one fedlet process: clients for both clusters, the lower provider, and the node + lease
-// controllers. Fails fast with a clear message when a cluster cannot be reached at start.
+// controllers. Fails fast with a clear message when a cluster cannot be reached at start; once running,
+// it never exits because an API server is away: losing the leader lease closes the write fence (no
+// write reaches either cluster), and the process stands by and campaigns until it leads again.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LeaderElector } from './leader.js';
@@ -8,7 +10,9 @@ import { SummaryPublisher } from './node/summary-publisher.js';
 import type { Logger } from 'pino';
 import type { FedletConfig } from './config.js';
 import { ConfigError } from './config.js';
-import { KubeClient, loadKubeConfig } from './kube/client.js';
+import { KubeApiError, KubeClient, loadKubeConfig } from './kube/client.js';
+import { isNotLeader, WriteFence } from './kube/fence.js';
+import { Backoff } from './util/backoff.js';
 import { LeaseController } from './node/lease-controller.js';
 import { NodeController } from './node/node-controller.js';
 import { LowerProvider } from '../provider/lower-provider.js';
@@ -24,13 +28,14 @@ import { followClientCA, rotateServingCert } from './kubelet/cert-rotation.js';
 
 export class StartupError extends Error {}
 
-function clientFor(which: 'upper' | 'lower', file: string | undefined, cfg: FedletConfig): KubeClient {
+function clientFor(which: 'upper' | 'lower', file: string | undefined, cfg: FedletConfig, fence?: WriteFence): KubeClient {
   if (file && !existsSync(file)) throw new ConfigError(`${which} kubeconfig ${file} does not exist`);
   try {
     return new KubeClient(loadKubeConfig(file), {
       writeQps: cfg.writeQps,
       writeBurst: cfg.writeBurst,
       userAgent: `fedlet/${cfg.clusterName}`,
+      fence,
     });
   } catch (e) {
     throw new ConfigError(`cannot load ${which} kubeconfig ${file ?? '(default)'}: ${(e as Error).message}`);
@@ -46,24 +51,58 @@ async function checkReachable(which: string, client: KubeClient): Promise<string
   }
 }
 
+/** Errors a later attempt may not see: transport failures, 429, 5xx, and a closed write fence. */
+function transient(e: unknown): boolean {
+  if (isNotLeader(e)) return true;
+  return e instanceof KubeApiError && (e.code === 0 || e.code === 429 || e.code >= 500);
+}
+
+/**
+ * Startup steps that talk to a cluster retry through outages (an API server restarting while fedlet
+ * starts is no reason to exit); other errors, and aborting, end the start.
+ */
+async function retrying<T>(what: string, fn: () => Promise<T>, signal: AbortSignal, log: Logger): Promise<T> {
+  const backoff = new Backoff(500, 5000);
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!transient(e) || signal.aborted) throw e;
+      log.warn({ err: (e as Error).message }, `${what} failed; retrying`);
+      await backoff.wait(signal);
+    }
+  }
+}
+
 export interface RunningFedlet {
   stop(): Promise<void>;
   done: Promise<void>;
 }
 
 export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<RunningFedlet> {
-  const upper = clientFor('upper', cfg.upperKubeconfig, cfg);
-  const lower = clientFor('lower', cfg.lowerKubeconfig, cfg);
+  // One fence for both clusters: every write of every controller passes it (see kube/fence.ts).
+  const fence = cfg.leaderElect ? new WriteFence() : WriteFence.alwaysOpen();
+  const upper = clientFor('upper', cfg.upperKubeconfig, cfg, fence);
+  const lower = clientFor('lower', cfg.lowerKubeconfig, cfg, fence);
   const [uv, lv] = await Promise.all([checkReachable('upper', upper), checkReachable(`lower (${cfg.clusterName})`, lower)]);
   log.info({ node: cfg.nodeName, cluster: cfg.clusterName, upperVersion: uv, lowerVersion: lv }, 'starting fedlet');
 
   const abort = new AbortController();
-  let health: HealthState = { role: 'starting' };
-  const healthServer = cfg.healthPort > 0 ? startHealthServer(cfg.healthPort, cfg.healthBindAddress, () => health) : undefined;
+  let role: HealthState['role'] = 'starting';
+  const health = (): HealthState => {
+    const stale = [...upper.caches.staleCaches(), ...lower.caches.staleCaches()];
+    return stale.length ? { role, problem: `caches stale: ${stale.join('; ')}` } : { role };
+  };
+  const healthServer = cfg.healthPort > 0 ? startHealthServer(cfg.healthPort, cfg.healthBindAddress, health) : undefined;
   let elector: LeaderElector | undefined;
+  /** Called each time leadership is regained, once the fence is open again: resync from caches. */
+  const onRegain: Array<() => void> = [];
+  let leadership: Promise<void> | undefined;
   if (cfg.leaderElect) {
     elector = new LeaderElector({
-      client: upper,
+      // The elector's own writes decide leadership, so they do not pass the fence.
+      client: clientFor('upper', cfg.upperKubeconfig, cfg),
+      fence,
       namespace: cfg.leaderElectionNamespace,
       name: `${cfg.nodeName}-leader`,
       identity: cfg.leaderElectionIdentity ?? process.env.POD_NAME ?? `${hostname()}_${process.pid}`,
@@ -72,10 +111,31 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       retryPeriodSeconds: 2,
       log: log.child({ component: 'leader' }),
     });
-    health = { role: 'standby' };
+    role = 'standby';
     await elector.acquire(abort.signal);
+    fence.open(elector.validUntil);
+    role = 'starting';
+    leadership = keepLeading(elector);
   }
-  health = { role: 'leader' };
+
+  async function keepLeading(el: LeaderElector): Promise<void> {
+    for (;;) {
+      if ((await el.holdUntilLost(abort.signal)) === 'aborted') return;
+      fence.close('this replica lost the leader lease');
+      role = 'standby';
+      log.warn('lost the leader lease: no writes to either cluster; standing by and campaigning again');
+      try {
+        await el.acquire(abort.signal);
+      } catch {
+        return; // stopping
+      }
+      // Writes resume at once (node Lease and status first); controllers resync level-triggered.
+      fence.open(el.validUntil);
+      role = 'leader';
+      log.info('leading again: resynchronising from caches');
+      for (const h of onRegain) h();
+    }
+  }
   let remapper: IpRemapper;
   try {
     validateNamespaceTemplate(cfg.namespaceTemplate);
@@ -100,19 +160,27 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     log,
   });
   await provider.start(abort.signal);
-  const nodes = new NodeController({ client: upper, config: cfg, provider, log: log.child({ component: 'node' }) });
-  await nodes.register();
+  const nodes = new NodeController({ client: upper, config: cfg, provider, fence, log: log.child({ component: 'node' }) });
+  await retrying('registering the virtual node', () => nodes.register(), abort.signal, log);
   const lease = new LeaseController({
     client: upper,
     nodeName: cfg.nodeName,
     durationSeconds: cfg.leaseDurationSeconds,
     renewIntervalSeconds: cfg.leaseRenewIntervalSeconds,
     nodeUid: () => nodes.uid,
+    fence,
+    // After an outage the upper controller-manager may have marked the node Ready=Unknown: post at once.
+    onRecovered: () => nodes.markDirty(),
     log: log.child({ component: 'lease' }),
   });
   const metrics = new FedletMetrics();
   const auth = new KubeletAuth({ upper, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth });
-  const clientCA = await upperClientCA(upper, cfg.clientCAFile).catch((e: Error) => {
+  const clientCA = await retrying(
+    "reading the upper cluster's client CA",
+    () => upperClientCA(upper, cfg.clientCAFile),
+    abort.signal,
+    log,
+  ).catch((e: Error) => {
     throw new StartupError(`cannot read the upper cluster's client CA: ${e.message}`);
   });
   const events = new EventRecorder({ client: upper, component: 'fedlet', host: cfg.nodeName, log });
@@ -133,6 +201,10 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     lowerHealthy: () => provider.backendReachable(),
     clients: { upper, lower },
   });
+  onRegain.push(
+    () => void pods.resync(abort.signal),
+    () => nodes.markDirty(),
+  );
   let kubelet: KubeletServer | undefined;
   // The kubelet API starts once its certificate is there (a CSR may wait for approval); pods run meanwhile.
   const servingCertOptions = {
@@ -156,6 +228,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
         provider,
         pods: () => pods.boundPods(),
         metrics,
+        // A replica without the lease may not open exec/attach/port-forward into the lower cluster.
+        mutationsRefusedBecause: () => fence.closedReason,
         log: log.child({ component: 'kubelet-api' }),
       });
       await kubelet.start();
@@ -186,6 +260,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       nodeName: cfg.nodeName,
       summary: () => provider.schedulingSummary(),
       minIntervalMs: 2000,
+      fence,
       log: log.child({ component: 'summary' }),
     });
     const published = await summary.readPublished();
@@ -193,15 +268,13 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     provider.onSummaryChange(() => summary.markDirty());
     loops.push(summary.run(abort.signal));
   }
-  // Losing leadership ends this process's work (the Deployment restarts it as a standby).
-  const leadership = elector?.holdUntilLost(abort.signal).then(() => {
-    if (!abort.signal.aborted) throw new StartupError('lost the leader lease; stopping so that only one replica writes');
-  });
+  // Ready (as leader) once every loop runs; keepLeading switches the role on later losses.
+  if (fence.isOpen) role = 'leader';
   const done = Promise.race([Promise.all(loops), ...(leadership ? [leadership] : [])]).then(() => undefined);
   return {
     done,
     async stop() {
-      health = { role: 'stopping' };
+      role = 'stopping';
       healthServer?.close();
       abort.abort();
       await done.catch(() => undefined);

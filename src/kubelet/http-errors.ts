@@ -14,6 +14,7 @@ export function writeHttpError(socket: Duplex, status: number, message: string):
       404: 'Not Found',
       500: 'Internal Server Error',
       502: 'Bad Gateway',
+      503: 'Service Unavailable',
     }[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,

@@ -22,6 +22,8 @@ export interface KubeletServerOptions {
   provider: StreamProvider;
   pods: () => Pod[];
   metrics: FedletMetrics;
+  /** Why exec/attach/port-forward are refused right now (e.g. not the leader), or undefined. */
+  mutationsRefusedBecause?: () => string | undefined;
   log: Logger;
 }
 
@@ -128,6 +130,11 @@ export class KubeletServer {
     if (!r.ok) {
       o.metrics.kubeletRequests.inc({ path: pathKind(path), code: String(r.status) });
       return writeHttpError(socket, r.status, r.message);
+    }
+    const refused = o.mutationsRefusedBecause?.();
+    if (refused) {
+      o.metrics.kubeletRequests.inc({ path: pathKind(path), code: '503' });
+      return writeHttpError(socket, 503, `fedlet cannot open streams on this node right now: ${refused}; retry shortly`);
     }
     await handleStreamUpgrade(o.provider, req, socket, head, o.metrics, o.log);
   }

@@ -5,6 +5,7 @@ import { isConflict, isNotFound, type KubeApi } from '../kube/client.js';
 import { Backoff } from '../util/backoff.js';
 import { realClock, sleepOn, type Clock } from '../util/clock.js';
 import type { Lease } from '../kube/types.js';
+import { isNotLeader, type WriteFence } from '../kube/fence.js';
 
 export interface LeaseControllerOptions {
   client: KubeApi;
@@ -15,6 +16,10 @@ export interface LeaseControllerOptions {
   nodeUid: () => string | undefined;
   log: Logger;
   clock?: Clock;
+  /** Renewals wait while the fence is closed (this replica is not the leader). */
+  fence?: WriteFence;
+  /** Called after the first successful renewal following failures (an outage ended). */
+  onRecovered?: () => void;
 }
 
 /** MicroTime as the API expects it: RFC3339 with microseconds. */
@@ -33,13 +38,21 @@ export class LeaseController {
 
   async run(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff(200, (this.o.renewIntervalSeconds * 1000) / 2);
+    let failing = false;
     while (!signal.aborted) {
+      await this.o.fence?.whenOpen(signal);
+      if (signal.aborted) break;
       try {
         await this.renew();
         backoff.reset();
+        if (failing) this.o.onRecovered?.();
+        failing = false;
         await sleepOn(this.clock, this.o.renewIntervalSeconds * 1000, signal);
       } catch (e) {
+        failing = true;
+        if (isNotLeader(e)) continue; // waits for the fence above
         this.o.log.warn({ err: (e as Error).message }, 'renewing node lease failed; retrying');
+        // Capped at half the renew interval: the lease is renewed within one interval after an outage.
         await backoff.wait(signal, this.clock);
       }
     }

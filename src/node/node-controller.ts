@@ -9,6 +9,7 @@ import type { Node } from '../kube/types.js';
 import { ANNOTATION_MANAGED_LABELS, ANNOTATION_MANAGED_TAINTS } from '../labels.js';
 import { Backoff } from '../util/backoff.js';
 import { realClock, type Clock } from '../util/clock.js';
+import { isNotLeader, type WriteFence } from '../kube/fence.js';
 import { desiredLabels, desiredStatus, labelPatch, managedTaintIds, mergeTaints, resourcePatch } from './node-object.js';
 
 export interface NodeControllerOptions {
@@ -17,6 +18,8 @@ export interface NodeControllerOptions {
   provider: Provider;
   log: Logger;
   clock?: Clock;
+  /** Status posts wait while the fence is closed (this replica is not the leader). */
+  fence?: WriteFence;
 }
 
 export class NodeController {
@@ -143,10 +146,13 @@ export class NodeController {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const backoff = new Backoff(500, 10_000);
+    // Capped at half the lease renew interval, so Ready is posted within one interval after an outage.
+    const backoff = new Backoff(500, Math.min(10_000, this.o.config.leaseRenewIntervalSeconds * 500));
     let lastPost = 0;
     const interval = this.o.config.statusUpdateIntervalSeconds * 1000;
     while (!signal.aborted) {
+      await this.o.fence?.whenOpen(signal);
+      if (signal.aborted) break;
       const due = this.clock.now() - lastPost >= interval;
       if (this.dirty || due) {
         this.dirty = false;
@@ -156,6 +162,7 @@ export class NodeController {
           backoff.reset();
         } catch (e) {
           this.dirty = true;
+          if (isNotLeader(e)) continue; // waits for the fence above
           this.o.log.warn({ err: (e as Error).message }, 'posting node status failed; retrying');
           await backoff.wait(signal, this.clock);
           continue;

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeApi } from '../kube/client.js';
 import { sleep } from '../util/backoff.js';
+import { isNotLeader, type WriteFence } from '../kube/fence.js';
 
 import { ANNOTATION_SUMMARY_VERSION, LABEL_NODE, LABEL_SUMMARY } from '../labels.js';
 import {
@@ -29,6 +30,8 @@ export class SummaryPublisher {
       minIntervalMs: number;
       maxBytes?: number;
       log: Logger;
+      /** Publishing waits while the fence is closed (this replica is not the leader). */
+      fence?: WriteFence;
     },
   ) {}
 
@@ -101,12 +104,15 @@ export class SummaryPublisher {
 
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      await this.o.fence?.whenOpen(signal);
+      if (signal.aborted) break;
       if (this.dirty) {
         this.dirty = false;
         try {
           await this.publish();
         } catch (e) {
           this.dirty = true;
+          if (isNotLeader(e)) continue; // waits for the fence above
           this.o.log.warn({ err: (e as Error).message }, 'publishing the scheduling summary failed; retrying');
         }
         await sleep(this.o.minIntervalMs, signal);

@@ -9,6 +9,7 @@ import type { EventRecorder } from '../events.js';
 import type { Provider } from '../provider.js';
 import { WorkQueue, type SyncOutcome } from './work-queue.js';
 import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { isNotLeader } from '../kube/fence.js';
 import { statusPatch } from './status-patch.js';
 import { ANNOTATION_LAST_APPLIED } from '../labels.js';
 
@@ -117,6 +118,22 @@ export class PodController {
     return byPhase;
   }
 
+  /**
+   * After leadership was regained: once the upper caches are fresh again (bounded wait), every upper
+   * pod and every backing pod gets a sync, and garbage collection runs. Level-triggered, idempotent.
+   */
+  async resync(signal: AbortSignal): Promise<void> {
+    if (!this.ready) return; // start() syncs everything anyway
+    const caches = this.o.upper.caches;
+    const fresh = caches ? await caches.waitFresh(30_000, signal) : true;
+    if (signal.aborted) return;
+    if (!fresh) this.o.log.warn({ stale: caches?.staleCaches() }, 'resyncing although some caches are still stale');
+    for (const p of this.pods.list()) this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
+    for (const k of this.o.provider.knownPodKeys()) this.queue.add(k);
+    this.scheduleGc(0);
+    this.o.log.info({ pods: this.pods.size }, 'resynced after regaining leadership');
+  }
+
   async stop(): Promise<void> {
     this.gcTimer?.cancel();
     await this.queue.stop();
@@ -129,6 +146,7 @@ export class PodController {
       () => {
         this.gcTimer = undefined;
         this.o.provider.collectGarbage(this.pods.list()).catch((e: Error) => {
+          if (isNotLeader(e)) return; // regaining the lease runs it again (resync)
           this.o.log.warn({ err: e.message }, 'garbage collection of lower objects failed; will retry');
           this.scheduleGc(10_000);
         });

@@ -3,6 +3,7 @@
 // Bounded: adding beyond maxSize is refused loudly (it means far more objects than configured for).
 import type { Logger } from 'pino';
 import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { isNotLeader } from '../kube/fence.js';
 
 /**
  * What a handler reports besides success: 'retry' asks for the key again with backoff, like a thrown
@@ -123,6 +124,11 @@ export class WorkQueue {
         } else this.forget(key);
       } catch (e) {
         ok = false;
+        if (isNotLeader(e)) {
+          // Not leading: no retry now; regaining the lease resyncs every key.
+          this.o.log.debug({ key, err: (e as Error).message }, 'sync parked: not the leader');
+          continue;
+        }
         const delay = this.retry(key);
         this.o.log.warn({ key, retryInMs: delay, err: (e as Error).message }, 'sync failed; will retry');
       } finally {

@@ -173,7 +173,9 @@ describe.skipIf(s.external)('two fedlet replicas for one lower cluster', () => {
         },
         { timeoutMs: 90_000, what: 'standby took over and published its kubelet endpoint' },
       );
-      expect(await readyz(standbyHealth!)).toBe('200 leader');
+      await eventually(async () => expect(await readyz(standbyHealth!)).toBe('200 leader'), {
+        what: 'the new leader reports ready once started',
+      });
       await eventually(
         async () => {
           const ready = (
