@@ -2,12 +2,7 @@
 // the requests of the non-terminal pods on it that this fedlet does not manage (clamped at zero per node,
 // so one over-committed node never hides another's free room), summed over nodes.
 import { addInto, type MilliList } from '../src/util/quantity.js';
-
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-}
+import type { Taint } from '../src/kube/types.js';
 
 export interface LowerNode {
   name: string;
@@ -28,7 +23,7 @@ export interface LowerPod {
   managed: boolean;
 }
 
-export const baseResources = ['cpu', 'memory', 'ephemeral-storage', 'pods'] as const;
+const baseResources = ['cpu', 'memory', 'ephemeral-storage', 'pods'] as const;
 
 export function schedulable(n: LowerNode): boolean {
   return n.ready && !n.unschedulable;

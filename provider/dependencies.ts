@@ -1,36 +1,37 @@
-// ConfigMaps and Secrets that pods reference are copied into the lower namespace before the pod, kept
-// in sync when the upper object changes, and deleted when no pod of this fedlet references them. Only
-// referenced objects are read (GET by name); changes are noticed through a metadata-only watch.
+// ConfigMap/Secret reflection, the whole behaviour: ConfigMaps and Secrets that pods reference are
+// copied into the lower namespace before the pod, kept in sync when the upper object changes (the
+// pods using it are synced again), and deleted when no pod of this fedlet references them. Only
+// referenced objects are read (GET by name); changes are noticed through metadata-only watches, so
+// no ConfigMap's or Secret's data streams through fedlet unless a pod needs it.
 import type { Logger } from 'pino';
-import { isAlreadyExists, isNotFound, type KubeClient } from '../src/kube/client.js';
-import type { DataObject, Pod } from '../src/kube/types.js';
-import { LABEL_ORIGIN, LABEL_SERVICE_ACCOUNT_TOKEN } from '../src/labels.js';
-import { METADATA_ONLY_LIST } from '../src/kube/informer.js';
+import { isAlreadyExists, isNotFound, type KubeApi } from '../src/kube/client.js';
+import type { DataObject, KubeObject, Pod } from '../src/kube/types.js';
+import { ANNOTATION_UPPER_RESOURCE_VERSION, LABEL_ORIGIN, LABEL_SERVICE_ACCOUNT_TOKEN } from '../src/labels.js';
+import { Informer, METADATA_ONLY_LIST } from '../src/kube/informer.js';
 import { dependencyRefs, ownershipAnnotations, ownershipLabels } from './translate.js';
-
-export const ANNOTATION_UPPER_RV = 'fedlet.io/upper-resource-version';
 
 export type DependencyKind = 'configmaps' | 'secrets';
 
-/** A required ConfigMap/Secret does not exist in the upper cluster. */
-export class MissingDependencyError extends Error {
-  /** The upper pod's status reason while it waits. */
-  readonly podReason = 'MissingDependency';
-  constructor(
-    readonly kind: DependencyKind,
-    readonly namespace: string,
-    readonly objectName: string,
-  ) {
-    super(
-      `${kind === 'configmaps' ? 'ConfigMap' : 'Secret'} ${namespace}/${objectName} referenced by the pod does not exist in the upper cluster; create it (or mark the reference optional)`,
-    );
-    this.name = 'MissingDependencyError';
-  }
+/** A required ConfigMap/Secret that does not exist in the upper cluster. */
+export interface MissingDependency {
+  kind: DependencyKind;
+  namespace: string;
+  name: string;
+  message: string;
+}
+
+function missing(kind: DependencyKind, namespace: string, name: string): MissingDependency {
+  return {
+    kind,
+    namespace,
+    name,
+    message: `${kind === 'configmaps' ? 'ConfigMap' : 'Secret'} ${namespace}/${name} referenced by the pod does not exist in the upper cluster; create it (or mark the reference optional)`,
+  };
 }
 
 export interface DependencySyncOptions {
-  upper: KubeClient;
-  lower: KubeClient;
+  upper: KubeApi;
+  lower: KubeApi;
   nodeName: string;
   log: Logger;
 }
@@ -39,31 +40,100 @@ export function depKey(kind: DependencyKind, namespace: string, name: string): s
   return `${kind}/${namespace}/${name}`;
 }
 
+function slimMeta(o: KubeObject): KubeObject {
+  return { metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, resourceVersion: o.metadata?.resourceVersion } };
+}
+
 export class DependencySync {
   /** depKey → upper resourceVersion last copied (skips needless GETs). */
   private readonly copied = new Map<string, string>();
+  /** dependency key → upper pod keys referencing it */
+  private readonly dependents = new Map<string, Set<string>>();
+  private readonly informers: Record<DependencyKind, Informer<KubeObject>>;
+  private readonly listeners: Array<(upperKey: string) => void> = [];
 
-  constructor(private readonly o: DependencySyncOptions) {}
-
-  /** Forget a copy (its upper object changed or was deleted). */
-  invalidate(key: string): void {
-    this.copied.delete(key);
+  constructor(private readonly o: DependencySyncOptions) {
+    const watch = (kind: DependencyKind) => {
+      const inf = new Informer<KubeObject>({
+        client: o.upper,
+        path: `/api/v1/${kind}`,
+        log: o.log,
+        metadataOnly: true,
+        transform: slimMeta,
+      });
+      const changed = (obj: KubeObject) => {
+        const key = depKey(kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+        const pods = this.dependents.get(key);
+        if (!pods) return;
+        this.copied.delete(key);
+        for (const p of pods) for (const l of this.listeners) l(p);
+      };
+      inf.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+      return inf;
+    };
+    this.informers = { configmaps: watch('configmaps'), secrets: watch('secrets') };
   }
 
-  /** Copies every dependency of `pod` into `lowerNs`; throws MissingDependencyError for required ones. */
-  async ensure(pod: Pod, lowerNs: string, currentRv: (key: string) => string | undefined): Promise<void> {
+  /** Called with the upper pod key of every pod whose ConfigMap/Secret changed (it must be synced again). */
+  onChange(l: (upperKey: string) => void): void {
+    this.listeners.push(l);
+  }
+
+  /** resourceVersion of an upper ConfigMap/Secret as the metadata watch last saw it. */
+  version(kind: DependencyKind, namespace: string, name: string): string | undefined {
+    return this.informers[kind].get(`${namespace}/${name}`)?.metadata?.resourceVersion;
+  }
+
+  start(): void {
+    this.informers.configmaps.start();
+    this.informers.secrets.start();
+  }
+  async waitForSync(signal: AbortSignal): Promise<void> {
+    await Promise.all([this.informers.configmaps.waitForSync(signal), this.informers.secrets.waitForSync(signal)]);
+  }
+  async stop(): Promise<void> {
+    await Promise.all([this.informers.configmaps.stop(), this.informers.secrets.stop()]);
+  }
+
+  /** Remembers which ConfigMaps/Secrets a pod uses, so a change to one re-syncs exactly those pods. */
+  private track(upper: Pod): void {
+    const key = `${upper.metadata.namespace}/${upper.metadata.name}`;
+    for (const set of this.dependents.values()) set.delete(key);
+    const ns = upper.metadata.namespace ?? '';
+    const refs = dependencyRefs(upper);
+    for (const [kind, names] of [
+      ['configmaps', refs.configMaps],
+      ['secrets', refs.secrets],
+    ] as const)
+      for (const name of names.keys()) {
+        const k = depKey(kind, ns, name);
+        let s = this.dependents.get(k);
+        if (!s) this.dependents.set(k, (s = new Set()));
+        s.add(key);
+      }
+  }
+
+  /**
+   * Copies every dependency of `pod` into `lowerNs` and watches them for the pod from now on. Resolves
+   * with the first required one that does not exist, if any (the pod must not be created without it).
+   */
+  async ensure(pod: Pod, lowerNs: string): Promise<MissingDependency | undefined> {
+    this.track(pod);
     const refs = dependencyRefs(pod);
     const ns = pod.metadata.namespace!;
-    const jobs: Array<Promise<void>> = [];
+    const jobs: Array<Promise<MissingDependency | undefined>> = [];
     for (const [kind, m] of [
       ['configmaps', refs.configMaps],
       ['secrets', refs.secrets],
     ] as const)
-      for (const [name, optional] of m)
-        jobs.push(this.ensureOne(kind, ns, name, optional, lowerNs, currentRv(depKey(kind, ns, name))));
+      for (const [name, optional] of m) {
+        const knownRv = this.informers[kind].get(`${ns}/${name}`)?.metadata?.resourceVersion;
+        jobs.push(this.ensureOne(kind, ns, name, optional, lowerNs, knownRv));
+      }
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    return results.map((r) => (r as PromiseFulfilledResult<MissingDependency | undefined>).value).find((m) => m);
   }
 
   private async ensureOne(
@@ -73,7 +143,7 @@ export class DependencySync {
     optional: boolean,
     lowerNs: string,
     knownRv: string | undefined,
-  ): Promise<void> {
+  ): Promise<MissingDependency | undefined> {
     const key = depKey(kind, ns, name);
     if (knownRv !== undefined && this.copied.get(key) === knownRv) return;
     let upper: DataObject;
@@ -81,8 +151,7 @@ export class DependencySync {
       upper = await this.o.upper.get<DataObject>(`/api/v1/namespaces/${ns}/${kind}/${name}`);
     } catch (e) {
       if (!isNotFound(e)) throw e;
-      if (optional) return;
-      throw new MissingDependencyError(kind, ns, name);
+      return optional ? undefined : missing(kind, ns, name);
     }
     const rv = upper.metadata.resourceVersion ?? '';
     const body: DataObject = {
@@ -92,7 +161,7 @@ export class DependencySync {
         name,
         namespace: lowerNs,
         labels: ownershipLabels({ nodeName: this.o.nodeName }, upper.metadata),
-        annotations: { ...ownershipAnnotations(upper.metadata), [ANNOTATION_UPPER_RV]: rv },
+        annotations: { ...ownershipAnnotations(upper.metadata), [ANNOTATION_UPPER_RESOURCE_VERSION]: rv },
       },
       ...(upper.data ? { data: upper.data } : {}),
       ...(upper.binaryData ? { binaryData: upper.binaryData } : {}),
@@ -120,7 +189,7 @@ export class DependencySync {
         { kind, namespace: lowerNs, name },
         'a lower object with this name exists and is not owned by this fedlet; using it as is',
       );
-    } else if (lower.metadata.annotations?.[ANNOTATION_UPPER_RV] !== rv) {
+    } else if (lower.metadata.annotations?.[ANNOTATION_UPPER_RESOURCE_VERSION] !== rv) {
       if (lower.immutable) {
         await this.o.lower.delete(path);
         await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/${kind}`, body);

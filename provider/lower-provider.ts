@@ -2,8 +2,8 @@
 // virtual node's state (capacity, labels, readiness). Pod placement arrives in later modules.
 import type { Logger } from 'pino';
 import type { KubeClient } from '../src/kube/client.js';
-import { Informer, type KubeObject } from '../src/kube/informer.js';
-import type { Pod, PodStatus } from '../src/kube/types.js';
+import { Informer } from '../src/kube/informer.js';
+import type { KubeObject, Node, Pod, PodStatus } from '../src/kube/types.js';
 import type {
   LogOptions,
   LogStream,
@@ -19,19 +19,25 @@ import { NotFoundError } from '../src/errors.js';
 import { lowerLogs, lowerUpgrade, type LowerTarget } from './streams.js';
 import { LowerPods } from './pods.js';
 import { LowerStats } from './stats.js';
-import { mergeAvoid, buildSummary, type ClusterSummary } from './summary.js';
-import { IpRemapper, type CidrPair } from './remap.js';
-import { LABEL_ARCH, LABEL_UPPER_UID, LABEL_ORIGIN, LABEL_OS, LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
+import { buildSummary } from './summary.js';
+import type { ClusterSummary } from '../src/scheduling-summary.js';
+import { BounceBack } from './bounce-back.js';
+import type { IpRemapper } from './remap.js';
+import {
+  ANNOTATION_RESOURCE_METRICS_PATH,
+  LABEL_ARCH,
+  LABEL_UPPER_UID,
+  LABEL_ORIGIN,
+  LABEL_OS,
+  LABEL_REGION,
+  LABEL_ZONE,
+} from '../src/labels.js';
 import { fromMilli, toMilli } from '../src/util/quantity.js';
-import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
+import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod } from './capacity.js';
 import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
 import { LowerHealth } from './lower-health.js';
 import type { ServiceAccountOptions } from './service-account.js';
 
-interface RawNode extends KubeObject {
-  spec?: { unschedulable?: boolean; taints?: Taint[] };
-  status?: { allocatable?: Record<string, string>; conditions?: Array<{ type: string; status: string }> };
-}
 interface RawPod extends KubeObject {
   spec?: PodSpecLike & { nodeName?: string };
   status?: { phase?: string };
@@ -45,7 +51,8 @@ export interface LowerProviderOptions {
   upper: KubeClient;
   nodeIP: string;
   namespaceTemplate: string;
-  podIPRemap: CidrPair[];
+  /** Pod IPs as the upper cluster sees them. */
+  remapper: IpRemapper;
   allowDaemonSetPods: boolean;
   /** A lower pod unschedulable for this long is bounced back to the upper scheduler. */
   bounceAfterSeconds: number;
@@ -62,10 +69,7 @@ export interface LowerProviderOptions {
   log: Logger;
 }
 
-/** Node annotation (kwok, some managed kubelets) naming a resource-metrics path other than /metrics/resource. */
-export const RESOURCE_METRICS_PATH_ANNOTATION = 'metrics.k8s.io/resource-metrics-path';
-
-export function nodeInfo(n: RawNode): LowerNode {
+export function nodeInfo(n: Node): LowerNode {
   return {
     name: n.metadata?.name ?? '',
     ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
@@ -73,14 +77,14 @@ export function nodeInfo(n: RawNode): LowerNode {
     allocatable: toMilli(n.status?.allocatable),
     labels: n.metadata?.labels ?? {},
     taints: n.spec?.taints ?? [],
-    ...(n.metadata?.annotations?.[RESOURCE_METRICS_PATH_ANNOTATION]
-      ? { resourceMetricsPath: n.metadata.annotations[RESOURCE_METRICS_PATH_ANNOTATION] }
+    ...(n.metadata?.annotations?.[ANNOTATION_RESOURCE_METRICS_PATH]
+      ? { resourceMetricsPath: n.metadata.annotations[ANNOTATION_RESOURCE_METRICS_PATH] }
       : {}),
   };
 }
 
 export class LowerProvider implements Provider {
-  readonly nodes: Informer<RawNode, CachedNode>;
+  readonly nodes: Informer<Node, CachedNode>;
   readonly pods: Informer<RawPod, CachedPod>;
   readonly health: LowerHealth;
   private readonly listeners: Array<() => void> = [];
@@ -90,11 +94,12 @@ export class LowerProvider implements Provider {
   private state: ProviderNodeState;
   private healthLoop?: Promise<void>;
   readonly podsOps: LowerPods;
+  private readonly bounce: BounceBack;
   private readonly stats: LowerStats;
 
   constructor(private readonly o: LowerProviderOptions) {
     const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
-    this.nodes = new Informer<RawNode, CachedNode>({
+    this.nodes = new Informer<Node, CachedNode>({
       client: o.client,
       path: '/api/v1/nodes',
       log,
@@ -119,6 +124,13 @@ export class LowerProvider implements Provider {
         },
       }),
     });
+    this.bounce = new BounceBack({
+      bounceAfterSeconds: o.bounceAfterSeconds,
+      avoidAfterBounceSeconds: o.avoidAfterBounceSeconds,
+      clusterName: o.clusterName,
+      onChange: () => this.scheduleRecompute(),
+      log,
+    });
     this.podsOps = new LowerPods({
       upper: o.upper,
       lower: o.client,
@@ -126,11 +138,9 @@ export class LowerProvider implements Provider {
       nodeName: o.nodeName,
       nodeIP: o.nodeIP,
       namespaceTemplate: o.namespaceTemplate,
-      remapper: new IpRemapper(o.podIPRemap),
+      remapper: o.remapper,
       allowDaemonSetPods: o.allowDaemonSetPods,
-      bounceAfterSeconds: o.bounceAfterSeconds,
-      avoidAfterBounceSeconds: o.avoidAfterBounceSeconds,
-      onAvoidChange: () => this.scheduleRecompute(),
+      bounce: this.bounce,
       serviceAccounts: o.serviceAccounts,
       log,
     });
@@ -244,18 +254,19 @@ export class LowerProvider implements Provider {
         nodes,
         this.pods.list().map((p) => p.info),
       ),
-      this.podsOps.avoid,
+      this.bounce.live(),
     );
   }
 
-  restoreSchedulingSummary(published: unknown): void {
-    const avoid = (published as Partial<ClusterSummary> | undefined)?.avoid;
-    if (!avoid || typeof avoid !== 'object') return;
-    if (mergeAvoid(this.podsOps.avoid, avoid)) this.scheduleRecompute();
+  restoreSchedulingSummary(published: ClusterSummary): void {
+    this.bounce.restore(published);
   }
 
   nodeState(): ProviderNodeState {
     return this.state;
+  }
+  backendReachable(): boolean {
+    return this.health.state.healthy;
   }
   onNodeStateChange(listener: () => void): void {
     this.listeners.push(listener);

@@ -3,17 +3,18 @@
 // here can be rebuilt from the clusters after a restart.
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../src/kube/client.js';
-import { Informer, type KubeObject } from '../src/kube/informer.js';
-import type { Pod, PodStatus } from '../src/kube/types.js';
+import { Informer } from '../src/kube/informer.js';
+import type { KubeObject, Pod, PodStatus } from '../src/kube/types.js';
 import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
 import type { PodEnsureResult, PodEvent } from '../src/provider.js';
-import { DependencySync, depKey } from './dependencies.js';
+import { DependencySync } from './dependencies.js';
 import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
-import { upperStatusFromLower } from './status.js';
-import { dependencyRefs, mutableView, translatePod } from './translate.js';
-import { ROOT_CA_CONFIGMAP, serviceAccountMode, tokenRequests, type ServiceAccountOptions } from './service-account.js';
-import { TokenSecrets } from './token-secrets.js';
+import type { BounceBack } from './bounce-back.js';
+import { upperStatusFromLower } from './pod-status.js';
+import { mutableView, translatePod, unsupportedField } from './translate.js';
+import { ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from './service-account.js';
+import { PodIdentityError, TokenSecrets } from './token-secrets.js';
 
 export interface LowerPodsOptions {
   upper: KubeClient;
@@ -24,9 +25,7 @@ export interface LowerPodsOptions {
   namespaceTemplate: string;
   remapper: IpRemapper;
   allowDaemonSetPods: boolean;
-  bounceAfterSeconds: number;
-  avoidAfterBounceSeconds: number;
-  onAvoidChange: () => void;
+  bounce: BounceBack;
   serviceAccounts: ServiceAccountOptions;
   log: Logger;
 }
@@ -64,20 +63,14 @@ function slimLowerPod(p: Pod): Pod {
 
 export class LowerPods {
   readonly lowerPods: Informer<Pod>;
-  readonly upperConfigMaps: Informer<KubeObject>;
-  readonly upperSecrets: Informer<KubeObject>;
   readonly deps: DependencySync;
-  readonly lowerEvents: Informer<LowerEvent>;
   readonly tokens: TokenSecrets;
+  readonly lowerEvents: Informer<LowerEvent>;
   /** lower pod key (lowerNs/name) → upper key */
   private readonly byLowerKey = new Map<string, string>();
   /** upper key → lower pod */
   private readonly byUpperKey = new Map<string, Pod>();
-  /** dependency key → upper pod keys referencing it */
-  private readonly dependents = new Map<string, Set<string>>();
   private readonly ensuredNamespaces = new Set<string>();
-  /** controller owner uid → ISO time until which its pods should avoid this cluster (published to the extender). */
-  readonly avoid: Record<string, string> = {};
   private readonly listeners: Array<(key: string) => void> = [];
   private readonly eventListeners: Array<(e: PodEvent) => void> = [];
 
@@ -108,36 +101,6 @@ export class LowerPods {
         this.emit(upperKey);
       },
     });
-    // Metadata-only watches: we learn that a referenced object changed without streaming every
-    // ConfigMap's and Secret's data; the data of referenced ones is then read by name.
-    const depChanged = (kind: 'configmaps' | 'secrets') => (obj: KubeObject) => {
-      const key = depKey(kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
-      const pods = this.dependents.get(key);
-      if (!pods) return;
-      this.deps.invalidate(key);
-      for (const p of pods) this.emit(p);
-    };
-    this.upperConfigMaps = new Informer<KubeObject>({
-      client: o.upper,
-      path: '/api/v1/configmaps',
-      log,
-      metadataOnly: true,
-      transform: slimMeta,
-    });
-    this.upperSecrets = new Informer<KubeObject>({
-      client: o.upper,
-      path: '/api/v1/secrets',
-      log,
-      metadataOnly: true,
-      transform: slimMeta,
-    });
-    for (const [inf, kind] of [
-      [this.upperConfigMaps, 'configmaps'],
-      [this.upperSecrets, 'secrets'],
-    ] as const) {
-      const h = depChanged(kind);
-      inf.addHandlers({ onAdd: h, onUpdate: h, onDelete: h });
-    }
     // Lower events about our pods are mirrored onto the upper pods (deduplicated by the lower event's uid).
     this.lowerEvents = new Informer<LowerEvent>({
       client: o.lower,
@@ -161,13 +124,14 @@ export class LowerPods {
     };
     this.lowerEvents.addHandlers({ onAdd: mirror, onUpdate: (e, old) => e.count !== old.count && mirror(e) });
     this.deps = new DependencySync({ upper: o.upper, lower: o.lower, nodeName: o.nodeName, log });
+    this.deps.onChange((upperKey) => this.emit(upperKey));
     this.tokens = new TokenSecrets({
       upper: o.upper,
       lower: o.lower,
       nodeName: o.nodeName,
       clusterName: o.clusterName,
       serviceAccounts: o.serviceAccounts,
-      caVersion: (ns) => this.upperConfigMaps.get(`${ns}/${ROOT_CA_CONFIGMAP}`)?.metadata?.resourceVersion,
+      caVersion: (ns) => this.deps.version('configmaps', ns, ROOT_CA_CONFIGMAP),
       onDue: (key) => this.emit(key),
       onEvent: (e) => {
         for (const l of this.eventListeners) l(e);
@@ -189,26 +153,14 @@ export class LowerPods {
   start(): void {
     this.lowerPods.start();
     this.lowerEvents.start();
-    this.upperConfigMaps.start();
-    this.upperSecrets.start();
+    this.deps.start();
     this.tokens.start();
   }
   async waitForSync(signal: AbortSignal): Promise<void> {
-    await Promise.all([
-      this.lowerPods.waitForSync(signal),
-      this.upperConfigMaps.waitForSync(signal),
-      this.upperSecrets.waitForSync(signal),
-      this.tokens.waitForSync(signal),
-    ]);
+    await Promise.all([this.lowerPods.waitForSync(signal), this.deps.waitForSync(signal), this.tokens.waitForSync(signal)]);
   }
   async stop(): Promise<void> {
-    await Promise.all([
-      this.lowerPods.stop(),
-      this.lowerEvents.stop(),
-      this.upperConfigMaps.stop(),
-      this.upperSecrets.stop(),
-      this.tokens.stop(),
-    ]);
+    await Promise.all([this.lowerPods.stop(), this.lowerEvents.stop(), this.deps.stop(), this.tokens.stop()]);
   }
 
   lowerNamespaceOf(upperNs: string): string {
@@ -244,43 +196,20 @@ export class LowerPods {
     this.ensuredNamespaces.add(ns);
   }
 
-  /** Remembers which ConfigMaps/Secrets each pod uses, so a change to one re-syncs exactly those pods. */
-  private trackDependents(upper: Pod): void {
-    const key = `${upper.metadata.namespace}/${upper.metadata.name}`;
-    for (const set of this.dependents.values()) set.delete(key);
-    const ns = upper.metadata.namespace ?? '';
-    const refs = dependencyRefs(upper);
-    // Upper tokens carry the upper CA: its change re-issues the pod's token Secret.
-    const ca = serviceAccountMode(upper, this.o.serviceAccounts) === 'upper' && tokenRequests(upper).length > 0;
-    for (const [kind, names] of [
-      ['configmaps', ca ? new Map([...refs.configMaps, [ROOT_CA_CONFIGMAP, false]]) : refs.configMaps],
-      ['secrets', refs.secrets],
-    ] as const)
-      for (const name of names.keys()) {
-        const k = depKey(kind, ns, name);
-        let s = this.dependents.get(k);
-        if (!s) this.dependents.set(k, (s = new Set()));
-        s.add(key);
-      }
-  }
-
-  private depRv(key: string): string | undefined {
-    const [kind, ns, name] = key.split('/');
-    const inf = kind === 'configmaps' ? this.upperConfigMaps : this.upperSecrets;
-    return inf.get(`${ns}/${name}`)?.metadata?.resourceVersion;
-  }
-
   async ensure(upper: Pod): Promise<PodEnsureResult> {
     const upperKey = `${upper.metadata.namespace}/${upper.metadata.name}`;
     const lowerNs = this.lowerNamespaceOf(upper.metadata.namespace!);
-    const desired = translatePod(upper, {
+    const ctx = {
       nodeName: this.o.nodeName,
       clusterName: this.o.clusterName,
       lowerNamespace: lowerNs,
       allowDaemonSetPods: this.o.allowDaemonSetPods,
       serviceAccounts: this.o.serviceAccounts,
-    });
-    this.trackDependents(upper);
+    };
+    const unsupported = unsupportedField(upper, ctx);
+    // Permanent: the pod can never run here as it is.
+    if (unsupported) return { kind: 'rejected', reason: 'UnsupportedPodSpec', message: unsupported.message, retry: false };
+    const desired = translatePod(upper, ctx);
     const existing = this.byUpperKey.get(upperKey);
     if (existing && existing.metadata.labels?.[LABEL_UPPER_UID] !== upper.metadata.uid) {
       // A different upper pod of the same name (e.g. a StatefulSet replacement): remove the old one first.
@@ -296,8 +225,15 @@ export class LowerPods {
           message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet`,
         };
       await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
-      await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
-      await this.tokens.ensure(upper, lowerNs, true);
+      const missing = await this.deps.ensure(upper, lowerNs);
+      if (missing) return { kind: 'rejected', reason: 'MissingDependency', message: missing.message, retry: true };
+      try {
+        await this.tokens.ensure(upper, lowerNs, true);
+      } catch (e) {
+        // No token (or lower account) for the pod yet: it waits, saying why; retried with backoff.
+        if (e instanceof PodIdentityError) return { kind: 'rejected', reason: e.podReason, message: e.message, retry: true };
+        throw e;
+      }
       try {
         await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
         this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
@@ -308,33 +244,16 @@ export class LowerPods {
       }
       return { kind: 'ok' };
     }
-    await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
+    const missing = await this.deps.ensure(upper, lowerNs);
+    if (missing) return { kind: 'rejected', reason: 'MissingDependency', message: missing.message, retry: true };
     if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
     await this.tokens.ensure(upper, lowerNs, false);
-    const unschedulable = existing.status?.conditions?.find(
-      (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
-    );
-    if (unschedulable && !existing.spec.nodeName) {
-      const since = Date.parse(unschedulable.lastTransitionTime ?? '') || Date.now();
-      const due = since + this.o.bounceAfterSeconds * 1000;
-      if (Date.now() < due) return { kind: 'recheck', retryAfterMs: due - Date.now() + 200 };
-      const owner = upper.metadata.ownerReferences?.find((o) => o.controller)?.uid;
-      if (owner) {
-        this.avoid[owner] = new Date(Date.now() + this.o.avoidAfterBounceSeconds * 1000).toISOString();
-        for (const [k, until] of Object.entries(this.avoid)) if (Date.parse(until) < Date.now()) delete this.avoid[k];
-        this.o.onAvoidChange();
-      }
-      this.o.log.info(
-        { pod: upperKey, controller: owner, avoidUntil: owner ? this.avoid[owner] : undefined },
-        'bouncing a pod the lower cluster cannot schedule',
-      );
+    const bounce = this.o.bounce.check(upper, existing);
+    if (bounce.kind === 'recheck') return bounce;
+    if (bounce.kind === 'bounce') {
       // Never two copies: the lower pod goes first; the upper pod fails once it is gone.
       await this.deleteLower(existing, 0);
-      return {
-        kind: 'fail',
-        reason: 'LowerUnschedulable',
-        message: `lower cluster ${this.o.clusterName} could not schedule the pod for ${this.o.bounceAfterSeconds}s (${unschedulable.message ?? 'unschedulable'}); failing it so that its controller places a replacement elsewhere`,
-      };
+      return { kind: 'fail', reason: bounce.reason, message: bounce.message };
     }
     if (JSON.stringify(mutableView(existing)) !== JSON.stringify(mutableView(desired))) {
       const patch = {
@@ -409,8 +328,4 @@ function slimEvent(e: LowerEvent): LowerEvent {
     type: e.type,
     count: e.count,
   };
-}
-
-function slimMeta(o: KubeObject): KubeObject {
-  return { metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, resourceVersion: o.metadata?.resourceVersion } };
 }

@@ -55,7 +55,7 @@ function fromBig(n: bigint, v6: boolean): string {
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
 }
 
-export function parseCidr(text: string): Cidr {
+function parseCidr(text: string): Cidr {
   const [ip, len] = text.trim().split('/');
   const b = ip ? toBig(ip) : undefined;
   const bits = Number(len);

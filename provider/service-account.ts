@@ -60,23 +60,21 @@ export function isTokenVolume(v: Volume): boolean {
   return !!v.projected?.sources?.some((s) => s.serviceAccountToken !== undefined);
 }
 
-/** A bad value of the fedlet.io/service-account annotation; `field` names it (the pod cannot run as asked). */
-export class ServiceAccountModeError extends Error {
-  readonly field = `metadata.annotations[${ANNOTATION_SERVICE_ACCOUNT}]`;
-  constructor(message: string) {
-    super(message);
-    this.name = 'ServiceAccountModeError';
-  }
+/** A bad value of the fedlet.io/service-account annotation (the pod cannot run as asked), or undefined. */
+export function modeAnnotationProblem(pod: Pod): { field: string; message: string } | undefined {
+  const a = pod.metadata.annotations?.[ANNOTATION_SERVICE_ACCOUNT];
+  if (a === undefined || a === 'lower' || a === 'upper') return undefined;
+  return {
+    field: `metadata.annotations[${ANNOTATION_SERVICE_ACCOUNT}]`,
+    message: `pod ${pod.metadata.namespace}/${pod.metadata.name}: annotation ${ANNOTATION_SERVICE_ACCOUNT}="${a}" must be "upper" or "lower"`,
+  };
 }
 
 /** Which identity the pod's lower copy runs as: the pod annotation wins, then the namespace list. */
 export function serviceAccountMode(pod: Pod, opts: Pick<ServiceAccountOptions, 'lowerIdentityNamespaces'>): ServiceAccountMode {
   const a = pod.metadata.annotations?.[ANNOTATION_SERVICE_ACCOUNT];
   if (a === 'lower' || a === 'upper') return a;
-  if (a !== undefined)
-    throw new ServiceAccountModeError(
-      `pod ${pod.metadata.namespace}/${pod.metadata.name}: annotation ${ANNOTATION_SERVICE_ACCOUNT}="${a}" must be "upper" or "lower"`,
-    );
+  // (A bad value is refused before translation: modeAnnotationProblem.)
   return opts.lowerIdentityNamespaces.has(pod.metadata.namespace ?? '') ? 'lower' : 'upper';
 }
 

@@ -1,45 +1,17 @@
-// A compact summary of the lower cluster for the scheduler extender: per-node free resources, label
-// sets and taint sets (deduplicated, identical nodes folded with a count), plus owners that were
-// recently bounced from this cluster. Bounded in size for thousands of lower nodes.
+// Builds the scheduling summary of a lower cluster (format: src/scheduling-summary.ts): per-node free
+// resources, label sets and taint sets (deduplicated, identical nodes folded with a count), plus the
+// bounce-back record. Bounded in size for thousands of lower nodes.
 import type { MilliList } from '../src/util/quantity.js';
-import type { LowerNode, Taint } from './capacity.js';
-
-export interface ClusterSummary {
-  v: 1;
-  node: string;
-  cluster: string;
-  generated: string;
-  labelSets: Array<Record<string, string>>;
-  taintSets: Taint[][];
-  /** [labelSet index, taintSet index, free resources (milli-units as decimal strings), count] */
-  nodes: Array<[number, number, Record<string, string>, number]>;
-  /** controller owner uid → ISO time until which its pods should avoid this cluster */
-  avoid: Record<string, string>;
-}
-
-export const SUMMARY_MAX_BYTES = 900 * 1024;
-
-/**
- * Merges avoid entries (controller uid → ISO expiry) into `into`: unexpired ones only, the later expiry
- * winning. Returns whether anything changed.
- */
-export function mergeAvoid(into: Record<string, string>, from: Record<string, unknown>, now = Date.now()): boolean {
-  let changed = false;
-  for (const [uid, until] of Object.entries(from)) {
-    if (typeof until !== 'string') continue;
-    const t = Date.parse(until);
-    if (!(t > now) || (into[uid] && Date.parse(into[uid]) >= t)) continue;
-    into[uid] = until;
-    changed = true;
-  }
-  return changed;
-}
+import type { LowerNode } from './capacity.js';
+import { SUMMARY_FORMAT_VERSION, type ClusterSummary, type SummaryRow } from '../src/scheduling-summary.js';
+import { LABEL_HOSTNAME } from '../src/labels.js';
 
 export function buildSummary(
   node: string,
   cluster: string,
   nodes: LowerNode[],
   free: Map<string, MilliList>,
+  /** The live bounce-back record (BounceBack.live()). */
   avoid: Record<string, string>,
   now = new Date(),
 ): ClusterSummary {
@@ -47,13 +19,13 @@ export function buildSummary(
   const taintIdx = new Map<string, number>();
   const labelSets: ClusterSummary['labelSets'] = [];
   const taintSets: ClusterSummary['taintSets'] = [];
-  const rows = new Map<string, [number, number, Record<string, string>, number]>();
+  const rows = new Map<string, SummaryRow>();
   for (const n of nodes) {
     const f = free.get(n.name);
     if (!f) continue; // not Ready or cordoned
     // The per-node hostname would make every label set unique; selectors on it address the virtual
     // node (which has its own kubernetes.io/hostname), so it is left out and identical nodes fold.
-    const labels = Object.fromEntries(Object.entries(n.labels).filter(([k]) => k !== 'kubernetes.io/hostname'));
+    const labels = Object.fromEntries(Object.entries(n.labels).filter(([k]) => k !== LABEL_HOSTNAME));
     const lk = JSON.stringify(Object.entries(labels).sort());
     if (!labelIdx.has(lk)) {
       labelIdx.set(lk, labelSets.length);
@@ -71,6 +43,14 @@ export function buildSummary(
     if (row) row[3]++;
     else rows.set(key, [labelIdx.get(lk)!, taintIdx.get(tk)!, res, 1]);
   }
-  const live = Object.fromEntries(Object.entries(avoid).filter(([, until]) => Date.parse(until) > now.getTime()));
-  return { v: 1, node, cluster, generated: now.toISOString(), labelSets, taintSets, nodes: [...rows.values()], avoid: live };
+  return {
+    v: SUMMARY_FORMAT_VERSION,
+    node,
+    cluster,
+    generated: now.toISOString(),
+    labelSets,
+    taintSets,
+    nodes: [...rows.values()],
+    avoid: { ...avoid },
+  };
 }

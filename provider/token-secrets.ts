@@ -9,8 +9,8 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isAlreadyExists, isConflict, isNotFound, KubeApiError, type KubeClient } from '../src/kube/client.js';
-import { Informer, type KubeObject } from '../src/kube/informer.js';
-import type { DataObject, Pod } from '../src/kube/types.js';
+import { Informer } from '../src/kube/informer.js';
+import type { DataObject, KubeObject, Pod } from '../src/kube/types.js';
 import {
   ANNOTATION_SERVICE_ACCOUNT,
   ANNOTATION_TOKEN_SPEC,

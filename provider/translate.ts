@@ -2,18 +2,25 @@
 // scheduling constraints about virtual nodes), rewrites downward-API env vars that would show lower
 // values, sets the service-account identity (service-account.ts), and adds the ownership labels.
 import type { Container, EnvVar, Pod, PodSpec } from '../src/kube/types.js';
-import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
-import { applyServiceAccount, isTokenVolume, ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from './service-account.js';
+import {
+  ANNOTATION_LAST_APPLIED,
+  LABEL_ORIGIN,
+  LABEL_UPPER_NAME,
+  LABEL_UPPER_NAMESPACE,
+  LABEL_UPPER_UID,
+} from '../src/labels.js';
+import {
+  applyServiceAccount,
+  isTokenVolume,
+  modeAnnotationProblem,
+  ROOT_CA_CONFIGMAP,
+  type ServiceAccountOptions,
+} from './service-account.js';
 
 /** The pod asks for something fedlet cannot provide in a lower cluster. `field` is a JSON path. */
-export class UnsupportedPodError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'UnsupportedPodError';
-  }
+export interface UnsupportedField {
+  field: string;
+  message: string;
 }
 
 export interface TranslateContext {
@@ -25,30 +32,30 @@ export interface TranslateContext {
   serviceAccounts?: ServiceAccountOptions;
 }
 
-/** Rejects pod features that cannot work in a lower cluster, naming the field. */
-export function validatePod(pod: Pod, ctx: TranslateContext): void {
+/** The first pod feature that cannot work in a lower cluster, naming the field; undefined when none. */
+export function unsupportedField(pod: Pod, ctx: TranslateContext): UnsupportedField | undefined {
   const s = pod.spec;
   const where = `pod ${pod.metadata.namespace}/${pod.metadata.name}`;
   if (s.hostNetwork)
-    throw new UnsupportedPodError(
-      'spec.hostNetwork',
-      `${where}: spec.hostNetwork is not supported on virtual node ${ctx.nodeName} (the pod would share a lower node's network); remove it or schedule the pod elsewhere`,
-    );
+    return {
+      field: 'spec.hostNetwork',
+      message: `${where}: spec.hostNetwork is not supported on virtual node ${ctx.nodeName} (the pod would share a lower node's network); remove it or schedule the pod elsewhere`,
+    };
   if (s.hostPID)
-    throw new UnsupportedPodError('spec.hostPID', `${where}: spec.hostPID is not supported on virtual node ${ctx.nodeName}`);
+    return { field: 'spec.hostPID', message: `${where}: spec.hostPID is not supported on virtual node ${ctx.nodeName}` };
   if (s.hostIPC)
-    throw new UnsupportedPodError('spec.hostIPC', `${where}: spec.hostIPC is not supported on virtual node ${ctx.nodeName}`);
+    return { field: 'spec.hostIPC', message: `${where}: spec.hostIPC is not supported on virtual node ${ctx.nodeName}` };
   for (const [i, v] of (s.volumes ?? []).entries()) {
     if (v.hostPath)
-      throw new UnsupportedPodError(
-        `spec.volumes[${i}].hostPath`,
-        `${where}: volume "${v.name}" uses hostPath, which is not supported on virtual node ${ctx.nodeName}`,
-      );
+      return {
+        field: `spec.volumes[${i}].hostPath`,
+        message: `${where}: volume "${v.name}" uses hostPath, which is not supported on virtual node ${ctx.nodeName}`,
+      };
     if (v.persistentVolumeClaim)
-      throw new UnsupportedPodError(
-        `spec.volumes[${i}].persistentVolumeClaim`,
-        `${where}: volume "${v.name}" uses persistentVolumeClaim "${v.persistentVolumeClaim.claimName}"; claims are not replicated to lower clusters yet`,
-      );
+      return {
+        field: `spec.volumes[${i}].persistentVolumeClaim`,
+        message: `${where}: volume "${v.name}" uses persistentVolumeClaim "${v.persistentVolumeClaim.claimName}"; claims are not replicated to lower clusters yet`,
+      };
   }
   const all: Array<[string, Container[] | undefined]> = [
     ['containers', s.containers],
@@ -58,16 +65,19 @@ export function validatePod(pod: Pod, ctx: TranslateContext): void {
     for (const [i, c] of (list ?? []).entries())
       for (const [j, p] of (c.ports ?? []).entries())
         if (p.hostPort)
-          throw new UnsupportedPodError(
-            `spec.${kind}[${i}].ports[${j}].hostPort`,
-            `${where}: container "${c.name}" asks for hostPort ${p.hostPort}, which is not supported on virtual node ${ctx.nodeName}`,
-          );
+          return {
+            field: `spec.${kind}[${i}].ports[${j}].hostPort`,
+            message: `${where}: container "${c.name}" asks for hostPort ${p.hostPort}, which is not supported on virtual node ${ctx.nodeName}`,
+          };
+  const mode = modeAnnotationProblem(pod);
+  if (mode) return mode;
   const ds = pod.metadata.ownerReferences?.find((o) => o.kind === 'DaemonSet' && o.controller);
   if (ds && !ctx.allowDaemonSetPods)
-    throw new UnsupportedPodError(
-      'metadata.ownerReferences',
-      `${where}: DaemonSet pods (DaemonSet ${ds.name}) are not run on virtual node ${ctx.nodeName}; set allowDaemonSetPods to run them, or add a nodeAffinity excluding type=virtual-kubelet`,
-    );
+    return {
+      field: 'metadata.ownerReferences',
+      message: `${where}: DaemonSet pods (DaemonSet ${ds.name}) are not run on virtual node ${ctx.nodeName}; set allowDaemonSetPods to run them, or add a nodeAffinity excluding type=virtual-kubelet`,
+    };
+  return undefined;
 }
 
 const downwardRewrites: Record<string, (pod: Pod, ctx: TranslateContext) => string | undefined> = {
@@ -103,8 +113,8 @@ export function ownershipAnnotations(upper: { namespace?: string; name?: string 
   return { [LABEL_UPPER_NAMESPACE]: upper.namespace ?? '', [LABEL_UPPER_NAME]: upper.name ?? '' };
 }
 
+/** The lower pod for an upper pod that unsupportedField() accepted. */
 export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
-  validatePod(pod, ctx);
   const src = pod.spec;
   const spec: PodSpec = { ...src };
   // Scheduling in the upper cluster chose this virtual node; the lower scheduler picks a lower node.
@@ -138,7 +148,7 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
       .replace(/^-+|-+$/g, '');
   // Tolerations for the virtual node's own taints are harmless in the lower cluster; keep them all.
   const annotations = { ...(pod.metadata.annotations ?? {}), ...ownershipAnnotations(pod.metadata) };
-  delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
+  delete annotations[ANNOTATION_LAST_APPLIED];
   return {
     apiVersion: 'v1',
     kind: 'Pod',

@@ -16,7 +16,8 @@ export type BinaryName =
   | 'kubectl'
   | 'kwok'
   | 'metrics-server'
-  | 'kubelet-front';
+  | 'kubelet-front'
+  | 'helm';
 
 export function defaultBinDir(): string {
   const cache = process.env.FEDLET_CACHE_DIR ?? path.join(homedir(), '.cache', 'fedlet');

@@ -78,5 +78,7 @@ build_kwok
 build_kubernetes
 bash "$HERE/build-metrics-server.sh" "$OUT"
 bash "$HERE/build-kubelet-front.sh" "$OUT" >/dev/null
+# helm, which the e2e suite installs charts/fedlet with (from helm.sh/helm/v3; see build-helm.sh).
+bash "$HERE/build-helm.sh" "$OUT"
 log "done in $(( $(date +%s) - start ))s"
 echo "$OUT"

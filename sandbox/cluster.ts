@@ -8,7 +8,7 @@ import { findBinary } from './binaries.js';
 import { createPki, frontProxyPki, kubeconfigYaml } from './pki.js';
 import { freePorts, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 import { kwokConfigYaml, kwokResourceMetricsPath } from './kwok-config.js';
-import { RESOURCE_METRICS_PATH_ANNOTATION } from '../provider/lower-provider.js';
+import { ANNOTATION_RESOURCE_METRICS_PATH, LABEL_ARCH, LABEL_HOSTNAME, LABEL_OS } from '../src/labels.js';
 import { hostPort, isProxyableAddress, sandboxNodeIP } from './node-address.js';
 import { startMetricsServer } from './metrics-server.js';
 
@@ -310,11 +310,11 @@ export function kwokNodeObject(n: KwokNodeSpec): unknown {
     kind: 'Node',
     metadata: {
       name: n.name,
-      annotations: { 'kwok.x-k8s.io/node': 'fake', [RESOURCE_METRICS_PATH_ANNOTATION]: kwokResourceMetricsPath(n.name) },
+      annotations: { 'kwok.x-k8s.io/node': 'fake', [ANNOTATION_RESOURCE_METRICS_PATH]: kwokResourceMetricsPath(n.name) },
       labels: {
-        'kubernetes.io/hostname': n.name,
-        'kubernetes.io/os': 'linux',
-        'kubernetes.io/arch': 'amd64',
+        [LABEL_HOSTNAME]: n.name,
+        [LABEL_OS]: 'linux',
+        [LABEL_ARCH]: 'amd64',
         type: 'kwok',
         ...n.labels,
       },

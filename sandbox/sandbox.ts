@@ -9,6 +9,8 @@ import { KubeClient, loadKubeConfig } from '../src/kube/client.js';
 import { serverExt, signCert } from './pki.js';
 import { findBinary } from './binaries.js';
 import { sandboxNodeIP } from './node-address.js';
+import { LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
+import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY } from '../src/scheduling-summary.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 
 export interface FedletRecord {
@@ -98,8 +100,8 @@ export function defaultNodesFor(index: number): KwokNodeSpec[] {
   return defaultLowerNodes(2).map((n, j) => ({
     ...n,
     labels: {
-      'topology.kubernetes.io/region': region,
-      'topology.kubernetes.io/zone': `${region}-${String.fromCharCode(97 + j)}`,
+      [LABEL_REGION]: region,
+      [LABEL_ZONE]: `${region}-${String.fromCharCode(97 + j)}`,
     },
   }));
 }
@@ -242,13 +244,20 @@ export async function waitForSettledSummaries(state: SandboxState, timeoutMs: nu
       const pending: string[] = [];
       for (const f of state.fedlets) {
         const cm = await client
-          .get<{ data?: Record<string, string> }>(`/api/v1/namespaces/fedlet-system/configmaps/fedlet-summary-${f.nodeName}`, {
-            timeoutMs: 5000,
-          })
+          .get<{ data?: Record<string, string> }>(
+            `/api/v1/namespaces/fedlet-system/configmaps/${summaryConfigMapName(f.nodeName)}`,
+            {
+              timeoutMs: 5000,
+            },
+          )
           .catch(() => undefined);
-        const body = cm?.data?.['summary.json'];
+        const body = cm?.data?.[SUMMARY_DATA_KEY];
         if (!body) pending.push(`${f.nodeName}: no summary`);
-        else if (/node\.kubernetes\.io\/(not-ready|unreachable)/.test(body))
+        else if (
+          parseSummary(body).taintSets.some((ts) =>
+            ts.some((t) => t.key === 'node.kubernetes.io/not-ready' || t.key === 'node.kubernetes.io/unreachable'),
+          )
+        )
           pending.push(`${f.nodeName}: lower nodes still carry lifecycle taints`);
       }
       if (!pending.length) return;
@@ -501,9 +510,31 @@ function findComponent(state: SandboxState, cluster: string, component: string):
 }
 
 /** Stops one component of a local cluster (e.g. a lower kube-apiserver) to simulate an outage. */
-export async function stopComponent(state: SandboxState, cluster: string, component: string): Promise<void> {
+export async function stopComponent(
+  state: SandboxState,
+  cluster: string,
+  component: string,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   const { c, i } = findComponent(state, cluster, component);
-  await stopProcess(c.processes[i]!);
+  await stopProcess(c.processes[i]!, signal);
+}
+
+/** Kills the scheduler extender and starts it again on the same port (the upper scheduler ignores it meanwhile). */
+export async function restartExtender(state: SandboxState, downMs = 0): Promise<void> {
+  const e = state.extender;
+  if (!e) throw new Error('this sandbox has no extender (external clusters)');
+  await stopProcess(e, 'SIGKILL');
+  if (downMs) await new Promise((r) => setTimeout(r, downMs));
+  state.extender = { ...restartProcess(e), port: e.port };
+  saveState(state);
+}
+
+/** Sends a signal to a fedlet without waiting (SIGSTOP/SIGCONT: a process that freezes, then resumes). */
+export function signalFedlet(state: SandboxState, cluster: string, signal: NodeJS.Signals): void {
+  const f = state.fedlets.find((x) => x.cluster === cluster);
+  if (!f?.process || !isOurs(f.process)) throw new Error(`fedlet ${cluster} is not running`);
+  process.kill(f.process.pid, signal);
 }
 
 /** Starts a stopped component again with the same arguments, and records its new pid. */

@@ -1,26 +1,19 @@
-// The scheduler extender: kube-scheduler (unmodified, configured with `extenders:`) calls /filter and
-// /prioritize with node names (nodeCacheCapable). Virtual nodes pass only if a single lower node fits
-// the pod; other nodes always pass. Summaries come from fedlet (ConfigMaps fedlet-summary-<node>) and
-// are trusted only while the node's Lease is fresh.
+// The scheduler extender — an HTTP service, not a scheduling-framework plugin, whatever the folder is
+// called: kube-scheduler (unmodified, configured with `extenders:`) calls /filter and /prioritize with
+// node names (nodeCacheCapable). Virtual nodes pass only if a single lower node fits the pod; other
+// nodes always pass. Summaries come from fedlet (src/scheduling-summary.ts) and are trusted only while
+// the node's Lease is fresh.
 import express from 'express';
 import type { Logger } from 'pino';
 import type { Server } from 'node:http';
-import type { KubeClient } from '../src/kube/client.js';
-import { Informer, type KubeObject } from '../src/kube/informer.js';
-import type { Pod } from '../src/kube/types.js';
-import { LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
-import type { ClusterSummary } from '../provider/summary.js';
-import { controllerUid, fitInCluster, scores } from './fit.js';
+import type { KubeApi } from '../src/kube/client.js';
+import { Informer } from '../src/kube/informer.js';
+import type { KubeObject, Lease, Node, Pod } from '../src/kube/types.js';
+import { LABEL_SUMMARY, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
+import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY, type ClusterSummary } from '../src/scheduling-summary.js';
+import { avoidReason } from '../provider/bounce-back.js';
+import { fitInCluster, scores } from './fit.js';
 
-export const SUMMARY_KEY = 'summary.json';
-export const summaryName = (node: string) => `fedlet-summary-${node}`;
-
-interface NodeObj extends KubeObject {
-  metadata: { name: string; labels?: Record<string, string>; resourceVersion?: string };
-}
-interface LeaseObj extends KubeObject {
-  spec?: { renewTime?: string; leaseDurationSeconds?: number };
-}
 interface SummaryCm extends KubeObject {
   data?: Record<string, string>;
 }
@@ -57,13 +50,13 @@ function parseArgs(a: ExtenderArgs): { pod: Pod; names: string[] } {
 }
 
 export class Extender {
-  readonly nodes: Informer<NodeObj>;
+  readonly nodes: Informer<Node>;
   readonly summaries: Informer<SummaryCm, KubeObject & { parsed?: ClusterSummary }>;
-  readonly leases: Informer<LeaseObj>;
+  readonly leases: Informer<Lease>;
   private server?: Server;
 
-  constructor(private readonly o: { upper: KubeClient; namespace: string; log: Logger; now?: () => number }) {
-    this.nodes = new Informer<NodeObj>({
+  constructor(private readonly o: { upper: KubeApi; namespace: string; log: Logger; now?: () => number }) {
+    this.nodes = new Informer<Node>({
       client: o.upper,
       path: '/api/v1/nodes',
       labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}`,
@@ -75,14 +68,14 @@ export class Extender {
     this.summaries = new Informer<SummaryCm, KubeObject & { parsed?: ClusterSummary }>({
       client: o.upper,
       path: `/api/v1/namespaces/${o.namespace}/configmaps`,
-      labelSelector: 'fedlet.io/summary=true',
+      labelSelector: `${LABEL_SUMMARY}=true`,
       log: o.log,
       transform: (cm) => {
         let parsed: ClusterSummary | undefined;
         try {
-          parsed = JSON.parse(cm.data?.[SUMMARY_KEY] ?? '') as ClusterSummary;
-        } catch {
-          o.log.warn({ configmap: cm.metadata?.name }, 'unreadable fedlet summary; ignoring it');
+          parsed = parseSummary(cm.data?.[SUMMARY_DATA_KEY] ?? '');
+        } catch (e) {
+          o.log.warn({ configmap: cm.metadata?.name, err: (e as Error).message }, 'unreadable fedlet summary; ignoring it');
         }
         return {
           metadata: { name: cm.metadata?.name, namespace: cm.metadata?.namespace, resourceVersion: cm.metadata?.resourceVersion },
@@ -90,7 +83,7 @@ export class Extender {
         };
       },
     });
-    this.leases = new Informer<LeaseObj>({
+    this.leases = new Informer<Lease>({
       client: o.upper,
       path: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases',
       log: o.log,
@@ -103,7 +96,7 @@ export class Extender {
 
   /** A summary is trusted only while its fedlet renews the node Lease. */
   freshSummary(node: string): ClusterSummary | undefined {
-    const s = this.summaries.get(`${this.o.namespace}/${summaryName(node)}`)?.parsed;
+    const s = this.summaries.get(`${this.o.namespace}/${summaryConfigMapName(node)}`)?.parsed;
     if (!s) return undefined;
     const lease = this.leases.get(`kube-node-lease/${node}`);
     const renew = lease?.spec?.renewTime ? Date.parse(lease.spec.renewTime) : 0;
@@ -115,7 +108,6 @@ export class Extender {
     const { pod, names } = parseArgs(args);
     const pass: string[] = [];
     const failed: Record<string, string> = {};
-    const owner = controllerUid(pod);
     for (const name of names) {
       const node = this.nodes.get(name);
       const s = node ? this.freshSummary(name) : undefined;
@@ -123,10 +115,9 @@ export class Extender {
         pass.push(name); // not a virtual node, or no trustworthy data: leave the decision to the scheduler
         continue;
       }
-      const until = owner ? s.avoid[owner] : undefined;
-      if (until && Date.parse(until) > this.now()) {
-        failed[name] =
-          `pods of this controller were bounced from lower cluster ${s.cluster} (unschedulable there); avoiding it until ${until}`;
+      const avoid = avoidReason(s, pod, this.now());
+      if (avoid) {
+        failed[name] = avoid;
         continue;
       }
       const r = fitInCluster(pod, s, node.metadata.labels ?? {});
@@ -171,11 +162,16 @@ export class Extender {
     return app;
   }
 
-  async start(port: number, host = '0.0.0.0'): Promise<void> {
+  /** Starts the watches of virtual Nodes, summaries and node Leases; resolves once all are listed. */
+  async startCaches(): Promise<void> {
     this.nodes.start();
     this.summaries.start();
     this.leases.start();
     await Promise.all([this.nodes.waitForSync(), this.summaries.waitForSync(), this.leases.waitForSync()]);
+  }
+
+  async start(port: number, host = '0.0.0.0'): Promise<void> {
+    await this.startCaches();
     await new Promise<void>((resolve, reject) => {
       this.server = this.app().listen(port, host, () => resolve());
       this.server.once('error', reject);

@@ -1,10 +1,9 @@
 // Does a pod fit on some single node inside a lower cluster? Pure logic over a ClusterSummary:
 // resources (effective requests incl. init containers and overhead), taints vs tolerations, and the
 // pod's node selector / required node affinity terms that are not about the virtual node itself.
-import type { Pod, Toleration } from '../src/kube/types.js';
+import type { Pod, Taint, Toleration } from '../src/kube/types.js';
 import { podRequests } from '../src/util/pod-requests.js';
-import type { ClusterSummary } from '../provider/summary.js';
-import type { Taint } from '../provider/capacity.js';
+import type { ClusterSummary } from '../src/scheduling-summary.js';
 
 interface Requirement {
   key: string;
@@ -47,7 +46,7 @@ function matches(r: Requirement, labels: Record<string, string>): boolean {
 }
 
 /** Label constraints of the pod that must hold on the lower node (those about the virtual node are skipped). */
-export function labelFilter(pod: Pod, virtualNodeLabels: Record<string, string>): (labels: Record<string, string>) => boolean {
+function labelFilter(pod: Pod, virtualNodeLabels: Record<string, string>): (labels: Record<string, string>) => boolean {
   const selector = Object.entries(pod.spec.nodeSelector ?? {}).filter(([k]) => !(k in virtualNodeLabels));
   const terms = (
     (pod.spec.affinity as Affinity | undefined)?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
@@ -151,8 +150,4 @@ export function scores(copies: Map<string, number>): Map<string, number> {
   const out = new Map<string, number>();
   for (const [n, c] of copies) out.set(n, max > 0 ? Math.round((10 * c) / max) : 0);
   return out;
-}
-
-export function controllerUid(pod: Pod): string | undefined {
-  return pod.metadata.ownerReferences?.find((o) => o.controller)?.uid;
 }

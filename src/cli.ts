@@ -4,6 +4,7 @@ import { networkInterfaces } from 'node:os';
 import { ConfigError, loadConfig, options, optionsMarkdown } from './config.js';
 import { createLogger } from './log.js';
 import { runFedlet, StartupError } from './fedlet.js';
+import { LABEL_CLUSTER, LABEL_ORIGIN, LABEL_REGION } from './labels.js';
 
 const usage = `fedlet — a virtual kubelet that makes whole Kubernetes clusters look like nodes
 
@@ -46,17 +47,28 @@ async function cmdRun(argv: string[]): Promise<number> {
   return 0;
 }
 
-function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: boolean; foreground: boolean } {
-  const out = { dir: '.sandbox', lowers: 2, noFedlet: false, foreground: false };
+/** Walks `--name value` and `--name=value` flags; value() takes the flag's value or says it is missing. */
+function eachFlag(argv: string[], visit: (name: string, value: () => string, raw: string) => void): void {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () =>
-      inline ??
-      argv[++i] ??
-      (() => {
-        throw new ConfigError(`${name} needs a value`);
-      })();
+    const eq = a.indexOf('=');
+    const name = eq >= 0 ? a.slice(0, eq) : a;
+    visit(
+      name,
+      () => {
+        if (eq >= 0) return a.slice(eq + 1);
+        const v = argv[++i];
+        if (v === undefined) throw new ConfigError(`${name} needs a value`);
+        return v;
+      },
+      a,
+    );
+  }
+}
+
+function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: boolean; foreground: boolean } {
+  const out = { dir: '.sandbox', lowers: 2, noFedlet: false, foreground: false };
+  eachFlag(argv, (name, value, a) => {
     if (name === '--dir') out.dir = value();
     else if (name === '--lowers') {
       out.lowers = Number(value());
@@ -65,7 +77,7 @@ function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: b
     } else if (name === '--no-fedlet') out.noFedlet = true;
     else if (name === '--foreground') out.foreground = true;
     else throw new ConfigError(`unknown sandbox option ${a}`);
-  }
+  });
   return out;
 }
 
@@ -73,18 +85,18 @@ function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: b
  * The walkthrough printed by `sandbox up` (and run verbatim by the quick-start e2e test): a Deployment
  * spread over the lower clusters, then logs, exec and the lower side of it.
  */
-export function quickStart(o: { binDir: string; cli: string; upper: string; lower: string; node: string }): string[] {
+function quickStart(o: { binDir: string; cli: string; upper: string; lower: string; node: string }): string[] {
   return [
     `export PATH=${o.binDir}:$PATH   # kubectl built by npm run setup`,
     `export KUBECONFIG=${o.upper}`,
-    'kubectl get nodes -L fedlet.io/cluster,topology.kubernetes.io/region',
+    `kubectl get nodes -L ${LABEL_CLUSTER},${LABEL_REGION}`,
     'kubectl create deployment hello --image=registry.k8s.io/pause:3.10 --replicas=4',
     'kubectl rollout status deployment/hello --timeout=240s',
     'kubectl get pods -o wide',
     'kubectl logs deployment/hello --tail=2',
     'kubectl exec deployment/hello -- echo hello from a lower cluster',
     `kubectl describe node ${o.node} | sed -n '/Allocatable/,/System Info/p'`,
-    `kubectl --kubeconfig ${o.lower} get pods -A -l fedlet.io/origin -o wide`,
+    `kubectl --kubeconfig ${o.lower} get pods -A -l ${LABEL_ORIGIN} -o wide`,
     `node ${o.cli} status`,
   ];
 }
@@ -154,14 +166,12 @@ async function cmdSandbox(argv: string[]): Promise<number> {
 
 async function cmdStatus(argv: string[]): Promise<number> {
   let kubeconfig = process.env.FEDLET_UPPER_KUBECONFIG;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--upper-kubeconfig' || a === '--kubeconfig') kubeconfig = argv[++i];
-    else if (a.startsWith('--upper-kubeconfig=') || a.startsWith('--kubeconfig=')) kubeconfig = a.slice(a.indexOf('=') + 1);
+  eachFlag(argv, (name, value, a) => {
+    if (name === '--upper-kubeconfig' || name === '--kubeconfig') kubeconfig = value();
     else throw new ConfigError(`unknown status option ${a}; use --upper-kubeconfig FILE`);
-  }
+  });
   const { KubeClient, loadKubeConfig } = await import('./kube/client.js');
-  const { statusTable } = await import('./status.js');
+  const { statusTable } = await import('./status-table.js');
   process.stdout.write(await statusTable(new KubeClient(loadKubeConfig(kubeconfig))));
   return 0;
 }
@@ -174,15 +184,7 @@ async function cmdExtender(argv: string[]): Promise<number> {
     namespace: 'fedlet-system',
     logLevel: 'info',
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () =>
-      inline ??
-      argv[++i] ??
-      (() => {
-        throw new ConfigError(`${name} needs a value`);
-      })();
+  eachFlag(argv, (name, value, a) => {
     if (name === '--upper-kubeconfig') o.upperKubeconfig = value();
     else if (name === '--port') o.port = Number(value());
     else if (name === '--bind-address') o.bind = value();
@@ -192,7 +194,7 @@ async function cmdExtender(argv: string[]): Promise<number> {
       throw new ConfigError(
         `unknown extender option ${a}; options: --upper-kubeconfig, --port, --bind-address, --summary-namespace, --log-level`,
       );
-  }
+  });
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new ConfigError('--port must be a port number');
   const { Extender } = await import('../scheduler-plugin/extender.js');
   const { KubeClient, loadKubeConfig } = await import('./kube/client.js');

@@ -2,18 +2,13 @@
 // environment variables and the README reference. Precedence: flag > env var > YAML file > default.
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
+import type { Taint } from './kube/types.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';
   }
-}
-
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
 }
 
 export interface FedletConfig {
@@ -465,7 +460,7 @@ function parseMapEntries(where: string, entries: string[]): Record<string, strin
   return out;
 }
 
-export function parseTaint(where: string, s: string): Taint {
+function parseTaint(where: string, s: string): Taint {
   const m = /^([^=:]+)(?:=([^:]*))?:(\w+)$/.exec(s.trim());
   if (!m) throw new ConfigError(`${where}: taint "${s}" must look like key[=value]:Effect`);
   const effect = m[3]!;
@@ -526,7 +521,7 @@ export interface ParsedArgs {
 }
 
 /** Parses `--flag value`, `--flag=value` and repeatable map/taint flags. Unknown flags are errors. */
-export function parseFlags(argv: string[]): ParsedArgs {
+function parseFlags(argv: string[]): ParsedArgs {
   const out: ParsedArgs = { values: {} };
   const byFlag = new Map(options.map((o) => [o.flag, o]));
   for (let i = 0; i < argv.length; i++) {

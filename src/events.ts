@@ -3,7 +3,7 @@
 // bounded, and writes go through the client's rate limiter.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { isAlreadyExists, type KubeClient } from './kube/client.js';
+import { isAlreadyExists, type KubeApi } from './kube/client.js';
 
 export interface EventTarget {
   kind: string;
@@ -25,7 +25,7 @@ export class EventRecorder {
 
   constructor(
     private readonly o: {
-      client: KubeClient;
+      client: KubeApi;
       component: string;
       host: string;
       log: Logger;

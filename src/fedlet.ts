@@ -1,5 +1,7 @@
 // Wires one fedlet process: clients for both clusters, the lower provider, and the node + lease
-// controllers. Fails fast with a clear message when a cluster cannot be reached at start.
+// controllers. Fails fast with a clear message when a cluster cannot be reached at start; once running,
+// it never exits because an API server is away: losing the leader lease closes the write fence (no
+// write reaches either cluster), and the process stands by and campaigns until it leads again.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LeaderElector } from './leader.js';
@@ -8,12 +10,14 @@ import { SummaryPublisher } from './node/summary-publisher.js';
 import type { Logger } from 'pino';
 import type { FedletConfig } from './config.js';
 import { ConfigError, parseHostPort, parseNamespaceList } from './config.js';
-import { KubeClient, loadKubeConfig } from './kube/client.js';
+import { KubeApiError, KubeClient, loadKubeConfig } from './kube/client.js';
+import { isNotLeader, WriteFence } from './kube/fence.js';
+import { Backoff } from './util/backoff.js';
 import { LeaseController } from './node/lease-controller.js';
 import { NodeController } from './node/node-controller.js';
 import { LowerProvider } from '../provider/lower-provider.js';
 import { validateNamespaceTemplate } from '../provider/namespace-map.js';
-import { IpRemapper, parseRemapPairs, type CidrPair } from '../provider/remap.js';
+import { IpRemapper, parseRemapPairs } from '../provider/remap.js';
 import { EventRecorder } from './events.js';
 import { PodController } from './pods/pod-controller.js';
 import { FedletMetrics } from './metrics.js';
@@ -24,13 +28,14 @@ import { followClientCA, rotateServingCert } from './kubelet/cert-rotation.js';
 
 export class StartupError extends Error {}
 
-function clientFor(which: 'upper' | 'lower', file: string | undefined, cfg: FedletConfig): KubeClient {
+function clientFor(which: 'upper' | 'lower', file: string | undefined, cfg: FedletConfig, fence?: WriteFence): KubeClient {
   if (file && !existsSync(file)) throw new ConfigError(`${which} kubeconfig ${file} does not exist`);
   try {
     return new KubeClient(loadKubeConfig(file), {
       writeQps: cfg.writeQps,
       writeBurst: cfg.writeBurst,
       userAgent: `fedlet/${cfg.clusterName}`,
+      fence,
     });
   } catch (e) {
     throw new ConfigError(`cannot load ${which} kubeconfig ${file ?? '(default)'}: ${(e as Error).message}`);
@@ -46,24 +51,58 @@ async function checkReachable(which: string, client: KubeClient): Promise<string
   }
 }
 
+/** Errors a later attempt may not see: transport failures, 429, 5xx, and a closed write fence. */
+function transient(e: unknown): boolean {
+  if (isNotLeader(e)) return true;
+  return e instanceof KubeApiError && (e.code === 0 || e.code === 429 || e.code >= 500);
+}
+
+/**
+ * Startup steps that talk to a cluster retry through outages (an API server restarting while fedlet
+ * starts is no reason to exit); other errors, and aborting, end the start.
+ */
+async function retrying<T>(what: string, fn: () => Promise<T>, signal: AbortSignal, log: Logger): Promise<T> {
+  const backoff = new Backoff(500, 5000);
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!transient(e) || signal.aborted) throw e;
+      log.warn({ err: (e as Error).message }, `${what} failed; retrying`);
+      await backoff.wait(signal);
+    }
+  }
+}
+
 export interface RunningFedlet {
   stop(): Promise<void>;
   done: Promise<void>;
 }
 
 export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<RunningFedlet> {
-  const upper = clientFor('upper', cfg.upperKubeconfig, cfg);
-  const lower = clientFor('lower', cfg.lowerKubeconfig, cfg);
+  // One fence for both clusters: every write of every controller passes it (see kube/fence.ts).
+  const fence = cfg.leaderElect ? new WriteFence() : WriteFence.alwaysOpen();
+  const upper = clientFor('upper', cfg.upperKubeconfig, cfg, fence);
+  const lower = clientFor('lower', cfg.lowerKubeconfig, cfg, fence);
   const [uv, lv] = await Promise.all([checkReachable('upper', upper), checkReachable(`lower (${cfg.clusterName})`, lower)]);
   log.info({ node: cfg.nodeName, cluster: cfg.clusterName, upperVersion: uv, lowerVersion: lv }, 'starting fedlet');
 
   const abort = new AbortController();
-  let health: HealthState = { role: 'starting' };
-  const healthServer = cfg.healthPort > 0 ? startHealthServer(cfg.healthPort, cfg.healthBindAddress, () => health) : undefined;
+  let role: HealthState['role'] = 'starting';
+  const health = (): HealthState => {
+    const stale = [...upper.caches.staleCaches(), ...lower.caches.staleCaches()];
+    return stale.length ? { role, problem: `caches stale: ${stale.join('; ')}` } : { role };
+  };
+  const healthServer = cfg.healthPort > 0 ? startHealthServer(cfg.healthPort, cfg.healthBindAddress, health) : undefined;
   let elector: LeaderElector | undefined;
+  /** Called each time leadership is regained, once the fence is open again: resync from caches. */
+  const onRegain: Array<() => void> = [];
+  let leadership: Promise<void> | undefined;
   if (cfg.leaderElect) {
     elector = new LeaderElector({
-      client: upper,
+      // The elector's own writes decide leadership, so they do not pass the fence.
+      client: clientFor('upper', cfg.upperKubeconfig, cfg),
+      fence,
       namespace: cfg.leaderElectionNamespace,
       name: `${cfg.nodeName}-leader`,
       identity: cfg.leaderElectionIdentity ?? process.env.POD_NAME ?? `${hostname()}_${process.pid}`,
@@ -72,15 +111,35 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       retryPeriodSeconds: 2,
       log: log.child({ component: 'leader' }),
     });
-    health = { role: 'standby' };
+    role = 'standby';
     await elector.acquire(abort.signal);
+    fence.open(elector.validUntil);
+    role = 'starting';
+    leadership = keepLeading(elector);
   }
-  health = { role: 'leader' };
-  let podIPRemap: CidrPair[] = [];
+
+  async function keepLeading(el: LeaderElector): Promise<void> {
+    for (;;) {
+      if ((await el.holdUntilLost(abort.signal)) === 'aborted') return;
+      fence.close('this replica lost the leader lease');
+      role = 'standby';
+      log.warn('lost the leader lease: no writes to either cluster; standing by and campaigning again');
+      try {
+        await el.acquire(abort.signal);
+      } catch {
+        return; // stopping
+      }
+      // Writes resume at once (node Lease and status first); controllers resync level-triggered.
+      fence.open(el.validUntil);
+      role = 'leader';
+      log.info('leading again: resynchronising from caches');
+      for (const h of onRegain) h();
+    }
+  }
+  let remapper: IpRemapper;
   try {
     validateNamespaceTemplate(cfg.namespaceTemplate);
-    podIPRemap = cfg.podIPRemap ? parseRemapPairs(cfg.podIPRemap) : [];
-    new IpRemapper(podIPRemap);
+    remapper = new IpRemapper(cfg.podIPRemap ? parseRemapPairs(cfg.podIPRemap) : []);
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
@@ -89,7 +148,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     upper,
     nodeIP: cfg.nodeIP,
     namespaceTemplate: cfg.namespaceTemplate,
-    podIPRemap,
+    remapper,
     allowDaemonSetPods: cfg.allowDaemonSetPods,
     bounceAfterSeconds: cfg.bounceAfterSeconds,
     avoidAfterBounceSeconds: cfg.avoidAfterBounceSeconds,
@@ -109,20 +168,27 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       'upperAPIServerAddress is not set: pods with upper service-account tokens get empty KUBERNETES_SERVICE_HOST/PORT (in-cluster API clients fail) and a Warning event',
     );
   await provider.start(abort.signal);
-  const nodes = new NodeController({ client: upper, config: cfg, provider, log: log.child({ component: 'node' }) });
-  await nodes.register();
+  const nodes = new NodeController({ client: upper, config: cfg, provider, fence, log: log.child({ component: 'node' }) });
+  await retrying('registering the virtual node', () => nodes.register(), abort.signal, log);
   const lease = new LeaseController({
     client: upper,
     nodeName: cfg.nodeName,
     durationSeconds: cfg.leaseDurationSeconds,
     renewIntervalSeconds: cfg.leaseRenewIntervalSeconds,
     nodeUid: () => nodes.uid,
+    fence,
+    // After an outage the upper controller-manager may have marked the node Ready=Unknown: post at once.
+    onRecovered: () => nodes.markDirty(),
     log: log.child({ component: 'lease' }),
   });
   const metrics = new FedletMetrics();
-  metrics.trackClients({ upper, lower });
   const auth = new KubeletAuth({ upper, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth });
-  const clientCA = await upperClientCA(upper, cfg.clientCAFile).catch((e: Error) => {
+  const clientCA = await retrying(
+    "reading the upper cluster's client CA",
+    () => upperClientCA(upper, cfg.clientCAFile),
+    abort.signal,
+    log,
+  ).catch((e: Error) => {
     throw new StartupError(`cannot read the upper cluster's client CA: ${e.message}`);
   });
   const events = new EventRecorder({ client: upper, component: 'fedlet', host: cfg.nodeName, log });
@@ -137,17 +203,16 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     observe: (ms, ok) => metrics.syncDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000),
   });
   const podsStarted = pods.start(abort.signal);
-  provider.health.onChange(() => metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0));
-  metrics.lowerHealthy.set(provider.health.state.healthy ? 1 : 0);
-  const phaseTimer = setInterval(() => {
-    metrics.queueDepth.set(pods.queue.length);
-    const byPhase = new Map<string, number>();
-    for (const p of pods.pods.list())
-      byPhase.set(p.status?.phase ?? 'Unknown', (byPhase.get(p.status?.phase ?? 'Unknown') ?? 0) + 1);
-    metrics.podsByPhase.reset();
-    for (const [phase, n] of byPhase) metrics.podsByPhase.set({ phase }, n);
-  }, 5000);
-  phaseTimer.unref();
+  metrics.collectFrom({
+    queueDepth: () => pods.queueDepth(),
+    podsByPhase: () => pods.podsByPhase(),
+    lowerHealthy: () => provider.backendReachable(),
+    clients: { upper, lower },
+  });
+  onRegain.push(
+    () => void pods.resync(abort.signal),
+    () => nodes.markDirty(),
+  );
   let kubelet: KubeletServer | undefined;
   // The kubelet API starts once its certificate is there (a CSR may wait for approval); pods run meanwhile.
   const servingCertOptions = {
@@ -169,10 +234,10 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
         tls: { cert: tls.cert, key: tls.key, clientCA },
         auth,
         provider,
-        pods: () => pods.pods.list(),
+        pods: () => pods.boundPods(),
         metrics,
-        stats: () => provider.statsSummary(),
-        resourceMetrics: () => provider.resourceMetrics(),
+        // A replica without the lease may not open exec/attach/port-forward into the lower cluster.
+        mutationsRefusedBecause: () => fence.closedReason,
         log: log.child({ component: 'kubelet-api' }),
       });
       await kubelet.start();
@@ -203,25 +268,23 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       nodeName: cfg.nodeName,
       summary: () => provider.schedulingSummary(),
       minIntervalMs: 2000,
-      maxBytes: 900 * 1024,
+      fence,
       log: log.child({ component: 'summary' }),
     });
-    provider.restoreSchedulingSummary?.(await summary.readPublished());
+    const published = await summary.readPublished();
+    if (published) provider.restoreSchedulingSummary(published);
     provider.onSummaryChange(() => summary.markDirty());
     loops.push(summary.run(abort.signal));
   }
-  // Losing leadership ends this process's work (the Deployment restarts it as a standby).
-  const leadership = elector?.holdUntilLost(abort.signal).then(() => {
-    if (!abort.signal.aborted) throw new StartupError('lost the leader lease; stopping so that only one replica writes');
-  });
+  // Ready (as leader) once every loop runs; keepLeading switches the role on later losses.
+  if (fence.isOpen) role = 'leader';
   const done = Promise.race([Promise.all(loops), ...(leadership ? [leadership] : [])]).then(() => undefined);
   return {
     done,
     async stop() {
-      health = { role: 'stopping' };
+      role = 'stopping';
       healthServer?.close();
       abort.abort();
-      clearInterval(phaseTimer);
       await done.catch(() => undefined);
       await kubeletStarted;
       await kubelet?.stop();

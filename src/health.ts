@@ -1,6 +1,7 @@
 // Plain-HTTP liveness/readiness for the pod's probes (the kubelet API needs authentication, probes have
 // none). /healthz: the process is alive. /readyz: this replica is leading and its loops run, or is a
-// healthy standby (standbys are ready: they are doing exactly what they should).
+// healthy standby (standbys are ready: they are doing exactly what they should); not ready while
+// starting or stopping, or while an informer cache is stale (`problem`: watch broken, relisting).
 import http from 'node:http';
 
 export type HealthState = { role: 'starting' | 'standby' | 'leader' | 'stopping'; problem?: string };

@@ -19,6 +19,17 @@ export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 export const ANNOTATION_MANAGED_LABELS = 'fedlet.io/managed-labels';
 export const ANNOTATION_MANAGED_TAINTS = 'fedlet.io/managed-taints';
 
+/** On lower ConfigMap/Secret copies: the upper object's resourceVersion they were copied from. */
+export const ANNOTATION_UPPER_RESOURCE_VERSION = 'fedlet.io/upper-resource-version';
+/** Upper pod condition type carrying the lower scheduler's verdict (the upper PodScheduled stays). */
+export const CONDITION_LOWER_SCHEDULED = 'fedlet.io/LowerScheduled';
+/** On objects fedlet creates in the upper cluster for one virtual node (summary ConfigMap, serving-cert CSR). */
+export const LABEL_NODE = 'fedlet.io/node';
+/** Marks the scheduling-summary ConfigMaps the scheduler extender reads. */
+export const LABEL_SUMMARY = 'fedlet.io/summary';
+/** On the virtual Node: a hash of the last published scheduling summary (its change wakes kube-scheduler). */
+export const ANNOTATION_SUMMARY_VERSION = 'fedlet.io/summary-version';
+
 /** Pod annotation choosing the identity of the lower pod: "upper" (default) or "lower" service account. */
 export const ANNOTATION_SERVICE_ACCOUNT = 'fedlet.io/service-account';
 /** On the lower Secrets that hold upper service-account tokens for a pod (owned by the token module). */
@@ -27,3 +38,9 @@ export const LABEL_SERVICE_ACCOUNT_TOKEN = 'fedlet.io/service-account-token';
 export const ANNOTATION_TOKEN_SPEC = 'fedlet.io/token-spec';
 /** On those Secrets: JSON {key: {issuedAt, expiresAt}} (ms since the epoch) of each token. */
 export const ANNOTATION_TOKEN_TIMES = 'fedlet.io/token-times';
+
+// Keys owned by others that fedlet reads or strips.
+/** Node annotation (kwok, some managed kubelets) naming a resource-metrics path other than /metrics/resource. */
+export const ANNOTATION_RESOURCE_METRICS_PATH = 'metrics.k8s.io/resource-metrics-path';
+/** kubectl apply's copy of the whole object: large, never read, never copied to lower pods. */
+export const ANNOTATION_LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';

@@ -1,7 +1,20 @@
 // fedlet's own Prometheus metrics (served on the kubelet port at /metrics, authorized like the kubelet).
+// Events (syncs, relayed sessions and bytes, kubelet requests) are counted where they happen; levels
+// (queue depth, pods by phase, lower health, API requests) are read at scrape time from the objects that
+// own them, through the sources handed to collectFrom(), so no copy of them can go stale.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Where the scrape-time metrics come from. */
+export interface MetricSources {
+  queueDepth: () => number;
+  podsByPhase: () => Map<string, number>;
+  lowerHealthy: () => boolean;
+  /** API request counts by verb, per client (upper, lower). */
+  clients: Record<string, { requestCounts: Map<string, number> }>;
+}
+
 export class FedletMetrics {
+  private sources?: MetricSources;
   readonly registry = new Registry();
   readonly syncDuration = new Histogram({
     name: 'fedlet_pod_sync_duration_seconds',
@@ -10,17 +23,7 @@ export class FedletMetrics {
     buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly queueDepth = new Gauge({
-    name: 'fedlet_pod_queue_depth',
-    help: 'Pod keys waiting to be synced',
-    registers: [this.registry],
-  });
-  readonly podsByPhase = new Gauge({
-    name: 'fedlet_pods',
-    help: 'Upper pods on this virtual node by phase',
-    labelNames: ['phase'],
-    registers: [this.registry],
-  });
+
   readonly relaySessions = new Counter({
     name: 'fedlet_relay_sessions_total',
     help: 'Streaming sessions relayed to the lower cluster',
@@ -39,11 +42,6 @@ export class FedletMetrics {
     labelNames: ['kind', 'direction'],
     registers: [this.registry],
   });
-  readonly lowerHealthy = new Gauge({
-    name: 'fedlet_lower_api_healthy',
-    help: '1 when the lower API server answers /readyz',
-    registers: [this.registry],
-  });
   readonly kubeletRequests = new Counter({
     name: 'fedlet_kubelet_requests_total',
     help: 'Kubelet API requests by path kind and status code',
@@ -51,22 +49,56 @@ export class FedletMetrics {
     registers: [this.registry],
   });
 
-  /** Reports the API requests each client made (collected at scrape time). */
-  trackClients(clients: Record<string, { requestCounts: Map<string, number> }>): void {
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'fedlet_process_' });
+    const src = () => this.sources;
+    new Gauge({
+      name: 'fedlet_pod_queue_depth',
+      help: 'Pod keys waiting to be synced',
+      registers: [this.registry],
+      collect() {
+        const s = src();
+        if (s) this.set(s.queueDepth());
+      },
+    });
+    new Gauge({
+      name: 'fedlet_pods',
+      help: 'Upper pods on this virtual node by phase',
+      labelNames: ['phase'],
+      registers: [this.registry],
+      collect() {
+        const s = src();
+        if (!s) return;
+        this.reset();
+        for (const [phase, n] of s.podsByPhase()) this.set({ phase }, n);
+      },
+    });
+    new Gauge({
+      name: 'fedlet_lower_api_healthy',
+      help: '1 when the lower API server answers /readyz',
+      registers: [this.registry],
+      collect() {
+        const s = src();
+        if (s) this.set(s.lowerHealthy() ? 1 : 0);
+      },
+    });
     new Counter({
       name: 'fedlet_api_requests_total',
       help: 'Requests fedlet made to the upper and lower API servers, by verb',
       labelNames: ['cluster', 'verb'],
       registers: [this.registry],
       collect() {
+        const s = src();
+        if (!s) return;
         this.reset();
-        for (const [cluster, c] of Object.entries(clients))
+        for (const [cluster, c] of Object.entries(s.clients))
           for (const [verb, n] of c.requestCounts) this.inc({ cluster, verb }, n);
       },
     });
   }
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'fedlet_process_' });
+  /** Connects the scrape-time metrics to the objects that own the numbers. */
+  collectFrom(sources: MetricSources): void {
+    this.sources = sources;
   }
 }

@@ -1,9 +1,13 @@
 // The contract between the generic virtual-kubelet core (src/) and a provider (provider/). The core knows
-// the upper cluster, HTTP and leases; a provider knows where pods really run. Nothing else crosses.
+// the upper cluster, HTTP and leases; a provider knows where pods really run. Nothing else crosses:
+// every member the core calls is declared here, and outcomes are values (PodEnsureResult), so the core
+// never has to recognise an error by its shape. Thrown errors mean "failed, retry with backoff"; the
+// typed NotFoundError / InvalidInputError (src/errors.ts) are mapped once by the kubelet API.
 import type { Pod, PodStatus } from './kube/types.js';
 import type { ResourceList } from './util/quantity.js';
+import type { ClusterSummary } from './scheduling-summary.js';
 
-export interface NodeCondition {
+export interface NodeReadiness {
   ready: boolean;
   /** CamelCase reason, e.g. LowerClusterReady / LowerClusterUnreachable. */
   reason: string;
@@ -12,7 +16,7 @@ export interface NodeCondition {
 
 export interface ProviderNodeState {
   /** Whether the backing capacity is usable right now. */
-  condition: NodeCondition;
+  condition: NodeReadiness;
   /** What the node can still take (capacity = allocatable). */
   resources: ResourceList;
   /** Labels derived from the backing capacity (os, arch, region, zone...). */
@@ -24,15 +28,19 @@ export interface Provider extends PodProvider, StreamProvider {
   start(signal: AbortSignal): Promise<void>;
   stop(): Promise<void>;
   nodeState(): ProviderNodeState;
-  /** Compact description of the backing capacity for the scheduler extender (JSON-serialisable). */
-  schedulingSummary(): unknown;
+  /** Compact description of the backing capacity for the scheduler extender. */
+  schedulingSummary(): ClusterSummary;
   /**
    * Takes back what the last published summary said about controllers to keep away (bounce-back),
    * so a restart does not forget it: the published summary, not memory, is the record.
    */
-  restoreSchedulingSummary?(published: unknown): void;
+  restoreSchedulingSummary(published: ClusterSummary): void;
   /** Called (debounced by the provider) whenever nodeState() may have changed. */
   onNodeStateChange(listener: () => void): void;
+  /** Called (debounced by the provider) whenever schedulingSummary() may have changed. */
+  onSummaryChange(listener: () => void): void;
+  /** Whether the backing cluster's API server answers right now (fedlet_lower_api_healthy). */
+  backendReachable(): boolean;
 }
 
 /** Outcome of making the backing world match an upper pod. */
@@ -40,6 +48,13 @@ export type PodEnsureResult =
   | { kind: 'ok' }
   /** Nothing to do yet (e.g. an older backing pod of the same name is going away); sync again later. */
   | { kind: 'waiting'; message: string }
+  /**
+   * The pod cannot run here now; the core shows `reason`/`message` on the pending upper pod. `retry`:
+   * false when it never can as it is (no retry until the pod changes); true when something else may
+   * change that (e.g. a missing ConfigMap appears): the provider then reports the pod through
+   * onPodChange, and the core also retries with backoff.
+   */
+  | { kind: 'rejected'; reason: string; message: string; retry: boolean }
   /**
    * The upper pod must fail so that its controller replaces it: the backing pod vanished outside
    * fedlet, or the backing cluster could not place it for too long. `reason` is the status reason.
@@ -59,10 +74,7 @@ export interface PodEvent {
   id?: string;
 }
 
-/**
- * Pod operations. Errors: UnsupportedPodError-like errors carry `field` (the pod can never run here);
- * any other error is retried with backoff.
- */
+/** Pod operations. A thrown error means the operation failed and is retried with backoff. */
 export interface PodProvider {
   /** Creates or updates the backing pod and what it depends on. Idempotent. */
   ensurePod(pod: Pod): Promise<PodEnsureResult>;
@@ -113,14 +125,17 @@ export interface LogStream {
   body: import('node:stream').Readable;
 }
 
-/** Streams for `kubectl logs/exec/attach/port-forward`; unknown pods throw NotFoundError. */
+/**
+ * What the kubelet API serves from the provider (and all it may see of it): logs, streams and stats.
+ * Unknown pods throw NotFoundError.
+ */
 export interface StreamProvider {
   podLogs(namespace: string, name: string, container: string, opts: LogOptions, signal: AbortSignal): Promise<LogStream>;
-  /** `protocols`: the X-Stream-Protocol-Version values the client offered, in order. */
   /** Kubelet stats/v1alpha1 Summary for the virtual node. */
   statsSummary(): Promise<unknown>;
   /** Prometheus text for /metrics/resource (metrics-server format). */
   resourceMetrics(): Promise<string>;
+  /** `protocols`: the X-Stream-Protocol-Version values the client offered, in order. */
   openPodStream(
     kind: StreamKind,
     namespace: string,

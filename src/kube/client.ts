@@ -5,6 +5,8 @@ import https from 'node:https';
 import http from 'node:http';
 import { loadCredentials, type ClusterCredentials } from './kubeconfig.js';
 import { TokenBucket } from './rate-limit.js';
+import { CacheHealth } from './cache-health.js';
+import type { WriteFence } from './fence.js';
 
 export interface KubeStatus {
   kind?: string;
@@ -67,6 +69,8 @@ export interface KubeClientOptions {
   writeQps?: number;
   writeBurst?: number;
   userAgent?: string;
+  /** Consulted before every mutating request: closed, it refuses the write with NotLeaderError. */
+  fence?: WriteFence;
 }
 
 export function buildQuery(query: RequestOptions['query']): string {
@@ -84,6 +88,9 @@ export class KubeClient {
   private readonly userAgent: string;
   /** Requests issued, by verb (GET, POST, PUT, PATCH, DELETE, WATCH): for metrics and benchmarks. */
   readonly requestCounts = new Map<string, number>();
+  /** Freshness of the informer caches fed by this client (for /readyz). */
+  readonly caches = new CacheHealth();
+  private readonly fence?: WriteFence;
 
   constructor(
     readonly credentials: ClusterCredentials,
@@ -96,6 +103,7 @@ export class KubeClient {
         : new https.Agent({ keepAlive: true, maxSockets: 64 });
     this.writes = new TokenBucket(opts.writeQps ?? 50, opts.writeBurst ?? 100);
     this.userAgent = opts.userAgent ?? 'fedlet';
+    this.fence = opts.fence;
   }
 
   /** Request options (TLS material, auth headers) for a path on this API server. */
@@ -117,7 +125,12 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    if (method !== 'GET') await this.writes.take(opts.signal);
+    if (method !== 'GET') {
+      this.fence?.check(method, path, opts.query);
+      await this.writes.take(opts.signal);
+      // The rate limiter may have held us past the fence's deadline: ask again.
+      this.fence?.check(method, path, opts.query);
+    }
     this.count(method);
     const pathAndQuery = path + buildQuery(opts.query);
     const ro = await this.httpOptions(method, pathAndQuery);
@@ -215,6 +228,8 @@ export class KubeClient {
     query: RequestOptions['query'],
     signal: AbortSignal,
     headers?: Record<string, string>,
+    /** Called once the server accepted the watch (the stream is established). */
+    onConnected?: () => void,
   ): AsyncGenerator<WatchEvent<T>> {
     this.count('WATCH');
     const ro = await this.httpOptions('GET', path + buildQuery({ ...query, watch: 'true' }));
@@ -241,6 +256,7 @@ export class KubeClient {
       }
       throw new KubeApiError(code, status.reason ?? '', `WATCH ${path}: ${code} ${status.message ?? ''}`, 'WATCH', path);
     }
+    onConnected?.();
     let buf = '';
     try {
       for await (const chunk of res) {
@@ -260,6 +276,13 @@ export class KubeClient {
     }
   }
 }
+
+/**
+ * The client surface fedlet's controllers and caches use. KubeClient implements it; unit tests hand in
+ * an in-memory fake (test/unit/support/fake-kube.ts).
+ */
+export type KubeApi = Pick<KubeClient, 'get' | 'create' | 'replace' | 'patch' | 'delete' | 'watch'> &
+  Partial<Pick<KubeClient, 'caches' | 'server'>>;
 
 function transportError(e: Error, method: string, path: string): KubeApiError {
   if (e instanceof KubeApiError) return e;

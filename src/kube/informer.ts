@@ -1,29 +1,13 @@
 // List+watch cache for one resource collection. Unlike client-node 1.4's informer it never gives up:
 // any error (transport, 5xx, 410 Gone) leads to a resumed watch or a fresh list after a backoff, and a
-// relist reconciles the cache (objects that vanished meanwhile are reported as deleted).
+// relist reconciles the cache (objects that vanished meanwhile are reported as deleted). Each informer
+// reports to its client's CacheHealth whether its cache is fresh (listed, and its watch connected).
 import type { Logger } from 'pino';
-import { KubeApiError, type KubeClient, type WatchEvent } from './client.js';
+import { KubeApiError, type KubeApi, type WatchEvent } from './client.js';
 import { Backoff } from '../util/backoff.js';
+import type { KubeObject } from './types.js';
+import type { CacheHealth } from './cache-health.js';
 
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  deletionTimestamp?: string;
-  deletionGracePeriodSeconds?: number;
-  creationTimestamp?: string;
-  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
-  finalizers?: string[];
-  managedFields?: unknown[];
-}
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-}
 interface List<T> {
   metadata?: { resourceVersion?: string; continue?: string };
   items?: T[];
@@ -36,7 +20,7 @@ export interface InformerHandlers<T> {
 }
 
 export interface InformerOptions<R, T> {
-  client: KubeClient;
+  client: KubeApi;
   /** Collection path, e.g. /api/v1/pods or /api/v1/namespaces/x/configmaps. */
   path: string;
   labelSelector?: string;
@@ -54,14 +38,19 @@ export interface InformerOptions<R, T> {
  * item form (given the List form, the server streams nothing at all).
  */
 export const METADATA_ONLY_LIST = { Accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json' };
-export const METADATA_ONLY_WATCH = { Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json' };
+const METADATA_ONLY_WATCH = { Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json' };
 
-export function objectKey(obj: KubeObject): string {
+function objectKey(obj: KubeObject): string {
   const m = obj.metadata ?? {};
   return m.namespace ? `${m.namespace}/${m.name}` : (m.name ?? '');
 }
 
+let informerSeq = 0;
+
 export class Informer<R extends KubeObject, T extends KubeObject = R> {
+  private readonly healthId: string;
+  /** Undefined for test doubles of KubeClient that track no cache health. */
+  private readonly caches: CacheHealth | undefined;
   private readonly cache = new Map<string, T>();
   private readonly handlers: InformerHandlers<T>[] = [];
   private readonly abort = new AbortController();
@@ -69,7 +58,12 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
   private syncWaiters: Array<() => void> = [];
   private running?: Promise<void>;
 
-  constructor(private readonly opts: InformerOptions<R, T>) {}
+  constructor(private readonly opts: InformerOptions<R, T>) {
+    const sel = [opts.labelSelector, opts.fieldSelector].filter(Boolean).join(',');
+    this.caches = opts.client.caches;
+    const host = opts.client.server?.host;
+    this.healthId = `${host ?? ''}${opts.path}${sel ? `?${sel}` : ''} #${++informerSeq}`;
+  }
 
   addHandlers(h: InformerHandlers<T>): void {
     this.handlers.push(h);
@@ -93,6 +87,7 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.running?.catch(() => undefined);
+    this.caches?.forget(this.healthId);
   }
 
   waitForSync(signal?: AbortSignal): Promise<void> {
@@ -111,13 +106,24 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
     return this.opts.transform ? this.opts.transform(obj) : (obj as unknown as T);
   }
 
+  private stale(why: string): void {
+    this.caches?.report(this.healthId, false, why);
+  }
+
   private async run(): Promise<void> {
-    const backoff = new Backoff(500, 30_000);
+    // Capped at 10 s so that caches are fresh again within seconds after an API server returns.
+    const backoff = new Backoff(500, 10_000);
     const signal = this.abort.signal;
     let rv: string | undefined;
+    this.stale('not yet listed');
     while (!signal.aborted) {
       try {
-        if (rv === undefined) rv = await this.relist();
+        if (rv === undefined) {
+          if (this.synced) this.stale('relisting');
+          rv = await this.relist();
+        }
+        const opened = Date.now();
+        let events = 0;
         for await (const ev of this.opts.client.watch<R>(
           this.opts.path,
           {
@@ -129,10 +135,14 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
           },
           signal,
           this.opts.metadataOnly ? METADATA_ONLY_WATCH : undefined,
+          () => this.caches?.report(this.healthId, true),
         )) {
           rv = this.apply(ev) ?? rv;
+          events++;
           backoff.reset();
         }
+        // A server that is shutting down may accept watches and end them at once: do not spin.
+        if (!events && Date.now() - opened < 1000) await backoff.wait(signal);
       } catch (e) {
         if (signal.aborted) break;
         const err = e as Error;
@@ -140,6 +150,7 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
           rv = undefined; // too old: list again
           continue;
         }
+        this.stale(`watch broken (${err.message.slice(0, 120)}); retrying`);
         this.opts.log.debug({ err: err.message, path: this.opts.path }, 'list/watch failed; retrying');
         // A watch that keeps failing may point at a resourceVersion the server no longer has.
         if (backoff.attempts >= 3) rv = undefined;

@@ -67,7 +67,7 @@ function fileOrData(base: string, file: string | undefined, data: string | undef
   return undefined;
 }
 
-export function inClusterCredentials(): ClusterCredentials {
+function inClusterCredentials(): ClusterCredentials {
   const host = process.env.KUBERNETES_SERVICE_HOST;
   const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
   if (!host || !existsSync(path.join(IN_CLUSTER_DIR, 'token')))

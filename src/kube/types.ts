@@ -1,7 +1,25 @@
 // Minimal, JSON-shaped Kubernetes types for what fedlet reads and writes (timestamps stay strings).
-import type { KubeObject, ObjectMeta } from './informer.js';
+// The one place each Kubernetes type is declared; modules narrow them, never redeclare them.
 
-export type { KubeObject, ObjectMeta };
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  creationTimestamp?: string;
+  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
+  finalizers?: string[];
+  managedFields?: unknown[];
+}
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+}
 
 export interface KeyToPath {
   key: string;
@@ -51,6 +69,13 @@ export interface Container {
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   restartPolicy?: string;
   [other: string]: unknown;
+}
+export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: TaintEffect;
+  timeAdded?: string;
 }
 export interface Toleration {
   key?: string;
@@ -127,6 +152,40 @@ export interface DataObject extends KubeObject {
   immutable?: boolean;
 }
 
-export function podKey(p: { metadata?: ObjectMeta }): string {
-  return `${p.metadata?.namespace}/${p.metadata?.name}`;
+export interface NodeCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastHeartbeatTime?: string;
+  lastTransitionTime?: string;
+}
+export interface NodeAddress {
+  type: string;
+  address: string;
+}
+export interface NodeStatus {
+  capacity?: Record<string, string>;
+  allocatable?: Record<string, string>;
+  conditions?: NodeCondition[];
+  addresses?: NodeAddress[];
+  daemonEndpoints?: { kubeletEndpoint?: { Port?: number } };
+  nodeInfo?: Record<string, string>;
+}
+export interface Node extends KubeObject {
+  metadata: ObjectMeta & { name: string };
+  spec?: { taints?: Taint[]; unschedulable?: boolean; podCIDR?: string; podCIDRs?: string[] };
+  status?: NodeStatus;
+}
+
+/** coordination.k8s.io/v1 Lease: node heartbeats and leader election. Times are MicroTime strings. */
+export interface Lease extends KubeObject {
+  metadata: ObjectMeta & { name: string; namespace: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
 }

@@ -18,7 +18,7 @@ export interface UserInfo {
 export type AuthResult = { ok: true; user: UserInfo } | { ok: false; status: 401 | 403 | 500; message: string };
 
 /** The kubelet's mapping: which subresource of nodes/<name> a path needs. */
-export function subresourceFor(path: string): string {
+function subresourceFor(path: string): string {
   if (path.startsWith('/stats')) return 'stats';
   if (path.startsWith('/metrics')) return 'metrics';
   if (path.startsWith('/logs')) return 'log';

@@ -5,7 +5,7 @@ import { splice } from '../util/splice.js';
 import type { Logger } from 'pino';
 import type { LogOptions, StreamProvider } from '../provider.js';
 import { InvalidInputError } from '../errors.js';
-import { errorStatus } from './server.js';
+import { sendError } from './http-errors.js';
 
 function intParam(q: Request['query'], name: string, min: number): number | undefined {
   const v = q[name];
@@ -50,11 +50,7 @@ export async function handleLogs(provider: StreamProvider, req: Request, res: Re
     out.body.on('aborted', () => res.destroy());
   } catch (e) {
     log.debug({ err: (e as Error).message }, 'containerLogs failed');
-    if (!res.headersSent)
-      res
-        .status(errorStatus(e))
-        .type('text/plain')
-        .send(`${(e as Error).message}\n`);
+    if (!res.headersSent) sendError(res, e);
     else res.destroy();
   }
 }

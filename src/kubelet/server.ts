@@ -5,48 +5,26 @@ import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { Logger } from 'pino';
-import type { Provider } from '../provider.js';
+import type { StreamProvider } from '../provider.js';
 import type { FedletMetrics } from '../metrics.js';
 import type { KubeletAuth } from './auth.js';
 import type { Pod } from '../kube/types.js';
 import { handleLogs } from './logs.js';
 import { handleStreamUpgrade, isStreamPath } from './streams.js';
-import { NotFoundError, InvalidInputError } from '../errors.js';
+import { sendError, writeHttpError } from './http-errors.js';
 
 export interface KubeletServerOptions {
   port: number;
   host?: string;
   tls: { cert: string; key: string; clientCA?: string };
   auth: KubeletAuth;
-  provider: Provider;
+  /** The stream side of the provider only: logs, exec/attach/port-forward, stats. */
+  provider: StreamProvider;
   pods: () => Pod[];
   metrics: FedletMetrics;
-  stats: () => Promise<unknown>;
-  resourceMetrics: () => Promise<string>;
+  /** Why exec/attach/port-forward are refused right now (e.g. not the leader), or undefined. */
+  mutationsRefusedBecause?: () => string | undefined;
   log: Logger;
-}
-
-export function writeHttpError(socket: Duplex, status: number, message: string): void {
-  const body = Buffer.from(`${message}\n`);
-  const reason =
-    {
-      400: 'Bad Request',
-      401: 'Unauthorized',
-      403: 'Forbidden',
-      404: 'Not Found',
-      500: 'Internal Server Error',
-      502: 'Bad Gateway',
-    }[status] ?? 'Error';
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
-/** Maps typed errors to HTTP once, with readable text (kubectl shows it). */
-export function errorStatus(e: unknown): number {
-  if (e instanceof NotFoundError) return 404;
-  if (e instanceof InvalidInputError) return 400;
-  return 500;
 }
 
 export class KubeletServer {
@@ -83,22 +61,16 @@ export class KubeletServer {
     app.get('/containerLogs/:ns/:pod/:container', (req, res) => void handleLogs(o.provider, req, res, o.log));
     app.get('/stats/summary', async (_req, res) => {
       try {
-        res.json(await o.stats());
+        res.json(await o.provider.statsSummary());
       } catch (e) {
-        res
-          .status(errorStatus(e))
-          .type('text/plain')
-          .send(`${(e as Error).message}\n`);
+        sendError(res, e);
       }
     });
     app.get('/metrics/resource', async (_req, res) => {
       try {
-        res.type('text/plain; version=0.0.4').send(await o.resourceMetrics());
+        res.type('text/plain; version=0.0.4').send(await o.provider.resourceMetrics());
       } catch (e) {
-        res
-          .status(errorStatus(e))
-          .type('text/plain')
-          .send(`${(e as Error).message}\n`);
+        sendError(res, e);
       }
     });
     app.get('/metrics', async (_req, res) => {
@@ -158,6 +130,11 @@ export class KubeletServer {
     if (!r.ok) {
       o.metrics.kubeletRequests.inc({ path: pathKind(path), code: String(r.status) });
       return writeHttpError(socket, r.status, r.message);
+    }
+    const refused = o.mutationsRefusedBecause?.();
+    if (refused) {
+      o.metrics.kubeletRequests.inc({ path: pathKind(path), code: '503' });
+      return writeHttpError(socket, 503, `fedlet cannot open streams on this node right now: ${refused}; retry shortly`);
     }
     await handleStreamUpgrade(o.provider, req, socket, head, o.metrics, o.log);
   }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.js';
 import { sleep } from '../util/backoff.js';
 import { createCsr, createSelfSigned, keyPairFromPem, newKeyPair } from './x509.js';
+import { LABEL_NODE } from '../labels.js';
 
 export type ServingCertMode = 'files' | 'csr' | 'self-signed';
 
@@ -68,7 +69,7 @@ export async function obtainServingCert(o: ServingCertOptions): Promise<ServingC
   await o.upper.create('/apis/certificates.k8s.io/v1/certificatesigningrequests', {
     apiVersion: 'certificates.k8s.io/v1',
     kind: 'CertificateSigningRequest',
-    metadata: { name, labels: { 'fedlet.io/node': o.nodeName } },
+    metadata: { name, labels: { [LABEL_NODE]: o.nodeName } },
     spec: {
       request: Buffer.from(createCsr(key, subject, sans)).toString('base64'),
       signerName: 'kubernetes.io/kubelet-serving',

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { StreamKind, StreamParams, StreamProvider } from '../provider.js';
 import type { FedletMetrics } from '../metrics.js';
-import { errorStatus, writeHttpError } from './server.js';
+import { errorStatus, writeHttpError } from './http-errors.js';
 import { relay } from '../util/splice.js';
 
 const pattern = /^\/(exec|attach|portForward)\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/;

@@ -1,25 +1,25 @@
 // Renews the node's coordination.k8s.io/v1 Lease in kube-node-lease, like a kubelet: the upper
 // kube-controller-manager's node lifecycle controller reads it as the heartbeat.
 import type { Logger } from 'pino';
-import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
-import { Backoff, sleep } from '../util/backoff.js';
-
-interface Lease {
-  apiVersion: 'coordination.k8s.io/v1';
-  kind: 'Lease';
-  metadata: { name: string; namespace: string; resourceVersion?: string; ownerReferences?: unknown[] };
-  spec: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string };
-}
+import { isConflict, isNotFound, type KubeApi } from '../kube/client.js';
+import { Backoff } from '../util/backoff.js';
+import { realClock, sleepOn, type Clock } from '../util/clock.js';
+import type { Lease } from '../kube/types.js';
+import { isNotLeader, type WriteFence } from '../kube/fence.js';
 
 export interface LeaseControllerOptions {
-  client: KubeClient;
+  client: KubeApi;
   nodeName: string;
   durationSeconds: number;
   renewIntervalSeconds: number;
   /** uid of the Node, so the Lease is garbage-collected with it. */
   nodeUid: () => string | undefined;
   log: Logger;
-  now?: () => Date;
+  clock?: Clock;
+  /** Renewals wait while the fence is closed (this replica is not the leader). */
+  fence?: WriteFence;
+  /** Called after the first successful renewal following failures (an outage ended). */
+  onRecovered?: () => void;
 }
 
 /** MicroTime as the API expects it: RFC3339 with microseconds. */
@@ -29,27 +29,37 @@ export function microTime(d: Date): string {
 
 export class LeaseController {
   private readonly path: string;
+  private readonly clock: Clock;
 
   constructor(private readonly o: LeaseControllerOptions) {
+    this.clock = o.clock ?? realClock;
     this.path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${o.nodeName}`;
   }
 
   async run(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff(200, (this.o.renewIntervalSeconds * 1000) / 2);
+    let failing = false;
     while (!signal.aborted) {
+      await this.o.fence?.whenOpen(signal);
+      if (signal.aborted) break;
       try {
         await this.renew();
         backoff.reset();
-        await sleep(this.o.renewIntervalSeconds * 1000, signal);
+        if (failing) this.o.onRecovered?.();
+        failing = false;
+        await sleepOn(this.clock, this.o.renewIntervalSeconds * 1000, signal);
       } catch (e) {
+        failing = true;
+        if (isNotLeader(e)) continue; // waits for the fence above
         this.o.log.warn({ err: (e as Error).message }, 'renewing node lease failed; retrying');
-        await backoff.wait(signal);
+        // Capped at half the renew interval: the lease is renewed within one interval after an outage.
+        await backoff.wait(signal, this.clock);
       }
     }
   }
 
   async renew(): Promise<void> {
-    const now = (this.o.now ?? (() => new Date()))();
+    const now = new Date(this.clock.now());
     const uid = this.o.nodeUid();
     const owner = uid ? [{ apiVersion: 'v1', kind: 'Node', name: this.o.nodeName, uid }] : undefined;
     let lease: Lease | undefined;

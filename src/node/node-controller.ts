@@ -3,34 +3,33 @@
 // only fields fedlet owns are written, so labels, taints and conditions set by others survive.
 import type { Logger } from 'pino';
 import type { FedletConfig } from '../config.js';
-import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
+import { isConflict, isNotFound, type KubeApi } from '../kube/client.js';
 import type { Provider } from '../provider.js';
+import type { Node } from '../kube/types.js';
 import { ANNOTATION_MANAGED_LABELS, ANNOTATION_MANAGED_TAINTS } from '../labels.js';
 import { Backoff } from '../util/backoff.js';
-import {
-  desiredLabels,
-  desiredStatus,
-  labelPatch,
-  managedTaintIds,
-  mergeTaints,
-  resourcePatch,
-  type NodeObject,
-} from './node-object.js';
+import { realClock, type Clock } from '../util/clock.js';
+import { isNotLeader, type WriteFence } from '../kube/fence.js';
+import { desiredLabels, desiredStatus, labelPatch, managedTaintIds, mergeTaints, resourcePatch } from './node-object.js';
 
 export interface NodeControllerOptions {
-  client: KubeClient;
+  client: KubeApi;
   config: FedletConfig;
   provider: Provider;
   log: Logger;
-  now?: () => Date;
+  clock?: Clock;
+  /** Status posts wait while the fence is closed (this replica is not the leader). */
+  fence?: WriteFence;
 }
 
 export class NodeController {
-  private node?: NodeObject;
+  private node?: Node;
   private dirty = true;
   private wake?: () => void;
+  private readonly clock: Clock;
 
   constructor(private readonly o: NodeControllerOptions) {
+    this.clock = o.clock ?? realClock;
     o.provider.onNodeStateChange(() => this.markDirty());
   }
 
@@ -47,7 +46,7 @@ export class NodeController {
     return `/api/v1/nodes/${this.o.config.nodeName}`;
   }
   private now(): Date {
-    return (this.o.now ?? (() => new Date()))();
+    return new Date(this.clock.now());
   }
 
   /** Creates the Node or brings an existing one's metadata and spec in line. */
@@ -55,15 +54,15 @@ export class NodeController {
     const cfg = this.o.config;
     const state = this.o.provider.nodeState();
     const labels = desiredLabels(cfg, state);
-    let existing: NodeObject | undefined;
+    let existing: Node | undefined;
     try {
-      existing = await this.o.client.get<NodeObject>(this.path);
+      existing = await this.o.client.get<Node>(this.path);
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
     if (!existing) {
       const now = this.now().toISOString();
-      const body: NodeObject = {
+      const body: Node = {
         apiVersion: 'v1',
         kind: 'Node',
         metadata: {
@@ -78,20 +77,20 @@ export class NodeController {
         status: desiredStatus(cfg, state, now),
       };
       try {
-        this.node = await this.o.client.create<NodeObject>('/api/v1/nodes', body);
+        this.node = await this.o.client.create<Node>('/api/v1/nodes', body);
         this.o.log.info({ node: cfg.nodeName }, 'registered virtual node');
         this.dirty = true; // status on create may be dropped by admission; post it explicitly
         return;
       } catch (e) {
         if (!isConflict(e)) throw e;
-        existing = await this.o.client.get<NodeObject>(this.path);
+        existing = await this.o.client.get<Node>(this.path);
       }
     }
     await this.syncMetadata(existing, labels);
     this.o.log.info({ node: cfg.nodeName }, 'virtual node exists; updated labels and taints');
   }
 
-  private async syncMetadata(node: NodeObject, labels: Record<string, string>): Promise<void> {
+  private async syncMetadata(node: Node, labels: Record<string, string>): Promise<void> {
     const cfg = this.o.config;
     const prevLabels = (node.metadata.annotations?.[ANNOTATION_MANAGED_LABELS] ?? '').split(',').filter(Boolean);
     const prevTaints = (node.metadata.annotations?.[ANNOTATION_MANAGED_TAINTS] ?? '').split(',').filter(Boolean);
@@ -108,10 +107,10 @@ export class NodeController {
       spec: { taints: taints.length ? taints : null },
     };
     try {
-      this.node = await this.o.client.patch<NodeObject>(this.path, patch, 'merge');
+      this.node = await this.o.client.patch<Node>(this.path, patch, 'merge');
     } catch (e) {
       if (!isConflict(e)) throw e;
-      return this.syncMetadata(await this.o.client.get<NodeObject>(this.path), labels);
+      return this.syncMetadata(await this.o.client.get<Node>(this.path), labels);
     }
   }
 
@@ -119,7 +118,7 @@ export class NodeController {
   async postStatus(): Promise<void> {
     const cfg = this.o.config;
     const state = this.o.provider.nodeState();
-    if (!this.node) this.node = await this.o.client.get<NodeObject>(this.path);
+    if (!this.node) this.node = await this.o.client.get<Node>(this.path);
     const labels = desiredLabels(cfg, state);
     const prevLabels = (this.node.metadata.annotations?.[ANNOTATION_MANAGED_LABELS] ?? '').split(',').filter(Boolean);
     const lp = labelPatch(this.node.metadata.labels, prevLabels, labels);
@@ -133,7 +132,7 @@ export class NodeController {
       },
     };
     try {
-      this.node = await this.o.client.patch<NodeObject>(`${this.path}/status`, patch, 'strategic');
+      this.node = await this.o.client.patch<Node>(`${this.path}/status`, patch, 'strategic');
     } catch (e) {
       if (isNotFound(e)) {
         // Someone deleted the Node: register again, as a kubelet would.
@@ -147,32 +146,36 @@ export class NodeController {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const backoff = new Backoff(500, 10_000);
+    // Capped at half the lease renew interval, so Ready is posted within one interval after an outage.
+    const backoff = new Backoff(500, Math.min(10_000, this.o.config.leaseRenewIntervalSeconds * 500));
     let lastPost = 0;
     const interval = this.o.config.statusUpdateIntervalSeconds * 1000;
     while (!signal.aborted) {
-      const due = Date.now() - lastPost >= interval;
+      await this.o.fence?.whenOpen(signal);
+      if (signal.aborted) break;
+      const due = this.clock.now() - lastPost >= interval;
       if (this.dirty || due) {
         this.dirty = false;
         try {
           await this.postStatus();
-          lastPost = Date.now();
+          lastPost = this.clock.now();
           backoff.reset();
         } catch (e) {
           this.dirty = true;
+          if (isNotLeader(e)) continue; // waits for the fence above
           this.o.log.warn({ err: (e as Error).message }, 'posting node status failed; retrying');
-          await backoff.wait(signal);
+          await backoff.wait(signal, this.clock);
           continue;
         }
       }
-      const wait = Math.max(0, interval - (Date.now() - lastPost));
+      const wait = Math.max(0, interval - (this.clock.now() - lastPost));
       await new Promise<void>((resolve) => {
-        const t = setTimeout(done, wait);
+        const t = this.clock.setTimer(done, wait);
         const onAbort = () => done();
         signal.addEventListener('abort', onAbort, { once: true });
         this.wake = done;
         function done() {
-          clearTimeout(t);
+          t.cancel();
           signal.removeEventListener('abort', onAbort);
           resolve();
         }

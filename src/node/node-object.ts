@@ -1,43 +1,10 @@
 // Pure construction of the virtual Node's desired labels, taints and status from config + provider state.
-import type { FedletConfig, Taint } from '../config.js';
+import type { FedletConfig } from '../config.js';
+import type { NodeCondition, NodeStatus, Taint } from '../kube/types.js';
 import type { ProviderNodeState } from '../provider.js';
 import * as L from '../labels.js';
 
-export interface NodeCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  lastHeartbeatTime?: string;
-  lastTransitionTime?: string;
-}
-export interface NodeAddress {
-  type: string;
-  address: string;
-}
-export interface NodeStatus {
-  capacity?: Record<string, string>;
-  allocatable?: Record<string, string>;
-  conditions?: NodeCondition[];
-  addresses?: NodeAddress[];
-  daemonEndpoints?: { kubeletEndpoint?: { Port?: number } };
-  nodeInfo?: Record<string, string>;
-}
-export interface NodeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec?: { taints?: Array<Taint & { timeAdded?: string }>; unschedulable?: boolean };
-  status?: NodeStatus;
-}
-
-export const FEDLET_VERSION = '0.1.0';
+const FEDLET_VERSION = '0.1.0';
 
 export function desiredLabels(cfg: FedletConfig, state: ProviderNodeState): Record<string, string> {
   const labels: Record<string, string> = {

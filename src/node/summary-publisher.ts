@@ -1,12 +1,20 @@
-// Publishes the provider's scheduling summary as ConfigMap <namespace>/fedlet-summary-<node> in the
+// Publishes the provider's scheduling summary (format: src/scheduling-summary.ts) as a ConfigMap in the
 // upper cluster, for the scheduler extender. Written when it changes, at most once per minInterval.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { isAlreadyExists, isNotFound, type KubeClient } from '../kube/client.js';
+import { isAlreadyExists, isNotFound, type KubeApi } from '../kube/client.js';
 import { sleep } from '../util/backoff.js';
+import { isNotLeader, type WriteFence } from '../kube/fence.js';
 
-export const SUMMARY_LABEL = 'fedlet.io/summary';
-export const ANNOTATION_SUMMARY_VERSION = 'fedlet.io/summary-version';
+import { ANNOTATION_SUMMARY_VERSION, LABEL_NODE, LABEL_SUMMARY } from '../labels.js';
+import {
+  encodeSummary,
+  parseSummary,
+  summaryConfigMapName,
+  SUMMARY_DATA_KEY,
+  SUMMARY_MAX_BYTES,
+  type ClusterSummary,
+} from '../scheduling-summary.js';
 
 export class SummaryPublisher {
   private dirty = true;
@@ -15,24 +23,26 @@ export class SummaryPublisher {
 
   constructor(
     private readonly o: {
-      client: KubeClient;
+      client: KubeApi;
       namespace: string;
       nodeName: string;
-      summary: () => unknown;
+      summary: () => ClusterSummary;
       minIntervalMs: number;
-      maxBytes: number;
+      maxBytes?: number;
       log: Logger;
+      /** Publishing waits while the fence is closed (this replica is not the leader). */
+      fence?: WriteFence;
     },
   ) {}
 
   /** The summary this node published last (e.g. by the process before a restart), if any. */
-  async readPublished(): Promise<unknown> {
+  async readPublished(): Promise<ClusterSummary | undefined> {
     try {
       const cm = await this.o.client.get<{ data?: Record<string, string> }>(
         `/api/v1/namespaces/${this.o.namespace}/configmaps/${this.name}`,
       );
-      const body = cm.data?.['summary.json'];
-      return body ? (JSON.parse(body) as unknown) : undefined;
+      const body = cm.data?.[SUMMARY_DATA_KEY];
+      return body ? parseSummary(body) : undefined;
     } catch (e) {
       if (!isNotFound(e))
         this.o.log.warn(
@@ -49,13 +59,13 @@ export class SummaryPublisher {
   }
 
   private get name(): string {
-    return `fedlet-summary-${this.o.nodeName}`;
+    return summaryConfigMapName(this.o.nodeName);
   }
 
   async publish(): Promise<void> {
-    const body = JSON.stringify(this.o.summary());
+    const body = encodeSummary(this.o.summary());
     if (body === this.last) return;
-    if (body.length > this.o.maxBytes) {
+    if (body.length > (this.o.maxBytes ?? SUMMARY_MAX_BYTES)) {
       this.o.log.error({ bytes: body.length }, 'scheduling summary too large to publish; the extender will not filter this node');
       return;
     }
@@ -65,9 +75,9 @@ export class SummaryPublisher {
       metadata: {
         name: this.name,
         namespace: this.o.namespace,
-        labels: { [SUMMARY_LABEL]: 'true', 'fedlet.io/node': this.o.nodeName },
+        labels: { [LABEL_SUMMARY]: 'true', [LABEL_NODE]: this.o.nodeName },
       },
-      data: { 'summary.json': body },
+      data: { [SUMMARY_DATA_KEY]: body },
     };
     try {
       await this.o.client.replace(`/api/v1/namespaces/${this.o.namespace}/configmaps/${this.name}`, cm);
@@ -94,12 +104,15 @@ export class SummaryPublisher {
 
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      await this.o.fence?.whenOpen(signal);
+      if (signal.aborted) break;
       if (this.dirty) {
         this.dirty = false;
         try {
           await this.publish();
         } catch (e) {
           this.dirty = true;
+          if (isNotLeader(e)) continue; // waits for the fence above
           this.o.log.warn({ err: (e as Error).message }, 'publishing the scheduling summary failed; retrying');
         }
         await sleep(this.o.minIntervalMs, signal);

@@ -2,16 +2,19 @@
 // Level-triggered: every sync reads the current upper pod (cache) and the provider's view of the
 // lower world, and makes them agree. Nothing destructive happens before both caches are synced.
 import type { Logger } from 'pino';
-import { isNotFound, type KubeClient } from '../kube/client.js';
+import { isNotFound, type KubeApi } from '../kube/client.js';
 import { Informer } from '../kube/informer.js';
 import type { Pod, PodStatus } from '../kube/types.js';
 import type { EventRecorder } from '../events.js';
 import type { Provider } from '../provider.js';
-import { WorkQueue } from './work-queue.js';
+import { WorkQueue, type SyncOutcome } from './work-queue.js';
+import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { isNotLeader } from '../kube/fence.js';
 import { statusPatch } from './status-patch.js';
+import { ANNOTATION_LAST_APPLIED } from '../labels.js';
 
 export interface PodControllerOptions {
-  upper: KubeClient;
+  upper: KubeApi;
   nodeName: string;
   provider: Provider;
   events: EventRecorder;
@@ -24,23 +27,16 @@ export interface PodControllerOptions {
   log: Logger;
   /** Called after each sync (metrics). */
   observe?: (ms: number, ok: boolean) => void;
+  clock?: Clock;
 }
 
 const terminal = (p: Pod) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
 
-function hasField(e: unknown): e is Error & { field: string } {
-  return e instanceof Error && typeof (e as { field?: unknown }).field === 'string';
-}
-
-/** Provider errors that keep the pod Pending with a status reason (retried with backoff). */
-function hasPodReason(e: unknown): e is Error & { podReason: string } {
-  return e instanceof Error && typeof (e as { podReason?: unknown }).podReason === 'string';
-}
-
 export class PodController {
   readonly pods: Informer<Pod>;
   readonly queue: WorkQueue;
-  private gcTimer?: NodeJS.Timeout;
+  private gcTimer?: Timer;
+  private readonly clock: Clock;
   /**
    * uids of pods this controller failed itself (bounced or lost). The upper cache may still show them
    * as running for a moment; they must never get a backing pod again. Bounded.
@@ -49,6 +45,7 @@ export class PodController {
   private ready = false;
 
   constructor(private readonly o: PodControllerOptions) {
+    this.clock = o.clock ?? realClock;
     this.pods = new Informer<Pod>({
       client: o.upper,
       path: '/api/v1/pods',
@@ -62,6 +59,7 @@ export class PodController {
       handler: (k) => this.sync(k),
       log: o.log,
       observe: o.observe,
+      clock: this.clock,
     });
     const enqueue = (p: Pod) => this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
     this.pods.addHandlers({
@@ -100,29 +98,69 @@ export class PodController {
     this.o.log.info({ pods: this.pods.size }, 'pod controller started');
   }
 
+  /** Upper pods bound to this node, as cached (the kubelet API's /pods). */
+  boundPods(): Pod[] {
+    return this.pods.list();
+  }
+
+  /** Pod keys waiting to be synced (for metrics, read at scrape time). */
+  queueDepth(): number {
+    return this.queue.length;
+  }
+
+  /** Upper pods on this node by phase (for metrics, read at scrape time). */
+  podsByPhase(): Map<string, number> {
+    const byPhase = new Map<string, number>();
+    for (const p of this.pods.list()) {
+      const phase = p.status?.phase ?? 'Unknown';
+      byPhase.set(phase, (byPhase.get(phase) ?? 0) + 1);
+    }
+    return byPhase;
+  }
+
+  /**
+   * After leadership was regained: once the upper caches are fresh again (bounded wait), every upper
+   * pod and every backing pod gets a sync, and garbage collection runs. Level-triggered, idempotent.
+   */
+  async resync(signal: AbortSignal): Promise<void> {
+    if (!this.ready) return; // start() syncs everything anyway
+    const caches = this.o.upper.caches;
+    const fresh = caches ? await caches.waitFresh(30_000, signal) : true;
+    if (signal.aborted) return;
+    if (!fresh) this.o.log.warn({ stale: caches?.staleCaches() }, 'resyncing although some caches are still stale');
+    for (const p of this.pods.list()) this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
+    for (const k of this.o.provider.knownPodKeys()) this.queue.add(k);
+    this.scheduleGc(0);
+    this.o.log.info({ pods: this.pods.size }, 'resynced after regaining leadership');
+  }
+
   async stop(): Promise<void> {
-    clearTimeout(this.gcTimer);
+    this.gcTimer?.cancel();
     await this.queue.stop();
     await this.pods.stop();
   }
 
   private scheduleGc(delayMs = 2000): void {
     if (!this.ready || this.gcTimer) return;
-    this.gcTimer = setTimeout(() => {
-      this.gcTimer = undefined;
-      this.o.provider.collectGarbage(this.pods.list()).catch((e: Error) => {
-        this.o.log.warn({ err: e.message }, 'garbage collection of lower objects failed; will retry');
-        this.scheduleGc(10_000);
-      });
-    }, delayMs);
-    this.gcTimer.unref();
+    this.gcTimer = this.clock.setTimer(
+      () => {
+        this.gcTimer = undefined;
+        this.o.provider.collectGarbage(this.pods.list()).catch((e: Error) => {
+          if (isNotLeader(e)) return; // regaining the lease runs it again (resync)
+          this.o.log.warn({ err: e.message }, 'garbage collection of lower objects failed; will retry');
+          this.scheduleGc(10_000);
+        });
+      },
+      delayMs,
+      { unref: true },
+    );
   }
 
   private podPath(p: Pod): string {
     return `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`;
   }
 
-  async sync(key: string): Promise<void> {
+  async sync(key: string): Promise<SyncOutcome> {
     const pod = this.pods.get(key);
     if (!pod) {
       // Upper pod gone (possibly while we were down): remove its backing pod.
@@ -135,8 +173,9 @@ export class PodController {
         // allowance has passed, finish it in the upper cluster so its controller can replace it
         // elsewhere; the orphaned lower pod is removed when the cluster is reachable again.
         const deadline = Date.parse(pod.metadata.deletionTimestamp) + this.o.unreachableDeleteAfterSeconds * 1000;
-        if (Date.now() < deadline) {
-          this.queue.addAfter(key, Math.max(200, deadline - Date.now() + 100));
+        const now = this.clock.now();
+        if (now < deadline) {
+          this.queue.addAfter(key, Math.max(200, deadline - now + 100));
           return;
         }
         const cond = this.o.provider.nodeState().condition;
@@ -167,25 +206,10 @@ export class PodController {
       else if (st) await this.writeStatus(pod, st);
       return;
     }
-    let result;
-    try {
-      result = await this.o.provider.ensurePod(pod);
-    } catch (e) {
-      if (hasField(e)) {
-        await this.reject(pod, 'UnsupportedPodSpec', e.message);
-        return; // permanent: no retry until the pod changes
-      }
-      if (hasPodReason(e)) {
-        // Waits for something outside fedlet (a ConfigMap, a service account...): say why, retry.
-        void this.o.events.record(
-          { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
-          'Warning',
-          e.podReason,
-          e.message,
-        );
-        await this.writeStatus(pod, { ...pendingStatus(pod, e.podReason, e.message) });
-      }
-      throw e;
+    const result = await this.o.provider.ensurePod(pod);
+    if (result.kind === 'rejected') {
+      await this.reject(pod, result.reason, result.message);
+      return result.retry ? 'retry' : undefined;
     }
     if (result.kind === 'fail') {
       this.rememberFailed(pod);
@@ -218,7 +242,7 @@ export class PodController {
 
   private rememberFailed(pod: Pod): void {
     if (!pod.metadata.uid) return;
-    this.failedByUs.set(pod.metadata.uid, Date.now());
+    this.failedByUs.set(pod.metadata.uid, this.clock.now());
     if (this.failedByUs.size > 10_000) this.failedByUs.delete(this.failedByUs.keys().next().value!);
   }
 
@@ -242,7 +266,7 @@ export class PodController {
       reason,
       message,
     );
-    await this.writeStatus(pod, pendingStatus(pod, reason, message));
+    await this.writeStatus(pod, pendingStatus(pod, reason, message, new Date(this.clock.now()).toISOString()));
   }
 
   private async writeStatus(pod: Pod, want: PodStatus): Promise<void> {
@@ -258,25 +282,21 @@ export class PodController {
 }
 
 /** Drops what fedlet never reads from cached upper pods (managedFields dominate their size). */
-export function trimPod(p: Pod): Pod {
-  if (p.metadata.managedFields === undefined && !p.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'])
-    return p;
+function trimPod(p: Pod): Pod {
+  if (p.metadata.managedFields === undefined && !p.metadata.annotations?.[ANNOTATION_LAST_APPLIED]) return p;
   const metadata = { ...p.metadata };
   delete metadata.managedFields;
-  if (metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration']) {
+  if (metadata.annotations?.[ANNOTATION_LAST_APPLIED]) {
     metadata.annotations = { ...metadata.annotations };
-    delete metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'];
+    delete metadata.annotations[ANNOTATION_LAST_APPLIED];
   }
   return { ...p, metadata };
 }
 
 /** Pending status that explains why the pod cannot start (shown by kubectl get/describe). */
-function pendingStatus(pod: Pod, reason: string, message: string): PodStatus {
+function pendingStatus(pod: Pod, reason: string, message: string, now: string): PodStatus {
   const prev = pod.status?.conditions?.find((c) => c.type === 'Ready');
-  const since =
-    prev?.status === 'False' && prev.reason === reason && prev.lastTransitionTime
-      ? prev.lastTransitionTime
-      : new Date().toISOString();
+  const since = prev?.status === 'False' && prev.reason === reason && prev.lastTransitionTime ? prev.lastTransitionTime : now;
   const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
   conditions.push({ type: 'Ready', status: 'False', reason, message, lastTransitionTime: since });
   return { ...(pod.status ?? {}), phase: 'Pending', reason, message, conditions };

@@ -2,7 +2,7 @@
 import type { PodStatus } from '../kube/types.js';
 
 /** The status fields fedlet owns on upper pods (everything else is left alone). */
-export const ownedStatusFields = [
+const ownedStatusFields = [
   'phase',
   'reason',
   'message',

@@ -1,4 +1,7 @@
-// Exponential backoff with full jitter, bounded by `max`.
+// Exponential backoff, bounded by `max`, with jitter (each wait is between half and all of its step) so
+// that many clients retrying after one outage do not arrive together.
+import { realClock, sleepOn, type Clock } from './clock.js';
+
 export class Backoff {
   attempts = 0;
   constructor(
@@ -14,20 +17,11 @@ export class Backoff {
   reset(): void {
     this.attempts = 0;
   }
-  wait(signal?: AbortSignal): Promise<void> {
-    return sleep(this.next(), signal);
+  wait(signal?: AbortSignal, clock: Clock = realClock): Promise<void> {
+    return sleepOn(clock, this.next(), signal);
   }
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      signal?.removeEventListener('abort', done);
-      clearTimeout(t);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  return sleepOn(realClock, ms, signal);
 }

@@ -1,8 +1,8 @@
 // Byte relay between two streams, used for every relayed session (exec/attach/port-forward sockets and
 // log bodies). Unlike pipe(), it gathers every chunk that arrives within one event-loop turn into one
 // write: a TLS socket read yields one chunk per TLS record (often far below 16 KiB from Go peers), and
-// writing each on its own costs a TLS record, a syscall and a trip through the stream machinery. On the
-// bench it cut fedlet's CPU per MiB by roughly 10–40% (logs most, port-forward least; runs are noisy).
+// writing each on its own costs a TLS record, a syscall and a trip through the stream machinery, which
+// dominates fedlet's CPU per relayed MiB (see the streams part of test/bench).
 // Backpressure holds: the source pauses while the destination's buffer is full.
 import type { Duplex, Readable, Writable } from 'node:stream';
 

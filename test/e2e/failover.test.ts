@@ -1,4 +1,4 @@
-// Issue: failures heal. A lower cluster whose API server dies: its virtual node turns NotReady, the
+// Failures heal. A lower cluster whose API server dies: its virtual node turns NotReady, the
 // upper cluster's own taint-based eviction deletes the pods, fedlet completes those deletions in
 // bounded time, replacements run elsewhere, and leftovers are removed when the cluster returns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,7 +173,9 @@ describe.skipIf(s.external)('two fedlet replicas for one lower cluster', () => {
         },
         { timeoutMs: 90_000, what: 'standby took over and published its kubelet endpoint' },
       );
-      expect(await readyz(standbyHealth!)).toBe('200 leader');
+      await eventually(async () => expect(await readyz(standbyHealth!)).toBe('200 leader'), {
+        what: 'the new leader reports ready once started',
+      });
       await eventually(
         async () => {
           const ready = (

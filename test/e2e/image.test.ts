@@ -1,4 +1,4 @@
-// Issue: a container image built by the Dockerfile. No container engine exists on the test machines, so
+// A container image built by the Dockerfile. No container engine exists on the test machines, so
 // the Dockerfile is rehearsed (test/support/dockerfile.ts): its stages are built in directories with npm
 // working offline from the cache `npm run setup` filled, and the final stage's artifact is started the
 // way the image would start it — its ENTRYPOINT, its numeric USER, its ENV, production dependencies

@@ -1,4 +1,4 @@
-// Issue: kubectl logs / exec / attach / port-forward through the virtual node, and kubelet-style
+// kubectl logs / exec / attach / port-forward through the virtual node, and kubelet-style
 // authentication and authorization on fedlet's kubelet port.
 import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-// Issue: installable. The kustomize bases build and the API servers accept them (server-side dry run;
+// Installable: the kustomize bases build and the API servers accept them (server-side dry run;
 // the RBAC bases are applied for real by the sandbox, which runs fedlet with exactly those identities).
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Issue: cross-cluster placement that never lies. Its own sandbox with fragmented lower clusters:
+// Cross-cluster placement that never lies. Its own sandbox with fragmented lower clusters:
 //   lower-1: 5 nodes × 2 CPU (10 CPU in total, no single node takes 3)
 //   lower-2: 1 node × 8 CPU
 //   lower-3: 1 node × 4 CPU

@@ -1,4 +1,4 @@
-// Issue: pods bound to virtual nodes run in lower clusters, with remapping, dependencies, status,
+// Pods bound to virtual nodes run in lower clusters, with remapping, dependencies, status,
 // deletion and restart safety — driven through the real kubectl against real clusters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFedlet, saveState, stopFedlet } from '../../sandbox/sandbox.js';

@@ -1,4 +1,4 @@
-// Issue: a newcomer gets a working federation from `npm start`, and the commands it prints work as
+// A newcomer gets a working federation from `npm start`, and the commands it prints work as
 // printed. Runs README's quick start for real: `npm start` in a fresh sandbox directory, then the printed
 // walkthrough verbatim in bash (with a PATH whose own kubectl fails), then Ctrl-C.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -1,4 +1,4 @@
-// Issue: the virtual node tells the truth about its lower cluster (labels, capacity, readiness).
+// The virtual node tells the truth about its lower cluster (labels, capacity, readiness).
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseQuantity } from '../../src/util/quantity.js';
 import { createKwokNode } from '../../sandbox/cluster.js';

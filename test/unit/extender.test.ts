@@ -1,4 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { Extender } from '../../scheduler-plugin/extender.js';
+import { encodeSummary, summaryConfigMapName, SUMMARY_DATA_KEY } from '../../src/scheduling-summary.js';
+import { FakeKube } from './support/fake-kube.js';
+import { settle } from './support/fake-clock.js';
 import { fitInCluster, scores, tolerates } from '../../scheduler-plugin/fit.js';
 import { buildSummary } from '../../provider/summary.js';
 import { freePerNode, type LowerNode } from '../../provider/capacity.js';
@@ -89,22 +94,96 @@ describe('fitInCluster', () => {
       ),
     ).toEqual({ a: 10, b: 5, c: 0 });
   });
-
-  it('drops expired avoid entries', () => {
-    const now = new Date('2026-01-01T00:00:00Z');
-    const s = buildSummary('n', 'c', [], new Map(), { old: '2025-12-31T00:00:00Z', fresh: '2026-01-02T00:00:00Z' }, now);
-    expect(s.avoid).toEqual({ fresh: '2026-01-02T00:00:00Z' });
-  });
 });
 
-describe('extender wire format', () => {
+describe('extender with filled caches (virtual Nodes, summaries, node Leases from the API server)', () => {
+  const T0 = Date.parse('2026-01-01T00:00:00Z');
+  const log = pino({ level: 'silent' });
+  let ext: Extender | undefined;
+  afterEach(async () => {
+    await ext?.stop();
+    ext = undefined;
+  });
+
+  async function harness(avoid: Record<string, string> = {}) {
+    let now = T0;
+    const api = new FakeKube(() => now);
+    // Two virtual nodes: fedlet-a's cluster has four 2-CPU nodes, fedlet-b's one 8-CPU node.
+    for (const [name, cluster] of [
+      ['fedlet-a', 'a'],
+      ['fedlet-b', 'b'],
+    ] as const) {
+      api.seed('/api/v1/nodes', {
+        metadata: { name, labels: { ...vnodeLabels, 'fedlet.io/cluster': cluster, 'kubernetes.io/hostname': name } },
+      });
+      const lower = cluster === 'a' ? [0, 1, 2, 3].map((i) => node(`n${i}`, '2')) : [node('big', '8')];
+      const s = buildSummary(name, cluster, lower, freePerNode(lower, []), cluster === 'a' ? avoid : {}, new Date(T0));
+      api.seed('/api/v1/namespaces/fedlet-system/configmaps', {
+        metadata: { name: summaryConfigMapName(name), namespace: 'fedlet-system', labels: { 'fedlet.io/summary': 'true' } },
+        data: { [SUMMARY_DATA_KEY]: encodeSummary(s) },
+      });
+      api.seed('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
+        metadata: { name, namespace: 'kube-node-lease' },
+        spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: new Date(T0).toISOString() },
+      });
+    }
+    api.seed('/api/v1/nodes', { metadata: { name: 'real-node', labels: { 'kubernetes.io/hostname': 'real-node' } } });
+    ext = new Extender({ upper: api, namespace: 'fedlet-system', log, now: () => now });
+    await ext.startCaches();
+    return { api, ext, setNow: (t: number) => (now = t) };
+  }
+  const names = ['fedlet-a', 'fedlet-b', 'real-node', 'fedlet-unknown'];
+
+  it('fails the virtual node whose lower cluster has no single node that fits, saying why', async () => {
+    const h = await harness();
+    const r = h.ext.filter({ Pod: pod('3'), NodeNames: names });
+    expect(r.NodeNames).toEqual(['fedlet-b', 'real-node', 'fedlet-unknown']);
+    expect(r.FailedNodes).toEqual({
+      'fedlet-a': expect.stringMatching(/no single node in lower cluster a fits the pod \(4 Ready nodes/),
+    });
+    expect(h.ext.filter({ Pod: pod('1'), NodeNames: names }).FailedNodes).toEqual({});
+    // 1-CPU pods: cluster a takes 8 copies, b takes 8; 3-CPU pods: only b (2 copies).
+    expect(h.ext.prioritize({ Pod: pod('3'), NodeNames: names })).toEqual([
+      { Host: 'fedlet-a', Score: 0 },
+      { Host: 'fedlet-b', Score: 10 },
+      { Host: 'real-node', Score: 0 },
+      { Host: 'fedlet-unknown', Score: 0 },
+    ]);
+  });
+
+  it('keeps pods of a bounced controller away until the record expires', async () => {
+    const h = await harness({ 'rs-1': new Date(T0 + 60_000).toISOString() });
+    const owned = pod('1', {});
+    owned.metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'rs-1', controller: true }];
+    expect(h.ext.filter({ Pod: owned, NodeNames: ['fedlet-a'] }).FailedNodes['fedlet-a']).toMatch(/bounced from lower cluster a/);
+    h.setNow(T0 + 30_000);
+    h.api.seed('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
+      metadata: { name: 'fedlet-a', namespace: 'kube-node-lease' },
+      spec: { holderIdentity: 'fedlet-a', leaseDurationSeconds: 40, renewTime: new Date(T0 + 30_000).toISOString() },
+    });
+    h.setNow(T0 + 61_000);
+    await settle();
+    expect(h.ext.filter({ Pod: owned, NodeNames: ['fedlet-a'] }).NodeNames).toEqual(['fedlet-a']);
+  });
+
+  it('trusts a summary only while its node Lease is fresh', async () => {
+    const h = await harness();
+    h.setNow(T0 + 41_000);
+    const r = h.ext.filter({ Pod: pod('3'), NodeNames: names });
+    expect(r.FailedNodes).toEqual({});
+  });
+
   it('reads the Go field names kube-scheduler sends and answers in them', async () => {
-    const { Extender } = await import('../../scheduler-plugin/extender.js');
-    const { pino } = await import('pino');
-    const ext = new Extender({ upper: {} as never, namespace: 'fedlet-system', log: pino({ level: 'silent' }) });
-    const r = ext.filter({ Pod: pod('1'), NodeNames: ['real-node', 'fedlet-unknown'] });
-    expect(r).toEqual({ NodeNames: ['real-node', 'fedlet-unknown'], FailedNodes: {}, Error: '' });
-    expect(ext.prioritize({ Pod: pod('1'), NodeNames: ['a'] })).toEqual([{ Host: 'a', Score: 0 }]);
-    expect(() => ext.filter({ NodeNames: ['a'] })).toThrow(/no Pod/);
+    const h = await harness();
+    expect(h.ext.filter({ Pod: pod('1'), NodeNames: ['real-node'] })).toEqual({
+      NodeNames: ['real-node'],
+      FailedNodes: {},
+      Error: '',
+    });
+    expect(h.ext.filter({ pod: pod('3'), nodenames: ['fedlet-a'] }).FailedNodes).toHaveProperty('fedlet-a');
+    expect(h.ext.filter({ Pod: pod('3'), Nodes: { items: [{ metadata: { name: 'fedlet-a' } }] } }).FailedNodes).toHaveProperty(
+      'fedlet-a',
+    );
+    expect(() => h.ext.filter({ NodeNames: ['a'] })).toThrow(/no Pod/);
   });
 });

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { dependencyRefs, translatePod } from '../../provider/translate.js';
+import { dependencyRefs, translatePod, unsupportedField } from '../../provider/translate.js';
 import {
   apiServerEnv,
   dueTokens,
   nextRefresh,
   refreshAt,
-  ServiceAccountModeError,
   tokenRequests,
   tokenSecretName,
   type ServiceAccountOptions,
@@ -221,12 +220,11 @@ describe('lower identity', () => {
     expect(l.spec.serviceAccountName).toBe('default');
   });
   it('refuses an unknown mode, naming the annotation', () => {
-    expect(() => translatePod(pod([], { 'fedlet.io/service-account': 'both' }), ctx())).toThrow(ServiceAccountModeError);
-    try {
-      translatePod(pod([], { 'fedlet.io/service-account': 'both' }), ctx());
-    } catch (e) {
-      expect((e as ServiceAccountModeError).field).toBe('metadata.annotations[fedlet.io/service-account]');
-    }
+    expect(unsupportedField(pod([], { 'fedlet.io/service-account': 'both' }), ctx())).toEqual({
+      field: 'metadata.annotations[fedlet.io/service-account]',
+      message: 'pod team-a/api-0: annotation fedlet.io/service-account="both" must be "upper" or "lower"',
+    });
+    expect(unsupportedField(pod([], { 'fedlet.io/service-account': 'lower' }), ctx())).toBeUndefined();
   });
 });
 

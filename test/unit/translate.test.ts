@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { dependencyRefs, translatePod, UnsupportedPodError } from '../../provider/translate.js';
+import { dependencyRefs, translatePod, unsupportedField } from '../../provider/translate.js';
 import { lowerNamespace, shortenName, validateNamespaceTemplate } from '../../provider/namespace-map.js';
 import { IpRemapper, parseRemapPairs, RemapError } from '../../provider/remap.js';
-import { upperStatusFromLower } from '../../provider/status.js';
+import { upperStatusFromLower } from '../../provider/pod-status.js';
 import { statusPatch } from '../../src/pods/status-patch.js';
 import type { Pod } from '../../src/kube/types.js';
 
@@ -91,19 +91,14 @@ describe('translatePod', () => {
   ])('refuses %s, naming the field', (_n, mutate, field) => {
     const p = base();
     mutate(p);
-    try {
-      translatePod(p, ctx);
-      expect.unreachable();
-    } catch (e) {
-      expect(e).toBeInstanceOf(UnsupportedPodError);
-      expect((e as UnsupportedPodError).field).toBe(field);
-    }
+    expect(unsupportedField(p, ctx)).toMatchObject({ field, message: expect.stringContaining('pod team-a/web-1') });
   });
 
   it('allows DaemonSet pods when configured', () => {
     const p = base();
     p.metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'ds', uid: 'x', controller: true }];
-    expect(() => translatePod(p, { ...ctx, allowDaemonSetPods: true })).not.toThrow();
+    expect(unsupportedField(p, { ...ctx, allowDaemonSetPods: true })).toBeUndefined();
+    expect(unsupportedField(base(), ctx)).toBeUndefined();
   });
 
   it('finds every ConfigMap and Secret reference but not the token volume', () => {

@@ -1,25 +1,19 @@
 // `fedlet status`: one line per virtual node in the upper cluster — its lower cluster, health,
 // offered capacity and pods — read from the upper API server only.
 import type { KubeClient } from './kube/client.js';
+import type { Node, Pod } from './kube/types.js';
 import { LABEL_CLUSTER, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from './labels.js';
 
-interface NodeJ {
-  metadata: { name: string; labels?: Record<string, string> };
-  status?: { allocatable?: Record<string, string>; conditions?: Array<{ type: string; status: string; reason?: string }> };
-}
-interface PodJ {
-  spec?: { nodeName?: string };
-  status?: { phase?: string };
-}
+type PodPhaseOnly = Pick<Pod, 'status'>;
 
 export async function statusTable(upper: KubeClient): Promise<string> {
   const nodes = (
-    await upper.get<{ items: NodeJ[] }>('/api/v1/nodes', { query: { labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}` } })
+    await upper.get<{ items: Node[] }>('/api/v1/nodes', { query: { labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}` } })
   ).items;
   const rows = [['NODE', 'CLUSTER', 'READY', 'REASON', 'CPU', 'MEMORY', 'PODS-FREE', 'PODS(RUNNING/TOTAL)']];
   for (const n of nodes) {
     const pods = (
-      await upper.get<{ items: PodJ[] }>('/api/v1/pods', { query: { fieldSelector: `spec.nodeName=${n.metadata.name}` } })
+      await upper.get<{ items: PodPhaseOnly[] }>('/api/v1/pods', { query: { fieldSelector: `spec.nodeName=${n.metadata.name}` } })
     ).items;
     const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
     const a = n.status?.allocatable ?? {};

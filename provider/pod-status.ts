@@ -1,11 +1,9 @@
-// Lower pod status → upper pod status. Pure. The upper scheduler's PodScheduled condition stays; the
+// Upper pod status derived from its lower pod. Pure. The upper scheduler's PodScheduled condition stays; the
 // lower scheduler's verdict appears as condition fedlet.io/LowerScheduled; IPs are remapped and the
 // host IP is the virtual node's address.
 import type { Pod, PodCondition, PodStatus } from '../src/kube/types.js';
 import type { IpRemapper } from './remap.js';
-export { statusPatch } from '../src/pods/status-patch.js';
-
-export const CONDITION_LOWER_SCHEDULED = 'fedlet.io/LowerScheduled';
+import { CONDITION_LOWER_SCHEDULED } from '../src/labels.js';
 
 export interface StatusContext {
   nodeIP: string;

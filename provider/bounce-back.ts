@@ -1,0 +1,124 @@
+// Bounce-back, the whole behaviour in one place. A lower pod that the lower scheduler keeps
+// Unschedulable for bounceAfterSeconds is given back: fedlet deletes it and fails the upper pod, so its
+// controller makes a replacement that the upper scheduler places elsewhere. So that the replacement
+// does not land here again, the controller is recorded as avoiding this cluster for a while; the record
+// is published in the scheduling summary (the extender enforces it) and, since the published summary is
+// the record, taken back from it after a restart.
+import type { Logger } from 'pino';
+import type { Pod } from '../src/kube/types.js';
+import type { ClusterSummary } from '../src/scheduling-summary.js';
+import { realClock, type Clock } from '../src/util/clock.js';
+
+/** What to do about a lower pod, as far as bounce-back is concerned. */
+export type BounceDecision =
+  | { kind: 'none' }
+  /** Unschedulable, but not for long enough yet: look again after retryAfterMs. */
+  | { kind: 'recheck'; retryAfterMs: number }
+  /** Give the pod back: delete the lower pod, fail the upper one with this reason and message. */
+  | { kind: 'bounce'; reason: string; message: string };
+
+const BOUNCE_REASON = 'LowerUnschedulable';
+
+/** The controller (ReplicaSet, StatefulSet, Job...) that owns a pod, by uid. */
+export function controllerUid(pod: Pod): string | undefined {
+  return pod.metadata.ownerReferences?.find((o) => o.controller)?.uid;
+}
+
+/** Pure decision over the lower pod's PodScheduled condition. */
+export function bounceDecision(lower: Pod, o: { bounceAfterSeconds: number; clusterName: string }, now: number): BounceDecision {
+  const unschedulable = lower.status?.conditions?.find(
+    (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
+  );
+  if (!unschedulable || lower.spec.nodeName || lower.metadata.deletionTimestamp) return { kind: 'none' };
+  const since = Date.parse(unschedulable.lastTransitionTime ?? '') || now;
+  const due = since + o.bounceAfterSeconds * 1000;
+  // A little past the deadline, so the recheck does not land just before it.
+  if (now < due) return { kind: 'recheck', retryAfterMs: due - now + 200 };
+  return {
+    kind: 'bounce',
+    reason: BOUNCE_REASON,
+    message: `lower cluster ${o.clusterName} could not schedule the pod for ${o.bounceAfterSeconds}s (${unschedulable.message ?? 'unschedulable'}); failing it so that its controller places a replacement elsewhere`,
+  };
+}
+
+/**
+ * Merges avoid entries (controller uid → ISO expiry) into `into`: unexpired ones only, the later expiry
+ * winning. Returns whether anything changed.
+ */
+export function mergeAvoid(into: Record<string, string>, from: Record<string, unknown>, now: number): boolean {
+  let changed = false;
+  for (const [uid, until] of Object.entries(from)) {
+    if (typeof until !== 'string') continue;
+    const t = Date.parse(until);
+    if (!(t > now) || (into[uid] && Date.parse(into[uid]) >= t)) continue;
+    into[uid] = until;
+    changed = true;
+  }
+  return changed;
+}
+
+export interface BounceBackOptions {
+  bounceAfterSeconds: number;
+  /** After a bounce, the controller's pods avoid this cluster for this long. */
+  avoidAfterBounceSeconds: number;
+  clusterName: string;
+  /** Called when the avoid record changed (the scheduling summary must be published again). */
+  onChange: () => void;
+  log: Logger;
+  clock?: Clock;
+}
+
+export class BounceBack {
+  /** controller owner uid → ISO time until which its pods should avoid this cluster. */
+  private readonly avoid: Record<string, string> = {};
+  private readonly clock: Clock;
+
+  constructor(private readonly o: BounceBackOptions) {
+    this.clock = o.clock ?? realClock;
+  }
+
+  /** Decides about the lower pod of `upper`; a bounce is recorded (and logged) before it is returned. */
+  check(upper: Pod, lower: Pod): BounceDecision {
+    const now = this.clock.now();
+    const d = bounceDecision(lower, this.o, now);
+    if (d.kind !== 'bounce') return d;
+    const owner = controllerUid(upper);
+    if (owner) {
+      this.avoid[owner] = new Date(now + this.o.avoidAfterBounceSeconds * 1000).toISOString();
+      this.prune(now);
+      this.o.onChange();
+    }
+    this.o.log.info(
+      {
+        pod: `${upper.metadata.namespace}/${upper.metadata.name}`,
+        controller: owner,
+        avoidUntil: owner ? this.avoid[owner] : undefined,
+      },
+      'bouncing a pod the lower cluster cannot schedule',
+    );
+    return d;
+  }
+
+  /** The unexpired record, for publication in the scheduling summary. */
+  live(): Record<string, string> {
+    const now = this.clock.now();
+    return Object.fromEntries(Object.entries(this.avoid).filter(([, until]) => Date.parse(until) > now));
+  }
+
+  /** Takes back the record of the summary published before a restart. */
+  restore(published: Pick<ClusterSummary, 'avoid'>): void {
+    if (mergeAvoid(this.avoid, published.avoid, this.clock.now())) this.o.onChange();
+  }
+
+  private prune(now: number): void {
+    for (const [k, until] of Object.entries(this.avoid)) if (Date.parse(until) < now) delete this.avoid[k];
+  }
+}
+
+/** Enforcement (in the scheduler extender): why this cluster must not take the pod now, if it must not. */
+export function avoidReason(s: ClusterSummary, pod: Pod, now: number): string | undefined {
+  const owner = controllerUid(pod);
+  const until = owner ? s.avoid[owner] : undefined;
+  if (!until || !(Date.parse(until) > now)) return undefined;
+  return `pods of this controller were bounced from lower cluster ${s.cluster} (unschedulable there); avoiding it until ${until}`;
+}

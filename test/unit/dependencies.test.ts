@@ -1,0 +1,102 @@
+// ConfigMap/Secret reflection on two fake API servers (upper and lower): copies before the pod, a
+// change of the upper object re-syncs exactly the pods using it, garbage collection removes only our
+// unreferenced copies.
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { DependencySync } from '../../provider/dependencies.js';
+import type { DataObject, Pod } from '../../src/kube/types.js';
+import { FakeKube } from './support/fake-kube.js';
+import { settle } from './support/fake-clock.js';
+
+const log = pino({ level: 'silent' });
+const syncs: DependencySync[] = [];
+afterEach(async () => {
+  for (const s of syncs.splice(0)) await s.stop();
+});
+
+function podUsing(name: string, configMap: string, secret?: { name: string; optional?: boolean }): Pod {
+  return {
+    metadata: { name, namespace: 'd', uid: `uid-${name}` },
+    spec: {
+      containers: [
+        {
+          name: 'c',
+          envFrom: [{ configMapRef: { name: configMap } }],
+          ...(secret
+            ? { env: [{ name: 'S', valueFrom: { secretKeyRef: { name: secret.name, key: 'k', optional: secret.optional } } }] }
+            : {}),
+        },
+      ],
+    },
+  };
+}
+const cm = (ns: string, name: string, labels: Record<string, string> = {}, data = { a: '1' }): DataObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: ns, labels },
+  data,
+});
+
+async function harness() {
+  const upper = new FakeKube();
+  const lower = new FakeKube();
+  const deps = new DependencySync({ upper, lower, nodeName: 'vn', log });
+  syncs.push(deps);
+  const changed: string[] = [];
+  deps.onChange((k) => changed.push(k));
+  deps.start();
+  await deps.waitForSync(new AbortController().signal);
+  return { upper, lower, deps, changed };
+}
+
+describe('ConfigMap/Secret reflection', () => {
+  it('copies what a pod references, owned by this fedlet; a missing required one is reported, an optional one is not', async () => {
+    const h = await harness();
+    h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'app'));
+    expect(await h.deps.ensure(podUsing('p', 'app', { name: 'opt', optional: true }), 'd-low')).toBeUndefined();
+    const copy = h.lower.peek<DataObject>('/api/v1/namespaces/d-low/configmaps/app');
+    expect(copy?.data).toEqual({ a: '1' });
+    expect(copy?.metadata.labels).toMatchObject({ 'fedlet.io/origin': 'vn' });
+    const missing = await h.deps.ensure(podUsing('q', 'app', { name: 'creds' }), 'd-low');
+    expect(missing).toMatchObject({
+      kind: 'secrets',
+      namespace: 'd',
+      name: 'creds',
+      message: expect.stringMatching(/Secret d\/creds .* does not exist/),
+    });
+  });
+
+  it('a change of an upper object re-syncs exactly the pods that use it, and the copy follows', async () => {
+    const h = await harness();
+    h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'app'));
+    h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'other'));
+    await h.deps.ensure(podUsing('p', 'app'), 'd-low');
+    await h.deps.ensure(podUsing('q', 'other'), 'd-low');
+    await settle();
+    h.changed.length = 0;
+    h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'app', {}, { a: '2' }));
+    await settle();
+    expect(h.changed).toEqual(['d/p']);
+    await h.deps.ensure(podUsing('p', 'app'), 'd-low');
+    expect(h.lower.peek<DataObject>('/api/v1/namespaces/d-low/configmaps/app')?.data).toEqual({ a: '2' });
+  });
+
+  it('garbage collection deletes only our copies that no live pod references', async () => {
+    const h = await harness();
+    const ours = { 'fedlet.io/origin': 'vn' };
+    h.lower.seed('/api/v1/namespaces/d-low/configmaps', cm('d-low', 'used', ours));
+    h.lower.seed('/api/v1/namespaces/d-low/configmaps', cm('d-low', 'unused', ours));
+    h.lower.seed('/api/v1/namespaces/d-low/secrets', { ...cm('d-low', 'old-secret', ours), kind: 'Secret' });
+    h.lower.seed('/api/v1/namespaces/d-low/configmaps', cm('d-low', 'another-fedlet', { 'fedlet.io/origin': 'other' }));
+    h.lower.seed('/api/v1/namespaces/d-low/configmaps', cm('d-low', 'admins'));
+    const deleted = await h.deps.collectGarbage([podUsing('p', 'used')], () => 'd-low');
+    expect(deleted).toBe(2);
+    expect(
+      h.lower
+        .items<DataObject>('/api/v1/configmaps')
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['admins', 'another-fedlet', 'used']);
+    expect(h.lower.items('/api/v1/secrets')).toEqual([]);
+  });
+});

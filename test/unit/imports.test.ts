@@ -1,0 +1,113 @@
+// Guards on the shape of the product code's module graph: the product (src/, provider/,
+// scheduler-plugin/, sandbox/) never reaches into test/, and no module imports itself through others.
+// Cycles make load order matter and hide which module owns what; type-only imports count too, since a
+// cycle of types is the same tangle of ownership.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const productDirs = ['src', 'provider', 'scheduler-plugin', 'sandbox'];
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = path.join(dir, f);
+    return statSync(p).isDirectory() ? tsFiles(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Relative module specifiers of a file: import/export … from, side-effect imports and import(). */
+function relativeImports(text: string): string[] {
+  const specs = [
+    ...text.matchAll(/\bfrom\s+['"]([^'"]+)['"]/g),
+    ...text.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm),
+    ...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+  ].map((m) => m[1]!);
+  return [...new Set(specs.filter((s) => s.startsWith('.')))];
+}
+
+function resolve(from: string, spec: string): string {
+  const p = path.resolve(path.dirname(from), spec);
+  const ts = p.replace(/\.js$/, '.ts');
+  return existsSync(ts) ? ts : p;
+}
+
+function graph(): Map<string, string[]> {
+  const g = new Map<string, string[]>();
+  for (const dir of productDirs)
+    for (const f of tsFiles(path.join(root, dir)))
+      g.set(
+        path.relative(root, f),
+        relativeImports(readFileSync(f, 'utf8')).map((s) => path.relative(root, resolve(f, s))),
+      );
+  return g;
+}
+
+/** Strongly connected components with more than one module (or a self-import): the cycles. */
+function cycles(g: Map<string, string[]>): string[][] {
+  let index = 0;
+  const idx = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const on = new Set<string>();
+  const out: string[][] = [];
+  const visit = (v: string): void => {
+    idx.set(v, index);
+    low.set(v, index++);
+    stack.push(v);
+    on.add(v);
+    for (const w of g.get(v) ?? []) {
+      if (!g.has(w)) continue;
+      if (!idx.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, idx.get(w)!));
+    }
+    if (low.get(v) === idx.get(v)) {
+      const scc: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        on.delete(w);
+        scc.push(w);
+      } while (w !== v);
+      if (scc.length > 1 || (g.get(v) ?? []).includes(v)) out.push(scc.sort());
+    }
+  };
+  for (const v of g.keys()) if (!idx.has(v)) visit(v);
+  return out;
+}
+
+describe('product module graph', () => {
+  const g = graph();
+
+  it('the scan sees the product code and its imports', () => {
+    expect(g.size).toBeGreaterThan(40);
+    expect(g.get('src/fedlet.ts')).toContain('provider/lower-provider.ts');
+    // dynamic import() counts
+    expect(g.get('src/cli.ts')).toContain('sandbox/sandbox.ts');
+  });
+
+  it('product code never imports from test/', () => {
+    const offenders = [...g].flatMap(([f, deps]) => deps.filter((d) => d.startsWith('test/')).map((d) => `${f} → ${d}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it('has no import cycles', () => {
+    expect(cycles(g)).toEqual([]);
+  });
+
+  it('finds a cycle when there is one', () => {
+    const g2 = new Map([
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', ['a']],
+      ['d', ['a']],
+    ]);
+    expect(cycles(g2)).toEqual([['a', 'b', 'c']]);
+    expect(
+      relativeImports(`import { x } from './x.js';\nconst y = await import('../y.js');\nexport type { Z } from './z.js';`),
+    ).toEqual(['./x.js', './z.js', '../y.js']);
+  });
+});

@@ -1,0 +1,220 @@
+// The pod controller's sync, one row per branch, on an in-memory API server, a fake provider and a
+// fake clock. The e2e suite proves the same behaviours through real clusters; this shows each branch.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { pino } from 'pino';
+import { PodController } from '../../src/pods/pod-controller.js';
+import { EventRecorder } from '../../src/events.js';
+import type { Pod, PodStatus } from '../../src/kube/types.js';
+import type { PodEnsureResult } from '../../src/provider.js';
+import { FakeKube } from './support/fake-kube.js';
+import { FakeClock, settle } from './support/fake-clock.js';
+import { FakeProvider } from './support/fake-provider.js';
+
+const log = pino({ level: 'silent' });
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const KEY = 'd/web';
+const PATH = '/api/v1/namespaces/d/pods/web';
+
+function pod(extra: { metadata?: Partial<Pod['metadata']>; status?: PodStatus } = {}): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web', namespace: 'd', uid: 'u1', ...extra.metadata },
+    spec: { nodeName: 'vn', containers: [{ name: 'c', image: 'img' }] },
+    status: extra.status ?? { phase: 'Pending' },
+  };
+}
+
+const stopAll: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const s of stopAll.splice(0)) await s();
+});
+
+async function harness(o: { pod?: Pod; setup?: (p: FakeProvider) => void; at?: number } = {}) {
+  const clock = new FakeClock(o.at ?? T0);
+  const upper = new FakeKube(() => clock.now());
+  if (o.pod) upper.seed('/api/v1/namespaces/d/pods', o.pod);
+  upper.seed('/api/v1/namespaces/d/pods', {
+    ...pod(),
+    metadata: { name: 'elsewhere', namespace: 'd' },
+    spec: { nodeName: 'other', containers: [] },
+  });
+  const provider = new FakeProvider();
+  o.setup?.(provider);
+  const events = new EventRecorder({ client: upper, component: 'fedlet', host: 'vn', log });
+  const c = new PodController({
+    upper,
+    nodeName: 'vn',
+    provider,
+    events,
+    workers: 0,
+    unreachableDeleteAfterSeconds: 60,
+    log,
+    clock,
+  });
+  stopAll.push(() => c.stop());
+  c.pods.start();
+  await c.pods.waitForSync();
+  const addAfter = vi.spyOn(c.queue, 'addAfter');
+  const patches = () => upper.calls.filter((x) => x.verb === 'PATCH' && x.path === `${PATH}/status`).length;
+  const events_ = () => upper.items<{ reason: string; type: string; message: string }>('/api/v1/events');
+  return { clock, upper, provider, c, addAfter, patches, events: events_ };
+}
+
+const unreachable = { ready: false, reason: 'LowerClusterUnreachable', message: 'lower cluster c is unreachable' };
+const deleting = { deletionTimestamp: new Date(T0).toISOString(), deletionGracePeriodSeconds: 30 };
+
+describe('pod controller sync: one row per branch', () => {
+  it('the cache holds only pods bound to this node', async () => {
+    const h = await harness({ pod: pod() });
+    expect(h.c.pods.list().map((p) => p.metadata.name)).toEqual(['web']);
+  });
+
+  it('gone: the backing pod of a pod no longer in the upper cluster is deleted at once', async () => {
+    const h = await harness();
+    await h.c.sync(KEY);
+    expect(h.provider.calls).toEqual([{ op: 'delete', key: KEY, grace: 0 }]);
+  });
+
+  it('deleting, reachable, backing pod gone: the upper pod is removed for good', async () => {
+    const h = await harness({ pod: pod({ metadata: deleting }) });
+    await h.c.sync(KEY);
+    expect(h.provider.calls).toEqual([{ op: 'delete', key: KEY, grace: 30 }]);
+    expect(h.upper.peek(PATH)).toBeUndefined();
+  });
+
+  it('deleting, reachable, backing pod still stopping: the upper pod stays until it is gone', async () => {
+    const h = await harness({ pod: pod({ metadata: deleting }), setup: (p) => (p.deleteGone = false) });
+    await h.c.sync(KEY);
+    expect(h.provider.calls).toEqual([{ op: 'delete', key: KEY, grace: 30 }]);
+    expect(h.upper.peek(PATH)).toBeDefined();
+  });
+
+  it('deleting, unreachable, before the deadline: nothing is deleted; looked at again just after the deadline', async () => {
+    const h = await harness({
+      pod: pod({ metadata: deleting }),
+      setup: (p) => (p.state = { ...p.state, condition: unreachable }),
+      at: T0 + 10_000,
+    });
+    await h.c.sync(KEY);
+    expect(h.provider.calls).toEqual([]);
+    expect(h.upper.peek(PATH)).toBeDefined();
+    expect(h.addAfter).toHaveBeenCalledWith(KEY, 50_100);
+  });
+
+  it('deleting, unreachable, after the deadline: finished without confirmation, with a Warning saying why', async () => {
+    const h = await harness({
+      pod: pod({ metadata: deleting }),
+      setup: (p) => (p.state = { ...p.state, condition: unreachable }),
+      at: T0 + 61_000,
+    });
+    await h.c.sync(KEY);
+    await settle();
+    expect(h.provider.calls).toEqual([]);
+    expect(h.upper.peek(PATH)).toBeUndefined();
+    expect(h.events()).toEqual([
+      expect.objectContaining({
+        type: 'Warning',
+        reason: 'LowerClusterUnreachable',
+        message: expect.stringMatching(/without confirmation/),
+      }),
+    ]);
+  });
+
+  it('failed by fedlet: a stale cache showing it running never brings a backing pod back', async () => {
+    const h = await harness({
+      pod: pod({ status: { phase: 'Running' } }),
+      setup: (p) => (p.ensureResult = { kind: 'fail', reason: 'LowerPodDeleted', message: 'gone' }),
+    });
+    await h.c.sync(KEY);
+    expect(h.upper.peek<Pod>(PATH)?.status?.phase).toBe('Failed');
+    h.upper.seed('/api/v1/namespaces/d/pods', pod({ status: { phase: 'Running' } })); // stale view
+    await settle();
+    expect(h.c.pods.get(KEY)?.status?.phase).toBe('Running');
+    h.provider.calls.length = 0;
+    await h.c.sync(KEY);
+    expect(h.provider.calls).toEqual([{ op: 'delete', key: KEY, grace: 0 }]);
+  });
+
+  it('terminal upper pod, backing pod still active: the backing pod is removed', async () => {
+    const h = await harness({
+      pod: pod({ status: { phase: 'Failed' } }),
+      setup: (p) => p.statuses.set(KEY, { phase: 'Running' }),
+    });
+    await h.c.sync(KEY);
+    expect(h.provider.calls).toEqual([{ op: 'delete', key: KEY, grace: 0 }]);
+  });
+
+  it('terminal upper pod, backing pod ended: its final status is written, nothing is created', async () => {
+    const final = { phase: 'Succeeded', containerStatuses: [{ name: 'c', state: { terminated: { exitCode: 0 } } }] };
+    const h = await harness({ pod: pod({ status: { phase: 'Succeeded' } }), setup: (p) => p.statuses.set(KEY, final) });
+    await h.c.sync(KEY);
+    expect(h.provider.calls).toEqual([]);
+    expect(h.upper.peek<Pod>(PATH)?.status?.containerStatuses).toEqual(final.containerStatuses);
+  });
+
+  it.each([
+    ['never as it is: not retried', false, undefined],
+    ['until something else changes: retried with backoff', true, 'retry'],
+  ] as const)('rejected (%s): Pending with the reason on the pod and a Warning', async (_n, retry, outcome) => {
+    const rejected: PodEnsureResult = {
+      kind: 'rejected',
+      reason: 'UnsupportedPodSpec',
+      message: 'hostPID is not supported',
+      retry,
+    };
+    const h = await harness({ pod: pod(), setup: (p) => (p.ensureResult = rejected) });
+    expect(await h.c.sync(KEY)).toBe(outcome);
+    await settle();
+    const st = h.upper.peek<Pod>(PATH)?.status;
+    expect(st).toMatchObject({ phase: 'Pending', reason: 'UnsupportedPodSpec', message: 'hostPID is not supported' });
+    expect(st?.conditions).toContainEqual(
+      expect.objectContaining({ type: 'Ready', status: 'False', reason: 'UnsupportedPodSpec' }),
+    );
+    expect(h.events()).toEqual([expect.objectContaining({ type: 'Warning', reason: 'UnsupportedPodSpec' })]);
+  });
+
+  it('fail: the upper pod fails (not Ready) so that its controller replaces it, with a Warning', async () => {
+    const h = await harness({
+      pod: pod({ status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } }),
+      setup: (p) => (p.ensureResult = { kind: 'fail', reason: 'LowerUnschedulable', message: 'could not schedule' }),
+    });
+    await h.c.sync(KEY);
+    await settle();
+    const st = h.upper.peek<Pod>(PATH)?.status;
+    expect(st).toMatchObject({ phase: 'Failed', reason: 'LowerUnschedulable', message: 'could not schedule' });
+    expect(st?.conditions).toEqual([{ type: 'Ready', status: 'False', reason: 'LowerUnschedulable' }]);
+    expect(h.events()).toEqual([expect.objectContaining({ type: 'Warning', reason: 'LowerUnschedulable' })]);
+  });
+
+  it('waiting: status untouched, looked at again in a second', async () => {
+    const h = await harness({ pod: pod(), setup: (p) => (p.ensureResult = { kind: 'waiting', message: 'old pod going' }) });
+    await h.c.sync(KEY);
+    expect(h.patches()).toBe(0);
+    expect(h.addAfter).toHaveBeenCalledWith(KEY, 1000);
+  });
+
+  it('recheck: status written and looked at again when the provider asked', async () => {
+    const h = await harness({
+      pod: pod(),
+      setup: (p) => {
+        p.ensureResult = { kind: 'recheck', retryAfterMs: 5000 };
+        p.statuses.set(KEY, { phase: 'Pending', reason: 'Unschedulable' });
+      },
+    });
+    await h.c.sync(KEY);
+    expect(h.addAfter).toHaveBeenCalledWith(KEY, 5000);
+    expect(h.upper.peek<Pod>(PATH)?.status?.reason).toBe('Unschedulable');
+  });
+
+  it('ok: the backing status is reflected; in steady state nothing is written', async () => {
+    const h = await harness({ pod: pod(), setup: (p) => p.statuses.set(KEY, { phase: 'Running', podIP: '10.1.0.5' }) });
+    await h.c.sync(KEY);
+    expect(h.upper.peek<Pod>(PATH)?.status).toMatchObject({ phase: 'Running', podIP: '10.1.0.5' });
+    expect(h.patches()).toBe(1);
+    await settle();
+    await h.c.sync(KEY);
+    expect(h.patches()).toBe(1);
+    expect(h.addAfter).not.toHaveBeenCalled();
+  });
+});
