@@ -26,6 +26,8 @@ import { fromMilli, toMilli } from '../src/util/quantity.js';
 import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
 import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
 import { LowerHealth } from './lower-health.js';
+import { Reflection } from './reflection.js';
+import type { ServiceTypeMode } from './services.js';
 
 interface RawNode extends KubeObject {
   spec?: { unschedulable?: boolean; taints?: Taint[] };
@@ -46,6 +48,8 @@ export interface LowerProviderOptions {
   namespaceTemplate: string;
   podIPRemap: CidrPair[];
   allowDaemonSetPods: boolean;
+  /** How upper NodePort/LoadBalancer Services are reflected (see provider/services.ts). */
+  serviceTypes: ServiceTypeMode;
   /** A lower pod unschedulable for this long is bounced back to the upper scheduler. */
   bounceAfterSeconds: number;
   /** After a bounce, the controller's pods avoid this cluster for this long. */
@@ -88,6 +92,7 @@ export class LowerProvider implements Provider {
   private healthLoop?: Promise<void>;
   readonly podsOps: LowerPods;
   private readonly stats: LowerStats;
+  readonly reflection: Reflection;
 
   constructor(private readonly o: LowerProviderOptions) {
     const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
@@ -130,6 +135,17 @@ export class LowerProvider implements Provider {
       onAvoidChange: () => this.scheduleRecompute(),
       log,
     });
+    this.reflection = new Reflection({
+      upper: o.upper,
+      lower: o.client,
+      nodeName: o.nodeName,
+      clusterName: o.clusterName,
+      namespaceTemplate: o.namespaceTemplate,
+      lowerNamespaceOf: (ns) => this.podsOps.lowerNamespaceOf(ns),
+      lowerPods: this.podsOps.lowerPods,
+      serviceTypes: o.serviceTypes,
+      log,
+    });
     this.stats = new LowerStats({
       lower: o.client,
       nodeName: o.nodeName,
@@ -161,6 +177,7 @@ export class LowerProvider implements Provider {
     this.nodes.start();
     this.pods.start();
     this.podsOps.start();
+    this.reflection.start(this.abort.signal);
     await this.health.probe();
     this.healthLoop = this.health.run(this.abort.signal);
     await Promise.all([this.nodes.waitForSync(signal), this.pods.waitForSync(signal)]);
@@ -170,7 +187,7 @@ export class LowerProvider implements Provider {
   async stop(): Promise<void> {
     this.abort.abort();
     clearTimeout(this.timer);
-    await Promise.all([this.nodes.stop(), this.pods.stop(), this.podsOps.stop(), this.healthLoop]);
+    await Promise.all([this.nodes.stop(), this.pods.stop(), this.podsOps.stop(), this.reflection.stop(), this.healthLoop]);
   }
 
   ensurePod(pod: Pod): Promise<PodEnsureResult> {

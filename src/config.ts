@@ -38,6 +38,7 @@ export interface FedletConfig {
   namespaceTemplate: string;
   podIPRemap?: string;
   allowDaemonSetPods: boolean;
+  serviceTypes: 'clusterip' | 'preserve';
   podWorkers: number;
   unreachableDeleteAfterSeconds: number;
   bounceAfterSeconds: number;
@@ -251,6 +252,15 @@ export const options: OptionSpec[] = [
     kind: 'bool',
     default: 'false',
     help: 'run DaemonSet pods bound to the virtual node (one copy in the lower cluster) instead of refusing them',
+  },
+  {
+    key: 'serviceTypes',
+    flag: 'service-types',
+    env: 'FEDLET_SERVICE_TYPES',
+    kind: 'enum',
+    values: ['clusterip', 'preserve'],
+    default: 'clusterip',
+    help: 'type of the lower copies of upper NodePort/LoadBalancer Services: clusterip (ClusterIP below) or preserve (same type; the lower cluster allocates its own node ports and load balancer); ExternalName is copied as is',
   },
   {
     key: 'podWorkers',
@@ -609,6 +619,7 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     writeBurst: 200,
     namespaceTemplate: '{{namespace}}',
     allowDaemonSetPods: false,
+    serviceTypes: 'clusterip',
     podWorkers: 16,
     unreachableDeleteAfterSeconds: 10,
     bounceAfterSeconds: 60,

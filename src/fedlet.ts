@@ -90,6 +90,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     namespaceTemplate: cfg.namespaceTemplate,
     podIPRemap,
     allowDaemonSetPods: cfg.allowDaemonSetPods,
+    serviceTypes: cfg.serviceTypes,
     bounceAfterSeconds: cfg.bounceAfterSeconds,
     avoidAfterBounceSeconds: cfg.avoidAfterBounceSeconds,
     clusterName: cfg.clusterName,

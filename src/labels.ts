@@ -18,3 +18,5 @@ export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 /** Annotation on the virtual Node listing the labels/taints fedlet owns, so it removes only its own. */
 export const ANNOTATION_MANAGED_LABELS = 'fedlet.io/managed-labels';
 export const ANNOTATION_MANAGED_TAINTS = 'fedlet.io/managed-taints';
+/** Annotation on reflected lower objects (Services, NetworkPolicies): the annotations fedlet copied, so it removes only its own. */
+export const ANNOTATION_MANAGED_ANNOTATIONS = 'fedlet.io/managed-annotations';
