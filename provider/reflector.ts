@@ -148,6 +148,10 @@ export class Reflector<S> {
         for (const ns of this.o.presence.namespaces()) this.enqueueNamespace(ns);
         for (const key of this.lowerByUpper.keys()) this.queue.add(key);
         this.queue.start();
+        this.log.info(
+          { kind: this.o.kind.kind, lowerCopies: this.lowerObjects.size, namespaces: this.o.presence.namespaces().length },
+          'reflector caches synced',
+        );
       },
       () => undefined,
     );
