@@ -56,3 +56,12 @@ export function metaDiffers(desired: ReflectedMeta, lower: ObjectMeta): boolean 
   const merged = mergeMeta(desired, lower);
   return !sameMap(merged.labels, lower.labels) || !sameMap(merged.annotations, lower.annotations);
 }
+
+/** JSON with object keys sorted, for comparing specs regardless of key order. */
+export function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : x,
+  );
+}

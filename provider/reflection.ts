@@ -1,10 +1,11 @@
-// Wires the reflection of namespace-scoped upper objects that pods need next to them (Services) into
-// the lower cluster, for the namespaces where this fedlet runs pods.
+// Wires the reflection of the namespace-scoped upper objects pods need next to them (Services,
+// NetworkPolicies) into the lower cluster, for the namespaces where this fedlet runs pods.
 import type { Logger } from 'pino';
 import type { KubeClient } from '../src/kube/client.js';
 import { EventRecorder } from '../src/events.js';
 import { PodNamespaces, type PodSource } from './pod-namespaces.js';
 import { Reflector, type Reflected } from './reflector.js';
+import { networkPolicyKind, type NetworkPolicySpec } from './network-policies.js';
 import { serviceKind, type ServiceSpec, type ServiceTypeMode } from './services.js';
 
 export interface ReflectionOptions {
@@ -30,6 +31,7 @@ export function serviceRemapNotice(clusterName: string) {
 export class Reflection {
   readonly presence: PodNamespaces;
   readonly services: Reflector<ServiceSpec>;
+  readonly networkPolicies: Reflector<NetworkPolicySpec>;
 
   constructor(private readonly o: ReflectionOptions) {
     this.presence = new PodNamespaces(o.lowerPods);
@@ -46,6 +48,18 @@ export class Reflection {
       log: o.log,
       remapNotice: serviceRemapNotice(o.clusterName),
     });
+    this.networkPolicies = new Reflector<NetworkPolicySpec>({
+      kind: networkPolicyKind(o.lowerNamespaceOf),
+      upper: o.upper,
+      lower: o.lower,
+      nodeName: o.nodeName,
+      clusterName: o.clusterName,
+      lowerNamespaceOf: o.lowerNamespaceOf,
+      presence: this.presence,
+      events,
+      log: o.log,
+      workers: 2,
+    });
   }
 
   start(signal: AbortSignal): void {
@@ -55,9 +69,10 @@ export class Reflection {
         'namespaceTemplate renames namespaces in the lower cluster: there, reflected Services resolve by short name and as <service>.<lower namespace>, not as <service>.<upper namespace>.svc',
       );
     this.services.start(signal);
+    this.networkPolicies.start(signal);
   }
 
   async stop(): Promise<void> {
-    await this.services.stop();
+    await Promise.all([this.services.stop(), this.networkPolicies.stop()]);
   }
 }

@@ -3,6 +3,7 @@
 // (ClusterIPs, NodePorts). Wired into the generic Reflector (reflector.ts).
 import type { KubeObject, ObjectMeta } from '../src/kube/informer.js';
 import type { ReflectedKind } from './reflector.js';
+import { stableJson as stable } from './reflected-meta.js';
 
 export interface ServicePort {
   name?: string;
@@ -140,14 +141,6 @@ export function ownedServiceView(s: ServiceSpec | undefined): Record<string, unk
         }
       : {}),
   };
-}
-
-function stable(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : x,
-  );
 }
 
 /**

@@ -284,6 +284,46 @@ describe('Service reflection', () => {
     expect(writesFor(f2.cluster, `${ns}/taken`)).toEqual(['create']);
   });
 
+  it('reflects NetworkPolicies, mapping namespace-name selectors to the lower namespace', async () => {
+    await apply(upper, {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'web-ingress', namespace: ns },
+      spec: {
+        podSelector: { matchLabels: { app: 'web' } },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [
+              {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+                podSelector: { matchLabels: { tier: 'backend' } },
+              },
+              { ipBlock: { cidr: '192.0.2.0/24' } },
+            ],
+            ports: [{ protocol: 'TCP', port: 8080 }],
+          },
+        ],
+      },
+    });
+    interface NpJson {
+      metadata: { labels?: Record<string, string> };
+      spec: {
+        ingress: Array<{ from: Array<{ namespaceSelector?: { matchLabels?: Record<string, string> }; ipBlock?: unknown }> }>;
+      };
+    }
+    const np1 = await eventually(() => kubectlJson<NpJson>(lower1, ['get', 'networkpolicy', 'web-ingress', '-n', ns]), {
+      what: 'NetworkPolicy in lower-1',
+    });
+    expect(np1.metadata.labels?.['fedlet.io/origin']).toBe(f1.nodeName);
+    expect(np1.spec.ingress[0]!.from[0]!.namespaceSelector).toEqual({ matchLabels: { 'kubernetes.io/metadata.name': ns } });
+    expect(np1.spec.ingress[0]!.from[1]!.ipBlock).toEqual({ cidr: '192.0.2.0/24' });
+    const np2 = await eventually(() => kubectlJson<NpJson>(lower2, ['get', 'networkpolicy', 'web-ingress', '-n', ns2]), {
+      what: 'NetworkPolicy in lower-2',
+    });
+    expect(np2.spec.ingress[0]!.from[0]!.namespaceSelector).toEqual({ matchLabels: { 'kubernetes.io/metadata.name': ns2 } });
+  });
+
   it('writes nothing when fedlet restarts', async () => {
     const copies = async () =>
       new Map(
@@ -332,7 +372,14 @@ describe('Service reflection', () => {
     await kubectl(upper, ['scale', 'deployment', 'web', '-n', ns, '--replicas=0']);
     await eventually(
       async () => {
-        const l = await kubectlJson<List<SvcJson>>(lower1, ['get', 'services', '-n', ns, '-l', 'fedlet.io/origin']);
+        const l = await kubectlJson<List<SvcJson>>(lower1, [
+          'get',
+          'services,networkpolicies',
+          '-n',
+          ns,
+          '-l',
+          'fedlet.io/origin',
+        ]);
         if (l.items.length) throw new Error(`still there: ${l.items.map((x) => x.metadata.name).join(', ')}`);
       },
       { timeoutMs: 120_000, what: 'lower-1 copies removed' },

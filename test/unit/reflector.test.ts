@@ -48,8 +48,10 @@ class FakeApi {
       add: (w: (e: WatchEvent<KubeObject>) => void) => this.watchers.push(w),
       remove: (w: (e: WatchEvent<KubeObject>) => void) => (this.watchers = this.watchers.filter((x) => x !== w)),
     };
+    const resource = this.resource;
     const fake = {
       get: async (path: string, opts?: { query?: Record<string, unknown> }) => {
+        if (!path.endsWith(this.resource) && !path.includes(`/${this.resource}/`)) return { metadata: {}, items: [] };
         const { ns, name } = this.parse(path);
         if (name) {
           const o = this.objects.get(`${ns}/${name}`);
@@ -59,10 +61,11 @@ class FakeApi {
         const items = [...this.objects.values()].filter((o) => matches(o, opts?.query?.labelSelector));
         return { metadata: { resourceVersion: String(this.rv) }, items: structuredClone(items) };
       },
-      async *watch(_path: string, query: Record<string, unknown>, signal: AbortSignal) {
+      async *watch(path: string, query: Record<string, unknown>, signal: AbortSignal) {
         const queue: Array<WatchEvent<KubeObject>> = [];
         let wake: (() => void) | undefined;
         const w = (e: WatchEvent<KubeObject>) => {
+          if (!path.endsWith(resource)) return;
           if (!matches(e.object, query.labelSelector)) return;
           queue.push(e);
           wake?.();

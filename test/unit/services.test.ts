@@ -7,6 +7,7 @@ import {
   type ServiceSpec,
 } from '../../provider/services.js';
 import { desiredMeta, mergeMeta, metaDiffers } from '../../provider/reflected-meta.js';
+import { desiredNetworkPolicySpec, networkPolicySpecDiffers, type NetworkPolicySpec } from '../../provider/network-policies.js';
 
 // A Service as the upper API server returns it (defaulted), with allocated values.
 const upperSpec = (over: Partial<ServiceSpec> = {}): ServiceSpec => ({
@@ -232,5 +233,43 @@ describe('reflected metadata', () => {
     });
     expect(merged.annotations['lower.example/y']).toBe('2');
     expect(merged.annotations).not.toHaveProperty('note');
+  });
+});
+
+describe('desiredNetworkPolicySpec', () => {
+  const map = (ns: string) => `${ns}-eu`;
+  it('keeps selectors, ports and ipBlocks; maps namespace-name selectors to lower namespaces', () => {
+    const upper: NetworkPolicySpec = {
+      podSelector: { matchLabels: { app: 'db' } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [
+        {
+          from: [
+            { podSelector: { matchLabels: { app: 'web' } } },
+            { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } }, podSelector: {} },
+            {
+              namespaceSelector: {
+                matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['a', 'b'] }],
+              },
+            },
+            { namespaceSelector: { matchLabels: { team: 'x' } } },
+          ],
+          ports: [{ protocol: 'TCP', port: 5432 }],
+        },
+      ],
+      egress: [{ to: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }] }],
+    };
+    const d = desiredNetworkPolicySpec(upper, map);
+    expect(d.podSelector).toEqual({ matchLabels: { app: 'db' } });
+    const from = d.ingress![0]!.from!;
+    expect(from[0]).toEqual({ podSelector: { matchLabels: { app: 'web' } } });
+    expect(from[1]!.namespaceSelector).toEqual({ matchLabels: { 'kubernetes.io/metadata.name': 'shop-eu' } });
+    expect(from[2]!.namespaceSelector!.matchExpressions![0]!.values).toEqual(['a-eu', 'b-eu']);
+    expect(from[3]!.namespaceSelector).toEqual({ matchLabels: { team: 'x' } });
+    expect(d.ingress![0]!.ports).toEqual([{ protocol: 'TCP', port: 5432 }]);
+    expect(d.egress).toEqual(upper.egress);
+    expect(upper.ingress![0]!.from![1]!.namespaceSelector!.matchLabels!['kubernetes.io/metadata.name']).toBe('shop'); // not mutated
+    expect(networkPolicySpecDiffers(d, structuredClone(d))).toBe(false);
+    expect(networkPolicySpecDiffers(d, { ...d, policyTypes: ['Ingress'] })).toBe(true);
   });
 });
