@@ -50,6 +50,7 @@ export interface LowerProviderOptions {
   allowDaemonSetPods: boolean;
   /** How upper NodePort/LoadBalancer Services are reflected (see provider/services.ts). */
   serviceTypes: ServiceTypeMode;
+  serviceEndpoints: 'local' | 'global';
   /** A lower pod unschedulable for this long is bounced back to the upper scheduler. */
   bounceAfterSeconds: number;
   /** After a bounce, the controller's pods avoid this cluster for this long. */
@@ -144,6 +145,7 @@ export class LowerProvider implements Provider {
       lowerNamespaceOf: (ns) => this.podsOps.lowerNamespaceOf(ns),
       lowerPods: this.podsOps.lowerPods,
       serviceTypes: o.serviceTypes,
+      serviceEndpoints: o.serviceEndpoints,
       log,
     });
     this.stats = new LowerStats({

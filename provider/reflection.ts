@@ -5,6 +5,7 @@ import type { KubeClient } from '../src/kube/client.js';
 import { EventRecorder } from '../src/events.js';
 import { PodNamespaces, type PodSource } from './pod-namespaces.js';
 import { Reflector, type Reflected } from './reflector.js';
+import { GlobalEndpoints } from './global-endpoints.js';
 import { networkPolicyKind, type NetworkPolicySpec } from './network-policies.js';
 import { serviceKind, type ServiceSpec, type ServiceTypeMode } from './services.js';
 
@@ -18,6 +19,8 @@ export interface ReflectionOptions {
   /** The provider's cache of this fedlet's lower pods. */
   lowerPods: PodSource;
   serviceTypes: ServiceTypeMode;
+  /** global: also list the Service's endpoints in other clusters below (see global-endpoints.ts). */
+  serviceEndpoints: 'local' | 'global';
   log: Logger;
 }
 
@@ -32,6 +35,7 @@ export class Reflection {
   readonly presence: PodNamespaces;
   readonly services: Reflector<ServiceSpec>;
   readonly networkPolicies: Reflector<NetworkPolicySpec>;
+  readonly globalEndpoints?: GlobalEndpoints;
 
   constructor(private readonly o: ReflectionOptions) {
     this.presence = new PodNamespaces(o.lowerPods);
@@ -60,6 +64,16 @@ export class Reflection {
       log: o.log,
       workers: 2,
     });
+    if (o.serviceEndpoints === 'global')
+      this.globalEndpoints = new GlobalEndpoints({
+        upper: o.upper,
+        lower: o.lower,
+        nodeName: o.nodeName,
+        clusterName: o.clusterName,
+        lowerNamespaceOf: o.lowerNamespaceOf,
+        services: this.services,
+        log: o.log,
+      });
   }
 
   start(signal: AbortSignal): void {
@@ -70,9 +84,10 @@ export class Reflection {
       );
     this.services.start(signal);
     this.networkPolicies.start(signal);
+    this.globalEndpoints?.start(signal);
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.services.stop(), this.networkPolicies.stop()]);
+    await Promise.all([this.services.stop(), this.networkPolicies.stop(), this.globalEndpoints?.stop()]);
   }
 }

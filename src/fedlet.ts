@@ -91,6 +91,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     podIPRemap,
     allowDaemonSetPods: cfg.allowDaemonSetPods,
     serviceTypes: cfg.serviceTypes,
+    serviceEndpoints: cfg.serviceEndpoints,
     bounceAfterSeconds: cfg.bounceAfterSeconds,
     avoidAfterBounceSeconds: cfg.avoidAfterBounceSeconds,
     clusterName: cfg.clusterName,

@@ -207,6 +207,7 @@ function setup(template = '{{namespace}}') {
     lowerNamespaceOf: (ns) => template.replace('{{namespace}}', ns).replace('{{cluster}}', 'eu'),
     lowerPods: pods,
     serviceTypes: 'clusterip',
+    serviceEndpoints: 'local',
     log,
   });
   return { upper, lower, pods, r };
@@ -266,6 +267,7 @@ describe('Service reflector', () => {
       lowerNamespaceOf: (ns) => ns,
       lowerPods: pods,
       serviceTypes: 'clusterip',
+      serviceEndpoints: 'local',
       log,
     });
     running = again;
