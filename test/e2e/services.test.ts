@@ -390,3 +390,96 @@ describe('Service reflection', () => {
     expect(writesFor(f1.cluster, `${ns}/web`).at(-1)).toBe('delete');
   });
 });
+
+describe('serviceEndpoints: global (control plane)', () => {
+  const gns = 'svc-global';
+  interface SliceJson {
+    metadata: { name: string; labels?: Record<string, string> };
+    addressType: string;
+    ports?: Array<{ name?: string; port?: number }>;
+    endpoints?: Array<{ addresses: string[]; conditions?: { ready?: boolean } }>;
+  }
+  const fedletSlices = async (kc: string, namespace: string) =>
+    (
+      await kubectlJson<List<SliceJson>>(kc, [
+        'get',
+        'endpointslices',
+        '-n',
+        namespace,
+        '-l',
+        'endpointslice.kubernetes.io/managed-by=fedlet.io,kubernetes.io/service-name=api',
+      ])
+    ).items;
+  const restartAll = async (env?: Record<string, string>) => {
+    for (const f of [f1, f2]) {
+      await stopFedlet(s, f.cluster);
+      startFedlet(s, f.cluster, env);
+    }
+    saveState(s);
+    await waitForNodesReady(s, [f1.nodeName, f2.nodeName], 90_000);
+  };
+
+  beforeAll(async () => {
+    await restartAll({ FEDLET_SERVICE_ENDPOINTS: 'global' });
+    await createNamespace(upper, gns);
+  }, 180_000);
+
+  afterAll(async () => {
+    await kubectl(upper, ['delete', 'namespace', gns, '--wait=false']).catch(() => undefined);
+    await restartAll();
+  }, 180_000);
+
+  it('lists the ready endpoints of other clusters in a fedlet EndpointSlice, and follows their node health', async () => {
+    await apply(upper, service('api', { selector: { app: 'api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] }, gns));
+    await apply(upper, deployment('api', f2.cluster, 1, gns));
+    await apply(upper, deployment('client', f1.cluster, 1, gns));
+    await waitPods('app=api', 1, gns);
+    await waitPods('app=client', 1, gns);
+    const apiPod = (await kubectlJson<List<{ status: { podIP: string } }>>(upper, ['get', 'pods', '-n', gns, '-l', 'app=api']))
+      .items[0]!;
+    expect(apiPod.status.podIP).toMatch(/^10\.102\./); // lower-2's pod IP as the upper cluster sees it
+    const slices = await eventually(
+      async () => {
+        const l = await fedletSlices(lower1, gns);
+        if (l.length !== 1 || l[0]!.endpoints?.[0]?.conditions?.ready !== true) throw new Error(JSON.stringify(l));
+        return l;
+      },
+      { what: 'remote endpoint of api in lower-1' },
+    );
+    expect(slices[0]!.addressType).toBe('IPv4');
+    expect(slices[0]!.endpoints!.map((e) => e.addresses)).toEqual([[apiPod.status.podIP]]);
+    expect(slices[0]!.ports).toEqual([{ name: 'http', protocol: 'TCP', port: 8080 }]);
+    expect(slices[0]!.metadata.labels?.['fedlet.io/origin']).toBe(f1.nodeName);
+    // lower-2 runs the endpoint itself: local endpoints are never duplicated.
+    expect(await fedletSlices(lower2, `${gns}-${f2.cluster}`)).toEqual([]);
+
+    // lower-2's virtual node goes NotReady: its endpoint turns not-ready in lower-1.
+    await stopFedlet(s, f2.cluster);
+    await eventually(
+      async () => {
+        const l = await fedletSlices(lower1, gns);
+        if (l[0]?.endpoints?.[0]?.conditions?.ready !== false) throw new Error(JSON.stringify(l));
+      },
+      { timeoutMs: 120_000, what: 'remote endpoint not ready while its node is NotReady' },
+    );
+    startFedlet(s, f2.cluster, { FEDLET_SERVICE_ENDPOINTS: 'global' });
+    saveState(s);
+    await eventually(
+      async () => {
+        const l = await fedletSlices(lower1, gns);
+        if (l[0]?.endpoints?.[0]?.conditions?.ready !== true) throw new Error(JSON.stringify(l));
+      },
+      { timeoutMs: 120_000, what: 'remote endpoint ready again' },
+    );
+
+    // The backend leaves: the fedlet slice goes.
+    await kubectl(upper, ['scale', 'deployment', 'api', '-n', gns, '--replicas=0']);
+    await eventually(
+      async () => {
+        const l = await fedletSlices(lower1, gns);
+        if (l.length) throw new Error(JSON.stringify(l));
+      },
+      { what: 'fedlet slice removed' },
+    );
+  });
+});
