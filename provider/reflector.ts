@@ -257,6 +257,14 @@ export class Reflector<S> {
       this.count('create', key, `${lowerNs}/${name}`);
       await this.o.lower.create(this.path(lowerNs), body);
     } catch (e) {
+      if (e instanceof KubeApiError && e.code === 422)
+        // e.g. an IP family the lower cluster does not have: say so where the user looks; retried with backoff.
+        void this.o.events.record(
+          this.target(upper),
+          'Warning',
+          'LowerObjectRejected',
+          `lower cluster ${this.o.clusterName} refused the copy of ${this.o.kind.kind} ${key}: ${e.message}`,
+        );
       if (!isAlreadyExists(e)) throw e;
       // Ours but not yet in the cache: its watch event syncs the key again. Not ours: leave it alone.
       if (await this.unowned(lowerNs, name)) return this.conflict(upper, key, lowerNs);
