@@ -245,8 +245,11 @@ export class Reflector<S> {
     spec: S,
   ): Promise<void> {
     const name = upper.metadata.name!;
-    // A known conflict is re-checked with a read, not a write that would fail again.
-    if (this.conflicts.has(key) && (await this.unowned(lowerNs, name))) return this.conflict(upper, key, lowerNs);
+    // Read before writing: a name taken by an object fedlet does not own (found again after every
+    // restart) costs no failing write, and a copy the cache has not seen yet is not created twice.
+    const owner = await this.lowerOwner(lowerNs, name);
+    if (owner === 'theirs') return this.conflict(upper, key, lowerNs);
+    if (owner === 'ours') return; // its watch event syncs the key again
     const body: Reflected<S> = {
       apiVersion: this.o.kind.apiVersion,
       kind: this.o.kind.kind,
@@ -267,7 +270,7 @@ export class Reflector<S> {
         );
       if (!isAlreadyExists(e)) throw e;
       // Ours but not yet in the cache: its watch event syncs the key again. Not ours: leave it alone.
-      if (await this.unowned(lowerNs, name)) return this.conflict(upper, key, lowerNs);
+      if ((await this.lowerOwner(lowerNs, name)) === 'theirs') return this.conflict(upper, key, lowerNs);
       return;
     }
     this.conflicts.delete(key);
@@ -275,13 +278,13 @@ export class Reflector<S> {
     if (notice) void this.o.events.record(this.target(upper), 'Warning', 'NamespaceRemapped', notice);
   }
 
-  /** True when the lower object of that name exists and is not owned by this fedlet. */
-  private async unowned(lowerNs: string, name: string): Promise<boolean> {
+  /** Whether a lower object of that name exists, and whether this fedlet owns it. */
+  private async lowerOwner(lowerNs: string, name: string): Promise<'absent' | 'ours' | 'theirs'> {
     try {
       const obj = await this.o.lower.get<KubeObject>(this.path(lowerNs, name));
-      return obj.metadata?.labels?.[LABEL_ORIGIN] !== this.o.nodeName;
+      return obj.metadata?.labels?.[LABEL_ORIGIN] === this.o.nodeName ? 'ours' : 'theirs';
     } catch (e) {
-      if (isNotFound(e)) return false;
+      if (isNotFound(e)) return 'absent';
       throw e;
     }
   }
