@@ -215,7 +215,7 @@ export class GlobalEndpoints {
 
   private count(verb: string, key: string, name: string): void {
     this.writes.set(verb, (this.writes.get(verb) ?? 0) + 1);
-    this.log.info({ upper: key, slice: name, verb, cluster: this.o.clusterName }, 'reflected remote endpoints');
+    this.log.info({ upper: key, slice: name, verb }, 'reflected remote endpoints');
   }
 
   async sync(key: string): Promise<void> {

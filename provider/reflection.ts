@@ -79,7 +79,7 @@ export class Reflection {
   start(signal: AbortSignal): void {
     if (this.o.namespaceTemplate !== '{{namespace}}')
       this.o.log.warn(
-        { namespaceTemplate: this.o.namespaceTemplate, cluster: this.o.clusterName },
+        { namespaceTemplate: this.o.namespaceTemplate },
         'namespaceTemplate renames namespaces in the lower cluster: there, reflected Services resolve by short name and as <service>.<lower namespace>, not as <service>.<upper namespace>.svc',
       );
     this.services.start(signal);

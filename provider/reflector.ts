@@ -178,7 +178,7 @@ export class Reflector<S> {
 
   private count(verb: ReflectVerb, upperKey: string, lowerKey: string): void {
     this.writes.set(verb, (this.writes.get(verb) ?? 0) + 1);
-    this.log.info({ kind: this.o.kind.kind, upper: upperKey, lower: lowerKey, verb, cluster: this.o.clusterName }, 'reflected');
+    this.log.info({ kind: this.o.kind.kind, upper: upperKey, lower: lowerKey, verb }, 'reflected');
   }
 
   async sync(key: string): Promise<void> {
