@@ -9,17 +9,19 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, KubeApiError, type KubeClient } from '../src/kube/client.js';
 import { Informer, objectKey, type KubeObject, type ObjectMeta } from '../src/kube/informer.js';
-import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE } from '../src/labels.js';
+import {
+  ENDPOINTSLICE_MANAGED_BY_FEDLET as MANAGED_BY_FEDLET,
+  LABEL_ENDPOINTSLICE_MANAGED_BY as LABEL_MANAGED_BY,
+  LABEL_ORIGIN,
+  LABEL_SERVICE_NAME,
+  LABEL_UPPER_NAME,
+  LABEL_UPPER_NAMESPACE,
+} from '../src/labels.js';
 import { WorkQueue } from '../src/pods/work-queue.js';
 import { shortenName } from './namespace-map.js';
 import { stableJson } from './reflected-meta.js';
 import type { Reflected, Reflector } from './reflector.js';
 import type { ServiceSpec } from './services.js';
-
-export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
-export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
-/** Value of endpointslice.kubernetes.io/managed-by on fedlet's slices (the lower controller ignores them). */
-export const MANAGED_BY_FEDLET = 'fedlet.io';
 
 export interface SlicePort {
   name?: string;

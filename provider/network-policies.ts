@@ -4,6 +4,7 @@
 // the lower namespace fedlet maps it to; other namespace labels are matched against the lower
 // namespaces' own labels (fedlet does not copy namespace labels). Peers that run in other clusters
 // cannot be enforced below (the lower CNI sees only remapped or NATed addresses).
+import { LABEL_NAMESPACE_NAME as NAMESPACE_NAME_LABEL } from '../src/labels.js';
 import type { ReflectedKind } from './reflector.js';
 import { stableJson as stable } from './reflected-meta.js';
 
@@ -28,9 +29,6 @@ export interface NetworkPolicySpec {
   egress?: Rule[];
   [other: string]: unknown;
 }
-
-/** The label every namespace carries with its own name. */
-export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 function mapNamespaceSelector(sel: LabelSelector, lowerNamespaceOf: (ns: string) => string): LabelSelector {
   const out: LabelSelector = structuredClone(sel);
