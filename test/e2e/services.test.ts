@@ -210,6 +210,20 @@ describe('Service reflection', () => {
     expect(writesFor(f1.cluster, `${ns}/web`, from)).toEqual(['update', 'update']);
   });
 
+  it('repairs a copy edited or deleted in the lower cluster', async () => {
+    await kubectl(lower1, ['patch', 'service', 'web', '-n', ns, '--type=merge', '-p', '{"spec":{"selector":{"app":"other"}}}']);
+    await eventually(
+      async () => {
+        const sel = (await getSvc(lower1, ns, 'web')).spec.selector;
+        if (sel?.app !== 'web' || sel.tier !== 'backend') throw new Error(`selector ${JSON.stringify(sel)}`);
+      },
+      { what: 'selector restored' },
+    );
+    await kubectl(lower1, ['delete', 'service', 'web', '-n', ns]);
+    const again = await eventually(() => getSvc(lower1, ns, 'web'), { what: 'copy recreated' });
+    expect(again.metadata.labels?.['fedlet.io/origin']).toBe(f1.nodeName);
+  });
+
   it('keeps headless Services headless and StatefulSet pods their hostname and subdomain', async () => {
     await apply(upper, service('nginx', { clusterIP: 'None', selector: { app: 'nginx' }, ports: [{ name: 'web', port: 80 }] }));
     await apply(upper, {
