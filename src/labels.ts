@@ -35,3 +35,12 @@ export const ANNOTATION_SUMMARY_VERSION = 'fedlet.io/summary-version';
 export const ANNOTATION_RESOURCE_METRICS_PATH = 'metrics.k8s.io/resource-metrics-path';
 /** kubectl apply's copy of the whole object: large, never read, never copied to lower pods. */
 export const ANNOTATION_LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+/** Annotation on reflected lower objects (Services, NetworkPolicies): the annotations fedlet copied, so it removes only its own. */
+export const ANNOTATION_MANAGED_ANNOTATIONS = 'fedlet.io/managed-annotations';
+/** Kubernetes' own: the Service an EndpointSlice belongs to, and who manages the slice. */
+export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
+export const LABEL_ENDPOINTSLICE_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
+/** managed-by value on fedlet's EndpointSlices (serviceEndpoints: global); the lower controller ignores them. */
+export const ENDPOINTSLICE_MANAGED_BY_FEDLET = 'fedlet.io';
+/** Kubernetes' own: every namespace carries its name under this label. */
+export const LABEL_NAMESPACE_NAME = 'kubernetes.io/metadata.name';
