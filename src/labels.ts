@@ -35,3 +35,10 @@ export const ANNOTATION_SUMMARY_VERSION = 'fedlet.io/summary-version';
 export const ANNOTATION_RESOURCE_METRICS_PATH = 'metrics.k8s.io/resource-metrics-path';
 /** kubectl apply's copy of the whole object: large, never read, never copied to lower pods. */
 export const ANNOTATION_LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+// Keys of the sandbox's simulated (kwok) lower nodes and pods.
+/** Marks the nodes a sandbox's kwok controller manages. */
+export const ANNOTATION_KWOK_NODE = 'kwok.x-k8s.io/node';
+/** On a sandbox pod: the CPU and memory usage kwok reports for it (defaults 5m / 8Mi). */
+export const ANNOTATION_SANDBOX_USAGE_CPU = 'fedlet.test/usage-cpu';
+export const ANNOTATION_SANDBOX_USAGE_MEMORY = 'fedlet.test/usage-memory';
