@@ -44,3 +44,10 @@ export const LABEL_ENDPOINTSLICE_MANAGED_BY = 'endpointslice.kubernetes.io/manag
 export const ENDPOINTSLICE_MANAGED_BY_FEDLET = 'fedlet.io';
 /** Kubernetes' own: every namespace carries its name under this label. */
 export const LABEL_NAMESPACE_NAME = 'kubernetes.io/metadata.name';
+
+// Keys of the sandbox's simulated (kwok) lower nodes and pods.
+/** Marks the nodes a sandbox's kwok controller manages. */
+export const ANNOTATION_KWOK_NODE = 'kwok.x-k8s.io/node';
+/** On a sandbox pod: the CPU and memory usage kwok reports for it (defaults 5m / 8Mi). */
+export const ANNOTATION_SANDBOX_USAGE_CPU = 'fedlet.test/usage-cpu';
+export const ANNOTATION_SANDBOX_USAGE_MEMORY = 'fedlet.test/usage-memory';
