@@ -405,7 +405,7 @@ describe('Service reflection', () => {
   });
 });
 
-describe('serviceEndpoints: global (control plane)', () => {
+describe('serviceEndpoints: global (control plane), serviceTypes: preserve', () => {
   const gns = 'svc-global';
   interface SliceJson {
     metadata: { name: string; labels?: Record<string, string> };
@@ -434,7 +434,7 @@ describe('serviceEndpoints: global (control plane)', () => {
   };
 
   beforeAll(async () => {
-    await restartAll({ FEDLET_SERVICE_ENDPOINTS: 'global' });
+    await restartAll({ FEDLET_SERVICE_ENDPOINTS: 'global', FEDLET_SERVICE_TYPES: 'preserve' });
     await createNamespace(upper, gns);
   }, 180_000);
 
@@ -476,7 +476,7 @@ describe('serviceEndpoints: global (control plane)', () => {
       },
       { timeoutMs: 120_000, what: 'remote endpoint not ready while its node is NotReady' },
     );
-    startFedlet(s, f2.cluster, { FEDLET_SERVICE_ENDPOINTS: 'global' });
+    startFedlet(s, f2.cluster, { FEDLET_SERVICE_ENDPOINTS: 'global', FEDLET_SERVICE_TYPES: 'preserve' });
     saveState(s);
     await eventually(
       async () => {
@@ -495,5 +495,41 @@ describe('serviceEndpoints: global (control plane)', () => {
       },
       { what: 'fedlet slice removed' },
     );
+  });
+
+  it('serviceTypes preserve: keeps NodePort, with node ports of the lower cluster that survive updates', async () => {
+    await apply(
+      upper,
+      service(
+        'edge',
+        { type: 'NodePort', selector: { app: 'client' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+        gns,
+      ),
+    );
+    const up = await getSvc(upper, gns, 'edge');
+    const low = await eventually(() => getSvc(lower1, gns, 'edge'), { what: 'NodePort copy in lower-1' });
+    expect(low.spec.type).toBe('NodePort');
+    expect(low.spec.ports?.[0]?.nodePort).toBeGreaterThan(0);
+    await kubectl(upper, [
+      'patch',
+      'service',
+      'edge',
+      '-n',
+      gns,
+      '--type=json',
+      '-p',
+      '[{"op":"replace","path":"/spec/ports/0/targetPort","value":9090}]',
+    ]);
+    const after = await eventually(
+      async () => {
+        const l = await getSvc(lower1, gns, 'edge');
+        if (l.spec.ports?.[0]?.targetPort !== 9090) throw new Error(`targetPort ${l.spec.ports?.[0]?.targetPort}`);
+        return l;
+      },
+      { what: 'targetPort change reflected' },
+    );
+    expect(after.spec.ports?.[0]?.nodePort).toBe(low.spec.ports?.[0]?.nodePort);
+    expect(after.spec.clusterIP).toBe(low.spec.clusterIP);
+    expect(up.spec.ports?.[0]?.nodePort).toBeGreaterThan(0); // the upper one is the upper cluster's own
   });
 });
