@@ -37,6 +37,8 @@ import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, ty
 import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
 import { LowerHealth } from './lower-health.js';
 import type { ServiceAccountOptions } from './service-account.js';
+import { Reflection } from './reflection.js';
+import type { ServiceTypeMode } from './services.js';
 
 interface RawPod extends KubeObject {
   spec?: PodSpecLike & { nodeName?: string };
@@ -54,6 +56,9 @@ export interface LowerProviderOptions {
   /** Pod IPs as the upper cluster sees them. */
   remapper: IpRemapper;
   allowDaemonSetPods: boolean;
+  /** How upper NodePort/LoadBalancer Services are reflected (see provider/services.ts). */
+  serviceTypes: ServiceTypeMode;
+  serviceEndpoints: 'local' | 'global';
   /** A lower pod unschedulable for this long is bounced back to the upper scheduler. */
   bounceAfterSeconds: number;
   /** After a bounce, the controller's pods avoid this cluster for this long. */
@@ -96,6 +101,7 @@ export class LowerProvider implements Provider {
   readonly podsOps: LowerPods;
   private readonly bounce: BounceBack;
   private readonly stats: LowerStats;
+  readonly reflection: Reflection;
 
   constructor(private readonly o: LowerProviderOptions) {
     const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
@@ -144,6 +150,18 @@ export class LowerProvider implements Provider {
       serviceAccounts: o.serviceAccounts,
       log,
     });
+    this.reflection = new Reflection({
+      upper: o.upper,
+      lower: o.client,
+      nodeName: o.nodeName,
+      clusterName: o.clusterName,
+      namespaceTemplate: o.namespaceTemplate,
+      lowerNamespaceOf: (ns) => this.podsOps.lowerNamespaceOf(ns),
+      lowerPods: this.podsOps.lowerPods,
+      serviceTypes: o.serviceTypes,
+      serviceEndpoints: o.serviceEndpoints,
+      log,
+    });
     this.stats = new LowerStats({
       lower: o.client,
       nodeName: o.nodeName,
@@ -175,6 +193,7 @@ export class LowerProvider implements Provider {
     this.nodes.start();
     this.pods.start();
     this.podsOps.start();
+    this.reflection.start(this.abort.signal);
     await this.health.probe();
     this.healthLoop = this.health.run(this.abort.signal);
     await Promise.all([this.nodes.waitForSync(signal), this.pods.waitForSync(signal)]);
@@ -184,7 +203,7 @@ export class LowerProvider implements Provider {
   async stop(): Promise<void> {
     this.abort.abort();
     clearTimeout(this.timer);
-    await Promise.all([this.nodes.stop(), this.pods.stop(), this.podsOps.stop(), this.healthLoop]);
+    await Promise.all([this.nodes.stop(), this.pods.stop(), this.podsOps.stop(), this.reflection.stop(), this.healthLoop]);
   }
 
   ensurePod(pod: Pod): Promise<PodEnsureResult> {

@@ -8,7 +8,7 @@ import { findBinary } from './binaries.js';
 import { createPki, frontProxyPki, kubeconfigYaml } from './pki.js';
 import { freePorts, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 import { kwokConfigYaml, kwokResourceMetricsPath } from './kwok-config.js';
-import { ANNOTATION_RESOURCE_METRICS_PATH, LABEL_ARCH, LABEL_HOSTNAME, LABEL_OS } from '../src/labels.js';
+import { ANNOTATION_KWOK_NODE, ANNOTATION_RESOURCE_METRICS_PATH, LABEL_ARCH, LABEL_HOSTNAME, LABEL_OS } from '../src/labels.js';
 import { hostPort, isProxyableAddress, sandboxNodeIP } from './node-address.js';
 import { startMetricsServer } from './metrics-server.js';
 
@@ -222,7 +222,7 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
           [
             `--kubeconfig=${componentKubeconfig('kwok')}`,
             `--config=${kwokConfig}`,
-            '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+            `--manage-nodes-with-annotation-selector=${ANNOTATION_KWOK_NODE}=fake`,
             `--node-ip=${nodeIP}`,
             `--node-port=${frontPort}`,
             `--server-address=${hostPort(nodeIP, kwokPort!)}`,
@@ -310,7 +310,7 @@ export function kwokNodeObject(n: KwokNodeSpec): unknown {
     kind: 'Node',
     metadata: {
       name: n.name,
-      annotations: { 'kwok.x-k8s.io/node': 'fake', [ANNOTATION_RESOURCE_METRICS_PATH]: kwokResourceMetricsPath(n.name) },
+      annotations: { [ANNOTATION_KWOK_NODE]: 'fake', [ANNOTATION_RESOURCE_METRICS_PATH]: kwokResourceMetricsPath(n.name) },
       labels: {
         [LABEL_HOSTNAME]: n.name,
         [LABEL_OS]: 'linux',

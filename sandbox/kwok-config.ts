@@ -1,5 +1,6 @@
 // kwok configuration for a lower cluster: lifecycle stages (the kwok binary ships none) and the
 // logs/exec/attach/port-forward behaviour that makes streams through a simulated node carry real bytes.
+import { ANNOTATION_SANDBOX_USAGE_CPU, ANNOTATION_SANDBOX_USAGE_MEMORY } from '../src/labels.js';
 
 export interface KwokStreamsConfig {
   /** CRI-format log file served for every container ("<RFC3339Nano> stdout F <text>" lines). */
@@ -124,8 +125,6 @@ spec:
 export const kwokResourceMetricsPath = (node: string): string => `/metrics/nodes/${node}/metrics/resource`;
 
 // Simulated usage: a pod may ask for its own numbers with these annotations (default 5m CPU, 8Mi).
-export const USAGE_CPU_ANNOTATION = 'fedlet.test/usage-cpu';
-export const USAGE_MEMORY_ANNOTATION = 'fedlet.test/usage-memory';
 const usage = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterResourceUsage
 metadata:
@@ -134,9 +133,9 @@ spec:
   usages:
   - usage:
       cpu:
-        expression: '"${USAGE_CPU_ANNOTATION}" in pod.metadata.annotations ? Quantity(pod.metadata.annotations["${USAGE_CPU_ANNOTATION}"]) : Quantity("5m")'
+        expression: '"${ANNOTATION_SANDBOX_USAGE_CPU}" in pod.metadata.annotations ? Quantity(pod.metadata.annotations["${ANNOTATION_SANDBOX_USAGE_CPU}"]) : Quantity("5m")'
       memory:
-        expression: '"${USAGE_MEMORY_ANNOTATION}" in pod.metadata.annotations ? Quantity(pod.metadata.annotations["${USAGE_MEMORY_ANNOTATION}"]) : Quantity("8Mi")'
+        expression: '"${ANNOTATION_SANDBOX_USAGE_MEMORY}" in pod.metadata.annotations ? Quantity(pod.metadata.annotations["${ANNOTATION_SANDBOX_USAGE_MEMORY}"]) : Quantity("8Mi")'
 `;
 
 // The kubelet's /metrics/resource families that metrics-server and fedlet read, per simulated node.

@@ -35,6 +35,8 @@ export interface FedletConfig {
   allowDaemonSetPods: boolean;
   upperAPIServerAddress?: string;
   lowerIdentityNamespaces?: string;
+  serviceTypes: 'clusterip' | 'preserve';
+  serviceEndpoints: 'local' | 'global';
   podWorkers: number;
   unreachableDeleteAfterSeconds: number;
   bounceAfterSeconds: number;
@@ -264,6 +266,24 @@ export const options: OptionSpec[] = [
     kind: 'string',
     default: '(none)',
     help: 'comma-separated upper namespaces whose pods run as the same-named service account of the lower cluster (as with annotation fedlet.io/service-account: lower)',
+  },
+  {
+    key: 'serviceTypes',
+    flag: 'service-types',
+    env: 'FEDLET_SERVICE_TYPES',
+    kind: 'enum',
+    values: ['clusterip', 'preserve'],
+    default: 'clusterip',
+    help: 'type of the lower copies of upper NodePort/LoadBalancer Services: clusterip (ClusterIP below) or preserve (same type; the lower cluster allocates its own node ports and load balancer); ExternalName is copied as is',
+  },
+  {
+    key: 'serviceEndpoints',
+    flag: 'service-endpoints',
+    env: 'FEDLET_SERVICE_ENDPOINTS',
+    kind: 'enum',
+    values: ['local', 'global'],
+    default: 'local',
+    help: 'endpoints of reflected Services: local (only pods in this lower cluster) or global (also the ready endpoints in other clusters, from the upper EndpointSlices, at their upper addresses: needs a network that routes them)',
   },
   {
     key: 'podWorkers',
@@ -622,6 +642,8 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     writeBurst: 200,
     namespaceTemplate: '{{namespace}}',
     allowDaemonSetPods: false,
+    serviceTypes: 'clusterip',
+    serviceEndpoints: 'local',
     podWorkers: 16,
     unreachableDeleteAfterSeconds: 10,
     bounceAfterSeconds: 60,

@@ -150,6 +150,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     namespaceTemplate: cfg.namespaceTemplate,
     remapper,
     allowDaemonSetPods: cfg.allowDaemonSetPods,
+    serviceTypes: cfg.serviceTypes,
+    serviceEndpoints: cfg.serviceEndpoints,
     bounceAfterSeconds: cfg.bounceAfterSeconds,
     avoidAfterBounceSeconds: cfg.avoidAfterBounceSeconds,
     clusterName: cfg.clusterName,

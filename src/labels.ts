@@ -44,3 +44,19 @@ export const ANNOTATION_TOKEN_TIMES = 'fedlet.io/token-times';
 export const ANNOTATION_RESOURCE_METRICS_PATH = 'metrics.k8s.io/resource-metrics-path';
 /** kubectl apply's copy of the whole object: large, never read, never copied to lower pods. */
 export const ANNOTATION_LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+/** Annotation on reflected lower objects (Services, NetworkPolicies): the annotations fedlet copied, so it removes only its own. */
+export const ANNOTATION_MANAGED_ANNOTATIONS = 'fedlet.io/managed-annotations';
+/** Kubernetes' own: the Service an EndpointSlice belongs to, and who manages the slice. */
+export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
+export const LABEL_ENDPOINTSLICE_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
+/** managed-by value on fedlet's EndpointSlices (serviceEndpoints: global); the lower controller ignores them. */
+export const ENDPOINTSLICE_MANAGED_BY_FEDLET = 'fedlet.io';
+/** Kubernetes' own: every namespace carries its name under this label. */
+export const LABEL_NAMESPACE_NAME = 'kubernetes.io/metadata.name';
+
+// Keys of the sandbox's simulated (kwok) lower nodes and pods.
+/** Marks the nodes a sandbox's kwok controller manages. */
+export const ANNOTATION_KWOK_NODE = 'kwok.x-k8s.io/node';
+/** On a sandbox pod: the CPU and memory usage kwok reports for it (defaults 5m / 8Mi). */
+export const ANNOTATION_SANDBOX_USAGE_CPU = 'fedlet.test/usage-cpu';
+export const ANNOTATION_SANDBOX_USAGE_MEMORY = 'fedlet.test/usage-memory';

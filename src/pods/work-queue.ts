@@ -39,6 +39,11 @@ export class WorkQueue {
     this.clock = o.clock ?? realClock;
   }
 
+  /** Keys being processed right now. */
+  get inFlight(): number {
+    return this.processing.size;
+  }
+
   get length(): number {
     return this.queue.length;
   }

@@ -357,3 +357,42 @@ describe('kubelet API while fenced', () => {
     expect(relayed).toBe(0);
   });
 });
+
+describe('informer after a long outage', () => {
+  it('relists on 410 Gone and reports objects that vanished meanwhile as deleted', async () => {
+    const caches = new CacheHealth();
+    let lists = 0;
+    let watches = 0;
+    const deleted: string[] = [];
+    const pod = (name: string) => ({ metadata: { name, namespace: 'ns', resourceVersion: String(lists) } });
+    const fake = {
+      server: new URL('https://lower:6443'),
+      caches,
+      get: () => {
+        lists++;
+        // Before the outage: a and b; after it, b is gone.
+        return Promise.resolve({
+          metadata: { resourceVersion: String(lists) },
+          items: lists === 1 ? [pod('a'), pod('b')] : [pod('a')],
+        });
+      },
+      async *watch(_p: string, _q: unknown, signal: AbortSignal, _h: unknown, onConnected?: () => void) {
+        onConnected?.();
+        if (++watches === 1) {
+          yield { type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } };
+          return;
+        }
+        await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+      },
+    };
+    const inf = new Informer({ client: fake as unknown as KubeClient, path: '/api/v1/pods', log });
+    inf.addHandlers({ onDelete: (o) => deleted.push(o.metadata?.name ?? '') });
+    inf.start();
+    for (let i = 0; i < 100 && watches < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await caches.waitFresh(5000)).toBe(true);
+    expect(lists).toBe(2);
+    expect(deleted).toEqual(['b']);
+    expect(inf.list().map((o) => o.metadata?.name)).toEqual(['a']);
+    await inf.stop();
+  });
+});

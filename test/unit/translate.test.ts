@@ -101,6 +101,35 @@ describe('translatePod', () => {
     expect(unsupportedField(base(), ctx)).toBeUndefined();
   });
 
+  // StatefulSet identity: <hostname>.<subdomain>.<ns>.svc resolves below through the reflected headless Service.
+  it.each<[string, { hostname?: string; subdomain?: string; name?: string }, { hostname: string; subdomain?: string }]>([
+    [
+      'StatefulSet pod: hostname and subdomain kept',
+      { name: 'web-0', hostname: 'web-0', subdomain: 'nginx' },
+      { hostname: 'web-0', subdomain: 'nginx' },
+    ],
+    [
+      'explicit hostname differs from the name',
+      { name: 'web-0', hostname: 'db', subdomain: 'dbs' },
+      { hostname: 'db', subdomain: 'dbs' },
+    ],
+    [
+      'subdomain without hostname: hostname = pod name',
+      { name: 'api-1', subdomain: 'api' },
+      { hostname: 'api-1', subdomain: 'api' },
+    ],
+    ['neither: hostname = pod name, no subdomain', { name: 'web-1' }, { hostname: 'web-1' }],
+  ])('keeps pod DNS identity: %s', (_n, given, want) => {
+    const p = base();
+    if (given.name) p.metadata.name = given.name;
+    if (given.hostname) p.spec.hostname = given.hostname;
+    if (given.subdomain) p.spec.subdomain = given.subdomain;
+    const l = translatePod(p, ctx);
+    expect(l.spec.hostname).toBe(want.hostname);
+    if (want.subdomain) expect(l.spec.subdomain).toBe(want.subdomain);
+    else expect(l.spec).not.toHaveProperty('subdomain');
+  });
+
   it('finds every ConfigMap and Secret reference but not the token volume', () => {
     const r = dependencyRefs(base());
     expect([...r.configMaps]).toEqual([

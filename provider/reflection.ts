@@ -1,0 +1,93 @@
+// Wires the reflection of the namespace-scoped upper objects pods need next to them (Services,
+// NetworkPolicies) into the lower cluster, for the namespaces where this fedlet runs pods.
+import type { Logger } from 'pino';
+import type { KubeClient } from '../src/kube/client.js';
+import { EventRecorder } from '../src/events.js';
+import { PodNamespaces, type PodSource } from './pod-namespaces.js';
+import { Reflector, type Reflected } from './reflector.js';
+import { GlobalEndpoints } from './global-endpoints.js';
+import { networkPolicyKind, type NetworkPolicySpec } from './network-policies.js';
+import { serviceKind, type ServiceSpec, type ServiceTypeMode } from './services.js';
+
+export interface ReflectionOptions {
+  upper: KubeClient;
+  lower: KubeClient;
+  nodeName: string;
+  clusterName: string;
+  namespaceTemplate: string;
+  lowerNamespaceOf(upperNamespace: string): string;
+  /** The provider's cache of this fedlet's lower pods. */
+  lowerPods: PodSource;
+  serviceTypes: ServiceTypeMode;
+  /** global: also list the Service's endpoints in other clusters below (see global-endpoints.ts). */
+  serviceEndpoints: 'local' | 'global';
+  log: Logger;
+}
+
+export function serviceRemapNotice(clusterName: string) {
+  return (upper: Reflected<ServiceSpec>, lowerNs: string): string => {
+    const name = upper.metadata.name ?? '';
+    return `Service ${upper.metadata.namespace}/${name} lives in namespace ${lowerNs} of lower cluster ${clusterName} (namespaceTemplate): pods there reach it as ${name}, ${name}.${lowerNs} or ${name}.${lowerNs}.svc.cluster.local; ${name}.${upper.metadata.namespace}.svc names do not resolve there`;
+  };
+}
+
+export class Reflection {
+  readonly presence: PodNamespaces;
+  readonly services: Reflector<ServiceSpec>;
+  readonly networkPolicies: Reflector<NetworkPolicySpec>;
+  readonly globalEndpoints?: GlobalEndpoints;
+
+  constructor(private readonly o: ReflectionOptions) {
+    this.presence = new PodNamespaces(o.lowerPods);
+    const events = new EventRecorder({ client: o.upper, component: 'fedlet', host: o.nodeName, log: o.log });
+    this.services = new Reflector<ServiceSpec>({
+      kind: serviceKind(o.serviceTypes),
+      upper: o.upper,
+      lower: o.lower,
+      nodeName: o.nodeName,
+      clusterName: o.clusterName,
+      lowerNamespaceOf: o.lowerNamespaceOf,
+      presence: this.presence,
+      events,
+      log: o.log,
+      remapNotice: serviceRemapNotice(o.clusterName),
+    });
+    this.networkPolicies = new Reflector<NetworkPolicySpec>({
+      kind: networkPolicyKind(o.lowerNamespaceOf),
+      upper: o.upper,
+      lower: o.lower,
+      nodeName: o.nodeName,
+      clusterName: o.clusterName,
+      lowerNamespaceOf: o.lowerNamespaceOf,
+      presence: this.presence,
+      events,
+      log: o.log,
+      workers: 2,
+    });
+    if (o.serviceEndpoints === 'global')
+      this.globalEndpoints = new GlobalEndpoints({
+        upper: o.upper,
+        lower: o.lower,
+        nodeName: o.nodeName,
+        clusterName: o.clusterName,
+        lowerNamespaceOf: o.lowerNamespaceOf,
+        services: this.services,
+        log: o.log,
+      });
+  }
+
+  start(signal: AbortSignal): void {
+    if (this.o.namespaceTemplate !== '{{namespace}}')
+      this.o.log.warn(
+        { namespaceTemplate: this.o.namespaceTemplate },
+        'namespaceTemplate renames namespaces in the lower cluster: there, reflected Services resolve by short name and as <service>.<lower namespace>, not as <service>.<upper namespace>.svc',
+      );
+    this.services.start(signal);
+    this.networkPolicies.start(signal);
+    this.globalEndpoints?.start(signal);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.services.stop(), this.networkPolicies.stop(), this.globalEndpoints?.stop()]);
+  }
+}
