@@ -141,7 +141,13 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
     await apply(upper, job('fails', ['exit', '4'], 1));
     await kubectl(upper, ['wait', '--for=condition=Complete', 'job/ok', '-n', ns, '--timeout=180s'], { timeoutMs: 200_000 });
     await kubectl(upper, ['wait', '--for=condition=Failed', 'job/fails', '-n', ns, '--timeout=180s'], { timeoutMs: 200_000 });
-    const failed = await kubectlJson<{ status: { failed?: number; succeeded?: number } }>(upper, ['get', 'job', 'fails', '-n', ns]);
+    const failed = await kubectlJson<{ status: { failed?: number; succeeded?: number } }>(upper, [
+      'get',
+      'job',
+      'fails',
+      '-n',
+      ns,
+    ]);
     expect(failed.status.failed).toBe(2);
     const ok = await kubectlJson<{ status: { succeeded?: number } }>(upper, ['get', 'job', 'ok', '-n', ns]);
     expect(ok.status.succeeded).toBe(1);
@@ -157,7 +163,9 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
       upper,
       pod('hog', {
         restartPolicy: 'Never',
-        containers: [container('app', ['oom', '256'], { resources: { limits: { memory: '48Mi' }, requests: { memory: '48Mi' } } })],
+        containers: [
+          container('app', ['oom', '256'], { resources: { limits: { memory: '48Mi' }, requests: { memory: '48Mi' } } }),
+        ],
       }),
     );
     const p = await waitPod(upper, ns, 'hog', (x) => !!status(x)?.state?.terminated, 'terminated', 180_000);
@@ -201,7 +209,10 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
       upper,
       ns,
       'unready',
-      (x) => x.status?.phase === 'Running' && !!status(x)?.started && !!x.status?.conditions?.some((c) => c.type === 'ContainersReady'),
+      (x) =>
+        x.status?.phase === 'Running' &&
+        !!status(x)?.started &&
+        !!x.status?.conditions?.some((c) => c.type === 'ContainersReady'),
       'Running',
     );
     expect(isReady(p)).toBe(false);
@@ -213,10 +224,7 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
     await apply(
       upper,
       pod('withinit', {
-        initContainers: [
-          container('setup', ['exit', '0']),
-          container('sidecar', ['tick', '1000'], { restartPolicy: 'Always' }),
-        ],
+        initContainers: [container('setup', ['exit', '0']), container('sidecar', ['tick', '1000'], { restartPolicy: 'Always' })],
         containers: [container('app', ['sleep', '0'])],
       }),
     );
@@ -230,10 +238,7 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
   });
 
   it('graceful deletion: the upper pod stays Terminating until the container has handled SIGTERM', async () => {
-    await apply(
-      upper,
-      pod('slow', { terminationGracePeriodSeconds: 60, containers: [container('app', ['slowterm', '8'])] }),
-    );
+    await apply(upper, pod('slow', { terminationGracePeriodSeconds: 60, containers: [container('app', ['slowterm', '8'])] }));
     await waitPod(upper, ns, 'slow', isReady, 'Ready');
     await kubectl(upper, ['delete', 'pod', 'slow', '-n', ns, '--wait=false']);
     // The lower container got the signal and is still in its handler...
@@ -287,7 +292,10 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
       upper,
       pod(
         'client',
-        { restartPolicy: 'Never', containers: [container('app', ['get', `http://${web.status!.podIP}:8080/echo?msg=cross-cluster`])] },
+        {
+          restartPolicy: 'Never',
+          containers: [container('app', ['get', `http://${web.status!.podIP}:8080/echo?msg=cross-cluster`])],
+        },
         f2.nodeName,
       ),
     );

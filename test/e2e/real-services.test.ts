@@ -21,33 +21,36 @@ const lowerPod = (name: string, spec: Record<string, unknown>) => {
   };
 };
 
-describe.skipIf(!!missing)(`Services and DNS in a lower cluster with a real node${missing ? ` (skipped: ${missing})` : ''}`, () => {
-  beforeAll(async () => {
-    await createNamespace(lower1, ns);
-  });
-  afterAll(async () => {
-    await kubectl(lower1, ['delete', 'namespace', ns, '--timeout=90s'], { timeoutMs: 100_000 }).catch(() => undefined);
-  });
-
-  it('a client pod reaches a Service by its DNS name through its ClusterIP', async () => {
-    await apply(lower1, lowerPod('web', { containers: [container('app', ['serve', '8080'])] }));
-    await apply(lower1, {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'web', namespace: ns },
-      spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] },
+describe.skipIf(!!missing)(
+  `Services and DNS in a lower cluster with a real node${missing ? ` (skipped: ${missing})` : ''}`,
+  () => {
+    beforeAll(async () => {
+      await createNamespace(lower1, ns);
     });
-    await waitPod(lower1, ns, 'web', isReady, 'Ready');
-    await apply(
-      lower1,
-      lowerPod('client', {
-        restartPolicy: 'OnFailure',
-        containers: [container('app', ['get', `http://web.${ns}.svc.cluster.local/echo?msg=via-service`])],
-      }),
-    );
-    // OnFailure: the first attempts may run before kube-proxy has programmed the new Service.
-    const p = await waitPod(lower1, ns, 'client', (x) => x.status?.phase === 'Succeeded', 'Succeeded', 120_000);
-    expect(p.status?.phase).toBe('Succeeded');
-    expect(await kubectl(lower1, ['logs', 'client', '-n', ns])).toBe('via-service from web\n');
-  });
-});
+    afterAll(async () => {
+      await kubectl(lower1, ['delete', 'namespace', ns, '--timeout=90s'], { timeoutMs: 100_000 }).catch(() => undefined);
+    });
+
+    it('a client pod reaches a Service by its DNS name through its ClusterIP', async () => {
+      await apply(lower1, lowerPod('web', { containers: [container('app', ['serve', '8080'])] }));
+      await apply(lower1, {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: ns },
+        spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] },
+      });
+      await waitPod(lower1, ns, 'web', isReady, 'Ready');
+      await apply(
+        lower1,
+        lowerPod('client', {
+          restartPolicy: 'OnFailure',
+          containers: [container('app', ['get', `http://web.${ns}.svc.cluster.local/echo?msg=via-service`])],
+        }),
+      );
+      // OnFailure: the first attempts may run before kube-proxy has programmed the new Service.
+      const p = await waitPod(lower1, ns, 'client', (x) => x.status?.phase === 'Succeeded', 'Succeeded', 120_000);
+      expect(p.status?.phase).toBe('Succeeded');
+      expect(await kubectl(lower1, ['logs', 'client', '-n', ns])).toBe('via-service from web\n');
+    });
+  },
+);
