@@ -426,7 +426,9 @@ async function main(): Promise<void> {
           // i = -1: one unmeasured pod each way (cold caches).
           const via = await podStartLatency(upper, ns, `real-${i + 1}`, body(`real-${i + 1}`, s.fedlets[0]!.nodeName));
           const direct = await podStartLatency(lower, ns, `real-direct-${i + 1}`, body(`real-direct-${i + 1}`, realNode.name));
-          if (i >= 0) (viaLat.push(via), dirLat.push(direct));
+          if (i < 0) continue;
+          viaLat.push(via);
+          dirLat.push(direct);
         }
         report('pod start → Ready on a real node, p50', pct(viaLat, 50), pct(dirLat, 50), 'ms');
         report('pod start → Ready on a real node, p99', pct(viaLat, 99), pct(dirLat, 99), 'ms');

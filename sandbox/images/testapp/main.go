@@ -11,12 +11,14 @@
 //	testapp slowterm SECONDS      print "ready", on SIGTERM print "got SIGTERM", wait SECONDS, exit 0
 //	testapp stdin                 print every stdin line as "got: LINE"; exit 0 at EOF
 //	testapp cat FILE              print FILE (for exec probes and checks without a shell)
+//	testapp get URL               print the body of an HTTP GET (busybox's wget crashes here); exit 1 on failure
 package main
 
 import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -29,7 +31,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: testapp serve|exit|crash|write|tick|oom|sleep|slowterm|stdin|cat ARGS")
+		fail("usage: testapp serve|exit|crash|write|tick|oom|sleep|slowterm|stdin|cat|get ARGS")
 	}
 	mode, args := os.Args[1], os.Args[2:]
 	switch mode {
@@ -75,6 +77,8 @@ func main() {
 			fail(err.Error())
 		}
 		os.Stdout.Write(b)
+	case "get":
+		get(argOr(args, 0, ""))
 	default:
 		fail("unknown mode " + mode)
 	}
@@ -169,4 +173,19 @@ func slowTerm(secs int) {
 	fmt.Printf("got SIGTERM; exiting in %ds\n", secs)
 	time.Sleep(time.Duration(secs) * time.Second)
 	fmt.Println("exiting")
+}
+
+func get(url string) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testapp:", err)
+		os.Exit(1)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(os.Stdout, resp.Body)
+	if resp.StatusCode >= 400 {
+		fmt.Fprintln(os.Stderr, "testapp: HTTP", resp.Status)
+		os.Exit(1)
+	}
 }
