@@ -108,12 +108,7 @@ function which(cmd: string): string | undefined {
 export function realNodeUnavailableReason(): string | undefined {
   if (process.platform !== 'linux') return 'real nodes need Linux';
   if (process.getuid?.() !== 0) return 'real nodes need root (containerd, runc, cgroups, network namespaces)';
-  try {
-    if (readlinkSync('/proc/self/ns/net') === readlinkSync('/proc/1/ns/net'))
-      return "real nodes need the sandbox's private network namespace: run under sandbox/netns-run.sh";
-  } catch {
-    return 'cannot read /proc/*/ns/net';
-  }
+  if (!inPrivateNetns()) return "real nodes need the sandbox's private network namespace: run under sandbox/netns-run.sh";
   for (const c of ['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'unshare', 'nsenter', 'ip', 'iptables'])
     if (!which(c)) return `${c} is not installed (npm run setup installs Debian's containerd, runc, iptables as root)`;
   if (!existsSync('/usr/lib/cni/bridge')) return 'CNI plugins are missing in /usr/lib/cni (Debian: containernetworking-plugins)';
@@ -128,6 +123,20 @@ export function realNodeUnavailableReason(): string | undefined {
     if (!existsSync(path.join(imagesDir(), `${img}.tar`)))
       return `image ${img} is missing in ${imagesDir()}: run 'npm run setup' (sandbox/images/build-images.sh)`;
   return undefined;
+}
+
+/**
+ * Whether this process runs in a network namespace of its own (sandbox/netns-run.sh) rather than the
+ * machine's: compared with PID 1's when readable, else judged by its links (only loopback and real-node
+ * veths; the machine has a NIC).
+ */
+function inPrivateNetns(): boolean {
+  try {
+    return readlinkSync('/proc/self/ns/net') !== readlinkSync('/proc/1/ns/net');
+  } catch {
+    const names = [...sh('ip', ['-o', 'link', 'show']).matchAll(/^\d+: ([^:@]+)[@:]/gm)].map((m) => m[1]!);
+    return names.every((n) => n === 'lo' || /^flnode\d+$/.test(n));
+  }
 }
 
 /** The first `n` free node slots in this network namespace (a slot is free when its veth does not exist). */
