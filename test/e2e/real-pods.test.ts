@@ -64,6 +64,19 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
     expect(status(p)?.containerID).toMatch(/^containerd:\/\//);
   });
 
+  it('mirrors the real kubelet status field by field (only PodScheduled and the host IPs are the upper side’s)', async () => {
+    await eventually(async () => {
+      const [u, l] = await Promise.all([getPod(upper, ns, 'web'), getPod(lower1, ns, 'web')]);
+      const { hostIP: _uh, hostIPs: _uhs, conditions: uc, ...upperRest } = u.status as Record<string, unknown>;
+      const { hostIP: _lh, hostIPs: _lhs, conditions: lc, ...lowerRest } = l.status as Record<string, unknown>;
+      expect(upperRest).toEqual(lowerRest);
+      type Cond = { type: string };
+      const rename = (c: Cond) => (c.type === 'PodScheduled' ? { ...c, type: 'fedlet.io/LowerScheduled' } : c);
+      const byType = (xs: Cond[]) => [...xs].sort((a, b) => a.type.localeCompare(b.type));
+      expect(byType((uc as Cond[]).filter((c) => c.type !== 'PodScheduled'))).toEqual(byType((lc as Cond[]).map(rename)));
+    });
+  });
+
   it('kubectl logs: real output, -f of a live writer, --previous after a real restart', async () => {
     await apply(upper, pod('ticker', { containers: [container('app', ['tick', '200'])] }));
     await waitPod(upper, ns, 'ticker', isReady, 'Ready');
@@ -284,6 +297,21 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
     expect(await kubectl(upper, ['exec', 'files', '-n', ns, '--', 'md5sum', '/tmp/in.txt'])).toMatch(/^[0-9a-f]{32}/);
     await kubectl(upper, ['cp', `${ns}/files:/tmp/in.txt`, path.join(dir, 'out.txt')]);
     expect(readFileSync(path.join(dir, 'out.txt'), 'utf8')).toBe(payload);
+  });
+
+  it('kubectl top shows the real usage the kubelet measured', async () => {
+    const top = await eventually(
+      async () => {
+        const out = await kubectl(upper, ['top', 'pod', 'web', '-n', ns, '--no-headers']);
+        const m = /^web\s+(\d+)m\s+(\d+)Mi/.exec(out.trim());
+        if (!m) throw new Error(`unexpected kubectl top output: ${out}`);
+        return { cpu: Number(m[1]), memMi: Number(m[2]) };
+      },
+      { timeoutMs: 180_000, intervalMs: 3000, what: 'kubectl top pod web' },
+    );
+    // A Go HTTP server's working set is a few MiB: measured, not kwok's simulated 8Mi.
+    expect(top.memMi).toBeGreaterThan(0);
+    expect(top.memMi).not.toBe(8);
   });
 
   it('pod IPs are routable across lower clusters: a pod behind one virtual node reaches one behind the other', async () => {
