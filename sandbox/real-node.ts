@@ -497,10 +497,21 @@ function wireNetwork(slot: number, pid: number): void {
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
 }
 
+/**
+ * Every kubelet, containerd (CRI config watcher) and kube-proxy takes inotify instances, and the kernel's
+ * default of 128 per user runs out on a machine that already runs several sandboxes: containerd's CRI
+ * plugin then fails to load ("too many open files"). Raised machine-wide, never lowered.
+ */
+export function ensureInotifyInstances(min = 8192): void {
+  const f = '/proc/sys/fs/inotify/max_user_instances';
+  if (Number(readFileSync(f, 'utf8').trim()) < min) writeFileSync(f, String(min));
+}
+
 /** Starts one real node and waits until its Node is Ready in the cluster. */
 export async function startRealNode(spec: RealNodeSpec, timeoutMs = 120_000): Promise<RealNodeRecord> {
   const why = realNodeUnavailableReason();
   if (why) throw new RealNodeUnavailable(why);
+  ensureInotifyInstances();
   const dir = path.join(spec.cluster.dir, `node-${spec.name}`);
   for (const stale of ['go', 'started', 'pids']) rmSync(path.join(dir, stale), { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
