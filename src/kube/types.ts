@@ -95,6 +95,7 @@ export interface PodCondition {
   message?: string;
   lastTransitionTime?: string;
   lastProbeTime?: string | null;
+  observedGeneration?: number;
 }
 export interface PodStatus {
   phase?: string;

@@ -69,6 +69,8 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
       const [u, l] = await Promise.all([getPod(upper, ns, 'web'), getPod(lower1, ns, 'web')]);
       const { hostIP: _uh, hostIPs: _uhs, conditions: uc, ...upperRest } = u.status as Record<string, unknown>;
       const { hostIP: _lh, hostIPs: _lhs, conditions: lc, ...lowerRest } = l.status as Record<string, unknown>;
+      const keys = (o: object) => Object.keys(o).sort().join(',');
+      expect(keys(upperRest), 'status fields').toBe(keys(lowerRest));
       expect(upperRest).toEqual(lowerRest);
       type Cond = { type: string };
       const rename = (c: Cond) => (c.type === 'PodScheduled' ? { ...c, type: 'fedlet.io/LowerScheduled' } : c);
@@ -181,7 +183,7 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
         ],
       }),
     );
-    const p = await waitPod(upper, ns, 'hog', (x) => !!status(x)?.state?.terminated, 'terminated', 180_000);
+    const p = await waitPod(upper, ns, 'hog', (x) => x.status?.phase === 'Failed', 'Failed', 180_000);
     expect(status(p)?.state?.terminated?.reason).toBe('OOMKilled');
     expect(status(p)?.state?.terminated?.exitCode).toBe(137);
     expect(p.status?.phase).toBe('Failed');
