@@ -11,7 +11,7 @@
 //     teardown finds containers and shims that outlive containerd, kills them and removes the tree.
 // Real nodes need root and a private network namespace (sandbox/netns-run.sh): they add routes,
 // interfaces and sysctls that must not touch the machine's own network.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -475,10 +475,13 @@ function clusterDnsManifest(nodeIP: string): string {
   });
 }
 
-function kubectlApply(cluster: ClusterState, manifest: string): void {
-  execFileSync(findBinary('kubectl'), ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], {
-    input: manifest,
-    stdio: ['pipe', 'pipe', 'pipe'],
+/** Asynchronous: nodes start in parallel, and a blocked event loop would stall the others' waits. */
+function kubectl(cluster: ClusterState, args: string[], input?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(findBinary('kubectl'), ['--kubeconfig', cluster.kubeconfig, ...args], (err, _out, stderr) =>
+      err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`)) : resolve(),
+    );
+    child.stdin?.end(input ?? '');
   });
 }
 
@@ -517,7 +520,7 @@ export async function startRealNode(spec: RealNodeSpec, timeoutMs = 120_000): Pr
   mkdirSync(dir, { recursive: true });
   const cgroupRoot = `/fedlet-${spec.slot}-${randomBytes(3).toString('hex')}`;
   writeConfigs(spec, dir, cgroupRoot);
-  if (spec.clusterServices) kubectlApply(spec.cluster, clusterDnsManifest(realNodeIP(spec.slot)));
+  if (spec.clusterServices) await kubectl(spec.cluster, ['apply', '-f', '-'], clusterDnsManifest(realNodeIP(spec.slot)));
   const hostPaths = HOST_PATHS.filter((p) => !existsSync(p));
   prepareCgroups(cgroupRoot);
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'real-node.sh');
@@ -543,7 +546,7 @@ export async function startRealNode(spec: RealNodeSpec, timeoutMs = 120_000): Pr
   try {
     await waitFor(
       () => readlinkSync(`/proc/${started.pid}/ns/net`) !== readlinkSync('/proc/self/ns/net'),
-      5000,
+      30_000,
       'node namespaces',
     );
     joinCgroups(cgroupRoot, started.pid);
@@ -554,9 +557,7 @@ export async function startRealNode(spec: RealNodeSpec, timeoutMs = 120_000): Pr
     rec.components = readComponents(dir);
     await waitForNodeReady(spec.cluster, spec.name, dir, timeoutMs);
     // Lower clusters allocate no pod CIDRs (kwok nodes bring their own); publish this node's.
-    execFileSync(findBinary('kubectl'), [
-      '--kubeconfig',
-      spec.cluster.kubeconfig,
+    await kubectl(spec.cluster, [
       'patch',
       'node',
       spec.name,
@@ -606,12 +607,15 @@ function readComponents(dir: string): ProcessRecord[] {
 
 async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  // Checks once more after the deadline: a busy event loop (other nodes starting) may have slept past it.
+  for (;;) {
+    const last = Date.now() >= deadline;
     try {
       if (check()) return;
     } catch {
       /* not yet */
     }
+    if (last) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${what} not ready after ${timeoutMs} ms`);
