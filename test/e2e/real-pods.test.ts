@@ -94,7 +94,7 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
       follow.stop();
     }
 
-    await apply(upper, pod('crasher', { containers: [container('app', ['crash', '1', '3'])] }));
+    await apply(upper, pod('crasher', { containers: [container('app', ['crash', '0', '3'])] }));
     const p = await waitPod(upper, ns, 'crasher', (x) => (status(x)?.restartCount ?? 0) >= 1, 'restarted once');
     expect(status(p)?.lastState?.terminated?.exitCode).toBe(3);
     const previous = await kubectl(upper, ['logs', 'crasher', '-n', ns, '--previous']);
