@@ -107,9 +107,9 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
       upper,
       ns,
       'crasher',
-      (x) => status(x)?.state?.waiting?.reason === 'CrashLoopBackOff' && (status(x)?.restartCount ?? 0) >= 2,
+      (x) => status(x)?.state?.waiting?.reason === 'CrashLoopBackOff' && (status(x)?.restartCount ?? 0) >= 1,
       'in CrashLoopBackOff',
-      180_000,
+      220_000,
     );
     const up = status(p)!;
     expect(up.lastState?.terminated?.reason).toBe('Error');
