@@ -15,7 +15,17 @@ export function upperStatusFromLower(lower: Pod, upper: Pod, ctx: StatusContext)
   const conditions: PodCondition[] = [];
   const upperScheduled = upper.status?.conditions?.find((c) => c.type === 'PodScheduled');
   if (upperScheduled) conditions.push(upperScheduled);
-  for (const c of ls.conditions ?? []) {
+  // Generations count spec changes of each pod separately. A lower kubelet that has observed its pod's
+  // current generation has observed what fedlet translated from the upper pod's current one.
+  const observed = (g: number | undefined): number | undefined =>
+    g !== undefined && g === lower.metadata.generation ? upper.metadata.generation : undefined;
+  for (const lc of ls.conditions ?? []) {
+    const c = { ...lc };
+    if (c.observedGeneration !== undefined) {
+      const g = observed(c.observedGeneration);
+      if (g === undefined) delete c.observedGeneration;
+      else c.observedGeneration = g;
+    }
     if (c.type === 'PodScheduled') conditions.push({ ...c, type: CONDITION_LOWER_SCHEDULED });
     else conditions.push(c);
   }
@@ -34,5 +44,10 @@ export function upperStatusFromLower(lower: Pod, upper: Pod, ctx: StatusContext)
   else if (out.podIP) out.podIPs = [{ ip: out.podIP }];
   if (ls.containerStatuses) out.containerStatuses = ls.containerStatuses;
   if (ls.initContainerStatuses) out.initContainerStatuses = ls.initContainerStatuses;
+  // What real kubelets report beyond kwok's stages, mirrored as they are.
+  for (const f of ['ephemeralContainerStatuses', 'resources', 'resize', 'resourceClaimStatuses'])
+    if (ls[f] !== undefined) out[f] = ls[f];
+  const gen = observed(typeof ls.observedGeneration === 'number' ? ls.observedGeneration : undefined);
+  if (gen !== undefined) out.observedGeneration = gen;
   return out;
 }

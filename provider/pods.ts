@@ -46,6 +46,8 @@ function slimLowerPod(p: Pod): Pod {
       namespace: p.metadata.namespace,
       uid: p.metadata.uid,
       resourceVersion: p.metadata.resourceVersion,
+      // Status reflection maps the kubelet's observedGeneration through it.
+      generation: p.metadata.generation,
       labels: p.metadata.labels,
       annotations: p.metadata.annotations,
       deletionTimestamp: p.metadata.deletionTimestamp,

@@ -17,7 +17,10 @@ export type BinaryName =
   | 'kwok'
   | 'metrics-server'
   | 'kubelet-front'
-  | 'helm';
+  | 'helm'
+  | 'kubelet'
+  | 'kube-proxy'
+  | 'coredns';
 
 export function defaultBinDir(): string {
   const cache = process.env.FEDLET_CACHE_DIR ?? path.join(homedir(), '.cache', 'fedlet');
@@ -34,4 +37,19 @@ export function findBinary(name: BinaryName): string {
   ].filter((c): c is string => !!c);
   for (const c of candidates) if (existsSync(c)) return c;
   throw new Error(`binary ${name} not found (looked in ${candidates.join(', ')}); run 'npm run setup' to build it`);
+}
+
+/** A binary only some sandbox features need (real nodes: kube-proxy, coredns): its path, or undefined. */
+export function findOptionalBinary(name: BinaryName): string | undefined {
+  try {
+    return findBinary(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where sandbox/images/build-images.sh leaves the real nodes' image tars. */
+export function imagesDir(): string {
+  const cache = process.env.FEDLET_CACHE_DIR ?? path.join(homedir(), '.cache', 'fedlet');
+  return process.env.FEDLET_IMAGES_DIR ?? path.join(cache, 'images');
 }

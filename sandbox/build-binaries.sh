@@ -3,7 +3,8 @@
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (from the k8s.io/kubernetes Go module),
 # etcd (from go.etcd.io/etcd/server/v3), kwok (from sigs.k8s.io/kwok), metrics-server (from
 # sigs.k8s.io/metrics-server; see build-metrics-server.sh) and the sandbox's kubelet streaming front
-# (sandbox/kubelet-front; see build-kubelet-front.sh).
+# (sandbox/kubelet-front; see build-kubelet-front.sh); for real sandbox nodes also kubelet, kube-proxy
+# and CoreDNS (see build-coredns.sh).
 # Output: $FEDLET_BIN_DIR (default ~/.cache/fedlet/bin/k8s-$K8S_VERSION). Prints the directory last.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,7 +23,8 @@ fail() { echo "[build-binaries] ERROR building $1: $2" >&2; exit 1; }
 have() { [ -x "$OUT/$1" ]; }
 
 build_kubernetes() {
-  local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=()
+  # kubelet and kube-proxy run on the sandbox's real nodes (sandbox/real-node.ts).
+  local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy) missing=()
   for n in "${names[@]}"; do have "$n" || missing+=("$n"); done
   [ ${#missing[@]} -eq 0 ] && { log "kubernetes $K8S_VERSION: cached"; return; }
   local minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
@@ -77,6 +79,7 @@ build_etcd
 build_kwok
 build_kubernetes
 bash "$HERE/build-metrics-server.sh" "$OUT"
+bash "$HERE/build-coredns.sh" "$OUT"
 bash "$HERE/build-kubelet-front.sh" "$OUT" >/dev/null
 # helm, which the e2e suite installs charts/fedlet with (from helm.sh/helm/v3; see build-helm.sh).
 bash "$HERE/build-helm.sh" "$OUT"

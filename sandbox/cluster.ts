@@ -36,6 +36,11 @@ export interface ClusterSpec {
   schedulerConfig?: string;
   /** kube-controller-manager --cluster-signing-duration: lifetime of CSR-issued certificates (default 1 year). */
   clusterSigningDuration?: string;
+  /**
+   * Address the API server listens on (default 127.0.0.1). Real nodes (sandbox/real-node.ts) live in
+   * network namespaces of their own and reach it through their gateway address: 0.0.0.0 then.
+   */
+  bindAddress?: string;
 }
 
 export interface ClusterState {
@@ -106,7 +111,7 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
     );
     const apiArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      '--bind-address=127.0.0.1',
+      `--bind-address=${spec.bindAddress ?? '127.0.0.1'}`,
       '--advertise-address=127.0.0.1',
       `--secure-port=${apiPort}`,
       `--tls-cert-file=${pki.serverCert}`,
@@ -123,10 +128,11 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
       '--profiling=false',
       `--cert-dir=${path.join(dir, 'apiserver-certs')}`,
     ];
+    // Lower API servers present it to real kubelets (which authenticate every caller), upper ones to fedlet.
+    const kc = pki.client('apiserver-kubelet-client');
+    apiArgs.push(`--kubelet-client-certificate=${kc.cert}`, `--kubelet-client-key=${kc.key}`);
+    state.kubeletClientCert = kc.cert;
     if (spec.role === 'upper') {
-      const kc = pki.client('apiserver-kubelet-client');
-      apiArgs.push(`--kubelet-client-certificate=${kc.cert}`, `--kubelet-client-key=${kc.key}`);
-      state.kubeletClientCert = kc.cert;
       // The aggregation layer, for metrics.k8s.io (kubectl top): requests reach extension API servers
       // with the front-proxy client certificate; endpoints are dialled directly (there is no kube-proxy).
       const fp = frontProxyPki(pki.dir);

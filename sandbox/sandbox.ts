@@ -11,6 +11,14 @@ import { findBinary } from './binaries.js';
 import { sandboxNodeIP } from './node-address.js';
 import { LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
 import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY } from '../src/scheduling-summary.js';
+import {
+  freeSlots,
+  REAL_NODE_LABEL,
+  realNodeUnavailableReason,
+  startRealNode,
+  stopRealNode,
+  type RealNodeRecord,
+} from './real-node.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 
 export interface FedletRecord {
@@ -36,6 +44,8 @@ export interface SandboxState {
   lowerKubeconfigs: string[];
   /** Address the virtual and kwok nodes publish (see node-address.ts). */
   nodeIP?: string;
+  /** Real kubelet nodes beside the kwok nodes (sandbox/real-node.ts). */
+  realNodes?: RealNodeRecord[];
 }
 
 export interface SandboxOptions {
@@ -48,6 +58,11 @@ export interface SandboxOptions {
   upperCertificateDuration?: string;
   progress?: (msg: string) => void;
   extraFedletArgs?: string[];
+  /**
+   * Real nodes (containerd + kubelet; kube-proxy and CoreDNS on the first) per lower cluster, beside its
+   * kwok nodes. Needs root and the private network namespace of sandbox/netns-run.sh. Default 0.
+   */
+  realNodes?: number;
 }
 
 export const lowerName = (i: number) => `lower-${i + 1}`;
@@ -125,6 +140,11 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   const removed = clearSandboxFiles(dir);
   if (removed.length) opts.progress?.(`removed the state of a stopped sandbox in ${dir}: ${removed.join(', ')}`);
   const n = opts.lowers ?? 2;
+  const realNodes = opts.realNodes ?? 0;
+  if (realNodes > 0) {
+    const why = realNodeUnavailableReason();
+    if (why) throw new Error(`--real-nodes: ${why}`);
+  }
   const progress = opts.progress ?? (() => undefined);
   const started = Date.now();
   progress(`starting upper cluster and ${n} lower cluster(s) in ${dir}`);
@@ -145,6 +165,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
         role: 'lower',
         dir: path.join(dir, lowerName(i)),
         nodes: (opts.lowerNodes ?? defaultNodesFor)(i),
+        ...(realNodes > 0 ? { bindAddress: '0.0.0.0' } : {}),
       }),
     ),
   ]);
@@ -168,11 +189,49 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   const state = await prepareFedlets(dir, upper, lowers, upperKubeconfig, lowerKubeconfigs, false, opts.extraFedletArgs);
   state.extender = startExtender(dir, upperKubeconfig, extenderPort!);
   saveState(state);
+  if (realNodes > 0) {
+    await startRealNodes(state, realNodes, opts.lowerNodes ?? defaultNodesFor);
+    progress(`${realNodes} real node(s) per lower cluster Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  }
   if (opts.withFedlet !== false) {
     await startAllFedlets(state, progress);
     progress(`virtual nodes Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
   }
   return state;
+}
+
+/** Starts `perLower` real nodes in every lower cluster (in parallel) and records them in the state. */
+async function startRealNodes(state: SandboxState, perLower: number, layout: (i: number) => KwokNodeSpec[]): Promise<void> {
+  const slots = freeSlots(state.lowers.length * perLower);
+  state.realNodes = [];
+  const results = await Promise.allSettled(
+    state.lowers.flatMap((cluster, i) => {
+      const region = layout(i).find((n) => n.labels?.['topology.kubernetes.io/region'])?.labels?.[
+        'topology.kubernetes.io/region'
+      ];
+      return Array.from({ length: perLower }, (_, j) =>
+        startRealNode({
+          cluster,
+          name: `${cluster.name}-real-${j}`,
+          slot: slots[i * perLower + j]!,
+          clusterServices: j === 0,
+          labels: {
+            [REAL_NODE_LABEL]: 'true',
+            ...(region ? { 'topology.kubernetes.io/region': region, 'topology.kubernetes.io/zone': `${region}-real` } : {}),
+          },
+        }).then((r) => {
+          state.realNodes!.push(r);
+          saveState(state);
+          return r;
+        }),
+      );
+    }),
+  );
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed.length) {
+    await sandboxDown(state.dir).catch(() => undefined);
+    throw new Error(failed.map((f) => (f.reason as Error).message).join('\n'));
+  }
 }
 
 /** KubeSchedulerConfiguration for the upper scheduler: the default profile plus fedlet's extender. */
@@ -482,6 +541,8 @@ export async function sandboxDown(dir: string): Promise<void> {
   const s = loadState(dir);
   for (const f of s.fedlets) if (f.process) await stopProcess(f.process);
   if (s.extender) await stopProcess(s.extender);
+  // Real nodes first: their kubelets would otherwise report to stopped API servers while being torn down.
+  await Promise.all((s.realNodes ?? []).map((r) => stopRealNode(r)));
   await Promise.all([...s.lowers, s.upper].map((c) => stopCluster(c)));
 }
 
@@ -499,6 +560,9 @@ export function sandboxStatus(dir: string): ComponentStatus[] {
   for (const f of s.fedlets)
     if (f.process) rows.push({ cluster: f.cluster, component: 'fedlet', pid: f.process.pid, running: isOurs(f.process) });
   if (s.extender) rows.push({ cluster: 'upper', component: 'fedlet-extender', pid: s.extender.pid, running: isOurs(s.extender) });
+  for (const r of s.realNodes ?? [])
+    for (const p of r.components)
+      rows.push({ cluster: r.cluster, component: `${r.name}/${p.name}`, pid: p.pid, running: isOurs(p) });
   return rows;
 }
 

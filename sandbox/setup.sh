@@ -16,6 +16,28 @@ if ! command -v go >/dev/null; then
   echo "[setup] ERROR: the Go toolchain (1.26+) is needed to build kube-apiserver, etcd and kwok; install it and retry" >&2
   exit 1
 fi
+# Real sandbox nodes (fedlet sandbox up --real-nodes N, and the e2e suite when run as root) need a container
+# runtime, CNI plugins and iptables; busybox-static and gcc go into the images built below.
+if [ "$(id -u)" = 0 ]; then
+  missing=()
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v busybox >/dev/null || missing+=(busybox-static)
+  command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "[setup] installing ${missing[*]} for real sandbox nodes" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+else
+  echo "[setup] not root: skipping containerd/runc/CNI/iptables for real sandbox nodes (--real-nodes and the real-node e2e tests need root)" >&2
+fi
 bash sandbox/build-binaries.sh
+if command -v busybox >/dev/null && command -v gcc >/dev/null; then
+  bash sandbox/images/build-images.sh >/dev/null
+else
+  echo "[setup] busybox or gcc missing: skipping the real-node images (sandbox/images/build-images.sh)" >&2
+fi
 # Leave a runnable CLI: README's `node dist/src/cli.js ...` and `npx fedlet ...` work right after setup.
 npm run build

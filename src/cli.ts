@@ -10,7 +10,7 @@ const usage = `fedlet — a virtual kubelet that makes whole Kubernetes clusters
 
 Usage:
   fedlet run --lower-kubeconfig FILE --cluster-name NAME [--upper-kubeconfig FILE] [--config FILE] [options]
-  fedlet sandbox up --dir DIR [--lowers N] [--no-fedlet] [--foreground]
+  fedlet sandbox up --dir DIR [--lowers N] [--real-nodes N] [--no-fedlet] [--foreground]
   fedlet sandbox down --dir DIR
   fedlet sandbox status --dir DIR
   fedlet extender --upper-kubeconfig FILE [--port 8888] [--bind-address 0.0.0.0] [--summary-namespace fedlet-system]
@@ -66,14 +66,24 @@ function eachFlag(argv: string[], visit: (name: string, value: () => string, raw
   }
 }
 
-function sandboxArgs(argv: string[]): { dir: string; lowers: number; noFedlet: boolean; foreground: boolean } {
-  const out = { dir: '.sandbox', lowers: 2, noFedlet: false, foreground: false };
+function sandboxArgs(argv: string[]): {
+  dir: string;
+  lowers: number;
+  noFedlet: boolean;
+  foreground: boolean;
+  realNodes: number;
+} {
+  const out = { dir: '.sandbox', lowers: 2, noFedlet: false, foreground: false, realNodes: 0 };
   eachFlag(argv, (name, value, a) => {
     if (name === '--dir') out.dir = value();
     else if (name === '--lowers') {
       out.lowers = Number(value());
       if (!Number.isInteger(out.lowers) || out.lowers < 1 || out.lowers > 8)
         throw new ConfigError('--lowers must be a whole number from 1 to 8');
+    } else if (name === '--real-nodes') {
+      out.realNodes = Number(value());
+      if (!Number.isInteger(out.realNodes) || out.realNodes < 0 || out.realNodes > 4)
+        throw new ConfigError('--real-nodes must be a whole number from 0 to 4 (real nodes per lower cluster)');
     } else if (name === '--no-fedlet') out.noFedlet = true;
     else if (name === '--foreground') out.foreground = true;
     else throw new ConfigError(`unknown sandbox option ${a}`);
@@ -108,7 +118,13 @@ async function cmdSandbox(argv: string[]): Promise<number> {
   const sb = await import('../sandbox/sandbox.js');
   const say = (m: string) => process.stderr.write(`[sandbox] ${m}\n`);
   if (sub === 'up') {
-    const s = await sb.sandboxUp({ dir: a.dir, lowers: a.lowers, withFedlet: !a.noFedlet, progress: say });
+    const s = await sb.sandboxUp({
+      dir: a.dir,
+      lowers: a.lowers,
+      withFedlet: !a.noFedlet,
+      realNodes: a.realNodes,
+      progress: say,
+    });
     const { findBinary } = await import('../sandbox/binaries.js');
     const { fileURLToPath } = await import('node:url');
     const path = await import('node:path');

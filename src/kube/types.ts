@@ -6,6 +6,7 @@ export interface ObjectMeta {
   namespace?: string;
   uid?: string;
   resourceVersion?: string;
+  generation?: number;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   deletionTimestamp?: string;
@@ -121,6 +122,7 @@ export interface PodCondition {
   message?: string;
   lastTransitionTime?: string;
   lastProbeTime?: string | null;
+  observedGeneration?: number;
 }
 export interface PodStatus {
   phase?: string;

@@ -15,6 +15,11 @@ const ownedStatusFields = [
   'qosClass',
   'containerStatuses',
   'initContainerStatuses',
+  'ephemeralContainerStatuses',
+  'observedGeneration',
+  'resources',
+  'resize',
+  'resourceClaimStatuses',
 ] as const;
 
 function canonical(v: unknown): string {

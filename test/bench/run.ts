@@ -2,7 +2,8 @@
 // fedlet (upper cluster) and directly in the lower cluster — and printed with their ratio, because
 // absolute numbers on a shared 2-core machine mean little. Run: npm run bench
 //   BENCH_SINGLE=20 BENCH_BURST=1000 BENCH_LARGE=10000 BENCH_STREAM_MB=64 (defaults) tune the sizes;
-//   BENCH_ONLY=extender|pods,burst,streams,large picks parts (default: all).
+//   BENCH_ONLY=extender|pods,real,burst,streams,large picks parts (default: all; `real` needs root and
+//   sandbox/netns-run.sh: pod start on a real kubelet node, BENCH_REAL=10 pods each way).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { findBinary } from '../../sandbox/binaries.js';
 import { sandboxDown, sandboxUp, type SandboxState } from '../../sandbox/sandbox.js';
+import { REAL_NODE_TAINT, realNodeUnavailableReason } from '../../sandbox/real-node.js';
 import type { KwokNodeSpec } from '../../sandbox/cluster.js';
 import { fitInCluster } from '../../scheduler-plugin/fit.js';
 import { buildSummary } from '../../provider/summary.js';
@@ -26,7 +28,8 @@ const SINGLE = num('BENCH_SINGLE', 20);
 const BURST = num('BENCH_BURST', 1000);
 const LARGE = num('BENCH_LARGE', 10000);
 const STREAM_MB = num('BENCH_STREAM_MB', 64);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'extender,pods,burst,streams,large').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'extender,pods,real,burst,streams,large').split(','));
+const REAL = num('BENCH_REAL', 10);
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
 function cpuSeconds(pid: number): number {
@@ -330,7 +333,15 @@ async function main(): Promise<void> {
   if (![...ONLY].some((p) => p !== 'extender')) return printResults();
   const dir = process.env.BENCH_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'fedlet-bench-'));
   console.error(`[bench] starting sandbox in ${dir}`);
-  const s = await sandboxUp({ dir, lowers: 1, lowerNodes: benchNodes, progress: (m) => console.error(`[bench] ${m}`) });
+  const noReal = ONLY.has('real') ? realNodeUnavailableReason() : 'not asked for';
+  if (ONLY.has('real') && noReal) note('pod start on a real node', `skipped: ${noReal}`);
+  const s = await sandboxUp({
+    dir,
+    lowers: 1,
+    lowerNodes: benchNodes,
+    realNodes: noReal ? 0 : 1,
+    progress: (m) => console.error(`[bench] ${m}`),
+  });
   const upper = new KubeClient(loadKubeConfig(s.upperKubeconfig), { writeQps: 1000, writeBurst: 1000 });
   const lower = new KubeClient(loadKubeConfig(s.lowerKubeconfigs[0]!), { writeQps: 1000, writeBurst: 1000 });
   const ns = 'bench';
@@ -388,6 +399,49 @@ async function main(): Promise<void> {
           lower.delete(`/api/v1/namespaces/${ns}/pods/direct-${i}`).catch(() => undefined),
         ),
       ]);
+    }
+    // 1b. pod start → Ready on a real kubelet node (containerd, runc, CNI), via fedlet and directly. The
+    // kwok nodes are cordoned meanwhile, so the lower scheduler can only pick the real node.
+    const realNode = s.realNodes?.[0];
+    if (realNode) {
+      const lowerKc = s.lowerKubeconfigs[0]!;
+      const kwok = (await kubectlOut(lowerKc, ['get', 'nodes', '-l', 'type=kwok', '-o', 'jsonpath={.items[*].metadata.name}']))
+        .split(/\s+/)
+        .filter(Boolean);
+      for (const n of kwok) await kubectlOut(lowerKc, ['cordon', n]);
+      try {
+        const body = (name: string, nodeName: string) => ({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name },
+          spec: {
+            nodeName,
+            terminationGracePeriodSeconds: 0,
+            tolerations: [{ key: REAL_NODE_TAINT, operator: 'Exists', effect: 'NoSchedule' }],
+            containers: [{ name: 'c', image: 'fedlet.local/testapp:1', imagePullPolicy: 'Never', args: ['sleep', '0'] }],
+          },
+        });
+        const viaLat: number[] = [];
+        const dirLat: number[] = [];
+        for (let i = -1; i < REAL; i++) {
+          // i = -1: one unmeasured pod each way (cold caches).
+          const via = await podStartLatency(upper, ns, `real-${i + 1}`, body(`real-${i + 1}`, s.fedlets[0]!.nodeName));
+          const direct = await podStartLatency(lower, ns, `real-direct-${i + 1}`, body(`real-direct-${i + 1}`, realNode.name));
+          if (i < 0) continue;
+          viaLat.push(via);
+          dirLat.push(direct);
+        }
+        report('pod start → Ready on a real node, p50', pct(viaLat, 50), pct(dirLat, 50), 'ms');
+        report('pod start → Ready on a real node, p99', pct(viaLat, 99), pct(dirLat, 99), 'ms');
+        await Promise.all(
+          Array.from({ length: REAL + 1 }, (_, i) => [
+            upper.delete(`/api/v1/namespaces/${ns}/pods/real-${i}`).catch(() => undefined),
+            lower.delete(`/api/v1/namespaces/${ns}/pods/real-direct-${i}`).catch(() => undefined),
+          ]).flat(),
+        );
+      } finally {
+        for (const n of kwok) await kubectlOut(lowerKc, ['uncordon', n]).catch(() => undefined);
+      }
     }
     // 2. burst (streams need one of its pods: with BENCH_ONLY=streams a 1-pod Deployment stands in)
     if (!ONLY.has('burst')) await burst(upper, ns, 'burst-via', 1);
@@ -466,6 +520,18 @@ async function main(): Promise<void> {
     if (!process.env.BENCH_KEEP) await sandboxDown(dir);
   }
   printResults();
+}
+
+/** Runs kubectl and returns its stdout (throws on failure). */
+function kubectlOut(kubeconfig: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(findBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args]);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${err}`))));
+  });
 }
 
 function printResults(): void {

@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { realNodeUnavailableReason } from '../../sandbox/real-node.js';
 import { loadState, sandboxAttach, sandboxDown, sandboxUp, type SandboxState } from '../../sandbox/sandbox.js';
 
 declare module 'vitest' {
@@ -30,8 +31,12 @@ export async function setup(project: TestProject): Promise<void> {
       progress,
     });
   } else {
+    // One real node per lower cluster when this machine can run them (root, inside netns-run.sh); the
+    // real-node tests skip by name otherwise. FEDLET_E2E_REAL_NODES=0 turns them off.
+    const why = process.env.FEDLET_E2E_REAL_NODES === '0' ? 'FEDLET_E2E_REAL_NODES=0' : realNodeUnavailableReason();
+    if (why) progress(`no real nodes: ${why}`);
     // Short-lived CSR certificates, so the serving-certificate renewal test sees a real renewal.
-    state = await sandboxUp({ dir, lowers: 2, progress, upperCertificateDuration: '2m' });
+    state = await sandboxUp({ dir, lowers: 2, progress, realNodes: why ? 0 : 1, upperCertificateDuration: '2m' });
   }
   progress(`environment ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${dir})`);
   project.provide('sandboxDir', dir);

@@ -1,0 +1,3 @@
+module fedlet.local/testapp
+
+go 1.24

@@ -1,0 +1,191 @@
+// testapp is the sandbox's own container program for real-node tests: one static binary whose first
+// argument picks what it does, so a test states the container's behaviour in its pod spec.
+//
+//	testapp serve [PORT]          HTTP on PORT (default 8080): / (hostname, env as JSON), /echo?msg=, /healthz
+//	testapp exit CODE             print a line, exit with CODE
+//	testapp crash SECONDS CODE    print a line, exit with CODE after SECONDS
+//	testapp write MIB             write MIB MiB of numbered lines to stdout, then sleep
+//	testapp tick MS               print "tick N" every MS milliseconds, forever
+//	testapp oom MIB               allocate and touch MIB MiB (meant to exceed the memory limit), then sleep
+//	testapp sleep SECONDS         sleep (0: forever)
+//	testapp slowterm SECONDS      print "ready", on SIGTERM print "got SIGTERM", wait SECONDS, exit 0
+//	testapp stdin                 print every stdin line as "got: LINE"; exit 0 at EOF
+//	testapp cat FILE              print FILE (for exec probes and checks without a shell)
+//	testapp get URL               print the body of an HTTP GET (busybox's wget crashes here); exit 1 on failure
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: testapp serve|exit|crash|write|tick|oom|sleep|slowterm|stdin|cat|get ARGS")
+	}
+	mode, args := os.Args[1], os.Args[2:]
+	switch mode {
+	case "serve":
+		serve(argOr(args, 0, "8080"))
+	case "exit":
+		code := intArg(args, 0, 0)
+		fmt.Printf("exiting with %d\n", code)
+		os.Exit(code)
+	case "crash":
+		secs, code := intArg(args, 0, 1), intArg(args, 1, 1)
+		fmt.Printf("started; crashing with %d in %ds\n", code, secs)
+		time.Sleep(time.Duration(secs) * time.Second)
+		fmt.Printf("crashing with %d\n", code)
+		os.Exit(code)
+	case "write":
+		write(intArg(args, 0, 1))
+		sleepForever()
+	case "tick":
+		ms := intArg(args, 0, 500)
+		for i := 1; ; i++ {
+			fmt.Printf("tick %d\n", i)
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		}
+	case "oom":
+		oom(intArg(args, 0, 256))
+	case "sleep":
+		if secs := intArg(args, 0, 0); secs > 0 {
+			time.Sleep(time.Duration(secs) * time.Second)
+			return
+		}
+		sleepForever()
+	case "slowterm":
+		slowTerm(intArg(args, 0, 5))
+	case "stdin":
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			fmt.Printf("got: %s\n", sc.Text())
+		}
+	case "cat":
+		b, err := os.ReadFile(argOr(args, 0, ""))
+		if err != nil {
+			fail(err.Error())
+		}
+		os.Stdout.Write(b)
+	case "get":
+		get(argOr(args, 0, ""))
+	default:
+		fail("unknown mode " + mode)
+	}
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "testapp:", msg)
+	os.Exit(2)
+}
+
+func argOr(args []string, i int, def string) string {
+	if i < len(args) {
+		return args[i]
+	}
+	return def
+}
+
+func intArg(args []string, i, def int) int {
+	if i >= len(args) {
+		return def
+	}
+	n, err := strconv.Atoi(args[i])
+	if err != nil {
+		fail(fmt.Sprintf("argument %q is not a number", args[i]))
+	}
+	return n
+}
+
+func sleepForever() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+}
+
+func serve(port string) {
+	host, _ := os.Hostname()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		env := os.Environ()
+		sort.Strings(env)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"hostname": host, "env": env, "path": r.URL.Path})
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s from %s\n", r.URL.Query().Get("msg"), host)
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+		<-sig
+		_ = srv.Close()
+	}()
+	fmt.Printf("serving on :%s as %s\n", port, host)
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		fail(err.Error())
+	}
+}
+
+func write(mib int) {
+	w := bufio.NewWriterSize(os.Stdout, 1<<16)
+	line := strings.Repeat("x", 100)
+	total := mib << 20
+	for n, i := 0, 0; n < total; i++ {
+		k, _ := fmt.Fprintf(w, "%08d %s\n", i, line)
+		n += k
+	}
+	_ = w.Flush()
+	fmt.Printf("wrote %d MiB\n", mib)
+}
+
+func oom(mib int) {
+	fmt.Printf("allocating %d MiB\n", mib)
+	var keep [][]byte
+	for i := 0; i < mib; i++ {
+		b := make([]byte, 1<<20)
+		for j := range b {
+			b[j] = byte(j)
+		}
+		keep = append(keep, b)
+	}
+	fmt.Printf("allocated %d MiB\n", len(keep))
+	sleepForever()
+}
+
+func slowTerm(secs int) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	fmt.Println("ready")
+	<-sig
+	fmt.Printf("got SIGTERM; exiting in %ds\n", secs)
+	time.Sleep(time.Duration(secs) * time.Second)
+	fmt.Println("exiting")
+}
+
+func get(url string) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testapp:", err)
+		os.Exit(1)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(os.Stdout, resp.Body)
+	if resp.StatusCode >= 400 {
+		fmt.Fprintln(os.Stderr, "testapp: HTTP", resp.Status)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,139 @@
+// Helpers for e2e tests against real lower nodes (sandbox/real-node.ts): pods pinned to a virtual node
+// whose lower cluster has its kwok nodes cordoned, so the lower scheduler can only pick the real node.
+import { spawn } from 'node:child_process';
+import { findBinary } from '../../sandbox/binaries.js';
+import { REAL_NODE_TAINT, realNodeUnavailableReason } from '../../sandbox/real-node.js';
+import type { SandboxState } from '../../sandbox/sandbox.js';
+import { eventually, kubectl, kubectlJson } from './helpers.js';
+
+export const TESTAPP = 'fedlet.local/testapp:1';
+export const BUSYBOX = 'fedlet.local/busybox:1';
+
+/** Why this sandbox cannot run the real-node tests (they skip, saying so in their name), or ''. */
+export function realNodesMissing(s: SandboxState): string {
+  if (s.external) return 'external clusters';
+  if (s.realNodes?.length) return '';
+  return realNodeUnavailableReason() ?? 'the sandbox runs without real nodes';
+}
+
+export interface ContainerStatus {
+  name: string;
+  ready: boolean;
+  started?: boolean;
+  restartCount: number;
+  image?: string;
+  imageID?: string;
+  containerID?: string;
+  state?: Record<string, { reason?: string; exitCode?: number; message?: string; startedAt?: string } | undefined>;
+  lastState?: Record<string, { reason?: string; exitCode?: number; finishedAt?: string } | undefined>;
+}
+export interface RealPod {
+  metadata: { name: string; namespace: string; deletionTimestamp?: string };
+  spec: { nodeName?: string };
+  status?: {
+    phase?: string;
+    podIP?: string;
+    hostIP?: string;
+    reason?: string;
+    conditions?: Array<{ type: string; status: string; reason?: string }>;
+    containerStatuses?: ContainerStatus[];
+    initContainerStatuses?: ContainerStatus[];
+  };
+}
+
+/** A pod for the given virtual node, tolerating the real nodes' taint; containers default to testapp. */
+export function realPod(
+  name: string,
+  namespace: string,
+  nodeName: string,
+  spec: Record<string, unknown>,
+  labels: Record<string, string> = {},
+): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels: { app: name, ...labels } },
+    spec: realPodSpec(nodeName, spec),
+  };
+}
+
+export function realPodSpec(nodeName: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return {
+    nodeName,
+    terminationGracePeriodSeconds: 2,
+    tolerations: [{ key: REAL_NODE_TAINT, operator: 'Exists', effect: 'NoSchedule' }],
+    ...spec,
+  };
+}
+
+export function container(name: string, args: string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name, image: TESTAPP, imagePullPolicy: 'Never', args, ...extra };
+}
+
+export async function apply(kubeconfig: string, obj: unknown): Promise<void> {
+  await kubectl(kubeconfig, ['apply', '-f', '-'], { input: JSON.stringify(obj) });
+}
+
+export function getPod(kubeconfig: string, ns: string, name: string): Promise<RealPod> {
+  return kubectlJson<RealPod>(kubeconfig, ['get', 'pod', name, '-n', ns]);
+}
+
+export async function waitPod(
+  kubeconfig: string,
+  ns: string,
+  name: string,
+  check: (p: RealPod) => boolean,
+  what: string,
+  timeoutMs = 120_000,
+): Promise<RealPod> {
+  let last: RealPod | undefined;
+  return eventually(
+    async () => {
+      last = await getPod(kubeconfig, ns, name);
+      if (!check(last)) throw new Error(`${what}: ${JSON.stringify(last.status ?? {}).slice(0, 1500)}`);
+      return last;
+    },
+    { timeoutMs, what: `${ns}/${name} ${what}` },
+  );
+}
+
+export const isReady = (p: RealPod) => !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+
+/** The names of the kwok nodes of a lower cluster. */
+export async function kwokNodes(lower: string): Promise<string[]> {
+  const out = await kubectl(lower, ['get', 'nodes', '-l', 'type=kwok', '-o', 'jsonpath={.items[*].metadata.name}']);
+  return out.split(/\s+/).filter(Boolean);
+}
+
+/**
+ * A long-running kubectl (logs -f, attach, port-forward): collects stdout and resolves `waitFor` once it
+ * matches. `stop` kills it.
+ */
+export function kubectlStream(kubeconfig: string, args: string[], input?: string) {
+  const child = spawn(findBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  if (input !== undefined) child.stdin.write(input);
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return {
+    child,
+    output: () => out,
+    errors: () => err,
+    exited,
+    async waitFor(re: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+      return eventually(
+        async () => {
+          const m = re.exec(out);
+          if (!m) throw new Error(`no ${re} in output yet: ${out.slice(-300)} / stderr: ${err.slice(-300)}`);
+          return m;
+        },
+        { timeoutMs, intervalMs: 100, what: `kubectl ${args.join(' ')} printing ${re}` },
+      );
+    },
+    stop(): void {
+      child.kill('SIGTERM');
+    },
+  };
+}
