@@ -26,6 +26,8 @@ import { fromMilli, toMilli } from '../src/util/quantity.js';
 import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
 import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
 import { LowerHealth } from './lower-health.js';
+import { LowerClaims } from './claims.js';
+import { EventRecorder } from '../src/events.js';
 
 interface RawNode extends KubeObject {
   spec?: { unschedulable?: boolean; taints?: Taint[] };
@@ -56,6 +58,8 @@ export interface LowerProviderOptions {
   healthIntervalMs: number;
   healthFailureThreshold: number;
   debounceMs: number;
+  /** Upper fedlet storage class → lower storage class (unmapped: the lower cluster's default class). */
+  storageClassMap?: Record<string, string>;
   log: Logger;
 }
 
@@ -87,6 +91,7 @@ export class LowerProvider implements Provider {
   private state: ProviderNodeState;
   private healthLoop?: Promise<void>;
   readonly podsOps: LowerPods;
+  readonly claims: LowerClaims;
   private readonly stats: LowerStats;
 
   constructor(private readonly o: LowerProviderOptions) {
@@ -116,7 +121,20 @@ export class LowerProvider implements Provider {
         },
       }),
     });
+    this.claims = new LowerClaims({
+      upper: o.upper,
+      lower: o.client,
+      nodeName: o.nodeName,
+      clusterName: o.clusterName,
+      storageClassMap: o.storageClassMap ?? {},
+      lowerNamespaceOf: (ns) => this.podsOps.lowerNamespaceOf(ns),
+      ensureLowerNamespace: (ns, upperNs) => this.podsOps.ensureNamespace(ns, upperNs),
+      events: new EventRecorder({ client: o.upper, component: 'fedlet', host: o.nodeName, log }),
+      onSummaryChange: () => this.scheduleRecompute(),
+      log,
+    });
     this.podsOps = new LowerPods({
+      claims: this.claims,
       upper: o.upper,
       lower: o.client,
       clusterName: o.clusterName,
@@ -161,6 +179,7 @@ export class LowerProvider implements Provider {
     this.nodes.start();
     this.pods.start();
     this.podsOps.start();
+    this.claims.start();
     await this.health.probe();
     this.healthLoop = this.health.run(this.abort.signal);
     await Promise.all([this.nodes.waitForSync(signal), this.pods.waitForSync(signal)]);
@@ -170,7 +189,7 @@ export class LowerProvider implements Provider {
   async stop(): Promise<void> {
     this.abort.abort();
     clearTimeout(this.timer);
-    await Promise.all([this.nodes.stop(), this.pods.stop(), this.podsOps.stop(), this.healthLoop]);
+    await Promise.all([this.nodes.stop(), this.pods.stop(), this.podsOps.stop(), this.claims.stop(), this.healthLoop]);
   }
 
   ensurePod(pod: Pod): Promise<PodEnsureResult> {
@@ -230,7 +249,8 @@ export class LowerProvider implements Provider {
 
   schedulingSummary(): ClusterSummary {
     const nodes = this.nodes.list().map((n) => n.info);
-    return buildSummary(
+    const storage = this.claims.summary();
+    const summary = buildSummary(
       this.o.nodeName,
       this.o.clusterName,
       nodes,
@@ -240,6 +260,7 @@ export class LowerProvider implements Provider {
       ),
       this.podsOps.avoid,
     );
+    return storage ? { ...summary, storage } : summary;
   }
 
   restoreSchedulingSummary(published: unknown): void {

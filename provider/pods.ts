@@ -11,6 +11,7 @@ import { DependencySync, depKey } from './dependencies.js';
 import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import { upperStatusFromLower } from './status.js';
+import type { PodClaimsResult } from './claims.js';
 import { dependencyRefs, mutableView, translatePod } from './translate.js';
 
 export interface LowerPodsOptions {
@@ -25,6 +26,8 @@ export interface LowerPodsOptions {
   bounceAfterSeconds: number;
   avoidAfterBounceSeconds: number;
   onAvoidChange: () => void;
+  /** Lower claims for the pod's claims of fedlet storage classes. */
+  claims?: { forPod(pod: Pod): PodClaimsResult };
   log: Logger;
 }
 
@@ -199,7 +202,7 @@ export class LowerPods {
     return [...this.byUpperKey.keys()];
   }
 
-  private async ensureNamespace(ns: string, upperNs: string): Promise<void> {
+  async ensureNamespace(ns: string, upperNs: string): Promise<void> {
     if (this.ensuredNamespaces.has(ns)) return;
     try {
       await this.o.lower.get(`/api/v1/namespaces/${ns}`);
@@ -246,11 +249,14 @@ export class LowerPods {
   async ensure(upper: Pod): Promise<PodEnsureResult> {
     const upperKey = `${upper.metadata.namespace}/${upper.metadata.name}`;
     const lowerNs = this.lowerNamespaceOf(upper.metadata.namespace!);
+    const claims = this.o.claims?.forPod(upper) ?? { kind: 'ok', lowerNames: new Map<string, string>() };
+    if (claims.kind === 'waiting') return claims;
     const desired = translatePod(upper, {
       nodeName: this.o.nodeName,
       clusterName: this.o.clusterName,
       lowerNamespace: lowerNs,
       allowDaemonSetPods: this.o.allowDaemonSetPods,
+      lowerClaims: claims.lowerNames,
     });
     this.trackDependents(upper);
     const existing = this.byUpperKey.get(upperKey);

@@ -15,6 +15,8 @@ export interface ClusterSummary {
   nodes: Array<[number, number, Record<string, string>, number]>;
   /** controller owner uid → ISO time until which its pods should avoid this cluster */
   avoid: Record<string, string>;
+  /** Upper fedlet storage class → the lower class serving it in this cluster, or why none does (claims.ts). */
+  storage?: Record<string, { lower: string } | { reason: string }>;
 }
 
 export const SUMMARY_MAX_BYTES = 900 * 1024;

@@ -2,7 +2,7 @@
 // scheduling constraints about virtual nodes, the upper service-account token), rewrites downward-API
 // env vars that would show lower values, and adds the ownership labels and annotations.
 import type { Container, EnvVar, Pod, PodSpec, Volume } from '../src/kube/types.js';
-import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
+import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID, STORAGE_PROVISIONER } from '../src/labels.js';
 
 /** The pod asks for something fedlet cannot provide in a lower cluster. `field` is a JSON path. */
 export class UnsupportedPodError extends Error {
@@ -20,6 +20,8 @@ export interface TranslateContext {
   clusterName: string;
   lowerNamespace: string;
   allowDaemonSetPods: boolean;
+  /** Upper claim name → lower claim name, for the pod's claims of fedlet storage classes (provider/claims.ts). */
+  lowerClaims?: ReadonlyMap<string, string>;
 }
 
 /** Rejects pod features that cannot work in a lower cluster, naming the field. */
@@ -41,10 +43,15 @@ export function validatePod(pod: Pod, ctx: TranslateContext): void {
         `spec.volumes[${i}].hostPath`,
         `${where}: volume "${v.name}" uses hostPath, which is not supported on virtual node ${ctx.nodeName}`,
       );
-    if (v.persistentVolumeClaim)
+    if (v.persistentVolumeClaim && !ctx.lowerClaims?.has(v.persistentVolumeClaim.claimName))
       throw new UnsupportedPodError(
         `spec.volumes[${i}].persistentVolumeClaim`,
-        `${where}: volume "${v.name}" uses persistentVolumeClaim "${v.persistentVolumeClaim.claimName}"; claims are not replicated to lower clusters yet`,
+        `${where}: volume "${v.name}" uses persistentVolumeClaim "${v.persistentVolumeClaim.claimName}", which is not of a fedlet storage class (provisioner ${STORAGE_PROVISIONER}); only such claims are replicated to lower clusters`,
+      );
+    if (v.ephemeral && !ctx.lowerClaims?.has(ephemeralClaimName(pod, v)))
+      throw new UnsupportedPodError(
+        `spec.volumes[${i}].ephemeral`,
+        `${where}: ephemeral volume "${v.name}" does not use a fedlet storage class (provisioner ${STORAGE_PROVISIONER}); only such claims are replicated to lower clusters`,
       );
   }
   const all: Array<[string, Container[] | undefined]> = [
@@ -65,6 +72,20 @@ export function validatePod(pod: Pod, ctx: TranslateContext): void {
       'metadata.ownerReferences',
       `${where}: DaemonSet pods (DaemonSet ${ds.name}) are not run on virtual node ${ctx.nodeName}; set allowDaemonSetPods to run them, or add a nodeAffinity excluding type=virtual-kubelet`,
     );
+}
+
+/** The claim the upper ephemeral-volume controller creates for a generic ephemeral volume. */
+function ephemeralClaimName(pod: Pod, v: Volume): string {
+  return `${pod.metadata.name}-${v.name}`;
+}
+
+/** Claim volumes name the lower claim; a generic ephemeral volume becomes a plain claim volume. */
+function translateClaimVolume(v: Volume, pod: Pod, ctx: TranslateContext): Volume {
+  const upperClaim = v.persistentVolumeClaim?.claimName ?? (v.ephemeral ? ephemeralClaimName(pod, v) : undefined);
+  const lower = upperClaim === undefined ? undefined : ctx.lowerClaims?.get(upperClaim);
+  if (lower === undefined) return v;
+  const readOnly = (v.persistentVolumeClaim as { readOnly?: boolean } | undefined)?.readOnly;
+  return { name: v.name, persistentVolumeClaim: { claimName: lower, ...(readOnly ? { readOnly } : {}) } };
 }
 
 /** Projected volumes that carry the upper service-account token (kube-api-access-*). */
@@ -132,7 +153,7 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
   // namespace's default service account, with no token mounted.
   spec.serviceAccountName = 'default';
   spec.automountServiceAccountToken = false;
-  spec.volumes = (src.volumes ?? []).filter((v) => !dropVolumes.has(v.name));
+  spec.volumes = (src.volumes ?? []).filter((v) => !dropVolumes.has(v.name)).map((v) => translateClaimVolume(v, pod, ctx));
   if (!spec.volumes.length) delete spec.volumes;
   spec.containers = src.containers.map((c) => translateContainer(c, dropVolumes, pod, ctx));
   if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, dropVolumes, pod, ctx));

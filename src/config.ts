@@ -38,6 +38,7 @@ export interface FedletConfig {
   namespaceTemplate: string;
   podIPRemap?: string;
   allowDaemonSetPods: boolean;
+  storageClassMap: Record<string, string>;
   podWorkers: number;
   unreachableDeleteAfterSeconds: number;
   bounceAfterSeconds: number;
@@ -251,6 +252,14 @@ export const options: OptionSpec[] = [
     kind: 'bool',
     default: 'false',
     help: 'run DaemonSet pods bound to the virtual node (one copy in the lower cluster) instead of refusing them',
+  },
+  {
+    key: 'storageClassMap',
+    flag: 'storage-class-map',
+    env: 'FEDLET_STORAGE_CLASS_MAP',
+    kind: 'map',
+    default: '{} (every fedlet class uses the lower default class)',
+    help: 'upperClass=lowerClass: the lower StorageClass for claims of an upper fedlet class (flag repeatable; env comma-separated)',
   },
   {
     key: 'podWorkers',
@@ -609,6 +618,7 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     writeBurst: 200,
     namespaceTemplate: '{{namespace}}',
     allowDaemonSetPods: false,
+    storageClassMap: {},
     podWorkers: 16,
     unreachableDeleteAfterSeconds: 10,
     bounceAfterSeconds: 60,

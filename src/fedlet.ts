@@ -98,6 +98,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     healthIntervalMs: cfg.lowerHealthIntervalSeconds * 1000,
     healthFailureThreshold: cfg.lowerHealthFailureThreshold,
     debounceMs: cfg.capacityDebounceMs,
+    storageClassMap: cfg.storageClassMap,
     log,
   });
   await provider.start(abort.signal);
