@@ -11,6 +11,7 @@ import type { Pod } from '../src/kube/types.js';
 import { LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
 import type { ClusterSummary } from '../provider/summary.js';
 import { controllerUid, fitInCluster, scores } from './fit.js';
+import { storageRefusal, unboundClaimClasses, type ClaimView } from './storage.js';
 
 export const SUMMARY_KEY = 'summary.json';
 export const summaryName = (node: string) => `fedlet-summary-${node}`;
@@ -20,6 +21,9 @@ interface NodeObj extends KubeObject {
 }
 interface LeaseObj extends KubeObject {
   spec?: { renewTime?: string; leaseDurationSeconds?: number };
+}
+interface ClaimObj extends KubeObject {
+  spec?: ClaimView;
 }
 interface SummaryCm extends KubeObject {
   data?: Record<string, string>;
@@ -60,6 +64,7 @@ export class Extender {
   readonly nodes: Informer<NodeObj>;
   readonly summaries: Informer<SummaryCm, KubeObject & { parsed?: ClusterSummary }>;
   readonly leases: Informer<LeaseObj>;
+  readonly claims: Informer<ClaimObj>;
   private server?: Server;
 
   constructor(private readonly o: { upper: KubeClient; namespace: string; log: Logger; now?: () => number }) {
@@ -90,6 +95,15 @@ export class Extender {
         };
       },
     });
+    this.claims = new Informer<ClaimObj>({
+      client: o.upper,
+      path: '/api/v1/persistentvolumeclaims',
+      log: o.log,
+      transform: (c) => ({
+        metadata: { name: c.metadata?.name, namespace: c.metadata?.namespace, resourceVersion: c.metadata?.resourceVersion },
+        spec: { storageClassName: c.spec?.storageClassName, volumeName: c.spec?.volumeName },
+      }),
+    });
     this.leases = new Informer<LeaseObj>({
       client: o.upper,
       path: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases',
@@ -116,6 +130,7 @@ export class Extender {
     const pass: string[] = [];
     const failed: Record<string, string> = {};
     const owner = controllerUid(pod);
+    const claimClasses = unboundClaimClasses(pod, (ns, name) => this.claims.get(`${ns}/${name}`)?.spec);
     for (const name of names) {
       const node = this.nodes.get(name);
       const s = node ? this.freshSummary(name) : undefined;
@@ -127,6 +142,11 @@ export class Extender {
       if (until && Date.parse(until) > this.now()) {
         failed[name] =
           `pods of this controller were bounced from lower cluster ${s.cluster} (unschedulable there); avoiding it until ${until}`;
+        continue;
+      }
+      const noStorage = storageRefusal(claimClasses, s);
+      if (noStorage) {
+        failed[name] = noStorage;
         continue;
       }
       const r = fitInCluster(pod, s, node.metadata.labels ?? {});
@@ -175,7 +195,13 @@ export class Extender {
     this.nodes.start();
     this.summaries.start();
     this.leases.start();
-    await Promise.all([this.nodes.waitForSync(), this.summaries.waitForSync(), this.leases.waitForSync()]);
+    this.claims.start();
+    await Promise.all([
+      this.nodes.waitForSync(),
+      this.summaries.waitForSync(),
+      this.leases.waitForSync(),
+      this.claims.waitForSync(),
+    ]);
     await new Promise<void>((resolve, reject) => {
       this.server = this.app().listen(port, host, () => resolve());
       this.server.once('error', reject);
@@ -184,7 +210,7 @@ export class Extender {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.nodes.stop(), this.summaries.stop(), this.leases.stop()]);
+    await Promise.all([this.nodes.stop(), this.summaries.stop(), this.leases.stop(), this.claims.stop()]);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 }
