@@ -8,7 +8,7 @@
 // the upper PV: Released + Delete removes both; Released + Retain marks the lower claim retained.
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../src/kube/client.js';
-import { Informer } from '../src/kube/informer.js';
+import { Informer, type KubeObject } from '../src/kube/informer.js';
 import type { Pod } from '../src/kube/types.js';
 import type { EventRecorder } from '../src/events.js';
 import {
@@ -19,6 +19,7 @@ import {
   ANNOTATION_SELECTED_NODE,
   ANNOTATION_UPPER_PV,
   LABEL_ORIGIN,
+  LABEL_UPPER_NAME,
   LABEL_UPPER_NAMESPACE,
   LABEL_UPPER_UID,
 } from '../src/labels.js';
@@ -57,6 +58,13 @@ export interface LowerClaimsOptions {
 /** How a pod's claims stand in the lower cluster. */
 export type PodClaimsResult = { kind: 'ok'; lowerNames: Map<string, string> } | { kind: 'waiting'; message: string };
 
+interface ClaimEvent extends KubeObject {
+  involvedObject?: { namespace?: string; name?: string };
+  reason?: string;
+  message?: string;
+  count?: number;
+}
+
 function slimClaim(c: ClaimObj): ClaimObj {
   const sel = c.metadata?.annotations?.[ANNOTATION_SELECTED_NODE];
   return {
@@ -83,6 +91,8 @@ export class LowerClaims {
   readonly upperClaims: Informer<ClaimObj>;
   readonly upperVolumes: Informer<VolumeObj>;
   readonly lowerClaims: Informer<ClaimObj>;
+  /** Warnings about lower claims (e.g. a lower provisioner failing) are shown on the upper claims. */
+  readonly lowerEvents: Informer<ClaimEvent>;
   private readonly queue: WorkQueue;
   private readonly log: Logger;
 
@@ -117,6 +127,27 @@ export class LowerClaims {
       if (pv) this.queue.add(`pv:${pv}`);
     };
     this.lowerClaims.addHandlers({ onAdd: lowerKey, onUpdate: lowerKey, onDelete: lowerKey });
+    this.lowerEvents = new Informer<ClaimEvent>({
+      client: o.lower,
+      path: '/api/v1/events',
+      fieldSelector: 'involvedObject.kind=PersistentVolumeClaim,type=Warning',
+      log: this.log,
+    });
+    const mirror = (e: ClaimEvent) => {
+      const c = this.lowerClaims.get(`${e.involvedObject?.namespace}/${e.involvedObject?.name}`);
+      const ns = c?.metadata?.annotations?.[LABEL_UPPER_NAMESPACE];
+      const name = c?.metadata?.annotations?.[LABEL_UPPER_NAME];
+      if (!ns || !name || !e.metadata?.uid || !this.lowerEvents.hasSynced) return;
+      void o.events.record(
+        { kind: 'PersistentVolumeClaim', namespace: ns, name, uid: c.metadata?.labels?.[LABEL_UPPER_UID] },
+        'Warning',
+        e.reason ?? 'LowerClaimWarning',
+        `[${o.clusterName}] ${e.message ?? ''}`,
+        e.count ?? 1,
+        e.metadata.uid,
+      );
+    };
+    this.lowerEvents.addHandlers({ onAdd: mirror, onUpdate: (e, old) => e.count !== old.count && mirror(e) });
     const classes = () => o.onSummaryChange();
     for (const inf of [this.upperClasses, this.lowerClasses])
       inf.addHandlers({ onAdd: classes, onUpdate: classes, onDelete: classes });
@@ -124,12 +155,16 @@ export class LowerClaims {
 
   start(): void {
     for (const inf of this.informers()) inf.start();
+    this.lowerEvents.start();
     // Workers start once every cache is synced: nothing is created or deleted on a partial view.
-    void Promise.all(this.informers().map((i) => i.waitForSync())).then(() => this.queue.start());
+    void Promise.all(this.informers().map((i) => i.waitForSync())).then(() => {
+      this.queue.start();
+      this.o.onSummaryChange(); // the storage part of the summary is known only now
+    });
   }
   async stop(): Promise<void> {
     await this.queue.stop();
-    await Promise.all(this.informers().map((i) => i.stop()));
+    await Promise.all([...this.informers(), this.lowerEvents].map((i) => i.stop()));
   }
   private informers() {
     return [this.upperClasses, this.lowerClasses, this.upperClaims, this.upperVolumes, this.lowerClaims] as const;

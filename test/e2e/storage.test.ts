@@ -251,6 +251,22 @@ describe.skipIf(s.external)('storage: claims of the fedlet class on virtual node
         s.fedlets.map((f) => f.nodeName),
         90_000,
       );
+      // The extender decides by the published summary: wait until it says what lower-2 can serve.
+      await eventually(
+        async () => {
+          const summary = await kubectl(upper, [
+            'get',
+            'configmap',
+            `fedlet-summary-${f2.nodeName}`,
+            '-n',
+            'fedlet-system',
+            '-o',
+            'jsonpath={.data.summary\\.json}',
+          ]);
+          expect(summary).toMatch(/no-such-class/);
+        },
+        { timeoutMs: 60_000, what: 'summary of lower-2 names its storage classes' },
+      );
       await kubectl(upper, ['apply', '-f', '-'], {
         input: ephemeralPod('fast', 'fedlet-fast', { 'fedlet.io/cluster': f2.cluster }),
       });
