@@ -330,6 +330,40 @@ describe.skipIf(s.external)('storage: claims of the fedlet class on virtual node
     );
   });
 
+  it('reclaim policy Retain: the lower claim outlives the upper claim, marked retained, and the PV says where', async () => {
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name: 'fedlet-retain' },
+        provisioner: 'fedlet.io/lower-cluster',
+        volumeBindingMode: 'WaitForFirstConsumer',
+        reclaimPolicy: 'Retain',
+      }),
+    });
+    await kubectl(upper, ['apply', '-f', '-'], { input: ephemeralPod('keep', 'fedlet-retain') });
+    const p = await eventually(() => running('keep'), { timeoutMs: 120_000, what: 'keep Running' });
+    const node = p.spec.nodeName!;
+    const l = lowerOf(node);
+    const volume = (await getClaim('keep-scratch')).spec.volumeName!;
+    const lowerUid = (await getLowerClaim(node, 'keep-scratch')).metadata.uid;
+    await kubectl(upper, ['delete', 'pod', 'keep', '-n', ns]);
+    const pv = await eventually(
+      async () => {
+        const v = await kubectlJson<VolumeJson>(upper, ['get', 'pv', volume]);
+        if (v.status?.phase !== 'Released') throw new Error(`PV ${v.status?.phase}`);
+        const c = await getLowerClaim(node, 'keep-scratch');
+        if (c.metadata.annotations?.['fedlet.io/retained'] !== 'true') throw new Error('lower claim not marked retained');
+        expect(c.metadata.uid).toBe(lowerUid);
+        return v;
+      },
+      { timeoutMs: 120_000, what: 'PV Released and the lower claim retained' },
+    );
+    expect(pv.metadata.annotations?.['fedlet.io/lower-claim']).toBe(`${l.cluster}/${l.ns}/keep-scratch`);
+    const events = await kubectl(upper, ['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${volume}`]);
+    expect(events).toMatch(/LowerClaimRetained/);
+  });
+
   it('deleting the claims (reclaim policy Delete) removes the lower claims and the upper PVs', async () => {
     await kubectl(upper, ['delete', 'statefulset', 'web', '-n', ns]);
     await eventually(
