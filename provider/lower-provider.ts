@@ -39,6 +39,8 @@ import { LowerHealth } from './lower-health.js';
 import type { ServiceAccountOptions } from './service-account.js';
 import { Reflection } from './reflection.js';
 import type { ServiceTypeMode } from './services.js';
+import { LowerClaims } from './claims.js';
+import { EventRecorder } from '../src/events.js';
 
 interface RawPod extends KubeObject {
   spec?: PodSpecLike & { nodeName?: string };
@@ -71,6 +73,8 @@ export interface LowerProviderOptions {
   debounceMs: number;
   /** Identity and API-server address of lower pods (service-account.ts). */
   serviceAccounts: ServiceAccountOptions;
+  /** Upper fedlet storage class → lower storage class (unmapped: the lower cluster's default class). */
+  storageClassMap?: Record<string, string>;
   log: Logger;
 }
 
@@ -100,6 +104,7 @@ export class LowerProvider implements Provider {
   private healthLoop?: Promise<void>;
   readonly podsOps: LowerPods;
   private readonly bounce: BounceBack;
+  readonly claims: LowerClaims;
   private readonly stats: LowerStats;
   readonly reflection: Reflection;
 
@@ -137,7 +142,20 @@ export class LowerProvider implements Provider {
       onChange: () => this.scheduleRecompute(),
       log,
     });
+    this.claims = new LowerClaims({
+      upper: o.upper,
+      lower: o.client,
+      nodeName: o.nodeName,
+      clusterName: o.clusterName,
+      storageClassMap: o.storageClassMap ?? {},
+      lowerNamespaceOf: (ns) => this.podsOps.lowerNamespaceOf(ns),
+      ensureLowerNamespace: (ns, upperNs) => this.podsOps.ensureNamespace(ns, upperNs),
+      events: new EventRecorder({ client: o.upper, component: 'fedlet', host: o.nodeName, log }),
+      onSummaryChange: () => this.scheduleRecompute(),
+      log,
+    });
     this.podsOps = new LowerPods({
+      claims: this.claims,
       upper: o.upper,
       lower: o.client,
       clusterName: o.clusterName,
@@ -194,6 +212,7 @@ export class LowerProvider implements Provider {
     this.pods.start();
     this.podsOps.start();
     this.reflection.start(this.abort.signal);
+    this.claims.start();
     await this.health.probe();
     this.healthLoop = this.health.run(this.abort.signal);
     await Promise.all([this.nodes.waitForSync(signal), this.pods.waitForSync(signal)]);
@@ -203,7 +222,14 @@ export class LowerProvider implements Provider {
   async stop(): Promise<void> {
     this.abort.abort();
     clearTimeout(this.timer);
-    await Promise.all([this.nodes.stop(), this.pods.stop(), this.podsOps.stop(), this.reflection.stop(), this.healthLoop]);
+    await Promise.all([
+      this.nodes.stop(),
+      this.pods.stop(),
+      this.podsOps.stop(),
+      this.reflection.stop(),
+      this.claims.stop(),
+      this.healthLoop,
+    ]);
   }
 
   ensurePod(pod: Pod): Promise<PodEnsureResult> {
@@ -265,7 +291,8 @@ export class LowerProvider implements Provider {
 
   schedulingSummary(): ClusterSummary {
     const nodes = this.nodes.list().map((n) => n.info);
-    return buildSummary(
+    const storage = this.claims.summary();
+    const summary = buildSummary(
       this.o.nodeName,
       this.o.clusterName,
       nodes,
@@ -275,6 +302,7 @@ export class LowerProvider implements Provider {
       ),
       this.bounce.live(),
     );
+    return storage ? { ...summary, storage } : summary;
   }
 
   restoreSchedulingSummary(published: ClusterSummary): void {

@@ -15,6 +15,7 @@ import { upperStatusFromLower } from './pod-status.js';
 import { mutableView, translatePod, unsupportedField } from './translate.js';
 import { ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from './service-account.js';
 import { PodIdentityError, TokenSecrets } from './token-secrets.js';
+import type { PodClaimsResult } from './claims.js';
 
 export interface LowerPodsOptions {
   upper: KubeClient;
@@ -27,6 +28,8 @@ export interface LowerPodsOptions {
   allowDaemonSetPods: boolean;
   bounce: BounceBack;
   serviceAccounts: ServiceAccountOptions;
+  /** Lower claims for the pod's claims of fedlet storage classes. */
+  claims?: { forPod(pod: Pod): PodClaimsResult };
   log: Logger;
 }
 
@@ -178,7 +181,7 @@ export class LowerPods {
     return [...this.byUpperKey.keys()];
   }
 
-  private async ensureNamespace(ns: string, upperNs: string): Promise<void> {
+  async ensureNamespace(ns: string, upperNs: string): Promise<void> {
     if (this.ensuredNamespaces.has(ns)) return;
     try {
       await this.o.lower.get(`/api/v1/namespaces/${ns}`);
@@ -201,12 +204,15 @@ export class LowerPods {
   async ensure(upper: Pod): Promise<PodEnsureResult> {
     const upperKey = `${upper.metadata.namespace}/${upper.metadata.name}`;
     const lowerNs = this.lowerNamespaceOf(upper.metadata.namespace!);
+    const claims = this.o.claims?.forPod(upper) ?? { kind: 'ok', lowerNames: new Map<string, string>() };
+    if (claims.kind === 'waiting') return claims;
     const ctx = {
       nodeName: this.o.nodeName,
       clusterName: this.o.clusterName,
       lowerNamespace: lowerNs,
       allowDaemonSetPods: this.o.allowDaemonSetPods,
       serviceAccounts: this.o.serviceAccounts,
+      lowerClaims: claims.lowerNames,
     };
     const unsupported = unsupportedField(upper, ctx);
     // Permanent: the pod can never run here as it is.

@@ -1,13 +1,15 @@
 // Upper pod → lower pod. Pure: no I/O. Strips what belongs to the upper cluster (node binding,
 // scheduling constraints about virtual nodes), rewrites downward-API env vars that would show lower
-// values, sets the service-account identity (service-account.ts), and adds the ownership labels.
-import type { Container, EnvVar, Pod, PodSpec } from '../src/kube/types.js';
+// values, sets the service-account identity (service-account.ts), maps claims of fedlet storage classes to
+// their lower claims (claims.ts), and adds the ownership labels.
+import type { Container, EnvVar, Pod, PodSpec, Volume } from '../src/kube/types.js';
 import {
   ANNOTATION_LAST_APPLIED,
   LABEL_ORIGIN,
   LABEL_UPPER_NAME,
   LABEL_UPPER_NAMESPACE,
   LABEL_UPPER_UID,
+  STORAGE_PROVISIONER,
 } from '../src/labels.js';
 import {
   applyServiceAccount,
@@ -30,6 +32,8 @@ export interface TranslateContext {
   allowDaemonSetPods: boolean;
   /** Identity and API-server address of lower pods; default: upper identity, no address. */
   serviceAccounts?: ServiceAccountOptions;
+  /** Upper claim name → lower claim name, for the pod's claims of fedlet storage classes (provider/claims.ts). */
+  lowerClaims?: ReadonlyMap<string, string>;
 }
 
 /** The first pod feature that cannot work in a lower cluster, naming the field; undefined when none. */
@@ -51,10 +55,15 @@ export function unsupportedField(pod: Pod, ctx: TranslateContext): UnsupportedFi
         field: `spec.volumes[${i}].hostPath`,
         message: `${where}: volume "${v.name}" uses hostPath, which is not supported on virtual node ${ctx.nodeName}`,
       };
-    if (v.persistentVolumeClaim)
+    if (v.persistentVolumeClaim && !ctx.lowerClaims?.has(v.persistentVolumeClaim.claimName))
       return {
         field: `spec.volumes[${i}].persistentVolumeClaim`,
-        message: `${where}: volume "${v.name}" uses persistentVolumeClaim "${v.persistentVolumeClaim.claimName}"; claims are not replicated to lower clusters yet`,
+        message: `${where}: volume "${v.name}" uses persistentVolumeClaim "${v.persistentVolumeClaim.claimName}", which is not of a fedlet storage class (provisioner ${STORAGE_PROVISIONER}); only such claims are replicated to lower clusters`,
+      };
+    if (v.ephemeral && !ctx.lowerClaims?.has(ephemeralClaimName(pod, v)))
+      return {
+        field: `spec.volumes[${i}].ephemeral`,
+        message: `${where}: ephemeral volume "${v.name}" does not use a fedlet storage class (provisioner ${STORAGE_PROVISIONER}); only such claims are replicated to lower clusters`,
       };
   }
   const all: Array<[string, Container[] | undefined]> = [
@@ -78,6 +87,20 @@ export function unsupportedField(pod: Pod, ctx: TranslateContext): UnsupportedFi
       message: `${where}: DaemonSet pods (DaemonSet ${ds.name}) are not run on virtual node ${ctx.nodeName}; set allowDaemonSetPods to run them, or add a nodeAffinity excluding type=virtual-kubelet`,
     };
   return undefined;
+}
+
+/** The claim the upper ephemeral-volume controller creates for a generic ephemeral volume. */
+function ephemeralClaimName(pod: Pod, v: Volume): string {
+  return `${pod.metadata.name}-${v.name}`;
+}
+
+/** Claim volumes name the lower claim; a generic ephemeral volume becomes a plain claim volume. */
+function translateClaimVolume(v: Volume, pod: Pod, ctx: TranslateContext): Volume {
+  const upperClaim = v.persistentVolumeClaim?.claimName ?? (v.ephemeral ? ephemeralClaimName(pod, v) : undefined);
+  const lower = upperClaim === undefined ? undefined : ctx.lowerClaims?.get(upperClaim);
+  if (lower === undefined) return v;
+  const readOnly = (v.persistentVolumeClaim as { readOnly?: boolean } | undefined)?.readOnly;
+  return { name: v.name, persistentVolumeClaim: { claimName: lower, ...(readOnly ? { readOnly } : {}) } };
 }
 
 const downwardRewrites: Record<string, (pod: Pod, ctx: TranslateContext) => string | undefined> = {
@@ -138,6 +161,7 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
   if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, pod, ctx));
   // Service-account identity and token volumes (see service-account.ts).
   applyServiceAccount(pod, spec, ctx.serviceAccounts ?? { lowerIdentityNamespaces: new Set() });
+  if (spec.volumes) spec.volumes = spec.volumes.map((v) => translateClaimVolume(v, pod, ctx));
   delete spec.ephemeralContainers;
   // The application sees the upper pod's name as its hostname (a DNS label, at most 63 characters).
   spec.hostname =

@@ -19,6 +19,7 @@ import {
   stopRealNode,
   type RealNodeRecord,
 } from './real-node.js';
+import { applyUpperStorageClass, provisionLowerStorage } from './storage.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 
 export interface FedletRecord {
@@ -179,6 +180,8 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
     ...ClusterState[],
   ];
   progress(`clusters up after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  await Promise.all(lowers.map((l, i) => provisionLowerStorage(l, (opts.lowerNodes ?? defaultNodesFor)(i))));
+  applyUpperStorageClass(upper.kubeconfig, repoRoot());
   const upperKubeconfig = path.join(dir, 'upper.kubeconfig');
   copyFileSync(upper.kubeconfig, upperKubeconfig);
   const lowerKubeconfigs = lowers.map((l, i) => {
@@ -353,6 +356,7 @@ export async function sandboxAttach(opts: {
   });
   const upper = external('upper', 'upper', path.resolve(opts.upperKubeconfig));
   const lowers = opts.lowerKubeconfigs.map((k, i) => external(lowerName(i), 'lower', path.resolve(k)));
+  applyUpperStorageClass(upper.kubeconfig, repoRoot());
   const state = await prepareFedlets(
     dir,
     upper,

@@ -13,6 +13,11 @@ import { LABEL_SUMMARY, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.j
 import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY, type ClusterSummary } from '../src/scheduling-summary.js';
 import { avoidReason } from '../provider/bounce-back.js';
 import { fitInCluster, scores } from './fit.js';
+import { storageRefusal, unboundClaimClasses, type ClaimView } from './storage.js';
+
+interface ClaimObj extends KubeObject {
+  spec?: ClaimView;
+}
 
 interface SummaryCm extends KubeObject {
   data?: Record<string, string>;
@@ -53,6 +58,7 @@ export class Extender {
   readonly nodes: Informer<Node>;
   readonly summaries: Informer<SummaryCm, KubeObject & { parsed?: ClusterSummary }>;
   readonly leases: Informer<Lease>;
+  readonly claims: Informer<ClaimObj>;
   private server?: Server;
 
   constructor(private readonly o: { upper: KubeApi; namespace: string; log: Logger; now?: () => number }) {
@@ -83,6 +89,15 @@ export class Extender {
         };
       },
     });
+    this.claims = new Informer<ClaimObj>({
+      client: o.upper,
+      path: '/api/v1/persistentvolumeclaims',
+      log: o.log,
+      transform: (c) => ({
+        metadata: { name: c.metadata?.name, namespace: c.metadata?.namespace, resourceVersion: c.metadata?.resourceVersion },
+        spec: { storageClassName: c.spec?.storageClassName, volumeName: c.spec?.volumeName },
+      }),
+    });
     this.leases = new Informer<Lease>({
       client: o.upper,
       path: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases',
@@ -108,6 +123,7 @@ export class Extender {
     const { pod, names } = parseArgs(args);
     const pass: string[] = [];
     const failed: Record<string, string> = {};
+    const claimClasses = unboundClaimClasses(pod, (ns, name) => this.claims.get(`${ns}/${name}`)?.spec);
     for (const name of names) {
       const node = this.nodes.get(name);
       const s = node ? this.freshSummary(name) : undefined;
@@ -118,6 +134,11 @@ export class Extender {
       const avoid = avoidReason(s, pod, this.now());
       if (avoid) {
         failed[name] = avoid;
+        continue;
+      }
+      const noStorage = storageRefusal(claimClasses, s);
+      if (noStorage) {
+        failed[name] = noStorage;
         continue;
       }
       const r = fitInCluster(pod, s, node.metadata.labels ?? {});
@@ -167,7 +188,13 @@ export class Extender {
     this.nodes.start();
     this.summaries.start();
     this.leases.start();
-    await Promise.all([this.nodes.waitForSync(), this.summaries.waitForSync(), this.leases.waitForSync()]);
+    this.claims.start();
+    await Promise.all([
+      this.nodes.waitForSync(),
+      this.summaries.waitForSync(),
+      this.leases.waitForSync(),
+      this.claims.waitForSync(),
+    ]);
   }
 
   async start(port: number, host = '0.0.0.0'): Promise<void> {
@@ -180,7 +207,7 @@ export class Extender {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.nodes.stop(), this.summaries.stop(), this.leases.stop()]);
+    await Promise.all([this.nodes.stop(), this.summaries.stop(), this.leases.stop(), this.claims.stop()]);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 }

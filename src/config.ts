@@ -37,6 +37,7 @@ export interface FedletConfig {
   lowerIdentityNamespaces?: string;
   serviceTypes: 'clusterip' | 'preserve';
   serviceEndpoints: 'local' | 'global';
+  storageClassMap: Record<string, string>;
   podWorkers: number;
   unreachableDeleteAfterSeconds: number;
   bounceAfterSeconds: number;
@@ -284,6 +285,14 @@ export const options: OptionSpec[] = [
     values: ['local', 'global'],
     default: 'local',
     help: 'endpoints of reflected Services: local (only pods in this lower cluster) or global (also the ready endpoints in other clusters, from the upper EndpointSlices, at their upper addresses: needs a network that routes them)',
+  },
+  {
+    key: 'storageClassMap',
+    flag: 'storage-class-map',
+    env: 'FEDLET_STORAGE_CLASS_MAP',
+    kind: 'map',
+    default: '{} (every fedlet class uses the lower default class)',
+    help: 'upperClass=lowerClass: the lower StorageClass for claims of an upper fedlet class (flag repeatable; env comma-separated)',
   },
   {
     key: 'podWorkers',
@@ -644,6 +653,7 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     allowDaemonSetPods: false,
     serviceTypes: 'clusterip',
     serviceEndpoints: 'local',
+    storageClassMap: {},
     podWorkers: 16,
     unreachableDeleteAfterSeconds: 10,
     bounceAfterSeconds: 60,

@@ -163,6 +163,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       upperAPIServer: cfg.upperAPIServerAddress ? parseHostPort(cfg.upperAPIServerAddress) : undefined,
       lowerIdentityNamespaces: new Set(parseNamespaceList(cfg.lowerIdentityNamespaces)),
     },
+    storageClassMap: cfg.storageClassMap,
     log,
   });
   if (!cfg.upperAPIServerAddress)

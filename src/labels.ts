@@ -60,3 +60,18 @@ export const ANNOTATION_KWOK_NODE = 'kwok.x-k8s.io/node';
 /** On a sandbox pod: the CPU and memory usage kwok reports for it (defaults 5m / 8Mi). */
 export const ANNOTATION_SANDBOX_USAGE_CPU = 'fedlet.test/usage-cpu';
 export const ANNOTATION_SANDBOX_USAGE_MEMORY = 'fedlet.test/usage-memory';
+// Storage (provider/claims.ts). The provisioner name of fedlet's upper StorageClass(es).
+export const STORAGE_PROVISIONER = 'fedlet.io/lower-cluster';
+/** Set by the upper kube-scheduler on a WaitForFirstConsumer claim: the node chosen for its first pod. */
+export const ANNOTATION_SELECTED_NODE = 'volume.kubernetes.io/selected-node';
+export const ANNOTATION_PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by';
+export const ANNOTATION_DEFAULT_CLASS = 'storageclass.kubernetes.io/is-default-class';
+/** On an upper PV fedlet provisioned: where the real claim lives, `<cluster>/<lower namespace>/<name>`. */
+export const ANNOTATION_LOWER_CLAIM = 'fedlet.io/lower-claim';
+/** On an upper PV: the lower claim's phase and bound capacity, mirrored. */
+export const ANNOTATION_LOWER_PHASE = 'fedlet.io/lower-phase';
+export const ANNOTATION_LOWER_CAPACITY = 'fedlet.io/lower-capacity';
+/** On a lower claim: the upper PV it backs. */
+export const ANNOTATION_UPPER_PV = 'fedlet.io/upper-pv';
+/** On a lower claim kept after its upper PV was released under the Retain policy: never collected. */
+export const ANNOTATION_RETAINED = 'fedlet.io/retained';

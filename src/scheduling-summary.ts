@@ -30,7 +30,11 @@ export interface ClusterSummary {
   nodes: SummaryRow[];
   /** Bounce-back record: controller owner uid → ISO time until which its pods avoid this cluster. */
   avoid: Record<string, string>;
+  /** Upper fedlet storage class → the lower class serving it in this cluster, or why none does (claims.ts). */
+  storage?: Record<string, StorageVerdict>;
 }
+
+export type StorageVerdict = { lower: string } | { reason: string };
 
 export class SummaryFormatError extends Error {
   constructor(message: string) {
@@ -82,5 +86,11 @@ export function parseSummary(text: string): ClusterSummary {
     if (!ok) throw new SummaryFormatError(`nodes[${i}] is not [labelSet, taintSet, free, count] with valid indexes`);
   }
   if (!isRecord(raw.avoid)) throw new SummaryFormatError('"avoid" is not an object');
+  if (raw.storage !== undefined) {
+    const ok =
+      isRecord(raw.storage) &&
+      Object.values(raw.storage).every((v) => isRecord(v) && (typeof v.lower === 'string' || typeof v.reason === 'string'));
+    if (!ok) throw new SummaryFormatError('"storage" is not a map of {lower} or {reason}');
+  }
   return raw as unknown as ClusterSummary;
 }
