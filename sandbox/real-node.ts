@@ -649,10 +649,20 @@ export async function stopRealNode(rec: RealNodeRecord): Promise<void> {
   for (const c of rec.components) await stopProcess(c, 'SIGKILL', 1000);
   await sweepCgroups(rec.cgroupRoot);
   // The namespaces are gone with their last process; so are the veth pair, routes and mounts.
-  for (const p of [...rec.hostPaths].reverse())
+  removeUnusedHostPaths(rec.hostPaths);
+}
+
+/**
+ * Removes the (empty) host mount points real nodes created, unless a real node still runs on this
+ * machine (in any sandbox): removing a directory detaches the mounts on it in every other mount
+ * namespace, and that node's kubelet would then write to the host.
+ */
+export function removeUnusedHostPaths(paths: string[]): void {
+  if (readdirSync(path.join(CGROUP_BASE, 'memory')).some((d) => /^fedlet-\d+-[0-9a-f]+$/.test(d))) return;
+  for (const p of [...new Set(paths)].sort().reverse())
     try {
       if (statSync(p).isDirectory() && readdirSync(p).length === 0) rmdirSync(p);
     } catch {
-      /* another node still mounts it, or it is gone */
+      /* gone already */
     }
 }

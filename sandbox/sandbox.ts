@@ -15,6 +15,7 @@ import {
   freeSlots,
   REAL_NODE_LABEL,
   realNodeUnavailableReason,
+  removeUnusedHostPaths,
   startRealNode,
   stopRealNode,
   type RealNodeRecord,
@@ -547,6 +548,7 @@ export async function sandboxDown(dir: string): Promise<void> {
   if (s.extender) await stopProcess(s.extender);
   // Real nodes first: their kubelets would otherwise report to stopped API servers while being torn down.
   await Promise.all((s.realNodes ?? []).map((r) => stopRealNode(r)));
+  removeUnusedHostPaths((s.realNodes ?? []).flatMap((r) => r.hostPaths));
   await Promise.all([...s.lowers, s.upper].map((c) => stopCluster(c)));
 }
 
