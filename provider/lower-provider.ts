@@ -15,7 +15,7 @@ import type {
   StreamParams,
   UpgradeOutcome,
 } from '../src/provider.js';
-import { NotFoundError } from '../src/errors.js';
+import { InvalidInputError, NotFoundError } from '../src/errors.js';
 import { lowerLogs, lowerUpgrade, type LowerTarget } from './streams.js';
 import { LowerPods } from './pods.js';
 import { LowerStats } from './stats.js';
@@ -198,6 +198,9 @@ export class LowerProvider implements Provider {
   /** The lower pod behind an upper pod, or NotFoundError naming both. */
   lowerTarget(namespace: string, name: string): LowerTarget {
     const p = this.podsOps.lowerPodFor(`${namespace}/${name}`);
+    const refused = p ? undefined : this.podsOps.rejections.lastMessage(`${namespace}/${name}`);
+    // Like a kubelet asked about a container that never started: 400 with the reason, not a bare 404.
+    if (refused) throw new InvalidInputError(`pod ${namespace}/${name} has not started: ${refused}`);
     if (!p?.metadata.name || !p.metadata.namespace)
       throw new NotFoundError(
         `pod ${namespace}/${name} is not running on virtual node ${this.o.nodeName} (no pod for it in lower cluster ${this.o.clusterName})`,

@@ -12,6 +12,13 @@ import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import { upperStatusFromLower } from './status.js';
 import { dependencyRefs, mutableView, translatePod } from './translate.js';
+import {
+  CONDITION_LOWER_ACCEPTED,
+  classifyRejection,
+  REASON_LOWER_REJECTED,
+  RejectionTracker,
+  type LowerRejection,
+} from './lower-rejection.js';
 
 export interface LowerPodsOptions {
   upper: KubeClient;
@@ -76,8 +83,11 @@ export class LowerPods {
   readonly avoid: Record<string, string> = {};
   private readonly listeners: Array<(key: string) => void> = [];
   private readonly eventListeners: Array<(e: PodEvent) => void> = [];
+  /** Pods the lower API server refuses to create: backoff and the deadline to fail them. */
+  readonly rejections: RejectionTracker;
 
   constructor(private readonly o: LowerPodsOptions) {
+    this.rejections = new RejectionTracker({ failAfterSeconds: o.bounceAfterSeconds });
     const log = o.log.child({ component: 'lower-pods' });
     this.lowerPods = new Informer<Pod>({
       client: o.lower,
@@ -267,16 +277,19 @@ export class LowerPods {
           reason: 'LowerPodDeleted',
           message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet`,
         };
-      await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
-      await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
       try {
+        await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
+        await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
         await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
         this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
       } catch (e) {
         if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it
         if (isNotFound(e)) this.ensuredNamespaces.delete(lowerNs);
+        const refused = classifyRejection(e);
+        if (refused) return this.refused(upper, upperKey, refused);
         throw e;
       }
+      this.rejections.accepted(upper.metadata.uid, upperKey);
       return { kind: 'ok' };
     }
     await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
@@ -288,12 +301,7 @@ export class LowerPods {
       const since = Date.parse(unschedulable.lastTransitionTime ?? '') || Date.now();
       const due = since + this.o.bounceAfterSeconds * 1000;
       if (Date.now() < due) return { kind: 'recheck', retryAfterMs: due - Date.now() + 200 };
-      const owner = upper.metadata.ownerReferences?.find((o) => o.controller)?.uid;
-      if (owner) {
-        this.avoid[owner] = new Date(Date.now() + this.o.avoidAfterBounceSeconds * 1000).toISOString();
-        for (const [k, until] of Object.entries(this.avoid)) if (Date.parse(until) < Date.now()) delete this.avoid[k];
-        this.o.onAvoidChange();
-      }
+      const owner = this.avoidController(upper);
       this.o.log.info(
         { pod: upperKey, controller: owner, avoidUntil: owner ? this.avoid[owner] : undefined },
         'bouncing a pod the lower cluster cannot schedule',
@@ -320,10 +328,62 @@ export class LowerPods {
           tolerations: desired.spec.tolerations ?? [],
         },
       };
-      await this.o.lower.patch(`/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name}`, patch, 'strategic');
+      try {
+        await this.o.lower.patch(`/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name}`, patch, 'strategic');
+      } catch (e) {
+        const refused = classifyRejection(e);
+        if (!refused) throw e;
+        // The pod runs; only the update is refused: say so on the pod and try again later.
+        for (const l of this.eventListeners)
+          l({
+            upperKey,
+            type: 'Warning',
+            reason: REASON_LOWER_REJECTED,
+            message: `lower cluster ${this.o.clusterName} refused to update the pod (${refused.code}): ${refused.message}`,
+          });
+        return { kind: 'recheck', retryAfterMs: 30_000 };
+      }
       this.o.log.debug({ pod: upperKey }, 'updated lower pod');
     }
     return { kind: 'ok' };
+  }
+
+  /**
+   * Keeps the pod's controller away from this cluster for a while (published to the extender), so its
+   * replacement is placed elsewhere. Returns the controller's uid, if it has one.
+   */
+  private avoidController(upper: Pod): string | undefined {
+    const owner = upper.metadata.ownerReferences?.find((o) => o.controller)?.uid;
+    if (!owner) return undefined;
+    this.avoid[owner] = new Date(Date.now() + this.o.avoidAfterBounceSeconds * 1000).toISOString();
+    for (const [k, until] of Object.entries(this.avoid)) if (Date.parse(until) < Date.now()) delete this.avoid[k];
+    this.o.onAvoidChange();
+    return owner;
+  }
+
+  /** The lower API server refused to create the pod: Pending with the reason, or failed once it is hopeless. */
+  private refused(upper: Pod, upperKey: string, r: LowerRejection): PodEnsureResult {
+    const previous = upper.status?.conditions?.find((c) => c.type === CONDITION_LOWER_ACCEPTED);
+    const d = this.rejections.decide({ uid: upper.metadata.uid ?? upperKey, key: upperKey }, r, previous, this.o.clusterName);
+    if (d.kind === 'retry') {
+      this.o.log.info(
+        { pod: upperKey, code: r.code, transient: r.transient, retryInMs: d.retryAfterMs, lowerMessage: r.message },
+        'lower cluster refused the pod',
+      );
+      return {
+        kind: 'rejected',
+        reason: REASON_LOWER_REJECTED,
+        message: d.message,
+        condition: d.condition,
+        retryAfterMs: d.retryAfterMs,
+      };
+    }
+    const owner = this.avoidController(upper);
+    this.o.log.info(
+      { pod: upperKey, controller: owner, avoidUntil: owner ? this.avoid[owner] : undefined },
+      'failing a pod the lower cluster keeps refusing',
+    );
+    return { kind: 'fail', reason: REASON_LOWER_REJECTED, message: d.message };
   }
 
   private async deleteLower(p: Pod, grace: number | undefined): Promise<void> {

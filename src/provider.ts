@@ -1,6 +1,6 @@
 // The contract between the generic virtual-kubelet core (src/) and a provider (provider/). The core knows
 // the upper cluster, HTTP and leases; a provider knows where pods really run. Nothing else crosses.
-import type { Pod, PodStatus } from './kube/types.js';
+import type { Pod, PodCondition, PodStatus } from './kube/types.js';
 import type { ResourceList } from './util/quantity.js';
 
 export interface NodeCondition {
@@ -46,7 +46,12 @@ export type PodEnsureResult =
    */
   | { kind: 'fail'; reason: string; message: string }
   /** Nothing to change now, but look again after `retryAfterMs` (e.g. a bounce deadline). */
-  | { kind: 'recheck'; retryAfterMs: number };
+  | { kind: 'recheck'; retryAfterMs: number }
+  /**
+   * The backing cluster refused the pod (admission, quota, validation). It stays Pending with status
+   * `reason` and `condition` (a Warning event carries `message`); sync again after `retryAfterMs`.
+   */
+  | { kind: 'rejected'; reason: string; message: string; condition: PodCondition; retryAfterMs: number };
 
 /** An event the provider wants shown on an upper pod. */
 export interface PodEvent {

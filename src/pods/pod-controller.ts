@@ -4,11 +4,12 @@
 import type { Logger } from 'pino';
 import { isNotFound, type KubeClient } from '../kube/client.js';
 import { Informer } from '../kube/informer.js';
-import type { Pod, PodStatus } from '../kube/types.js';
+import type { Pod, PodCondition, PodStatus } from '../kube/types.js';
 import type { EventRecorder } from '../events.js';
 import type { Provider } from '../provider.js';
 import { WorkQueue } from './work-queue.js';
 import { statusPatch } from './status-patch.js';
+import { failedStatus, mergeConditions } from './pod-conditions.js';
 
 export interface PodControllerOptions {
   upper: KubeClient;
@@ -189,16 +190,12 @@ export class PodController {
         result.reason,
         result.message,
       );
-      const notReady = (pod.status?.conditions ?? []).map((c) =>
-        c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: result.reason } : c,
-      );
-      await this.writeStatus(pod, {
-        ...(pod.status ?? {}),
-        phase: 'Failed',
-        reason: result.reason,
-        message: result.message,
-        conditions: notReady,
-      });
+      await this.writeStatus(pod, failedStatus(pod, result.reason, result.message));
+      return;
+    }
+    if (result.kind === 'rejected') {
+      await this.reject(pod, result.reason, result.message, [result.condition]);
+      this.queue.addAfter(key, result.retryAfterMs);
       return;
     }
     if (result.kind === 'waiting') {
@@ -229,21 +226,27 @@ export class PodController {
     }
   }
 
-  private async reject(pod: Pod, reason: string, message: string): Promise<void> {
+  private async reject(pod: Pod, reason: string, message: string, extra: PodCondition[] = []): Promise<void> {
     void this.o.events.record(
       { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
       'Warning',
       reason,
       message,
     );
-    await this.writeStatus(pod, pendingStatus(pod, reason, message));
+    await this.writeStatus(pod, pendingStatus(pod, reason, message, extra));
   }
 
   private async writeStatus(pod: Pod, want: PodStatus): Promise<void> {
-    const patch = statusPatch(pod.status, want);
+    const patch = statusPatch(pod.status, { ...want, conditions: mergeConditions(pod, want.conditions) });
     if (!patch) return;
+    // The condition list is written whole with others' conditions kept: the resourceVersion makes
+    // the write fail (and the sync retry) rather than drop a condition someone added meanwhile.
+    const metadata = {
+      uid: pod.metadata.uid,
+      ...(patch.status.conditions ? { resourceVersion: pod.metadata.resourceVersion } : {}),
+    };
     try {
-      await this.o.upper.patch(`${this.podPath(pod)}/status`, { metadata: { uid: pod.metadata.uid }, ...patch }, 'merge');
+      await this.o.upper.patch(`${this.podPath(pod)}/status`, { metadata, ...patch }, 'merge');
     } catch (e) {
       if (isNotFound(e)) return; // deleted meanwhile; the delete event brings us back
       throw e;
@@ -265,13 +268,14 @@ export function trimPod(p: Pod): Pod {
 }
 
 /** Pending status that explains why the pod cannot start (shown by kubectl get/describe). */
-function pendingStatus(pod: Pod, reason: string, message: string): PodStatus {
+function pendingStatus(pod: Pod, reason: string, message: string, extra: PodCondition[] = []): PodStatus {
   const prev = pod.status?.conditions?.find((c) => c.type === 'Ready');
   const since =
     prev?.status === 'False' && prev.reason === reason && prev.lastTransitionTime
       ? prev.lastTransitionTime
       : new Date().toISOString();
-  const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
-  conditions.push({ type: 'Ready', status: 'False', reason, message, lastTransitionTime: since });
+  const replaced = new Set(['Ready', ...extra.map((c) => c.type)]);
+  const conditions = (pod.status?.conditions ?? []).filter((c) => !replaced.has(c.type));
+  conditions.push({ type: 'Ready', status: 'False', reason, message, lastTransitionTime: since }, ...extra);
   return { ...(pod.status ?? {}), phase: 'Pending', reason, message, conditions };
 }

@@ -1,0 +1,282 @@
+// Issue: what the upper pod says must be what happens below — lower refusals surface, conditions
+// behave like a kubelet's, sync writes nothing when nothing changed, DaemonSets do not hang, lower
+// namespaces go with their upper ones. Driven through the real kubectl against real clusters.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
+
+const s = sandbox();
+const upper = s.upperKubeconfig;
+const [lower1, lower2] = s.lowerKubeconfigs as [string, string];
+const [f1, f2] = s.fedlets as [(typeof s.fedlets)[0], (typeof s.fedlets)[0]];
+const ns = 'fidelity-e2e';
+/** The sandbox maps namespaces of its second lower cluster with the template {{namespace}}-{{cluster}}. */
+const lowerNs1 = ns;
+const lowerNs2 = `${ns}-${f2.cluster}`;
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+interface PodJson {
+  metadata: { name: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: { nodeName?: string };
+  status?: {
+    phase?: string;
+    reason?: string;
+    message?: string;
+    conditions?: Condition[];
+    containerStatuses?: Array<{ ready: boolean }>;
+  };
+}
+interface EventJson {
+  type: string;
+  reason: string;
+  message: string;
+  source?: { component?: string };
+}
+type List<T> = { items: T[] };
+
+const getPod = (name: string) => kubectlJson<PodJson>(upper, ['get', 'pod', name, '-n', ns]);
+const cond = (p: PodJson, type: string) => p.status?.conditions?.find((c) => c.type === type);
+const isReady = (p: PodJson) => p.status?.phase === 'Running' && cond(p, 'Ready')?.status === 'True';
+
+async function events(name: string): Promise<EventJson[]> {
+  return (
+    await kubectlJson<List<EventJson>>(upper, ['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${name}`])
+  ).items;
+}
+
+function podManifest(name: string, spec: Record<string, unknown> = {}, labels: Record<string, string> = {}): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns, labels },
+    spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'registry.example/app:1' }], ...spec },
+  });
+}
+const onCluster = (cluster: string) => ({ nodeSelector: { 'fedlet.io/cluster': cluster } });
+
+beforeAll(async () => {
+  await createNamespace(upper, ns);
+  // The lower namespace of cluster 1 exists before fedlet needs it: its admins own it (and its policies).
+  await kubectl(lower1, ['create', 'namespace', lowerNs1]);
+});
+
+afterAll(async () => {
+  await kubectl(upper, ['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
+  await kubectl(lower1, ['delete', 'namespace', lowerNs1, '--wait=false']).catch(() => undefined);
+});
+
+describe('lower refusals surface on the upper pod', () => {
+  it('a lower ResourceQuota refusal: reason LowerRejected, condition and Warning event with the lower message, logs/exec say why; runs once the quota allows', async () => {
+    await kubectl(lower1, ['create', 'quota', 'no-pods', '-n', lowerNs1, '--hard=pods=0']);
+    await kubectl(upper, ['apply', '-f', '-'], { input: podManifest('quota', onCluster(f1.cluster)) });
+    const p = await eventually(
+      async () => {
+        const p = await getPod('quota');
+        if (p.status?.reason !== 'LowerRejected') throw new Error(`reason ${p.status?.reason}`);
+        return p;
+      },
+      { what: 'upper pod LowerRejected' },
+    );
+    expect(p.spec.nodeName).toBe(f1.nodeName);
+    expect(p.status?.phase).toBe('Pending');
+    expect(p.status?.message).toMatch(/exceeded quota: no-pods/);
+    expect(cond(p, 'fedlet.io/LowerAccepted')).toMatchObject({ status: 'False', reason: 'LowerRejected' });
+    expect(cond(p, 'fedlet.io/LowerAccepted')?.message).toMatch(/exceeded quota/);
+    await eventually(
+      async () => {
+        const e = (await events('quota')).find((x) => x.reason === 'LowerRejected');
+        if (!e) throw new Error('no LowerRejected event yet');
+        expect(e.type).toBe('Warning');
+        expect(e.message).toContain(`lower cluster ${f1.cluster} refused the pod`);
+        expect(e.message).toMatch(/exceeded quota/);
+      },
+      { what: 'LowerRejected event' },
+    );
+    expect(await kubectl(upper, ['get', 'pod', 'quota', '-n', ns])).toMatch(/LowerRejected/);
+    const logs = await kubectlRaw(upper, ['logs', 'quota', '-n', ns]);
+    expect(logs.code).not.toBe(0);
+    expect(logs.stderr).toMatch(/has not started: lower cluster lower-1 refused the pod \(403\).*exceeded quota/);
+    const exec = await kubectlRaw(upper, ['exec', 'quota', '-n', ns, '--', 'true']);
+    expect(exec.code).not.toBe(0);
+    expect(exec.stderr).toMatch(/exceeded quota/);
+    // A quota can free up: the pod is retried (with backoff) and is never failed for it.
+    await kubectl(lower1, ['delete', 'quota', 'no-pods', '-n', lowerNs1]);
+    const running = await eventually(
+      async () => {
+        const p = await getPod('quota');
+        if (!isReady(p)) throw new Error(`phase ${p.status?.phase} ${p.status?.reason ?? ''}`);
+        return p;
+      },
+      { timeoutMs: 90_000, what: 'pod Running once the quota allows it' },
+    );
+    expect(running.status?.reason).toBeUndefined();
+    expect(cond(running, 'fedlet.io/LowerAccepted')).toBeUndefined();
+    await kubectl(upper, ['delete', 'pod', 'quota', '-n', ns, '--wait=true', '--timeout=60s']);
+  });
+
+  it('a PodSecurity `restricted` lower namespace: LowerRejected, then the pod fails and its replacement runs in the other cluster', async () => {
+    await kubectl(lower1, ['label', 'namespace', lowerNs1, 'pod-security.kubernetes.io/enforce=restricted']);
+    try {
+      await kubectl(upper, ['apply', '-f', '-'], {
+        input: JSON.stringify({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'psa', namespace: ns },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: { app: 'psa' } },
+            template: {
+              metadata: { labels: { app: 'psa' } },
+              spec: {
+                terminationGracePeriodSeconds: 1,
+                // Prefer cluster 1 so that the first pod meets its policy.
+                affinity: {
+                  nodeAffinity: {
+                    preferredDuringSchedulingIgnoredDuringExecution: [
+                      {
+                        weight: 100,
+                        preference: { matchExpressions: [{ key: 'fedlet.io/cluster', operator: 'In', values: [f1.cluster] }] },
+                      },
+                    ],
+                  },
+                },
+                containers: [{ name: 'c', image: 'registry.example/app:1' }],
+              },
+            },
+          },
+        }),
+      });
+      const list = async () => (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=psa'])).items;
+      const refused = await eventually(
+        async () => {
+          const p = (await list()).find((x) => x.status?.reason === 'LowerRejected');
+          if (!p) throw new Error('no refused pod yet');
+          return p;
+        },
+        { what: 'first pod LowerRejected' },
+      );
+      expect(refused.spec.nodeName).toBe(f1.nodeName);
+      expect(refused.status?.message).toMatch(/violates PodSecurity "restricted/);
+      const failed = await eventually(
+        async () => {
+          const p = await getPod(refused.metadata.name);
+          if (p.status?.phase !== 'Failed') throw new Error(`phase ${p.status?.phase}`);
+          return p;
+        },
+        { timeoutMs: 150_000, what: 'refused pod Failed after bounceAfterSeconds' },
+      );
+      expect(failed.status?.reason).toBe('LowerRejected');
+      expect(failed.status?.message).toMatch(/violates PodSecurity/);
+      // A failed pod's containers are not ready (READY 0/1).
+      expect(cond(failed, 'Ready')?.status).toBe('False');
+      const replacement = await eventually(
+        async () => {
+          const r = (await list()).find((x) => x.metadata.uid !== refused.metadata.uid && isReady(x));
+          if (!r) throw new Error('no Running replacement yet');
+          return r;
+        },
+        { timeoutMs: 120_000, what: 'replacement Running' },
+      );
+      expect(replacement.spec.nodeName).toBe(f2.nodeName);
+      const logs = await kubectlRaw(upper, ['logs', refused.metadata.name, '-n', ns]);
+      expect(logs.stderr).toMatch(/violates PodSecurity/);
+      expect((await kubectl(lower1, ['get', 'pods', '-n', lowerNs1, '-o', 'name'])).trim()).toBe('');
+    } finally {
+      await kubectl(lower1, ['label', 'namespace', lowerNs1, 'pod-security.kubernetes.io/enforce-']);
+      await kubectl(upper, ['delete', 'deployment', 'psa', '-n', ns, '--wait=true']);
+    }
+  });
+});
+
+describe('conditions like a kubelet', () => {
+  it("a readiness gate set by another party holds the pod unready and survives fedlet's status writes; True makes it Ready", async () => {
+    const gate = 'example.com/gate';
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: podManifest('gated', { ...onCluster(f2.cluster), readinessGates: [{ conditionType: gate }] }),
+    });
+    const setGate = (status: string) =>
+      kubectl(upper, [
+        'patch',
+        'pod',
+        'gated',
+        '-n',
+        ns,
+        '--subresource=status',
+        '--type=strategic',
+        '-p',
+        JSON.stringify({ status: { conditions: [{ type: gate, status, reason: 'SetByTest' }] } }),
+      ]);
+    // Containers ready, no gate condition yet: not Ready, as a kubelet would say.
+    const before = await eventually(
+      async () => {
+        const p = await getPod('gated');
+        if (cond(p, 'ContainersReady')?.status !== 'True')
+          throw new Error(`ContainersReady ${cond(p, 'ContainersReady')?.status}`);
+        return p;
+      },
+      { timeoutMs: 90_000, what: 'gated pod containers ready' },
+    );
+    expect(before.status?.phase).toBe('Running');
+    expect(cond(before, 'Ready')).toMatchObject({ status: 'False', reason: 'ReadinessGatesNotReady' });
+    expect(cond(before, 'Ready')?.message).toMatch(/readiness gate "example.com\/gate" does not exist/);
+
+    await setGate('False');
+    // fedlet writes Ready again (new message) and keeps the gate's condition.
+    const held = await eventually(
+      async () => {
+        const p = await getPod('gated');
+        if (!/is not "True", but False/.test(cond(p, 'Ready')?.message ?? ''))
+          throw new Error(`Ready ${JSON.stringify(cond(p, 'Ready'))}`);
+        return p;
+      },
+      { what: 'Ready message names the False gate' },
+    );
+    expect(cond(held, gate)).toMatchObject({ status: 'False', reason: 'SetByTest' });
+    expect(cond(held, 'Ready')?.status).toBe('False');
+    // Still there a few status-sync rounds later.
+    await new Promise((r) => setTimeout(r, 5000));
+    const later = await getPod('gated');
+    expect(cond(later, gate)?.status).toBe('False');
+    expect(cond(later, 'Ready')?.status).toBe('False');
+
+    await setGate('True');
+    const ready = await eventually(
+      async () => {
+        const p = await getPod('gated');
+        if (!isReady(p)) throw new Error(`Ready ${JSON.stringify(cond(p, 'Ready'))}`);
+        return p;
+      },
+      { what: 'Ready once the gate is True' },
+    );
+    expect(cond(ready, gate)?.status).toBe('True');
+    expect(await kubectl(upper, ['get', 'pod', 'gated', '-n', ns, '-o', 'wide'])).toMatch(/1\/1\s+Running[\s\S]*1\/1\s*$/m);
+    await kubectl(upper, ['delete', 'pod', 'gated', '-n', ns, '--wait=true', '--timeout=60s']);
+  });
+
+  it('a pod fedlet fails (its lower pod was deleted) reports its containers not ready: READY 0/1', async () => {
+    await kubectl(upper, ['apply', '-f', '-'], { input: podManifest('lost', onCluster(f2.cluster)) });
+    await eventually(async () => expect(isReady(await getPod('lost'))).toBe(true), { timeoutMs: 90_000, what: 'lost Running' });
+    await kubectl(lower2, ['delete', 'pod', 'lost', '-n', lowerNs2, '--wait=false']);
+    const failed = await eventually(
+      async () => {
+        const p = await getPod('lost');
+        if (p.status?.phase !== 'Failed') throw new Error(`phase ${p.status?.phase}`);
+        return p;
+      },
+      { what: 'lost Failed' },
+    );
+    expect(failed.status?.reason).toBe('LowerPodDeleted');
+    expect(failed.status?.containerStatuses?.map((c) => c.ready)).toEqual([false]);
+    expect(cond(failed, 'Ready')?.status).toBe('False');
+    expect(cond(failed, 'ContainersReady')?.status).toBe('False');
+    expect(await kubectl(upper, ['get', 'pod', 'lost', '-n', ns, '--no-headers'])).toMatch(
+      /^lost\s+0\/1\s+Error|^lost\s+0\/1\s+\S+/,
+    );
+    await kubectl(upper, ['delete', 'pod', 'lost', '-n', ns, '--wait=true', '--timeout=60s']);
+  });
+});
