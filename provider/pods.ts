@@ -11,7 +11,8 @@ import { DependencySync, depKey } from './dependencies.js';
 import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import { upperStatusFromLower } from './status.js';
-import { dependencyRefs, mutableView, translatePod } from './translate.js';
+import { dependencyRefs, translatePod } from './translate.js';
+import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
 import {
   CONDITION_LOWER_ACCEPTED,
   classifyRejection,
@@ -256,12 +257,14 @@ export class LowerPods {
   async ensure(upper: Pod): Promise<PodEnsureResult> {
     const upperKey = `${upper.metadata.namespace}/${upper.metadata.name}`;
     const lowerNs = this.lowerNamespaceOf(upper.metadata.namespace!);
-    const desired = translatePod(upper, {
-      nodeName: this.o.nodeName,
-      clusterName: this.o.clusterName,
-      lowerNamespace: lowerNs,
-      allowDaemonSetPods: this.o.allowDaemonSetPods,
-    });
+    const desired = withManagedRecord(
+      translatePod(upper, {
+        nodeName: this.o.nodeName,
+        clusterName: this.o.clusterName,
+        lowerNamespace: lowerNs,
+        allowDaemonSetPods: this.o.allowDaemonSetPods,
+      }),
+    );
     this.trackDependents(upper);
     const existing = this.byUpperKey.get(upperKey);
     if (existing && existing.metadata.labels?.[LABEL_UPPER_UID] !== upper.metadata.uid) {
@@ -314,20 +317,8 @@ export class LowerPods {
         message: `lower cluster ${this.o.clusterName} could not schedule the pod for ${this.o.bounceAfterSeconds}s (${unschedulable.message ?? 'unschedulable'}); failing it so that its controller places a replacement elsewhere`,
       };
     }
-    if (JSON.stringify(mutableView(existing)) !== JSON.stringify(mutableView(desired))) {
-      const patch = {
-        metadata: { labels: desired.metadata.labels, annotations: desired.metadata.annotations },
-        spec: {
-          containers: desired.spec.containers.map((c) => ({ name: c.name, image: c.image })),
-          ...(desired.spec.initContainers
-            ? { initContainers: desired.spec.initContainers.map((c) => ({ name: c.name, image: c.image })) }
-            : {}),
-          ...(desired.spec.activeDeadlineSeconds !== undefined
-            ? { activeDeadlineSeconds: desired.spec.activeDeadlineSeconds }
-            : {}),
-          tolerations: desired.spec.tolerations ?? [],
-        },
-      };
+    const patch = lowerPodPatch(existing, desired);
+    if (patch) {
       try {
         await this.o.lower.patch(`/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name}`, patch, 'strategic');
       } catch (e) {

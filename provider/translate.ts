@@ -196,15 +196,3 @@ export function dependencyRefs(pod: Pod): DependencyRefs {
   for (const s of pod.spec.imagePullSecrets ?? []) addRef(refs.secrets, s.name, false);
   return refs;
 }
-
-/** Fields of a running lower pod that may be updated in place (the API allows only these). */
-export function mutableView(p: Pod): unknown {
-  return {
-    images: p.spec.containers.map((c) => c.image),
-    initImages: (p.spec.initContainers ?? []).map((c) => c.image),
-    activeDeadlineSeconds: p.spec.activeDeadlineSeconds,
-    tolerations: p.spec.tolerations ?? [],
-    labels: p.metadata.labels ?? {},
-    annotations: p.metadata.annotations ?? {},
-  };
-}

@@ -38,6 +38,7 @@ export interface FedletConfig {
   namespaceTemplate: string;
   podIPRemap?: string;
   allowDaemonSetPods: boolean;
+  virtualNodeTaint: boolean;
   podWorkers: number;
   unreachableDeleteAfterSeconds: number;
   bounceAfterSeconds: number;
@@ -251,6 +252,14 @@ export const options: OptionSpec[] = [
     kind: 'bool',
     default: 'false',
     help: 'run DaemonSet pods bound to the virtual node (one copy in the lower cluster) instead of refusing them',
+  },
+  {
+    key: 'virtualNodeTaint',
+    flag: 'virtual-node-taint',
+    env: 'FEDLET_VIRTUAL_NODE_TAINT',
+    kind: 'bool',
+    default: 'true',
+    help: 'taint the virtual node fedlet.io/virtual-node=true:NoSchedule (not with allowDaemonSetPods) so DaemonSets skip it; needs the admission webhook of `fedlet extender`, which adds the toleration to every pod not owned by a DaemonSet',
   },
   {
     key: 'podWorkers',
@@ -609,6 +618,7 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     writeBurst: 200,
     namespaceTemplate: '{{namespace}}',
     allowDaemonSetPods: false,
+    virtualNodeTaint: true,
     podWorkers: 16,
     unreachableDeleteAfterSeconds: 10,
     bounceAfterSeconds: 60,

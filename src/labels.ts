@@ -18,3 +18,13 @@ export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 /** Annotation on the virtual Node listing the labels/taints fedlet owns, so it removes only its own. */
 export const ANNOTATION_MANAGED_LABELS = 'fedlet.io/managed-labels';
 export const ANNOTATION_MANAGED_TAINTS = 'fedlet.io/managed-taints';
+/**
+ * On lower pods: JSON {labels: [...], annotations: [...]} of the keys fedlet set, so a key removed from
+ * the upper pod is removed below and keys the lower cluster adds are left alone.
+ */
+export const ANNOTATION_MANAGED_METADATA = 'fedlet.io/managed-metadata';
+/**
+ * Taint on virtual nodes (value "true", NoSchedule) unless DaemonSet pods are allowed: DaemonSets skip
+ * the node; fedlet's admission webhook adds the toleration to every pod not owned by a DaemonSet.
+ */
+export const TAINT_VIRTUAL_NODE = 'fedlet.io/virtual-node';

@@ -13,6 +13,7 @@ import {
   labelPatch,
   managedTaintIds,
   mergeTaints,
+  nodeTaints,
   resourcePatch,
   type NodeObject,
 } from './node-object.js';
@@ -71,10 +72,10 @@ export class NodeController {
           labels,
           annotations: {
             [ANNOTATION_MANAGED_LABELS]: Object.keys(labels).sort().join(','),
-            [ANNOTATION_MANAGED_TAINTS]: managedTaintIds(cfg.nodeTaints),
+            [ANNOTATION_MANAGED_TAINTS]: managedTaintIds(nodeTaints(cfg)),
           },
         },
-        spec: { taints: cfg.nodeTaints.length ? cfg.nodeTaints : undefined },
+        spec: { taints: nodeTaints(cfg).length ? nodeTaints(cfg) : undefined },
         status: desiredStatus(cfg, state, now),
       };
       try {
@@ -95,14 +96,14 @@ export class NodeController {
     const cfg = this.o.config;
     const prevLabels = (node.metadata.annotations?.[ANNOTATION_MANAGED_LABELS] ?? '').split(',').filter(Boolean);
     const prevTaints = (node.metadata.annotations?.[ANNOTATION_MANAGED_TAINTS] ?? '').split(',').filter(Boolean);
-    const taints = mergeTaints(node.spec?.taints, prevTaints, cfg.nodeTaints);
+    const taints = mergeTaints(node.spec?.taints, prevTaints, nodeTaints(cfg));
     const patch = {
       metadata: {
         resourceVersion: node.metadata.resourceVersion,
         labels: labelPatch(node.metadata.labels, prevLabels, labels),
         annotations: {
           [ANNOTATION_MANAGED_LABELS]: Object.keys(labels).sort().join(','),
-          [ANNOTATION_MANAGED_TAINTS]: managedTaintIds(cfg.nodeTaints),
+          [ANNOTATION_MANAGED_TAINTS]: managedTaintIds(nodeTaints(cfg)),
         },
       },
       spec: { taints: taints.length ? taints : null },

@@ -1,7 +1,10 @@
 // Issue: what the upper pod says must be what happens below — lower refusals surface, conditions
 // behave like a kubelet's, sync writes nothing when nothing changed, DaemonSets do not hang, lower
 // namespaces go with their upper ones. Driven through the real kubectl against real clusters.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
 import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
 
 const s = sandbox();
@@ -278,5 +281,185 @@ describe('conditions like a kubelet', () => {
       /^lost\s+0\/1\s+Error|^lost\s+0\/1\s+\S+/,
     );
     await kubectl(upper, ['delete', 'pod', 'lost', '-n', ns, '--wait=true', '--timeout=60s']);
+  });
+});
+
+/** PATCH/PUT requests on pods (any subresource) an API server has answered since it started. */
+async function podWrites(kubeconfig: string, subresource?: string): Promise<number> {
+  const text = await kubectl(kubeconfig, ['get', '--raw', '/metrics']);
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (labels.resource !== 'pods' || !['PATCH', 'PUT', 'APPLY'].includes(labels.verb ?? '')) continue;
+    if (subresource !== undefined && labels.subresource !== subresource) continue;
+    n += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return n;
+}
+
+describe('zero-write sync', () => {
+  it('removing an upper label removes it below; labels the lower cluster adds stay', async () => {
+    await kubectl(upper, ['apply', '-f', '-'], { input: podManifest('labelled', onCluster(f2.cluster), { tier: 'gold' }) });
+    await eventually(async () => expect(isReady(await getPod('labelled'))).toBe(true), {
+      timeoutMs: 90_000,
+      what: 'labelled Running',
+    });
+    const lowerLabels = async () =>
+      (await kubectlJson<PodJson>(lower2, ['get', 'pod', 'labelled', '-n', lowerNs2])).metadata.labels ?? {};
+    expect((await lowerLabels()).tier).toBe('gold');
+    await kubectl(lower2, ['label', 'pod', 'labelled', '-n', lowerNs2, 'lower.example/owned-below=yes']);
+    await kubectl(upper, ['annotate', 'pod', 'labelled', '-n', ns, 'note=hello']);
+    await eventually(
+      async () => {
+        const a = (await kubectlJson<PodJson>(lower2, ['get', 'pod', 'labelled', '-n', lowerNs2])).metadata.annotations ?? {};
+        if (a.note !== 'hello') throw new Error('annotation not below yet');
+      },
+      { what: 'annotation propagated' },
+    );
+    await kubectl(upper, ['label', 'pod', 'labelled', '-n', ns, 'tier-']);
+    await kubectl(upper, ['annotate', 'pod', 'labelled', '-n', ns, 'note-']);
+    await eventually(
+      async () => {
+        const low = await kubectlJson<PodJson>(lower2, ['get', 'pod', 'labelled', '-n', lowerNs2]);
+        if ('tier' in (low.metadata.labels ?? {})) throw new Error('tier still below');
+        if ('note' in (low.metadata.annotations ?? {})) throw new Error('note still below');
+      },
+      { what: 'label and annotation removed below' },
+    );
+    expect((await lowerLabels())['lower.example/owned-below']).toBe('yes');
+    await kubectl(upper, ['delete', 'pod', 'labelled', '-n', ns, '--wait=true', '--timeout=60s']);
+  });
+
+  it('restarting fedlet with unchanged Running pods writes no pod in either cluster', async () => {
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'steady', namespace: ns },
+        spec: {
+          replicas: 10,
+          selector: { matchLabels: { app: 'steady' } },
+          template: {
+            metadata: { labels: { app: 'steady' }, annotations: { 'example.com/note': 'x' } },
+            spec: {
+              ...onCluster(f1.cluster),
+              terminationGracePeriodSeconds: 1,
+              containers: [{ name: 'c', image: 'registry.example/app:1' }],
+            },
+          },
+        },
+      }),
+    });
+    await eventually(
+      async () => {
+        const pods = (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=steady'])).items;
+        if (pods.filter(isReady).length !== 10) throw new Error(`${pods.filter(isReady).length}/10 Ready`);
+      },
+      { timeoutMs: 120_000, what: '10 steady pods Running' },
+    );
+    // The lower cluster adds a label of its own to one pod: not fedlet's to correct.
+    const lowerOne = (await kubectl(lower1, ['get', 'pods', '-n', lowerNs1, '-l', 'app=steady', '-o', 'name']))
+      .trim()
+      .split('\n')[0]!;
+    await kubectl(lower1, ['label', lowerOne, '-n', lowerNs1, 'lower.example/added=1']);
+    await new Promise((r) => setTimeout(r, 3000));
+    const log = path.join(s.dir, `fedlet-${f1.cluster}.log`);
+    const starts = () =>
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('pod controller started')).length;
+    const startsBefore = starts();
+    await stopFedlet(s, f1.cluster);
+    const before = { upper: await podWrites(upper), lower: await podWrites(lower1, '') };
+    startFedlet(s, f1.cluster);
+    saveState(s);
+    await waitForNodesReady(s, [f1.nodeName], 90_000);
+    // The restarted fedlet syncs every pod once its caches are synced ("pod controller started").
+    await eventually(
+      async () => {
+        if (starts() <= startsBefore) throw new Error('pod controller not started yet');
+      },
+      { what: 'restarted pod controller started' },
+    );
+    await new Promise((r) => setTimeout(r, 15_000));
+    const after = { upper: await podWrites(upper), lower: await podWrites(lower1, '') };
+    expect({ upper: after.upper - before.upper, lower: after.lower - before.lower }).toEqual({ upper: 0, lower: 0 });
+    await kubectl(upper, ['delete', 'deployment', 'steady', '-n', ns, '--wait=true']);
+  });
+});
+
+describe('DaemonSets and virtual nodes', () => {
+  it('a real DaemonSet completes `kubectl rollout status` with virtual nodes present; a plain Deployment still lands on them', async () => {
+    for (const f of [f1, f2]) {
+      const taints = await kubectl(upper, ['get', 'node', f.nodeName, '-o', 'jsonpath={.spec.taints}']);
+      expect(JSON.parse(taints)).toContainEqual({ key: 'fedlet.io/virtual-node', value: 'true', effect: 'NoSchedule' });
+    }
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'DaemonSet',
+        metadata: { name: 'agent', namespace: ns },
+        spec: {
+          selector: { matchLabels: { app: 'agent' } },
+          template: {
+            metadata: { labels: { app: 'agent' } },
+            spec: { containers: [{ name: 'agent', image: 'registry.example/agent:1' }] },
+          },
+        },
+      }),
+    });
+    try {
+      const out = await kubectl(upper, ['rollout', 'status', 'daemonset/agent', '-n', ns, '--timeout=90s'], {
+        timeoutMs: 120_000,
+      });
+      expect(out).toMatch(/successfully rolled out/);
+      const pods = (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=agent'])).items;
+      expect(pods).toEqual([]);
+      // Plain workloads are unchanged for their authors: no toleration in the manifest, yet they run
+      // on virtual nodes (the webhook added the toleration at creation).
+      await kubectl(upper, ['apply', '-f', '-'], {
+        input: JSON.stringify({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'plain', namespace: ns },
+          spec: {
+            replicas: 2,
+            selector: { matchLabels: { app: 'plain' } },
+            template: {
+              metadata: { labels: { app: 'plain' } },
+              spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'registry.example/app:1' }] },
+            },
+          },
+        }),
+      });
+      const plain = await eventually(
+        async () => {
+          const list = (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=plain'])).items;
+          if (list.filter(isReady).length !== 2) throw new Error(`${list.filter(isReady).length}/2 Ready`);
+          return list;
+        },
+        { timeoutMs: 90_000, what: 'plain Deployment Running' },
+      );
+      for (const p of plain) expect([f1.nodeName, f2.nodeName]).toContain(p.spec.nodeName);
+      const tolerations = await kubectl(upper, [
+        'get',
+        'pod',
+        plain[0]!.metadata.name,
+        '-n',
+        ns,
+        '-o',
+        'jsonpath={.spec.tolerations}',
+      ]);
+      expect(JSON.parse(tolerations)).toContainEqual({
+        key: 'fedlet.io/virtual-node',
+        operator: 'Equal',
+        value: 'true',
+        effect: 'NoSchedule',
+      });
+    } finally {
+      await kubectl(upper, ['delete', 'daemonset', 'agent', '-n', ns, '--ignore-not-found']);
+      await kubectl(upper, ['delete', 'deployment', 'plain', '-n', ns, '--ignore-not-found', '--wait=true']);
+    }
   });
 });
