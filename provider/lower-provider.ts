@@ -26,6 +26,7 @@ import { fromMilli, toMilli } from '../src/util/quantity.js';
 import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod, type Taint } from './capacity.js';
 import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
 import { LowerHealth } from './lower-health.js';
+import { collectNamespaces } from './namespace-gc.js';
 
 interface RawNode extends KubeObject {
   spec?: { unschedulable?: boolean; taints?: Taint[] };
@@ -188,6 +189,9 @@ export class LowerProvider implements Provider {
   async collectGarbage(livePods: Pod[]): Promise<void> {
     const n = await this.podsOps.deps.collectGarbage(livePods, (ns) => this.podsOps.lowerNamespaceOf(ns));
     if (n) this.o.log.info({ deleted: n }, 'removed lower ConfigMaps/Secrets no pod references');
+    const wanted = new Set(livePods.map((p) => this.podsOps.lowerNamespaceOf(p.metadata.namespace!)));
+    const gone = await collectNamespaces({ lower: this.o.client, nodeName: this.o.nodeName, log: this.o.log }, wanted);
+    for (const ns of gone) this.podsOps.forgetNamespace(ns);
   }
   onPodChange(listener: (upperKey: string) => void): void {
     this.podsOps.onChange(listener);

@@ -230,6 +230,11 @@ export class LowerPods {
     this.ensuredNamespaces.add(ns);
   }
 
+  /** The lower namespace was deleted (namespace GC): create it again when a pod needs it. */
+  forgetNamespace(ns: string): void {
+    this.ensuredNamespaces.delete(ns);
+  }
+
   /** Remembers which ConfigMaps/Secrets each pod uses, so a change to one re-syncs exactly those pods. */
   private trackDependents(upper: Pod): void {
     const key = `${upper.metadata.namespace}/${upper.metadata.name}`;
@@ -287,7 +292,8 @@ export class LowerPods {
         this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
       } catch (e) {
         if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it
-        if (isNotFound(e)) this.ensuredNamespaces.delete(lowerNs);
+        // The namespace may be gone or going (deleted by its GC meanwhile): check it again next time.
+        this.ensuredNamespaces.delete(lowerNs);
         const refused = classifyRejection(e);
         if (refused) return this.refused(upper, upperKey, refused);
         throw e;

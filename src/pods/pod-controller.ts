@@ -121,8 +121,9 @@ export class PodController {
   async sync(key: string): Promise<void> {
     const pod = this.pods.get(key);
     if (!pod) {
-      // Upper pod gone (possibly while we were down): remove its backing pod.
-      await this.o.provider.deletePod(key, 0);
+      // Upper pod gone (possibly while we were down): remove its backing pod; once it is gone, what
+      // only it needed (dependencies, a namespace) can be collected.
+      if (await this.o.provider.deletePod(key, 0)) this.scheduleGc();
       return;
     }
     if (pod.metadata.deletionTimestamp) {

@@ -463,3 +463,73 @@ describe('DaemonSets and virtual nodes', () => {
     }
   });
 });
+
+describe('lower namespace lifecycle', () => {
+  it('a lower namespace fedlet created goes when nothing of its remains and with its upper namespace; one it did not create stays', async () => {
+    const up = 'fidelity-ns-life';
+    const own2 = `${up}-${f2.cluster}`; // created by fedlet in lower-2
+    const theirs1 = up; // created by the lower cluster's admins in lower-1
+    await kubectl(lower1, ['create', 'namespace', theirs1]);
+    await createNamespace(upper, up);
+    const exists = async (kubeconfig: string, name: string) =>
+      (await kubectlRaw(kubeconfig, ['get', 'namespace', name, '-o', 'name'])).code === 0;
+    const runPod = async (name: string, cluster: string) => {
+      await kubectl(upper, ['apply', '-f', '-'], {
+        input: JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name, namespace: up },
+          spec: {
+            ...onCluster(cluster),
+            terminationGracePeriodSeconds: 1,
+            containers: [{ name: 'c', image: 'registry.example/app:1' }],
+          },
+        }),
+      });
+      await eventually(
+        async () => {
+          const p = await kubectlJson<PodJson>(upper, ['get', 'pod', name, '-n', up]);
+          if (!isReady(p)) throw new Error(`phase ${p.status?.phase}`);
+        },
+        { timeoutMs: 90_000, what: `${name} Running` },
+      );
+    };
+    try {
+      await runPod('a', f2.cluster);
+      await runPod('b', f1.cluster);
+      const created = await kubectlJson<{ metadata: { labels?: Record<string, string> } }>(lower2, ['get', 'namespace', own2]);
+      expect(created.metadata.labels?.['fedlet.io/origin']).toBe(f2.nodeName);
+      // Nothing of fedlet's left in it: the namespace fedlet created goes.
+      await kubectl(upper, ['delete', 'pod', 'a', '-n', up, '--wait=true', '--timeout=60s']);
+      await eventually(
+        async () => {
+          if (await exists(lower2, own2)) throw new Error(`${own2} still exists`);
+        },
+        { timeoutMs: 90_000, what: `${own2} deleted once empty` },
+      );
+      // Needed again: created again.
+      await runPod('a2', f2.cluster);
+      expect(await exists(lower2, own2)).toBe(true);
+      // The upper namespace goes: so does the lower one fedlet created; the admins' one stays.
+      await kubectl(upper, ['delete', 'namespace', up, '--wait=false']);
+      await eventually(
+        async () => {
+          if (await exists(lower2, own2)) throw new Error(`${own2} still exists`);
+        },
+        { timeoutMs: 120_000, what: `${own2} deleted with the upper namespace` },
+      );
+      await eventually(
+        async () => {
+          const left = (await kubectl(lower1, ['get', 'pods', '-n', theirs1, '-o', 'name'])).trim();
+          if (left) throw new Error(`pods left in ${theirs1}: ${left}`);
+        },
+        { timeoutMs: 90_000, what: `fedlet's pods gone from ${theirs1}` },
+      );
+      await new Promise((r) => setTimeout(r, 5000)); // a garbage-collection round or two
+      expect(await exists(lower1, theirs1)).toBe(true);
+    } finally {
+      await kubectl(upper, ['delete', 'namespace', up, '--wait=false', '--ignore-not-found']);
+      await kubectl(lower1, ['delete', 'namespace', theirs1, '--wait=false', '--ignore-not-found']);
+    }
+  });
+});
