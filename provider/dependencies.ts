@@ -23,7 +23,22 @@ export class MissingDependencyError extends Error {
       `${kind === 'configmaps' ? 'ConfigMap' : 'Secret'} ${namespace}/${objectName} referenced by the pod does not exist in the upper cluster; create it (or mark the reference optional)`,
     );
     this.name = 'MissingDependencyError';
+    this.eventReason = missingReason(kind, false);
   }
+  /** The virtual-kubelet library's event reason (MandatoryConfigMapNotFound / MandatorySecretNotFound). */
+  readonly eventReason: string;
+}
+
+/** Event reasons virtual-kubelet tooling expects for a missing ConfigMap/Secret. */
+export function missingReason(kind: DependencyKind, optional: boolean): string {
+  return `${optional ? 'Optional' : 'Mandatory'}${kind === 'configmaps' ? 'ConfigMap' : 'Secret'}NotFound`;
+}
+
+/** An optional reference whose object does not exist: the pod runs without it (said in an event). */
+export interface MissingOptional {
+  kind: DependencyKind;
+  namespace: string;
+  name: string;
 }
 
 export interface DependencySyncOptions {
@@ -48,11 +63,14 @@ export class DependencySync {
     this.copied.delete(key);
   }
 
-  /** Copies every dependency of `pod` into `lowerNs`; throws MissingDependencyError for required ones. */
-  async ensure(pod: Pod, lowerNs: string, currentRv: (key: string) => string | undefined): Promise<void> {
+  /**
+   * Copies every dependency of `pod` into `lowerNs`; throws MissingDependencyError for required ones
+   * and returns the optional ones that do not exist.
+   */
+  async ensure(pod: Pod, lowerNs: string, currentRv: (key: string) => string | undefined): Promise<MissingOptional[]> {
     const refs = dependencyRefs(pod);
     const ns = pod.metadata.namespace!;
-    const jobs: Array<Promise<void>> = [];
+    const jobs: Array<Promise<MissingOptional | undefined>> = [];
     for (const [kind, m] of [
       ['configmaps', refs.configMaps],
       ['secrets', refs.secrets],
@@ -62,6 +80,7 @@ export class DependencySync {
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    return results.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
   }
 
   private async ensureOne(
@@ -71,15 +90,15 @@ export class DependencySync {
     optional: boolean,
     lowerNs: string,
     knownRv: string | undefined,
-  ): Promise<void> {
+  ): Promise<MissingOptional | undefined> {
     const key = depKey(kind, ns, name);
-    if (knownRv !== undefined && this.copied.get(key) === knownRv) return;
+    if (knownRv !== undefined && this.copied.get(key) === knownRv) return undefined;
     let upper: DataObject;
     try {
       upper = await this.o.upper.get<DataObject>(`/api/v1/namespaces/${ns}/${kind}/${name}`);
     } catch (e) {
       if (!isNotFound(e)) throw e;
-      if (optional) return;
+      if (optional) return { kind, namespace: ns, name };
       throw new MissingDependencyError(kind, ns, name);
     }
     const rv = upper.metadata.resourceVersion ?? '';
@@ -129,6 +148,7 @@ export class DependencySync {
       this.o.log.debug({ kind, namespace: lowerNs, name, rv }, 'updated lower copy');
     }
     this.copied.set(key, rv);
+    return undefined;
   }
 
   /**

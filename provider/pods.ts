@@ -7,11 +7,14 @@ import { Informer, type KubeObject } from '../src/kube/informer.js';
 import type { Pod, PodStatus } from '../src/kube/types.js';
 import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
 import type { PodEnsureResult, PodEvent } from '../src/provider.js';
-import { DependencySync, depKey } from './dependencies.js';
+import { DependencySync, depKey, missingReason } from './dependencies.js';
 import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import { upperStatusFromLower } from './status.js';
-import { dependencyRefs, translatePod } from './translate.js';
+import { dependencyRefs, droppedTokenSources, translatePod } from './translate.js';
+
+/** Event reason: a user's projected volume lost its serviceAccountToken source below. */
+export const REASON_TOKEN_SOURCE_DROPPED = 'ServiceAccountTokenSourceDropped';
 import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
 import {
   CONDITION_LOWER_ACCEPTED,
@@ -287,8 +290,24 @@ export class LowerPods {
         };
       try {
         await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
-        await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
+        const missing = await this.deps.ensure(upper, lowerNs, (k) => this.depRv(k));
         await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
+        for (const v of droppedTokenSources(upper))
+          for (const l of this.eventListeners)
+            l({
+              upperKey,
+              type: 'Warning',
+              reason: REASON_TOKEN_SOURCE_DROPPED,
+              message: `projected volume "${v}": its serviceAccountToken source was left out in lower cluster ${this.o.clusterName} (an upper token is not valid there); its other sources are mounted`,
+            });
+        for (const m of missing)
+          for (const l of this.eventListeners)
+            l({
+              upperKey,
+              type: 'Warning',
+              reason: missingReason(m.kind, true),
+              message: `optional ${m.kind === 'configmaps' ? 'ConfigMap' : 'Secret'} ${m.namespace}/${m.name} does not exist; the pod was created without it`,
+            });
         this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
       } catch (e) {
         if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it

@@ -67,9 +67,29 @@ export function validatePod(pod: Pod, ctx: TranslateContext): void {
     );
 }
 
-/** Projected volumes that carry the upper service-account token (kube-api-access-*). */
+const hasTokenSource = (v: Volume) => !!v.projected?.sources?.some((src) => src.serviceAccountToken !== undefined);
+
+/**
+ * The volume the ServiceAccount admission plugin injects (kube-api-access-*: token, CA, namespace):
+ * without the upper token it means nothing below, so it goes whole (as automountServiceAccountToken).
+ */
 function isServiceAccountTokenVolume(v: Volume): boolean {
-  return !!v.projected?.sources?.some((src) => src.serviceAccountToken !== undefined);
+  return v.name.startsWith('kube-api-access-') && hasTokenSource(v);
+}
+
+/**
+ * Projected volumes the user wrote with a serviceAccountToken source: fedlet keeps every other source
+ * (ConfigMap, Secret, downward API) and drops the token source alone. Returns their names.
+ */
+export function droppedTokenSources(pod: Pod): string[] {
+  return (pod.spec.volumes ?? []).filter((v) => hasTokenSource(v) && !isServiceAccountTokenVolume(v)).map((v) => v.name);
+}
+
+/** A user's projected volume without its token source(s); undefined when nothing else is left. */
+function withoutTokenSources(v: Volume): Volume | undefined {
+  if (!hasTokenSource(v) || !v.projected) return v;
+  const sources = (v.projected.sources ?? []).filter((src) => src.serviceAccountToken === undefined);
+  return sources.length ? { ...v, projected: { ...v.projected, sources } } : undefined;
 }
 
 const downwardRewrites: Record<string, (pod: Pod, ctx: TranslateContext) => string | undefined> = {
@@ -109,7 +129,9 @@ export function ownershipAnnotations(upper: { namespace?: string; name?: string 
 export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
   validatePod(pod, ctx);
   const src = pod.spec;
-  const dropVolumes = new Set((src.volumes ?? []).filter(isServiceAccountTokenVolume).map((v) => v.name));
+  const dropVolumes = new Set(
+    (src.volumes ?? []).filter((v) => isServiceAccountTokenVolume(v) || !withoutTokenSources(v)).map((v) => v.name),
+  );
   const spec: PodSpec = { ...src };
   // Scheduling in the upper cluster chose this virtual node; the lower scheduler picks a lower node.
   for (const k of [
@@ -132,7 +154,7 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
   // namespace's default service account, with no token mounted.
   spec.serviceAccountName = 'default';
   spec.automountServiceAccountToken = false;
-  spec.volumes = (src.volumes ?? []).filter((v) => !dropVolumes.has(v.name));
+  spec.volumes = (src.volumes ?? []).filter((v) => !dropVolumes.has(v.name)).map((v) => withoutTokenSources(v)!);
   if (!spec.volumes.length) delete spec.volumes;
   spec.containers = src.containers.map((c) => translateContainer(c, dropVolumes, pod, ctx));
   if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, dropVolumes, pod, ctx));

@@ -173,10 +173,12 @@ export class PodController {
         return; // permanent: no retry until the pod changes
       }
       if (e instanceof Error && e.name === 'MissingDependencyError') {
+        // The event carries the virtual-kubelet library's reason (e.g. MandatorySecretNotFound) when given.
+        const eventReason = (e as { eventReason?: unknown }).eventReason;
         void this.o.events.record(
           { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
           'Warning',
-          'MissingDependency',
+          typeof eventReason === 'string' ? eventReason : 'MissingDependency',
           e.message,
         );
         await this.writeStatus(pod, { ...pendingStatus(pod, 'MissingDependency', e.message) });

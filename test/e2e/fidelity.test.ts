@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isProxyableAddress } from '../../sandbox/node-address.js';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
 import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
 
@@ -532,4 +533,88 @@ describe('lower namespace lifecycle', () => {
       await kubectl(lower1, ['delete', 'namespace', theirs1, '--wait=false', '--ignore-not-found']);
     }
   });
+});
+
+describe('virtual-kubelet conventions', () => {
+  it('optional missing Secret → OptionalSecretNotFound; a projected volume keeps all but its token source (with an event)', async () => {
+    await kubectl(upper, ['create', 'configmap', 'bundle-cm', '-n', ns, '--from-literal=k=v']);
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: podManifest('conv', {
+        ...onCluster(f2.cluster),
+        containers: [
+          {
+            name: 'c',
+            image: 'registry.example/app:1',
+            envFrom: [{ secretRef: { name: 'absent', optional: true } }],
+            volumeMounts: [{ name: 'bundle', mountPath: '/etc/bundle' }],
+          },
+        ],
+        volumes: [
+          {
+            name: 'bundle',
+            projected: {
+              sources: [
+                { configMap: { name: 'bundle-cm' } },
+                { downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
+                { serviceAccountToken: { path: 'token', audience: 'vault' } },
+              ],
+            },
+          },
+        ],
+      }),
+    });
+    await eventually(async () => expect(isReady(await getPod('conv'))).toBe(true), { timeoutMs: 90_000, what: 'conv Running' });
+    await eventually(
+      async () => {
+        const ev = await events('conv');
+        const optional = ev.find((e) => e.reason === 'OptionalSecretNotFound');
+        const token = ev.find((e) => e.reason === 'ServiceAccountTokenSourceDropped');
+        if (!optional || !token) throw new Error(`events: ${ev.map((e) => e.reason).join(',')}`);
+        expect(optional.type).toBe('Warning');
+        expect(optional.message).toContain(`${ns}/absent`);
+        expect(token.message).toContain('projected volume "bundle"');
+      },
+      { what: 'OptionalSecretNotFound and ServiceAccountTokenSourceDropped events' },
+    );
+    const low = await kubectlJson<{
+      spec: {
+        volumes?: Array<{ name: string; projected?: { sources: Array<Record<string, unknown>> } }>;
+        containers: Array<{ volumeMounts?: Array<{ name: string }> }>;
+      };
+    }>(lower2, ['get', 'pod', 'conv', '-n', lowerNs2]);
+    const bundle = low.spec.volumes?.find((v) => v.name === 'bundle');
+    expect(bundle?.projected?.sources.map((src) => Object.keys(src)[0])).toEqual(['configMap', 'downwardAPI']);
+    expect(low.spec.containers[0]!.volumeMounts?.map((m) => m.name)).toContain('bundle');
+    expect((await kubectl(lower2, ['get', 'configmap', 'bundle-cm', '-n', lowerNs2, '-o', 'jsonpath={.data.k}'])).trim()).toBe(
+      'v',
+    );
+  });
+
+  it.skipIf(!isProxyableAddress(s.nodeIP ?? '127.0.0.1'))(
+    "/metrics/resource serves the kubelet's pod series (pod_cpu_usage_seconds_total, pod_memory_working_set_bytes)",
+    async () => {
+      const text = await eventually(
+        async () => {
+          const t = await kubectl(upper, ['get', '--raw', `/api/v1/nodes/${f2.nodeName}/proxy/metrics/resource`]);
+          if (!new RegExp(`^pod_cpu_usage_seconds_total\\{namespace="${ns}",pod="conv"\\} [0-9.e+-]+`, 'm').test(t))
+            throw new Error('no pod cpu series for conv yet');
+          return t;
+        },
+        { timeoutMs: 60_000, what: 'pod series for conv' },
+      );
+      expect(text).toMatch(new RegExp(`^pod_memory_working_set_bytes\\{namespace="${ns}",pod="conv"\\} \\d+`, 'm'));
+      for (const name of [
+        'node_cpu_usage_seconds_total',
+        'node_memory_working_set_bytes',
+        'container_cpu_usage_seconds_total',
+        'container_memory_working_set_bytes',
+        'container_start_time_seconds',
+        'pod_cpu_usage_seconds_total',
+        'pod_memory_working_set_bytes',
+        'scrape_error',
+      ])
+        expect(text).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
+      await kubectl(upper, ['delete', 'pod', 'conv', '-n', ns, '--wait=true', '--timeout=60s']);
+    },
+  );
 });

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { dependencyRefs, droppedTokenSources, translatePod } from '../../provider/translate.js';
+import { missingReason, MissingDependencyError } from '../../provider/dependencies.js';
+import type { Pod } from '../../src/kube/types.js';
+
+const ctx = { nodeName: 'fedlet-eu', clusterName: 'eu', lowerNamespace: 'team-a', allowDaemonSetPods: false };
+const pod = (): Pod => ({
+  metadata: { name: 'p', namespace: 'team-a', uid: 'u' },
+  spec: {
+    containers: [
+      {
+        name: 'c',
+        image: 'img',
+        volumeMounts: [
+          { name: 'kube-api-access-x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
+          { name: 'bundle', mountPath: '/etc/bundle' },
+          { name: 'only-token', mountPath: '/var/run/token' },
+        ],
+      },
+    ],
+    volumes: [
+      {
+        name: 'kube-api-access-x',
+        projected: { sources: [{ serviceAccountToken: { path: 'token' } }, { configMap: { name: 'kube-root-ca.crt' } }] },
+      },
+      {
+        name: 'bundle',
+        projected: {
+          sources: [
+            { configMap: { name: 'cfg' } },
+            { secret: { name: 'sec' } },
+            { downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
+            { serviceAccountToken: { path: 'token', audience: 'vault' } },
+          ],
+        },
+      },
+      { name: 'only-token', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } },
+    ],
+  },
+});
+
+describe('projected volumes', () => {
+  it('keeps every source fedlet can honour and drops only the serviceAccountToken source of a user volume', () => {
+    const l = translatePod(pod(), ctx);
+    expect(l.spec.volumes).toEqual([
+      {
+        name: 'bundle',
+        projected: {
+          sources: [
+            { configMap: { name: 'cfg' } },
+            { secret: { name: 'sec' } },
+            { downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
+          ],
+        },
+      },
+    ]);
+    // The injected kube-api-access volume and a volume left empty go with their mounts.
+    expect(l.spec.containers[0]!.volumeMounts).toEqual([{ name: 'bundle', mountPath: '/etc/bundle' }]);
+    expect(droppedTokenSources(pod())).toEqual(['bundle', 'only-token']);
+  });
+
+  it("copies the kept sources' ConfigMaps and Secrets, not the injected volume's", () => {
+    const refs = dependencyRefs(pod());
+    expect([...refs.configMaps.keys()]).toEqual(['cfg']);
+    expect([...refs.secrets.keys()]).toEqual(['sec']);
+  });
+});
+
+describe('virtual-kubelet event reasons for missing dependencies', () => {
+  it.each([
+    ['configmaps', false, 'MandatoryConfigMapNotFound'],
+    ['secrets', false, 'MandatorySecretNotFound'],
+    ['configmaps', true, 'OptionalConfigMapNotFound'],
+    ['secrets', true, 'OptionalSecretNotFound'],
+  ] as const)('%s optional=%s → %s', (kind, optional, reason) => {
+    expect(missingReason(kind, optional)).toBe(reason);
+  });
+  it('a missing required Secret carries MandatorySecretNotFound', () => {
+    expect(new MissingDependencyError('secrets', 'n', 's').eventReason).toBe('MandatorySecretNotFound');
+  });
+});
