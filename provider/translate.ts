@@ -146,6 +146,8 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
     'readinessGates',
     'serviceAccount',
     'runtimeClassName',
+    // Set by RuntimeClass admission from the class above; without the class the lower admission refuses it.
+    'overhead',
     'resourceClaims',
     'schedulingGates',
   ] as const)

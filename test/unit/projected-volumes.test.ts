@@ -79,3 +79,14 @@ describe('virtual-kubelet event reasons for missing dependencies', () => {
     expect(new MissingDependencyError('secrets', 'n', 's').eventReason).toBe('MandatorySecretNotFound');
   });
 });
+
+describe('runtime class', () => {
+  it('drops overhead together with runtimeClassName (lower RuntimeClass admission refuses overhead without a class)', () => {
+    const p = pod();
+    p.spec.runtimeClassName = 'gvisor';
+    p.spec.overhead = { cpu: '250m' };
+    const l = translatePod(p, ctx);
+    expect(l.spec.runtimeClassName).toBeUndefined();
+    expect(l.spec.overhead).toBeUndefined();
+  });
+});
