@@ -371,7 +371,26 @@ describe('zero-write sync', () => {
         .split('\n')
         .filter((l) => l.includes('pod controller started')).length;
     const startsBefore = starts();
+    // The restart must stay shorter than the upper node grace period (20 s in the sandbox): else the
+    // node lifecycle controller marks the pods NotReady and fedlet rightly writes them back. So stop
+    // just after a heartbeat, and hand the leader lease over at once (the old process is gone).
+    await eventually(
+      async () => {
+        const renew = await kubectl(upper, [
+          'get',
+          'lease',
+          f1.nodeName,
+          '-n',
+          'kube-node-lease',
+          '-o',
+          'jsonpath={.spec.renewTime}',
+        ]);
+        if (Date.now() - Date.parse(renew) > 2000) throw new Error(`last heartbeat ${renew}`);
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'a fresh node heartbeat' },
+    );
     await stopFedlet(s, f1.cluster);
+    await kubectl(upper, ['delete', 'lease', `${f1.nodeName}-leader`, '-n', 'kube-node-lease', '--ignore-not-found']);
     const before = { upper: await podWrites(upper), lower: await podWrites(lower1, '') };
     startFedlet(s, f1.cluster);
     saveState(s);
