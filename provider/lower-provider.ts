@@ -57,6 +57,8 @@ export interface LowerProviderOptions {
   healthIntervalMs: number;
   healthFailureThreshold: number;
   debounceMs: number;
+  /** The virtual node's labels: pods keep their constraints on lower-node keys below (see lower-affinity.ts). */
+  virtualNodeLabels?: () => Record<string, string>;
   log: Logger;
 }
 
@@ -129,6 +131,7 @@ export class LowerProvider implements Provider {
       bounceAfterSeconds: o.bounceAfterSeconds,
       avoidAfterBounceSeconds: o.avoidAfterBounceSeconds,
       onAvoidChange: () => this.scheduleRecompute(),
+      virtualNodeLabels: o.virtualNodeLabels,
       log,
     });
     this.stats = new LowerStats({

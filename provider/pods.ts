@@ -36,6 +36,8 @@ export interface LowerPodsOptions {
   bounceAfterSeconds: number;
   avoidAfterBounceSeconds: number;
   onAvoidChange: () => void;
+  /** The virtual node's labels (to tell lower-node constraints from virtual-node ones). */
+  virtualNodeLabels?: () => Record<string, string>;
   log: Logger;
 }
 
@@ -271,6 +273,7 @@ export class LowerPods {
         clusterName: this.o.clusterName,
         lowerNamespace: lowerNs,
         allowDaemonSetPods: this.o.allowDaemonSetPods,
+        virtualNodeLabels: this.o.virtualNodeLabels?.(),
       }),
     );
     this.trackDependents(upper);

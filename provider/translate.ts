@@ -3,6 +3,7 @@
 // env vars that would show lower values, and adds the ownership labels and annotations.
 import type { Container, EnvVar, Pod, PodSpec, Volume } from '../src/kube/types.js';
 import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
+import { lowerConstraints, lowerSchedulingFields } from './lower-affinity.js';
 
 /** The pod asks for something fedlet cannot provide in a lower cluster. `field` is a JSON path. */
 export class UnsupportedPodError extends Error {
@@ -20,6 +21,11 @@ export interface TranslateContext {
   clusterName: string;
   lowerNamespace: string;
   allowDaemonSetPods: boolean;
+  /**
+   * Labels of the virtual node. When given, the pod's node constraints on lower-node keys (those the
+   * scheduler extender checked against the lower nodes) are kept on the lower pod.
+   */
+  virtualNodeLabels?: Record<string, string>;
 }
 
 /** Rejects pod features that cannot work in a lower cluster, naming the field. */
@@ -152,6 +158,7 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
     'schedulingGates',
   ] as const)
     delete spec[k];
+  if (ctx.virtualNodeLabels) Object.assign(spec, lowerSchedulingFields(lowerConstraints(pod, ctx.virtualNodeLabels)));
   // The upper service account and its token mean nothing in the lower cluster: run as the lower
   // namespace's default service account, with no token mounted.
   spec.serviceAccountName = 'default';

@@ -11,6 +11,7 @@ import { ConfigError } from './config.js';
 import { KubeClient, loadKubeConfig } from './kube/client.js';
 import { LeaseController } from './node/lease-controller.js';
 import { NodeController } from './node/node-controller.js';
+import { desiredLabels } from './node/node-object.js';
 import { LowerProvider } from '../provider/lower-provider.js';
 import { validateNamespaceTemplate } from '../provider/namespace-map.js';
 import { IpRemapper, parseRemapPairs, type CidrPair } from '../provider/remap.js';
@@ -83,7 +84,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
-  const provider = new LowerProvider({
+  const provider: LowerProvider = new LowerProvider({
     client: lower,
     upper,
     nodeIP: cfg.nodeIP,
@@ -97,6 +98,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     healthIntervalMs: cfg.lowerHealthIntervalSeconds * 1000,
     healthFailureThreshold: cfg.lowerHealthFailureThreshold,
     debounceMs: cfg.capacityDebounceMs,
+    virtualNodeLabels: (): Record<string, string> => desiredLabels(cfg, provider.nodeState()),
     log,
   });
   await provider.start(abort.signal);

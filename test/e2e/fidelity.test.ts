@@ -637,3 +637,69 @@ describe('virtual-kubelet conventions', () => {
     },
   );
 });
+
+describe('what the extender assumed holds below', () => {
+  it('a NotIn node-affinity term on a lower-only label (zone) keeps every replica off the excluded lower node', async () => {
+    const nodes = (
+      await kubectlJson<List<{ metadata: { name: string; labels: Record<string, string> } }>>(lower1, ['get', 'nodes'])
+    ).items;
+    const zones = [...new Set(nodes.map((n) => n.metadata.labels['topology.kubernetes.io/zone']!))].sort();
+    expect(zones.length).toBeGreaterThan(1); // so zone is not a label of the virtual node
+    const excluded = zones[0]!;
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'zoned', namespace: ns },
+        spec: {
+          replicas: 4,
+          selector: { matchLabels: { app: 'zoned' } },
+          template: {
+            metadata: { labels: { app: 'zoned' } },
+            spec: {
+              ...onCluster(f1.cluster),
+              terminationGracePeriodSeconds: 1,
+              affinity: {
+                nodeAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: {
+                    nodeSelectorTerms: [
+                      { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'NotIn', values: [excluded] }] },
+                    ],
+                  },
+                },
+              },
+              containers: [{ name: 'c', image: 'registry.example/app:1' }],
+            },
+          },
+        },
+      }),
+    });
+    try {
+      await eventually(
+        async () => {
+          const pods = (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=zoned'])).items;
+          if (pods.filter(isReady).length !== 4) throw new Error(`${pods.filter(isReady).length}/4 Ready`);
+        },
+        { timeoutMs: 120_000, what: '4 zoned pods Running' },
+      );
+      const lows = (
+        await kubectlJson<List<PodJson & { spec: { nodeName?: string; affinity?: unknown } }>>(lower1, [
+          'get',
+          'pods',
+          '-n',
+          lowerNs1,
+          '-l',
+          'app=zoned',
+        ])
+      ).items;
+      expect(lows).toHaveLength(4);
+      const zoneOf = new Map(nodes.map((n) => [n.metadata.name, n.metadata.labels['topology.kubernetes.io/zone']]));
+      for (const l of lows) {
+        expect(zoneOf.get(l.spec.nodeName!)).not.toBe(excluded);
+        expect(JSON.stringify(l.spec.affinity)).toContain(excluded);
+      }
+    } finally {
+      await kubectl(upper, ['delete', 'deployment', 'zoned', '-n', ns, '--wait=true']);
+    }
+  });
+});
