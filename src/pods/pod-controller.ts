@@ -2,7 +2,7 @@
 // Level-triggered: every sync reads the current upper pod (cache) and the provider's view of the
 // lower world, and makes them agree. Nothing destructive happens before both caches are synced.
 import type { Logger } from 'pino';
-import { isNotFound, type KubeClient } from '../kube/client.js';
+import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
 import { Informer } from '../kube/informer.js';
 import type { Pod, PodCondition, PodStatus } from '../kube/types.js';
 import type { EventRecorder } from '../events.js';
@@ -41,7 +41,7 @@ export class PodController {
    * uids of pods this controller failed itself (bounced or lost). The upper cache may still show them
    * as running for a moment; they must never get a backing pod again. Bounded.
    */
-  private readonly failedByUs = new Map<string, number>();
+  private readonly failedByUs = new Map<string, { reason: string; message: string }>();
   private ready = false;
 
   constructor(private readonly o: PodControllerOptions) {
@@ -151,9 +151,12 @@ export class PodController {
       if (gone) await this.forceDelete(pod);
       return;
     }
-    if (pod.metadata.uid && this.failedByUs.has(pod.metadata.uid)) {
-      // Failed by us: make sure no backing pod is left or re-created from a stale cache.
+    const failed = pod.metadata.uid ? this.failedByUs.get(pod.metadata.uid) : undefined;
+    if (failed) {
+      // Failed by us: make sure no backing pod is left or re-created from a stale cache, and that the
+      // Failed status is written (a first write may have met a conflict).
       await this.o.provider.deletePod(key, 0);
+      if (!terminal(pod)) await this.writeStatus(pod, failedStatus(pod, failed.reason, failed.message));
       return;
     }
     if (terminal(pod)) {
@@ -186,7 +189,7 @@ export class PodController {
       throw e;
     }
     if (result.kind === 'fail') {
-      this.rememberFailed(pod);
+      this.rememberFailed(pod, result.reason, result.message);
       void this.o.events.record(
         { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
         'Warning',
@@ -210,9 +213,9 @@ export class PodController {
     if (st) await this.writeStatus(pod, st);
   }
 
-  private rememberFailed(pod: Pod): void {
+  private rememberFailed(pod: Pod, reason: string, message: string): void {
     if (!pod.metadata.uid) return;
-    this.failedByUs.set(pod.metadata.uid, Date.now());
+    this.failedByUs.set(pod.metadata.uid, { reason, message });
     if (this.failedByUs.size > 10_000) this.failedByUs.delete(this.failedByUs.keys().next().value!);
   }
 
@@ -252,6 +255,12 @@ export class PodController {
       await this.o.upper.patch(`${this.podPath(pod)}/status`, { metadata, ...patch }, 'merge');
     } catch (e) {
       if (isNotFound(e)) return; // deleted meanwhile; the delete event brings us back
+      // Our cache was behind (often our own previous write): the pod's update event syncs it again; a
+      // short requeue covers a missed one. Not a failure worth a warning or a backoff.
+      if (isConflict(e)) {
+        this.queue.addAfter(`${pod.metadata.namespace}/${pod.metadata.name}`, 500);
+        return;
+      }
       throw e;
     }
   }
