@@ -82,6 +82,17 @@ export class BounceBack {
     const now = this.clock.now();
     const d = bounceDecision(lower, this.o, now);
     if (d.kind !== 'bounce') return d;
+    this.avoidController(upper, 'bouncing a pod the lower cluster cannot schedule');
+    return d;
+  }
+
+  /**
+   * Keeps the pod's controller away from this cluster for avoidAfterBounceSeconds (published to the
+   * extender), so its replacement is placed elsewhere: after a bounce, or when the lower cluster keeps
+   * refusing the pod (lower-rejection.ts).
+   */
+  avoidController(upper: Pod, why: string): void {
+    const now = this.clock.now();
     const owner = controllerUid(upper);
     if (owner) {
       this.avoid[owner] = new Date(now + this.o.avoidAfterBounceSeconds * 1000).toISOString();
@@ -94,9 +105,8 @@ export class BounceBack {
         controller: owner,
         avoidUntil: owner ? this.avoid[owner] : undefined,
       },
-      'bouncing a pod the lower cluster cannot schedule',
+      why,
     );
-    return d;
   }
 
   /** The unexpired record, for publication in the scheduling summary. */

@@ -12,20 +12,34 @@ import { dependencyRefs, ownershipAnnotations, ownershipLabels } from './transla
 
 export type DependencyKind = 'configmaps' | 'secrets';
 
-/** A required ConfigMap/Secret that does not exist in the upper cluster. */
+/** A ConfigMap/Secret a pod references that does not exist in the upper cluster. */
 export interface MissingDependency {
   kind: DependencyKind;
   namespace: string;
   name: string;
+  /** Whether the reference is optional (the pod runs without it) or required (it must not be created). */
+  optional: boolean;
   message: string;
+  /** The virtual-kubelet library's event reason (Mandatory/Optional ConfigMap/Secret NotFound). */
+  eventReason: string;
 }
 
-function missing(kind: DependencyKind, namespace: string, name: string): MissingDependency {
+/** Event reasons virtual-kubelet tooling expects for a missing ConfigMap/Secret. */
+export function missingReason(kind: DependencyKind, optional: boolean): string {
+  return `${optional ? 'Optional' : 'Mandatory'}${kind === 'configmaps' ? 'ConfigMap' : 'Secret'}NotFound`;
+}
+
+function missing(kind: DependencyKind, namespace: string, name: string, optional: boolean): MissingDependency {
+  const what = `${kind === 'configmaps' ? 'ConfigMap' : 'Secret'} ${namespace}/${name}`;
   return {
     kind,
     namespace,
     name,
-    message: `${kind === 'configmaps' ? 'ConfigMap' : 'Secret'} ${namespace}/${name} referenced by the pod does not exist in the upper cluster; create it (or mark the reference optional)`,
+    optional,
+    eventReason: missingReason(kind, optional),
+    message: optional
+      ? `optional ${what} does not exist; the pod was created without it`
+      : `${what} referenced by the pod does not exist in the upper cluster; create it (or mark the reference optional)`,
   };
 }
 
@@ -115,9 +129,10 @@ export class DependencySync {
 
   /**
    * Copies every dependency of `pod` into `lowerNs` and watches them for the pod from now on. Resolves
-   * with the first required one that does not exist, if any (the pod must not be created without it).
+   * with the first required one that does not exist, if any (the pod must not be created without it),
+   * and the optional ones that do not exist (the pod runs without them; said in an event).
    */
-  async ensure(pod: Pod, lowerNs: string): Promise<MissingDependency | undefined> {
+  async ensure(pod: Pod, lowerNs: string): Promise<{ required?: MissingDependency; optional: MissingDependency[] }> {
     this.track(pod);
     const refs = dependencyRefs(pod);
     const ns = pod.metadata.namespace!;
@@ -133,7 +148,8 @@ export class DependencySync {
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    return results.map((r) => (r as PromiseFulfilledResult<MissingDependency | undefined>).value).find((m) => m);
+    const all = results.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
+    return { required: all.find((m) => !m.optional), optional: all.filter((m) => m.optional) };
   }
 
   private async ensureOne(
@@ -145,13 +161,13 @@ export class DependencySync {
     knownRv: string | undefined,
   ): Promise<MissingDependency | undefined> {
     const key = depKey(kind, ns, name);
-    if (knownRv !== undefined && this.copied.get(key) === knownRv) return;
+    if (knownRv !== undefined && this.copied.get(key) === knownRv) return undefined;
     let upper: DataObject;
     try {
       upper = await this.o.upper.get<DataObject>(`/api/v1/namespaces/${ns}/${kind}/${name}`);
     } catch (e) {
       if (!isNotFound(e)) throw e;
-      return optional ? undefined : missing(kind, ns, name);
+      return missing(kind, ns, name, optional);
     }
     const rv = upper.metadata.resourceVersion ?? '';
     const body: DataObject = {
@@ -200,6 +216,7 @@ export class DependencySync {
       this.o.log.debug({ kind, namespace: lowerNs, name, rv }, 'updated lower copy');
     }
     this.copied.set(key, rv);
+    return undefined;
   }
 
   /**

@@ -15,7 +15,7 @@ import type {
   StreamParams,
   UpgradeOutcome,
 } from '../src/provider.js';
-import { NotFoundError } from '../src/errors.js';
+import { InvalidInputError, NotFoundError } from '../src/errors.js';
 import { lowerLogs, lowerUpgrade, type LowerTarget } from './streams.js';
 import { LowerPods } from './pods.js';
 import { LowerStats } from './stats.js';
@@ -41,6 +41,7 @@ import { Reflection } from './reflection.js';
 import type { ServiceTypeMode } from './services.js';
 import { LowerClaims } from './claims.js';
 import { EventRecorder } from '../src/events.js';
+import { collectNamespaces } from './namespace-gc.js';
 
 interface RawPod extends KubeObject {
   spec?: PodSpecLike & { nodeName?: string };
@@ -75,6 +76,8 @@ export interface LowerProviderOptions {
   serviceAccounts: ServiceAccountOptions;
   /** Upper fedlet storage class → lower storage class (unmapped: the lower cluster's default class). */
   storageClassMap?: Record<string, string>;
+  /** The virtual node's labels: pods keep their constraints on lower-node keys below (see lower-affinity.ts). */
+  virtualNodeLabels?: () => Record<string, string>;
   log: Logger;
 }
 
@@ -165,7 +168,9 @@ export class LowerProvider implements Provider {
       remapper: o.remapper,
       allowDaemonSetPods: o.allowDaemonSetPods,
       bounce: this.bounce,
+      failRefusedAfterSeconds: o.bounceAfterSeconds,
       serviceAccounts: o.serviceAccounts,
+      virtualNodeLabels: o.virtualNodeLabels,
       log,
     });
     this.reflection = new Reflection({
@@ -249,6 +254,9 @@ export class LowerProvider implements Provider {
     if (n) this.o.log.info({ deleted: n }, 'removed lower ConfigMaps/Secrets no pod references');
     const t = await this.podsOps.tokens.collectGarbage(livePods);
     if (t) this.o.log.info({ deleted: t }, 'removed service-account token Secrets of pods that are gone');
+    const wanted = new Set(livePods.map((p) => this.podsOps.lowerNamespaceOf(p.metadata.namespace!)));
+    const gone = await collectNamespaces({ lower: this.o.client, nodeName: this.o.nodeName, log: this.o.log }, wanted);
+    for (const ns of gone) this.podsOps.forgetNamespace(ns);
   }
   onPodChange(listener: (upperKey: string) => void): void {
     this.podsOps.onChange(listener);
@@ -259,6 +267,9 @@ export class LowerProvider implements Provider {
   /** The lower pod behind an upper pod, or NotFoundError naming both. */
   lowerTarget(namespace: string, name: string): LowerTarget {
     const p = this.podsOps.lowerPodFor(`${namespace}/${name}`);
+    const refused = p ? undefined : this.podsOps.rejections.lastMessage(`${namespace}/${name}`);
+    // Like a kubelet asked about a container that never started: 400 with the reason, not a bare 404.
+    if (refused) throw new InvalidInputError(`pod ${namespace}/${name} has not started: ${refused}`);
     if (!p?.metadata.name || !p.metadata.namespace)
       throw new NotFoundError(
         `pod ${namespace}/${name} is not running on virtual node ${this.o.nodeName} (no pod for it in lower cluster ${this.o.clusterName})`,

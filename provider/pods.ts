@@ -12,10 +12,18 @@ import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import type { BounceBack } from './bounce-back.js';
 import { upperStatusFromLower } from './pod-status.js';
-import { mutableView, translatePod, unsupportedField } from './translate.js';
+import { translatePod, unsupportedField } from './translate.js';
 import { ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from './service-account.js';
 import { PodIdentityError, TokenSecrets } from './token-secrets.js';
 import type { PodClaimsResult } from './claims.js';
+import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
+import {
+  CONDITION_LOWER_ACCEPTED,
+  classifyRejection,
+  REASON_LOWER_REJECTED,
+  RejectionTracker,
+  type LowerRejection,
+} from './lower-rejection.js';
 
 export interface LowerPodsOptions {
   upper: KubeClient;
@@ -27,9 +35,13 @@ export interface LowerPodsOptions {
   remapper: IpRemapper;
   allowDaemonSetPods: boolean;
   bounce: BounceBack;
+  /** How long a pod the lower cluster keeps refusing waits before it is failed (bounceAfterSeconds). */
+  failRefusedAfterSeconds: number;
   serviceAccounts: ServiceAccountOptions;
   /** Lower claims for the pod's claims of fedlet storage classes. */
   claims?: { forPod(pod: Pod): PodClaimsResult };
+  /** The virtual node's labels (to tell lower-node constraints from virtual-node ones). */
+  virtualNodeLabels?: () => Record<string, string>;
   log: Logger;
 }
 
@@ -78,8 +90,11 @@ export class LowerPods {
   private readonly ensuredNamespaces = new Set<string>();
   private readonly listeners: Array<(key: string) => void> = [];
   private readonly eventListeners: Array<(e: PodEvent) => void> = [];
+  /** Pods the lower API server refuses to create: backoff and the deadline to fail them. */
+  readonly rejections: RejectionTracker;
 
   constructor(private readonly o: LowerPodsOptions) {
+    this.rejections = new RejectionTracker({ failAfterSeconds: o.failRefusedAfterSeconds });
     const log = o.log.child({ component: 'lower-pods' });
     this.lowerPods = new Informer<Pod>({
       client: o.lower,
@@ -201,6 +216,11 @@ export class LowerPods {
     this.ensuredNamespaces.add(ns);
   }
 
+  /** The lower namespace was deleted (namespace GC): create it again when a pod needs it. */
+  forgetNamespace(ns: string): void {
+    this.ensuredNamespaces.delete(ns);
+  }
+
   async ensure(upper: Pod): Promise<PodEnsureResult> {
     const upperKey = `${upper.metadata.namespace}/${upper.metadata.name}`;
     const lowerNs = this.lowerNamespaceOf(upper.metadata.namespace!);
@@ -213,11 +233,12 @@ export class LowerPods {
       allowDaemonSetPods: this.o.allowDaemonSetPods,
       serviceAccounts: this.o.serviceAccounts,
       lowerClaims: claims.lowerNames,
+      virtualNodeLabels: this.o.virtualNodeLabels?.(),
     };
     const unsupported = unsupportedField(upper, ctx);
     // Permanent: the pod can never run here as it is.
     if (unsupported) return { kind: 'rejected', reason: 'UnsupportedPodSpec', message: unsupported.message, retry: false };
-    const desired = translatePod(upper, ctx);
+    const desired = withManagedRecord(translatePod(upper, ctx));
     const existing = this.byUpperKey.get(upperKey);
     if (existing && existing.metadata.labels?.[LABEL_UPPER_UID] !== upper.metadata.uid) {
       // A different upper pod of the same name (e.g. a StatefulSet replacement): remove the old one first.
@@ -232,28 +253,48 @@ export class LowerPods {
           reason: 'LowerPodDeleted',
           message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet`,
         };
-      await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
-      const missing = await this.deps.ensure(upper, lowerNs);
-      if (missing) return { kind: 'rejected', reason: 'MissingDependency', message: missing.message, retry: true };
       try {
-        await this.tokens.ensure(upper, lowerNs, true);
-      } catch (e) {
-        // No token (or lower account) for the pod yet: it waits, saying why; retried with backoff.
-        if (e instanceof PodIdentityError) return { kind: 'rejected', reason: e.podReason, message: e.message, retry: true };
-        throw e;
-      }
-      try {
+        await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
+        const missing = await this.deps.ensure(upper, lowerNs);
+        if (missing.required)
+          return {
+            kind: 'rejected',
+            reason: 'MissingDependency',
+            eventReason: missing.required.eventReason,
+            message: missing.required.message,
+            retry: true,
+          };
+        try {
+          await this.tokens.ensure(upper, lowerNs, true);
+        } catch (e) {
+          // No token (or lower account) for the pod yet: it waits, saying why; retried with backoff.
+          if (e instanceof PodIdentityError) return { kind: 'rejected', reason: e.podReason, message: e.message, retry: true };
+          throw e;
+        }
         await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
+        for (const m of missing.optional)
+          this.emitEvent({ upperKey, type: 'Warning', reason: m.eventReason, message: m.message });
         this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
       } catch (e) {
         if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it
-        if (isNotFound(e)) this.ensuredNamespaces.delete(lowerNs);
+        // The namespace may be gone or going (deleted by its GC meanwhile): check it again next time.
+        this.ensuredNamespaces.delete(lowerNs);
+        const refused = classifyRejection(e);
+        if (refused) return this.refused(upper, upperKey, refused);
         throw e;
       }
+      this.rejections.accepted(upper.metadata.uid, upperKey);
       return { kind: 'ok' };
     }
     const missing = await this.deps.ensure(upper, lowerNs);
-    if (missing) return { kind: 'rejected', reason: 'MissingDependency', message: missing.message, retry: true };
+    if (missing.required)
+      return {
+        kind: 'rejected',
+        reason: 'MissingDependency',
+        eventReason: missing.required.eventReason,
+        message: missing.required.message,
+        retry: true,
+      };
     if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
     await this.tokens.ensure(upper, lowerNs, false);
     const bounce = this.o.bounce.check(upper, existing);
@@ -263,24 +304,52 @@ export class LowerPods {
       await this.deleteLower(existing, 0);
       return { kind: 'fail', reason: bounce.reason, message: bounce.message };
     }
-    if (JSON.stringify(mutableView(existing)) !== JSON.stringify(mutableView(desired))) {
-      const patch = {
-        metadata: { labels: desired.metadata.labels, annotations: desired.metadata.annotations },
-        spec: {
-          containers: desired.spec.containers.map((c) => ({ name: c.name, image: c.image })),
-          ...(desired.spec.initContainers
-            ? { initContainers: desired.spec.initContainers.map((c) => ({ name: c.name, image: c.image })) }
-            : {}),
-          ...(desired.spec.activeDeadlineSeconds !== undefined
-            ? { activeDeadlineSeconds: desired.spec.activeDeadlineSeconds }
-            : {}),
-          tolerations: desired.spec.tolerations ?? [],
-        },
-      };
-      await this.o.lower.patch(`/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name}`, patch, 'strategic');
+    const patch = lowerPodPatch(existing, desired);
+    if (patch) {
+      try {
+        await this.o.lower.patch(`/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name}`, patch, 'strategic');
+      } catch (e) {
+        const refused = classifyRejection(e);
+        if (!refused) throw e;
+        // The pod runs; only the update is refused: say so on the pod and try again later.
+        this.emitEvent({
+          upperKey,
+          type: 'Warning',
+          reason: REASON_LOWER_REJECTED,
+          message: `lower cluster ${this.o.clusterName} refused to update the pod (${refused.code}): ${refused.message}`,
+        });
+        return { kind: 'recheck', retryAfterMs: 30_000 };
+      }
       this.o.log.debug({ pod: upperKey }, 'updated lower pod');
     }
     return { kind: 'ok' };
+  }
+
+  private emitEvent(e: PodEvent): void {
+    for (const l of this.eventListeners) l(e);
+  }
+
+  /** The lower API server refused to create the pod: Pending with the reason, or failed once it is hopeless. */
+  private refused(upper: Pod, upperKey: string, r: LowerRejection): PodEnsureResult {
+    const previous = upper.status?.conditions?.find((c) => c.type === CONDITION_LOWER_ACCEPTED);
+    const d = this.rejections.decide({ uid: upper.metadata.uid ?? upperKey, key: upperKey }, r, previous, this.o.clusterName);
+    if (d.kind === 'retry') {
+      this.o.log.info(
+        { pod: upperKey, code: r.code, transient: r.transient, retryInMs: d.retryAfterMs, lowerMessage: r.message },
+        'lower cluster refused the pod',
+      );
+      return {
+        kind: 'rejected',
+        reason: REASON_LOWER_REJECTED,
+        message: d.message,
+        condition: d.condition,
+        retry: true,
+        retryAfterMs: d.retryAfterMs,
+      };
+    }
+    // Hopeless here: its controller should place the replacement in another cluster.
+    this.o.bounce.avoidController(upper, 'failing a pod the lower cluster keeps refusing');
+    return { kind: 'fail', reason: REASON_LOWER_REJECTED, message: d.message };
   }
 
   private async deleteLower(p: Pod, grace: number | undefined): Promise<void> {

@@ -183,8 +183,20 @@ export class LowerStats {
     const cpuLines: string[] = [];
     const memLines: string[] = [];
     const startLines: string[] = [];
-    for (const p of s.pods)
-      for (const c of p.containers ?? []) {
+    const podCpuLines: string[] = [];
+    const podMemLines: string[] = [];
+    for (const p of s.pods) {
+      // Pod series as the kubelet serves them (label order: namespace, pod): the pod's own figures, else
+      // the sum over its containers.
+      const podLabels = `namespace="${esc(p.podRef.namespace)}",pod="${esc(p.podRef.name)}"`;
+      const cs = p.containers ?? [];
+      const cpu = p.cpu?.usageCoreNanoSeconds ?? cs.reduce((a, c) => a + (c.cpu?.usageCoreNanoSeconds ?? 0), 0);
+      const mem = p.memory?.workingSetBytes ?? cs.reduce((a, c) => a + (c.memory?.workingSetBytes ?? 0), 0);
+      const cpuAt = p.cpu ?? cs.find((c) => c.cpu)?.cpu;
+      const memAt = p.memory ?? cs.find((c) => c.memory)?.memory;
+      if (cpu) podCpuLines.push(`pod_cpu_usage_seconds_total{${podLabels}} ${cpu / 1e9}${ts(cpuAt)}`);
+      if (mem) podMemLines.push(`pod_memory_working_set_bytes{${podLabels}} ${mem}${ts(memAt)}`);
+      for (const c of cs) {
         const labels = `container="${esc(c.name)}",namespace="${esc(p.podRef.namespace)}",pod="${esc(p.podRef.name)}"`;
         if (c.cpu?.usageCoreNanoSeconds)
           cpuLines.push(`container_cpu_usage_seconds_total{${labels}} ${c.cpu.usageCoreNanoSeconds / 1e9}${ts(c.cpu)}`);
@@ -192,6 +204,7 @@ export class LowerStats {
           memLines.push(`container_memory_working_set_bytes{${labels}} ${c.memory.workingSetBytes}${ts(c.memory)}`);
         if (c.startTime) startLines.push(`container_start_time_seconds{${labels}} ${Date.parse(c.startTime) / 1000}`);
       }
+    }
     out.push(
       '# HELP container_cpu_usage_seconds_total Cumulative cpu time consumed by the container in core-seconds',
       '# TYPE container_cpu_usage_seconds_total counter',
@@ -206,6 +219,16 @@ export class LowerStats {
       '# HELP container_start_time_seconds Start time of the container since unix epoch in seconds',
       '# TYPE container_start_time_seconds gauge',
       ...startLines,
+    );
+    out.push(
+      '# HELP pod_cpu_usage_seconds_total Cumulative cpu time consumed by the pod in core-seconds',
+      '# TYPE pod_cpu_usage_seconds_total counter',
+      ...podCpuLines,
+    );
+    out.push(
+      '# HELP pod_memory_working_set_bytes Current working set of the pod in bytes',
+      '# TYPE pod_memory_working_set_bytes gauge',
+      ...podMemLines,
     );
     return `${out.join('\n')}\n`;
   }

@@ -18,6 +18,7 @@ import {
   ROOT_CA_CONFIGMAP,
   type ServiceAccountOptions,
 } from './service-account.js';
+import { lowerConstraints, lowerSchedulingFields } from './lower-affinity.js';
 
 /** The pod asks for something fedlet cannot provide in a lower cluster. `field` is a JSON path. */
 export interface UnsupportedField {
@@ -34,6 +35,11 @@ export interface TranslateContext {
   serviceAccounts?: ServiceAccountOptions;
   /** Upper claim name → lower claim name, for the pod's claims of fedlet storage classes (provider/claims.ts). */
   lowerClaims?: ReadonlyMap<string, string>;
+  /**
+   * Labels of the virtual node. When given, the pod's node constraints on lower-node keys (those the
+   * scheduler extender checked against the lower nodes) are kept on the lower pod.
+   */
+  virtualNodeLabels?: Record<string, string>;
 }
 
 /** The first pod feature that cannot work in a lower cluster, naming the field; undefined when none. */
@@ -153,10 +159,14 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
     'readinessGates',
     'serviceAccount',
     'runtimeClassName',
+    // Set by RuntimeClass admission from the class above; without the class the lower admission refuses it.
+    'overhead',
     'resourceClaims',
     'schedulingGates',
   ] as const)
     delete spec[k];
+  // Constraints on lower-node keys (checked by the extender against lower nodes) hold below too.
+  if (ctx.virtualNodeLabels) Object.assign(spec, lowerSchedulingFields(lowerConstraints(pod, ctx.virtualNodeLabels)));
   spec.containers = src.containers.map((c) => translateContainer(c, pod, ctx));
   if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, pod, ctx));
   // Service-account identity and token volumes (see service-account.ts).
@@ -223,16 +233,4 @@ export function dependencyRefs(pod: Pod): DependencyRefs {
   }
   for (const s of pod.spec.imagePullSecrets ?? []) addRef(refs.secrets, s.name, false);
   return refs;
-}
-
-/** Fields of a running lower pod that may be updated in place (the API allows only these). */
-export function mutableView(p: Pod): unknown {
-  return {
-    images: p.spec.containers.map((c) => c.image),
-    initImages: (p.spec.initContainers ?? []).map((c) => c.image),
-    activeDeadlineSeconds: p.spec.activeDeadlineSeconds,
-    tolerations: p.spec.tolerations ?? [],
-    labels: p.metadata.labels ?? {},
-    annotations: p.metadata.annotations ?? {},
-  };
 }

@@ -21,6 +21,7 @@ import {
   type RealNodeRecord,
 } from './real-node.js';
 import { applyUpperStorageClass, provisionLowerStorage } from './storage.js';
+import { registerWebhook, waitForWebhook, webhookServingCert } from './webhook.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 
 export interface FedletRecord {
@@ -150,7 +151,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   const progress = opts.progress ?? (() => undefined);
   const started = Date.now();
   progress(`starting upper cluster and ${n} lower cluster(s) in ${dir}`);
-  const [extenderPort] = await freePorts(1);
+  const [extenderPort, webhookPort] = await freePorts(2);
   const schedulerConfig = writeSchedulerConfig(path.join(dir, 'upper'), extenderPort!);
   const results = await Promise.allSettled([
     startCluster({
@@ -191,16 +192,19 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
     return f;
   });
   const state = await prepareFedlets(dir, upper, lowers, upperKubeconfig, lowerKubeconfigs, false, opts.extraFedletArgs);
-  state.extender = startExtender(dir, upperKubeconfig, extenderPort!);
+  const webhookCert = webhookServingCert(upper.dir);
+  state.extender = startExtender(dir, upperKubeconfig, extenderPort!, { port: webhookPort!, ...webhookCert });
   saveState(state);
   if (realNodes > 0) {
     await startRealNodes(state, realNodes, opts.lowerNodes ?? defaultNodesFor);
     progress(`${realNodes} real node(s) per lower cluster Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
   }
+  await registerWebhook(upperKubeconfig, webhookPort!, webhookCert.ca);
   if (opts.withFedlet !== false) {
     await startAllFedlets(state, progress);
     progress(`virtual nodes Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
   }
+  await waitForWebhook(upperKubeconfig, 60_000);
   return state;
 }
 
@@ -265,7 +269,12 @@ export function writeSchedulerConfig(upperDir: string, extenderPort: number): st
   return file;
 }
 
-export function startExtender(dir: string, adminUpperKubeconfig: string, port: number): ProcessRecord & { port: number } {
+export function startExtender(
+  dir: string,
+  adminUpperKubeconfig: string,
+  port: number,
+  webhook?: { port: number; cert: string; key: string },
+): ProcessRecord & { port: number } {
   const kubeconfig = serviceAccountKubeconfig(
     adminUpperKubeconfig,
     'extender',
@@ -275,7 +284,20 @@ export function startExtender(dir: string, adminUpperKubeconfig: string, port: n
   const p = startProcess(
     'fedlet-extender',
     process.execPath,
-    [fedletCli(), 'extender', `--upper-kubeconfig=${kubeconfig}`, `--port=${port}`, '--bind-address=127.0.0.1'],
+    [
+      fedletCli(),
+      'extender',
+      `--upper-kubeconfig=${kubeconfig}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      ...(webhook
+        ? [
+            `--webhook-port=${webhook.port}`,
+            `--webhook-tls-cert-file=${webhook.cert}`,
+            `--webhook-tls-private-key-file=${webhook.key}`,
+          ]
+        : []),
+    ],
     path.join(dir, 'fedlet-extender.log'),
   );
   return { ...p, port };
@@ -358,6 +380,7 @@ export async function sandboxAttach(opts: {
   const upper = external('upper', 'upper', path.resolve(opts.upperKubeconfig));
   const lowers = opts.lowerKubeconfigs.map((k, i) => external(lowerName(i), 'lower', path.resolve(k)));
   applyUpperStorageClass(upper.kubeconfig, repoRoot());
+  // No extender (and so no admission webhook) runs for attached clusters: no virtual-node taint either.
   const state = await prepareFedlets(
     dir,
     upper,
@@ -365,7 +388,7 @@ export async function sandboxAttach(opts: {
     upper.kubeconfig,
     lowers.map((l) => l.kubeconfig),
     true,
-    opts.extraFedletArgs,
+    ['--virtual-node-taint=false', ...(opts.extraFedletArgs ?? [])],
   );
   await startAllFedlets(state, opts.progress ?? (() => undefined));
   return state;

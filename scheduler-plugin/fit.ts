@@ -4,17 +4,7 @@
 import type { Pod, Taint, Toleration } from '../src/kube/types.js';
 import { podRequests } from '../src/util/pod-requests.js';
 import type { ClusterSummary } from '../src/scheduling-summary.js';
-
-interface Requirement {
-  key: string;
-  operator: string;
-  values?: string[];
-}
-interface Affinity {
-  nodeAffinity?: {
-    requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: Array<{ matchExpressions?: Requirement[] }> };
-  };
-}
+import { lowerConstraints, satisfies } from '../provider/lower-affinity.js';
 
 export function tolerates(tolerations: Toleration[] | undefined, t: Taint): boolean {
   return (tolerations ?? []).some((tol) => {
@@ -25,35 +15,13 @@ export function tolerates(tolerations: Toleration[] | undefined, t: Taint): bool
   });
 }
 
-function matches(r: Requirement, labels: Record<string, string>): boolean {
-  const v = labels[r.key];
-  switch (r.operator) {
-    case 'In':
-      return v !== undefined && (r.values ?? []).includes(v);
-    case 'NotIn':
-      return v === undefined || !(r.values ?? []).includes(v);
-    case 'Exists':
-      return v !== undefined;
-    case 'DoesNotExist':
-      return v === undefined;
-    case 'Gt':
-      return v !== undefined && Number(v) > Number(r.values?.[0]);
-    case 'Lt':
-      return v !== undefined && Number(v) < Number(r.values?.[0]);
-    default:
-      return false;
-  }
-}
-
-/** Label constraints of the pod that must hold on the lower node (those about the virtual node are skipped). */
-function labelFilter(pod: Pod, virtualNodeLabels: Record<string, string>): (labels: Record<string, string>) => boolean {
-  const selector = Object.entries(pod.spec.nodeSelector ?? {}).filter(([k]) => !(k in virtualNodeLabels));
-  const terms = (
-    (pod.spec.affinity as Affinity | undefined)?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
-      ?.nodeSelectorTerms ?? []
-  ).map((t) => (t.matchExpressions ?? []).filter((r) => !(r.key in virtualNodeLabels)));
-  return (labels) =>
-    selector.every(([k, v]) => labels[k] === v) && (terms.length === 0 || terms.some((t) => t.every((r) => matches(r, labels))));
+/**
+ * Label constraints of the pod that must hold on the lower node: the same ones translation keeps on
+ * the lower pod (provider/lower-affinity.ts); those about the virtual node are skipped.
+ */
+export function labelFilter(pod: Pod, virtualNodeLabels: Record<string, string>): (labels: Record<string, string>) => boolean {
+  const c = lowerConstraints(pod, virtualNodeLabels);
+  return (labels) => satisfies(c, labels);
 }
 
 export interface FitResult {

@@ -14,6 +14,7 @@ Usage:
   fedlet sandbox down --dir DIR
   fedlet sandbox status --dir DIR
   fedlet extender --upper-kubeconfig FILE [--port 8888] [--bind-address 0.0.0.0] [--summary-namespace fedlet-system]
+                  [--webhook-port 8443 --webhook-tls-cert-file FILE --webhook-tls-private-key-file FILE]
   fedlet status [--upper-kubeconfig FILE]   table of virtual nodes: cluster, health, capacity, pods
   fedlet config-reference            print every option as a Markdown table
   fedlet help
@@ -199,6 +200,9 @@ async function cmdExtender(argv: string[]): Promise<number> {
     bind: '0.0.0.0',
     namespace: 'fedlet-system',
     logLevel: 'info',
+    webhookPort: 0,
+    webhookCert: '',
+    webhookKey: '',
   };
   eachFlag(argv, (name, value, a) => {
     if (name === '--upper-kubeconfig') o.upperKubeconfig = value();
@@ -206,22 +210,34 @@ async function cmdExtender(argv: string[]): Promise<number> {
     else if (name === '--bind-address') o.bind = value();
     else if (name === '--summary-namespace') o.namespace = value();
     else if (name === '--log-level') o.logLevel = value();
+    else if (name === '--webhook-port') o.webhookPort = Number(value());
+    else if (name === '--webhook-tls-cert-file') o.webhookCert = value();
+    else if (name === '--webhook-tls-private-key-file') o.webhookKey = value();
     else
       throw new ConfigError(
-        `unknown extender option ${a}; options: --upper-kubeconfig, --port, --bind-address, --summary-namespace, --log-level`,
+        `unknown extender option ${a}; options: --upper-kubeconfig, --port, --bind-address, --summary-namespace, --log-level, --webhook-port, --webhook-tls-cert-file, --webhook-tls-private-key-file`,
       );
   });
+  if (o.webhookPort && (!Number.isInteger(o.webhookPort) || o.webhookPort < 1 || o.webhookPort > 65535))
+    throw new ConfigError('--webhook-port must be a port number');
+  if (o.webhookPort && (!o.webhookCert || !o.webhookKey))
+    throw new ConfigError(
+      '--webhook-port needs --webhook-tls-cert-file and --webhook-tls-private-key-file (the API server calls webhooks over HTTPS only)',
+    );
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new ConfigError('--port must be a port number');
   const { Extender } = await import('../scheduler-plugin/extender.js');
   const { KubeClient, loadKubeConfig } = await import('./kube/client.js');
   const log = createLogger({ level: o.logLevel, name: 'fedlet-extender' });
   const ext = new Extender({ upper: new KubeClient(loadKubeConfig(o.upperKubeconfig)), namespace: o.namespace, log });
+  const { AdmissionWebhook } = await import('../scheduler-plugin/admission-webhook.js');
+  const webhook = o.webhookPort ? new AdmissionWebhook({ certFile: o.webhookCert, keyFile: o.webhookKey, log }) : undefined;
+  await webhook?.start(o.webhookPort, o.bind);
   await ext.start(o.port, o.bind);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
-  await ext.stop();
+  await Promise.all([ext.stop(), webhook?.stop()]);
   return 0;
 }
 

@@ -38,6 +38,7 @@ export interface FedletConfig {
   serviceTypes: 'clusterip' | 'preserve';
   serviceEndpoints: 'local' | 'global';
   storageClassMap: Record<string, string>;
+  virtualNodeTaint: boolean;
   podWorkers: number;
   unreachableDeleteAfterSeconds: number;
   bounceAfterSeconds: number;
@@ -293,6 +294,14 @@ export const options: OptionSpec[] = [
     kind: 'map',
     default: '{} (every fedlet class uses the lower default class)',
     help: 'upperClass=lowerClass: the lower StorageClass for claims of an upper fedlet class (flag repeatable; env comma-separated)',
+  },
+  {
+    key: 'virtualNodeTaint',
+    flag: 'virtual-node-taint',
+    env: 'FEDLET_VIRTUAL_NODE_TAINT',
+    kind: 'bool',
+    default: 'true',
+    help: 'taint the virtual node fedlet.io/virtual-node=true:NoSchedule (not with allowDaemonSetPods) so DaemonSets skip it; needs the admission webhook of `fedlet extender`, which adds the toleration to every pod not owned by a DaemonSet',
   },
   {
     key: 'podWorkers',
@@ -654,6 +663,7 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     serviceTypes: 'clusterip',
     serviceEndpoints: 'local',
     storageClassMap: {},
+    virtualNodeTaint: true,
     podWorkers: 16,
     unreachableDeleteAfterSeconds: 10,
     bounceAfterSeconds: 60,

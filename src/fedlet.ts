@@ -15,6 +15,7 @@ import { isNotLeader, WriteFence } from './kube/fence.js';
 import { Backoff } from './util/backoff.js';
 import { LeaseController } from './node/lease-controller.js';
 import { NodeController } from './node/node-controller.js';
+import { desiredLabels } from './node/node-object.js';
 import { LowerProvider } from '../provider/lower-provider.js';
 import { validateNamespaceTemplate } from '../provider/namespace-map.js';
 import { IpRemapper, parseRemapPairs } from '../provider/remap.js';
@@ -143,7 +144,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
-  const provider = new LowerProvider({
+  const provider: LowerProvider = new LowerProvider({
     client: lower,
     upper,
     nodeIP: cfg.nodeIP,
@@ -164,6 +165,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       lowerIdentityNamespaces: new Set(parseNamespaceList(cfg.lowerIdentityNamespaces)),
     },
     storageClassMap: cfg.storageClassMap,
+    virtualNodeLabels: (): Record<string, string> => desiredLabels(cfg, provider.nodeState()),
     log,
   });
   if (!cfg.upperAPIServerAddress)

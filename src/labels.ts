@@ -75,3 +75,13 @@ export const ANNOTATION_LOWER_CAPACITY = 'fedlet.io/lower-capacity';
 export const ANNOTATION_UPPER_PV = 'fedlet.io/upper-pv';
 /** On a lower claim kept after its upper PV was released under the Retain policy: never collected. */
 export const ANNOTATION_RETAINED = 'fedlet.io/retained';
+/**
+ * On lower pods: JSON {labels: [...], annotations: [...]} of the keys fedlet set, so a key removed from
+ * the upper pod is removed below and keys the lower cluster adds are left alone.
+ */
+export const ANNOTATION_MANAGED_METADATA = 'fedlet.io/managed-metadata';
+/**
+ * Taint on virtual nodes (value "true", NoSchedule) unless DaemonSet pods are allowed: DaemonSets skip
+ * the node; fedlet's admission webhook adds the toleration to every pod not owned by a DaemonSet.
+ */
+export const TAINT_VIRTUAL_NODE = 'fedlet.io/virtual-node';

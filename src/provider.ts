@@ -3,7 +3,7 @@
 // every member the core calls is declared here, and outcomes are values (PodEnsureResult), so the core
 // never has to recognise an error by its shape. Thrown errors mean "failed, retry with backoff"; the
 // typed NotFoundError / InvalidInputError (src/errors.ts) are mapped once by the kubelet API.
-import type { Pod, PodStatus } from './kube/types.js';
+import type { Pod, PodCondition, PodStatus } from './kube/types.js';
 import type { ResourceList } from './util/quantity.js';
 import type { ClusterSummary } from './scheduling-summary.js';
 
@@ -54,7 +54,18 @@ export type PodEnsureResult =
    * change that (e.g. a missing ConfigMap appears): the provider then reports the pod through
    * onPodChange, and the core also retries with backoff.
    */
-  | { kind: 'rejected'; reason: string; message: string; retry: boolean }
+  | {
+      kind: 'rejected';
+      reason: string;
+      message: string;
+      retry: boolean;
+      /** Event reason when it differs from the status reason (the virtual-kubelet library's names). */
+      eventReason?: string;
+      /** A condition shown with the Pending status (e.g. fedlet.io/LowerRejected). */
+      condition?: PodCondition;
+      /** Sync again after this long (instead of the queue's backoff). */
+      retryAfterMs?: number;
+    }
   /**
    * The upper pod must fail so that its controller replaces it: the backing pod vanished outside
    * fedlet, or the backing cluster could not place it for too long. `reason` is the status reason.

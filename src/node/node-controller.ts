@@ -10,7 +10,15 @@ import { ANNOTATION_MANAGED_LABELS, ANNOTATION_MANAGED_TAINTS } from '../labels.
 import { Backoff } from '../util/backoff.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { isNotLeader, type WriteFence } from '../kube/fence.js';
-import { desiredLabels, desiredStatus, labelPatch, managedTaintIds, mergeTaints, resourcePatch } from './node-object.js';
+import {
+  desiredLabels,
+  desiredStatus,
+  labelPatch,
+  managedTaintIds,
+  mergeTaints,
+  nodeTaints,
+  resourcePatch,
+} from './node-object.js';
 
 export interface NodeControllerOptions {
   client: KubeApi;
@@ -70,10 +78,10 @@ export class NodeController {
           labels,
           annotations: {
             [ANNOTATION_MANAGED_LABELS]: Object.keys(labels).sort().join(','),
-            [ANNOTATION_MANAGED_TAINTS]: managedTaintIds(cfg.nodeTaints),
+            [ANNOTATION_MANAGED_TAINTS]: managedTaintIds(nodeTaints(cfg)),
           },
         },
-        spec: { taints: cfg.nodeTaints.length ? cfg.nodeTaints : undefined },
+        spec: { taints: nodeTaints(cfg).length ? nodeTaints(cfg) : undefined },
         status: desiredStatus(cfg, state, now),
       };
       try {
@@ -94,14 +102,14 @@ export class NodeController {
     const cfg = this.o.config;
     const prevLabels = (node.metadata.annotations?.[ANNOTATION_MANAGED_LABELS] ?? '').split(',').filter(Boolean);
     const prevTaints = (node.metadata.annotations?.[ANNOTATION_MANAGED_TAINTS] ?? '').split(',').filter(Boolean);
-    const taints = mergeTaints(node.spec?.taints, prevTaints, cfg.nodeTaints);
+    const taints = mergeTaints(node.spec?.taints, prevTaints, nodeTaints(cfg));
     const patch = {
       metadata: {
         resourceVersion: node.metadata.resourceVersion,
         labels: labelPatch(node.metadata.labels, prevLabels, labels),
         annotations: {
           [ANNOTATION_MANAGED_LABELS]: Object.keys(labels).sort().join(','),
-          [ANNOTATION_MANAGED_TAINTS]: managedTaintIds(cfg.nodeTaints),
+          [ANNOTATION_MANAGED_TAINTS]: managedTaintIds(nodeTaints(cfg)),
         },
       },
       spec: { taints: taints.length ? taints : null },

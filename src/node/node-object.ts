@@ -6,6 +6,17 @@ import * as L from '../labels.js';
 
 const FEDLET_VERSION = '0.1.0';
 
+/**
+ * The taints fedlet sets: configured ones, plus fedlet.io/virtual-node=true:NoSchedule unless
+ * DaemonSet pods are allowed (DaemonSets then skip the node; the admission webhook tolerates it for
+ * every other pod).
+ */
+export function nodeTaints(cfg: Pick<FedletConfig, 'nodeTaints' | 'virtualNodeTaint' | 'allowDaemonSetPods'>): Taint[] {
+  if (!cfg.virtualNodeTaint || cfg.allowDaemonSetPods || cfg.nodeTaints.some((t) => t.key === L.TAINT_VIRTUAL_NODE))
+    return cfg.nodeTaints;
+  return [...cfg.nodeTaints, { key: L.TAINT_VIRTUAL_NODE, value: 'true', effect: 'NoSchedule' }];
+}
+
 export function desiredLabels(cfg: FedletConfig, state: ProviderNodeState): Record<string, string> {
   const labels: Record<string, string> = {
     [L.LABEL_OS]: 'linux',

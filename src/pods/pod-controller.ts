@@ -2,15 +2,16 @@
 // Level-triggered: every sync reads the current upper pod (cache) and the provider's view of the
 // lower world, and makes them agree. Nothing destructive happens before both caches are synced.
 import type { Logger } from 'pino';
-import { isNotFound, type KubeApi } from '../kube/client.js';
+import { isConflict, isNotFound, type KubeApi } from '../kube/client.js';
 import { Informer } from '../kube/informer.js';
-import type { Pod, PodStatus } from '../kube/types.js';
+import type { Pod, PodCondition, PodStatus } from '../kube/types.js';
 import type { EventRecorder } from '../events.js';
 import type { Provider } from '../provider.js';
 import { WorkQueue, type SyncOutcome } from './work-queue.js';
 import { realClock, type Clock, type Timer } from '../util/clock.js';
 import { isNotLeader } from '../kube/fence.js';
 import { statusPatch } from './status-patch.js';
+import { failedStatus, mergeConditions } from './pod-conditions.js';
 import { ANNOTATION_LAST_APPLIED } from '../labels.js';
 
 export interface PodControllerOptions {
@@ -41,7 +42,7 @@ export class PodController {
    * uids of pods this controller failed itself (bounced or lost). The upper cache may still show them
    * as running for a moment; they must never get a backing pod again. Bounded.
    */
-  private readonly failedByUs = new Map<string, number>();
+  private readonly failedByUs = new Map<string, { reason: string; message: string }>();
   private ready = false;
 
   constructor(private readonly o: PodControllerOptions) {
@@ -163,8 +164,9 @@ export class PodController {
   async sync(key: string): Promise<SyncOutcome> {
     const pod = this.pods.get(key);
     if (!pod) {
-      // Upper pod gone (possibly while we were down): remove its backing pod.
-      await this.o.provider.deletePod(key, 0);
+      // Upper pod gone (possibly while we were down): remove its backing pod; once it is gone, what
+      // only it needed (dependencies, a namespace) can be collected.
+      if (await this.o.provider.deletePod(key, 0)) this.scheduleGc();
       return;
     }
     if (pod.metadata.deletionTimestamp) {
@@ -193,9 +195,12 @@ export class PodController {
       if (gone) await this.forceDelete(pod);
       return;
     }
-    if (pod.metadata.uid && this.failedByUs.has(pod.metadata.uid)) {
-      // Failed by us: make sure no backing pod is left or re-created from a stale cache.
+    const failed = pod.metadata.uid ? this.failedByUs.get(pod.metadata.uid) : undefined;
+    if (failed) {
+      // Failed by us: make sure no backing pod is left or re-created from a stale cache, and that the
+      // Failed status is written (a first write may have met a conflict).
       await this.o.provider.deletePod(key, 0);
+      if (!terminal(pod)) await this.writeStatus(pod, failedStatus(pod, failed.reason, failed.message));
       return;
     }
     if (terminal(pod)) {
@@ -207,29 +212,24 @@ export class PodController {
       return;
     }
     const result = await this.o.provider.ensurePod(pod);
-    if (result.kind === 'rejected') {
-      await this.reject(pod, result.reason, result.message);
-      return result.retry ? 'retry' : undefined;
-    }
     if (result.kind === 'fail') {
-      this.rememberFailed(pod);
+      this.rememberFailed(pod, result.reason, result.message);
       void this.o.events.record(
         { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
         'Warning',
         result.reason,
         result.message,
       );
-      const notReady = (pod.status?.conditions ?? []).map((c) =>
-        c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: result.reason } : c,
-      );
-      await this.writeStatus(pod, {
-        ...(pod.status ?? {}),
-        phase: 'Failed',
-        reason: result.reason,
-        message: result.message,
-        conditions: notReady,
-      });
+      await this.writeStatus(pod, failedStatus(pod, result.reason, result.message));
       return;
+    }
+    if (result.kind === 'rejected') {
+      await this.reject(pod, result.reason, result.message, result.condition ? [result.condition] : [], result.eventReason);
+      if (result.retryAfterMs !== undefined) {
+        this.queue.addAfter(key, result.retryAfterMs);
+        return;
+      }
+      return result.retry ? 'retry' : undefined;
     }
     if (result.kind === 'waiting') {
       this.queue.addAfter(key, 1000);
@@ -240,9 +240,9 @@ export class PodController {
     if (st) await this.writeStatus(pod, st);
   }
 
-  private rememberFailed(pod: Pod): void {
+  private rememberFailed(pod: Pod, reason: string, message: string): void {
     if (!pod.metadata.uid) return;
-    this.failedByUs.set(pod.metadata.uid, this.clock.now());
+    this.failedByUs.set(pod.metadata.uid, { reason, message });
     if (this.failedByUs.size > 10_000) this.failedByUs.delete(this.failedByUs.keys().next().value!);
   }
 
@@ -259,23 +259,41 @@ export class PodController {
     }
   }
 
-  private async reject(pod: Pod, reason: string, message: string): Promise<void> {
+  private async reject(
+    pod: Pod,
+    reason: string,
+    message: string,
+    extra: PodCondition[] = [],
+    eventReason = reason,
+  ): Promise<void> {
     void this.o.events.record(
       { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
       'Warning',
-      reason,
+      eventReason,
       message,
     );
-    await this.writeStatus(pod, pendingStatus(pod, reason, message, new Date(this.clock.now()).toISOString()));
+    await this.writeStatus(pod, pendingStatus(pod, reason, message, new Date(this.clock.now()).toISOString(), extra));
   }
 
   private async writeStatus(pod: Pod, want: PodStatus): Promise<void> {
-    const patch = statusPatch(pod.status, want);
+    const patch = statusPatch(pod.status, { ...want, conditions: mergeConditions(pod, want.conditions) });
     if (!patch) return;
+    // The condition list is written whole with others' conditions kept: the resourceVersion makes
+    // the write fail (and the sync retry) rather than drop a condition someone added meanwhile.
+    const metadata = {
+      uid: pod.metadata.uid,
+      ...(patch.status.conditions ? { resourceVersion: pod.metadata.resourceVersion } : {}),
+    };
     try {
-      await this.o.upper.patch(`${this.podPath(pod)}/status`, { metadata: { uid: pod.metadata.uid }, ...patch }, 'merge');
+      await this.o.upper.patch(`${this.podPath(pod)}/status`, { metadata, ...patch }, 'merge');
     } catch (e) {
       if (isNotFound(e)) return; // deleted meanwhile; the delete event brings us back
+      // Our cache was behind (often our own previous write): the pod's update event syncs it again; a
+      // short requeue covers a missed one. Not a failure worth a warning or a backoff.
+      if (isConflict(e)) {
+        this.queue.addAfter(`${pod.metadata.namespace}/${pod.metadata.name}`, 500);
+        return;
+      }
       throw e;
     }
   }
@@ -294,10 +312,11 @@ function trimPod(p: Pod): Pod {
 }
 
 /** Pending status that explains why the pod cannot start (shown by kubectl get/describe). */
-function pendingStatus(pod: Pod, reason: string, message: string, now: string): PodStatus {
+function pendingStatus(pod: Pod, reason: string, message: string, now: string, extra: PodCondition[] = []): PodStatus {
   const prev = pod.status?.conditions?.find((c) => c.type === 'Ready');
   const since = prev?.status === 'False' && prev.reason === reason && prev.lastTransitionTime ? prev.lastTransitionTime : now;
-  const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
-  conditions.push({ type: 'Ready', status: 'False', reason, message, lastTransitionTime: since });
+  const replaced = new Set(['Ready', ...extra.map((c) => c.type)]);
+  const conditions = (pod.status?.conditions ?? []).filter((c) => !replaced.has(c.type));
+  conditions.push({ type: 'Ready', status: 'False', reason, message, lastTransitionTime: since }, ...extra);
   return { ...(pod.status ?? {}), phase: 'Pending', reason, message, conditions };
 }

@@ -206,12 +206,13 @@ function kubeletMetrics(s: SandboxState): Promise<string> {
     req.end();
   });
 }
-function apiRequests(text: string): number {
+function apiRequests(text: string, verbs = ['POST', 'PUT', 'PATCH', 'DELETE', 'GET']): number {
   let n = 0;
-  for (const m of text.matchAll(/^fedlet_api_requests_total\{[^}]*verb="(POST|PUT|PATCH|DELETE|GET)"[^}]*\} (\d+)/gm))
-    n += Number(m[2]);
+  for (const m of text.matchAll(/^fedlet_api_requests_total\{[^}]*verb="([A-Z]+)"[^}]*\} (\d+)/gm))
+    if (verbs.includes(m[1]!)) n += Number(m[2]);
   return n;
 }
+const WRITE_VERBS = ['POST', 'PUT', 'PATCH', 'DELETE'];
 
 /** Seconds for a kubectl command whose stdout is counted (and must reach `bytes`). */
 /**
@@ -446,9 +447,16 @@ async function main(): Promise<void> {
     // 2. burst (streams need one of its pods: with BENCH_ONLY=streams a 1-pod Deployment stands in)
     if (!ONLY.has('burst')) await burst(upper, ns, 'burst-via', 1);
     else {
-      const before = apiRequests(await kubeletMetrics(s));
+      const beforeText = await kubeletMetrics(s);
+      const before = apiRequests(beforeText);
+      const writesBefore = apiRequests(beforeText, WRITE_VERBS);
       const viaBurst = await burst(upper, ns, 'burst-via', BURST);
-      const after = apiRequests(await kubeletMetrics(s));
+      const afterText = await kubeletMetrics(s);
+      const after = apiRequests(afterText);
+      note(
+        'API writes by fedlet per pod (create → Ready, both clusters; incl. events, node status, leases)',
+        ((apiRequests(afterText, WRITE_VERBS) - writesBefore) / BURST).toFixed(2),
+      );
       note(`fedlet RSS with ${BURST} managed pods`, `${rssMiB(fedletPid).toFixed(0)} MiB`);
       note('API requests by fedlet per pod (create → Ready, both clusters)', ((after - before) / BURST).toFixed(2));
       const dirBurst = await burst(lower, ns, 'burst-direct', BURST);

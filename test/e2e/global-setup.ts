@@ -59,7 +59,9 @@ export function forbiddenInLogs(dir: string): string[] {
   const hits: string[] = [];
   for (const f of readdirSync(dir).filter((x) => /^fedlet-.*\.log$/.test(x)))
     for (const line of readFileSync(path.join(dir, f), 'utf8').split('\n')) {
-      if (!/forbidden/i.test(line)) continue;
+      // RBAC denials read "... cannot <verb> resource ..."; admission refusals of pods (PodSecurity,
+      // quota), which fedlet reports as LowerRejected, are not about the manifests.
+      if (!/forbidden/i.test(line) || !/cannot \w+ resource/i.test(line)) continue;
       const t = Number(/"time":(\d+)/.exec(line)?.[1] ?? 0);
       if (restarts.some((r) => t >= r && t - r < 60_000)) continue;
       hits.push(`${f}: ${line.slice(0, 400)}`);

@@ -324,11 +324,11 @@ describe('pods on virtual nodes', () => {
           '--field-selector',
           'involvedObject.name=needs-secret',
         ]);
-        const e = ev.items.find((x) => x.reason === 'MissingDependency');
-        if (!e) throw new Error('no MissingDependency event yet');
+        const e = ev.items.find((x) => x.reason === 'MandatorySecretNotFound');
+        if (!e) throw new Error('no MandatorySecretNotFound event yet');
         expect(e.message).toContain(`Secret ${ns}/later`);
       },
-      { what: 'MissingDependency event' },
+      { what: 'MandatorySecretNotFound event (the virtual-kubelet reason)' },
     );
     await kubectl(upper, ['create', 'secret', 'generic', 'later', '-n', ns, '--from-literal=k=v']);
     await eventually(

@@ -53,12 +53,17 @@ describe('ConfigMap/Secret reflection', () => {
   it('copies what a pod references, owned by this fedlet; a missing required one is reported, an optional one is not', async () => {
     const h = await harness();
     h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'app'));
-    expect(await h.deps.ensure(podUsing('p', 'app', { name: 'opt', optional: true }), 'd-low')).toBeUndefined();
+    const first = await h.deps.ensure(podUsing('p', 'app', { name: 'opt', optional: true }), 'd-low');
+    expect(first.required).toBeUndefined();
+    expect(first.optional).toEqual([
+      expect.objectContaining({ name: 'opt', optional: true, eventReason: 'OptionalSecretNotFound' }),
+    ]);
     const copy = h.lower.peek<DataObject>('/api/v1/namespaces/d-low/configmaps/app');
     expect(copy?.data).toEqual({ a: '1' });
     expect(copy?.metadata.labels).toMatchObject({ 'fedlet.io/origin': 'vn' });
-    const missing = await h.deps.ensure(podUsing('q', 'app', { name: 'creds' }), 'd-low');
+    const missing = (await h.deps.ensure(podUsing('q', 'app', { name: 'creds' }), 'd-low')).required;
     expect(missing).toMatchObject({
+      eventReason: 'MandatorySecretNotFound',
       kind: 'secrets',
       namespace: 'd',
       name: 'creds',

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { forbiddenInLogs } from '../e2e/global-setup.js';
 
 describe('the e2e Forbidden check', () => {
-  it('fails on Forbidden answers except in the minute after a test restarted an API server', () => {
+  it('fails on RBAC Forbidden answers except in the minute after a test restarted an API server', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'forbidden-'));
     const cluster = (restarts?: number[]) => ({
       name: 'x',
@@ -32,8 +32,10 @@ describe('the e2e Forbidden check', () => {
     writeFileSync(
       path.join(dir, 'fedlet-lower-1.log'),
       [
-        '{"time":1010000,"err":"403 pods is forbidden: cannot delete"}',
-        '{"time":2000000,"err":"403 configmaps is forbidden: cannot create"}',
+        '{"time":1010000,"err":"403 pods is forbidden: User \\"x\\" cannot delete resource \\"pods\\""}',
+        '{"time":2000000,"err":"403 configmaps is forbidden: User \\"x\\" cannot create resource \\"configmaps\\""}',
+        // An admission refusal of a pod (reported as LowerRejected) is not a missing permission.
+        '{"time":2000000,"lowerMessage":"pods \\"a\\" is forbidden: violates PodSecurity \\"restricted:latest\\""}',
         '{"time":2000001,"msg":"all good"}',
       ].join('\n'),
     );
