@@ -126,7 +126,7 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
 
   it('kubectl exec: the exit code and stdin of a real process', async () => {
     const r = await kubectlRaw(upper, ['exec', 'web', '-n', ns, '--', '/bin/testapp', 'exit', '7']);
-    expect(r.code).toBe(7);
+    expect(r.code, r.stderr).toBe(7);
     expect(r.stdout).toContain('exiting with 7');
     const input = `line-${randomBytes(4).toString('hex')}\nsecond line\n`;
     const out = await kubectl(upper, ['exec', '-i', 'web', '-n', ns, '--', '/bin/testapp', 'stdin'], { input });
