@@ -587,13 +587,11 @@ describe('virtual-kubelet conventions', () => {
       async () => {
         const ev = await events('conv');
         const optional = ev.find((e) => e.reason === 'OptionalSecretNotFound');
-        const token = ev.find((e) => e.reason === 'ServiceAccountTokenSourceDropped');
-        if (!optional || !token) throw new Error(`events: ${ev.map((e) => e.reason).join(',')}`);
+        if (!optional) throw new Error(`events: ${ev.map((e) => e.reason).join(',')}`);
         expect(optional.type).toBe('Warning');
         expect(optional.message).toContain(`${ns}/absent`);
-        expect(token.message).toContain('projected volume "bundle"');
       },
-      { what: 'OptionalSecretNotFound and ServiceAccountTokenSourceDropped events' },
+      { what: 'OptionalSecretNotFound event' },
     );
     const low = await kubectlJson<{
       spec: {
@@ -602,7 +600,10 @@ describe('virtual-kubelet conventions', () => {
       };
     }>(lower2, ['get', 'pod', 'conv', '-n', lowerNs2]);
     const bundle = low.spec.volumes?.find((v) => v.name === 'bundle');
-    expect(bundle?.projected?.sources.map((src) => Object.keys(src)[0])).toEqual(['configMap', 'downwardAPI']);
+    // Every source is kept; the token source is served from fedlet's token Secret (service-account.ts).
+    const kinds = bundle?.projected?.sources.map((src) => Object.keys(src)[0]);
+    expect(kinds).toEqual(expect.arrayContaining(['configMap', 'downwardAPI', 'secret']));
+    expect(kinds).not.toContain('serviceAccountToken');
     expect(low.spec.containers[0]!.volumeMounts?.map((m) => m.name)).toContain('bundle');
     expect((await kubectl(lower2, ['get', 'configmap', 'bundle-cm', '-n', lowerNs2, '-o', 'jsonpath={.data.k}'])).trim()).toBe(
       'v',

@@ -50,6 +50,22 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
   afterAll(async () => {
     await kubectl(upper, ['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
     for (const [lower, n] of cordoned) await kubectl(lower, ['uncordon', n]).catch(() => undefined);
+    // With the kwok nodes cordoned the real node alone made up each virtual node (its zone label
+    // included); leave the shared sandbox as other files expect it: zones no longer agreed on.
+    for (const f of s.fedlets)
+      await eventually(
+        async () => {
+          const zone = await kubectl(upper, [
+            'get',
+            'node',
+            f.nodeName,
+            '-o',
+            'jsonpath={.metadata.labels.topology\\.kubernetes\\.io/zone}',
+          ]);
+          if (zone.trim()) throw new Error(`${f.nodeName} still has zone ${zone}`);
+        },
+        { timeoutMs: 60_000, what: 'virtual node labels back to the kwok nodes' },
+      ).catch(() => undefined);
   });
 
   it('runs a pod on the real node: Ready, a real pod IP from the node CIDR, the node address as hostIP', async () => {
