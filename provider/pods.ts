@@ -7,7 +7,7 @@ import { Informer } from '../src/kube/informer.js';
 import type { KubeObject, Pod, PodStatus } from '../src/kube/types.js';
 import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
 import type { PodEnsureResult, PodEvent } from '../src/provider.js';
-import { DependencySync } from './dependencies.js';
+import { DependencySync, type MissingDependency } from './dependencies.js';
 import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import type { BounceBack } from './bounce-back.js';
@@ -76,6 +76,11 @@ function slimLowerPod(p: Pod): Pod {
     },
     status: p.status,
   };
+}
+
+/** A required ConfigMap/Secret is missing: Pending, retried; the event uses virtual-kubelet's reason. */
+function missingResult(m: MissingDependency): PodEnsureResult {
+  return { kind: 'rejected', reason: 'MissingDependency', eventReason: m.eventReason, message: m.message, retry: true };
 }
 
 export class LowerPods {
@@ -256,14 +261,7 @@ export class LowerPods {
       try {
         await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
         const missing = await this.deps.ensure(upper, lowerNs);
-        if (missing.required)
-          return {
-            kind: 'rejected',
-            reason: 'MissingDependency',
-            eventReason: missing.required.eventReason,
-            message: missing.required.message,
-            retry: true,
-          };
+        if (missing.required) return missingResult(missing.required);
         try {
           await this.tokens.ensure(upper, lowerNs, true);
         } catch (e) {
@@ -287,14 +285,7 @@ export class LowerPods {
       return { kind: 'ok' };
     }
     const missing = await this.deps.ensure(upper, lowerNs);
-    if (missing.required)
-      return {
-        kind: 'rejected',
-        reason: 'MissingDependency',
-        eventReason: missing.required.eventReason,
-        message: missing.required.message,
-        retry: true,
-      };
+    if (missing.required) return missingResult(missing.required);
     if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
     await this.tokens.ensure(upper, lowerNs, false);
     const bounce = this.o.bounce.check(upper, existing);
