@@ -8,7 +8,9 @@ import { TAINT_VIRTUAL_NODE } from '../src/labels.js';
 import { WEBHOOK_PATH } from '../scheduler-plugin/admission-webhook.js';
 import { serverExt, signCert, type ClientCert } from './pki.js';
 
-export const WEBHOOK_CONFIG_NAME = 'fedlet-virtual-node-toleration';
+// Not the name manifests/extender/webhook.yaml uses (a Service-backed configuration): the sandbox's
+// points at a URL, and the two must not be taken for one object (kubectl apply would merge them).
+export const WEBHOOK_CONFIG_NAME = 'fedlet-sandbox-virtual-node-toleration';
 
 /** A serving certificate for 127.0.0.1 signed by the upper cluster's CA (which the API server trusts). */
 export function webhookServingCert(upperDir: string): ClientCert & { ca: string } {
