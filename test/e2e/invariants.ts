@@ -4,7 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { dependencyRefs } from '../../provider/translate.js';
-import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../../src/labels.js';
+import {
+  LABEL_ORIGIN,
+  LABEL_SERVICE_ACCOUNT_TOKEN,
+  LABEL_UPPER_NAME,
+  LABEL_UPPER_NAMESPACE,
+  LABEL_UPPER_UID,
+} from '../../src/labels.js';
 import type { DataObject, Pod } from '../../src/kube/types.js';
 import type { SandboxState } from '../../sandbox/sandbox.js';
 
@@ -107,7 +113,10 @@ export async function checkInvariants(state: SandboxState, opts: InvariantOption
       for (const obj of list) {
         const ns = obj.metadata.annotations?.[LABEL_UPPER_NAMESPACE] ?? obj.metadata.namespace;
         if (!inScope(ns)) continue;
+        // A service-account token Secret belongs to one upper pod (by uid), not to a reference by name.
+        const tokenOf = obj.metadata.labels?.[LABEL_SERVICE_ACCOUNT_TOKEN] ? obj.metadata.labels?.[LABEL_UPPER_UID] : undefined;
         const referenced = bound.some((p) => {
+          if (tokenOf) return p.metadata.uid === tokenOf;
           if (p.metadata.namespace !== ns) return false;
           const refs = dependencyRefs(p);
           return (kind === 'configmaps' ? refs.configMaps : refs.secrets).has(obj.metadata.name!);
