@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { KubeClient } from '../src/kube/client.js';
 import { EventRecorder } from '../src/events.js';
 import { PodNamespaces, type PodSource } from './pod-namespaces.js';
-import { Reflector, type Reflected } from './reflector.js';
+import { Reflector, type Reflected, type ReflectedKind, type ReflectorOptions } from './reflector.js';
 import { GlobalEndpoints } from './global-endpoints.js';
 import { networkPolicyKind, type NetworkPolicySpec } from './network-policies.js';
 import { serviceKind, type ServiceSpec, type ServiceTypeMode } from './services.js';
@@ -40,30 +40,25 @@ export class Reflection {
   constructor(private readonly o: ReflectionOptions) {
     this.presence = new PodNamespaces(o.lowerPods);
     const events = new EventRecorder({ client: o.upper, component: 'fedlet', host: o.nodeName, log: o.log });
-    this.services = new Reflector<ServiceSpec>({
-      kind: serviceKind(o.serviceTypes),
-      upper: o.upper,
-      lower: o.lower,
-      nodeName: o.nodeName,
-      clusterName: o.clusterName,
-      lowerNamespaceOf: o.lowerNamespaceOf,
-      presence: this.presence,
-      events,
-      log: o.log,
-      remapNotice: serviceRemapNotice(o.clusterName),
-    });
-    this.networkPolicies = new Reflector<NetworkPolicySpec>({
-      kind: networkPolicyKind(o.lowerNamespaceOf),
-      upper: o.upper,
-      lower: o.lower,
-      nodeName: o.nodeName,
-      clusterName: o.clusterName,
-      lowerNamespaceOf: o.lowerNamespaceOf,
-      presence: this.presence,
-      events,
-      log: o.log,
-      workers: 2,
-    });
+    // Everything but the kind is shared: same clusters, namespaces, pod presence and event recorder.
+    const reflectorFor = <S>(
+      kind: ReflectedKind<S>,
+      extra: Pick<ReflectorOptions<S>, 'remapNotice' | 'workers'> = {},
+    ): Reflector<S> =>
+      new Reflector<S>({
+        kind,
+        upper: o.upper,
+        lower: o.lower,
+        nodeName: o.nodeName,
+        clusterName: o.clusterName,
+        lowerNamespaceOf: o.lowerNamespaceOf,
+        presence: this.presence,
+        events,
+        log: o.log,
+        ...extra,
+      });
+    this.services = reflectorFor(serviceKind(o.serviceTypes), { remapNotice: serviceRemapNotice(o.clusterName) });
+    this.networkPolicies = reflectorFor(networkPolicyKind(o.lowerNamespaceOf), { workers: 2 });
     if (o.serviceEndpoints === 'global')
       this.globalEndpoints = new GlobalEndpoints({
         upper: o.upper,
