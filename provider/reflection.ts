@@ -5,7 +5,8 @@ import type { KubeClient } from '../src/kube/client.js';
 import { EventRecorder } from '../src/events.js';
 import { PodNamespaces, type PodSource } from './pod-namespaces.js';
 import { Reflector, type Reflected, type ReflectedKind, type ReflectorOptions } from './reflector.js';
-import { GlobalEndpoints } from './global-endpoints.js';
+import { Backoff } from '../src/util/backoff.js';
+import { GlobalEndpoints, removeRemoteSlices } from './global-endpoints.js';
 import { networkPolicyKind, type NetworkPolicySpec } from './network-policies.js';
 import { serviceKind, type ServiceSpec, type ServiceTypeMode } from './services.js';
 
@@ -36,6 +37,7 @@ export class Reflection {
   readonly services: Reflector<ServiceSpec>;
   readonly networkPolicies: Reflector<NetworkPolicySpec>;
   readonly globalEndpoints?: GlobalEndpoints;
+  private cleanup?: Promise<void>;
 
   constructor(private readonly o: ReflectionOptions) {
     this.presence = new PodNamespaces(o.lowerPods);
@@ -79,10 +81,26 @@ export class Reflection {
       );
     this.services.start(signal);
     this.networkPolicies.start(signal);
-    this.globalEndpoints?.start(signal);
+    if (this.globalEndpoints) this.globalEndpoints.start(signal);
+    else this.cleanup = this.removeRemoteSlices(signal);
+  }
+
+  /** Local mode: what a run in global mode left below goes, retried until the lower cluster answers. */
+  private async removeRemoteSlices(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(1000, 30_000);
+    while (!signal.aborted) {
+      try {
+        const n = await removeRemoteSlices(this.o.lower, this.o.nodeName, this.o.log);
+        if (n) this.o.log.info({ deleted: n }, 'serviceEndpoints is local: removed the remote endpoints of a global run');
+        return;
+      } catch (e) {
+        this.o.log.warn({ err: (e as Error).message }, 'could not remove remote endpoint slices; retrying');
+        await backoff.wait(signal);
+      }
+    }
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.services.stop(), this.networkPolicies.stop(), this.globalEndpoints?.stop()]);
+    await Promise.all([this.services.stop(), this.networkPolicies.stop(), this.globalEndpoints?.stop(), this.cleanup]);
   }
 }

@@ -123,6 +123,20 @@ describe.skipIf(!!missing)(`Service traffic through fedlet on real nodes${missin
         expect(await reach(ns, 'client', `http://${name}/echo?msg=${name}`)).toBe(`${name} from web\n`);
     });
 
+    it('does not reach a backend that runs only in the other lower cluster (no remote endpoints in local mode)', async () => {
+      await apply(upper, realPod('far', ns, f2.nodeName, { containers: [container('app', ['serve', '8080'])] }));
+      await apply(upper, service('far', ns, { selector: { app: 'far' }, ports: [{ port: 80, targetPort: 8080 }] }));
+      await waitPod(upper, ns, 'far', isReady, 'Ready');
+      // Reachable where it runs (lower-2, whose namespace is renamed)...
+      await eventually(() => kubectl(lower2, ['get', 'service', 'far', '-n', `${ns}-${f2.cluster}`]), { what: 'far in lower-2' });
+      // ...while lower-1's copy of the Service has no endpoint at all.
+      await eventually(() => kubectl(lower1, ['get', 'service', 'far', '-n', ns]), { what: 'far in lower-1' });
+      expect((await lowerEndpoints(lower1, ns, 'far')).map((e) => e.addresses)).toEqual([]);
+      const r = await fetchFrom(ns, 'client', 'http://far/echo?msg=x');
+      expect(r.code, r.stdout).not.toBe(0);
+      await kubectl(upper, ['delete', 'pod', 'far', '-n', ns, '--wait=false']);
+    });
+
     it('a headless Service resolves the StatefulSet pod names', async () => {
       await apply(
         upper,
@@ -248,13 +262,15 @@ describe.skipIf(!!missing)(`Service traffic through fedlet on real nodes${missin
     };
 
     beforeAll(async () => {
+      global = true;
       await restartAll(GLOBAL);
       await createNamespace(upper, gns);
     }, 180_000);
 
+    let global = true;
     afterAll(async () => {
       await kubectl(upper, ['delete', 'namespace', gns, '--wait=false']).catch(() => undefined);
-      await restartAll();
+      if (global) await restartAll();
     }, 180_000);
 
     it("a client in one lower cluster reaches a backend that runs only in the other, until that one's node is NotReady", async () => {
@@ -311,6 +327,28 @@ describe.skipIf(!!missing)(`Service traffic through fedlet on real nodes${missin
       }
       await waitForNodesReady(s, [f2.nodeName], 90_000);
       expect(await reach(gns, 'client', 'http://api/echo?msg=again', 150_000)).toBe('again from api\n');
+    });
+
+    it('switching back to serviceEndpoints: local removes the remote endpoints the global run listed', async () => {
+      expect(await lowerEndpoints(lower1, gns, 'api')).toHaveLength(1);
+      await restartAll();
+      global = false;
+      await eventually(
+        async () => {
+          const eps = await lowerEndpoints(lower1, gns, 'api');
+          if (eps.length) throw new Error(JSON.stringify(eps));
+        },
+        { what: "fedlet's slice of api gone from lower-1" },
+      );
+      await eventually(
+        async () => {
+          const r = await fetchFrom(gns, 'client', 'http://api/echo?msg=x');
+          if (r.code === 0) throw new Error(`still answered: ${r.stdout}`);
+        },
+        { what: 'api no longer reachable from lower-1' },
+      );
+      // The Service copy itself stays: only the remote endpoints went.
+      await kubectl(lower1, ['get', 'service', 'api', '-n', gns]);
     });
   });
 });
