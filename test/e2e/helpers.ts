@@ -104,3 +104,24 @@ export async function createNamespace(kubeconfig: string, ns: string): Promise<v
     what: `default service account in ${ns}`,
   });
 }
+
+/** The name of the first CSR fedlet filed for `nodeName` (labelled fedlet.io/node), once there is one. */
+export function nodeCsr(upperKubeconfig: string, nodeName: string, timeoutMs = 60_000): Promise<string> {
+  return eventually(
+    async () => {
+      const name = (
+        await kubectl(upperKubeconfig, [
+          'get',
+          'csr',
+          '-l',
+          `fedlet.io/node=${nodeName}`,
+          '-o',
+          'jsonpath={.items[0].metadata.name}',
+        ])
+      ).trim();
+      if (!name) throw new Error('no CSR yet');
+      return name;
+    },
+    { timeoutMs, what: `a CSR from fedlet for node ${nodeName}` },
+  );
+}

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBinary } from '../../sandbox/binaries.js';
-import { createNamespace, eventually, kubectl, kubectlRaw, run, sandbox } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlRaw, nodeCsr, run, sandbox } from './helpers.js';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 
 const s = sandbox();
@@ -441,16 +441,7 @@ describe.skipIf(!local)('kubelet serving certificate through a CSR', () => {
       path.join(s.dir, 'fedlet-csr-check.log'),
     );
     try {
-      const csr = await eventually(
-        async () => {
-          const name = (
-            await kubectl(upper, ['get', 'csr', '-l', `fedlet.io/node=${nodeName}`, '-o', 'jsonpath={.items[0].metadata.name}'])
-          ).trim();
-          if (!name) throw new Error('no CSR yet');
-          return name;
-        },
-        { what: 'CSR created' },
-      );
+      const csr = await nodeCsr(upper, nodeName);
       expect(await kubectl(upper, ['get', 'csr', csr, '-o', 'jsonpath={.spec.signerName}'])).toBe(
         'kubernetes.io/kubelet-serving',
       );
