@@ -12,7 +12,7 @@ import { findBinary } from '../../sandbox/binaries.js';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 import { freePorts, startProcess, stopProcess, type ProcessRecord } from '../../sandbox/processes.js';
 import { fedletCli, repoRoot } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, readyCondition, sandbox, type NodeJson } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlJson, nodeCsr, readyCondition, sandbox, type NodeJson } from './helpers.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -312,16 +312,7 @@ describe('the Helm chart', () => {
     );
 
     // The chart's default serving certificate comes from a CSR; approve it as a cluster admin would.
-    const csr = await eventually(
-      async () => {
-        const name = (
-          await kubectl(upper, ['get', 'csr', '-l', `fedlet.io/node=${nodeName}`, '-o', 'jsonpath={.items[0].metadata.name}'])
-        ).trim();
-        if (!name) throw new Error('no CSR yet');
-        return name;
-      },
-      { timeoutMs: 90_000, what: 'kubelet-serving CSR from the chart-configured fedlet' },
-    );
+    const csr = await nodeCsr(upper, nodeName, 90_000);
     await kubectl(upper, ['certificate', 'approve', csr]);
 
     const node = await eventually(
