@@ -25,6 +25,7 @@ import {
   LABEL_UPPER_UID,
 } from '../src/labels.js';
 import { WorkQueue } from '../src/pods/work-queue.js';
+import type { LowerNamespaces } from './lower-namespaces.js';
 import {
   chooseLowerClass,
   desiredLowerClaim,
@@ -49,7 +50,7 @@ export interface LowerClaimsOptions {
   /** Upper class → lower class; unmapped fedlet classes use the lower cluster's default class. */
   storageClassMap: Record<string, string>;
   lowerNamespaceOf: (upperNs: string) => string;
-  ensureLowerNamespace: (lowerNs: string, upperNs: string) => Promise<void>;
+  namespaces: LowerNamespaces;
   events: EventRecorder;
   /** The storage part of the scheduling summary may have changed. */
   onSummaryChange: () => void;
@@ -255,11 +256,12 @@ export class LowerClaims {
         await this.warnClaim(c, 'ProvisioningFailed', choice.reason, true);
         return;
       }
-      await this.o.ensureLowerNamespace(lowerNs, ns);
       try {
-        await this.o.lower.create(
-          `/api/v1/namespaces/${lowerNs}/persistentvolumeclaims`,
-          desiredLowerClaim(c, lowerNs, choice.lower, this.o.nodeName),
+        await this.o.namespaces.write(lowerNs, ns, () =>
+          this.o.lower.create(
+            `/api/v1/namespaces/${lowerNs}/persistentvolumeclaims`,
+            desiredLowerClaim(c, lowerNs, choice.lower, this.o.nodeName),
+          ),
         );
         this.log.info({ claim: key, lowerNamespace: lowerNs, lowerClass: choice.lower }, 'created lower claim');
       } catch (e) {
