@@ -160,6 +160,14 @@ export class LowerClaims {
     const classes = () => o.onSummaryChange();
     for (const inf of [this.upperClasses, this.lowerClasses])
       inf.addHandlers({ onAdd: classes, onUpdate: classes, onDelete: classes });
+    // Whether a claim may grow depends on its lower class: a class change re-decides every bound claim.
+    const boundClaims = () => {
+      for (const v of this.upperVolumes.list()) {
+        const r = v.spec?.claimRef;
+        if (r?.namespace && r.name) this.queue.add(`claim:${r.namespace}/${r.name}`);
+      }
+    };
+    this.lowerClasses.addHandlers({ onAdd: boundClaims, onUpdate: boundClaims, onDelete: boundClaims });
   }
 
   start(): void {
