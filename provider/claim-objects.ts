@@ -28,8 +28,16 @@ export interface ClaimObj extends KubeObject {
     volumeMode?: string;
     volumeName?: string;
     resources?: { requests?: Record<string, string> };
+    dataSource?: DataSource;
+    dataSourceRef?: DataSource;
   };
   status?: { phase?: string; capacity?: Record<string, string>; conditions?: ClaimCondition[] };
+}
+
+interface DataSource {
+  apiGroup?: string;
+  kind?: string;
+  name?: string;
 }
 
 export interface ClaimCondition {
@@ -166,6 +174,16 @@ export function desiredUpperVolume(
       },
     },
   };
+}
+
+/**
+ * Why fedlet cannot provision a claim at all, or undefined. A data source (snapshot, clone, populator)
+ * names an upper object the lower cluster does not have: the lower claim would silently start empty.
+ */
+export function unsupportedClaim(c: ClaimObj): string | undefined {
+  const src = c.spec?.dataSourceRef ?? c.spec?.dataSource;
+  if (!src) return undefined;
+  return `claims with a data source (${src.kind ?? '?'} ${src.name ?? '?'}: snapshots, clones and volume populators) are not supported by fedlet storage classes; the lower claim would start empty`;
 }
 
 /** The upper claims a pod's volumes use: persistentVolumeClaim volumes and generic ephemeral volumes. */

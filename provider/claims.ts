@@ -31,6 +31,7 @@ import {
   expansionAction,
   REASON_EXPANSION_REFUSED,
   storageGreater,
+  unsupportedClaim,
   upperClaimStatus,
   desiredLowerClaim,
   desiredUpperVolume,
@@ -264,6 +265,11 @@ export class LowerClaims {
           'LowerClaimLost',
           `lower claim ${lowerNs}/${lowerName} in cluster ${this.o.clusterName} was deleted outside fedlet; its data is gone. Delete the claim to provision a new one`,
         );
+        return;
+      }
+      const unsupported = unsupportedClaim(c);
+      if (unsupported) {
+        await this.warnClaim(c, 'ProvisioningFailed', unsupported, true);
         return;
       }
       const choice = this.choose(cls!.metadata!.name!);

@@ -413,6 +413,53 @@ describe.skipIf(s.external)('storage: claims of the fedlet class on virtual node
     );
   });
 
+  it('a claim with a data source (snapshot, clone): refused with the reason on the claim and the pod, nothing provisioned', async () => {
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: 'clone', namespace: ns },
+        spec: {
+          storageClassName: 'fedlet',
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: '1Gi' } },
+          dataSource: { kind: 'PersistentVolumeClaim', name: 'data-web-0' },
+        },
+      }),
+    });
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'cloned', namespace: ns },
+        spec: {
+          containers: [{ name: 'c', image: 'registry.example/app:1', volumeMounts: [{ name: 'd', mountPath: '/d' }] }],
+          volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'clone' } }],
+        },
+      }),
+    });
+    try {
+      await eventually(
+        async () => {
+          for (const kind of ['pvc clone', 'pod cloned']) {
+            const d = await kubectl(upper, ['describe', ...kind.split(' '), '-n', ns]);
+            expect(d).toMatch(/ProvisioningFailed/);
+            expect(d).toMatch(/PersistentVolumeClaim data-web-0: snapshots, clones and volume populators\) are not supported/);
+          }
+        },
+        { timeoutMs: 90_000, what: 'the clone refused with a reason' },
+      );
+      const c = await getClaim('clone');
+      expect(c.status?.phase).toBe('Pending');
+      expect(c.spec.volumeName ?? '').toBe('');
+      for (const l of s.fedlets.map((f) => lowerOf(f.nodeName)))
+        expect((await kubectlRaw(l.kubeconfig, ['get', 'pvc', 'clone', '-n', l.ns])).code).not.toBe(0);
+    } finally {
+      await kubectlRaw(upper, ['delete', 'pod', 'cloned', '-n', ns, '--wait=false']);
+      await kubectlRaw(upper, ['delete', 'pvc', 'clone', '-n', ns, '--wait=false']);
+    }
+  });
+
   it('reclaim policy Retain: the lower claim outlives the upper claim, marked retained, and the PV says where', async () => {
     await kubectl(upper, ['apply', '-f', '-'], {
       input: JSON.stringify({

@@ -4,6 +4,7 @@ import {
   desiredLowerClaim,
   desiredUpperVolume,
   expansionAction,
+  unsupportedClaim,
   upperClaimStatus,
   parseLowerClaimLocation,
   podClaims,
@@ -275,5 +276,21 @@ describe('claim expansion', () => {
     expect(upperClaimStatus(upper, lowerOf('1Gi'), 'no growth here', 'later')).toBeUndefined();
     // Lifted (e.g. the request went back): the condition goes.
     expect(upperClaimStatus(upper, lowerOf('1Gi'), undefined, 'later')).toEqual({ conditions: [] });
+  });
+});
+
+describe('unsupportedClaim', () => {
+  it('a plain claim is fine', () => expect(unsupportedClaim(claim)).toBeUndefined());
+  it.each([
+    [
+      'a snapshot',
+      { dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 'snap-1' } },
+      /VolumeSnapshot snap-1/,
+    ],
+    ['a clone', { dataSourceRef: { kind: 'PersistentVolumeClaim', name: 'data-0' } }, /PersistentVolumeClaim data-0/],
+  ])('%s is refused, naming it', (_n, extra, re) => {
+    const msg = unsupportedClaim({ ...claim, spec: { ...claim.spec, ...extra } });
+    expect(msg).toMatch(re);
+    expect(msg).toMatch(/not supported by fedlet storage classes; the lower claim would start empty/);
   });
 });
