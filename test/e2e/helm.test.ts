@@ -197,6 +197,38 @@ describe('the Helm chart', () => {
     expect(lowerHalf.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Secret', 'ServiceAccount'].sort());
   });
 
+  it('ships the StorageClass of manifests/storage, once per upper cluster (off by default)', async () => {
+    const render = async (set: string) =>
+      parseAll(
+        await helmOk([
+          'template',
+          release,
+          chart,
+          '-n',
+          releaseNs,
+          '--set',
+          `clusterName=eu-1,lowerKubeconfig.existingSecret=k${set}`,
+        ]),
+      );
+    expect((await render('')).filter((o) => o.kind === 'StorageClass')).toEqual([]);
+    const shape = (o: K8sObject) => {
+      const { metadata, ...rest } = o as K8sObject & Record<string, unknown>;
+      return { name: metadata.name, ...rest };
+    };
+    const chartClass = (await render(',storageClass.create=true')).filter((o) => o.kind === 'StorageClass').map(shape);
+    const baseClass = parseAll(await kubectl(upper, ['kustomize', path.join(repoRoot(), 'manifests', 'storage')])).map(shape);
+    expect(baseClass).toHaveLength(1);
+    expect(chartClass).toEqual(baseClass);
+    const bad = await helm([
+      'template',
+      release,
+      chart,
+      '--set',
+      'clusterName=eu-1,lowerKubeconfig.existingSecret=k,storageClass.create=true,storageClass.reclaimPolicy=Keep',
+    ]);
+    expect(bad.stderr).toMatch(/storageClass.reclaimPolicy must be Delete or Retain/);
+  });
+
   it('installs into the clusters, and fedlet with only the chart RBAC brings a virtual node Ready and runs a pod', async () => {
     // Lower half first: fedlet's identity in the lower cluster, then a kubeconfig carrying its token.
     await helmOk(['install', release, chart, '--kubeconfig', lowerAdmin, '-n', releaseNs, '--set', 'target=lower', '--wait']);
