@@ -5,7 +5,7 @@
 // real lower node (the lower cluster's kwok nodes are cordoned for this file).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, eventually, kubectl, kubectlJson, sandbox } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
 import {
   apply,
   BUSYBOX,
@@ -210,42 +210,6 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
     expect(app(await full(upper, 'sized'))?.restartCount).toBe(0);
   });
 
-  it('a resize the lower kubelet cannot do shows its own reason upstairs (PodResizePending)', async () => {
-    await kubectl(upper, [
-      'patch',
-      'pod',
-      'sized',
-      '-n',
-      ns,
-      '--subresource',
-      'resize',
-      '--patch',
-      JSON.stringify({
-        spec: { containers: [{ name: 'app', resources: { requests: { cpu: '500' }, limits: { cpu: '500' } } }] },
-      }),
-    ]);
-    const pending = await eventually(
-      async () => {
-        const [u, l] = await Promise.all([full(upper, 'sized'), full(lower1, 'sized')]);
-        const c = cond(u, 'PodResizePending');
-        if (!c) throw new Error(`no PodResizePending upstairs: ${JSON.stringify(u.status?.conditions)}`);
-        const {
-          lastProbeTime: _a,
-          lastTransitionTime: _b,
-          observedGeneration: _c,
-          ...lowerCond
-        } = cond(l, 'PodResizePending') as Condition & Record<string, unknown>;
-        expect(c).toMatchObject(lowerCond);
-        return c;
-      },
-      { timeoutMs: 90_000, what: 'PodResizePending mirrored' },
-    );
-    expect(pending.reason).toBe('Infeasible');
-    expect(pending.message).toMatch(/cpu/);
-    // Nothing changed in the running container.
-    expect(app(await full(upper, 'sized'))?.allocatedResources).toEqual({ cpu: '150m', memory: '32Mi' });
-  });
-
   it('a CronJob’s Jobs run on the real node and finish: the upper Job is Complete', async () => {
     await apply(upper, {
       apiVersion: 'batch/v1',
@@ -342,5 +306,58 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
     );
     expect(unhealthy.join('\n')).toMatch(/Liveness probe failed/);
     expect((await upperEvents(ns, 'unhealthy', 'Killing')).join('\n')).toMatch(/failed liveness probe, will be restarted/);
+  });
+
+  it('a resize beyond the virtual node is refused by the upper API server; one the lower kubelet cannot do shows its own reason (PodResizePending)', async () => {
+    const resize = (cpu: string) =>
+      kubectlRaw(upper, [
+        'patch',
+        'pod',
+        'sized',
+        '-n',
+        ns,
+        '--subresource',
+        'resize',
+        '--patch',
+        JSON.stringify({ spec: { containers: [{ name: 'app', resources: { requests: { cpu }, limits: { cpu } } }] } }),
+      ]);
+    // The upper API server checks a resize against the node's allocatable itself: the virtual node's is
+    // what the lower cluster can take (here its real node alone, the kwok nodes being cordoned).
+    const tooBig = await resize('500');
+    expect(tooBig.code).not.toBe(0);
+    expect(tooBig.stderr).toMatch(/node didn't have enough allocatable resources: cpu/);
+    // With the kwok nodes schedulable again the virtual node offers far more than the real node the pod
+    // runs on: the upper API server accepts 3 CPUs, the lower kubelet (2 CPUs) cannot give them.
+    await restore?.();
+    restore = undefined;
+    await eventually(
+      async () => {
+        const cpu = await kubectl(upper, ['get', 'node', node, '-o', 'jsonpath={.status.allocatable.cpu}']);
+        if (!(parseFloat(cpu) >= 4)) throw new Error(`virtual node allocatable cpu ${cpu}`);
+      },
+      { what: 'the virtual node offering the kwok nodes again' },
+    );
+    const accepted = await resize('3');
+    expect(accepted.code, accepted.stderr).toBe(0);
+    const pending = await eventually(
+      async () => {
+        const [u, l] = await Promise.all([full(upper, 'sized'), full(lower1, 'sized')]);
+        const c = cond(u, 'PodResizePending');
+        if (!c) throw new Error(`no PodResizePending upstairs: ${JSON.stringify(u.status?.conditions)}`);
+        const {
+          lastProbeTime: _a,
+          lastTransitionTime: _b,
+          observedGeneration: _c,
+          ...lowerCond
+        } = cond(l, 'PodResizePending') as Condition & Record<string, unknown>;
+        expect(c).toMatchObject(lowerCond);
+        return c;
+      },
+      { timeoutMs: 90_000, what: 'PodResizePending mirrored' },
+    );
+    expect(pending.reason).toBe('Infeasible');
+    expect(pending.message).toMatch(/cpu/);
+    // Nothing changed in the running container.
+    expect(app(await full(upper, 'sized'))?.allocatedResources).toEqual({ cpu: '150m', memory: '32Mi' });
   });
 });
