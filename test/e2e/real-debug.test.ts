@@ -12,6 +12,7 @@ import {
   container,
   getPod,
   isReady,
+  kubectlStream,
   realNodesMissing,
   realNodesOnly,
   realPod,
@@ -78,28 +79,35 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
 
   it('kubectl debug --target: the ephemeral container runs in the lower pod, the session is attached through fedlet, its status mirrored', async () => {
     const marker = `debug-${randomBytes(4).toString('hex')}`;
-    // The shell only reads its commands once kubectl has attached: every byte below was produced in
-    // the lower ephemeral container and relayed by fedlet's kubelet API.
-    const out = await kubectl(
-      upper,
-      [
-        'debug',
-        '-i',
-        'web',
-        '-n',
-        ns,
-        `--image=${BUSYBOX}`,
-        '--image-pull-policy=Never',
-        '--target=app',
-        '--container=dbg',
-        '--',
-        'sh',
-      ],
-      { input: `echo ${marker}; tr '\\0' ' ' < /proc/1/cmdline; echo; exit 0\n`, timeoutMs: 120_000 },
-    );
-    expect(out).toContain(marker);
-    // --target shares the app container's process namespace: its PID 1 is the app's own process.
-    expect(out).toMatch(/testapp serve 8080/);
+    // An interactive session: kubectl keeps stdin open while the shell runs commands typed into it
+    // (kubectl closes the stream at EOF, and a real kubelet then ends the attach session with the
+    // container, dropping output still in flight: the same directly against the lower cluster).
+    const session = kubectlStream(upper, [
+      'debug',
+      '-i',
+      'web',
+      '-n',
+      ns,
+      `--image=${BUSYBOX}`,
+      '--image-pull-policy=Never',
+      '--target=app',
+      '--container=dbg',
+      '--',
+      'sh',
+    ]);
+    try {
+      await session.waitFor(/If you don't see a command prompt/);
+      // The shell reads this only once kubectl has attached: every byte that comes back was produced in
+      // the lower ephemeral container and relayed by fedlet's kubelet API.
+      session.child.stdin.write(`echo ${marker}; tr '\\0' ' ' < /proc/1/cmdline; echo\n`);
+      await session.waitFor(new RegExp(marker));
+      // --target shares the app container's process namespace: its PID 1 is the app's own process.
+      await session.waitFor(/testapp serve 8080/);
+      session.child.stdin.end('exit 0\n');
+      expect(await session.exited, session.errors()).toBe(0);
+    } finally {
+      session.stop();
+    }
 
     const lower = await full(lower1, 'web');
     expect(lower.spec.ephemeralContainers?.map((c) => c.name)).toEqual(['dbg']);
@@ -308,7 +316,7 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
     expect((await upperEvents(ns, 'unhealthy', 'Killing')).join('\n')).toMatch(/failed liveness probe, will be restarted/);
   });
 
-  it('a resize beyond the virtual node is refused by the upper API server; one the lower kubelet cannot do shows its own reason (PodResizePending)', async () => {
+  it('a resize beyond the node is refused by the upper API server; one the lower kubelet must defer shows its own reason (PodResizePending)', async () => {
     const resize = (cpu: string) =>
       kubectlRaw(upper, [
         'patch',
@@ -326,18 +334,15 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
     const tooBig = await resize('500');
     expect(tooBig.code).not.toBe(0);
     expect(tooBig.stderr).toMatch(/node didn't have enough allocatable resources: cpu/);
-    // With the kwok nodes schedulable again the virtual node offers far more than the real node the pod
-    // runs on: the upper API server accepts 3 CPUs, the lower kubelet (2 CPUs) cannot give them.
-    await restore?.();
-    restore = undefined;
-    await eventually(
-      async () => {
-        const cpu = await kubectl(upper, ['get', 'node', node, '-o', 'jsonpath={.status.allocatable.cpu}']);
-        if (!(parseFloat(cpu) >= 4)) throw new Error(`virtual node allocatable cpu ${cpu}`);
-      },
-      { what: 'the virtual node offering the kwok nodes again' },
+    // Another fedlet pod holds 600m of the real node's 2 CPUs. Both API servers accept 1500m (within
+    // the node's allocatable, and fedlet's own pods are not subtracted from the virtual node's), but the
+    // lower kubelet cannot fit it next to the other pod now: it defers the resize, saying why.
+    await apply(
+      upper,
+      pod('holder', { containers: [container('app', ['sleep', '0'], { resources: { requests: { cpu: '600m' } } })] }),
     );
-    const accepted = await resize('3');
+    await waitPod(upper, ns, 'holder', isReady, 'Ready');
+    const accepted = await resize('1500m');
     expect(accepted.code, accepted.stderr).toBe(0);
     const pending = await eventually(
       async () => {
@@ -355,9 +360,18 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
       },
       { timeoutMs: 90_000, what: 'PodResizePending mirrored' },
     );
-    expect(pending.reason).toBe('Infeasible');
+    expect(pending.reason).toBe('Deferred');
     expect(pending.message).toMatch(/cpu/);
-    // Nothing changed in the running container.
     expect(app(await full(upper, 'sized'))?.allocatedResources).toEqual({ cpu: '150m', memory: '32Mi' });
+    // Room again: the kubelet completes the deferred resize, and the upper pod says so.
+    await kubectl(upper, ['delete', 'pod', 'holder', '-n', ns, '--wait=true'], { timeoutMs: 90_000 });
+    await eventually(
+      async () => {
+        const u = await full(upper, 'sized');
+        expect(app(u)?.allocatedResources).toEqual({ cpu: '1500m', memory: '32Mi' });
+        expect(cond(u, 'PodResizePending')).toBeUndefined();
+      },
+      { timeoutMs: 120_000, what: 'the deferred resize applied and mirrored' },
+    );
   });
 });
