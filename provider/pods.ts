@@ -108,6 +108,12 @@ export class LowerPods {
    * waiting state upstairs (a debug session waiting for one sees why). Re-derived by the next sync.
    */
   private readonly refusedEphemeral = new Map<string, { names: string[]; message: string }>();
+  /**
+   * upper key → why the lower API server refused the pod's resize (e.g. beyond its lower node, while
+   * within the virtual node): shown as PodResizePending/Infeasible, as a kubelet shows a resize it
+   * cannot do. Re-derived by the next sync.
+   */
+  private readonly refusedResize = new Map<string, string>();
   /** Pods the lower API server refuses to create: backoff and the deadline to fail them. */
   readonly rejections: RejectionTracker;
 
@@ -138,6 +144,7 @@ export class LowerPods {
         if (this.byUpperKey.get(upperKey)?.metadata.uid === p.metadata.uid) {
           this.byUpperKey.delete(upperKey);
           this.refusedEphemeral.delete(upperKey);
+          this.refusedResize.delete(upperKey);
         }
         this.emit(upperKey);
       },
@@ -315,9 +322,11 @@ export class LowerPods {
     // Each change goes through the endpoint that takes it; a refused one does not hold back the others.
     const ephemeral = ephemeralContainersPatch(existing, lowerEphemeralContainers(upper, ctx));
     if (!ephemeral) this.refusedEphemeral.delete(upperKey);
+    const resize = resizePatch(existing, desired);
+    if (!resize) this.refusedResize.delete(upperKey);
     const updates: Array<[string, string, Record<string, unknown> | undefined]> = [
       ['update the pod', path, lowerPodPatch(existing, desired)],
-      ['resize the pod', `${path}/resize`, resizePatch(existing, desired)],
+      ['resize the pod', `${path}/resize`, resize],
       ['add ephemeral containers', `${path}/ephemeralcontainers`, ephemeral],
     ];
     let refusedAny = false;
@@ -327,6 +336,7 @@ export class LowerPods {
         await this.o.lower.patch(target, patch, 'strategic');
         this.o.log.debug({ pod: upperKey, change: what }, 'updated lower pod');
         if (patch === ephemeral) this.refusedEphemeral.delete(upperKey);
+        if (patch === resize) this.refusedResize.delete(upperKey);
       } catch (e) {
         const refused = classifyRejection(e);
         if (!refused) throw e;
@@ -339,6 +349,7 @@ export class LowerPods {
         );
         if (patch === ephemeral)
           this.refusedEphemeral.set(upperKey, { names: ephemeral.spec.ephemeralContainers.map((c) => c.name), message });
+        if (patch === resize) this.refusedResize.set(upperKey, message);
         this.emitEvent({ upperKey, type: 'Warning', reason: REASON_LOWER_REJECTED, message });
       }
     }
@@ -397,8 +408,11 @@ export class LowerPods {
     const p = this.byUpperKey.get(`${upper.metadata.namespace}/${upper.metadata.name}`);
     if (!p || p.metadata.labels?.[LABEL_UPPER_UID] !== upper.metadata.uid) return undefined;
     const st = upperStatusFromLower(p, upper, { nodeIP: this.o.nodeIP, remapper: this.o.remapper });
-    const refused = this.refusedEphemeral.get(`${upper.metadata.namespace}/${upper.metadata.name}`);
-    return refused ? withRefusedEphemeral(st, upper, refused) : st;
+    const key = `${upper.metadata.namespace}/${upper.metadata.name}`;
+    const refused = this.refusedEphemeral.get(key);
+    const withEphemeral = refused ? withRefusedEphemeral(st, upper, refused) : st;
+    const resizeRefusal = this.refusedResize.get(key);
+    return resizeRefusal ? withRefusedResize(withEphemeral, resizeRefusal) : withEphemeral;
   }
 
   lowerPodFor(upperKey: string): Pod | undefined {
@@ -420,6 +434,15 @@ function withRefusedEphemeral(st: PodStatus, upper: Pod, refused: { names: strin
       state: { waiting: { reason: REASON_LOWER_REJECTED, message: refused.message } },
     }));
   return add.length ? { ...st, ephemeralContainerStatuses: [...have, ...add] } : st;
+}
+
+/** A resize the lower API server refused is pending as infeasible (unless the lower kubelet says more). */
+function withRefusedResize(st: PodStatus, message: string): PodStatus {
+  if (st.conditions?.some((c) => c.type === 'PodResizePending')) return st;
+  return {
+    ...st,
+    conditions: [...(st.conditions ?? []), { type: 'PodResizePending', status: 'True', reason: 'Infeasible', message }],
+  };
 }
 
 interface LowerEvent extends KubeObject {

@@ -374,4 +374,41 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
       { timeoutMs: 120_000, what: 'the deferred resize applied and mirrored' },
     );
   });
+  it('a resize within the virtual node but beyond the lower node the pod runs on: Infeasible upstairs with the lower reason', async () => {
+    // With the kwok nodes schedulable again the virtual node offers far more than the real node the pod
+    // runs on: the upper API server accepts 3 CPUs, the lower one refuses them for its node.
+    await restore?.();
+    restore = undefined;
+    await eventually(
+      async () => {
+        const cpu = await kubectl(upper, ['get', 'node', node, '-o', 'jsonpath={.status.allocatable.cpu}']);
+        if (!(parseFloat(cpu) >= 4)) throw new Error(`virtual node allocatable cpu ${cpu}`);
+      },
+      { what: 'the virtual node offering the kwok nodes again' },
+    );
+    await kubectl(upper, [
+      'patch',
+      'pod',
+      'sized',
+      '-n',
+      ns,
+      '--subresource',
+      'resize',
+      '--patch',
+      JSON.stringify({ spec: { containers: [{ name: 'app', resources: { requests: { cpu: '3' }, limits: { cpu: '3' } } }] } }),
+    ]);
+    const pending = await eventually(
+      async () => {
+        const c = cond(await full(upper, 'sized'), 'PodResizePending');
+        if (!c) throw new Error('no PodResizePending upstairs yet');
+        return c;
+      },
+      { what: 'PodResizePending upstairs' },
+    );
+    expect(pending.reason).toBe('Infeasible');
+    expect(pending.message).toMatch(/refused to resize the pod \(403\).*node didn't have enough allocatable resources: cpu/);
+    expect((await upperEvents(ns, 'sized', 'LowerRejected')).join('\n')).toMatch(/refused to resize the pod/);
+    // The container keeps what it had.
+    expect(app(await full(upper, 'sized'))?.allocatedResources).toEqual({ cpu: '1500m', memory: '32Mi' });
+  });
 });
