@@ -96,9 +96,8 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
       'sh',
     ]);
     try {
-      await session.waitFor(/If you don't see a command prompt/);
-      // The shell reads this only once kubectl has attached: every byte that comes back was produced in
-      // the lower ephemeral container and relayed by fedlet's kubelet API.
+      // kubectl sends this only once it has attached: every byte that comes back was produced in the
+      // lower ephemeral container and relayed by fedlet's kubelet API.
       session.child.stdin.write(`echo ${marker}; tr '\\0' ' ' < /proc/1/cmdline; echo\n`);
       await session.waitFor(new RegExp(marker));
       // --target shares the app container's process namespace: its PID 1 is the app's own process.
