@@ -26,24 +26,27 @@ export interface ServingCertRotatorOptions {
   /** Starts serving the new certificate. */
   apply: (cert: ServingCert) => void;
   log: Logger;
+  /** What is renewed, for logs (default "kubelet serving certificate"). */
+  what?: string;
   now?: () => number;
   random?: () => number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-/** Renews `current` before it expires, forever (until signal aborts). */
+/** Renews `current` (a serving or client certificate) before it expires, forever (until signal aborts). */
 export async function rotateServingCert(current: ServingCert, o: ServingCertRotatorOptions, signal: AbortSignal): Promise<void> {
   const now = o.now ?? Date.now;
   const random = o.random ?? Math.random;
   const wait = o.sleep ?? sleep;
   const backoff = new Backoff(5_000, 120_000);
+  const what = o.what ?? 'kubelet serving certificate';
   let cert = current;
   while (!signal.aborted) {
     const { notBefore, notAfter } = certValidity(cert.cert);
     const delay = renewalDelayMs(notBefore, notAfter, now(), random);
     o.log.info(
       { renewAt: new Date(now() + delay).toISOString(), expires: new Date(notAfter).toISOString() },
-      'serving certificate renewal scheduled',
+      `${what} renewal scheduled`,
     );
     await wait(delay, signal);
     if (signal.aborted) return;
@@ -53,13 +56,13 @@ export async function rotateServingCert(current: ServingCert, o: ServingCertRota
       o.apply(next);
       cert = next;
       backoff.reset();
-      o.log.info({ source: next.source }, 'kubelet serving certificate renewed');
+      o.log.info({ source: next.source }, `${what} renewed`);
     } catch (e) {
       if (signal.aborted) return;
       const left = notAfter - now();
       o.log.error(
         { err: (e as Error).message, expiresInSeconds: Math.round(left / 1000) },
-        'renewing the kubelet serving certificate failed; retrying',
+        `renewing the ${what} failed; retrying`,
       );
       await wait(backoff.next(), signal);
     }

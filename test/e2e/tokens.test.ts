@@ -349,7 +349,7 @@ describe.skipIf(!!missingReal)(
         items: Array<{ metadata: { name: string; namespace: string } }>;
       };
       expect(list.kind).toBe('PodList');
-      expect(list.items.map((i) => i.metadata.name)).toEqual(expect.arrayContaining(['in-cluster-ok', 'in-cluster-denied']));
+      expect(list.items.map((i) => i.metadata.name)).toContain('in-cluster-ok');
       expect(new Set(list.items.map((i) => i.metadata.namespace))).toEqual(new Set([ns]));
 
       const denied = await waitPod(upper, ns, 'in-cluster-denied', finished, 'finished', 180_000);
