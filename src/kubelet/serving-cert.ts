@@ -69,7 +69,10 @@ export async function obtainServingCert(o: ServingCertOptions): Promise<ServingC
     csrPem: createCsr(key, subject, sans),
     what: 'kubelet serving CSR',
     onSubmitted: (name) =>
-      o.log.warn({ csr: name }, `waiting for the kubelet serving certificate: approve it with 'kubectl certificate approve ${name}'`),
+      o.log.warn(
+        { csr: name },
+        `waiting for the kubelet serving certificate: approve it with 'kubectl certificate approve ${name}'`,
+      ),
     log: o.log,
     signal: o.signal,
   });
