@@ -101,7 +101,7 @@ export function loadState(dir: string): SandboxState {
 }
 
 /** Names a sandbox writes into its directory; nothing else there is ever removed. */
-const SANDBOX_ENTRY = /^(upper|lower-\d+|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log)$/;
+const SANDBOX_ENTRY = /^(upper|lower-\d+|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log|fedlet-.*-certs)$/;
 
 /** Removes what an earlier (stopped) sandbox left in dir; returns the entries removed. */
 export function clearSandboxFiles(dir: string): string[] {
@@ -529,6 +529,8 @@ async function prepareFedlets(
         `--kubelet-bind-address=${sandboxNodeIP()}`,
         `--health-port=${ports[n + i]}`,
         '--health-bind-address=127.0.0.1',
+        // Keeps the virtual node's client certificate (system:node:<node>) across fedlet restarts.
+        `--cert-dir=${path.join(dir, `fedlet-${lowerName(i)}-certs`)}`,
         ...servingCertArgs(upper, external, `fedlet-${lowerName(i)}`),
         ...(extraArgs ?? []),
       ],

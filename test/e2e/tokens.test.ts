@@ -3,7 +3,7 @@
 // and the requested audience, at the same paths with the upper CA and namespace; the token dies with the
 // pod and its lower Secret goes; tokens that cannot be issued say why on the pod. Real kubectl, real
 // upper and lower API servers, kwok nodes.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
@@ -11,6 +11,7 @@ import { tokenRequests, tokenSecretName } from '../../provider/service-account.j
 import type { Pod } from '../../src/kube/types.js';
 import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
 import { REAL_NODE_LABEL } from '../../sandbox/real-node.js';
+import { kubeconfigYaml } from '../../sandbox/pki.js';
 import { apply, container, getPod, realNodesMissing, realPod, waitPod, type RealPod } from './real-helpers.js';
 
 const s = sandbox();
@@ -304,6 +305,64 @@ describe.skipIf(s.external)('service-account tokens on virtual nodes (upper iden
       { what: 'UpperAPIServerAddressUnset event' },
     );
     expect(evs[0]!.type).toBe('Warning');
+  });
+
+  it('least privilege: tokens are requested as the virtual node (system:node client certificate from an auto-approved CSR), which may mint them only for service accounts of its own pods', async () => {
+    // The node identity fedlet keeps in its certDir, as a kubeconfig for kubectl.
+    const nodeKubeconfig = (f: typeof f1) => {
+      const dir = f.args.find((a) => a.startsWith('--cert-dir='))!.split('=')[1]!;
+      const file = path.join(s.dir, `${f.nodeName}-node.kubeconfig.test`);
+      const yaml = kubeconfigYaml({
+        name: f.nodeName,
+        server: s.upper.server,
+        caCert: s.upper.caCert,
+        cert: path.join(dir, 'kubelet-client.crt'),
+        key: path.join(dir, 'kubelet-client.key'),
+      });
+      writeFileSync(file, yaml, { mode: 0o600 });
+      return file;
+    };
+    await kubectl(upper, ['apply', '-f', '-'], { input: podManifest('minted', f2.cluster) });
+    const up = await runningPod('minted');
+    const node2 = nodeKubeconfig(f2);
+    const node1 = nodeKubeconfig(f1);
+    const who = JSON.parse(await kubectl(node2, ['auth', 'whoami', '-o', 'json'])) as {
+      status: { userInfo: { username: string; groups: string[] } };
+    };
+    expect(who.status.userInfo.username).toBe(`system:node:${f2.nodeName}`);
+    expect(who.status.userInfo.groups).toContain('system:nodes');
+    // Issued through a kube-apiserver-client-kubelet CSR that kube-controller-manager approved by itself.
+    const csrs = await kubectlJson<{
+      items: Array<{
+        spec: { signerName: string; username: string };
+        status: { conditions?: Array<{ type: string; reason?: string }> };
+      }>;
+    }>(upper, ['get', 'csr', '-l', `fedlet.io/node-client=${f2.nodeName}`]);
+    expect(csrs.items.length).toBeGreaterThan(0);
+    for (const c of csrs.items) {
+      expect(c.spec.signerName).toBe('kubernetes.io/kube-apiserver-client-kubelet');
+      expect(c.spec.username).toBe('system:serviceaccount:fedlet-system:fedlet');
+      expect(c.status.conditions?.find((x) => x.type === 'Approved')?.reason).toBe('AutoApproved');
+    }
+    const bound = ['--bound-object-kind=Pod', '--bound-object-name=minted', `--bound-object-uid=${up.metadata.uid}`];
+    // The node may mint a token for the service account of a pod bound to it, bound to that pod...
+    const ok = await kubectlRaw(node2, ['create', 'token', 'robot', '-n', ns, ...bound]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await review(ok.stdout.trim())).user?.username).toBe(`system:serviceaccount:${ns}:robot`);
+    // ...but not for a service account no pod of the node uses, nor for another node's pod, nor read a
+    // Secret no pod of the node references; fedlet's own ServiceAccount mints no tokens at all.
+    await kubectl(upper, ['create', 'serviceaccount', 'idle', '-n', ns]);
+    await kubectl(upper, ['create', 'secret', 'generic', 'unrelated', '-n', ns, '--from-literal=k=v']);
+    const refused = [
+      await kubectlRaw(node2, ['create', 'token', 'idle', '-n', ns]),
+      await kubectlRaw(node1, ['create', 'token', 'robot', '-n', ns, ...bound]),
+      await kubectlRaw(node2, ['get', 'secret', 'unrelated', '-n', ns]),
+      await kubectlRaw(f2.upperKubeconfig, ['create', 'token', 'robot', '-n', ns, ...bound]),
+    ];
+    for (const r of refused) {
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/forbidden/i);
+    }
   });
 });
 
