@@ -101,12 +101,14 @@ export class NodeIdentity {
   }
 
   private use(c: ServingCert): void {
+    const first = !this.current;
     this.current = c;
     this.expiresAt = certValidity(c.cert).notAfter;
-    this.o.log.info(
-      { source: c.source, expires: new Date(this.expiresAt).toISOString() },
-      `virtual node identity system:node:${this.o.nodeName} ready: service-account tokens are requested with it`,
-    );
+    if (first)
+      this.o.log.info(
+        { source: c.source, expires: new Date(this.expiresAt).toISOString() },
+        `virtual node identity system:node:${this.o.nodeName} ready: service-account tokens are requested with it`,
+      );
   }
 
   private paths(): { cert: string; key: string } | undefined {
