@@ -15,6 +15,9 @@ export function renewalDelayMs(notBefore: number, notAfter: number, now: number,
   return Math.max(0, Math.round(at - now));
 }
 
+/** The longest setTimeout delay (2^31 - 1 ms); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function certValidity(certPem: string): { notBefore: number; notAfter: number } {
   const c = new X509Certificate(certPem);
   return { notBefore: new Date(c.validFrom).getTime(), notAfter: new Date(c.validTo).getTime() };
@@ -48,8 +51,13 @@ export async function rotateServingCert(current: ServingCert, o: ServingCertRota
       { renewAt: new Date(now() + delay).toISOString(), expires: new Date(notAfter).toISOString() },
       `${what} renewal scheduled`,
     );
-    await wait(delay, signal);
-    if (signal.aborted) return;
+    // Timers hold at most ~24.8 days: a longer wait (a one-year certificate) is taken in steps.
+    const renewAt = now() + delay;
+    for (let left = delay; ; left = renewAt - now()) {
+      await wait(Math.min(left, MAX_TIMER_MS), signal);
+      if (signal.aborted) return;
+      if (renewAt - now() <= 0) break;
+    }
     try {
       const next = await o.renew(signal);
       if (signal.aborted) return;
