@@ -236,7 +236,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     queueDepth: () => pods.queueDepth(),
     podsByPhase: () => pods.podsByPhase(),
     lowerHealthy: () => provider.backendReachable(),
-    clients: { upper, lower },
+    // upper-node: the requests made as the virtual node (tokens).
+    clients: { upper, lower, ...(identity ? { 'upper-node': identity.client } : {}) },
   });
   onRegain.push(
     () => void pods.resync(abort.signal),
