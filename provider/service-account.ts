@@ -9,6 +9,7 @@
 // Lower identity (opt-in): the pod keeps its projected volumes untouched and runs as the same-named
 // service account of the lower namespace; the lower kubelet fills them in.
 import { createHash } from 'node:crypto';
+import type { KubeClient } from '../src/kube/client.js';
 import type { Container, EnvVar, Pod, PodSpec, Volume } from '../src/kube/types.js';
 import { ANNOTATION_SERVICE_ACCOUNT } from '../src/labels.js';
 
@@ -19,6 +20,11 @@ export interface ServiceAccountOptions {
   upperAPIServer?: { host: string; port: number };
   /** Upper namespaces whose pods run as lower service accounts unless the pod says otherwise. */
   lowerIdentityNamespaces: ReadonlySet<string>;
+  /**
+   * Who requests upper tokens: the virtual node's own client (least privilege), or why it cannot yet.
+   * Undefined: fedlet's upper client.
+   */
+  tokenClient?: () => { client: KubeClient } | { pending: string };
 }
 
 /** The CA ConfigMap every namespace gets (root-ca publisher); in a lower namespace it holds the lower CA. */

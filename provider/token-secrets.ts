@@ -70,6 +70,9 @@ interface TokenRequestResponse {
   status?: { token?: string; expirationTimestamp?: string };
 }
 
+/** Attempts of a TokenRequest the Node authorizer refuses (it may not have seen the pod's binding yet). */
+const NODE_GRAPH_RETRIES = 4;
+
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
 function slimSecret(o: KubeObject): KubeObject {
@@ -352,21 +355,30 @@ export class TokenSecrets {
     const sa = pod.spec.serviceAccountName ?? 'default';
     const data: Record<string, string> = {};
     const times: Record<string, IssuedToken> = {};
+    const issuer = this.tokenClient();
     for (const r of reqs) {
-      let res: TokenRequestResponse;
-      try {
-        this.issued++;
-        res = await this.o.upper.create<TokenRequestResponse>(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: {
-            ...(r.audience ? { audiences: [r.audience] } : {}),
-            expirationSeconds: r.expirationSeconds,
-            boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid },
-          },
-        });
-      } catch (e) {
-        throw tokenError(e, ns, sa, r);
+      let res: TokenRequestResponse | undefined;
+      // The Node authorizer learns that a pod is bound to this node from its own watch: a request right
+      // after binding can be refused before it knows. A few short retries before the refusal counts.
+      for (let attempt = 1; !res; attempt++) {
+        try {
+          this.issued++;
+          res = await issuer.client.create<TokenRequestResponse>(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenRequest',
+            spec: {
+              ...(r.audience ? { audiences: [r.audience] } : {}),
+              expirationSeconds: r.expirationSeconds,
+              boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid },
+            },
+          });
+        } catch (e) {
+          if (issuer.asNode && attempt < NODE_GRAPH_RETRIES && e instanceof KubeApiError && e.code === 403) {
+            await new Promise((done) => setTimeout(done, 500 * attempt));
+            continue;
+          }
+          throw tokenError(e, ns, sa, r, issuer.asNode ? this.o.nodeName : undefined);
+        }
       }
       const token = res.status?.token;
       const expiresAt = Date.parse(res.status?.expirationTimestamp ?? '');
@@ -377,6 +389,18 @@ export class TokenSecrets {
       times[r.key] = { issuedAt: expiresAt - life, expiresAt };
     }
     return { data, times };
+  }
+
+  /** Who requests tokens: the virtual node's identity when configured (and issued), else fedlet's client. */
+  private tokenClient(): { client: KubeClient; asNode: boolean } {
+    const by = this.o.serviceAccounts.tokenClient?.();
+    if (!by) return { client: this.o.upper, asNode: false };
+    if ('pending' in by)
+      throw new PodIdentityError(
+        'NodeCredentialsPending',
+        `service-account tokens are requested as the virtual node (tokenCredentials: node), whose client certificate is not there: ${by.pending}`,
+      );
+    return { client: by.client, asNode: true };
   }
 
   /** Lower identity: the same-named account must exist in the lower namespace (else admission refuses the pod). */
@@ -394,7 +418,7 @@ export class TokenSecrets {
   }
 }
 
-function tokenError(e: unknown, ns: string, sa: string, r: TokenRequestSpec): unknown {
+function tokenError(e: unknown, ns: string, sa: string, r: TokenRequestSpec, node: string | undefined): unknown {
   if (!(e instanceof KubeApiError)) return e;
   const what = `a token for upper service account ${ns}/${sa}${r.audience ? ` (audience ${r.audience})` : ''}`;
   if (e.code === 404 && /serviceaccount/i.test(e.message))
@@ -405,7 +429,9 @@ function tokenError(e: unknown, ns: string, sa: string, r: TokenRequestSpec): un
   if (e.code === 403)
     return new PodIdentityError(
       'ServiceAccountTokenForbidden',
-      `cannot issue ${what}: fedlet lacks create on serviceaccounts/token in the upper cluster (${e.message})`,
+      node
+        ? `cannot issue ${what}: the upper API server refused it to system:node:${node} (the Node authorizer and NodeRestriction allow tokens only for service accounts of pods bound to the node, and need --authorization-mode with Node) (${e.message})`
+        : `cannot issue ${what}: fedlet lacks create on serviceaccounts/token in the upper cluster (${e.message})`,
     );
   if (e.code === 400 || e.code === 422)
     return new PodIdentityError('ServiceAccountTokenInvalid', `cannot issue ${what}: ${e.message}`);

@@ -41,6 +41,8 @@ export interface ClusterSpec {
    * network namespaces of their own and reach it through their gateway address: 0.0.0.0 then.
    */
   bindAddress?: string;
+  /** More names and addresses the API server certificate is valid for ('IP:…', 'DNS:…'). */
+  serverSANs?: string[];
 }
 
 export interface ClusterState {
@@ -75,7 +77,7 @@ export function defaultLowerNodes(count: number, perNode: Partial<KwokNodeSpec> 
 export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
   const dir = path.resolve(spec.dir);
   mkdirSync(dir, { recursive: true });
-  const pki = createPki(path.join(dir, 'pki'));
+  const pki = createPki(path.join(dir, 'pki'), spec.serverSANs);
   const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort, pfTarget, frontPort, metricsPort] = await freePorts(9);
   const nodeIP = sandboxNodeIP();
   const server = `https://127.0.0.1:${apiPort}`;

@@ -72,7 +72,8 @@ export function serverExt(sans: string[]): string {
   return `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(',')}\n`;
 }
 
-export function createPki(dir: string): Pki {
+/** `extraSANs`: more subjectAltName entries for the API server certificate (e.g. 'IP:198.19.1.1'). */
+export function createPki(dir: string, extraSANs: string[] = []): Pki {
   mkdirSync(dir, { recursive: true });
   const caCert = path.join(dir, 'ca.crt');
   const caKey = path.join(dir, 'ca.key');
@@ -111,6 +112,7 @@ export function createPki(dir: string): Pki {
       'DNS:kubernetes.default',
       'DNS:kubernetes.default.svc',
       'DNS:kubernetes.default.svc.cluster.local',
+      ...extraSANs,
     ]),
   );
   const saKey = path.join(dir, 'sa.key');

@@ -14,6 +14,7 @@ import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY } from '../src/sch
 import {
   freeSlots,
   REAL_NODE_LABEL,
+  realNodeGateway,
   realNodeUnavailableReason,
   removeUnusedHostPaths,
   startRealNode,
@@ -100,7 +101,7 @@ export function loadState(dir: string): SandboxState {
 }
 
 /** Names a sandbox writes into its directory; nothing else there is ever removed. */
-const SANDBOX_ENTRY = /^(upper|lower-\d+|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log)$/;
+const SANDBOX_ENTRY = /^(upper|lower-\d+|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log|fedlet-.*-certs)$/;
 
 /** Removes what an earlier (stopped) sandbox left in dir; returns the entries removed. */
 export function clearSandboxFiles(dir: string): string[] {
@@ -148,6 +149,9 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
     const why = realNodeUnavailableReason();
     if (why) throw new Error(`--real-nodes: ${why}`);
   }
+  // Real nodes' slots are chosen first: the upper API server's certificate names their gateway
+  // addresses, through which pods on real nodes reach it with their upper service-account tokens.
+  const slots = realNodes > 0 ? freeSlots(n * realNodes) : [];
   const progress = opts.progress ?? (() => undefined);
   const started = Date.now();
   progress(`starting upper cluster and ${n} lower cluster(s) in ${dir}`);
@@ -161,6 +165,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
       nodeMonitorGracePeriod: '20s',
       schedulerConfig,
       clusterSigningDuration: opts.upperCertificateDuration,
+      ...(realNodes > 0 ? { bindAddress: '0.0.0.0', serverSANs: slots.map((g) => `IP:${realNodeGateway(g)}`) } : {}),
     }),
     ...Array.from({ length: n }, (_, i) =>
       startCluster({
@@ -197,7 +202,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   state.extender = startExtender(dir, upperKubeconfig, extenderPort!, { port: webhookPort!, ...webhookCert });
   saveState(state);
   if (realNodes > 0) {
-    await startRealNodes(state, realNodes, opts.lowerNodes ?? defaultNodesFor);
+    await startRealNodes(state, realNodes, slots, opts.lowerNodes ?? defaultNodesFor);
     progress(`${realNodes} real node(s) per lower cluster Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
   }
   await registerWebhook(upperKubeconfig, webhookPort!, webhookCert.ca);
@@ -210,8 +215,19 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
 }
 
 /** Starts `perLower` real nodes in every lower cluster (in parallel) and records them in the state. */
-async function startRealNodes(state: SandboxState, perLower: number, layout: (i: number) => KwokNodeSpec[]): Promise<void> {
-  const slots = freeSlots(state.lowers.length * perLower);
+async function startRealNodes(
+  state: SandboxState,
+  perLower: number,
+  slots: number[],
+  layout: (i: number) => KwokNodeSpec[],
+): Promise<void> {
+  // Pods on a lower cluster's real nodes reach the upper API server through their gateway (every
+  // gateway address is the host's): their fedlet hands that address to pods with upper tokens.
+  const upperPort = new URL(state.upper.server).port;
+  state.fedlets.forEach((f, i) => {
+    if (!f.args.some((a) => a.startsWith('--upper-api-server-address=')))
+      f.args.push(`--upper-api-server-address=${realNodeGateway(slots[i * perLower]!)}:${upperPort}`);
+  });
   state.realNodes = [];
   const results = await Promise.allSettled(
     state.lowers.flatMap((cluster, i) => {
@@ -514,6 +530,8 @@ async function prepareFedlets(
         `--kubelet-bind-address=${sandboxNodeIP()}`,
         `--health-port=${ports[n + i]}`,
         '--health-bind-address=127.0.0.1',
+        // Keeps the virtual node's client certificate (system:node:<node>) across fedlet restarts.
+        `--cert-dir=${path.join(dir, `fedlet-${lowerName(i)}-certs`)}`,
         ...servingCertArgs(upper, external, `fedlet-${lowerName(i)}`),
         ...(extraArgs ?? []),
       ],

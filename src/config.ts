@@ -35,6 +35,7 @@ export interface FedletConfig {
   allowDaemonSetPods: boolean;
   upperAPIServerAddress?: string;
   lowerIdentityNamespaces?: string;
+  tokenCredentials: 'node' | 'fedlet';
   serviceTypes: 'clusterip' | 'preserve';
   serviceEndpoints: 'local' | 'global';
   storageClassMap: Record<string, string>;
@@ -270,6 +271,15 @@ export const options: OptionSpec[] = [
     help: 'comma-separated upper namespaces whose pods run as the same-named service account of the lower cluster (as with annotation fedlet.io/service-account: lower)',
   },
   {
+    key: 'tokenCredentials',
+    flag: 'token-credentials',
+    env: 'FEDLET_TOKEN_CREDENTIALS',
+    kind: 'enum',
+    values: ['node', 'fedlet'],
+    default: 'node',
+    help: "who requests pods' upper service-account tokens: node (the virtual node's own system:node:<node> client certificate from a kubernetes.io/kube-apiserver-client-kubelet CSR, so the Node authorizer allows tokens only for service accounts of pods on this node; fedlet's account needs create on certificatesigningrequests/nodeclient) or fedlet (fedlet's upper credentials; they need create on serviceaccounts/token, which the manifests do not grant)",
+  },
+  {
     key: 'serviceTypes',
     flag: 'service-types',
     env: 'FEDLET_SERVICE_TYPES',
@@ -419,7 +429,7 @@ export const options: OptionSpec[] = [
     env: 'FEDLET_CERT_DIR',
     kind: 'string',
     default: '(none: a new CSR on every start)',
-    help: 'directory that keeps the CSR-issued key and certificate across restarts',
+    help: 'directory that keeps CSR-issued keys and certificates across restarts (kubelet serving, and the virtual node client certificate of tokenCredentials: node)',
   },
   {
     key: 'clientCAFile',
@@ -660,6 +670,7 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     writeBurst: 200,
     namespaceTemplate: '{{namespace}}',
     allowDaemonSetPods: false,
+    tokenCredentials: 'node',
     serviceTypes: 'clusterip',
     serviceEndpoints: 'local',
     storageClassMap: {},

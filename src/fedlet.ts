@@ -26,6 +26,7 @@ import { KubeletAuth } from './kubelet/auth.js';
 import { KubeletServer } from './kubelet/server.js';
 import { obtainServingCert, upperClientCA } from './kubelet/serving-cert.js';
 import { followClientCA, rotateServingCert } from './kubelet/cert-rotation.js';
+import { NodeIdentity } from './node/node-identity.js';
 
 export class StartupError extends Error {}
 
@@ -137,6 +138,23 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       for (const h of onRegain) h();
     }
   }
+  // Tokens are requested as the virtual node (system:node:<node>), so the upper API server itself
+  // limits them to service accounts of pods bound to this node; see node/node-identity.ts.
+  let nodeIdentity: NodeIdentity | undefined;
+  if (cfg.tokenCredentials === 'node') {
+    nodeIdentity = new NodeIdentity({
+      upper,
+      nodeName: cfg.nodeName,
+      certDir: cfg.certDir,
+      clientOptions: { writeQps: cfg.writeQps, writeBurst: cfg.writeBurst, userAgent: `fedlet/${cfg.clusterName}`, fence },
+      log: log.child({ component: 'node-identity' }),
+    });
+    void nodeIdentity.run(abort.signal);
+  } else
+    log.warn(
+      "tokenCredentials is fedlet: pods' service-account tokens are requested with fedlet's own upper credentials (create on serviceaccounts/token: any service account), not limited to pods of this node",
+    );
+  const identity = nodeIdentity;
   let remapper: IpRemapper;
   try {
     validateNamespaceTemplate(cfg.namespaceTemplate);
@@ -163,6 +181,12 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     serviceAccounts: {
       upperAPIServer: cfg.upperAPIServerAddress ? parseHostPort(cfg.upperAPIServerAddress) : undefined,
       lowerIdentityNamespaces: new Set(parseNamespaceList(cfg.lowerIdentityNamespaces)),
+      tokenClient: identity
+        ? () => {
+            const pending = identity.pending();
+            return pending ? { pending } : { client: identity.client };
+          }
+        : undefined,
     },
     storageClassMap: cfg.storageClassMap,
     virtualNodeLabels: (): Record<string, string> => desiredLabels(cfg, provider.nodeState()),
@@ -212,7 +236,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     queueDepth: () => pods.queueDepth(),
     podsByPhase: () => pods.podsByPhase(),
     lowerHealthy: () => provider.backendReachable(),
-    clients: { upper, lower },
+    // upper-node: the requests made as the virtual node (tokens).
+    clients: { upper, lower, ...(identity ? { 'upper-node': identity.client } : {}) },
   });
   onRegain.push(
     () => void pods.resync(abort.signal),

@@ -25,6 +25,8 @@ export const ANNOTATION_UPPER_RESOURCE_VERSION = 'fedlet.io/upper-resource-versi
 export const CONDITION_LOWER_SCHEDULED = 'fedlet.io/LowerScheduled';
 /** On objects fedlet creates in the upper cluster for one virtual node (summary ConfigMap, serving-cert CSR). */
 export const LABEL_NODE = 'fedlet.io/node';
+/** On the CSRs of the virtual node's client certificate (system:node:<node>), apart from serving-cert CSRs. */
+export const LABEL_NODE_CLIENT = 'fedlet.io/node-client';
 /** Marks the scheduling-summary ConfigMaps the scheduler extender reads. */
 export const LABEL_SUMMARY = 'fedlet.io/summary';
 /** On the virtual Node: a hash of the last published scheduling summary (its change wakes kube-scheduler). */

@@ -15,6 +15,9 @@ export function renewalDelayMs(notBefore: number, notAfter: number, now: number,
   return Math.max(0, Math.round(at - now));
 }
 
+/** The longest setTimeout delay (2^31 - 1 ms); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function certValidity(certPem: string): { notBefore: number; notAfter: number } {
   const c = new X509Certificate(certPem);
   return { notBefore: new Date(c.validFrom).getTime(), notAfter: new Date(c.validTo).getTime() };
@@ -26,40 +29,48 @@ export interface ServingCertRotatorOptions {
   /** Starts serving the new certificate. */
   apply: (cert: ServingCert) => void;
   log: Logger;
+  /** What is renewed, for logs (default "kubelet serving certificate"). */
+  what?: string;
   now?: () => number;
   random?: () => number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-/** Renews `current` before it expires, forever (until signal aborts). */
+/** Renews `current` (a serving or client certificate) before it expires, forever (until signal aborts). */
 export async function rotateServingCert(current: ServingCert, o: ServingCertRotatorOptions, signal: AbortSignal): Promise<void> {
   const now = o.now ?? Date.now;
   const random = o.random ?? Math.random;
   const wait = o.sleep ?? sleep;
   const backoff = new Backoff(5_000, 120_000);
+  const what = o.what ?? 'kubelet serving certificate';
   let cert = current;
   while (!signal.aborted) {
     const { notBefore, notAfter } = certValidity(cert.cert);
     const delay = renewalDelayMs(notBefore, notAfter, now(), random);
     o.log.info(
       { renewAt: new Date(now() + delay).toISOString(), expires: new Date(notAfter).toISOString() },
-      'serving certificate renewal scheduled',
+      `${what} renewal scheduled`,
     );
-    await wait(delay, signal);
-    if (signal.aborted) return;
+    // Timers hold at most ~24.8 days: a longer wait (a one-year certificate) is taken in steps.
+    const renewAt = now() + delay;
+    for (let left = delay; ; left = renewAt - now()) {
+      await wait(Math.min(left, MAX_TIMER_MS), signal);
+      if (signal.aborted) return;
+      if (renewAt - now() <= 0) break;
+    }
     try {
       const next = await o.renew(signal);
       if (signal.aborted) return;
       o.apply(next);
       cert = next;
       backoff.reset();
-      o.log.info({ source: next.source }, 'kubelet serving certificate renewed');
+      o.log.info({ source: next.source }, `${what} renewed`);
     } catch (e) {
       if (signal.aborted) return;
       const left = notAfter - now();
       o.log.error(
         { err: (e as Error).message, expiresInSeconds: Math.round(left / 1000) },
-        'renewing the kubelet serving certificate failed; retrying',
+        `renewing the ${what} failed; retrying`,
       );
       await wait(backoff.next(), signal);
     }

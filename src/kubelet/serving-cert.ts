@@ -2,11 +2,11 @@
 // kubernetes.io/kubelet-serving (approved by a cluster admin or an approver controller, then signed by
 // kube-controller-manager), or self-signed (explicit development option).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.js';
-import { sleep } from '../util/backoff.js';
+import { requestCertificate } from './csr.js';
 import { createCsr, createSelfSigned, keyPairFromPem, newKeyPair } from './x509.js';
 import { LABEL_NODE } from '../labels.js';
 
@@ -31,11 +31,6 @@ export interface ServingCertOptions {
   signal: AbortSignal;
   /** Renewal: ignore the kept certificate and key, and request a new certificate for a new key. */
   renew?: boolean;
-}
-
-interface Csr {
-  metadata: { name: string; resourceVersion?: string };
-  status?: { certificate?: string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
 }
 
 function stillValid(certPem: string, minHours = 1): boolean {
@@ -65,62 +60,29 @@ export async function obtainServingCert(o: ServingCertOptions): Promise<ServingC
     if (stillValid(cert)) return { cert, key: readFileSync(keyPath, 'utf8'), source: `CSR-issued ${certPath}` };
   }
   const key = !o.renew && keyPath && existsSync(keyPath) ? keyPairFromPem(readFileSync(keyPath, 'utf8')) : newKeyPair();
-  const name = `fedlet-${o.nodeName}-${randomBytes(4).toString('hex')}`.slice(0, 253);
-  await o.upper.create('/apis/certificates.k8s.io/v1/certificatesigningrequests', {
-    apiVersion: 'certificates.k8s.io/v1',
-    kind: 'CertificateSigningRequest',
-    metadata: { name, labels: { [LABEL_NODE]: o.nodeName } },
-    spec: {
-      request: Buffer.from(createCsr(key, subject, sans)).toString('base64'),
-      signerName: 'kubernetes.io/kubelet-serving',
-      usages: ['digital signature', 'key encipherment', 'server auth'],
-    },
+  const { cert, csr } = await requestCertificate({
+    client: o.upper,
+    namePrefix: `fedlet-${o.nodeName}`,
+    labels: { [LABEL_NODE]: o.nodeName },
+    signerName: 'kubernetes.io/kubelet-serving',
+    usages: ['digital signature', 'key encipherment', 'server auth'],
+    csrPem: createCsr(key, subject, sans),
+    what: 'kubelet serving CSR',
+    onSubmitted: (name) =>
+      o.log.warn(
+        { csr: name },
+        `waiting for the kubelet serving certificate: approve it with 'kubectl certificate approve ${name}'`,
+      ),
+    log: o.log,
+    signal: o.signal,
   });
-  o.log.warn({ csr: name }, `waiting for the kubelet serving certificate: approve it with 'kubectl certificate approve ${name}'`);
-  // Watch the CSR (one object, by name): approval and signing arrive as events. Each watch is bounded;
-  // between watches the object is read again, so nothing is missed across reconnects.
-  const issued = (csr: Csr | undefined): string | undefined => {
-    const bad = csr?.status?.conditions?.find((c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True');
-    if (bad)
-      throw new Error(
-        `kubelet serving CSR ${name} was ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim(),
-      );
-    return csr?.status?.certificate;
-  };
-  const csrs = `/apis/certificates.k8s.io/v1/certificatesigningrequests`;
-  for (let i = 0; !o.signal.aborted; i++) {
-    const csr = await o.upper.get<Csr>(`${csrs}/${name}`).catch(() => undefined);
-    let certificate = issued(csr);
-    if (!certificate && csr?.metadata?.resourceVersion) {
-      try {
-        for await (const ev of o.upper.watch<Csr>(
-          csrs,
-          { fieldSelector: `metadata.name=${name}`, resourceVersion: csr.metadata.resourceVersion, timeoutSeconds: 60 },
-          o.signal,
-        )) {
-          if (ev.type === 'ERROR') break;
-          certificate = issued(ev.object);
-          if (certificate) break;
-        }
-      } catch (e) {
-        if (o.signal.aborted) break;
-        if ((e as Error).message.startsWith('kubelet serving CSR')) throw e;
-        await sleep(2000, o.signal); // a broken watch: back off briefly, then read and watch again
-      }
-    }
-    if (certificate) {
-      const cert = Buffer.from(certificate, 'base64').toString('utf8');
-      if (certPath && keyPath && o.certDir) {
-        mkdirSync(o.certDir, { recursive: true });
-        writeFileSync(keyPath, key.privateKeyPem, { mode: 0o600 });
-        writeFileSync(certPath, cert);
-      }
-      o.log.info({ csr: name }, 'kubelet serving certificate issued');
-      return { cert, key: key.privateKeyPem, source: `CSR ${name}` };
-    }
-    if (i > 0) o.log.warn({ csr: name }, `still waiting for approval of CSR ${name}`);
+  if (certPath && keyPath && o.certDir) {
+    mkdirSync(o.certDir, { recursive: true });
+    writeFileSync(keyPath, key.privateKeyPem, { mode: 0o600 });
+    writeFileSync(certPath, cert);
   }
-  throw new Error('stopped while waiting for the kubelet serving certificate');
+  o.log.info({ csr }, 'kubelet serving certificate issued');
+  return { cert, key: key.privateKeyPem, source: `CSR ${csr}` };
 }
 
 /** The upper cluster's client CA, as published for delegated authentication. */

@@ -1,5 +1,5 @@
 // Just enough X.509 to serve TLS without shelling out: ECDSA P-256 keys, a PKCS#10 certificate signing
-// request (for the kubernetes.io/kubelet-serving signer) and a self-signed certificate (explicit dev
+// request (serving: kubernetes.io/kubelet-serving; client: kubernetes.io/kube-apiserver-client-kubelet) and a self-signed certificate (explicit dev
 // option). DER is assembled by hand; node:crypto does the key and signature work.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, randomBytes, type KeyObject } from 'node:crypto';
 import net from 'node:net';
@@ -134,6 +134,13 @@ const sigAlg = () => seq(oid(OID.ecdsaWithSHA256));
 export function createCsr(key: KeyPair, subject: Subject, sans: { dns: string[]; ips: string[] }): string {
   const attrs = tag(0xa0, seq(oid(OID.extensionRequest), set(seq(...extensions(sans)))));
   const info = seq(integer(Buffer.from([0])), name(subject), key.spki, attrs);
+  const signature = sign('sha256', info, key.privateKey);
+  return pem('CERTIFICATE REQUEST', seq(info, sigAlg(), bits(signature)));
+}
+
+/** PKCS#10 CSR (PEM) for a client certificate: the subject alone, no extensions (no SANs). */
+export function createClientCsr(key: KeyPair, subject: Subject): string {
+  const info = seq(integer(Buffer.from([0])), name(subject), key.spki, tag(0xa0));
   const signature = sign('sha256', info, key.privateKey);
   return pem('CERTIFICATE REQUEST', seq(info, sigAlg(), bits(signature)));
 }

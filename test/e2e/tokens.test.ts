@@ -3,13 +3,16 @@
 // and the requested audience, at the same paths with the upper CA and namespace; the token dies with the
 // pod and its lower Secret goes; tokens that cannot be issued say why on the pod. Real kubectl, real
 // upper and lower API servers, kwok nodes.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
 import { tokenRequests, tokenSecretName } from '../../provider/service-account.js';
 import type { Pod } from '../../src/kube/types.js';
 import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
+import { REAL_NODE_LABEL } from '../../sandbox/real-node.js';
+import { kubeconfigYaml } from '../../sandbox/pki.js';
+import { apply, container, getPod, realNodesMissing, realPod, waitPod, type RealPod } from './real-helpers.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -18,7 +21,10 @@ const [f1, f2] = s.fedlets as [(typeof s.fedlets)[0], (typeof s.fedlets)[0]];
 const ns = 'tokens-e2e';
 /** The second lower cluster maps namespaces ({{namespace}}-{{cluster}}): lower and upper names differ. */
 const lowerNs2 = `${ns}-${f2.cluster}`;
-const upperAddress = new URL(s.upper.server).host;
+/** Where lower pods reach the upper API server: the sandbox's address for real nodes, else loopback. */
+const f2Address = () =>
+  f2.args.find((a) => a.startsWith('--upper-api-server-address='))?.split('=')[1] ?? new URL(s.upper.server).host;
+const missingReal = realNodesMissing(s);
 
 interface SecretJson {
   metadata: { name: string; labels?: Record<string, string> };
@@ -94,22 +100,36 @@ async function events(pod: string, reason: string): Promise<EventJson[]> {
 /** The first container's env (the API server omits empty values: a defined variable reads ''). */
 const env = (p: Pod) => Object.fromEntries((p.spec.containers[0]!.env ?? []).map((e) => [e.name, e.value ?? '']));
 
+const isAddressArg = (a: string) => a.startsWith('--upper-api-server-address');
+/** The first fedlet's address argument (the sandbox sets one when it runs real nodes), put back afterwards. */
+let f1Address: string | undefined;
+
+async function restartWith(f: typeof f1, args: string[]): Promise<void> {
+  await stopFedlet(s, f.cluster);
+  f.args.splice(0, f.args.length, ...args);
+  startFedlet(s, f.cluster);
+  saveState(s);
+  await waitForNodesReady(s, [f.nodeName], 120_000);
+}
+
 beforeAll(async () => {
   await createNamespace(upper, ns);
   await kubectl(upper, ['create', 'serviceaccount', 'robot', '-n', ns]);
-  // The second fedlet learns how lower pods reach the upper API server (the first keeps it unset).
-  if (!s.external && !f2.args.some((a) => a.startsWith('--upper-api-server-address'))) {
-    await stopFedlet(s, f2.cluster);
-    f2.args.push(`--upper-api-server-address=${upperAddress}`);
-    startFedlet(s, f2.cluster);
-    saveState(s);
-    await waitForNodesReady(s, [f2.nodeName], 120_000);
-  }
-}, 180_000);
+  if (s.external) return;
+  // The second fedlet knows how lower pods reach the upper API server, the first does not.
+  if (!f2.args.some(isAddressArg)) await restartWith(f2, [...f2.args, `--upper-api-server-address=${f2Address()}`]);
+  f1Address = f1.args.find(isAddressArg);
+  if (f1Address)
+    await restartWith(
+      f1,
+      f1.args.filter((a) => !isAddressArg(a)),
+    );
+}, 240_000);
 
 afterAll(async () => {
   await kubectl(upper, ['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
-});
+  if (f1Address) await restartWith(f1, [...f1.args, f1Address]);
+}, 180_000);
 
 describe.skipIf(s.external)('service-account tokens on virtual nodes (upper identity)', () => {
   it('gives the default automount and an audience projection upper tokens bound to the pod, at the same paths with the upper CA and namespace; they die with the pod', async () => {
@@ -171,6 +191,7 @@ describe.skipIf(s.external)('service-account tokens on virtual nodes (upper iden
     expect(low.spec.containers[0]!.volumeMounts?.map((m) => m.mountPath).sort()).toEqual(
       up.spec.containers[0]!.volumeMounts!.map((m) => m.mountPath).sort(),
     );
+    const upperAddress = f2Address();
     const [host, port] = [
       upperAddress.slice(0, upperAddress.lastIndexOf(':')),
       upperAddress.slice(upperAddress.lastIndexOf(':') + 1),
@@ -286,11 +307,118 @@ describe.skipIf(s.external)('service-account tokens on virtual nodes (upper iden
     expect(evs[0]!.type).toBe('Warning');
   });
 
-  // Not proven yet (issue 16 stays open): a container on a real node calling the upper API server with
-  // its token. It needs the sandbox's upper API server reachable from real-node pods (bound beyond
-  // loopback, a serving certificate naming the real nodes' gateway addresses) and upperAPIServerAddress
-  // set for the lower cluster's fedlet. No placeholder test stands in for it.
+  it('least privilege: tokens are requested as the virtual node (system:node client certificate from an auto-approved CSR), which may mint them only for service accounts of its own pods', async () => {
+    // The node identity fedlet keeps in its certDir, as a kubeconfig for kubectl.
+    const nodeKubeconfig = (f: typeof f1) => {
+      const dir = f.args.find((a) => a.startsWith('--cert-dir='))!.split('=')[1]!;
+      const file = path.join(s.dir, `${f.nodeName}-node.kubeconfig.test`);
+      const yaml = kubeconfigYaml({
+        name: f.nodeName,
+        server: s.upper.server,
+        caCert: s.upper.caCert,
+        cert: path.join(dir, 'kubelet-client.crt'),
+        key: path.join(dir, 'kubelet-client.key'),
+      });
+      writeFileSync(file, yaml, { mode: 0o600 });
+      return file;
+    };
+    await kubectl(upper, ['apply', '-f', '-'], { input: podManifest('minted', f2.cluster) });
+    const up = await runningPod('minted');
+    const node2 = nodeKubeconfig(f2);
+    const node1 = nodeKubeconfig(f1);
+    const who = JSON.parse(await kubectl(node2, ['auth', 'whoami', '-o', 'json'])) as {
+      status: { userInfo: { username: string; groups: string[] } };
+    };
+    expect(who.status.userInfo.username).toBe(`system:node:${f2.nodeName}`);
+    expect(who.status.userInfo.groups).toContain('system:nodes');
+    // Issued through a kube-apiserver-client-kubelet CSR that kube-controller-manager approved by itself.
+    const csrs = await kubectlJson<{
+      items: Array<{
+        spec: { signerName: string; username: string };
+        status: { conditions?: Array<{ type: string; reason?: string }> };
+      }>;
+    }>(upper, ['get', 'csr', '-l', `fedlet.io/node-client=${f2.nodeName}`]);
+    expect(csrs.items.length).toBeGreaterThan(0);
+    for (const c of csrs.items) {
+      expect(c.spec.signerName).toBe('kubernetes.io/kube-apiserver-client-kubelet');
+      expect(c.spec.username).toBe('system:serviceaccount:fedlet-system:fedlet');
+      expect(c.status.conditions?.find((x) => x.type === 'Approved')?.reason).toBe('AutoApproved');
+    }
+    const bound = ['--bound-object-kind=Pod', '--bound-object-name=minted', `--bound-object-uid=${up.metadata.uid}`];
+    // The node may mint a token for the service account of a pod bound to it, bound to that pod...
+    const ok = await kubectlRaw(node2, ['create', 'token', 'robot', '-n', ns, ...bound]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await review(ok.stdout.trim())).user?.username).toBe(`system:serviceaccount:${ns}:robot`);
+    // ...but not for a service account no pod of the node uses, nor for another node's pod, nor read a
+    // Secret no pod of the node references; fedlet's own ServiceAccount mints no tokens at all.
+    await kubectl(upper, ['create', 'serviceaccount', 'idle', '-n', ns]);
+    await kubectl(upper, ['create', 'secret', 'generic', 'unrelated', '-n', ns, '--from-literal=k=v']);
+    const refused = [
+      await kubectlRaw(node2, ['create', 'token', 'idle', '-n', ns]),
+      await kubectlRaw(node1, ['create', 'token', 'robot', '-n', ns, ...bound]),
+      await kubectlRaw(node2, ['get', 'secret', 'unrelated', '-n', ns]),
+      await kubectlRaw(f2.upperKubeconfig, ['create', 'token', 'robot', '-n', ns, ...bound]),
+    ];
+    for (const r of refused) {
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/forbidden/i);
+    }
+  });
 });
+
+describe.skipIf(!!missingReal)(
+  `in-cluster API clients on a real lower node${missingReal ? ` (skipped: ${missingReal})` : ''}`,
+  () => {
+    /** A pod on the second virtual node that lands on its lower cluster's real node and calls the upper API server. */
+    const apiPod = (name: string, serviceAccountName: string) =>
+      realPod(name, ns, f2.nodeName, {
+        serviceAccountName,
+        restartPolicy: 'Never',
+        // A lower key (not a virtual node label): it stays on the lower pod and picks the real node.
+        nodeSelector: { [REAL_NODE_LABEL]: 'true' },
+        containers: [container('app', ['api', '/api/v1/namespaces/{namespace}/pods'])],
+      });
+    const finished = (p: RealPod) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+
+    it('a container lists pods of its upper namespace with its projected token when RBAC allows it, and gets 403 when not', async () => {
+      await kubectl(upper, ['create', 'serviceaccount', 'reader', '-n', ns]);
+      await kubectl(upper, ['create', 'serviceaccount', 'outsider', '-n', ns]);
+      await kubectl(upper, ['create', 'role', 'pod-reader', '-n', ns, '--verb=get,list', '--resource=pods']);
+      await kubectl(upper, [
+        'create',
+        'rolebinding',
+        'pod-reader',
+        '-n',
+        ns,
+        '--role=pod-reader',
+        `--serviceaccount=${ns}:reader`,
+      ]);
+      await apply(upper, apiPod('in-cluster-ok', 'reader'));
+      await apply(upper, apiPod('in-cluster-denied', 'outsider'));
+
+      const ok = await waitPod(upper, ns, 'in-cluster-ok', finished, 'finished', 180_000);
+      const okLog = await kubectl(upper, ['logs', 'in-cluster-ok', '-n', ns]);
+      expect(ok.status?.phase, okLog).toBe('Succeeded');
+      const lower = await getPod(lower2, lowerNs2, 'in-cluster-ok');
+      expect(lower.spec.nodeName).toBe(s.realNodes!.find((r) => r.cluster === f2.cluster)!.name);
+      // The UPPER API server answered: the list holds the upper pods of the upper namespace.
+      expect(okLog).toMatch(/^status 200\n/);
+      const list = JSON.parse(okLog.split('\n').slice(1).join('\n')) as {
+        kind: string;
+        items: Array<{ metadata: { name: string; namespace: string } }>;
+      };
+      expect(list.kind).toBe('PodList');
+      expect(list.items.map((i) => i.metadata.name)).toContain('in-cluster-ok');
+      expect(new Set(list.items.map((i) => i.metadata.namespace))).toEqual(new Set([ns]));
+
+      const denied = await waitPod(upper, ns, 'in-cluster-denied', finished, 'finished', 180_000);
+      const deniedLog = await kubectl(upper, ['logs', 'in-cluster-denied', '-n', ns]);
+      expect(denied.status?.phase, deniedLog).toBe('Failed');
+      expect(deniedLog).toMatch(/^status 403\n/);
+      expect(deniedLog).toContain(`system:serviceaccount:${ns}:outsider`);
+    });
+  },
+);
 
 describe.skipIf(s.external)('lower identity (fedlet.io/service-account: lower)', () => {
   it('runs as the same-named lower service account with the normal lower projection', async () => {

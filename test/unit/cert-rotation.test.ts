@@ -68,4 +68,35 @@ describe('rotateServingCert', () => {
     expect(waits[2]).toBe(0);
     expect(applied).toEqual(['test 20d']);
   });
+
+  it('waits for a one-year certificate in steps a timer can hold (no renewal storm), then renews once', async () => {
+    const first = cert(365);
+    const { notBefore, notAfter } = certValidity(first.cert);
+    let now = notBefore;
+    const waits: number[] = [];
+    const ac = new AbortController();
+    let renewals = 0;
+    await rotateServingCert(
+      first,
+      {
+        renew: async () => {
+          renewals++;
+          ac.abort();
+          return cert(365);
+        },
+        apply: () => undefined,
+        log,
+        now: () => now,
+        random: () => 0.5,
+        sleep: async (ms) => {
+          waits.push(ms);
+          now += ms;
+        },
+      },
+      ac.signal,
+    );
+    expect(Math.max(...waits)).toBeLessThanOrEqual(2 ** 31 - 1);
+    expect(waits.reduce((a, b) => a + b, 0)).toBe(Math.round((notAfter - notBefore) * 0.8));
+    expect(renewals).toBe(1);
+  });
 });

@@ -363,6 +363,39 @@ describe('TokenSecrets (fake clients, injected clock)', () => {
     expect(calls.filter((c) => c.startsWith('lower POST'))).toHaveLength(2);
   });
 
+  it('with the node identity: tokens go through the node client; while its certificate is pending, reason NodeCredentialsPending', async () => {
+    const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
+    const f = fakeClients(clock);
+    const node = fakeClients(clock);
+    let pending: string | undefined = 'CSR fedlet-eu-client-1 is not approved yet';
+    const events: string[] = [];
+    const ts = new TokenSecrets({
+      upper: f.upper,
+      lower: f.lower,
+      nodeName: 'fedlet-eu',
+      clusterName: 'eu',
+      serviceAccounts: {
+        lowerIdentityNamespaces: new Set(),
+        upperAPIServer: { host: '10.0.0.1', port: 6443 },
+        tokenClient: () => (pending ? { pending } : { client: node.upper }),
+      },
+      caVersion: () => '7',
+      onDue: () => undefined,
+      onEvent: (e) => events.push(e.reason),
+      log: pino({ level: 'silent' }),
+      now: () => clock.now,
+    });
+    const p = pod([kubeApiAccess()]);
+    const err = await ts.ensure(p, 'team-a-eu', true).catch((e: unknown) => e);
+    expect(err).toMatchObject({ podReason: 'NodeCredentialsPending' });
+    expect((err as Error).message).toContain('fedlet-eu-client-1');
+    expect(node.calls.concat(f.calls).filter((c) => c.includes('/token'))).toEqual([]);
+    pending = undefined;
+    await ts.ensure(p, 'team-a-eu', true);
+    expect(node.calls).toEqual(['upper POST /api/v1/namespaces/team-a/serviceaccounts/robot/token']);
+    expect(f.calls.filter((c) => c.includes('/token'))).toEqual([]);
+  });
+
   it('pods without tokens cost no API call', async () => {
     const { ts, calls } = setup();
     const p = pod([]);

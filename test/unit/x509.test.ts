@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createCsr, createSelfSigned, newKeyPair } from '../../src/kubelet/x509.js';
+import { createClientCsr, createCsr, createSelfSigned, newKeyPair } from '../../src/kubelet/x509.js';
 
 describe('x509', () => {
   it('makes a self-signed serving certificate Node can parse and verify', () => {
@@ -42,5 +42,18 @@ describe('x509', () => {
     expect(out).toContain('DNS:fedlet-a');
     expect(out).toContain('IP Address:10.1.2.3');
     expect(out).toContain('TLS Web Server Authentication');
+  });
+
+  it('makes a client CSR (kube-apiserver-client-kubelet) that openssl verifies: the subject, no extensions', () => {
+    const csr = createClientCsr(newKeyPair(), { commonName: 'system:node:fedlet-a', organizations: ['system:nodes'] });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'csr-'));
+    writeFileSync(path.join(dir, 'r.csr'), csr);
+    const out = execFileSync('openssl', ['req', '-in', path.join(dir, 'r.csr'), '-noout', '-verify', '-text'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect(out).toMatch(/O\s*=\s*system:nodes/);
+    expect(out).toMatch(/CN\s*=\s*system:node:fedlet-a/);
+    expect(out).not.toMatch(/Subject Alternative Name|Extended Key Usage/);
   });
 });

@@ -18,13 +18,20 @@
 //	testapp stdin                 print every stdin line as "got: LINE"; exit 0 at EOF
 //	testapp cat FILE              print FILE (for exec probes and checks without a shell)
 //	testapp get URL               print the body of an HTTP GET (busybox's wget crashes here); exit 1 on failure
+//	testapp api PATH              as an in-cluster API client: GET PATH ("{namespace}" replaced) from
+//	                              https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT with the token,
+//	                              ca.crt and namespace of /var/run/secrets/kubernetes.io/serviceaccount;
+//	                              print "status CODE" and the body; exit 1 unless 2xx
 package main
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -41,7 +48,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: testapp serve|kv|proxy|guestbook|exit|crash|write|tick|oom|sleep|slowterm|stdin|cat|get ARGS")
+		fail("usage: testapp serve|kv|proxy|guestbook|exit|crash|write|tick|oom|sleep|slowterm|stdin|cat|get|api ARGS")
 	}
 	mode, args := os.Args[1], os.Args[2:]
 	switch mode {
@@ -95,6 +102,8 @@ func main() {
 		os.Stdout.Write(b)
 	case "get":
 		get(argOr(args, 0, ""))
+	case "api":
+		api(argOr(args, 0, "/api"))
 	default:
 		fail("unknown mode " + mode)
 	}
@@ -305,6 +314,47 @@ func get(url string) {
 	_, _ = io.Copy(os.Stdout, resp.Body)
 	if resp.StatusCode >= 400 {
 		fmt.Fprintln(os.Stderr, "testapp: HTTP", resp.Status)
+		os.Exit(1)
+	}
+}
+
+// api does what an in-cluster client (client-go's rest.InClusterConfig) does: the service-account files
+// at their standard paths, the API server from the environment, the server certificate verified.
+func api(p string) {
+	const dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+	read := func(name string) string {
+		b, err := os.ReadFile(dir + "/" + name)
+		if err != nil {
+			fail(err.Error())
+		}
+		return strings.TrimSpace(string(b))
+	}
+	token, ns := read("token"), read("namespace")
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(read("ca.crt"))) {
+		fail("ca.crt holds no certificate")
+	}
+	host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
+	if host == "" || port == "" {
+		fail("KUBERNETES_SERVICE_HOST/PORT are not set")
+	}
+	url := "https://" + net.JoinHostPort(host, port) + strings.ReplaceAll(p, "{namespace}", ns)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		fail(err.Error())
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testapp:", err)
+		os.Exit(1)
+	}
+	defer resp.Body.Close()
+	fmt.Printf("status %d\n", resp.StatusCode)
+	_, _ = io.Copy(os.Stdout, resp.Body)
+	fmt.Println()
+	if resp.StatusCode >= 300 {
 		os.Exit(1)
 	}
 }
