@@ -42,6 +42,7 @@ import type { ServiceTypeMode } from './services.js';
 import { LowerClaims } from './claims.js';
 import { EventRecorder } from '../src/events.js';
 import { collectNamespaces } from './namespace-gc.js';
+import { LowerClasses } from './lower-classes.js';
 
 interface RawPod extends KubeObject {
   spec?: PodSpecLike & { nodeName?: string };
@@ -76,6 +77,9 @@ export interface LowerProviderOptions {
   serviceAccounts: ServiceAccountOptions;
   /** Upper fedlet storage class → lower storage class (unmapped: the lower cluster's default class). */
   storageClassMap?: Record<string, string>;
+  /** Upper RuntimeClass/PriorityClass name → lower name (unmapped: the same name). */
+  runtimeClassMap?: Record<string, string>;
+  priorityClassMap?: Record<string, string>;
   /** The virtual node's labels: pods keep their constraints on lower-node keys below (see lower-affinity.ts). */
   virtualNodeLabels?: () => Record<string, string>;
   log: Logger;
@@ -110,6 +114,7 @@ export class LowerProvider implements Provider {
   readonly claims: LowerClaims;
   private readonly stats: LowerStats;
   readonly reflection: Reflection;
+  readonly classes: LowerClasses;
 
   constructor(private readonly o: LowerProviderOptions) {
     const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
@@ -157,7 +162,14 @@ export class LowerProvider implements Provider {
       onSummaryChange: () => this.scheduleRecompute(),
       log,
     });
+    this.classes = new LowerClasses({
+      lower: o.client,
+      clusterName: o.clusterName,
+      maps: { runtimeClassName: o.runtimeClassMap ?? {}, priorityClassName: o.priorityClassMap ?? {} },
+      log,
+    });
     this.podsOps = new LowerPods({
+      classes: this.classes,
       claims: this.claims,
       upper: o.upper,
       lower: o.client,
@@ -218,6 +230,7 @@ export class LowerProvider implements Provider {
     this.podsOps.start();
     this.reflection.start(this.abort.signal);
     this.claims.start();
+    this.classes.start();
     await this.health.probe();
     this.healthLoop = this.health.run(this.abort.signal);
     await Promise.all([this.nodes.waitForSync(signal), this.pods.waitForSync(signal)]);
@@ -233,6 +246,7 @@ export class LowerProvider implements Provider {
       this.podsOps.stop(),
       this.reflection.stop(),
       this.claims.stop(),
+      this.classes.stop(),
       this.healthLoop,
     ]);
   }

@@ -165,6 +165,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       lowerIdentityNamespaces: new Set(parseNamespaceList(cfg.lowerIdentityNamespaces)),
     },
     storageClassMap: cfg.storageClassMap,
+    runtimeClassMap: cfg.runtimeClassMap,
+    priorityClassMap: cfg.priorityClassMap,
     virtualNodeLabels: (): Record<string, string> => desiredLabels(cfg, provider.nodeState()),
     log,
   });
