@@ -10,7 +10,7 @@ export interface MetricSources {
   podsByPhase: () => Map<string, number>;
   lowerHealthy: () => boolean;
   /** API request counts by verb, per client (upper, lower). */
-  clients: Record<string, { requestCounts: Map<string, number> }>;
+  clients: Record<string, { requestCounts: Map<string, number>; writeCounts?: Map<string, number> }>;
 }
 
 export class FedletMetrics {
@@ -93,6 +93,22 @@ export class FedletMetrics {
         this.reset();
         for (const [cluster, c] of Object.entries(s.clients))
           for (const [verb, n] of c.requestCounts) this.inc({ cluster, verb }, n);
+      },
+    });
+    new Counter({
+      name: 'fedlet_api_writes_total',
+      help: 'Writes fedlet made to the upper and lower API servers, by verb and resource (resource/subresource)',
+      labelNames: ['cluster', 'verb', 'resource'],
+      registers: [this.registry],
+      collect() {
+        const s = src();
+        if (!s) return;
+        this.reset();
+        for (const [cluster, c] of Object.entries(s.clients))
+          for (const [key, n] of c.writeCounts ?? []) {
+            const [verb, resource] = key.split(' ');
+            this.inc({ cluster, verb: verb!, resource: resource ?? '' }, n);
+          }
       },
     });
   }
