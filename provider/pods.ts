@@ -16,6 +16,7 @@ import { translatePod, unsupportedField } from './translate.js';
 import { ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from './service-account.js';
 import { PodIdentityError, TokenSecrets } from './token-secrets.js';
 import type { PodClaimsResult } from './claims.js';
+import type { LowerNamespaces } from './lower-namespaces.js';
 import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
 import type { LowerClasses, PodClasses } from './lower-classes.js';
 import {
@@ -39,6 +40,8 @@ export interface LowerPodsOptions {
   /** How long a pod the lower cluster keeps refusing waits before it is failed (bounceAfterSeconds). */
   failRefusedAfterSeconds: number;
   serviceAccounts: ServiceAccountOptions;
+  /** The lower namespaces pods go into (shared with the claims). */
+  namespaces: LowerNamespaces;
   /** Lower claims for the pod's claims of fedlet storage classes. */
   claims?: { forPod(pod: Pod): PodClaimsResult };
   /** The virtual node's labels (to tell lower-node constraints from virtual-node ones). */
@@ -95,7 +98,6 @@ export class LowerPods {
   private readonly byLowerKey = new Map<string, string>();
   /** upper key → lower pod */
   private readonly byUpperKey = new Map<string, Pod>();
-  private readonly ensuredNamespaces = new Set<string>();
   private readonly listeners: Array<(key: string) => void> = [];
   private readonly eventListeners: Array<(e: PodEvent) => void> = [];
   /** Pods the lower API server refuses to create: backoff and the deadline to fail them. */
@@ -204,31 +206,6 @@ export class LowerPods {
     return [...this.byUpperKey.keys()];
   }
 
-  async ensureNamespace(ns: string, upperNs: string): Promise<void> {
-    if (this.ensuredNamespaces.has(ns)) return;
-    try {
-      await this.o.lower.get(`/api/v1/namespaces/${ns}`);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      try {
-        await this.o.lower.create('/api/v1/namespaces', {
-          apiVersion: 'v1',
-          kind: 'Namespace',
-          metadata: { name: ns, labels: { [LABEL_ORIGIN]: this.o.nodeName }, annotations: { [LABEL_UPPER_NAMESPACE]: upperNs } },
-        });
-        this.o.log.info({ namespace: ns }, 'created lower namespace');
-      } catch (e2) {
-        if (!isAlreadyExists(e2)) throw e2;
-      }
-    }
-    this.ensuredNamespaces.add(ns);
-  }
-
-  /** The lower namespace was deleted (namespace GC): create it again when a pod needs it. */
-  forgetNamespace(ns: string): void {
-    this.ensuredNamespaces.delete(ns);
-  }
-
   async ensure(upper: Pod): Promise<PodEnsureResult> {
     const upperKey = `${upper.metadata.namespace}/${upper.metadata.name}`;
     const lowerNs = this.lowerNamespaceOf(upper.metadata.namespace!);
@@ -273,25 +250,27 @@ export class LowerPods {
           message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet`,
         };
       try {
-        await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
-        const missing = await this.deps.ensure(upper, lowerNs);
-        if (missing.required) return missingResult(missing.required);
-        try {
-          await this.tokens.ensure(upper, lowerNs, true);
-        } catch (e) {
-          // No token (or lower account) for the pod yet: it waits, saying why; retried with backoff.
-          if (e instanceof PodIdentityError) return { kind: 'rejected', reason: e.podReason, message: e.message, retry: true };
-          throw e;
-        }
-        await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
-        for (const m of missing.optional)
-          this.emitEvent({ upperKey, type: 'Warning', reason: m.eventReason, message: m.message });
-        for (const d of classes?.dropped ?? []) this.emitEvent({ upperKey, ...d });
-        this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
+        const waiting = await this.o.namespaces.write(lowerNs, upper.metadata.namespace!, async () => {
+          const missing = await this.deps.ensure(upper, lowerNs);
+          if (missing.required) return missingResult(missing.required);
+          try {
+            await this.tokens.ensure(upper, lowerNs, true);
+          } catch (e) {
+            // No token (or lower account) for the pod yet: it waits, saying why; retried with backoff.
+            if (e instanceof PodIdentityError)
+              return { kind: 'rejected', reason: e.podReason, message: e.message, retry: true } as const;
+            throw e;
+          }
+          await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
+          for (const m of missing.optional)
+            this.emitEvent({ upperKey, type: 'Warning', reason: m.eventReason, message: m.message });
+          for (const d of classes?.dropped ?? []) this.emitEvent({ upperKey, ...d });
+          this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
+          return undefined;
+        });
+        if (waiting) return waiting;
       } catch (e) {
         if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it
-        // The namespace may be gone or going (deleted by its GC meanwhile): check it again next time.
-        this.ensuredNamespaces.delete(lowerNs);
         const refused = classifyRejection(e);
         if (refused) return this.refused(upper, upperKey, refused);
         throw e;
