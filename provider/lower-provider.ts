@@ -43,6 +43,7 @@ import { LowerClaims } from './claims.js';
 import { LowerNamespaces } from './lower-namespaces.js';
 import { EventRecorder } from '../src/events.js';
 import { collectNamespaces } from './namespace-gc.js';
+import { LowerClasses } from './lower-classes.js';
 
 interface RawPod extends KubeObject {
   spec?: PodSpecLike & { nodeName?: string };
@@ -77,6 +78,9 @@ export interface LowerProviderOptions {
   serviceAccounts: ServiceAccountOptions;
   /** Upper fedlet storage class → lower storage class (unmapped: the lower cluster's default class). */
   storageClassMap?: Record<string, string>;
+  /** Upper RuntimeClass/PriorityClass name → lower name (unmapped: the same name). */
+  runtimeClassMap?: Record<string, string>;
+  priorityClassMap?: Record<string, string>;
   /** The virtual node's labels: pods keep their constraints on lower-node keys below (see lower-affinity.ts). */
   virtualNodeLabels?: () => Record<string, string>;
   log: Logger;
@@ -112,6 +116,7 @@ export class LowerProvider implements Provider {
   private readonly namespaces: LowerNamespaces;
   private readonly stats: LowerStats;
   readonly reflection: Reflection;
+  readonly classes: LowerClasses;
 
   constructor(private readonly o: LowerProviderOptions) {
     const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
@@ -160,7 +165,14 @@ export class LowerProvider implements Provider {
       onSummaryChange: () => this.scheduleRecompute(),
       log,
     });
+    this.classes = new LowerClasses({
+      lower: o.client,
+      clusterName: o.clusterName,
+      maps: { runtimeClassName: o.runtimeClassMap ?? {}, priorityClassName: o.priorityClassMap ?? {} },
+      log,
+    });
     this.podsOps = new LowerPods({
+      classes: this.classes,
       namespaces: this.namespaces,
       claims: this.claims,
       upper: o.upper,
@@ -222,6 +234,7 @@ export class LowerProvider implements Provider {
     this.podsOps.start();
     this.reflection.start(this.abort.signal);
     this.claims.start();
+    this.classes.start();
     await this.health.probe();
     this.healthLoop = this.health.run(this.abort.signal);
     await Promise.all([this.nodes.waitForSync(signal), this.pods.waitForSync(signal)]);
@@ -237,6 +250,7 @@ export class LowerProvider implements Provider {
       this.podsOps.stop(),
       this.reflection.stop(),
       this.claims.stop(),
+      this.classes.stop(),
       this.healthLoop,
     ]);
   }

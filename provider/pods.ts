@@ -19,6 +19,7 @@ import { PodIdentityError, TokenSecrets } from './token-secrets.js';
 import type { PodClaimsResult } from './claims.js';
 import type { LowerNamespaces } from './lower-namespaces.js';
 import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
+import type { LowerClasses, PodClasses } from './lower-classes.js';
 import {
   CONDITION_LOWER_ACCEPTED,
   classifyRejection,
@@ -46,6 +47,8 @@ export interface LowerPodsOptions {
   claims?: { forPod(pod: Pod): PodClaimsResult };
   /** The virtual node's labels (to tell lower-node constraints from virtual-node ones). */
   virtualNodeLabels?: () => Record<string, string>;
+  /** The lower cluster's RuntimeClasses/PriorityClasses: which class names a new lower pod keeps. */
+  classes?: Pick<LowerClasses, 'forPod'>;
   log: Logger;
 }
 
@@ -231,6 +234,17 @@ export class LowerPods {
     const lowerNs = this.lowerNamespaceOf(upper.metadata.namespace!);
     const claims = this.o.claims?.forPod(upper) ?? { kind: 'ok', lowerNames: new Map<string, string>() };
     if (claims.kind === 'waiting') return claims;
+    const existing = this.byUpperKey.get(upperKey);
+    // Class names are part of the immutable spec: only a pod being created needs them decided.
+    let classes: PodClasses | undefined;
+    if (!existing) {
+      classes = this.o.classes ? this.o.classes.forPod(upper) : { dropped: [] };
+      if (!classes)
+        return {
+          kind: 'waiting',
+          message: `listing the RuntimeClasses and PriorityClasses of lower cluster ${this.o.clusterName}`,
+        };
+    }
     const ctx: TranslateContext = {
       nodeName: this.o.nodeName,
       clusterName: this.o.clusterName,
@@ -239,12 +253,12 @@ export class LowerPods {
       serviceAccounts: this.o.serviceAccounts,
       lowerClaims: claims.lowerNames,
       virtualNodeLabels: this.o.virtualNodeLabels?.(),
+      classes,
     };
     const unsupported = unsupportedField(upper, ctx);
     // Permanent: the pod can never run here as it is.
     if (unsupported) return { kind: 'rejected', reason: 'UnsupportedPodSpec', message: unsupported.message, retry: false };
     const desired = withManagedRecord(translatePod(upper, ctx));
-    const existing = this.byUpperKey.get(upperKey);
     if (existing && existing.metadata.labels?.[LABEL_UPPER_UID] !== upper.metadata.uid) {
       // A different upper pod of the same name (e.g. a StatefulSet replacement): remove the old one first.
       await this.deleteLower(existing, 0);
@@ -273,6 +287,7 @@ export class LowerPods {
           await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
           for (const m of missing.optional)
             this.emitEvent({ upperKey, type: 'Warning', reason: m.eventReason, message: m.message });
+          for (const d of classes?.dropped ?? []) this.emitEvent({ upperKey, ...d });
           this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
           return undefined;
         });

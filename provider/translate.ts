@@ -40,6 +40,8 @@ export interface TranslateContext {
    * scheduler extender checked against the lower nodes) are kept on the lower pod.
    */
   virtualNodeLabels?: Record<string, string>;
+  /** The lower RuntimeClass/PriorityClass names the pod keeps (lower-classes.ts); absent ones are dropped. */
+  classes?: { runtimeClassName?: string; priorityClassName?: string };
 }
 
 /** The first pod feature that cannot work in a lower cluster, naming the field; undefined when none. */
@@ -169,18 +171,22 @@ function translateWithEphemeral(pod: Pod, ctx: TranslateContext): Pod {
     'affinity',
     'topologySpreadConstraints',
     'schedulerName',
-    'priority',
-    'priorityClassName',
-    'preemptionPolicy',
     'readinessGates',
     'serviceAccount',
-    'runtimeClassName',
-    // Set by RuntimeClass admission from the class above; without the class the lower admission refuses it.
-    'overhead',
     'resourceClaims',
     'schedulingGates',
+    // Classes are kept below only under their lower names (lower-classes.ts). What the upper admission
+    // derived from the upper classes goes: the lower admission derives it again from the lower class
+    // (or the lower default priority) and refuses a value that differs from its own.
+    'runtimeClassName',
+    'overhead',
+    'priorityClassName',
+    'priority',
+    'preemptionPolicy',
   ] as const)
     delete spec[k];
+  if (ctx.classes?.runtimeClassName) spec.runtimeClassName = ctx.classes.runtimeClassName;
+  if (ctx.classes?.priorityClassName) spec.priorityClassName = ctx.classes.priorityClassName;
   // Constraints on lower-node keys (checked by the extender against lower nodes) hold below too.
   if (ctx.virtualNodeLabels) Object.assign(spec, lowerSchedulingFields(lowerConstraints(pod, ctx.virtualNodeLabels)));
   spec.containers = src.containers.map((c) => translateContainer(c, pod, ctx));

@@ -11,22 +11,40 @@ export interface KwokStreamsConfig {
   portForwardTarget: number;
 }
 
-// Node: when not yet Ready, report kwok's standard healthy conditions and the kubelet port.
-const nodeReady = `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
+/** One kwok configuration document: the header every kind shares, then its spec (YAML indented by two). */
+function kwokDoc(kind: string, name: string, spec: string): string {
+  return `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ${kind}
 metadata:
-  name: fedlet-test-node-ready
+  name: ${name}
 spec:
-  resourceRef:
+${spec}`;
+}
+
+/** A Stage for core objects of `kind` matching `matchExpressions`; `next` is the stage's next: block. */
+function stage(name: string, kind: string, matchExpressions: string, next: string): string {
+  return kwokDoc(
+    'Stage',
+    name,
+    `  resourceRef:
     apiGroup: v1
-    kind: Node
+    kind: ${kind}
   selector:
     matchExpressions:
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+${matchExpressions}  next:
+${next}`,
+  );
+}
+
+// Node: when not yet Ready, report kwok's standard healthy conditions and the kubelet port.
+const nodeReady = stage(
+  'fedlet-test-node-ready',
+  'Node',
+  `    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
       operator: 'NotIn'
       values: ['True']
-  next:
-    statusTemplate: |
+`,
+  `    statusTemplate: |
       {{ $at := Now }}
       phase: Running
       conditions:
@@ -43,25 +61,19 @@ spec:
         kubeletEndpoint:
           Port: {{ . }}
       {{ end }}
-`;
+`,
+);
 
 // Pod: once bound and without an IP, it starts: every container running, pod Ready, IP from the node's podCIDR.
-const podRunning = `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: fedlet-test-pod-running
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
-    matchExpressions:
-    - key: '.metadata.deletionTimestamp'
+const podRunning = stage(
+  'fedlet-test-pod-running',
+  'Pod',
+  `    - key: '.metadata.deletionTimestamp'
       operator: 'DoesNotExist'
     - key: '.status.podIP'
       operator: 'DoesNotExist'
-  next:
-    statusTemplate: |
+`,
+  `    statusTemplate: |
       {{ $at := Now }}
       phase: Running
       startTime: {{ $at | Quote }}
@@ -100,52 +112,44 @@ spec:
             startedAt: {{ $at | Quote }}
             finishedAt: {{ $at | Quote }}
       {{ end }}
-`;
+`,
+);
 
 // Pod deletion: play the kubelet's part and finish graceful deletion.
-const podDeleted = `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: fedlet-test-pod-deleted
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
-    matchExpressions:
-    - key: '.metadata.deletionTimestamp'
+const podDeleted = stage(
+  'fedlet-test-pod-deleted',
+  'Pod',
+  `    - key: '.metadata.deletionTimestamp'
       operator: 'Exists'
-  next:
-    finalizers:
+`,
+  `    finalizers:
       empty: true
     delete: true
-`;
+`,
+);
 
 /** Where kwok serves a simulated node's kubelet-style resource metrics (kwok metric paths start with /metrics). */
 export const kwokResourceMetricsPath = (node: string): string => `/metrics/nodes/${node}/metrics/resource`;
 
 // Simulated usage: a pod may ask for its own numbers with these annotations (default 5m CPU, 8Mi).
-const usage = `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: ClusterResourceUsage
-metadata:
-  name: fedlet-test-usage
-spec:
-  usages:
+const usage = kwokDoc(
+  'ClusterResourceUsage',
+  'fedlet-test-usage',
+  `  usages:
   - usage:
       cpu:
         expression: '"${ANNOTATION_SANDBOX_USAGE_CPU}" in pod.metadata.annotations ? Quantity(pod.metadata.annotations["${ANNOTATION_SANDBOX_USAGE_CPU}"]) : Quantity("5m")'
       memory:
         expression: '"${ANNOTATION_SANDBOX_USAGE_MEMORY}" in pod.metadata.annotations ? Quantity(pod.metadata.annotations["${ANNOTATION_SANDBOX_USAGE_MEMORY}"]) : Quantity("8Mi")'
-`;
+`,
+);
 
 // The kubelet's /metrics/resource families that metrics-server and fedlet read, per simulated node.
 // (No container_start_time_seconds: kwok's CEL offers only the age of a pod, not its start time.)
-const resourceMetrics = `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Metric
-metadata:
-  name: fedlet-test-resource-metrics
-spec:
-  path: "${kwokResourceMetricsPath('{nodeName}')}"
+const resourceMetrics = kwokDoc(
+  'Metric',
+  'fedlet-test-resource-metrics',
+  `  path: "${kwokResourceMetricsPath('{nodeName}')}"
   metrics:
   - name: scrape_error
     help: 1 if there was an error while getting container metrics, 0 otherwise
@@ -180,44 +184,41 @@ spec:
     - {name: namespace, value: 'pod.metadata.namespace'}
     - {name: pod, value: 'pod.metadata.name'}
     value: 'pod.Usage("memory", container.name)'
-`;
+`,
+);
 
 export function kwokConfigYaml(streams: KwokStreamsConfig): string {
-  const logs = `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: ClusterLogs
-metadata:
-  name: fedlet-test-logs
-spec:
-  logs:
+  const logs = kwokDoc(
+    'ClusterLogs',
+    'fedlet-test-logs',
+    `  logs:
   - logsFile: ${streams.logsFile}
     previousLogsFile: ${streams.logsFile}
-`;
-  const exec = `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: ClusterExec
-metadata:
-  name: fedlet-test-exec
-spec:
-  execs:
+`,
+  );
+  const exec = kwokDoc(
+    'ClusterExec',
+    'fedlet-test-exec',
+    `  execs:
   - local:
       workDir: ${streams.execWorkDir}
-`;
-  const attach = `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: ClusterAttach
-metadata:
-  name: fedlet-test-attach
-spec:
-  attaches:
+`,
+  );
+  const attach = kwokDoc(
+    'ClusterAttach',
+    'fedlet-test-attach',
+    `  attaches:
   - logsFile: ${streams.logsFile}
-`;
-  const pf = `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: ClusterPortForward
-metadata:
-  name: fedlet-test-port-forward
-spec:
-  forwards:
+`,
+  );
+  const pf = kwokDoc(
+    'ClusterPortForward',
+    'fedlet-test-port-forward',
+    `  forwards:
   - target:
       address: 127.0.0.1
       port: ${streams.portForwardTarget}
-`;
+`,
+  );
   return [nodeReady, podRunning, podDeleted, logs, exec, attach, pf, usage, resourceMetrics].join('---\n');
 }

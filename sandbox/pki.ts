@@ -72,19 +72,18 @@ export function serverExt(sans: string[]): string {
   return `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(',')}\n`;
 }
 
-/** `extraSANs`: more subjectAltName entries for the API server certificate (e.g. 'IP:198.19.1.1'). */
-export function createPki(dir: string, extraSANs: string[] = []): Pki {
-  mkdirSync(dir, { recursive: true });
-  const caCert = path.join(dir, 'ca.crt');
-  const caKey = path.join(dir, 'ca.key');
-  if (!existsSync(caCert)) {
+/** The self-signed CA `<base>.crt`/`<base>.key` in `dir`; created when absent, else the existing one. */
+function selfSignedCa(dir: string, base: string, cn: string): { cert: string; key: string } {
+  const cert = path.join(dir, `${base}.crt`);
+  const key = path.join(dir, `${base}.key`);
+  if (!existsSync(cert)) {
     openssl(
       [
         'req',
         '-x509',
-        ...keyArgs(caKey),
+        ...keyArgs(key),
         '-subj',
-        '/CN=fedlet-test-ca',
+        `/CN=${cn}`,
         '-days',
         '3650',
         '-sha256',
@@ -93,12 +92,20 @@ export function createPki(dir: string, extraSANs: string[] = []): Pki {
         '-addext',
         'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
         '-out',
-        caCert,
+        cert,
       ],
       dir,
     );
   }
-  const ca = { cert: caCert, key: caKey };
+  return { cert, key };
+}
+
+/** `extraSANs`: more subjectAltName entries for the API server certificate (e.g. 'IP:198.19.1.1'). */
+export function createPki(dir: string, extraSANs: string[] = []): Pki {
+  mkdirSync(dir, { recursive: true });
+  const ca = selfSignedCa(dir, 'ca', 'fedlet-test-ca');
+  const caCert = ca.cert;
+  const caKey = ca.key;
   const server = signCert(
     dir,
     ca,
@@ -148,33 +155,8 @@ export function createPki(dir: string, extraSANs: string[] = []): Pki {
  * and the client certificate the API server presents to extension API servers (--proxy-client-cert-file).
  */
 export function frontProxyPki(dir: string): { caCert: string; client: ClientCert } {
-  const caCert = path.join(dir, 'front-proxy-ca.crt');
-  const caKey = path.join(dir, 'front-proxy-ca.key');
-  if (!existsSync(caCert)) {
-    openssl(
-      [
-        'req',
-        '-x509',
-        ...keyArgs(caKey),
-        '-subj',
-        '/CN=fedlet-test-front-proxy-ca',
-        '-days',
-        '3650',
-        '-sha256',
-        '-addext',
-        'basicConstraints=critical,CA:TRUE',
-        '-addext',
-        'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-        '-out',
-        caCert,
-      ],
-      dir,
-    );
-  }
-  return {
-    caCert,
-    client: signCert(dir, { cert: caCert, key: caKey }, 'front-proxy-client', '/CN=front-proxy-client', clientExt()),
-  };
+  const ca = selfSignedCa(dir, 'front-proxy-ca', 'fedlet-test-front-proxy-ca');
+  return { caCert: ca.cert, client: signCert(dir, ca, 'front-proxy-client', '/CN=front-proxy-client', clientExt()) };
 }
 
 export function kubeconfigYaml(opts: { name: string; server: string; caCert: string; cert: string; key: string }): string {

@@ -39,6 +39,8 @@ export interface FedletConfig {
   serviceTypes: 'clusterip' | 'preserve';
   serviceEndpoints: 'local' | 'global';
   storageClassMap: Record<string, string>;
+  runtimeClassMap: Record<string, string>;
+  priorityClassMap: Record<string, string>;
   virtualNodeTaint: boolean;
   podWorkers: number;
   unreachableDeleteAfterSeconds: number;
@@ -304,6 +306,22 @@ export const options: OptionSpec[] = [
     kind: 'map',
     default: '{} (every fedlet class uses the lower default class)',
     help: 'upperClass=lowerClass: the lower StorageClass for claims of an upper fedlet class (flag repeatable; env comma-separated)',
+  },
+  {
+    key: 'runtimeClassMap',
+    flag: 'runtime-class-map',
+    env: 'FEDLET_RUNTIME_CLASS_MAP',
+    kind: 'map',
+    default: '{} (the same name below)',
+    help: 'upperClass=lowerClass: the lower RuntimeClass for pods naming an upper one; a pod whose (mapped) class the lower cluster lacks runs without runtimeClassName and overhead, with a RuntimeClassNotFound event (flag repeatable; env comma-separated)',
+  },
+  {
+    key: 'priorityClassMap',
+    flag: 'priority-class-map',
+    env: 'FEDLET_PRIORITY_CLASS_MAP',
+    kind: 'map',
+    default: '{} (the same name below)',
+    help: "upperClass=lowerClass: the lower PriorityClass for pods naming an upper one; priority and preemptionPolicy always come from the lower class (or the lower cluster's default); a pod whose (mapped) class the lower cluster lacks runs without it, with a PriorityClassNotFound event (flag repeatable; env comma-separated)",
   },
   {
     key: 'virtualNodeTaint',
@@ -674,6 +692,8 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     serviceTypes: 'clusterip',
     serviceEndpoints: 'local',
     storageClassMap: {},
+    runtimeClassMap: {},
+    priorityClassMap: {},
     virtualNodeTaint: true,
     podWorkers: 16,
     unreachableDeleteAfterSeconds: 10,

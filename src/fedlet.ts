@@ -189,6 +189,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
         : undefined,
     },
     storageClassMap: cfg.storageClassMap,
+    runtimeClassMap: cfg.runtimeClassMap,
+    priorityClassMap: cfg.priorityClassMap,
     virtualNodeLabels: (): Record<string, string> => desiredLabels(cfg, provider.nodeState()),
     log,
   });

@@ -4,13 +4,19 @@
 // own them, through the sources handed to collectFrom(), so no copy of them can go stale.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** An API client's request counts by verb, and writes by "VERB resource" (src/kube/client.ts). */
+export interface ClientCounts {
+  requestCounts: Map<string, number>;
+  writeCounts?: Map<string, number>;
+}
+
 /** Where the scrape-time metrics come from. */
 export interface MetricSources {
   queueDepth: () => number;
   podsByPhase: () => Map<string, number>;
   lowerHealthy: () => boolean;
-  /** API request counts by verb, per client (upper, lower). */
-  clients: Record<string, { requestCounts: Map<string, number> }>;
+  /** API request counts per client (upper, lower). */
+  clients: Record<string, ClientCounts>;
 }
 
 export class FedletMetrics {
@@ -82,19 +88,42 @@ export class FedletMetrics {
         if (s) this.set(s.lowerHealthy() ? 1 : 0);
       },
     });
-    new Counter({
-      name: 'fedlet_api_requests_total',
-      help: 'Requests fedlet made to the upper and lower API servers, by verb',
-      labelNames: ['cluster', 'verb'],
-      registers: [this.registry],
-      collect() {
-        const s = src();
-        if (!s) return;
-        this.reset();
-        for (const [cluster, c] of Object.entries(s.clients))
-          for (const [verb, n] of c.requestCounts) this.inc({ cluster, verb }, n);
-      },
-    });
+    /** A counter read at scrape time from each API client's own counts (label rows per client). */
+    const clientCounter = (
+      name: string,
+      help: string,
+      labelNames: string[],
+      rows: (c: ClientCounts) => Iterable<[Record<string, string>, number]>,
+    ) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['cluster', ...labelNames],
+        registers: [this.registry],
+        collect() {
+          const s = src();
+          if (!s) return;
+          this.reset();
+          for (const [cluster, c] of Object.entries(s.clients))
+            for (const [labels, n] of rows(c)) this.inc({ cluster, ...labels }, n);
+        },
+      });
+    clientCounter(
+      'fedlet_api_requests_total',
+      'Requests fedlet made to the upper and lower API servers, by verb',
+      ['verb'],
+      (c) => [...c.requestCounts].map(([verb, n]) => [{ verb }, n]),
+    );
+    clientCounter(
+      'fedlet_api_writes_total',
+      'Writes fedlet made to the upper and lower API servers, by verb and resource (resource/subresource)',
+      ['verb', 'resource'],
+      (c) =>
+        [...(c.writeCounts ?? [])].map(([key, n]) => {
+          const [verb = '', resource = ''] = key.split(' ');
+          return [{ verb, resource }, n];
+        }),
+    );
   }
 
   /** Connects the scrape-time metrics to the objects that own the numbers. */

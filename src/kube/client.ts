@@ -81,6 +81,17 @@ export function buildQuery(query: RequestOptions['query']): string {
   return s ? `?${s}` : '';
 }
 
+/**
+ * "resource" or "resource/subresource" of an API path: /api/v1/namespaces/a/pods/b/status → pods/status,
+ * /apis/coordination.k8s.io/v1/namespaces/n/leases/x → leases, /api/v1/namespaces/a → namespaces.
+ */
+export function resourceOfPath(path: string): string {
+  const segs = path.split('?')[0]!.split('/').filter(Boolean);
+  let rest = segs[0] === 'api' ? segs.slice(2) : segs[0] === 'apis' ? segs.slice(3) : segs;
+  if (rest[0] === 'namespaces' && rest.length > 2) rest = rest.slice(2);
+  return rest.length > 2 ? `${rest[0]}/${rest[2]}` : (rest[0] ?? '');
+}
+
 export class KubeClient {
   readonly server: URL;
   private readonly agent: https.Agent | http.Agent;
@@ -88,6 +99,8 @@ export class KubeClient {
   private readonly userAgent: string;
   /** Requests issued, by verb (GET, POST, PUT, PATCH, DELETE, WATCH): for metrics and benchmarks. */
   readonly requestCounts = new Map<string, number>();
+  /** Writes issued, by "VERB resource[/subresource]" (e.g. "PATCH pods/status"): what fedlet writes, for metrics. */
+  readonly writeCounts = new Map<string, number>();
   /** Freshness of the informer caches fed by this client (for /readyz). */
   readonly caches = new CacheHealth();
   private readonly fence?: WriteFence;
@@ -132,6 +145,10 @@ export class KubeClient {
       this.fence?.check(method, path, opts.query);
     }
     this.count(method);
+    if (method !== 'GET') {
+      const k = `${method} ${resourceOfPath(path)}`;
+      this.writeCounts.set(k, (this.writeCounts.get(k) ?? 0) + 1);
+    }
     const pathAndQuery = path + buildQuery(opts.query);
     const ro = await this.httpOptions(method, pathAndQuery);
     ro.agent = this.agent;

@@ -99,6 +99,7 @@ export interface PodSpec {
   priority?: number;
   priorityClassName?: string;
   preemptionPolicy?: string;
+  runtimeClassName?: string;
   serviceAccountName?: string;
   serviceAccount?: string;
   automountServiceAccountToken?: boolean;

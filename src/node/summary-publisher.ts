@@ -1,5 +1,6 @@
 // Publishes the provider's scheduling summary (format: src/scheduling-summary.ts) as a ConfigMap in the
-// upper cluster, for the scheduler extender. Written when it changes, at most once per minInterval.
+// upper cluster, for the scheduler extender. Written when its content changes (not its generation time;
+// also not after a restart that finds it as published), at most once per minInterval.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeApi } from '../kube/client.js';
@@ -15,6 +16,15 @@ import {
   SUMMARY_MAX_BYTES,
   type ClusterSummary,
 } from '../scheduling-summary.js';
+
+/** A published summary without its generation time: the same content needs no write. */
+function contentOf(body: string): string {
+  try {
+    return JSON.stringify({ ...(JSON.parse(body) as object), generated: undefined });
+  } catch {
+    return body;
+  }
+}
 
 export class SummaryPublisher {
   private dirty = true;
@@ -38,10 +48,13 @@ export class SummaryPublisher {
   /** The summary this node published last (e.g. by the process before a restart), if any. */
   async readPublished(): Promise<ClusterSummary | undefined> {
     try {
-      const cm = await this.o.client.get<{ data?: Record<string, string> }>(
+      const cm = await this.o.client.get<{ metadata?: { labels?: Record<string, string> }; data?: Record<string, string> }>(
         `/api/v1/namespaces/${this.o.namespace}/configmaps/${this.name}`,
       );
       const body = cm.data?.[SUMMARY_DATA_KEY];
+      // After a restart with nothing changed, the first publish finds this body and writes nothing.
+      const labels = this.labels();
+      if (body && Object.entries(labels).every(([k, v]) => cm.metadata?.labels?.[k] === v)) this.last = contentOf(body);
       return body ? parseSummary(body) : undefined;
     } catch (e) {
       if (!isNotFound(e))
@@ -58,13 +71,18 @@ export class SummaryPublisher {
     this.wake?.();
   }
 
+  private labels(): Record<string, string> {
+    return { [LABEL_SUMMARY]: 'true', [LABEL_NODE]: this.o.nodeName };
+  }
+
   private get name(): string {
     return summaryConfigMapName(this.o.nodeName);
   }
 
   async publish(): Promise<void> {
     const body = encodeSummary(this.o.summary());
-    if (body === this.last) return;
+    const content = contentOf(body);
+    if (content === this.last) return;
     if (body.length > (this.o.maxBytes ?? SUMMARY_MAX_BYTES)) {
       this.o.log.error({ bytes: body.length }, 'scheduling summary too large to publish; the extender will not filter this node');
       return;
@@ -75,7 +93,7 @@ export class SummaryPublisher {
       metadata: {
         name: this.name,
         namespace: this.o.namespace,
-        labels: { [LABEL_SUMMARY]: 'true', [LABEL_NODE]: this.o.nodeName },
+        labels: this.labels(),
       },
       data: { [SUMMARY_DATA_KEY]: body },
     };
@@ -89,7 +107,7 @@ export class SummaryPublisher {
         if (!isAlreadyExists(e2)) throw e2;
       }
     }
-    this.last = body;
+    this.last = content;
     // kube-scheduler does not watch the summary. A pod the extender rejected is retried on cluster
     // events; touching the virtual Node (an annotation naming the summary version) is that event.
     const version = createHash('sha256').update(body).digest('hex').slice(0, 16);

@@ -2,9 +2,10 @@
 // fedlet (upper cluster) and directly in the lower cluster — and printed with their ratio, because
 // absolute numbers on a shared 2-core machine mean little. Run: npm run bench
 //   BENCH_SINGLE=20 BENCH_BURST=1000 BENCH_LARGE=10000 BENCH_STREAM_MB=64 (defaults) tune the sizes;
-//   BENCH_ONLY=extender|pods,real,storage,burst,streams,large picks parts (default: all; `real` needs root and
-//   sandbox/netns-run.sh: pod start on a real kubelet node, BENCH_REAL=10 pods each way; `storage`: pod
-//   with a new claim, test/bench/storage.ts, BENCH_STORAGE=10 pods each way).
+//   BENCH_ONLY=extender|pods,real,storage,burst,streams,restart,large picks parts (default: all; `real` needs
+//   root and sandbox/netns-run.sh: pod start on a real kubelet node, BENCH_REAL=10 pods each way; `storage`:
+//   pod with a new claim, test/bench/storage.ts, BENCH_STORAGE=10 pods each way; `restart`: writes after
+//   restarting fedlet with BENCH_RESTART=100 more unchanged pods, see restart.ts).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
@@ -24,15 +25,17 @@ import { freePerNode, type LowerNode } from '../../provider/capacity.js';
 import { toMilli } from '../../src/util/quantity.js';
 import { benchStorage } from './storage.js';
 import type { Pod } from '../../src/kube/types.js';
+import { benchRestart } from './restart.js';
 
 const num = (name: string, d: number) => Number(process.env[name] ?? d);
 const SINGLE = num('BENCH_SINGLE', 20);
 const BURST = num('BENCH_BURST', 1000);
 const LARGE = num('BENCH_LARGE', 10000);
 const STREAM_MB = num('BENCH_STREAM_MB', 64);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'extender,pods,real,storage,burst,streams,large').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'extender,pods,real,storage,burst,streams,restart,large').split(','));
 const REAL = num('BENCH_REAL', 10);
 const STORAGE = num('BENCH_STORAGE', 10);
+const RESTART = num('BENCH_RESTART', 100);
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
 function cpuSeconds(pid: number): number {
@@ -87,7 +90,7 @@ const pct = (xs: number[], p: number) => {
 
 function benchNodes(i: number): KwokNodeSpec[] {
   // 1100 pod slots per node: room for every benchmark pod plus the single-pod runs.
-  const count = Math.max(2, Math.ceil((LARGE + BURST + 2 * SINGLE) / 1000) + 1);
+  const count = Math.max(2, Math.ceil((LARGE + BURST + RESTART + 2 * SINGLE) / 1000) + 1);
   return Array.from({ length: count }, (_, j) => ({
     name: `kwok-node-${j}`,
     cpu: '1000',
@@ -516,6 +519,9 @@ async function main(): Promise<void> {
         echo.close();
       }
     }
+
+    if (ONLY.has('restart'))
+      await benchRestart({ s, upper, ns, pods: RESTART, burst, countReady, fedletMetrics: () => kubeletMetrics(s), note });
 
     // 4. RSS at a large number of managed pods
     if (ONLY.has('large') && LARGE > BURST) {

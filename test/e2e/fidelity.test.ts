@@ -702,3 +702,113 @@ describe('what the extender assumed holds below', () => {
     }
   });
 });
+
+describe('RuntimeClass and PriorityClass below', () => {
+  interface ClassPod {
+    spec: {
+      runtimeClassName?: string;
+      priorityClassName?: string;
+      priority?: number;
+      preemptionPolicy?: string;
+      overhead?: Record<string, string>;
+    };
+  }
+  const classes = (runtime: string, overheadCpu: string, priority: string, value: number, extra: Record<string, unknown> = {}) =>
+    [
+      {
+        apiVersion: 'node.k8s.io/v1',
+        kind: 'RuntimeClass',
+        metadata: { name: runtime },
+        handler: 'runc',
+        overhead: { podFixed: { cpu: overheadCpu } },
+      },
+      { apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: priority }, value, ...extra },
+    ]
+      .map((o) => JSON.stringify(o))
+      .join('\n');
+  const classPod = (name: string, cluster: string) =>
+    podManifest(name, { ...onCluster(cluster), runtimeClassName: 'fast', priorityClassName: 'important' });
+  const kinds = ['runtimeclass/fast', 'priorityclass/important'];
+
+  beforeAll(async () => {
+    await kubectl(upper, ['apply', '-f', '-'], { input: classes('fast', '10m', 'important', 1000) });
+    // Lower cluster 1 has them under other settings (and the RuntimeClass under another name); lower 2 has neither.
+    await kubectl(lower1, ['apply', '-f', '-'], {
+      input: classes('fast-below', '20m', 'important', 500, { preemptionPolicy: 'Never' }),
+    });
+  });
+  afterAll(async () => {
+    await kubectl(upper, ['delete', ...kinds, '--ignore-not-found']).catch(() => undefined);
+    await kubectl(lower1, ['delete', 'runtimeclass/fast-below', 'priorityclass/important', '--ignore-not-found']).catch(
+      () => undefined,
+    );
+  });
+
+  it('a class the lower cluster has (under its runtimeClassMap name) stays on the lower pod, whose overhead and priority come from the lower classes', async () => {
+    // fedlet of cluster 1 restarted with the name map.
+    await stopFedlet(s, f1.cluster);
+    await kubectl(upper, ['delete', 'lease', `${f1.nodeName}-leader`, '-n', 'kube-node-lease', '--ignore-not-found']);
+    startFedlet(s, f1.cluster, { FEDLET_RUNTIME_CLASS_MAP: 'fast=fast-below' });
+    saveState(s);
+    await waitForNodesReady(s, [f1.nodeName], 90_000);
+    await kubectl(upper, ['apply', '-f', '-'], { input: classPod('classy', f1.cluster) });
+    await eventually(async () => expect(isReady(await getPod('classy'))).toBe(true), {
+      timeoutMs: 90_000,
+      what: 'classy Running',
+    });
+    const up = await kubectlJson<ClassPod>(upper, ['get', 'pod', 'classy', '-n', ns]);
+    expect(up.spec).toMatchObject({
+      runtimeClassName: 'fast',
+      priorityClassName: 'important',
+      priority: 1000,
+      overhead: { cpu: '10m' },
+    });
+    const low = await kubectlJson<ClassPod>(lower1, ['get', 'pod', 'classy', '-n', lowerNs1]);
+    expect(low.spec).toMatchObject({
+      runtimeClassName: 'fast-below',
+      overhead: { cpu: '20m' },
+      priorityClassName: 'important',
+      priority: 500,
+      preemptionPolicy: 'Never',
+    });
+    const reasons = (await events('classy')).map((e) => e.reason);
+    expect(reasons).not.toContain('RuntimeClassNotFound');
+    expect(reasons).not.toContain('PriorityClassNotFound');
+    await kubectl(upper, ['delete', 'pod', 'classy', '-n', ns, '--wait=true', '--timeout=60s']);
+  });
+
+  it('classes the lower cluster lacks are dropped with overhead and priority; the pod runs and says so in Warning events', async () => {
+    await kubectl(upper, ['apply', '-f', '-'], { input: classPod('classless', f2.cluster) });
+    await eventually(async () => expect(isReady(await getPod('classless'))).toBe(true), {
+      timeoutMs: 90_000,
+      what: 'classless Running',
+    });
+    const low = await kubectlJson<ClassPod>(lower2, ['get', 'pod', 'classless', '-n', lowerNs2]);
+    expect(low.spec.runtimeClassName).toBeUndefined();
+    expect(low.spec.overhead).toBeUndefined();
+    expect(low.spec.priorityClassName).toBeUndefined();
+    expect(low.spec.priority ?? 0).toBe(0); // the lower default: no global default PriorityClass there
+    const ev = await eventually(
+      async () => {
+        const ev = await events('classless');
+        if (!ev.some((e) => e.reason === 'RuntimeClassNotFound') || !ev.some((e) => e.reason === 'PriorityClassNotFound'))
+          throw new Error(`events: ${ev.map((e) => e.reason).join(',')}`);
+        return ev;
+      },
+      { what: 'class events' },
+    );
+    const rc = ev.find((e) => e.reason === 'RuntimeClassNotFound')!;
+    expect(rc.type).toBe('Warning');
+    expect(rc.message).toBe(
+      `lower cluster ${f2.cluster} has no RuntimeClass "fast": the pod runs there without runtimeClassName and overhead`,
+    );
+    const pc = ev.find((e) => e.reason === 'PriorityClassNotFound')!;
+    expect(pc.type).toBe('Warning');
+    expect(pc.message).toMatch(
+      new RegExp(
+        `^lower cluster ${f2.cluster} has no PriorityClass "important": the pod runs there without priorityClassName, priority and preemptionPolicy`,
+      ),
+    );
+    await kubectl(upper, ['delete', 'pod', 'classless', '-n', ns, '--wait=true', '--timeout=60s']);
+  });
+});
