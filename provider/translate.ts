@@ -6,6 +6,7 @@ import type { Container, EnvVar, Pod, PodSpec, Volume } from '../src/kube/types.
 import {
   ANNOTATION_LAST_APPLIED,
   LABEL_ORIGIN,
+  LABEL_POOL,
   LABEL_UPPER_NAME,
   LABEL_UPPER_NAMESPACE,
   LABEL_UPPER_UID,
@@ -18,7 +19,7 @@ import {
   ROOT_CA_CONFIGMAP,
   type ServiceAccountOptions,
 } from './service-account.js';
-import { lowerConstraints, lowerSchedulingFields } from './lower-affinity.js';
+import { lowerConstraints, lowerSchedulingFields, withPool, type Requirement } from './lower-affinity.js';
 
 /** The pod asks for something fedlet cannot provide in a lower cluster. `field` is a JSON path. */
 export interface UnsupportedField {
@@ -40,6 +41,8 @@ export interface TranslateContext {
    * scheduler extender checked against the lower nodes) are kept on the lower pod.
    */
   virtualNodeLabels?: Record<string, string>;
+  /** The node pool the pod was placed in (provider/pools.ts): its requirements hold below, its name labels the pod. */
+  pool?: { name: string; requirements: Requirement[] };
 }
 
 /** The first pod feature that cannot work in a lower cluster, naming the field; undefined when none. */
@@ -166,7 +169,11 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
   ] as const)
     delete spec[k];
   // Constraints on lower-node keys (checked by the extender against lower nodes) hold below too.
-  if (ctx.virtualNodeLabels) Object.assign(spec, lowerSchedulingFields(lowerConstraints(pod, ctx.virtualNodeLabels)));
+  if (ctx.virtualNodeLabels || ctx.pool)
+    Object.assign(
+      spec,
+      lowerSchedulingFields(withPool(lowerConstraints(pod, ctx.virtualNodeLabels ?? {}), ctx.pool?.requirements)),
+    );
   spec.containers = src.containers.map((c) => translateContainer(c, pod, ctx));
   if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, pod, ctx));
   // Service-account identity and token volumes (see service-account.ts).
@@ -189,7 +196,11 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
     metadata: {
       name: pod.metadata.name,
       namespace: ctx.lowerNamespace,
-      labels: { ...(pod.metadata.labels ?? {}), ...ownershipLabels(ctx, pod.metadata) },
+      labels: {
+        ...(pod.metadata.labels ?? {}),
+        ...ownershipLabels(ctx, pod.metadata),
+        ...(ctx.pool ? { [LABEL_POOL]: ctx.pool.name } : {}),
+      },
       annotations,
     },
     spec,
