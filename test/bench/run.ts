@@ -2,8 +2,8 @@
 // fedlet (upper cluster) and directly in the lower cluster — and printed with their ratio, because
 // absolute numbers on a shared 2-core machine mean little. Run: npm run bench
 //   BENCH_SINGLE=20 BENCH_BURST=1000 BENCH_LARGE=10000 BENCH_STREAM_MB=64 (defaults) tune the sizes;
-//   BENCH_ONLY=extender|pods,real,burst,streams,large picks parts (default: all; `real` needs root and
-//   sandbox/netns-run.sh: pod start on a real kubelet node, BENCH_REAL=10 pods each way).
+//   BENCH_ONLY=extender|pods,real,burst,streams,large,pools picks parts (default: all; `real` needs root and
+//   sandbox/netns-run.sh: pod start on a real kubelet node, BENCH_REAL=10 pods each way; `pools`: see pools.ts).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
@@ -22,13 +22,14 @@ import type { ClusterSummary } from '../../src/scheduling-summary.js';
 import { freePerNode, type LowerNode } from '../../provider/capacity.js';
 import { toMilli } from '../../src/util/quantity.js';
 import type { Pod } from '../../src/kube/types.js';
+import { benchPools } from './pools.js';
 
 const num = (name: string, d: number) => Number(process.env[name] ?? d);
 const SINGLE = num('BENCH_SINGLE', 20);
 const BURST = num('BENCH_BURST', 1000);
 const LARGE = num('BENCH_LARGE', 10000);
 const STREAM_MB = num('BENCH_STREAM_MB', 64);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'extender,pods,real,burst,streams,large').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'extender,pods,real,burst,streams,large,pools').split(','));
 const REAL = num('BENCH_REAL', 10);
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
@@ -401,6 +402,7 @@ async function main(): Promise<void> {
         ),
       ]);
     }
+    if (ONLY.has('pools')) await benchPools(s, note);
     // 1b. pod start → Ready on a real kubelet node (containerd, runc, CNI), via fedlet and directly. The
     // kwok nodes are cordoned meanwhile, so the lower scheduler can only pick the real node.
     const realNode = s.realNodes?.[0];
