@@ -378,7 +378,11 @@ export class LowerProvider implements Provider {
       if (v) v.setPool(p);
       else this.poolViews.set(p.name, new PoolProvider(this, p, this.poolContext()));
     }
-    for (const name of [...this.poolViews.keys()]) if (!next.some((p) => p.name === name)) this.poolViews.delete(name);
+    for (const [name, view] of this.poolViews)
+      if (!next.some((p) => p.name === name)) {
+        view.close();
+        this.poolViews.delete(name);
+      }
     for (const v of this.poolViews.values()) v.recompute();
     if (changed) for (const l of this.poolSetListeners) l();
     this.sweepVanishedPools();

@@ -65,6 +65,7 @@ export class PoolProvider implements Provider {
   private readonly listeners: Array<() => void> = [];
   private readonly summaryListeners: Array<() => void> = [];
   private readonly bounce: BounceBack;
+  private closed = false;
 
   constructor(
     private readonly lp: PoolBacking,
@@ -82,9 +83,14 @@ export class PoolProvider implements Provider {
   setPool(p: Pool): void {
     this.pool = p;
   }
+  /** The pool is gone: its listeners (registered on the shared provider for good) hear nothing more. */
+  close(): void {
+    this.closed = true;
+  }
 
   /** Recomputes the node state; listeners hear of a change, summary listeners of every recompute. */
   recompute(): void {
+    if (this.closed) return;
     for (const l of this.summaryListeners) l();
     const next = this.compute();
     if (JSON.stringify(next) === JSON.stringify(this.state)) return;
@@ -173,6 +179,7 @@ export class PoolProvider implements Provider {
    * only if the upper pod is bound here (so a change is never handed to a node that would delete it).
    */
   private mine(key: string, strict: boolean): boolean {
+    if (this.closed) return false;
     const pool = this.lp.podsOps.poolOf(key);
     if (pool === this.pool.name) return true;
     if (typeof pool === 'string') return false;
