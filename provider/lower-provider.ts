@@ -269,6 +269,29 @@ export class LowerProvider implements Provider {
     const gone = await collectNamespaces({ lower: this.o.client, nodeName: this.o.nodeName, log: this.o.log }, wanted);
     for (const ns of gone) this.podsOps.forgetNamespace(ns);
   }
+  /**
+   * Pool mode: garbage collection for every pool node at once. Calls while one runs join it and cause
+   * one more run after it (pool nodes start together; one pass serves them all).
+   */
+  collectPoolGarbage(livePods: () => Pod[] | undefined): Promise<void> {
+    if (this.gcRunning) {
+      this.gcAgain = true;
+      return this.gcRunning;
+    }
+    const run = async () => {
+      do {
+        this.gcAgain = false;
+        const all = livePods();
+        if (!all) throw new Error('not every pool node has synced its pods yet');
+        await this.collectGarbage(all);
+      } while (this.gcAgain);
+    };
+    this.gcRunning = run().finally(() => (this.gcRunning = undefined));
+    return this.gcRunning;
+  }
+  private gcRunning?: Promise<void>;
+  private gcAgain = false;
+
   onPodChange(listener: (upperKey: string) => void): void {
     this.podsOps.onChange(listener);
   }

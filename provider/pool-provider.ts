@@ -33,9 +33,9 @@ export interface PoolBacking extends Pick<
   | 'resourceMetrics'
   | 'podLogs'
   | 'openPodStream'
-  | 'collectGarbage'
 > {
   readonly podsOps: LowerPods;
+  collectPoolGarbage(livePods: () => Pod[] | undefined): Promise<void>;
   lowerNodes(): Map<string, LowerNode>;
   nodeStateOf(nodes: LowerNode[], extraLabels: Record<string, string>, what: string): ProviderNodeState;
   summaryOf(node: string, nodes: LowerNode[], avoid: Record<string, string>): ClusterSummary;
@@ -154,10 +154,8 @@ export class PoolProvider implements Provider {
     return this.lp.podsOps.knownUpperKeys(this.pool.name);
   }
   /** Dependencies are shared by every pool's pods: collected against all of them, once all are known. */
-  async collectGarbage(): Promise<void> {
-    const all = this.ctx.upperPods?.all();
-    if (!all) throw new Error('not every pool node has synced its pods yet');
-    await this.lp.collectGarbage(all);
+  collectGarbage(): Promise<void> {
+    return this.lp.collectPoolGarbage(() => this.ctx.upperPods?.all());
   }
   onPodChange(listener: (upperKey: string) => void): void {
     this.lp.onPodChange((key) => {

@@ -46,7 +46,11 @@ function backing(lowerPools: Record<string, string | null>) {
     onPodChange: (l: (k: string) => void) => changeListeners.push(l),
     onPodEvent: () => undefined,
     podCachesSynced: async () => undefined,
-    collectGarbage: async (pods: Pod[]) => void gc.push(pods),
+    collectPoolGarbage: async (live: () => Pod[] | undefined) => {
+      const pods = live();
+      if (!pods) throw new Error('not every pool node has synced its pods yet');
+      gc.push(pods);
+    },
   } as unknown as PoolBacking;
   return { b, emit: (k: string) => changeListeners.forEach((l) => l(k)), deleted, ensured, gc };
 }
