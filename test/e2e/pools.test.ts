@@ -1,6 +1,7 @@
 // Node pools through real components: a fedlet of its own (cluster name "pools") over lower-2, grouping
 // kwok GPU nodes of two models by their model label. It runs beside the sandbox's fedlets and touches
 // only its own nodes, namespace and lower objects; everything it adds is removed at the end.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKwokNode } from '../../sandbox/cluster.js';
@@ -239,8 +240,15 @@ describe.skipIf(s.external)('node pools', () => {
       return list.items;
     };
     const before = await eventually(running, { timeoutMs: 120_000, what: 'every pool pod Running' });
+    const served = () => readFileSync(logFile, 'utf8').split('"msg":"serving pool nodes"').length - 1;
+    const servedBefore = served();
     await stopProcess(fedlet!, 'SIGKILL');
     startPoolsFedlet();
+    // The new process leads (after the killed one's leader lease ran out) and serves the pools again.
+    await eventually(async () => expect(served()).toBe(servedBefore + 1), {
+      timeoutMs: 120_000,
+      what: 'the restarted fedlet serving its pool nodes',
+    });
     await waitForNodesReady(s, [A100, H100], 120_000);
     await eventually(
       async () => {
