@@ -12,6 +12,7 @@ import {
   LABEL_ORIGIN,
   STORAGE_PROVISIONER,
 } from '../src/labels.js';
+import { parseQuantity, QuantityError } from '../src/util/quantity.js';
 import { ownershipAnnotations, ownershipLabels } from './translate.js';
 
 export interface StorageClassObj extends KubeObject {
@@ -27,8 +28,25 @@ export interface ClaimObj extends KubeObject {
     volumeMode?: string;
     volumeName?: string;
     resources?: { requests?: Record<string, string> };
+    dataSource?: DataSource;
+    dataSourceRef?: DataSource;
   };
-  status?: { phase?: string; capacity?: Record<string, string> };
+  status?: { phase?: string; capacity?: Record<string, string>; conditions?: ClaimCondition[] };
+}
+
+interface DataSource {
+  apiGroup?: string;
+  kind?: string;
+  name?: string;
+}
+
+export interface ClaimCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastProbeTime?: string | null;
+  lastTransitionTime?: string | null;
 }
 
 export interface VolumeObj extends KubeObject {
@@ -158,6 +176,16 @@ export function desiredUpperVolume(
   };
 }
 
+/**
+ * Why fedlet cannot provision a claim at all, or undefined. A data source (snapshot, clone, populator)
+ * names an upper object the lower cluster does not have: the lower claim would silently start empty.
+ */
+export function unsupportedClaim(c: ClaimObj): string | undefined {
+  const src = c.spec?.dataSourceRef ?? c.spec?.dataSource;
+  if (!src) return undefined;
+  return `claims with a data source (${src.kind ?? '?'} ${src.name ?? '?'}: snapshots, clones and volume populators) are not supported by fedlet storage classes; the lower claim would start empty`;
+}
+
 /** The upper claims a pod's volumes use: persistentVolumeClaim volumes and generic ephemeral volumes. */
 export function podClaims(pod: Pod): Array<{ volume: string; claim: string; ephemeral: boolean }> {
   const out: Array<{ volume: string; claim: string; ephemeral: boolean }> = [];
@@ -172,4 +200,91 @@ export function podClaims(pod: Pod): Array<{ volume: string; claim: string; ephe
 export function releaseAction(pv: VolumeObj): 'delete' | 'retain' | 'none' {
   if (pv.status?.phase !== 'Released') return 'none';
   return pv.spec?.persistentVolumeReclaimPolicy === 'Retain' ? 'retain' : 'delete';
+}
+
+/** The condition fedlet sets on an upper claim whose growth the lower cluster cannot take. */
+export const CONDITION_RESIZE_ERROR = 'ControllerResizeError';
+export const REASON_EXPANSION_REFUSED = 'ExpansionRefused';
+
+function storageOf(list: Record<string, string> | undefined): bigint | undefined {
+  const q = list?.storage;
+  if (q === undefined) return undefined;
+  try {
+    return parseQuantity(q);
+  } catch (e) {
+    if (e instanceof QuantityError) return undefined;
+    throw e;
+  }
+}
+
+/** a > b for storage quantities; unparsable or missing values never compare greater. */
+export function storageGreater(a: string | undefined, b: string | undefined): boolean {
+  const x = storageOf(a === undefined ? undefined : { storage: a });
+  const y = storageOf(b === undefined ? undefined : { storage: b });
+  return x !== undefined && (y === undefined || x > y);
+}
+
+/**
+ * What an upper claim's size asks of its lower claim. The lower claim grows only when its class allows
+ * expansion; shrinking is refused by the API server already and never asked for.
+ */
+export type ExpansionAction = { kind: 'none' } | { kind: 'expand'; size: string } | { kind: 'refuse'; message: string };
+
+export function expansionAction(
+  upper: ClaimObj,
+  lower: ClaimObj,
+  lowerClass: StorageClassObj | undefined,
+  cluster: string,
+): ExpansionAction {
+  const want = upper.spec?.resources?.requests?.storage;
+  const has = lower.spec?.resources?.requests?.storage;
+  if (!storageGreater(want, has)) return { kind: 'none' };
+  const where = `lower claim ${lower.metadata?.namespace}/${lower.metadata?.name} in cluster ${cluster}`;
+  if (!lowerClass)
+    return {
+      kind: 'refuse',
+      message: `cannot grow to ${want}: the class of the ${where} (${lower.spec?.storageClassName ?? 'none'}) does not exist there`,
+    };
+  if (lowerClass.allowVolumeExpansion !== true)
+    return {
+      kind: 'refuse',
+      message: `cannot grow to ${want}: lower storage class ${lowerClass.metadata?.name} of the ${where} does not allow volume expansion; the claim stays at ${has}`,
+    };
+  return { kind: 'expand', size: want! };
+}
+
+/**
+ * The status fedlet writes on a bound upper claim: the lower claim's capacity once it is larger than what
+ * the upper claim shows (capacity never shrinks), the lower claim's conditions (resize progress and
+ * errors), plus a ControllerResizeError condition while a growth is refused. undefined: nothing to write.
+ */
+export function upperClaimStatus(
+  upper: ClaimObj,
+  lower: ClaimObj,
+  refusal: string | undefined,
+  now: string,
+): { capacity?: Record<string, string>; conditions: ClaimCondition[] } | undefined {
+  const lowerCap = lower.status?.capacity?.storage;
+  const upperCap = upper.status?.capacity?.storage;
+  const capacity = lower.status?.phase === 'Bound' && storageGreater(lowerCap, upperCap) ? { storage: lowerCap! } : undefined;
+  const current = upper.status?.conditions ?? [];
+  const conditions: ClaimCondition[] = (lower.status?.conditions ?? []).filter((c) => c.type !== CONDITION_RESIZE_ERROR);
+  if (refusal) {
+    const prev = current.find((c) => c.type === CONDITION_RESIZE_ERROR && c.message === refusal);
+    conditions.push(
+      prev ?? {
+        type: CONDITION_RESIZE_ERROR,
+        status: 'True',
+        reason: REASON_EXPANSION_REFUSED,
+        message: refusal,
+        lastProbeTime: null,
+        lastTransitionTime: now,
+      },
+    );
+  } else {
+    const lowerError = (lower.status?.conditions ?? []).find((c) => c.type === CONDITION_RESIZE_ERROR);
+    if (lowerError) conditions.push(lowerError);
+  }
+  if (!capacity && JSON.stringify(conditions) === JSON.stringify(current)) return undefined;
+  return { ...(capacity ? { capacity } : {}), conditions };
 }

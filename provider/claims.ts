@@ -25,8 +25,14 @@ import {
   LABEL_UPPER_UID,
 } from '../src/labels.js';
 import { WorkQueue } from '../src/pods/work-queue.js';
+import type { LowerNamespaces } from './lower-namespaces.js';
 import {
   chooseLowerClass,
+  expansionAction,
+  REASON_EXPANSION_REFUSED,
+  storageGreater,
+  unsupportedClaim,
+  upperClaimStatus,
   desiredLowerClaim,
   desiredUpperVolume,
   isFedletClass,
@@ -49,7 +55,7 @@ export interface LowerClaimsOptions {
   /** Upper class → lower class; unmapped fedlet classes use the lower cluster's default class. */
   storageClassMap: Record<string, string>;
   lowerNamespaceOf: (upperNs: string) => string;
-  ensureLowerNamespace: (lowerNs: string, upperNs: string) => Promise<void>;
+  namespaces: LowerNamespaces;
   events: EventRecorder;
   /** The storage part of the scheduling summary may have changed. */
   onSummaryChange: () => void;
@@ -82,7 +88,7 @@ function slimClaim(c: ClaimObj): ClaimObj {
       },
     },
     spec: c.spec,
-    status: { phase: c.status?.phase, capacity: c.status?.capacity },
+    status: { phase: c.status?.phase, capacity: c.status?.capacity, conditions: c.status?.conditions },
   };
 }
 
@@ -124,8 +130,11 @@ export class LowerClaims {
     this.upperVolumes.addHandlers({ onAdd: volKey, onUpdate: volKey, onDelete: volKey });
     const lowerKey = (c: ClaimObj) => {
       this.queue.add(`lower:${c.metadata?.namespace}/${c.metadata?.name}`);
-      const pv = c.metadata?.annotations?.[ANNOTATION_UPPER_PV];
-      if (pv) this.queue.add(`pv:${pv}`);
+      const a = c.metadata?.annotations;
+      if (a?.[ANNOTATION_UPPER_PV]) this.queue.add(`pv:${a[ANNOTATION_UPPER_PV]}`);
+      // Its capacity and conditions are mirrored onto the upper claim.
+      if (a?.[LABEL_UPPER_NAMESPACE] && a[LABEL_UPPER_NAME])
+        this.queue.add(`claim:${a[LABEL_UPPER_NAMESPACE]}/${a[LABEL_UPPER_NAME]}`);
     };
     this.lowerClaims.addHandlers({ onAdd: lowerKey, onUpdate: lowerKey, onDelete: lowerKey });
     this.lowerEvents = new Informer<ClaimEvent>({
@@ -152,6 +161,14 @@ export class LowerClaims {
     const classes = () => o.onSummaryChange();
     for (const inf of [this.upperClasses, this.lowerClasses])
       inf.addHandlers({ onAdd: classes, onUpdate: classes, onDelete: classes });
+    // Whether a claim may grow depends on its lower class: a class change re-decides every bound claim.
+    const boundClaims = () => {
+      for (const v of this.upperVolumes.list()) {
+        const r = v.spec?.claimRef;
+        if (r?.namespace && r.name) this.queue.add(`claim:${r.namespace}/${r.name}`);
+      }
+    };
+    this.lowerClasses.addHandlers({ onAdd: boundClaims, onUpdate: boundClaims, onDelete: boundClaims });
   }
 
   start(): void {
@@ -250,16 +267,22 @@ export class LowerClaims {
         );
         return;
       }
+      const unsupported = unsupportedClaim(c);
+      if (unsupported) {
+        await this.warnClaim(c, 'ProvisioningFailed', unsupported, true);
+        return;
+      }
       const choice = this.choose(cls!.metadata!.name!);
       if ('reason' in choice) {
         await this.warnClaim(c, 'ProvisioningFailed', choice.reason, true);
         return;
       }
-      await this.o.ensureLowerNamespace(lowerNs, ns);
       try {
-        await this.o.lower.create(
-          `/api/v1/namespaces/${lowerNs}/persistentvolumeclaims`,
-          desiredLowerClaim(c, lowerNs, choice.lower, this.o.nodeName),
+        await this.o.namespaces.write(lowerNs, ns, () =>
+          this.o.lower.create(
+            `/api/v1/namespaces/${lowerNs}/persistentvolumeclaims`,
+            desiredLowerClaim(c, lowerNs, choice.lower, this.o.nodeName),
+          ),
         );
         this.log.info({ claim: key, lowerNamespace: lowerNs, lowerClass: choice.lower }, 'created lower claim');
       } catch (e) {
@@ -283,6 +306,40 @@ export class LowerClaims {
         if (!isAlreadyExists(e)) throw e;
       }
     }
+    if (existing && mine?.spec?.claimRef?.uid === c.metadata.uid) await this.syncSize(c, existing);
+  }
+
+  /**
+   * A bound claim: its growth goes to the lower claim when the lower class allows it (else it is refused
+   * with a reason on the claim), and the lower claim's capacity and resize conditions come back up.
+   */
+  private async syncSize(c: ClaimObj, lower: ClaimObj): Promise<void> {
+    const m = c.metadata!;
+    const lowerKey = `${lower.metadata?.namespace}/${lower.metadata?.name}`;
+    const action = expansionAction(c, lower, this.lowerClasses.get(lower.spec?.storageClassName ?? ''), this.o.clusterName);
+    if (action.kind === 'expand') {
+      await this.o.lower.patch(`/api/v1/namespaces/${lower.metadata!.namespace}/persistentvolumeclaims/${lower.metadata!.name}`, {
+        spec: { resources: { requests: { storage: action.size } } },
+      });
+      this.log.info({ claim: `${m.namespace}/${m.name}`, lowerClaim: lowerKey, size: action.size }, 'expanding lower claim');
+      void this.o.events.record(
+        { kind: 'PersistentVolumeClaim', namespace: m.namespace!, name: m.name!, uid: m.uid },
+        'Normal',
+        'Resizing',
+        `expanding lower claim ${lowerKey} in cluster ${this.o.clusterName} to ${action.size}`,
+      );
+      return; // its status change brings this claim back
+    }
+    const refusal = action.kind === 'refuse' ? action.message : undefined;
+    if (refusal) await this.warnClaim(c, REASON_EXPANSION_REFUSED, refusal);
+    const status = upperClaimStatus(c, lower, refusal, new Date().toISOString());
+    if (!status) return;
+    await this.o.upper.patch(`/api/v1/namespaces/${m.namespace}/persistentvolumeclaims/${m.name}/status`, { status });
+    if (status.capacity)
+      this.log.info(
+        { claim: `${m.namespace}/${m.name}`, capacity: status.capacity.storage },
+        'claim capacity follows the lower claim',
+      );
   }
 
   /** Mirror the lower claim onto our PV; act on a released PV according to its reclaim policy. */
@@ -333,6 +390,12 @@ export class LowerClaims {
       return;
     }
     if (!ours) return;
+    const lowerCap = ours.status?.capacity?.storage;
+    if (ours.status?.phase === 'Bound' && storageGreater(lowerCap, pv.spec?.capacity?.storage)) {
+      // The volume is as large as the lower claim turned out (grown, or provisioned larger than asked).
+      await this.o.upper.patch(`/api/v1/persistentvolumes/${name}`, { spec: { capacity: { storage: lowerCap } } });
+      this.log.info({ volume: name, capacity: lowerCap }, 'volume capacity follows the lower claim');
+    }
     const phase = ours.status?.phase ?? 'Pending';
     const capacity = ours.status?.capacity?.storage ?? '';
     const a = pv.metadata?.annotations ?? {};

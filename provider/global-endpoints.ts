@@ -288,3 +288,25 @@ export class GlobalEndpoints {
     }
   }
 }
+
+/**
+ * serviceEndpoints: local. Slices that an earlier run in global mode left below would go on listing
+ * remote endpoints that nothing updates any more (ready forever, even when their cluster is gone):
+ * delete them. Returns how many were deleted; one list, usually empty, when there are none.
+ */
+export async function removeRemoteSlices(lower: KubeClient, nodeName: string, log: Logger): Promise<number> {
+  const list = await lower.get<{ items: EndpointSlice[] }>('/apis/discovery.k8s.io/v1/endpointslices', {
+    query: { labelSelector: `${LABEL_ORIGIN}=${nodeName},${LABEL_MANAGED_BY}=${MANAGED_BY_FEDLET}` },
+  });
+  let deleted = 0;
+  for (const s of list.items ?? []) {
+    try {
+      await lower.delete(`/apis/discovery.k8s.io/v1/namespaces/${s.metadata.namespace}/endpointslices/${s.metadata.name}`);
+      deleted++;
+      log.info({ upper: upperKeyOf(s), slice: s.metadata.name, verb: 'delete' }, 'reflected remote endpoints');
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+  return deleted;
+}

@@ -40,6 +40,7 @@ import type { ServiceAccountOptions } from './service-account.js';
 import { Reflection } from './reflection.js';
 import type { ServiceTypeMode } from './services.js';
 import { LowerClaims } from './claims.js';
+import { LowerNamespaces } from './lower-namespaces.js';
 import { EventRecorder } from '../src/events.js';
 import { collectNamespaces } from './namespace-gc.js';
 import { partitionPools, poolLabels, poolNodeName, type Pool, type PoolConfig } from './pools.js';
@@ -115,6 +116,7 @@ export class LowerProvider implements Provider {
   readonly podsOps: LowerPods;
   private readonly bounce: BounceBack;
   readonly claims: LowerClaims;
+  private readonly namespaces: LowerNamespaces;
   private readonly stats: LowerStats;
   readonly reflection: Reflection;
   /** Pool mode: the current pools and the provider view of each (created and dropped as pools come and go). */
@@ -156,6 +158,7 @@ export class LowerProvider implements Provider {
       onChange: () => this.scheduleRecompute(),
       log,
     });
+    this.namespaces = new LowerNamespaces({ lower: o.client, nodeName: o.nodeName, log });
     this.claims = new LowerClaims({
       upper: o.upper,
       lower: o.client,
@@ -163,12 +166,13 @@ export class LowerProvider implements Provider {
       clusterName: o.clusterName,
       storageClassMap: o.storageClassMap ?? {},
       lowerNamespaceOf: (ns) => this.podsOps.lowerNamespaceOf(ns),
-      ensureLowerNamespace: (ns, upperNs) => this.podsOps.ensureNamespace(ns, upperNs),
+      namespaces: this.namespaces,
       events: new EventRecorder({ client: o.upper, component: 'fedlet', host: o.nodeName, log }),
       onSummaryChange: () => this.scheduleRecompute(),
       log,
     });
     this.podsOps = new LowerPods({
+      namespaces: this.namespaces,
       claims: this.claims,
       upper: o.upper,
       lower: o.client,
@@ -267,7 +271,7 @@ export class LowerProvider implements Provider {
     if (t) this.o.log.info({ deleted: t }, 'removed service-account token Secrets of pods that are gone');
     const wanted = new Set(livePods.map((p) => this.podsOps.lowerNamespaceOf(p.metadata.namespace!)));
     const gone = await collectNamespaces({ lower: this.o.client, nodeName: this.o.nodeName, log: this.o.log }, wanted);
-    for (const ns of gone) this.podsOps.forgetNamespace(ns);
+    for (const ns of gone) this.namespaces.forget(ns);
   }
   /**
    * Pool mode: garbage collection for every pool node at once. Calls while one runs join it and cause

@@ -1,6 +1,6 @@
 // Lower namespaces fedlet created (label fedlet.io/origin=<node>, set only on creation) go away when no
 // live upper pod of this node maps to them any more — the upper namespace was deleted or emptied — and
-// nothing is left in them: no pod of anyone. Namespaces fedlet did not create are never touched.
+// nothing is left in them: no pod and no claim of anyone. Namespaces fedlet did not create are never touched.
 import type { Logger } from 'pino';
 import { isNotFound, type KubeClient } from '../src/kube/client.js';
 import { METADATA_ONLY_LIST } from '../src/kube/informer.js';
@@ -22,7 +22,7 @@ export function namespaceCandidates(owned: KubeObject[], wanted: Set<string>): s
 
 /**
  * Deletes lower namespaces this fedlet created that `wanted` (the lower namespaces of the live upper
- * pods on the node) does not contain and that hold no pod at all. Returns the names deleted.
+ * pods on the node) does not contain and that hold no pod and no claim at all. Returns the names deleted.
  */
 export async function collectNamespaces(o: NamespaceGcOptions, wanted: Set<string>): Promise<string[]> {
   const list = await o.lower.get<{ items: KubeObject[] }>('/api/v1/namespaces', {
@@ -31,12 +31,18 @@ export async function collectNamespaces(o: NamespaceGcOptions, wanted: Set<strin
   });
   const deleted: string[] = [];
   for (const name of namespaceCandidates(list.items ?? [], wanted)) {
-    // Any pod (ours still terminating, or someone else's): the namespace is in use; look again later.
-    const pods = await o.lower.get<{ items: unknown[] }>(`/api/v1/namespaces/${name}/pods`, {
-      query: { limit: 1 },
-      headers: METADATA_ONLY_LIST,
-    });
-    if (pods.items?.length) continue;
+    // Any pod (ours still terminating, or someone else's) or any claim (a StatefulSet scaled to zero
+    // keeps its data there): the namespace is in use; look again later.
+    let inUse = false;
+    for (const kind of ['pods', 'persistentvolumeclaims']) {
+      const l = await o.lower.get<{ items: unknown[] }>(`/api/v1/namespaces/${name}/${kind}`, {
+        query: { limit: 1 },
+        headers: METADATA_ONLY_LIST,
+      });
+      if (l.items?.length) inUse = true;
+      if (inUse) break;
+    }
+    if (inUse) continue;
     const uid = list.items.find((n) => n.metadata?.name === name)?.metadata?.uid;
     try {
       await o.lower.delete(`/api/v1/namespaces/${name}`, {

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
-import type { KubeObject, Pod, PodStatus } from '../src/kube/types.js';
+import type { Container, KubeObject, Pod, PodStatus } from '../src/kube/types.js';
 import { LABEL_ORIGIN, LABEL_POOL, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
 import type { PodEnsureResult, PodEvent } from '../src/provider.js';
 import { DependencySync, type MissingDependency } from './dependencies.js';
@@ -12,11 +12,13 @@ import { lowerNamespace } from './namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import type { BounceBack } from './bounce-back.js';
 import { upperStatusFromLower } from './pod-status.js';
-import { translatePod, unsupportedField } from './translate.js';
+import { lowerEphemeralContainers, translatePod, unsupportedField, type TranslateContext } from './translate.js';
+import { ephemeralContainersPatch, resizePatch } from './lower-subresources.js';
 import type { Requirement } from './lower-affinity.js';
 import { ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from './service-account.js';
 import { PodIdentityError, TokenSecrets } from './token-secrets.js';
 import type { PodClaimsResult } from './claims.js';
+import type { LowerNamespaces } from './lower-namespaces.js';
 import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
 import {
   CONDITION_LOWER_ACCEPTED,
@@ -47,6 +49,8 @@ export interface LowerPodsOptions {
   /** How long a pod the lower cluster keeps refusing waits before it is failed (bounceAfterSeconds). */
   failRefusedAfterSeconds: number;
   serviceAccounts: ServiceAccountOptions;
+  /** The lower namespaces pods go into (shared with the claims). */
+  namespaces: LowerNamespaces;
   /** Lower claims for the pod's claims of fedlet storage classes. */
   claims?: { forPod(pod: Pod): PodClaimsResult };
   /** The virtual node's labels (to tell lower-node constraints from virtual-node ones). */
@@ -60,6 +64,11 @@ export function upperKeyOf(lower: KubeObject): string | undefined {
   const ns = a?.[LABEL_UPPER_NAMESPACE];
   const name = a?.[LABEL_UPPER_NAME];
   return ns && name ? `${ns}/${name}` : undefined;
+}
+
+/** Image updates and in-place resize compare these. */
+function slimContainer(c: Container): Container {
+  return { name: c.name, image: c.image, ...(c.resources ? { resources: c.resources } : {}) };
 }
 
 /** Keep what status reflection and updates need; drop the rest (memory at 10k pods). */
@@ -77,8 +86,10 @@ function slimLowerPod(p: Pod): Pod {
       deletionTimestamp: p.metadata.deletionTimestamp,
     },
     spec: {
-      containers: p.spec.containers.map((c) => ({ name: c.name, image: c.image })),
-      ...(p.spec.initContainers ? { initContainers: p.spec.initContainers.map((c) => ({ name: c.name, image: c.image })) } : {}),
+      containers: p.spec.containers.map(slimContainer),
+      ...(p.spec.initContainers ? { initContainers: p.spec.initContainers.map(slimContainer) } : {}),
+      // Names only: ephemeral containers are added by name and never change.
+      ...(p.spec.ephemeralContainers ? { ephemeralContainers: p.spec.ephemeralContainers.map((c) => ({ name: c.name })) } : {}),
       activeDeadlineSeconds: p.spec.activeDeadlineSeconds,
       tolerations: p.spec.tolerations,
       nodeName: p.spec.nodeName,
@@ -101,9 +112,19 @@ export class LowerPods {
   private readonly byLowerKey = new Map<string, string>();
   /** upper key → lower pod */
   private readonly byUpperKey = new Map<string, Pod>();
-  private readonly ensuredNamespaces = new Set<string>();
   private readonly listeners: Array<(key: string) => void> = [];
   private readonly eventListeners: Array<(e: PodEvent) => void> = [];
+  /**
+   * upper key → ephemeral containers the lower API server refused, with its reason: shown as their
+   * waiting state upstairs (a debug session waiting for one sees why). Re-derived by the next sync.
+   */
+  private readonly refusedEphemeral = new Map<string, { names: string[]; message: string }>();
+  /**
+   * upper key → why the lower API server refused the pod's resize (e.g. beyond its lower node, while
+   * within the virtual node): shown as PodResizePending/Infeasible, as a kubelet shows a resize it
+   * cannot do. Re-derived by the next sync.
+   */
+  private readonly refusedResize = new Map<string, string>();
   /** Pods the lower API server refuses to create: backoff and the deadline to fail them. */
   readonly rejections: RejectionTracker;
 
@@ -131,7 +152,11 @@ export class LowerPods {
         const upperKey = upperKeyOf(p);
         if (!upperKey) return;
         this.byLowerKey.delete(`${p.metadata.namespace}/${p.metadata.name}`);
-        if (this.byUpperKey.get(upperKey)?.metadata.uid === p.metadata.uid) this.byUpperKey.delete(upperKey);
+        if (this.byUpperKey.get(upperKey)?.metadata.uid === p.metadata.uid) {
+          this.byUpperKey.delete(upperKey);
+          this.refusedEphemeral.delete(upperKey);
+          this.refusedResize.delete(upperKey);
+        }
         this.emit(upperKey);
       },
     });
@@ -218,37 +243,12 @@ export class LowerPods {
     return p ? (p.metadata.labels?.[LABEL_POOL] ?? null) : undefined;
   }
 
-  async ensureNamespace(ns: string, upperNs: string): Promise<void> {
-    if (this.ensuredNamespaces.has(ns)) return;
-    try {
-      await this.o.lower.get(`/api/v1/namespaces/${ns}`);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      try {
-        await this.o.lower.create('/api/v1/namespaces', {
-          apiVersion: 'v1',
-          kind: 'Namespace',
-          metadata: { name: ns, labels: { [LABEL_ORIGIN]: this.o.nodeName }, annotations: { [LABEL_UPPER_NAMESPACE]: upperNs } },
-        });
-        this.o.log.info({ namespace: ns }, 'created lower namespace');
-      } catch (e2) {
-        if (!isAlreadyExists(e2)) throw e2;
-      }
-    }
-    this.ensuredNamespaces.add(ns);
-  }
-
-  /** The lower namespace was deleted (namespace GC): create it again when a pod needs it. */
-  forgetNamespace(ns: string): void {
-    this.ensuredNamespaces.delete(ns);
-  }
-
   async ensure(upper: Pod, pool?: PoolPlacement): Promise<PodEnsureResult> {
     const upperKey = `${upper.metadata.namespace}/${upper.metadata.name}`;
     const lowerNs = this.lowerNamespaceOf(upper.metadata.namespace!);
     const claims = this.o.claims?.forPod(upper) ?? { kind: 'ok', lowerNames: new Map<string, string>() };
     if (claims.kind === 'waiting') return claims;
-    const ctx = {
+    const ctx: TranslateContext = {
       nodeName: this.o.nodeName,
       clusterName: this.o.clusterName,
       lowerNamespace: lowerNs,
@@ -278,24 +278,26 @@ export class LowerPods {
           message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet`,
         };
       try {
-        await this.ensureNamespace(lowerNs, upper.metadata.namespace!);
-        const missing = await this.deps.ensure(upper, lowerNs);
-        if (missing.required) return missingResult(missing.required);
-        try {
-          await this.tokens.ensure(upper, lowerNs, true);
-        } catch (e) {
-          // No token (or lower account) for the pod yet: it waits, saying why; retried with backoff.
-          if (e instanceof PodIdentityError) return { kind: 'rejected', reason: e.podReason, message: e.message, retry: true };
-          throw e;
-        }
-        await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
-        for (const m of missing.optional)
-          this.emitEvent({ upperKey, type: 'Warning', reason: m.eventReason, message: m.message });
-        this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
+        const waiting = await this.o.namespaces.write(lowerNs, upper.metadata.namespace!, async () => {
+          const missing = await this.deps.ensure(upper, lowerNs);
+          if (missing.required) return missingResult(missing.required);
+          try {
+            await this.tokens.ensure(upper, lowerNs, true);
+          } catch (e) {
+            // No token (or lower account) for the pod yet: it waits, saying why; retried with backoff.
+            if (e instanceof PodIdentityError)
+              return { kind: 'rejected', reason: e.podReason, message: e.message, retry: true } as const;
+            throw e;
+          }
+          await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
+          for (const m of missing.optional)
+            this.emitEvent({ upperKey, type: 'Warning', reason: m.eventReason, message: m.message });
+          this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
+          return undefined;
+        });
+        if (waiting) return waiting;
       } catch (e) {
         if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it
-        // The namespace may be gone or going (deleted by its GC meanwhile): check it again next time.
-        this.ensuredNamespaces.delete(lowerNs);
         const refused = classifyRejection(e);
         if (refused) return this.refused(upper, upperKey, refused, bounceRecord);
         throw e;
@@ -314,25 +316,42 @@ export class LowerPods {
       await this.deleteLower(existing, 0);
       return { kind: 'fail', reason: bounce.reason, message: bounce.message };
     }
-    const patch = lowerPodPatch(existing, desired);
-    if (patch) {
+    const path = `/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name}`;
+    // Each change goes through the endpoint that takes it; a refused one does not hold back the others.
+    const ephemeral = ephemeralContainersPatch(existing, lowerEphemeralContainers(upper, ctx));
+    if (!ephemeral) this.refusedEphemeral.delete(upperKey);
+    const resize = resizePatch(existing, desired);
+    if (!resize) this.refusedResize.delete(upperKey);
+    const updates: Array<[string, string, Record<string, unknown> | undefined]> = [
+      ['update the pod', path, lowerPodPatch(existing, desired)],
+      ['resize the pod', `${path}/resize`, resize],
+      ['add ephemeral containers', `${path}/ephemeralcontainers`, ephemeral],
+    ];
+    let refusedAny = false;
+    for (const [what, target, patch] of updates) {
+      if (!patch) continue;
       try {
-        await this.o.lower.patch(`/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name}`, patch, 'strategic');
+        await this.o.lower.patch(target, patch, 'strategic');
+        this.o.log.debug({ pod: upperKey, change: what }, 'updated lower pod');
+        if (patch === ephemeral) this.refusedEphemeral.delete(upperKey);
+        if (patch === resize) this.refusedResize.delete(upperKey);
       } catch (e) {
         const refused = classifyRejection(e);
         if (!refused) throw e;
-        // The pod runs; only the update is refused: say so on the pod and try again later.
-        this.emitEvent({
-          upperKey,
-          type: 'Warning',
-          reason: REASON_LOWER_REJECTED,
-          message: `lower cluster ${this.o.clusterName} refused to update the pod (${refused.code}): ${refused.message}`,
-        });
-        return { kind: 'recheck', retryAfterMs: 30_000 };
+        // The pod runs; only this change is refused: say so on the pod and try again later.
+        refusedAny = true;
+        const message = `lower cluster ${this.o.clusterName} refused to ${what} (${refused.code}): ${refused.message}`;
+        this.o.log.info(
+          { pod: upperKey, change: what, code: refused.code, lowerMessage: refused.message },
+          'lower cluster refused a change',
+        );
+        if (patch === ephemeral)
+          this.refusedEphemeral.set(upperKey, { names: ephemeral.spec.ephemeralContainers.map((c) => c.name), message });
+        if (patch === resize) this.refusedResize.set(upperKey, message);
+        this.emitEvent({ upperKey, type: 'Warning', reason: REASON_LOWER_REJECTED, message });
       }
-      this.o.log.debug({ pod: upperKey }, 'updated lower pod');
     }
-    return { kind: 'ok' };
+    return refusedAny ? { kind: 'recheck', retryAfterMs: 30_000 } : { kind: 'ok' };
   }
 
   private emitEvent(e: PodEvent): void {
@@ -386,12 +405,42 @@ export class LowerPods {
   status(upper: Pod): PodStatus | undefined {
     const p = this.byUpperKey.get(`${upper.metadata.namespace}/${upper.metadata.name}`);
     if (!p || p.metadata.labels?.[LABEL_UPPER_UID] !== upper.metadata.uid) return undefined;
-    return upperStatusFromLower(p, upper, { nodeIP: this.o.nodeIP, remapper: this.o.remapper });
+    const st = upperStatusFromLower(p, upper, { nodeIP: this.o.nodeIP, remapper: this.o.remapper });
+    const key = `${upper.metadata.namespace}/${upper.metadata.name}`;
+    const refused = this.refusedEphemeral.get(key);
+    const withEphemeral = refused ? withRefusedEphemeral(st, upper, refused) : st;
+    const resizeRefusal = this.refusedResize.get(key);
+    return resizeRefusal ? withRefusedResize(withEphemeral, resizeRefusal) : withEphemeral;
   }
 
   lowerPodFor(upperKey: string): Pod | undefined {
     return this.byUpperKey.get(upperKey);
   }
+}
+
+/** Refused ephemeral containers (none below) wait upstairs, with the lower API server's reason. */
+function withRefusedEphemeral(st: PodStatus, upper: Pod, refused: { names: string[]; message: string }): PodStatus {
+  const have = (st.ephemeralContainerStatuses ?? []) as Array<{ name?: string }>;
+  const add = refused.names
+    .filter((n) => !have.some((s) => s.name === n))
+    .map((name) => ({
+      name,
+      image: upper.spec.ephemeralContainers?.find((c) => c.name === name)?.image ?? '',
+      imageID: '',
+      ready: false,
+      restartCount: 0,
+      state: { waiting: { reason: REASON_LOWER_REJECTED, message: refused.message } },
+    }));
+  return add.length ? { ...st, ephemeralContainerStatuses: [...have, ...add] } : st;
+}
+
+/** A resize the lower API server refused is pending as infeasible (unless the lower kubelet says more). */
+function withRefusedResize(st: PodStatus, message: string): PodStatus {
+  if (st.conditions?.some((c) => c.type === 'PodResizePending')) return st;
+  return {
+    ...st,
+    conditions: [...(st.conditions ?? []), { type: 'PodResizePending', status: 'True', reason: 'Infeasible', message }],
+  };
 }
 
 interface LowerEvent extends KubeObject {

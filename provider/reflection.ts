@@ -4,8 +4,9 @@ import type { Logger } from 'pino';
 import type { KubeClient } from '../src/kube/client.js';
 import { EventRecorder } from '../src/events.js';
 import { PodNamespaces, type PodSource } from './pod-namespaces.js';
-import { Reflector, type Reflected } from './reflector.js';
-import { GlobalEndpoints } from './global-endpoints.js';
+import { Reflector, type Reflected, type ReflectedKind, type ReflectorOptions } from './reflector.js';
+import { Backoff } from '../src/util/backoff.js';
+import { GlobalEndpoints, removeRemoteSlices } from './global-endpoints.js';
 import { networkPolicyKind, type NetworkPolicySpec } from './network-policies.js';
 import { serviceKind, type ServiceSpec, type ServiceTypeMode } from './services.js';
 
@@ -36,34 +37,30 @@ export class Reflection {
   readonly services: Reflector<ServiceSpec>;
   readonly networkPolicies: Reflector<NetworkPolicySpec>;
   readonly globalEndpoints?: GlobalEndpoints;
+  private cleanup?: Promise<void>;
 
   constructor(private readonly o: ReflectionOptions) {
     this.presence = new PodNamespaces(o.lowerPods);
     const events = new EventRecorder({ client: o.upper, component: 'fedlet', host: o.nodeName, log: o.log });
-    this.services = new Reflector<ServiceSpec>({
-      kind: serviceKind(o.serviceTypes),
-      upper: o.upper,
-      lower: o.lower,
-      nodeName: o.nodeName,
-      clusterName: o.clusterName,
-      lowerNamespaceOf: o.lowerNamespaceOf,
-      presence: this.presence,
-      events,
-      log: o.log,
-      remapNotice: serviceRemapNotice(o.clusterName),
-    });
-    this.networkPolicies = new Reflector<NetworkPolicySpec>({
-      kind: networkPolicyKind(o.lowerNamespaceOf),
-      upper: o.upper,
-      lower: o.lower,
-      nodeName: o.nodeName,
-      clusterName: o.clusterName,
-      lowerNamespaceOf: o.lowerNamespaceOf,
-      presence: this.presence,
-      events,
-      log: o.log,
-      workers: 2,
-    });
+    // Everything but the kind is shared: same clusters, namespaces, pod presence and event recorder.
+    const reflectorFor = <S>(
+      kind: ReflectedKind<S>,
+      extra: Pick<ReflectorOptions<S>, 'remapNotice' | 'workers'> = {},
+    ): Reflector<S> =>
+      new Reflector<S>({
+        kind,
+        upper: o.upper,
+        lower: o.lower,
+        nodeName: o.nodeName,
+        clusterName: o.clusterName,
+        lowerNamespaceOf: o.lowerNamespaceOf,
+        presence: this.presence,
+        events,
+        log: o.log,
+        ...extra,
+      });
+    this.services = reflectorFor(serviceKind(o.serviceTypes), { remapNotice: serviceRemapNotice(o.clusterName) });
+    this.networkPolicies = reflectorFor(networkPolicyKind(o.lowerNamespaceOf), { workers: 2 });
     if (o.serviceEndpoints === 'global')
       this.globalEndpoints = new GlobalEndpoints({
         upper: o.upper,
@@ -84,10 +81,26 @@ export class Reflection {
       );
     this.services.start(signal);
     this.networkPolicies.start(signal);
-    this.globalEndpoints?.start(signal);
+    if (this.globalEndpoints) this.globalEndpoints.start(signal);
+    else this.cleanup = this.removeRemoteSlices(signal);
+  }
+
+  /** Local mode: what a run in global mode left below goes, retried until the lower cluster answers. */
+  private async removeRemoteSlices(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(1000, 30_000);
+    while (!signal.aborted) {
+      try {
+        const n = await removeRemoteSlices(this.o.lower, this.o.nodeName, this.o.log);
+        if (n) this.o.log.info({ deleted: n }, 'serviceEndpoints is local: removed the remote endpoints of a global run');
+        return;
+      } catch (e) {
+        this.o.log.warn({ err: (e as Error).message }, 'could not remove remote endpoint slices; retrying');
+        await backoff.wait(signal);
+      }
+    }
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.services.stop(), this.networkPolicies.stop(), this.globalEndpoints?.stop()]);
+    await Promise.all([this.services.stop(), this.networkPolicies.stop(), this.globalEndpoints?.stop(), this.cleanup]);
   }
 }

@@ -196,6 +196,7 @@ export function applyServiceAccount(pod: Pod, spec: PodSpec, opts: ServiceAccoun
   const env = apiServerEnv(opts.upperAPIServer);
   spec.containers = spec.containers.map((c) => withEnv(c, env));
   if (spec.initContainers) spec.initContainers = spec.initContainers.map((c) => withEnv(c, env));
+  if (spec.ephemeralContainers) spec.ephemeralContainers = spec.ephemeralContainers.map((c) => withEnv(c, env));
 }
 
 export interface IssuedToken {

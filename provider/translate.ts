@@ -145,8 +145,24 @@ export function ownershipAnnotations(upper: { namespace?: string; name?: string 
   return { [LABEL_UPPER_NAMESPACE]: upper.namespace ?? '', [LABEL_UPPER_NAME]: upper.name ?? '' };
 }
 
-/** The lower pod for an upper pod that unsupportedField() accepted. */
+/**
+ * The lower pod for an upper pod that unsupportedField() accepted. Without ephemeral containers: the API
+ * refuses them on create; they reach a running lower pod through its ephemeralcontainers subresource
+ * (lowerEphemeralContainers).
+ */
 export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
+  const lower = translateWithEphemeral(pod, ctx);
+  delete lower.spec.ephemeralContainers;
+  return lower;
+}
+
+/** The upper pod's ephemeral containers as the lower pod gets them (env and identity as for the others). */
+export function lowerEphemeralContainers(pod: Pod, ctx: TranslateContext): Container[] {
+  if (!pod.spec.ephemeralContainers?.length) return [];
+  return translateWithEphemeral(pod, ctx).spec.ephemeralContainers ?? [];
+}
+
+function translateWithEphemeral(pod: Pod, ctx: TranslateContext): Pod {
   const src = pod.spec;
   const spec: PodSpec = { ...src };
   // Scheduling in the upper cluster chose this virtual node; the lower scheduler picks a lower node.
@@ -176,10 +192,10 @@ export function translatePod(pod: Pod, ctx: TranslateContext): Pod {
     );
   spec.containers = src.containers.map((c) => translateContainer(c, pod, ctx));
   if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, pod, ctx));
+  if (src.ephemeralContainers) spec.ephemeralContainers = src.ephemeralContainers.map((c) => translateContainer(c, pod, ctx));
   // Service-account identity and token volumes (see service-account.ts).
   applyServiceAccount(pod, spec, ctx.serviceAccounts ?? { lowerIdentityNamespaces: new Set() });
   if (spec.volumes) spec.volumes = spec.volumes.map((v) => translateClaimVolume(v, pod, ctx));
-  delete spec.ephemeralContainers;
   // The application sees the upper pod's name as its hostname (a DNS label, at most 63 characters).
   spec.hostname =
     src.hostname ??
@@ -232,14 +248,20 @@ export function dependencyRefs(pod: Pod): DependencyRefs {
       addRef(refs.secrets, s.secret?.name, s.secret?.optional);
     }
   }
-  for (const c of [...pod.spec.containers, ...(pod.spec.initContainers ?? [])]) {
+  // An ephemeral container's missing reference must not hold back a running pod: its objects are
+  // reflected when present, and otherwise the lower kubelet fails that container alone, as a kubelet does.
+  const containers: Array<[Container, boolean]> = [
+    ...[...pod.spec.containers, ...(pod.spec.initContainers ?? [])].map((c): [Container, boolean] => [c, false]),
+    ...(pod.spec.ephemeralContainers ?? []).map((c): [Container, boolean] => [c, true]),
+  ];
+  for (const [c, ephemeral] of containers) {
     for (const e of c.env ?? []) {
-      addRef(refs.configMaps, e.valueFrom?.configMapKeyRef?.name, e.valueFrom?.configMapKeyRef?.optional);
-      addRef(refs.secrets, e.valueFrom?.secretKeyRef?.name, e.valueFrom?.secretKeyRef?.optional);
+      addRef(refs.configMaps, e.valueFrom?.configMapKeyRef?.name, ephemeral || e.valueFrom?.configMapKeyRef?.optional);
+      addRef(refs.secrets, e.valueFrom?.secretKeyRef?.name, ephemeral || e.valueFrom?.secretKeyRef?.optional);
     }
     for (const e of c.envFrom ?? []) {
-      addRef(refs.configMaps, e.configMapRef?.name, e.configMapRef?.optional);
-      addRef(refs.secrets, e.secretRef?.name, e.secretRef?.optional);
+      addRef(refs.configMaps, e.configMapRef?.name, ephemeral || e.configMapRef?.optional);
+      addRef(refs.secrets, e.secretRef?.name, ephemeral || e.secretRef?.optional);
     }
   }
   for (const s of pod.spec.imagePullSecrets ?? []) addRef(refs.secrets, s.name, false);

@@ -48,11 +48,13 @@ build_kubernetes() {
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
-  for n in "${missing[@]}"; do
-    log "kubernetes $K8S_VERSION: building $n"
-    go build -ldflags "$ld" -o "$OUT/$n.tmp" "k8s.io/kubernetes/cmd/$n" || fail "$n" "go build failed (see above)"
-    mv "$OUT/$n.tmp" "$OUT/$n"
-  done
+  # One `go build` for all of them: shared packages compile once and the links run side by side.
+  log "kubernetes $K8S_VERSION: building ${missing[*]}"
+  local tmp="$OUT/.kubernetes.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
+  local targets=(); for n in "${missing[@]}"; do targets+=("k8s.io/kubernetes/cmd/$n"); done
+  go build -ldflags "$ld" -o "$tmp/" "${targets[@]}" || fail kubernetes "go build failed (see above)"
+  for n in "${missing[@]}"; do mv "$tmp/$n" "$OUT/$n"; done
+  rmdir "$tmp"
 }
 
 build_etcd() {
@@ -75,13 +77,23 @@ build_kwok() {
 
 command -v go >/dev/null || fail go "the Go toolchain is not installed"
 start=$(date +%s)
-build_etcd
-build_kwok
-build_kubernetes
-bash "$HERE/build-metrics-server.sh" "$OUT"
-bash "$HERE/build-coredns.sh" "$OUT"
-bash "$HERE/build-kubelet-front.sh" "$OUT" >/dev/null
-# helm, which the e2e suite installs charts/fedlet with (from helm.sh/helm/v3; see build-helm.sh).
-bash "$HERE/build-helm.sh" "$OUT"
+# Two lanes: Kubernetes (the longest build) and everything else, so one lane's single-threaded link steps
+# overlap the other's compiling. Each lane fails the whole script.
+(
+  set -e
+  build_etcd
+  build_kwok
+  bash "$HERE/build-metrics-server.sh" "$OUT"
+  bash "$HERE/build-coredns.sh" "$OUT"
+  bash "$HERE/build-kubelet-front.sh" "$OUT" >/dev/null
+  # helm, which the e2e suite installs charts/fedlet with (from helm.sh/helm/v3; see build-helm.sh).
+  bash "$HERE/build-helm.sh" "$OUT"
+) &
+others=$!
+(build_kubernetes) &
+kube=$!
+kube_rc=0; wait "$kube" || kube_rc=$?
+others_rc=0; wait "$others" || others_rc=$?
+[ "$kube_rc" = 0 ] && [ "$others_rc" = 0 ] || { echo "[build-binaries] ERROR: a build lane failed (see above)" >&2; exit 1; }
 log "done in $(( $(date +%s) - start ))s"
 echo "$OUT"

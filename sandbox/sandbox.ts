@@ -20,7 +20,7 @@ import {
   stopRealNode,
   type RealNodeRecord,
 } from './real-node.js';
-import { applyUpperStorageClass, provisionLowerStorage } from './storage.js';
+import { applyUpperStorageClass, provisionLowerStorage, removeVolumes } from './storage.js';
 import { registerWebhook, waitForWebhook, webhookServingCert } from './webhook.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 
@@ -182,7 +182,8 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
     ...ClusterState[],
   ];
   progress(`clusters up after ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  await Promise.all(lowers.map((l, i) => provisionLowerStorage(l, (opts.lowerNodes ?? defaultNodesFor)(i))));
+  const localPath = path.join(repoRoot(), 'dist', 'sandbox', 'local-path-cli.js');
+  await Promise.all(lowers.map((l) => provisionLowerStorage(l, localPath)));
   applyUpperStorageClass(upper.kubeconfig, repoRoot());
   const upperKubeconfig = path.join(dir, 'upper.kubeconfig');
   copyFileSync(upper.kubeconfig, upperKubeconfig);
@@ -573,6 +574,7 @@ export async function sandboxDown(dir: string): Promise<void> {
   await Promise.all((s.realNodes ?? []).map((r) => stopRealNode(r)));
   removeUnusedHostPaths((s.realNodes ?? []).flatMap((r) => r.hostPaths));
   await Promise.all([...s.lowers, s.upper].map((c) => stopCluster(c)));
+  if (!s.external) for (const l of s.lowers) removeVolumes(l);
 }
 
 export interface ComponentStatus {

@@ -1,61 +1,58 @@
-// Storage for sandbox clusters. Lower clusters get a default StorageClass `local` (no provisioner,
-// WaitForFirstConsumer) and a few pre-created local PersistentVolumes per kwok node, so claims bind
-// through the real lower kube-scheduler and PV controller. The upper cluster gets fedlet's own class
-// from manifests/storage.
+// Storage for sandbox clusters. Lower clusters get a default StorageClass `local` (WaitForFirstConsumer,
+// expandable) served by the sandbox's own local-path provisioner (sandbox/local-path.ts, one process per
+// lower cluster, stopped with it): claims bind through the real lower kube-scheduler and PV controller to
+// node-pinned local volumes whose directories a real kubelet mounts. The upper cluster gets fedlet's own
+// class from manifests/storage.
 import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { findBinary } from './binaries.js';
-import { adminRequest, type ClusterState, type KwokNodeSpec } from './cluster.js';
+import { adminRequest, type ClusterState } from './cluster.js';
+import { LOCAL_PATH_PROVISIONER } from './local-path.js';
+import { startProcess } from './processes.js';
 
 export const SANDBOX_LOWER_CLASS = 'local';
-export const SANDBOX_PVS_PER_NODE = 4;
-export const SANDBOX_PV_SIZE = '10Gi';
-
-async function createIgnoringConflict(state: ClusterState, urlPath: string, body: unknown): Promise<void> {
-  const r = await adminRequest(state, 'POST', urlPath, body);
-  if (r.status !== 201 && r.status !== 409) throw new Error(`creating ${urlPath} in ${state.name}: ${r.status} ${r.body}`);
-}
+export const LOCAL_PATH_PROCESS = 'local-path-provisioner';
 
 export function localStorageClass(): unknown {
   return {
     apiVersion: 'storage.k8s.io/v1',
     kind: 'StorageClass',
     metadata: { name: SANDBOX_LOWER_CLASS, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
-    provisioner: 'kubernetes.io/no-provisioner',
+    provisioner: LOCAL_PATH_PROVISIONER,
     volumeBindingMode: 'WaitForFirstConsumer',
     reclaimPolicy: 'Delete',
+    allowVolumeExpansion: true,
   };
 }
 
-/** A local PV on one kwok node; the path is never touched (kwok runs no containers). */
-export function localPersistentVolume(node: string, i: number): unknown {
-  return {
-    apiVersion: 'v1',
-    kind: 'PersistentVolume',
-    metadata: { name: `local-${node}-${i}`, labels: { 'sandbox.fedlet.io/node': node } },
-    spec: {
-      capacity: { storage: SANDBOX_PV_SIZE },
-      accessModes: ['ReadWriteOnce'],
-      volumeMode: 'Filesystem',
-      // Retain: a released sandbox PV is not reused, as with real local disks; tests see a clean pool.
-      persistentVolumeReclaimPolicy: 'Retain',
-      storageClassName: SANDBOX_LOWER_CLASS,
-      local: { path: path.posix.join('/mnt/fedlet-sandbox', `pv-${i}`) },
-      nodeAffinity: {
-        required: {
-          nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }],
-        },
-      },
-    },
-  };
+/** Where a lower cluster's volumes live (one directory per volume, removed with it and on teardown). */
+export function volumesDir(state: ClusterState): string {
+  return path.join(state.dir, 'volumes');
 }
 
-/** Default class `local` plus SANDBOX_PVS_PER_NODE local PVs for every kwok node of a lower cluster. */
-export async function provisionLowerStorage(state: ClusterState, nodes: KwokNodeSpec[]): Promise<void> {
-  await createIgnoringConflict(state, '/apis/storage.k8s.io/v1/storageclasses', localStorageClass());
-  for (const n of nodes)
-    for (let i = 0; i < SANDBOX_PVS_PER_NODE; i++)
-      await createIgnoringConflict(state, '/api/v1/persistentvolumes', localPersistentVolume(n.name, i));
+/**
+ * The default class `local` and its provisioner process (recorded among the cluster's processes, so it
+ * stops with the cluster). `script` is the built dist/sandbox/local-path-cli.js.
+ */
+export async function provisionLowerStorage(state: ClusterState, script: string): Promise<void> {
+  if (!existsSync(script)) throw new Error(`${script} is missing: run 'npm run build' first`);
+  const r = await adminRequest(state, 'POST', '/apis/storage.k8s.io/v1/storageclasses', localStorageClass());
+  if (r.status !== 201 && r.status !== 409)
+    throw new Error(`creating storage class local in ${state.name}: ${r.status} ${r.body}`);
+  state.processes.push(
+    startProcess(
+      LOCAL_PATH_PROCESS,
+      process.execPath,
+      [script, '--kubeconfig', state.kubeconfig, '--volumes-dir', volumesDir(state)],
+      path.join(state.dir, 'local-path-provisioner.log'),
+    ),
+  );
+}
+
+/** After the cluster and its nodes stopped: no volume directory outlives the sandbox. */
+export function removeVolumes(state: ClusterState): void {
+  rmSync(volumesDir(state), { recursive: true, force: true });
 }
 
 /** fedlet's upper StorageClass, as shipped in manifests/storage. */

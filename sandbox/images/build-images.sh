@@ -5,12 +5,13 @@
 #   fedlet.local/busybox:1  Debian's busybox-static with its applet links (also tagged docker.io/library/busybox:latest,
 #                           so `kubectl debug --image=busybox` finds it)
 #   fedlet.local/testapp:1  the project's own test program (testapp/, static Go)
-# Output: $FEDLET_CACHE_DIR/images (default ~/.cache/fedlet/images), rebuilt when a source changes.
+# Output: $FEDLET_IMAGES_DIR, else $FEDLET_CACHE_DIR/images (default ~/.cache/fedlet/images), the directory
+# the sandbox reads them from (sandbox/binaries.ts imagesDir); rebuilt when a source changes.
 # Prints the directory last.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${FEDLET_CACHE_DIR:-$HOME/.cache/fedlet}"
-OUT="$CACHE/images"
+OUT="${FEDLET_IMAGES_DIR:-$CACHE/images}"
 
 log() { echo "[build-images] $*" >&2; }
 fail() { echo "[build-images] ERROR: $*" >&2; exit 1; }

@@ -4,7 +4,15 @@
 import type { Pod, PodCondition, PodStatus } from '../kube/types.js';
 
 /** The condition types a kubelet owns on its pods. */
-const KUBELET_TYPES = new Set(['Initialized', 'Ready', 'ContainersReady', 'PodReadyToStartContainers']);
+const KUBELET_TYPES = new Set([
+  'Initialized',
+  'Ready',
+  'ContainersReady',
+  'PodReadyToStartContainers',
+  // In-place resize: the kubelet's verdict on the pod's requested resources.
+  'PodResizePending',
+  'PodResizeInProgress',
+]);
 /** Condition types fedlet adds of its own (e.g. fedlet.io/LowerScheduled) share this prefix. */
 export const FEDLET_CONDITION_PREFIX = 'fedlet.io/';
 

@@ -2,8 +2,10 @@
 // fedlet (upper cluster) and directly in the lower cluster — and printed with their ratio, because
 // absolute numbers on a shared 2-core machine mean little. Run: npm run bench
 //   BENCH_SINGLE=20 BENCH_BURST=1000 BENCH_LARGE=10000 BENCH_STREAM_MB=64 (defaults) tune the sizes;
-//   BENCH_ONLY=extender|pods,real,burst,streams,large,pools picks parts (default: all; `real` needs root and
-//   sandbox/netns-run.sh: pod start on a real kubelet node, BENCH_REAL=10 pods each way; `pools`: see pools.ts).
+//   BENCH_ONLY=extender|pods,real,storage,burst,streams,large,pools picks parts (default: all; `real` needs root and
+//   sandbox/netns-run.sh: pod start on a real kubelet node, BENCH_REAL=10 pods each way; `storage`: pod
+//   with a new claim, test/bench/storage.ts, BENCH_STORAGE=10 pods each way;
+//   `pools`: 1 vs 50 node pools, test/bench/pools.ts).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { buildSummary } from '../../provider/summary.js';
 import type { ClusterSummary } from '../../src/scheduling-summary.js';
 import { freePerNode, type LowerNode } from '../../provider/capacity.js';
 import { toMilli } from '../../src/util/quantity.js';
+import { benchStorage } from './storage.js';
 import type { Pod } from '../../src/kube/types.js';
 import { benchPools } from './pools.js';
 
@@ -29,8 +32,9 @@ const SINGLE = num('BENCH_SINGLE', 20);
 const BURST = num('BENCH_BURST', 1000);
 const LARGE = num('BENCH_LARGE', 10000);
 const STREAM_MB = num('BENCH_STREAM_MB', 64);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'extender,pods,real,burst,streams,large,pools').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'extender,pods,real,storage,burst,streams,large,pools').split(','));
 const REAL = num('BENCH_REAL', 10);
+const STORAGE = num('BENCH_STORAGE', 10);
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
 function cpuSeconds(pid: number): number {
@@ -446,6 +450,7 @@ async function main(): Promise<void> {
         for (const n of kwok) await kubectlOut(lowerKc, ['uncordon', n]).catch(() => undefined);
       }
     }
+    if (ONLY.has('storage')) await benchStorage({ upper, lower, ns, count: STORAGE, startLatency: podStartLatency, report, pct });
     // 2. burst (streams need one of its pods: with BENCH_ONLY=streams a 1-pod Deployment stands in)
     if (!ONLY.has('burst')) await burst(upper, ns, 'burst-via', 1);
     else {

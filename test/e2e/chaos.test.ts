@@ -7,7 +7,8 @@ import { sandbox } from './helpers.js';
 
 const s = sandbox();
 const seed = process.env.FEDLET_CHAOS_SEED ? Number(process.env.FEDLET_CHAOS_SEED) : Date.now() % 2 ** 31;
-const log = (m: string) => process.stderr.write(`[chaos] ${m}\n`);
+const t0 = Date.now();
+const log = (m: string) => process.stderr.write(`[chaos +${Math.round((Date.now() - t0) / 1000)}s] ${m}\n`);
 
 /** Every kind once, shuffled by the seed. */
 function plan(): Array<(typeof FAULT_KINDS)[number]> {

@@ -265,25 +265,13 @@ export class Chaos {
         }
         break;
       case 'upper-apiserver':
-        await this.outage(
-          () => stopComponent(st, 'upper', 'kube-apiserver', 'SIGKILL'),
-          () => restartComponent(st, 'upper', 'kube-apiserver'),
-          down,
-        );
+        await this.killFor(down, 'upper', 'kube-apiserver');
         break;
       case 'lower-apiserver':
-        await this.outage(
-          () => stopComponent(st, f.cluster, 'kube-apiserver', 'SIGKILL'),
-          () => restartComponent(st, f.cluster, 'kube-apiserver'),
-          down,
-        );
+        await this.killFor(down, f.cluster, 'kube-apiserver');
         break;
       case 'lower-etcd':
-        await this.outage(
-          () => stopComponent(st, f.cluster, 'etcd', 'SIGKILL'),
-          () => restartComponent(st, f.cluster, 'etcd'),
-          down,
-        );
+        await this.killFor(down, f.cluster, 'etcd');
         break;
       case 'extender':
         await Promise.all([this.churnFor(down), restartExtender(st, down)]);
@@ -292,12 +280,14 @@ export class Chaos {
     this.tally.faults[kind]++;
   }
 
-  private async outage(stop: () => Promise<void>, start: () => void, ms: number): Promise<void> {
-    await stop();
+  /** SIGKILLs one control-plane process, churns for `ms`, then starts it again. */
+  private async killFor(ms: number, cluster: string, component: string): Promise<void> {
+    const st = this.o.state;
+    await stopComponent(st, cluster, component, 'SIGKILL');
     try {
       await this.churnFor(ms);
     } finally {
-      start();
+      restartComponent(st, cluster, component);
     }
   }
 

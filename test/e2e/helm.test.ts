@@ -12,7 +12,7 @@ import { findBinary } from '../../sandbox/binaries.js';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 import { freePorts, startProcess, stopProcess, type ProcessRecord } from '../../sandbox/processes.js';
 import { fedletCli, repoRoot } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, readyCondition, sandbox, type NodeJson } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlJson, nodeCsr, readyCondition, sandbox, type NodeJson } from './helpers.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -197,6 +197,38 @@ describe('the Helm chart', () => {
     expect(lowerHalf.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Secret', 'ServiceAccount'].sort());
   });
 
+  it('ships the StorageClass of manifests/storage, once per upper cluster (off by default)', async () => {
+    const render = async (set: string) =>
+      parseAll(
+        await helmOk([
+          'template',
+          release,
+          chart,
+          '-n',
+          releaseNs,
+          '--set',
+          `clusterName=eu-1,lowerKubeconfig.existingSecret=k${set}`,
+        ]),
+      );
+    expect((await render('')).filter((o) => o.kind === 'StorageClass')).toEqual([]);
+    const shape = (o: K8sObject) => {
+      const { metadata, ...rest } = o as K8sObject & Record<string, unknown>;
+      return { name: metadata.name, ...rest };
+    };
+    const chartClass = (await render(',storageClass.create=true')).filter((o) => o.kind === 'StorageClass').map(shape);
+    const baseClass = parseAll(await kubectl(upper, ['kustomize', path.join(repoRoot(), 'manifests', 'storage')])).map(shape);
+    expect(baseClass).toHaveLength(1);
+    expect(chartClass).toEqual(baseClass);
+    const bad = await helm([
+      'template',
+      release,
+      chart,
+      '--set',
+      'clusterName=eu-1,lowerKubeconfig.existingSecret=k,storageClass.create=true,storageClass.reclaimPolicy=Keep',
+    ]);
+    expect(bad.stderr).toMatch(/storageClass.reclaimPolicy must be Delete or Retain/);
+  });
+
   it('installs into the clusters, and fedlet with only the chart RBAC brings a virtual node Ready and runs a pod', async () => {
     // Lower half first: fedlet's identity in the lower cluster, then a kubeconfig carrying its token.
     await helmOk(['install', release, chart, '--kubeconfig', lowerAdmin, '-n', releaseNs, '--set', 'target=lower', '--wait']);
@@ -312,16 +344,7 @@ describe('the Helm chart', () => {
     );
 
     // The chart's default serving certificate comes from a CSR; approve it as a cluster admin would.
-    const csr = await eventually(
-      async () => {
-        const name = (
-          await kubectl(upper, ['get', 'csr', '-l', `fedlet.io/node=${nodeName}`, '-o', 'jsonpath={.items[0].metadata.name}'])
-        ).trim();
-        if (!name) throw new Error('no CSR yet');
-        return name;
-      },
-      { timeoutMs: 90_000, what: 'kubelet-serving CSR from the chart-configured fedlet' },
-    );
+    const csr = await nodeCsr(upper, nodeName, 90_000);
     await kubectl(upper, ['certificate', 'approve', csr]);
 
     const node = await eventually(

@@ -14,17 +14,21 @@ export interface KubectlResult {
   stderr: string;
 }
 
-/** Runs the real kubectl; never throws (check `code`). */
-export function kubectlRaw(
-  kubeconfig: string,
+/**
+ * Runs a program asynchronously; never throws (check `code`). Tests never block their worker on a child:
+ * a worker blocked for a minute misses vitest's own RPC deadlines.
+ */
+export function run(
+  file: string,
   args: string[],
-  opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {},
+  opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv; inheritEnv?: boolean } = {},
 ): Promise<KubectlResult> {
+  const env = opts.inheritEnv === false ? opts.env : { ...process.env, ...opts.env };
   return new Promise((resolve) => {
     const child = execFile(
-      process.env.KUBECTL ?? findBinary('kubectl'),
-      ['--kubeconfig', kubeconfig, ...args],
-      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...opts.env }, encoding: 'utf8' },
+      file,
+      args,
+      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env, encoding: 'utf8' },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -32,6 +36,15 @@ export function kubectlRaw(
     );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
+}
+
+/** Runs the real kubectl; never throws (check `code`). */
+export function kubectlRaw(
+  kubeconfig: string,
+  args: string[],
+  opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<KubectlResult> {
+  return run(process.env.KUBECTL ?? findBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], opts);
 }
 
 /** Runs kubectl and returns stdout; throws with stderr when it fails. */
@@ -90,4 +103,25 @@ export async function createNamespace(kubeconfig: string, ns: string): Promise<v
   await eventually(() => kubectl(kubeconfig, ['get', 'serviceaccount', 'default', '-n', ns]), {
     what: `default service account in ${ns}`,
   });
+}
+
+/** The name of the first CSR fedlet filed for `nodeName` (labelled fedlet.io/node), once there is one. */
+export function nodeCsr(upperKubeconfig: string, nodeName: string, timeoutMs = 60_000): Promise<string> {
+  return eventually(
+    async () => {
+      const name = (
+        await kubectl(upperKubeconfig, [
+          'get',
+          'csr',
+          '-l',
+          `fedlet.io/node=${nodeName}`,
+          '-o',
+          'jsonpath={.items[0].metadata.name}',
+        ])
+      ).trim();
+      if (!name) throw new Error('no CSR yet');
+      return name;
+    },
+    { timeoutMs, what: `a CSR from fedlet for node ${nodeName}` },
+  );
 }

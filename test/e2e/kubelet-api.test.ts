@@ -5,10 +5,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBinary } from '../../sandbox/binaries.js';
-import { createNamespace, eventually, kubectl, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlRaw, nodeCsr, run, sandbox } from './helpers.js';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 
 const s = sandbox();
@@ -156,16 +156,11 @@ describe.skipIf(!local).each(['true', 'false'])('kubectl exec and attach (KUBECT
   it('gives the command a terminal with -it: window size, tty and exit code arrive', async () => {
     // kubectl asks for a tty only when its own stdin is a terminal: run it under script(1)'s pty.
     const kubectlCmd = `${findBinary('kubectl')} --kubeconfig ${upper} exec -it ${pod} -n ${ns} -- sh -c 'stty size; test -t 1 && echo tty-yes; exit 5'`;
-    const r = spawnSync('script', ['-qec', `stty rows 50 cols 132; ${kubectlCmd}`, '/dev/null'], {
-      env: { ...process.env, ...env },
-      encoding: 'utf8',
-      timeout: 60_000,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const r = await run('script', ['-qec', `stty rows 50 cols 132; ${kubectlCmd}`, '/dev/null'], { env });
     const out = r.stdout.replace(/\r/g, '');
     expect(out, r.stderr).toContain('50 132');
     expect(out).toContain('tty-yes');
-    expect(r.status).toBe(5);
+    expect(r.code).toBe(5);
   });
 
   it('attaches and receives new output', async () => {
@@ -446,16 +441,7 @@ describe.skipIf(!local)('kubelet serving certificate through a CSR', () => {
       path.join(s.dir, 'fedlet-csr-check.log'),
     );
     try {
-      const csr = await eventually(
-        async () => {
-          const name = (
-            await kubectl(upper, ['get', 'csr', '-l', `fedlet.io/node=${nodeName}`, '-o', 'jsonpath={.items[0].metadata.name}'])
-          ).trim();
-          if (!name) throw new Error('no CSR yet');
-          return name;
-        },
-        { what: 'CSR created' },
-      );
+      const csr = await nodeCsr(upper, nodeName);
       expect(await kubectl(upper, ['get', 'csr', csr, '-o', 'jsonpath={.spec.signerName}'])).toBe(
         'kubernetes.io/kubelet-serving',
       );

@@ -1,7 +1,7 @@
 // A newcomer gets a working federation from `npm start`, and the commands it prints work as
 // printed. Runs README's quick start for real: `npm start` in a fresh sandbox directory, then the printed
 // walkthrough verbatim in bash (with a PATH whose own kubectl fails), then Ctrl-C.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadState, sandboxDown } from '../../sandbox/sandbox.js';
 import { isOurs } from '../../sandbox/processes.js';
-import { sandbox } from './helpers.js';
+import { run as runProgram, sandbox } from './helpers.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const local = !sandbox().external;
@@ -75,9 +75,13 @@ describe.skipIf(!local)('quick start: npm start, then the printed commands', () 
     expect(commands.join('\n')).toMatch(/kubectl create deployment/);
 
     // Verbatim, as a user pasting them into a shell; `set -x` shows which one failed.
-    const run = spawnSync('bash', ['-euxo', 'pipefail', '-c', commands.join('\n')], { env, encoding: 'utf8', timeout: 300_000 });
+    const run = await runProgram('bash', ['-euxo', 'pipefail', '-c', commands.join('\n')], {
+      env,
+      inheritEnv: false,
+      timeoutMs: 300_000,
+    });
     const transcript = `${run.stdout}\n${run.stderr}`;
-    expect(run.status, transcript).toBe(0);
+    expect(run.code, transcript).toBe(0);
     expect(run.stdout).toMatch(/deployment "hello" successfully rolled out/);
     expect(run.stdout).toMatch(/hello from a lower cluster/);
     const podLines = run.stdout.split('\n').filter((l) => /^hello-\S+\s+1\/1\s+Running/.test(l));

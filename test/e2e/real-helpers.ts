@@ -137,3 +137,34 @@ export function kubectlStream(kubeconfig: string, args: string[], input?: string
     },
   };
 }
+
+/**
+ * Cordons the kwok nodes of the given lower clusters (so their schedulers can only pick the real nodes)
+ * and returns what undoes it: uncordon, then wait until the virtual nodes' labels are the kwok nodes'
+ * again (with the real node alone behind it, a virtual node took the real node's zone label).
+ */
+export async function realNodesOnly(upper: string, lowers: string[], virtualNodes: string[]): Promise<() => Promise<void>> {
+  const cordoned: Array<[string, string]> = [];
+  for (const lower of lowers)
+    for (const n of await kwokNodes(lower)) {
+      await kubectl(lower, ['cordon', n]);
+      cordoned.push([lower, n]);
+    }
+  return async () => {
+    for (const [lower, n] of cordoned) await kubectl(lower, ['uncordon', n]).catch(() => undefined);
+    for (const v of virtualNodes)
+      await eventually(
+        async () => {
+          const zone = await kubectl(upper, [
+            'get',
+            'node',
+            v,
+            '-o',
+            'jsonpath={.metadata.labels.topology\\.kubernetes\\.io/zone}',
+          ]);
+          if (zone.trim()) throw new Error(`${v} still has zone ${zone}`);
+        },
+        { timeoutMs: 60_000, what: 'virtual node labels back to the kwok nodes' },
+      ).catch(() => undefined);
+  };
+}

@@ -1,7 +1,8 @@
 // Issue 15: claims of the upper StorageClass `fedlet` run behind virtual nodes. The upper scheduler and
 // PV controller are the real ones; fedlet provisions the upper PV pinned to the virtual node and the
-// real claim in the lower cluster, where the real lower scheduler and PV controller bind it to one of
-// the sandbox's local PVs (kwok nodes).
+// real claim in the lower cluster, where the real lower scheduler and PV controller bind it to a local
+// volume the sandbox's provisioner creates on the node the lower scheduler picked (kwok nodes here; the
+// data path through a real kubelet is storage-real.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
 import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
@@ -27,12 +28,17 @@ interface PodJson {
 }
 interface ClaimJson {
   metadata: { name: string; uid: string; resourceVersion: string; annotations?: Record<string, string> };
-  spec: { volumeName?: string; storageClassName?: string };
-  status?: { phase?: string };
+  spec: { volumeName?: string; storageClassName?: string; resources?: { requests?: Record<string, string> } };
+  status?: {
+    phase?: string;
+    capacity?: Record<string, string>;
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+  };
 }
 interface VolumeJson {
   metadata: { name: string; resourceVersion: string; annotations?: Record<string, string> };
   spec: {
+    capacity?: Record<string, string>;
     claimRef?: { name?: string; namespace?: string };
     nodeAffinity?: {
       required?: {
@@ -151,9 +157,9 @@ describe.skipIf(s.external)('storage: claims of the fedlet class on virtual node
         },
         { what: `lower claim data-web-${i} Bound` },
       );
-      // Bound by the real lower PV controller to one of the sandbox's pre-created local PVs.
+      // Bound by the real lower PV controller to the local volume the sandbox provisioned for it.
       expect(lower.spec.storageClassName).toBe('local');
-      expect(lower.spec.volumeName).toMatch(/^local-/);
+      expect(lower.spec.volumeName).toBe(`pvc-${lower.metadata.uid}`);
       // The lower pod mounts the lower claim.
       const lowerPod = await kubectlJson<{
         spec: { volumes?: Array<{ name: string; persistentVolumeClaim?: { claimName: string } }> };
@@ -164,7 +170,7 @@ describe.skipIf(s.external)('storage: claims of the fedlet class on virtual node
         async () => {
           const v = await kubectlJson<VolumeJson>(upper, ['get', 'pv', claim.spec.volumeName!]);
           expect(v.metadata.annotations?.['fedlet.io/lower-phase']).toBe('Bound');
-          expect(v.metadata.annotations?.['fedlet.io/lower-capacity']).toBe('10Gi');
+          expect(v.metadata.annotations?.['fedlet.io/lower-capacity']).toBe('1Gi');
         },
         { what: 'lower claim mirrored on the upper PV' },
       );
@@ -204,6 +210,83 @@ describe.skipIf(s.external)('storage: claims of the fedlet class on virtual node
       expect(p.spec.nodeName).toBe(was.node);
       expect((await getLowerClaim(was.node, `data-${pod}`)).metadata.uid).toBe(was.lowerUid);
     }
+  });
+
+  it('expansion: a grown claim grows its lower claim, capacity follows the lower result; refusals say why', async () => {
+    const resize = (claim: string, size: string) =>
+      kubectl(upper, [
+        'patch',
+        'pvc',
+        claim,
+        '-n',
+        ns,
+        '-p',
+        JSON.stringify({ spec: { resources: { requests: { storage: size } } } }),
+      ]);
+    const w0 = placements.get('web-0')!;
+    const volume0 = (await getClaim('data-web-0')).spec.volumeName!;
+    // 1536Mi: the sandbox's provisioner sizes volumes in whole GiB, so the lower result (2Gi) is not the request.
+    await resize('data-web-0', '1536Mi');
+    await eventually(
+      async () => {
+        const lower = await getLowerClaim(w0.node, 'data-web-0');
+        expect(lower.spec.resources?.requests?.storage).toBe('1536Mi');
+        expect(lower.status?.capacity?.storage).toBe('2Gi');
+        const pv = await kubectlJson<VolumeJson>(upper, ['get', 'pv', volume0]);
+        expect(pv.spec.capacity?.storage).toBe('2Gi');
+        const c = await getClaim('data-web-0');
+        expect(c.status?.capacity?.storage).toBe('2Gi');
+      },
+      { timeoutMs: 60_000, what: 'data-web-0 grown to 2Gi below and above' },
+    );
+    // The same lower claim: its data stays.
+    expect((await getLowerClaim(w0.node, 'data-web-0')).metadata.uid).toBe(w0.lowerUid);
+
+    // A lower class that does not allow expansion: refused with the reason on the upper claim.
+    const w1 = placements.get('web-1')!;
+    const l1 = lowerOf(w1.node);
+    const setExpansion = (on: boolean) =>
+      kubectl(l1.kubeconfig, ['patch', 'storageclass', 'local', '-p', JSON.stringify({ allowVolumeExpansion: on })]);
+    await setExpansion(false);
+    try {
+      await resize('data-web-1', '2Gi');
+      await eventually(
+        async () => {
+          const c = await getClaim('data-web-1');
+          const cond = c.status?.conditions?.find((x) => x.type === 'ControllerResizeError');
+          expect(cond).toMatchObject({ status: 'True', reason: 'ExpansionRefused' });
+          expect(cond?.message).toMatch(/lower storage class local .* does not allow volume expansion/);
+          const d = await kubectl(upper, ['describe', 'pvc', 'data-web-1', '-n', ns]);
+          expect(d).toMatch(/ExpansionRefused/);
+        },
+        { timeoutMs: 60_000, what: 'data-web-1 growth refused with a reason' },
+      );
+      expect((await getClaim('data-web-1')).status?.capacity?.storage).toBe('1Gi');
+      expect((await getLowerClaim(w1.node, 'data-web-1')).spec.resources?.requests?.storage).toBe('1Gi');
+    } finally {
+      await setExpansion(true);
+    }
+    // Allowed again: the pending growth goes through and the condition goes away.
+    await eventually(
+      async () => {
+        const c = await getClaim('data-web-1');
+        expect(c.status?.capacity?.storage).toBe('2Gi');
+        expect(c.status?.conditions ?? []).toEqual([]);
+      },
+      { timeoutMs: 60_000, what: 'data-web-1 grown once the lower class allows it' },
+    );
+
+    // The lower cluster refusing the growth (beyond the sandbox's largest volume): its reason reaches the upper claim.
+    await resize('data-web-1', '200Gi');
+    await eventually(
+      async () => {
+        const events = await kubectl(upper, ['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=data-web-1']);
+        expect(events).toMatch(/VolumeResizeFailed/);
+        expect(events).toMatch(new RegExp(`\\[${l1.cluster}\\].*exceeds the largest sandbox local-path volume`));
+      },
+      { timeoutMs: 60_000, what: 'the lower refusal mirrored onto data-web-1' },
+    );
+    expect((await getClaim('data-web-1')).status?.capacity?.storage).toBe('2Gi');
   });
 
   it('a cluster without a lower class for the claim: the pod is kept off it with a reason; fedlet restarts change nothing', async () => {
@@ -328,6 +411,53 @@ describe.skipIf(s.external)('storage: claims of the fedlet class on virtual node
       },
       { what: 'upper PV deleted' },
     );
+  });
+
+  it('a claim with a data source (snapshot, clone): refused with the reason on the claim and the pod, nothing provisioned', async () => {
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: 'clone', namespace: ns },
+        spec: {
+          storageClassName: 'fedlet',
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: '1Gi' } },
+          dataSource: { kind: 'PersistentVolumeClaim', name: 'data-web-0' },
+        },
+      }),
+    });
+    await kubectl(upper, ['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'cloned', namespace: ns },
+        spec: {
+          containers: [{ name: 'c', image: 'registry.example/app:1', volumeMounts: [{ name: 'd', mountPath: '/d' }] }],
+          volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'clone' } }],
+        },
+      }),
+    });
+    try {
+      await eventually(
+        async () => {
+          for (const kind of ['pvc clone', 'pod cloned']) {
+            const d = await kubectl(upper, ['describe', ...kind.split(' '), '-n', ns]);
+            expect(d).toMatch(/ProvisioningFailed/);
+            expect(d).toMatch(/PersistentVolumeClaim data-web-0: snapshots, clones and volume populators\) are not supported/);
+          }
+        },
+        { timeoutMs: 90_000, what: 'the clone refused with a reason' },
+      );
+      const c = await getClaim('clone');
+      expect(c.status?.phase).toBe('Pending');
+      expect(c.spec.volumeName ?? '').toBe('');
+      for (const l of s.fedlets.map((f) => lowerOf(f.nodeName)))
+        expect((await kubectlRaw(l.kubeconfig, ['get', 'pvc', 'clone', '-n', l.ns])).code).not.toBe(0);
+    } finally {
+      await kubectlRaw(upper, ['delete', 'pod', 'cloned', '-n', ns, '--wait=false']);
+      await kubectlRaw(upper, ['delete', 'pvc', 'clone', '-n', ns, '--wait=false']);
+    }
   });
 
   it('reclaim policy Retain: the lower claim outlives the upper claim, marked retained, and the PV says where', async () => {

@@ -3,6 +3,9 @@ import {
   chooseLowerClass,
   desiredLowerClaim,
   desiredUpperVolume,
+  expansionAction,
+  unsupportedClaim,
+  upperClaimStatus,
   parseLowerClaimLocation,
   podClaims,
   releaseAction,
@@ -194,5 +197,100 @@ describe('extender storage check', () => {
     // Classes not provisioned by fedlet, and summaries of fedlets without storage, are left alone.
     expect(storageRefusal(['other'], s)).toBeUndefined();
     expect(storageRefusal(['fast'], summary(undefined))).toBeUndefined();
+  });
+});
+
+describe('claim expansion', () => {
+  const upperOf = (size: string, status: ClaimObj['status'] = { phase: 'Bound', capacity: { storage: '1Gi' } }): ClaimObj => ({
+    metadata: { name: 'data', namespace: 'shop', uid: 'u' },
+    spec: { storageClassName: 'fedlet', resources: { requests: { storage: size } } },
+    status,
+  });
+  const lowerOf = (size: string, status: ClaimObj['status'] = { phase: 'Bound', capacity: { storage: size } }): ClaimObj => ({
+    metadata: { name: 'data', namespace: 'shop-eu' },
+    spec: { storageClassName: 'local', resources: { requests: { storage: size } } },
+    status,
+  });
+  const growable = { metadata: { name: 'local' }, allowVolumeExpansion: true };
+
+  it.each([
+    ['same size: nothing', '1Gi', '1Gi', growable, { kind: 'none' }],
+    ['smaller (the API refuses shrinking anyway): nothing', '512Mi', '1Gi', growable, { kind: 'none' }],
+    ['larger, the lower class allows it: grow the lower claim', '1536Mi', '1Gi', growable, { kind: 'expand', size: '1536Mi' }],
+  ])('%s', (_n, want, has, lowerClass, out) =>
+    expect(expansionAction(upperOf(want), lowerOf(has), lowerClass, 'eu')).toEqual(out),
+  );
+
+  it.each([
+    [
+      'a class without allowVolumeExpansion',
+      { metadata: { name: 'local' } },
+      /lower storage class local .* does not allow volume expansion; the claim stays at 1Gi/,
+    ],
+    ['no class', undefined, /does not exist there/],
+  ])('larger, refused: %s', (_n, lowerClass, msg) => {
+    const r = expansionAction(upperOf('2Gi'), lowerOf('1Gi'), lowerClass, 'eu');
+    expect(r.kind).toBe('refuse');
+    expect(r.kind === 'refuse' && r.message).toMatch(msg);
+    expect(r.kind === 'refuse' && r.message).toMatch(/lower claim shop-eu\/data in cluster eu/);
+  });
+
+  it('the upper claim shows the lower capacity once larger, never smaller', () => {
+    expect(upperClaimStatus(upperOf('2Gi'), lowerOf('2Gi'), undefined, 't')).toEqual({
+      capacity: { storage: '2Gi' },
+      conditions: [],
+    });
+    expect(upperClaimStatus(upperOf('1Gi'), lowerOf('1Gi'), undefined, 't')).toBeUndefined();
+    expect(
+      upperClaimStatus(upperOf('2Gi', { phase: 'Bound', capacity: { storage: '2Gi' } }), lowerOf('1Gi'), undefined, 't'),
+    ).toBeUndefined();
+    // Not bound below yet: nothing to mirror.
+    expect(upperClaimStatus(upperOf('1Gi'), lowerOf('1Gi', { phase: 'Pending' }), undefined, 't')).toBeUndefined();
+  });
+
+  it('mirrors the lower resize conditions and sets ControllerResizeError while refused (once, kept stable)', () => {
+    const resizing = { type: 'Resizing', status: 'True', lastTransitionTime: 'x' };
+    expect(
+      upperClaimStatus(
+        upperOf('2Gi'),
+        lowerOf('1Gi', { phase: 'Bound', capacity: { storage: '1Gi' }, conditions: [resizing] }),
+        undefined,
+        't',
+      ),
+    ).toEqual({ conditions: [resizing] });
+    const refused = upperClaimStatus(upperOf('2Gi'), lowerOf('1Gi'), 'no growth here', 't');
+    expect(refused).toEqual({
+      conditions: [
+        {
+          type: 'ControllerResizeError',
+          status: 'True',
+          reason: 'ExpansionRefused',
+          message: 'no growth here',
+          lastProbeTime: null,
+          lastTransitionTime: 't',
+        },
+      ],
+    });
+    // Written once: the same refusal later changes nothing.
+    const upper = upperOf('2Gi', { phase: 'Bound', capacity: { storage: '1Gi' }, conditions: refused!.conditions });
+    expect(upperClaimStatus(upper, lowerOf('1Gi'), 'no growth here', 'later')).toBeUndefined();
+    // Lifted (e.g. the request went back): the condition goes.
+    expect(upperClaimStatus(upper, lowerOf('1Gi'), undefined, 'later')).toEqual({ conditions: [] });
+  });
+});
+
+describe('unsupportedClaim', () => {
+  it('a plain claim is fine', () => expect(unsupportedClaim(claim)).toBeUndefined());
+  it.each([
+    [
+      'a snapshot',
+      { dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 'snap-1' } },
+      /VolumeSnapshot snap-1/,
+    ],
+    ['a clone', { dataSourceRef: { kind: 'PersistentVolumeClaim', name: 'data-0' } }, /PersistentVolumeClaim data-0/],
+  ])('%s is refused, naming it', (_n, extra, re) => {
+    const msg = unsupportedClaim({ ...claim, spec: { ...claim.spec, ...extra } });
+    expect(msg).toMatch(re);
+    expect(msg).toMatch(/not supported by fedlet storage classes; the lower claim would start empty/);
   });
 });

@@ -1,5 +1,7 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { remoteSlices, type EndpointSlice } from '../../provider/global-endpoints.js';
+import type { KubeClient } from '../../src/kube/client.js';
+import { removeRemoteSlices, remoteSlices, type EndpointSlice } from '../../provider/global-endpoints.js';
 
 const slice = (
   name: string,
@@ -70,5 +72,32 @@ describe('remoteSlices', () => {
     expect(
       remoteSlices('web', [slice('a', [{ addresses: ['10.101.0.1'], nodeName: 'fedlet-a' }])], 'fedlet-a', nodeReady),
     ).toEqual([]);
+  });
+});
+
+describe('removeRemoteSlices (serviceEndpoints: local)', () => {
+  it("deletes exactly the slices this node's global run left, selected by origin and managed-by", async () => {
+    const calls: string[] = [];
+    const lower = {
+      get: async (path: string, opts?: { query?: Record<string, unknown> }) => {
+        calls.push(`list ${path} ${String(opts?.query?.labelSelector)}`);
+        return {
+          items: [
+            slice('web-fedlet-1', []),
+            { ...slice('db-fedlet-2', []), metadata: { name: 'db-fedlet-2', namespace: 'data' } },
+          ],
+        };
+      },
+      delete: async (path: string) => {
+        calls.push(`delete ${path}`);
+        return {};
+      },
+    } as unknown as KubeClient;
+    expect(await removeRemoteSlices(lower, 'fedlet-a', pino({ level: 'silent' }))).toBe(2);
+    expect(calls).toEqual([
+      'list /apis/discovery.k8s.io/v1/endpointslices fedlet.io/origin=fedlet-a,endpointslice.kubernetes.io/managed-by=fedlet.io',
+      'delete /apis/discovery.k8s.io/v1/namespaces/shop/endpointslices/web-fedlet-1',
+      'delete /apis/discovery.k8s.io/v1/namespaces/data/endpointslices/db-fedlet-2',
+    ]);
   });
 });

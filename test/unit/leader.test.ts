@@ -81,6 +81,17 @@ class FakeClock implements LeaderClock {
   }
 }
 
+/** Replica 'a' holds the lease and its write fence is open. */
+async function leadingWithFence() {
+  const api = new FakeLeaseApi();
+  const clock = new FakeClock();
+  const fence = new WriteFence(() => clock.now());
+  const e = elector(api, clock, 'a', fence);
+  await e.acquire(new AbortController().signal);
+  fence.open(e.validUntil);
+  return { api, clock, fence, e };
+}
+
 function elector(api: FakeLeaseApi, clock: FakeClock, identity: string, fence?: WriteFence): LeaderElector {
   return new LeaderElector({
     client: api as unknown as KubeClient,
@@ -140,12 +151,7 @@ describe('leader election', () => {
   });
 
   it('gives up at the renew deadline while the API server is away, and the fence closes by itself first', async () => {
-    const api = new FakeLeaseApi();
-    const clock = new FakeClock();
-    const fence = new WriteFence(() => clock.now());
-    const e = elector(api, clock, 'a', fence);
-    await e.acquire(new AbortController().signal);
-    fence.open(e.validUntil);
+    const { api, clock, fence, e } = await leadingWithFence();
     const acquiredAt = clock.t;
     expect(() => fence.check('POST', '/api/v1/namespaces/x/pods')).not.toThrow();
     let writesAllowedAfterDeadline = 0;
@@ -162,12 +168,7 @@ describe('leader election', () => {
   });
 
   it('after a pause longer than the lease (SIGSTOP) refuses writes before any renewal is attempted', async () => {
-    const api = new FakeLeaseApi();
-    const clock = new FakeClock();
-    const fence = new WriteFence(() => clock.now());
-    const e = elector(api, clock, 'a', fence);
-    await e.acquire(new AbortController().signal);
-    fence.open(e.validUntil);
+    const { api, clock, fence, e } = await leadingWithFence();
     clock.t += 60_000; // stopped for a minute
     expect(() => fence.check('DELETE', '/api/v1/namespaces/x/pods/p')).toThrow(/renew deadline/);
     const writes = api.writes;
@@ -176,12 +177,7 @@ describe('leader election', () => {
   });
 
   it('a renewal that lands after the deadline does not silently reopen a fence that already refused writes', async () => {
-    const api = new FakeLeaseApi();
-    const clock = new FakeClock();
-    const fence = new WriteFence(() => clock.now());
-    const e = elector(api, clock, 'a', fence);
-    await e.acquire(new AbortController().signal);
-    fence.open(e.validUntil);
+    const { api, clock, fence, e } = await leadingWithFence();
     const t0 = clock.t;
     clock.onSleep = () => {
       api.down = clock.t - t0 < 8_000;
@@ -204,12 +200,7 @@ describe('leader election', () => {
   });
 
   it('re-acquires its own lease at once when the API server returns, and renewals extend the reopened fence', async () => {
-    const api = new FakeLeaseApi();
-    const clock = new FakeClock();
-    const fence = new WriteFence(() => clock.now());
-    const e = elector(api, clock, 'a', fence);
-    await e.acquire(new AbortController().signal);
-    fence.open(e.validUntil);
+    const { api, clock, fence, e } = await leadingWithFence();
     api.down = true;
     expect(await e.holdUntilLost(new AbortController().signal)).toBe('lost');
     expect(fence.isOpen).toBe(false);

@@ -13,13 +13,15 @@ describe('namespaceCandidates', () => {
 });
 
 describe('collectNamespaces', () => {
-  it('lists only namespaces labelled as ours and deletes those holding no pod, with a uid precondition', async () => {
+  it('lists only namespaces labelled as ours and deletes those holding no pod and no claim, with a uid precondition', async () => {
     const calls: string[] = [];
     const fake = {
       get: (path: string, opts?: { query?: Record<string, unknown> }) => {
         calls.push(`GET ${path} ${JSON.stringify(opts?.query ?? {})}`);
-        if (path === '/api/v1/namespaces') return Promise.resolve({ items: [ns('empty'), ns('busy'), ns('wanted')] });
+        if (path === '/api/v1/namespaces') return Promise.resolve({ items: [ns('empty'), ns('busy'), ns('data'), ns('wanted')] });
         if (path === '/api/v1/namespaces/busy/pods') return Promise.resolve({ items: [{ metadata: { name: 'x' } }] });
+        if (path === '/api/v1/namespaces/data/persistentvolumeclaims')
+          return Promise.resolve({ items: [{ metadata: { name: 'data-web-0' } }] });
         return Promise.resolve({ items: [] });
       },
       delete: (path: string, body: unknown) => {
@@ -37,6 +39,8 @@ describe('collectNamespaces', () => {
       'DELETE /api/v1/namespaces/empty {"apiVersion":"v1","kind":"DeleteOptions","preconditions":{"uid":"uid-empty"}}',
     );
     expect(calls.some((c) => c.startsWith('DELETE /api/v1/namespaces/busy'))).toBe(false);
+    // A StatefulSet scaled to zero leaves only its claims: their data keeps the namespace.
+    expect(calls.some((c) => c.startsWith('DELETE /api/v1/namespaces/data'))).toBe(false);
     expect(calls.some((c) => c.includes('/namespaces/wanted/'))).toBe(false);
   });
 });

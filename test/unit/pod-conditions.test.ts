@@ -29,6 +29,8 @@ describe('condition ownership', () => {
     ['ContainersReady', true],
     ['Initialized', true],
     ['PodReadyToStartContainers', true],
+    ['PodResizePending', true],
+    ['PodResizeInProgress', true],
     ['fedlet.io/LowerScheduled', true],
     ['PodScheduled', false],
     ['DisruptionTarget', false],

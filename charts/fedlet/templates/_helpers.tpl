@@ -69,6 +69,9 @@ fedlet.io/cluster: {{ . }}
 {{- if and (eq .Values.servingCert.mode "files") (not .Values.servingCert.existingSecret) -}}
 {{- fail "servingCert.mode=files needs servingCert.existingSecret (a kubernetes.io/tls Secret)" -}}
 {{- end -}}
+{{- if and .Values.storageClass.create (not (has .Values.storageClass.reclaimPolicy (list "Delete" "Retain"))) -}}
+{{- fail (printf "storageClass.reclaimPolicy must be Delete or Retain, got %q" .Values.storageClass.reclaimPolicy) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 

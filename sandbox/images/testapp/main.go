@@ -1,7 +1,13 @@
 // testapp is the sandbox's own container program for real-node tests: one static binary whose first
 // argument picks what it does, so a test states the container's behaviour in its pod spec.
 //
-//	testapp serve [PORT]          HTTP on PORT (default 8080): / (hostname, env as JSON), /echo?msg=, /healthz
+//	testapp serve [PORT]          HTTP on PORT (default 8080): / (hostname, env as JSON), /echo?msg=, /healthz,
+//	                              /ready (200, or 503 once /unready was requested: a readiness probe to fail)
+//	testapp kv [PORT]             an in-memory key-value store on PORT (default 6379): GET /kv/KEY, PUT /kv/KEY
+//	                              (body is the value), POST /kv/KEY (appends the body as a line), /healthz
+//	testapp proxy PORT URL        relay every request but /healthz to URL (a base URL); replies carry X-Via: host
+//	testapp guestbook PORT URL    a guestbook front end on PORT over the kv store at URL: /add?msg= appends
+//	                              "msg (by host)" to key "entries", /entries lists them, /healthz
 //	testapp exit CODE             print a line, exit with CODE
 //	testapp crash SECONDS CODE    print a line, exit with CODE after SECONDS
 //	testapp write MIB             write MIB MiB of numbered lines to stdout, then sleep
@@ -20,23 +26,33 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: testapp serve|exit|crash|write|tick|oom|sleep|slowterm|stdin|cat|get ARGS")
+		fail("usage: testapp serve|kv|proxy|guestbook|exit|crash|write|tick|oom|sleep|slowterm|stdin|cat|get ARGS")
 	}
 	mode, args := os.Args[1], os.Args[2:]
 	switch mode {
 	case "serve":
 		serve(argOr(args, 0, "8080"))
+	case "kv":
+		kv(argOr(args, 0, "6379"))
+	case "proxy":
+		proxy(argOr(args, 0, "8080"), argOr(args, 1, ""))
+	case "guestbook":
+		guestbook(argOr(args, 0, "8080"), argOr(args, 1, ""))
 	case "exit":
 		code := intArg(args, 0, 0)
 		fmt.Printf("exiting with %d\n", code)
@@ -115,6 +131,7 @@ func sleepForever() {
 
 func serve(port string) {
 	host, _ := os.Hostname()
+	var unready atomic.Bool
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		env := os.Environ()
@@ -125,6 +142,22 @@ func serve(port string) {
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s from %s\n", r.URL.Query().Get("msg"), host)
 	})
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if unready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("/unready", func(w http.ResponseWriter, _ *http.Request) {
+		unready.Store(true)
+		fmt.Fprintf(w, "%s is no longer ready\n", host)
+	})
+	listen(port, host, mux)
+}
+
+// listen serves mux (plus /healthz) on port until SIGTERM or SIGINT.
+func listen(port, host string, mux *http.ServeMux) {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -137,6 +170,92 @@ func serve(port string) {
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		fail(err.Error())
 	}
+}
+
+func kv(port string) {
+	host, _ := os.Hostname()
+	var mu sync.Mutex
+	store := map[string]string{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/kv/", func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.URL.Path, "/kv/")
+		if key == "" {
+			http.Error(w, "no key", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.Method {
+		case http.MethodGet:
+			v, ok := store[key]
+			if !ok {
+				http.Error(w, "no such key", http.StatusNotFound)
+				return
+			}
+			fmt.Fprint(w, v)
+		case http.MethodPut, http.MethodPost:
+			b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			if r.Method == http.MethodPut {
+				store[key] = string(b)
+			} else {
+				store[key] += strings.TrimSuffix(string(b), "\n") + "\n"
+			}
+			fmt.Fprintln(w, "stored")
+		default:
+			http.Error(w, "GET, PUT or POST", http.StatusMethodNotAllowed)
+		}
+	})
+	listen(port, host, mux)
+}
+
+func upstream(raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		fail(fmt.Sprintf("upstream %q is not a base URL such as http://store:6379", raw))
+	}
+	return u
+}
+
+func proxy(port, target string) {
+	host, _ := os.Hostname()
+	rp := httputil.NewSingleHostReverseProxy(upstream(target))
+	rp.ModifyResponse = func(r *http.Response) error {
+		r.Header.Add("X-Via", host)
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", rp)
+	listen(port, host, mux)
+}
+
+func guestbook(port, store string) {
+	host, _ := os.Hostname()
+	entries := upstream(store).JoinPath("kv", "entries").String()
+	c := &http.Client{Timeout: 10 * time.Second}
+	relay := func(w http.ResponseWriter, resp *http.Response, err error) {
+		if err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/add", func(w http.ResponseWriter, r *http.Request) {
+		line := fmt.Sprintf("%s (by %s)\n", r.URL.Query().Get("msg"), host)
+		resp, err := c.Post(entries, "text/plain", strings.NewReader(line))
+		relay(w, resp, err)
+	})
+	mux.HandleFunc("/entries", func(w http.ResponseWriter, _ *http.Request) {
+		resp, err := c.Get(entries)
+		relay(w, resp, err)
+	})
+	listen(port, host, mux)
 }
 
 func write(mib int) {
