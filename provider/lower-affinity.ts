@@ -93,3 +93,12 @@ export function lowerSchedulingFields(c: LowerConstraints): { nodeSelector?: Rec
       : {}),
   };
 }
+
+/**
+ * Adds a node pool's requirements (ANDed) to the constraints: into every required term, or as the one
+ * term when the pod had none, so the lower scheduler cannot place the pod outside the pool.
+ */
+export function withPool(c: LowerConstraints, pool: Requirement[] | undefined): LowerConstraints {
+  if (!pool?.length) return c;
+  return { selector: c.selector, terms: c.terms ? c.terms.map((t) => [...t, ...pool]) : [pool] };
+}

@@ -44,6 +44,9 @@ import { LowerNamespaces } from './lower-namespaces.js';
 import { EventRecorder } from '../src/events.js';
 import { collectNamespaces } from './namespace-gc.js';
 import { LowerClasses } from './lower-classes.js';
+import { partitionPools, poolLabels, poolNodeName, type Pool, type PoolConfig } from './pools.js';
+import { PoolProvider, type PoolUpperPods } from './pool-provider.js';
+import type { VirtualNodeSpec } from '../src/provider.js';
 
 interface RawPod extends KubeObject {
   spec?: PodSpecLike & { nodeName?: string };
@@ -82,7 +85,11 @@ export interface LowerProviderOptions {
   runtimeClassMap?: Record<string, string>;
   priorityClassMap?: Record<string, string>;
   /** The virtual node's labels: pods keep their constraints on lower-node keys below (see lower-affinity.ts). */
-  virtualNodeLabels?: () => Record<string, string>;
+  virtualNodeLabels?: (node?: string, state?: ProviderNodeState) => Record<string, string>;
+  /** Node pools (provider/pools.ts): when set, the provider backs one virtual node per pool instead of one. */
+  pools?: PoolConfig;
+  /** The upper pods bound to the pool nodes, as the core's caches hold them (pool mode). */
+  upperPods?: PoolUpperPods;
   log: Logger;
 }
 
@@ -117,6 +124,10 @@ export class LowerProvider implements Provider {
   private readonly stats: LowerStats;
   readonly reflection: Reflection;
   readonly classes: LowerClasses;
+  /** Pool mode: the current pools and the provider view of each (created and dropped as pools come and go). */
+  private poolList: Pool[] = [];
+  private readonly poolViews = new Map<string, PoolProvider>();
+  private readonly poolSetListeners: Array<() => void> = [];
 
   constructor(private readonly o: LowerProviderOptions) {
     const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
@@ -276,6 +287,29 @@ export class LowerProvider implements Provider {
     const gone = await collectNamespaces({ lower: this.o.client, nodeName: this.o.nodeName, log: this.o.log }, wanted);
     for (const ns of gone) this.namespaces.forget(ns);
   }
+  /**
+   * Pool mode: garbage collection for every pool node at once. Calls while one runs join it and cause
+   * one more run after it (pool nodes start together; one pass serves them all).
+   */
+  collectPoolGarbage(livePods: () => Pod[] | undefined): Promise<void> {
+    if (this.gcRunning) {
+      this.gcAgain = true;
+      return this.gcRunning;
+    }
+    const run = async () => {
+      do {
+        this.gcAgain = false;
+        const all = livePods();
+        if (!all) throw new Error('not every pool node has synced its pods yet');
+        await this.collectGarbage(all);
+      } while (this.gcAgain);
+    };
+    this.gcRunning = run().finally(() => (this.gcRunning = undefined));
+    return this.gcRunning;
+  }
+  private gcRunning?: Promise<void>;
+  private gcAgain = false;
+
   onPodChange(listener: (upperKey: string) => void): void {
     this.podsOps.onChange(listener);
   }
@@ -361,11 +395,144 @@ export class LowerProvider implements Provider {
   }
 
   private recompute(): void {
+    if (this.o.pools) this.repartition();
     for (const l of this.summaryListeners) l();
     const next = this.compute();
     if (JSON.stringify(next) === JSON.stringify(this.state)) return;
     this.state = next;
     for (const l of this.listeners) l();
+  }
+
+  /** Pool mode: pools from the one node cache; views follow; pods of vanished pools are removed below. */
+  private repartition(): void {
+    if (!this.nodes.hasSynced) return;
+    const next = partitionPools(
+      this.nodes.list().map((n) => n.info),
+      this.o.pools!,
+    );
+    const changed =
+      JSON.stringify(next.map((p) => [p.name, p.requirements])) !==
+      JSON.stringify(this.poolList.map((p) => [p.name, p.requirements]));
+    this.poolList = next;
+    for (const p of next) {
+      const v = this.poolViews.get(p.name);
+      if (v) v.setPool(p);
+      else this.poolViews.set(p.name, new PoolProvider(this, p, this.poolContext()));
+    }
+    for (const [name, view] of this.poolViews)
+      if (!next.some((p) => p.name === name)) {
+        view.close();
+        this.poolViews.delete(name);
+      }
+    for (const v of this.poolViews.values()) v.recompute();
+    if (changed) for (const l of this.poolSetListeners) l();
+    this.sweepVanishedPools();
+  }
+
+  /**
+   * Lower pods of a pool that no longer exists (or of no pool, from before pools were configured) belong
+   * to a virtual node that is gone: they are removed, as pods of a vanished node are.
+   */
+  private sweepVanishedPools(): void {
+    if (!this.health.state.healthy || !this.podsOps.lowerPods.hasSynced) return;
+    for (const key of this.podsOps.knownUpperKeys()) {
+      const pool = this.podsOps.poolOf(key);
+      if (pool !== undefined && (pool === null || !this.poolViews.has(pool)))
+        void this.podsOps.delete(key, undefined).catch((e: Error) => {
+          this.o.log.warn({ pod: key, err: e.message }, 'removing the lower pod of a vanished pool failed; will retry');
+        });
+    }
+  }
+
+  private poolContext(): ConstructorParameters<typeof PoolProvider>[2] {
+    return {
+      clusterName: this.o.clusterName,
+      nodeName: (pool) => poolNodeName(this.o.nodeName, pool),
+      upperPods: this.o.upperPods,
+      bounce: () =>
+        new BounceBack({
+          bounceAfterSeconds: this.o.bounceAfterSeconds,
+          avoidAfterBounceSeconds: this.o.avoidAfterBounceSeconds,
+          clusterName: this.o.clusterName,
+          onChange: () => this.scheduleRecompute(),
+          log: this.o.log,
+        }),
+      log: this.o.log,
+    };
+  }
+
+  /** Pool mode: the virtual nodes to serve now (one per pool); undefined without pools (one node). */
+  virtualNodes(): VirtualNodeSpec[] | undefined {
+    if (!this.o.pools) return undefined;
+    return this.poolList.map((p) => {
+      const view = this.poolViews.get(p.name)!;
+      return { name: view.nodeName, pool: p.name, provider: view };
+    });
+  }
+  onVirtualNodesChange(listener: () => void): void {
+    this.poolSetListeners.push(listener);
+  }
+
+  /** State of the virtual node backed by `nodes` (all lower nodes, or one pool's). */
+  nodeStateOf(
+    nodes: LowerNode[],
+    extraLabels?: Record<string, string>,
+    what = `lower cluster ${this.o.clusterName}`,
+  ): ProviderNodeState {
+    const pods = this.pods.list().map((p) => p.info);
+    const h = this.health.state;
+    const counted = nodes.filter(schedulable).length;
+    const labels: Record<string, string> = { ...extraLabels };
+    for (const key of [LABEL_OS, LABEL_ARCH, LABEL_REGION, LABEL_ZONE]) {
+      const v = agreedLabel(nodes, key);
+      if (v !== undefined) labels[key] = v;
+    }
+    let condition: ProviderNodeState['condition'];
+    if (!h.healthy) condition = { ready: false, reason: 'LowerClusterUnreachable', message: h.message };
+    else if (!this.nodes.hasSynced || !this.pods.hasSynced)
+      condition = {
+        ready: false,
+        reason: 'LowerClusterSyncing',
+        message: `waiting for the caches of lower cluster ${this.o.clusterName}`,
+      };
+    else
+      condition = {
+        ready: true,
+        reason: 'LowerClusterReady',
+        message: `${what} is reachable; ${counted} of ${nodes.length} nodes Ready and schedulable`,
+      };
+    return { condition, resources: fromMilli(freeCapacity(nodes, pods)), labels };
+  }
+
+  /** Scheduling summary of the virtual node `node` backed by `nodes`, with its bounce record. */
+  summaryOf(node: string, nodes: LowerNode[], avoid: Record<string, string>): ClusterSummary {
+    const storage = this.claims.summary();
+    const summary = buildSummary(
+      node,
+      this.o.clusterName,
+      nodes,
+      freePerNode(
+        nodes,
+        this.pods.list().map((p) => p.info),
+      ),
+      avoid,
+    );
+    return storage ? { ...summary, storage } : summary;
+  }
+
+  /** The cached lower nodes by name. */
+  lowerNodes(): Map<string, LowerNode> {
+    return new Map(this.nodes.list().map((n) => [n.info.name, n.info]));
+  }
+
+  /** All labels of the virtual node `node` in state `state` (what lower-affinity.ts calls virtual keys). */
+  poolVirtualNodeLabels(node: string, state: ProviderNodeState): Record<string, string> {
+    return this.o.virtualNodeLabels?.(node, state) ?? state.labels;
+  }
+
+  /** Labels a pool's virtual node carries from its lower nodes. */
+  poolNodeLabels(pool: Pool): Record<string, string> {
+    return poolLabels(pool, this.lowerNodes());
   }
 
   private compute(): ProviderNodeState {

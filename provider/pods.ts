@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
 import type { Container, KubeObject, Pod, PodStatus } from '../src/kube/types.js';
-import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
+import { LABEL_ORIGIN, LABEL_POOL, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../src/labels.js';
 import type { PodEnsureResult, PodEvent } from '../src/provider.js';
 import { DependencySync, type MissingDependency } from './dependencies.js';
 import { lowerNamespace } from './namespace-map.js';
@@ -14,6 +14,7 @@ import type { BounceBack } from './bounce-back.js';
 import { upperStatusFromLower } from './pod-status.js';
 import { lowerEphemeralContainers, translatePod, unsupportedField, type TranslateContext } from './translate.js';
 import { ephemeralContainersPatch, resizePatch } from './lower-subresources.js';
+import type { Requirement } from './lower-affinity.js';
 import { ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from './service-account.js';
 import { PodIdentityError, TokenSecrets } from './token-secrets.js';
 import type { PodClaimsResult } from './claims.js';
@@ -27,6 +28,14 @@ import {
   RejectionTracker,
   type LowerRejection,
 } from './lower-rejection.js';
+
+/** A node pool a pod is placed through (provider/pools.ts): the pool node's labels, requirements and bounce record. */
+export interface PoolPlacement {
+  name: string;
+  requirements: Requirement[];
+  virtualNodeLabels: Record<string, string>;
+  bounce: BounceBack;
+}
 
 export interface LowerPodsOptions {
   upper: KubeClient;
@@ -225,11 +234,19 @@ export class LowerPods {
     for (const k of this.byUpperKey.keys()) this.emit(k);
   }
 
-  knownUpperKeys(): string[] {
-    return [...this.byUpperKey.keys()];
+  /** Upper keys with a lower pod; with `pool`, only those placed through that pool (fedlet.io/pool). */
+  knownUpperKeys(pool?: string): string[] {
+    if (pool === undefined) return [...this.byUpperKey.keys()];
+    return [...this.byUpperKey].filter(([, p]) => p.metadata.labels?.[LABEL_POOL] === pool).map(([k]) => k);
   }
 
-  async ensure(upper: Pod): Promise<PodEnsureResult> {
+  /** The pool label of the lower pod of an upper key: a pool name, null (a pod of no pool), undefined (no lower pod). */
+  poolOf(upperKey: string): string | null | undefined {
+    const p = this.byUpperKey.get(upperKey);
+    return p ? (p.metadata.labels?.[LABEL_POOL] ?? null) : undefined;
+  }
+
+  async ensure(upper: Pod, pool?: PoolPlacement): Promise<PodEnsureResult> {
     const upperKey = `${upper.metadata.namespace}/${upper.metadata.name}`;
     const lowerNs = this.lowerNamespaceOf(upper.metadata.namespace!);
     const claims = this.o.claims?.forPod(upper) ?? { kind: 'ok', lowerNames: new Map<string, string>() };
@@ -252,9 +269,11 @@ export class LowerPods {
       allowDaemonSetPods: this.o.allowDaemonSetPods,
       serviceAccounts: this.o.serviceAccounts,
       lowerClaims: claims.lowerNames,
-      virtualNodeLabels: this.o.virtualNodeLabels?.(),
+      virtualNodeLabels: pool ? pool.virtualNodeLabels : this.o.virtualNodeLabels?.(),
+      ...(pool ? { pool: { name: pool.name, requirements: pool.requirements } } : {}),
       classes,
     };
+    const bounceRecord = pool?.bounce ?? this.o.bounce;
     const unsupported = unsupportedField(upper, ctx);
     // Permanent: the pod can never run here as it is.
     if (unsupported) return { kind: 'rejected', reason: 'UnsupportedPodSpec', message: unsupported.message, retry: false };
@@ -295,7 +314,7 @@ export class LowerPods {
       } catch (e) {
         if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it
         const refused = classifyRejection(e);
-        if (refused) return this.refused(upper, upperKey, refused);
+        if (refused) return this.refused(upper, upperKey, refused, bounceRecord);
         throw e;
       }
       this.rejections.accepted(upper.metadata.uid, upperKey);
@@ -305,7 +324,7 @@ export class LowerPods {
     if (missing.required) return missingResult(missing.required);
     if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
     await this.tokens.ensure(upper, lowerNs, false);
-    const bounce = this.o.bounce.check(upper, existing);
+    const bounce = bounceRecord.check(upper, existing);
     if (bounce.kind === 'recheck') return bounce;
     if (bounce.kind === 'bounce') {
       // Never two copies: the lower pod goes first; the upper pod fails once it is gone.
@@ -355,7 +374,7 @@ export class LowerPods {
   }
 
   /** The lower API server refused to create the pod: Pending with the reason, or failed once it is hopeless. */
-  private refused(upper: Pod, upperKey: string, r: LowerRejection): PodEnsureResult {
+  private refused(upper: Pod, upperKey: string, r: LowerRejection, bounce: BounceBack): PodEnsureResult {
     const previous = upper.status?.conditions?.find((c) => c.type === CONDITION_LOWER_ACCEPTED);
     const d = this.rejections.decide({ uid: upper.metadata.uid ?? upperKey, key: upperKey }, r, previous, this.o.clusterName);
     if (d.kind === 'retry') {
@@ -373,7 +392,7 @@ export class LowerPods {
       };
     }
     // Hopeless here: its controller should place the replacement in another cluster.
-    this.o.bounce.avoidController(upper, 'failing a pod the lower cluster keeps refusing');
+    bounce.avoidController(upper, 'failing a pod the lower cluster keeps refusing');
     return { kind: 'fail', reason: REASON_LOWER_REJECTED, message: d.message };
   }
 

@@ -6,6 +6,7 @@ import type { Container, EnvVar, Pod, PodSpec, Volume } from '../src/kube/types.
 import {
   ANNOTATION_LAST_APPLIED,
   LABEL_ORIGIN,
+  LABEL_POOL,
   LABEL_UPPER_NAME,
   LABEL_UPPER_NAMESPACE,
   LABEL_UPPER_UID,
@@ -18,7 +19,7 @@ import {
   ROOT_CA_CONFIGMAP,
   type ServiceAccountOptions,
 } from './service-account.js';
-import { lowerConstraints, lowerSchedulingFields } from './lower-affinity.js';
+import { lowerConstraints, lowerSchedulingFields, withPool, type Requirement } from './lower-affinity.js';
 
 /** The pod asks for something fedlet cannot provide in a lower cluster. `field` is a JSON path. */
 export interface UnsupportedField {
@@ -42,6 +43,8 @@ export interface TranslateContext {
   virtualNodeLabels?: Record<string, string>;
   /** The lower RuntimeClass/PriorityClass names the pod keeps (lower-classes.ts); absent ones are dropped. */
   classes?: { runtimeClassName?: string; priorityClassName?: string };
+  /** The node pool the pod was placed in (provider/pools.ts): its requirements hold below, its name labels the pod. */
+  pool?: { name: string; requirements: Requirement[] };
 }
 
 /** The first pod feature that cannot work in a lower cluster, naming the field; undefined when none. */
@@ -188,7 +191,11 @@ function translateWithEphemeral(pod: Pod, ctx: TranslateContext): Pod {
   if (ctx.classes?.runtimeClassName) spec.runtimeClassName = ctx.classes.runtimeClassName;
   if (ctx.classes?.priorityClassName) spec.priorityClassName = ctx.classes.priorityClassName;
   // Constraints on lower-node keys (checked by the extender against lower nodes) hold below too.
-  if (ctx.virtualNodeLabels) Object.assign(spec, lowerSchedulingFields(lowerConstraints(pod, ctx.virtualNodeLabels)));
+  if (ctx.virtualNodeLabels || ctx.pool)
+    Object.assign(
+      spec,
+      lowerSchedulingFields(withPool(lowerConstraints(pod, ctx.virtualNodeLabels ?? {}), ctx.pool?.requirements)),
+    );
   spec.containers = src.containers.map((c) => translateContainer(c, pod, ctx));
   if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, pod, ctx));
   if (src.ephemeralContainers) spec.ephemeralContainers = src.ephemeralContainers.map((c) => translateContainer(c, pod, ctx));
@@ -211,7 +218,11 @@ function translateWithEphemeral(pod: Pod, ctx: TranslateContext): Pod {
     metadata: {
       name: pod.metadata.name,
       namespace: ctx.lowerNamespace,
-      labels: { ...(pod.metadata.labels ?? {}), ...ownershipLabels(ctx, pod.metadata) },
+      labels: {
+        ...(pod.metadata.labels ?? {}),
+        ...ownershipLabels(ctx, pod.metadata),
+        ...(ctx.pool ? { [LABEL_POOL]: ctx.pool.name } : {}),
+      },
       annotations,
     },
     spec,

@@ -41,6 +41,8 @@ export interface FedletConfig {
   storageClassMap: Record<string, string>;
   runtimeClassMap: Record<string, string>;
   priorityClassMap: Record<string, string>;
+  poolGroupBy: string[];
+  pools: Array<{ name: string; selector: string }>;
   virtualNodeTaint: boolean;
   podWorkers: number;
   unreachableDeleteAfterSeconds: number;
@@ -65,7 +67,7 @@ export interface FedletConfig {
   logFormat: 'json' | 'pretty';
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'map' | 'taints' | 'enum';
+type Kind = 'string' | 'int' | 'bool' | 'map' | 'taints' | 'enum' | 'list' | 'pools';
 interface OptionSpec {
   key: keyof FedletConfig;
   flag: string;
@@ -324,6 +326,22 @@ export const options: OptionSpec[] = [
     help: "upperClass=lowerClass: the lower PriorityClass for pods naming an upper one; priority and preemptionPolicy always come from the lower class (or the lower cluster's default); a pod whose (mapped) class the lower cluster lacks runs without it, with a PriorityClassNotFound event (flag repeatable; env comma-separated)",
   },
   {
+    key: 'poolGroupBy',
+    flag: 'pool-group-by',
+    env: 'FEDLET_POOL_GROUP_BY',
+    kind: 'list',
+    default: '[] (no pools: one virtual node)',
+    help: 'node pools: lower-node label keys; one virtual node `<node name>-<values>` per distinct tuple of their values (nodes lacking a key are not offered), e.g. nvidia.com/gpu.product (flag repeatable; env comma-separated)',
+  },
+  {
+    key: 'pools',
+    flag: 'pool',
+    env: 'FEDLET_POOLS',
+    kind: 'pools',
+    default: '[] (no pools: one virtual node)',
+    help: 'node pools by label selector: name=selector, one virtual node `<node name>-<name>` per pool while some lower node matches (flag repeatable; env `;`-separated; YAML a list of {name, selector})',
+  },
+  {
     key: 'virtualNodeTaint',
     flag: 'virtual-node-taint',
     env: 'FEDLET_VIRTUAL_NODE_TAINT',
@@ -564,6 +582,26 @@ function coerce(spec: OptionSpec, where: string, raw: unknown): unknown {
         );
       if (raw && typeof raw === 'object') return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]));
       throw new ConfigError(`${where}: expected a map of key: value`);
+    case 'list': {
+      const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
+      return items.map((x) => x.trim()).filter(Boolean);
+    }
+    case 'pools': {
+      const entries: unknown[] = Array.isArray(raw) ? raw : String(raw).split(';');
+      return entries
+        .filter((e) => typeof e !== 'string' || e.trim())
+        .map((e, i) => {
+          if (typeof e === 'string') {
+            const eq = e.indexOf('=');
+            if (eq <= 0) throw new ConfigError(`${where}[${i}]: "${e}" is not name=selector`);
+            return { name: e.slice(0, eq).trim(), selector: e.slice(eq + 1).trim() };
+          }
+          const o = e as { name?: unknown; selector?: unknown };
+          if (typeof o?.name !== 'string' || typeof o.selector !== 'string')
+            throw new ConfigError(`${where}[${i}]: a pool needs name and selector (strings)`);
+          return { name: o.name, selector: o.selector };
+        });
+    }
     case 'taints':
       if (typeof raw === 'string')
         return raw
@@ -610,7 +648,7 @@ function parseFlags(argv: string[]): ParsedArgs {
       continue;
     }
     const spec = byFlag.get(name)!;
-    if (spec.kind === 'map' || spec.kind === 'taints') {
+    if (spec.kind === 'map' || spec.kind === 'taints' || spec.kind === 'list' || spec.kind === 'pools') {
       const prev = (out.values[spec.key] as string[] | undefined) ?? [];
       out.values[spec.key] = [...prev, value];
     } else out.values[spec.key] = value;
@@ -694,6 +732,8 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     storageClassMap: {},
     runtimeClassMap: {},
     priorityClassMap: {},
+    poolGroupBy: [],
+    pools: [],
     virtualNodeTaint: true,
     podWorkers: 16,
     unreachableDeleteAfterSeconds: 10,

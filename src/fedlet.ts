@@ -18,8 +18,11 @@ import { NodeController } from './node/node-controller.js';
 import { desiredLabels } from './node/node-object.js';
 import { LowerProvider } from '../provider/lower-provider.js';
 import { validateNamespaceTemplate } from '../provider/namespace-map.js';
+import { poolConfig, poolsEnabled, type PoolConfig } from '../provider/pools.js';
+import { NodeSet } from './node/node-set.js';
 import { IpRemapper, parseRemapPairs } from '../provider/remap.js';
 import { EventRecorder } from './events.js';
+import type { Pod } from './kube/types.js';
 import { PodController } from './pods/pod-controller.js';
 import { FedletMetrics } from './metrics.js';
 import { KubeletAuth } from './kubelet/auth.js';
@@ -156,8 +159,11 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     );
   const identity = nodeIdentity;
   let remapper: IpRemapper;
+  let pools: PoolConfig | undefined;
   try {
     validateNamespaceTemplate(cfg.namespaceTemplate);
+    const pc = poolConfig(cfg.poolGroupBy, cfg.pools, cfg.nodeName);
+    if (poolsEnabled(pc)) pools = pc;
     remapper = new IpRemapper(cfg.podIPRemap ? parseRemapPairs(cfg.podIPRemap) : []);
   } catch (e) {
     throw new ConfigError((e as Error).message);
@@ -191,28 +197,106 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     storageClassMap: cfg.storageClassMap,
     runtimeClassMap: cfg.runtimeClassMap,
     priorityClassMap: cfg.priorityClassMap,
-    virtualNodeLabels: (): Record<string, string> => desiredLabels(cfg, provider.nodeState()),
+    virtualNodeLabels: (node = cfg.nodeName, state = provider.nodeState()): Record<string, string> =>
+      desiredLabels({ ...cfg, nodeName: node }, state),
+    pools,
+    upperPods: { has: (node, key) => nodeSet?.has(node, key) ?? false, all: () => nodeSet?.allBoundPods() },
     log,
   });
+  let nodeSet: NodeSet | undefined;
   if (!cfg.upperAPIServerAddress)
     log.warn(
       'upperAPIServerAddress is not set: pods with upper service-account tokens get empty KUBERNETES_SERVICE_HOST/PORT (in-cluster API clients fail) and a Warning event',
     );
   await provider.start(abort.signal);
-  const nodes = new NodeController({ client: upper, config: cfg, provider, fence, log: log.child({ component: 'node' }) });
-  await retrying('registering the virtual node', () => nodes.register(), abort.signal, log);
-  const lease = new LeaseController({
-    client: upper,
-    nodeName: cfg.nodeName,
-    durationSeconds: cfg.leaseDurationSeconds,
-    renewIntervalSeconds: cfg.leaseRenewIntervalSeconds,
-    nodeUid: () => nodes.uid,
-    fence,
-    // After an outage the upper controller-manager may have marked the node Ready=Unknown: post at once.
-    onRecovered: () => nodes.markDirty(),
-    log: log.child({ component: 'lease' }),
-  });
+  const events = new EventRecorder({ client: upper, component: 'fedlet', host: cfg.nodeName, log });
   const metrics = new FedletMetrics();
+  const observe = (ms: number, ok: boolean) => metrics.syncDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000);
+  // Without pools: one virtual node (NodeController, Lease, PodController, summary) as always. With
+  // pools: a NodeSet serves one such set per pool and follows the provider's pools.
+  let served: ServedNodes;
+  if (pools) {
+    const set = new NodeSet({
+      upper,
+      config: cfg,
+      fence,
+      events,
+      wanted: () => provider.virtualNodes() ?? [],
+      observe,
+      log: log.child({ component: 'pools' }),
+    });
+    nodeSet = set;
+    provider.onVirtualNodesChange(() => void set.reconcile());
+    await retrying('registering the pool nodes', () => set.start(), abort.signal, log);
+    log.info({ nodes: set.names() }, 'serving pool nodes');
+    served = {
+      boundPods: () => set.boundPods(),
+      queueDepth: () => set.queueDepth(),
+      podsByPhase: () => set.podsByPhase(),
+      resync: () => {
+        set.resync(abort.signal);
+        void set.reconcile();
+      },
+      loops: [],
+      stop: () => set.stop(),
+    };
+  } else served = await serveOneNode();
+
+  async function serveOneNode(): Promise<ServedNodes> {
+    const nodes = new NodeController({ client: upper, config: cfg, provider, fence, log: log.child({ component: 'node' }) });
+    await retrying('registering the virtual node', () => nodes.register(), abort.signal, log);
+    const lease = new LeaseController({
+      client: upper,
+      nodeName: cfg.nodeName,
+      durationSeconds: cfg.leaseDurationSeconds,
+      renewIntervalSeconds: cfg.leaseRenewIntervalSeconds,
+      nodeUid: () => nodes.uid,
+      fence,
+      // After an outage the upper controller-manager may have marked the node Ready=Unknown: post at once.
+      onRecovered: () => nodes.markDirty(),
+      log: log.child({ component: 'lease' }),
+    });
+    const pods = new PodController({
+      upper,
+      nodeName: cfg.nodeName,
+      provider,
+      events,
+      workers: cfg.podWorkers,
+      unreachableDeleteAfterSeconds: cfg.unreachableDeleteAfterSeconds,
+      log: log.child({ component: 'pods' }),
+      observe,
+    });
+    const loops = [nodes.run(abort.signal), lease.run(abort.signal), pods.start(abort.signal)];
+    if (cfg.publishSummary) {
+      const summary = new SummaryPublisher({
+        client: upper,
+        namespace: cfg.summaryNamespace,
+        nodeName: cfg.nodeName,
+        summary: () => provider.schedulingSummary(),
+        minIntervalMs: 2000,
+        fence,
+        log: log.child({ component: 'summary' }),
+      });
+      const published = await summary.readPublished();
+      if (published) provider.restoreSchedulingSummary(published);
+      provider.onSummaryChange(() => summary.markDirty());
+      loops.push(summary.run(abort.signal));
+    }
+    return {
+      boundPods: () => pods.boundPods(),
+      queueDepth: () => pods.queueDepth(),
+      podsByPhase: () => pods.podsByPhase(),
+      resync: () => {
+        void pods.resync(abort.signal);
+        nodes.markDirty();
+      },
+      loops,
+      stop: () => pods.stop(),
+    };
+  }
+
+  // One kubelet API for the process: with pools, every pool node publishes the same endpoint, and
+  // logs/exec/attach/port-forward find the pod by name whichever pool node it is bound to.
   const auth = new KubeletAuth({ upper, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth });
   const clientCA = await retrying(
     "reading the upper cluster's client CA",
@@ -222,29 +306,14 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   ).catch((e: Error) => {
     throw new StartupError(`cannot read the upper cluster's client CA: ${e.message}`);
   });
-  const events = new EventRecorder({ client: upper, component: 'fedlet', host: cfg.nodeName, log });
-  const pods = new PodController({
-    upper,
-    nodeName: cfg.nodeName,
-    provider,
-    events,
-    workers: cfg.podWorkers,
-    unreachableDeleteAfterSeconds: cfg.unreachableDeleteAfterSeconds,
-    log: log.child({ component: 'pods' }),
-    observe: (ms, ok) => metrics.syncDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000),
-  });
-  const podsStarted = pods.start(abort.signal);
   metrics.collectFrom({
-    queueDepth: () => pods.queueDepth(),
-    podsByPhase: () => pods.podsByPhase(),
+    queueDepth: () => served.queueDepth(),
+    podsByPhase: () => served.podsByPhase(),
     lowerHealthy: () => provider.backendReachable(),
     // upper-node: the requests made as the virtual node (tokens).
     clients: { upper, lower, ...(identity ? { 'upper-node': identity.client } : {}) },
   });
-  onRegain.push(
-    () => void pods.resync(abort.signal),
-    () => nodes.markDirty(),
-  );
+  onRegain.push(() => served.resync());
   let kubelet: KubeletServer | undefined;
   // The kubelet API starts once its certificate is there (a CSR may wait for approval); pods run meanwhile.
   const servingCertOptions = {
@@ -266,7 +335,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
         tls: { cert: tls.cert, key: tls.key, clientCA },
         auth,
         provider,
-        pods: () => pods.boundPods(),
+        pods: () => served.boundPods(),
         metrics,
         // A replica without the lease may not open exec/attach/port-forward into the lower cluster.
         mutationsRefusedBecause: () => fence.closedReason,
@@ -292,25 +361,11 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       if (abort.signal.aborted) return;
       log.error({ err: e.message }, 'kubelet API not started: logs, exec, attach and port-forward are unavailable on this node');
     });
-  const loops = [nodes.run(abort.signal), lease.run(abort.signal), podsStarted];
-  if (cfg.publishSummary) {
-    const summary = new SummaryPublisher({
-      client: upper,
-      namespace: cfg.summaryNamespace,
-      nodeName: cfg.nodeName,
-      summary: () => provider.schedulingSummary(),
-      minIntervalMs: 2000,
-      fence,
-      log: log.child({ component: 'summary' }),
-    });
-    const published = await summary.readPublished();
-    if (published) provider.restoreSchedulingSummary(published);
-    provider.onSummaryChange(() => summary.markDirty());
-    loops.push(summary.run(abort.signal));
-  }
   // Ready (as leader) once every loop runs; keepLeading switches the role on later losses.
   if (fence.isOpen) role = 'leader';
-  const done = Promise.race([Promise.all(loops), ...(leadership ? [leadership] : [])]).then(() => undefined);
+  const untilAborted = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+  const loops = served.loops.length ? Promise.all(served.loops) : untilAborted;
+  const done = Promise.race([loops, ...(leadership ? [leadership] : [])]).then(() => undefined);
   return {
     done,
     async stop() {
@@ -321,8 +376,20 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       await kubeletStarted;
       await kubelet?.stop();
       await elector?.release();
-      await pods.stop();
+      await served.stop();
       await provider.stop();
     },
   };
+}
+
+/** What the process serves in the upper cluster: one virtual node, or a NodeSet of pool nodes. */
+interface ServedNodes {
+  boundPods(): Pod[];
+  queueDepth(): number;
+  podsByPhase(): Map<string, number>;
+  /** After leadership was regained: resync pods, post status. */
+  resync(): void;
+  /** Loops whose end ends the process (empty: it runs until stopped). */
+  loops: Array<Promise<unknown>>;
+  stop(): Promise<void>;
 }

@@ -1,5 +1,10 @@
 // The one place that knows fedlet's public label and annotation keys (documented in README.md).
 export const LABEL_CLUSTER = 'fedlet.io/cluster';
+/**
+ * Node pools (provider/pools.ts): on a pool's virtual Node, the pool's name; on the lower pods placed
+ * through it, the same name, so that one process serving several pool nodes knows which node owns a pod.
+ */
+export const LABEL_POOL = 'fedlet.io/pool';
 /** On every lower object fedlet creates: the name of the virtual node that owns it. */
 export const LABEL_ORIGIN = 'fedlet.io/origin';
 export const LABEL_UPPER_NAMESPACE = 'fedlet.io/upper-namespace';

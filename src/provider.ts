@@ -157,3 +157,13 @@ export interface StreamProvider {
     signal: AbortSignal,
   ): Promise<UpgradeOutcome>;
 }
+
+/**
+ * One of several virtual nodes a provider backs (node pools): its name, the pool it stands for (the
+ * value of fedlet.io/pool) and the provider view that answers for it.
+ */
+export interface VirtualNodeSpec {
+  name: string;
+  pool: string;
+  provider: Provider;
+}

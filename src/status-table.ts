@@ -1,8 +1,8 @@
-// `fedlet status`: one line per virtual node in the upper cluster — its lower cluster, health,
+// `fedlet status`: one line per virtual node in the upper cluster — its lower cluster, node pool, health,
 // offered capacity and pods — read from the upper API server only.
 import type { KubeClient } from './kube/client.js';
 import type { Node, Pod } from './kube/types.js';
-import { LABEL_CLUSTER, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from './labels.js';
+import { LABEL_CLUSTER, LABEL_POOL, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from './labels.js';
 
 type PodPhaseOnly = Pick<Pod, 'status'>;
 
@@ -10,7 +10,7 @@ export async function statusTable(upper: KubeClient): Promise<string> {
   const nodes = (
     await upper.get<{ items: Node[] }>('/api/v1/nodes', { query: { labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}` } })
   ).items;
-  const rows = [['NODE', 'CLUSTER', 'READY', 'REASON', 'CPU', 'MEMORY', 'PODS-FREE', 'PODS(RUNNING/TOTAL)']];
+  const rows = [['NODE', 'CLUSTER', 'POOL', 'READY', 'REASON', 'CPU', 'MEMORY', 'PODS-FREE', 'PODS(RUNNING/TOTAL)']];
   for (const n of nodes) {
     const pods = (
       await upper.get<{ items: PodPhaseOnly[] }>('/api/v1/pods', { query: { fieldSelector: `spec.nodeName=${n.metadata.name}` } })
@@ -20,6 +20,7 @@ export async function statusTable(upper: KubeClient): Promise<string> {
     rows.push([
       n.metadata.name,
       n.metadata.labels?.[LABEL_CLUSTER] ?? '?',
+      n.metadata.labels?.[LABEL_POOL] ?? '-',
       ready?.status ?? 'Unknown',
       ready?.reason ?? '',
       a.cpu ?? '0',

@@ -99,6 +99,11 @@ export class PodController {
     this.o.log.info({ pods: this.pods.size }, 'pod controller started');
   }
 
+  /** Whether the upper and provider caches were synced and the workers started. */
+  get synced(): boolean {
+    return this.ready;
+  }
+
   /** Upper pods bound to this node, as cached (the kubelet API's /pods). */
   boundPods(): Pod[] {
     return this.pods.list();

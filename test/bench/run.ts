@@ -2,10 +2,11 @@
 // fedlet (upper cluster) and directly in the lower cluster — and printed with their ratio, because
 // absolute numbers on a shared 2-core machine mean little. Run: npm run bench
 //   BENCH_SINGLE=20 BENCH_BURST=1000 BENCH_LARGE=10000 BENCH_STREAM_MB=64 (defaults) tune the sizes;
-//   BENCH_ONLY=extender|pods,real,storage,burst,streams,restart,large picks parts (default: all; `real` needs
-//   root and sandbox/netns-run.sh: pod start on a real kubelet node, BENCH_REAL=10 pods each way; `storage`:
-//   pod with a new claim, test/bench/storage.ts, BENCH_STORAGE=10 pods each way; `restart`: writes after
-//   restarting fedlet with BENCH_RESTART=100 more unchanged pods, see restart.ts).
+//   BENCH_ONLY=extender|pods,real,storage,burst,streams,restart,large,pools picks parts (default: all; `real`
+//   needs root and sandbox/netns-run.sh: pod start on a real kubelet node, BENCH_REAL=10 pods each way;
+//   `storage`: pod with a new claim, test/bench/storage.ts, BENCH_STORAGE=10 pods each way; `restart`: writes
+//   after restarting fedlet with BENCH_RESTART=100 more unchanged pods, see restart.ts; `pools`: 1 vs 50 node
+//   pools, test/bench/pools.ts).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
@@ -26,13 +27,14 @@ import { toMilli } from '../../src/util/quantity.js';
 import { benchStorage } from './storage.js';
 import type { Pod } from '../../src/kube/types.js';
 import { benchRestart } from './restart.js';
+import { benchPools } from './pools.js';
 
 const num = (name: string, d: number) => Number(process.env[name] ?? d);
 const SINGLE = num('BENCH_SINGLE', 20);
 const BURST = num('BENCH_BURST', 1000);
 const LARGE = num('BENCH_LARGE', 10000);
 const STREAM_MB = num('BENCH_STREAM_MB', 64);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'extender,pods,real,storage,burst,streams,restart,large').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'extender,pods,real,storage,burst,streams,restart,large,pools').split(','));
 const REAL = num('BENCH_REAL', 10);
 const STORAGE = num('BENCH_STORAGE', 10);
 const RESTART = num('BENCH_RESTART', 100);
@@ -407,6 +409,7 @@ async function main(): Promise<void> {
         ),
       ]);
     }
+    if (ONLY.has('pools')) await benchPools(s, note);
     // 1b. pod start → Ready on a real kubelet node (containerd, runc, CNI), via fedlet and directly. The
     // kwok nodes are cordoned meanwhile, so the lower scheduler can only pick the real node.
     const realNode = s.realNodes?.[0];
