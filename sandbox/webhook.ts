@@ -34,7 +34,7 @@ export function webhookConfiguration(url: string, caBundle: string): Record<stri
         failurePolicy: 'Ignore',
         sideEffects: 'None',
         admissionReviewVersions: ['v1'],
-        timeoutSeconds: 5,
+        timeoutSeconds: 10,
         reinvocationPolicy: 'IfNeeded',
       },
     ],

@@ -2,7 +2,8 @@
 // fedlet.io/virtual-node=true:NoSchedule so that DaemonSets do not place a pod on them (a whole
 // cluster is not a node a DaemonSet means); every pod NOT owned by a DaemonSet gets the matching
 // toleration here, so plain workloads keep landing on virtual nodes unchanged. failurePolicy Ignore:
-// when the webhook is down, pods are created without the toleration and simply avoid virtual nodes.
+// when the webhook is down or times out, pods are created without the toleration; toleration-repair.ts
+// adds it afterwards to those not yet scheduled.
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import express from 'express';

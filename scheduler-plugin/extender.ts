@@ -6,6 +6,7 @@
 import express from 'express';
 import type { Logger } from 'pino';
 import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import type { KubeApi } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
 import type { KubeObject, Lease, Node, Pod } from '../src/kube/types.js';
@@ -61,7 +62,16 @@ export class Extender {
   readonly claims: Informer<ClaimObj>;
   private server?: Server;
 
-  constructor(private readonly o: { upper: KubeApi; namespace: string; log: Logger; now?: () => number }) {
+  constructor(
+    private readonly o: {
+      upper: KubeApi;
+      namespace: string;
+      log: Logger;
+      now?: () => number;
+      /** Served on /metrics when given (the extender's own counters, e.g. the toleration repair's). */
+      metrics?: Registry;
+    },
+  ) {
     this.nodes = new Informer<Node>({
       client: o.upper,
       path: '/api/v1/nodes',
@@ -179,6 +189,8 @@ export class Extender {
         res.json([]);
       }
     });
+    const metrics = this.o.metrics;
+    if (metrics) app.get('/metrics', async (_req, res) => void res.type(metrics.contentType).send(await metrics.metrics()));
     app.get('/healthz', (_req, res) => void res.send(this.nodes.hasSynced && this.summaries.hasSynced ? 'ok' : 'syncing'));
     return app;
   }

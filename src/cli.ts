@@ -228,16 +228,30 @@ async function cmdExtender(argv: string[]): Promise<number> {
   const { Extender } = await import('../scheduler-plugin/extender.js');
   const { KubeClient, loadKubeConfig } = await import('./kube/client.js');
   const log = createLogger({ level: o.logLevel, name: 'fedlet-extender' });
-  const ext = new Extender({ upper: new KubeClient(loadKubeConfig(o.upperKubeconfig)), namespace: o.namespace, log });
+  const upper = new KubeClient(loadKubeConfig(o.upperKubeconfig), { userAgent: 'fedlet-extender' });
+  const { Registry } = await import('prom-client');
+  const metrics = new Registry();
+  const ext = new Extender({ upper, namespace: o.namespace, log, metrics });
   const { AdmissionWebhook } = await import('../scheduler-plugin/admission-webhook.js');
   const webhook = o.webhookPort ? new AdmissionWebhook({ certFile: o.webhookCert, keyFile: o.webhookKey, log }) : undefined;
+  // The repair belongs to the webhook feature: without the webhook nobody asked for the toleration, and
+  // pods are meant to avoid virtual nodes (e.g. a chart install that does not ship the webhook).
+  let repair: import('../scheduler-plugin/toleration-repair.js').TolerationRepair | undefined;
+  if (webhook) {
+    const { TolerationRepair } = await import('../scheduler-plugin/toleration-repair.js');
+    const { EventRecorder } = await import('./events.js');
+    const { hostname } = await import('node:os');
+    const events = new EventRecorder({ client: upper, component: 'fedlet-extender', host: hostname(), log });
+    repair = new TolerationRepair({ upper, log, registry: metrics, events });
+  }
   await webhook?.start(o.webhookPort, o.bind);
+  await repair?.start();
   await ext.start(o.port, o.bind);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
-  await Promise.all([ext.stop(), webhook?.stop()]);
+  await Promise.all([ext.stop(), webhook?.stop(), repair?.stop()]);
   return 0;
 }
 

@@ -3,11 +3,17 @@
 // controller branches (404 NotFound, 409 AlreadyExists, 409 Conflict on a stale resourceVersion or a
 // failed uid precondition), label and field selectors, and watches that resume from a resourceVersion.
 // Simplifications: strategic-merge patches are applied as JSON merge patches (lists are replaced),
+// JSON patches support only the test and add operations,
 // there is no admission, defaulting or validation, and objects with finalizers are only marked deleted.
 import { KubeApiError, type KubeApi, type PatchType, type RequestOptions, type WatchEvent } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/types.js';
 
 type Obj = KubeObject & Record<string, unknown>;
+interface JsonOp {
+  op: string;
+  path: string;
+  value?: unknown;
+}
 
 interface Parsed {
   /** group/version/resource, e.g. "v1/pods" or "coordination.k8s.io/v1/leases". */
@@ -218,6 +224,10 @@ export class FakeKube implements KubeApi {
 
   async patch<T>(path: string, body: unknown, type: PatchType = 'merge'): Promise<T> {
     this.record('PATCH', path, body);
+    if (type === 'json') {
+      const { parsed, stored } = this.existing('PATCH', path);
+      return this.commit('MODIFIED', parsed, this.jsonPatch(path, stored.obj, body as JsonOp[])) as T;
+    }
     if (type !== 'merge' && type !== 'strategic') throw new Error(`fake API server: ${type} patches are not supported`);
     const { parsed, stored } = this.existing('PATCH', path);
     const meta = (body as KubeObject).metadata;
@@ -232,6 +242,31 @@ export class FakeKube implements KubeApi {
     if (meta?.uid !== undefined && meta.uid !== stored.obj.metadata?.uid)
       throw this.error(409, 'Conflict', 'PATCH', path, 'Precondition failed: UID in precondition does not match');
     return this.commit('MODIFIED', parsed, mergePatch(stored.obj, body) as Obj) as T;
+  }
+
+  /** RFC 6902 test and add, failing like the API server does (422) when a test does not hold. */
+  private jsonPatch(path: string, current: Obj, ops: JsonOp[]): Obj {
+    const obj = clone(current);
+    for (const op of ops) {
+      const keys = op.path
+        .split('/')
+        .slice(1)
+        .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+      const last = keys.pop()!;
+      let parent: unknown = obj;
+      for (const k of keys) parent = parent && typeof parent === 'object' ? (parent as Record<string, unknown>)[k] : undefined;
+      if (!parent || typeof parent !== 'object')
+        throw this.error(422, 'Invalid', 'PATCH', path, `doc is missing path: "${op.path}"`);
+      const container = parent as Record<string, unknown> & unknown[];
+      if (op.op === 'test') {
+        if (JSON.stringify(container[last as never]) !== JSON.stringify(op.value))
+          throw this.error(422, 'Invalid', 'PATCH', path, `testing value ${op.path} failed: test failed`);
+      } else if (op.op === 'add') {
+        if (Array.isArray(container)) container.splice(last === '-' ? container.length : Number(last), 0, clone(op.value));
+        else container[last as never] = clone(op.value) as never;
+      } else throw new Error(`fake API server: JSON patch op ${op.op} is not supported`);
+    }
+    return obj;
   }
 
   async delete<T>(path: string, body?: unknown): Promise<T> {
