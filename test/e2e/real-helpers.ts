@@ -145,13 +145,21 @@ export function kubectlStream(kubeconfig: string, args: string[], input?: string
  */
 export async function realNodesOnly(upper: string, lowers: string[], virtualNodes: string[]): Promise<() => Promise<void>> {
   const cordoned: Array<[string, string]> = [];
-  for (const lower of lowers)
-    for (const n of await kwokNodes(lower)) {
-      await kubectl(lower, ['cordon', n]);
-      cordoned.push([lower, n]);
-    }
-  return async () => {
+  const uncordon = async () => {
     for (const [lower, n] of cordoned) await kubectl(lower, ['uncordon', n]).catch(() => undefined);
+  };
+  try {
+    for (const lower of lowers)
+      for (const n of await kwokNodes(lower)) {
+        await kubectl(lower, ['cordon', n]);
+        cordoned.push([lower, n]);
+      }
+  } catch (e) {
+    await uncordon(); // leave the shared sandbox as it was
+    throw e;
+  }
+  return async () => {
+    await uncordon();
     for (const v of virtualNodes)
       await eventually(
         async () => {

@@ -16,7 +16,7 @@ import {
   getPod,
   isReady,
   kubectlStream,
-  kwokNodes,
+  realNodesOnly,
   realNodesMissing,
   realPod,
   realPodSpec,
@@ -32,40 +32,25 @@ const [lower1, lower2] = s.lowerKubeconfigs as [string, string];
 const [f1, f2] = s.fedlets as [(typeof s.fedlets)[0], (typeof s.fedlets)[0]];
 const ns = 'real-e2e';
 const node = f1.nodeName;
-const cordoned: Array<[string, string]> = [];
+/** Undoes the cordoning of the kwok nodes (so pods run on the real nodes) in afterAll. */
+let restoreNodes: (() => Promise<void>) | undefined;
 
 const status = (p: RealPod, c = 'app'): ContainerStatus | undefined => p.status?.containerStatuses?.find((x) => x.name === c);
 const pod = (name: string, spec: Record<string, unknown>, nodeName = node) => realPod(name, ns, nodeName, spec);
 
 describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})` : ''}`, () => {
   beforeAll(async () => {
-    for (const lower of [lower1, lower2])
-      for (const n of await kwokNodes(lower)) {
-        await kubectl(lower, ['cordon', n]);
-        cordoned.push([lower, n]);
-      }
+    restoreNodes = await realNodesOnly(
+      upper,
+      [lower1, lower2],
+      s.fedlets.map((f) => f.nodeName),
+    );
     await createNamespace(upper, ns);
   });
 
   afterAll(async () => {
     await kubectl(upper, ['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
-    for (const [lower, n] of cordoned) await kubectl(lower, ['uncordon', n]).catch(() => undefined);
-    // With the kwok nodes cordoned the real node alone made up each virtual node (its zone label
-    // included); leave the shared sandbox as other files expect it: zones no longer agreed on.
-    for (const f of s.fedlets)
-      await eventually(
-        async () => {
-          const zone = await kubectl(upper, [
-            'get',
-            'node',
-            f.nodeName,
-            '-o',
-            'jsonpath={.metadata.labels.topology\\.kubernetes\\.io/zone}',
-          ]);
-          if (zone.trim()) throw new Error(`${f.nodeName} still has zone ${zone}`);
-        },
-        { timeoutMs: 60_000, what: 'virtual node labels back to the kwok nodes' },
-      ).catch(() => undefined);
+    await restoreNodes?.();
   });
 
   it('runs a pod on the real node: Ready, a real pod IP from the node CIDR, the node address as hostIP', async () => {

@@ -16,7 +16,17 @@ import {
   sandbox,
   type NodeJson,
 } from './helpers.js';
-import { apply, container, getPod, isReady, kwokNodes, realNodesMissing, realPod, realPodSpec, waitPod } from './real-helpers.js';
+import {
+  apply,
+  container,
+  getPod,
+  isReady,
+  realNodesMissing,
+  realNodesOnly,
+  realPod,
+  realPodSpec,
+  waitPod,
+} from './real-helpers.js';
 
 const s = sandbox();
 const missing = realNodesMissing(s);
@@ -26,7 +36,8 @@ const [f1, f2] = s.fedlets as [(typeof s.fedlets)[0], (typeof s.fedlets)[0]];
 const ns = 'svc-traffic';
 const gns = 'svc-traffic-global';
 const gbns = 'svc-guestbook';
-const cordoned: Array<[string, string]> = [];
+/** Undoes the cordoning of the kwok nodes (so pods run on the real nodes) in afterAll. */
+let restoreNodes: (() => Promise<void>) | undefined;
 const GLOBAL = { FEDLET_SERVICE_ENDPOINTS: 'global' };
 
 type List<T> = { items: T[] };
@@ -77,33 +88,17 @@ async function lowerEndpoints(kc: string, namespace: string, svc: string) {
 
 describe.skipIf(!!missing)(`Service traffic through fedlet on real nodes${missing ? ` (skipped: ${missing})` : ''}`, () => {
   beforeAll(async () => {
-    for (const lower of [lower1, lower2])
-      for (const n of await kwokNodes(lower)) {
-        await kubectl(lower, ['cordon', n]);
-        cordoned.push([lower, n]);
-      }
+    restoreNodes = await realNodesOnly(
+      upper,
+      [lower1, lower2],
+      s.fedlets.map((f) => f.nodeName),
+    );
     await createNamespace(upper, ns);
   });
 
   afterAll(async () => {
     await kubectl(upper, ['delete', 'namespace', ns, gns, gbns, '--ignore-not-found', '--wait=false']).catch(() => undefined);
-    for (const [lower, n] of cordoned) await kubectl(lower, ['uncordon', n]).catch(() => undefined);
-    // With the kwok nodes cordoned the real node alone made up each virtual node (its zone label
-    // included); leave the shared sandbox as other files expect it.
-    for (const f of s.fedlets)
-      await eventually(
-        async () => {
-          const zone = await kubectl(upper, [
-            'get',
-            'node',
-            f.nodeName,
-            '-o',
-            'jsonpath={.metadata.labels.topology\\.kubernetes\\.io/zone}',
-          ]);
-          if (zone.trim()) throw new Error(`${f.nodeName} still has zone ${zone}`);
-        },
-        { timeoutMs: 60_000, what: 'virtual node labels back to the kwok nodes' },
-      ).catch(() => undefined);
+    await restoreNodes?.();
   });
 
   describe('serviceEndpoints: local', () => {

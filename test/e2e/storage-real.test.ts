@@ -9,13 +9,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_NODE_TAINT } from '../../sandbox/real-node.js';
 import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
-import { apply, BUSYBOX, getPod, isReady, kwokNodes, realNodesMissing, waitPod, type RealPod } from './real-helpers.js';
+import { apply, BUSYBOX, getPod, isReady, realNodesMissing, realNodesOnly, waitPod, type RealPod } from './real-helpers.js';
 
 const s = sandbox();
 const missing = realNodesMissing(s);
 const upper = s.upperKubeconfig;
 const ns = 'storage-real';
-const cordoned: Array<[string, string]> = [];
+/** Undoes the cordoning of the kwok nodes (so pods run on the real nodes) in afterAll. */
+let restoreNodes: (() => Promise<void>) | undefined;
 
 /** The sandbox maps namespaces of its second lower cluster with the template {{namespace}}-{{cluster}}. */
 const lowerOf = (node: string) => {
@@ -89,33 +90,17 @@ const placed = new Map<string, { node: string; lowerUid: string; dir: string; to
 
 describe.skipIf(!!missing)(`storage on real lower nodes${missing ? ` (skipped: ${missing})` : ''}`, () => {
   beforeAll(async () => {
-    for (const lower of s.lowerKubeconfigs)
-      for (const n of await kwokNodes(lower)) {
-        await kubectl(lower, ['cordon', n]);
-        cordoned.push([lower, n]);
-      }
+    restoreNodes = await realNodesOnly(
+      upper,
+      [...s.lowerKubeconfigs],
+      s.fedlets.map((f) => f.nodeName),
+    );
     await createNamespace(upper, ns);
   });
 
   afterAll(async () => {
     await kubectlRaw(upper, ['delete', 'namespace', ns, '--wait=false']);
-    for (const [lower, n] of cordoned) await kubectl(lower, ['uncordon', n]).catch(() => undefined);
-    // With the kwok nodes cordoned the real node alone made up each virtual node (its zone included):
-    // leave the shared sandbox as the other files expect it.
-    for (const f of s.fedlets)
-      await eventually(
-        async () => {
-          const zone = await kubectl(upper, [
-            'get',
-            'node',
-            f.nodeName,
-            '-o',
-            'jsonpath={.metadata.labels.topology\\.kubernetes\\.io/zone}',
-          ]);
-          if (zone.trim()) throw new Error(`${f.nodeName} still has zone ${zone}`);
-        },
-        { timeoutMs: 60_000, what: 'virtual node labels back to the kwok nodes' },
-      ).catch(() => undefined);
+    await restoreNodes?.();
   });
 
   it('a StatefulSet on real nodes: each replica writes through kubectl exec into a directory on its real node', async () => {
