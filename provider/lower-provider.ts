@@ -536,29 +536,6 @@ export class LowerProvider implements Provider {
   }
 
   private compute(): ProviderNodeState {
-    const nodes = this.nodes.list().map((n) => n.info);
-    const pods = this.pods.list().map((p) => p.info);
-    const h = this.health.state;
-    const counted = nodes.filter(schedulable).length;
-    const labels: Record<string, string> = {};
-    for (const key of [LABEL_OS, LABEL_ARCH, LABEL_REGION, LABEL_ZONE]) {
-      const v = agreedLabel(nodes, key);
-      if (v !== undefined) labels[key] = v;
-    }
-    let condition: ProviderNodeState['condition'];
-    if (!h.healthy) condition = { ready: false, reason: 'LowerClusterUnreachable', message: h.message };
-    else if (!this.nodes.hasSynced || !this.pods.hasSynced)
-      condition = {
-        ready: false,
-        reason: 'LowerClusterSyncing',
-        message: `waiting for the caches of lower cluster ${this.o.clusterName}`,
-      };
-    else
-      condition = {
-        ready: true,
-        reason: 'LowerClusterReady',
-        message: `lower cluster ${this.o.clusterName} is reachable; ${counted} of ${nodes.length} nodes Ready and schedulable`,
-      };
-    return { condition, resources: fromMilli(freeCapacity(nodes, pods)), labels };
+    return this.nodeStateOf(this.nodes.list().map((n) => n.info));
   }
 }
