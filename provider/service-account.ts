@@ -24,7 +24,7 @@ export interface ServiceAccountOptions {
    * Who requests upper tokens: the virtual node's own client (least privilege), or why it cannot yet.
    * Undefined: fedlet's upper client.
    */
-  tokenClient?: () => { client: KubeClient } | { pending: string };
+  tokenClient?: (nodeName: string) => { client: KubeClient } | { pending: string };
 }
 
 /** The CA ConfigMap every namespace gets (root-ca publisher); in a lower namespace it holds the lower CA. */

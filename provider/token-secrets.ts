@@ -355,7 +355,9 @@ export class TokenSecrets {
     const sa = pod.spec.serviceAccountName ?? 'default';
     const data: Record<string, string> = {};
     const times: Record<string, IssuedToken> = {};
-    const issuer = this.tokenClient();
+    // As the node the pod is bound to (a pool node when pools are on), which the Node authorizer checks.
+    const node = pod.spec.nodeName ?? this.o.nodeName;
+    const issuer = this.tokenClient(node);
     for (const r of reqs) {
       let res: TokenRequestResponse | undefined;
       // The Node authorizer learns that a pod is bound to this node from its own watch: a request right
@@ -377,7 +379,7 @@ export class TokenSecrets {
             await new Promise((done) => setTimeout(done, 500 * attempt));
             continue;
           }
-          throw tokenError(e, ns, sa, r, issuer.asNode ? this.o.nodeName : undefined);
+          throw tokenError(e, ns, sa, r, issuer.asNode ? node : undefined);
         }
       }
       const token = res.status?.token;
@@ -392,8 +394,8 @@ export class TokenSecrets {
   }
 
   /** Who requests tokens: the virtual node's identity when configured (and issued), else fedlet's client. */
-  private tokenClient(): { client: KubeClient; asNode: boolean } {
-    const by = this.o.serviceAccounts.tokenClient?.();
+  private tokenClient(nodeName: string): { client: KubeClient; asNode: boolean } {
+    const by = this.o.serviceAccounts.tokenClient?.(nodeName);
     if (!by) return { client: this.o.upper, asNode: false };
     if ('pending' in by)
       throw new PodIdentityError(

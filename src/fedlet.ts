@@ -24,7 +24,7 @@ import { IpRemapper, parseRemapPairs } from '../provider/remap.js';
 import { EventRecorder } from './events.js';
 import type { Pod } from './kube/types.js';
 import { PodController } from './pods/pod-controller.js';
-import { FedletMetrics } from './metrics.js';
+import { FedletMetrics, type ClientCounts } from './metrics.js';
 import { KubeletAuth } from './kubelet/auth.js';
 import { KubeletServer } from './kubelet/server.js';
 import { obtainServingCert, upperClientCA } from './kubelet/serving-cert.js';
@@ -143,21 +143,34 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   }
   // Tokens are requested as the virtual node (system:node:<node>), so the upper API server itself
   // limits them to service accounts of pods bound to this node; see node/node-identity.ts.
-  let nodeIdentity: NodeIdentity | undefined;
-  if (cfg.tokenCredentials === 'node') {
-    nodeIdentity = new NodeIdentity({
-      upper,
-      nodeName: cfg.nodeName,
-      certDir: cfg.certDir,
-      clientOptions: { writeQps: cfg.writeQps, writeBurst: cfg.writeBurst, userAgent: `fedlet/${cfg.clusterName}`, fence },
-      log: log.child({ component: 'node-identity' }),
-    });
-    void nodeIdentity.run(abort.signal);
-  } else
+  // One identity per virtual node (each pool node is a node of its own to the Node authorizer), made
+  // when the first token of a pod bound to it is due; the base node's at start.
+  const identities = new Map<string, NodeIdentity>();
+  // API request metrics by client, read at scrape time: upper-node is the base node's identity,
+  // upper-node/<pool node> a pool node's.
+  const metricClients: Record<string, ClientCounts> = { upper, lower };
+  const identityOf = (node: string): NodeIdentity => {
+    let id = identities.get(node);
+    if (!id) {
+      id = new NodeIdentity({
+        upper,
+        nodeName: node,
+        certDir: cfg.certDir,
+        fileBase: node === cfg.nodeName ? undefined : `kubelet-client-${node}`,
+        clientOptions: { writeQps: cfg.writeQps, writeBurst: cfg.writeBurst, userAgent: `fedlet/${cfg.clusterName}`, fence },
+        log: log.child({ component: 'node-identity', node }),
+      });
+      identities.set(node, id);
+      metricClients[node === cfg.nodeName ? 'upper-node' : `upper-node/${node}`] = id.client;
+      void id.run(abort.signal);
+    }
+    return id;
+  };
+  if (cfg.tokenCredentials === 'node') identityOf(cfg.nodeName);
+  else
     log.warn(
       "tokenCredentials is fedlet: pods' service-account tokens are requested with fedlet's own upper credentials (create on serviceaccounts/token: any service account), not limited to pods of this node",
     );
-  const identity = nodeIdentity;
   let remapper: IpRemapper;
   let pools: PoolConfig | undefined;
   try {
@@ -187,12 +200,14 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     serviceAccounts: {
       upperAPIServer: cfg.upperAPIServerAddress ? parseHostPort(cfg.upperAPIServerAddress) : undefined,
       lowerIdentityNamespaces: new Set(parseNamespaceList(cfg.lowerIdentityNamespaces)),
-      tokenClient: identity
-        ? () => {
-            const pending = identity.pending();
-            return pending ? { pending } : { client: identity.client };
-          }
-        : undefined,
+      tokenClient:
+        cfg.tokenCredentials === 'node'
+          ? (node: string) => {
+              const identity = identityOf(node);
+              const pending = identity.pending();
+              return pending ? { pending } : { client: identity.client };
+            }
+          : undefined,
     },
     storageClassMap: cfg.storageClassMap,
     runtimeClassMap: cfg.runtimeClassMap,
@@ -310,8 +325,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     queueDepth: () => served.queueDepth(),
     podsByPhase: () => served.podsByPhase(),
     lowerHealthy: () => provider.backendReachable(),
-    // upper-node: the requests made as the virtual node (tokens).
-    clients: { upper, lower, ...(identity ? { 'upper-node': identity.client } : {}) },
+    clients: metricClients,
   });
   onRegain.push(() => served.resync());
   let kubelet: KubeletServer | undefined;

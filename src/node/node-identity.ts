@@ -5,6 +5,7 @@
 // with it are limited by the Node authorizer and NodeRestriction to what concerns pods bound to this
 // node — tokens only for their service accounts, bound to them. Renewed before expiry (cert-rotation.ts)
 // and kept in certDir when set, so a restart does not need a new CSR.
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type https from 'node:https';
 import path from 'node:path';
@@ -25,6 +26,8 @@ export interface NodeIdentityOptions {
   nodeName: string;
   /** Where the certificate and key are kept across restarts (none: memory only, a new CSR per start). */
   certDir?: string;
+  /** File name of the kept certificate and key, without extension (default kubelet-client). */
+  fileBase?: string;
   /** Options of the node client (rate limits, write fence). */
   clientOptions: KubeClientOptions;
   log: Logger;
@@ -113,7 +116,8 @@ export class NodeIdentity {
 
   private paths(): { cert: string; key: string } | undefined {
     const d = this.o.certDir;
-    return d ? { cert: path.join(d, 'kubelet-client.crt'), key: path.join(d, 'kubelet-client.key') } : undefined;
+    const base = this.o.fileBase ?? 'kubelet-client';
+    return d ? { cert: path.join(d, `${base}.crt`), key: path.join(d, `${base}.key`) } : undefined;
   }
 
   /** A kept certificate that is still valid (renewal, if due, happens at once). */
@@ -123,6 +127,8 @@ export class NodeIdentity {
     try {
       const cert = readFileSync(p.cert, 'utf8');
       if (certValidity(cert).notAfter - this.now() < 30_000) return undefined;
+      // Another node's certificate (a cert dir reused by another fedlet) is not this node's identity.
+      if (!new X509Certificate(cert).subject.split('\n').includes(`CN=system:node:${this.o.nodeName}`)) return undefined;
       return { cert, key: readFileSync(p.key, 'utf8'), source: `kept ${p.cert}` };
     } catch {
       return undefined;

@@ -94,12 +94,14 @@ describe.skipIf(s.external)('node pools', () => {
         labels: { [GPU]: n.model, 'topology.kubernetes.io/region': 'us-east', 'topology.kubernetes.io/zone': 'us-east-gpu' },
       });
     const [kubeletPort, healthPort] = await freePorts(2);
-    const skip = /^--(cluster-name|kubelet-port|health-port|namespace-template)=/;
+    const skip = /^--(cluster-name|kubelet-port|health-port|namespace-template|cert-dir)=/;
     args = [
       ...f2.args.filter((a) => !skip.test(a)),
       `--cluster-name=${CLUSTER}`,
       `--kubelet-port=${kubeletPort}`,
       `--health-port=${healthPort}`,
+      // Its own certificates: a cert dir is one fedlet's (its node identities and serving certificate).
+      `--cert-dir=${path.join(s.dir, `fedlet-${CLUSTER}-certs`)}`,
     ];
     startPoolsFedlet();
     await createNamespace(upper, NS);
