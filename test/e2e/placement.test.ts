@@ -311,10 +311,10 @@ describe.skipIf(external)('placement with the scheduler extender', () => {
       const restartedAt = Date.now();
       startFedlet(s, 'lower-2');
       saveState(s); // the sandbox's teardown stops the new process too
-      // A restart that finds its summary as published writes nothing; a change of the lower cluster (a
-      // node label, which the summary carries) makes the new process publish, from its restored record
-      // (whether it lists the label at start or sees it change later).
-      await kubectl(s.lowerKubeconfigs[1]!, ['label', 'node', 'big-0', `fedlet-e2e/touched=${restartedAt}`, '--overwrite']);
+      // A restart that finds its summary as published writes nothing; a change of the lower cluster
+      // (big-0 schedulable again, which the summary shows) makes the new process publish, from its
+      // restored bounce record (whether it lists the change at start or sees it later).
+      await kubectl(s.lowerKubeconfigs[1]!, ['uncordon', 'big-0']);
       const republished = await eventually(
         async () => {
           const sm = await summary();
@@ -325,7 +325,6 @@ describe.skipIf(external)('placement with the scheduler extender', () => {
       );
       expect(Object.keys(republished.avoid)).toContain(owner);
     } finally {
-      await kubectl(s.lowerKubeconfigs[1]!, ['label', 'node', 'big-0', 'fedlet-e2e/touched-']).catch(() => undefined);
       await kubectl(s.lowerKubeconfigs[1]!, ['uncordon', 'big-0']);
       await kubectl(s.upperKubeconfig, ['delete', 'deployment', 'bouncer', '-n', ns]);
     }
