@@ -41,6 +41,6 @@ describe('manifests', () => {
     const out = execFileSync(process.execPath, [fedletCli(), 'status', '--upper-kubeconfig', s.upperKubeconfig], {
       encoding: 'utf8',
     });
-    for (const f of s.fedlets) expect(out).toMatch(new RegExp(`${f.nodeName}\\s+${f.cluster}\\s+True\\s+LowerClusterReady`));
+    for (const f of s.fedlets) expect(out).toMatch(new RegExp(`${f.nodeName}\\s+${f.cluster}\\s+-\\s+True\\s+LowerClusterReady`));
   });
 });
