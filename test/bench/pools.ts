@@ -3,46 +3,17 @@
 // (a selector pool) and with one pool per value (grouping). For each: RSS once every pool node is
 // Ready and settled, and the requests the fedlet sent to the lower cluster in a quiet window, by verb
 // (watches included: they must not grow with the number of pools).
-import https from 'node:https';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { createKwokNode, adminRequest } from '../../sandbox/cluster.js';
 import { freePorts, startProcess, stopProcess } from '../../sandbox/processes.js';
 import { fedletCli, waitForNodesReady, type SandboxState } from '../../sandbox/sandbox.js';
+import { fedletMetrics, rssMiB } from './fedlet-process.js';
 
 const POOLS = Number(process.env.BENCH_POOLS ?? 50);
 const WINDOW_MS = Number(process.env.BENCH_POOLS_WINDOW_MS ?? 60_000);
 const KEY = 'bench.fedlet.io/pool';
 const CLUSTER = 'bench-pools';
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-function metrics(s: SandboxState, port: number): Promise<string> {
-  const cert = s.upper.kubeletClientCert!;
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: s.nodeIP ?? '127.0.0.1',
-        port,
-        path: '/metrics',
-        rejectUnauthorized: false,
-        cert: readFileSync(cert),
-        key: readFileSync(cert.replace(/\.crt$/, '.key')),
-      },
-      (res) => {
-        let b = '';
-        res.on('data', (c) => (b += c));
-        res.on('end', () => resolve(b));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** fedlet_api_requests_total of one cluster, by verb. */
 function requests(text: string, cluster: 'lower' | 'upper'): Map<string, number> {
@@ -96,9 +67,9 @@ async function measure(s: SandboxState, mode: 'one' | 'each', note: (name: strin
     await waitForNodesReady(s, names, 300_000);
     // Settled: summaries out and the first status posts done; then a quiet window.
     await new Promise((r) => setTimeout(r, 10_000));
-    const t0 = await poll('fedlet metrics', 60_000, () => metrics(s, kubeletPort!));
+    const t0 = await poll('fedlet metrics', 60_000, () => fedletMetrics(s, kubeletPort!));
     await new Promise((r) => setTimeout(r, WINDOW_MS));
-    const t1 = await metrics(s, kubeletPort!);
+    const t1 = await fedletMetrics(s, kubeletPort!);
     const l0 = requests(t0, 'lower');
     const l1 = requests(t1, 'lower');
     const window = new Map([...l1].map(([v, n]) => [v, n - (l0.get(v) ?? 0)]));

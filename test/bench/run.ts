@@ -10,12 +10,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
-import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { findBinary } from '../../sandbox/binaries.js';
+import { fedletMetrics, rssMiB } from './fedlet-process.js';
 import { sandboxDown, sandboxUp, type SandboxState } from '../../sandbox/sandbox.js';
 import { REAL_NODE_TAINT, realNodeUnavailableReason } from '../../sandbox/real-node.js';
 import type { KwokNodeSpec } from '../../sandbox/cluster.js';
@@ -187,33 +187,6 @@ async function deleteDeployment(c: KubeClient, ns: string, name: string, lowerC:
   }
 }
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-function kubeletMetrics(s: SandboxState): Promise<string> {
-  const cert = s.upper.kubeletClientCert!;
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: s.nodeIP ?? '127.0.0.1',
-        port: s.fedlets[0]!.kubeletPort,
-        path: '/metrics',
-        rejectUnauthorized: false,
-        cert: readFileSync(cert),
-        key: readFileSync(cert.replace(/\.crt$/, '.key')),
-      },
-      (res) => {
-        let b = '';
-        res.on('data', (c) => (b += c));
-        res.on('end', () => resolve(b));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 function apiRequests(text: string, verbs = ['POST', 'PUT', 'PATCH', 'DELETE', 'GET']): number {
   let n = 0;
   for (const m of text.matchAll(/^fedlet_api_requests_total\{[^}]*verb="([A-Z]+)"[^}]*\} (\d+)/gm))
@@ -457,11 +430,11 @@ async function main(): Promise<void> {
     // 2. burst (streams need one of its pods: with BENCH_ONLY=streams a 1-pod Deployment stands in)
     if (!ONLY.has('burst')) await burst(upper, ns, 'burst-via', 1);
     else {
-      const beforeText = await kubeletMetrics(s);
+      const beforeText = await fedletMetrics(s);
       const before = apiRequests(beforeText);
       const writesBefore = apiRequests(beforeText, WRITE_VERBS);
       const viaBurst = await burst(upper, ns, 'burst-via', BURST);
-      const afterText = await kubeletMetrics(s);
+      const afterText = await fedletMetrics(s);
       const after = apiRequests(afterText);
       note(
         'API writes by fedlet per pod (create → Ready, both clusters; incl. events, node status, leases)',
@@ -524,7 +497,7 @@ async function main(): Promise<void> {
     }
 
     if (ONLY.has('restart'))
-      await benchRestart({ s, upper, ns, pods: RESTART, burst, countReady, fedletMetrics: () => kubeletMetrics(s), note });
+      await benchRestart({ s, upper, ns, pods: RESTART, burst, countReady, fedletMetrics: () => fedletMetrics(s), note });
 
     // 4. RSS at a large number of managed pods
     if (ONLY.has('large') && LARGE > BURST) {
