@@ -64,6 +64,21 @@ async function upperEvents(namespace: string, name: string, reason: string): Pro
   return list.items.map((e) => e.message ?? '');
 }
 
+/** `kubectl patch pod <pod> --subresource resize` of the container "app" in the upper cluster; never throws. */
+function resizeApp(pod: string, resources: Record<string, unknown>) {
+  return kubectlRaw(upper, [
+    'patch',
+    'pod',
+    pod,
+    '-n',
+    ns,
+    '--subresource',
+    'resize',
+    '--patch',
+    JSON.stringify({ spec: { containers: [{ name: 'app', resources }] } }),
+  ]);
+}
+
 describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${missing ? ` (skipped: ${missing})` : ''}`, () => {
   beforeAll(async () => {
     restore = await realNodesOnly(upper, [lower1], [node]);
@@ -188,17 +203,8 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
       kubectl(upper, ['exec', 'sized', '-n', ns, '--', '/bin/testapp', 'cat', '/sys/fs/cgroup/cpu/cpu.cfs_quota_us']);
     expect((await quota()).trim()).toBe('20000');
 
-    await kubectl(upper, [
-      'patch',
-      'pod',
-      'sized',
-      '-n',
-      ns,
-      '--subresource',
-      'resize',
-      '--patch',
-      JSON.stringify({ spec: { containers: [{ name: 'app', resources: resources('150m', '300m') }] } }),
-    ]);
+    const accepted = await resizeApp('sized', resources('150m', '300m'));
+    expect(accepted.code, accepted.stderr).toBe(0);
     await eventually(
       async () => {
         const [u, l] = await Promise.all([full(upper, 'sized'), full(lower1, 'sized')]);
@@ -316,18 +322,7 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
   });
 
   it('a resize beyond the node is refused by the upper API server; one the lower kubelet must defer shows its own reason (PodResizePending)', async () => {
-    const resize = (cpu: string) =>
-      kubectlRaw(upper, [
-        'patch',
-        'pod',
-        'sized',
-        '-n',
-        ns,
-        '--subresource',
-        'resize',
-        '--patch',
-        JSON.stringify({ spec: { containers: [{ name: 'app', resources: { requests: { cpu }, limits: { cpu } } }] } }),
-      ]);
+    const resize = (cpu: string) => resizeApp('sized', { requests: { cpu }, limits: { cpu } });
     // The upper API server checks a resize against the node's allocatable itself: the virtual node's is
     // what the lower cluster can take (here its real node alone, the kwok nodes being cordoned).
     const tooBig = await resize('500');
@@ -385,17 +380,8 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
       },
       { what: 'the virtual node offering the kwok nodes again' },
     );
-    await kubectl(upper, [
-      'patch',
-      'pod',
-      'sized',
-      '-n',
-      ns,
-      '--subresource',
-      'resize',
-      '--patch',
-      JSON.stringify({ spec: { containers: [{ name: 'app', resources: { requests: { cpu: '3' }, limits: { cpu: '3' } } }] } }),
-    ]);
+    const accepted = await resizeApp('sized', { requests: { cpu: '3' }, limits: { cpu: '3' } });
+    expect(accepted.code, accepted.stderr).toBe(0);
     const pending = await eventually(
       async () => {
         const c = cond(await full(upper, 'sized'), 'PodResizePending');
