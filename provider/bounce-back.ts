@@ -77,11 +77,21 @@ export class BounceBack {
     this.clock = o.clock ?? realClock;
   }
 
-  /** Decides about the lower pod of `upper`; a bounce is recorded (and logged) before it is returned. */
-  check(upper: Pod, lower: Pod): BounceDecision {
+  /**
+   * Decides about the lower pod of `upper`; a bounce is recorded (and logged) before it is returned.
+   * `pinnedBy` names what keeps the pod in this cluster whatever happens (its claims' data lives here):
+   * such a pod is never bounced. Its replacement could only come back here (the upper volume's node
+   * affinity), and avoiding the cluster would leave it unschedulable everywhere; it waits in the lower
+   * cluster instead, the lower scheduler's reason showing on the upper pod.
+   */
+  check(upper: Pod, lower: Pod, pinnedBy?: string): BounceDecision {
     const now = this.clock.now();
     const d = bounceDecision(lower, this.o, now);
     if (d.kind !== 'bounce') return d;
+    if (pinnedBy) {
+      this.o.log.debug({ pod: `${upper.metadata.namespace}/${upper.metadata.name}`, pinnedBy }, 'not bouncing a pinned pod');
+      return { kind: 'none' };
+    }
     this.avoidController(upper, 'bouncing a pod the lower cluster cannot schedule');
     return d;
   }

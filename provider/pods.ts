@@ -18,6 +18,7 @@ import type { Requirement } from './lower-affinity.js';
 import { ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from './service-account.js';
 import { PodIdentityError, TokenSecrets } from './token-secrets.js';
 import type { PodClaimsResult } from './claims.js';
+import { podClaims } from './claim-objects.js';
 import type { LowerNamespaces } from './lower-namespaces.js';
 import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
 import type { LowerClasses, PodClasses } from './lower-classes.js';
@@ -324,7 +325,10 @@ export class LowerPods {
     if (missing.required) return missingResult(missing.required);
     if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
     await this.tokens.ensure(upper, lowerNs, false);
-    const bounce = bounceRecord.check(upper, existing);
+    // Persistent claims of ours hold data that lives in this cluster; an ephemeral one dies with the pod.
+    const kept = podClaims(upper).filter((c) => !c.ephemeral && claims.lowerNames.has(c.claim));
+    const pinnedBy = kept.length ? `the data of claims ${kept.map((c) => c.claim).join(', ')}` : undefined;
+    const bounce = bounceRecord.check(upper, existing, pinnedBy);
     if (bounce.kind === 'recheck') return bounce;
     if (bounce.kind === 'bounce') {
       // Never two copies: the lower pod goes first; the upper pod fails once it is gone.

@@ -139,6 +139,46 @@ export function kubectlStream(kubeconfig: string, args: string[], input?: string
 }
 
 /**
+ * Waits until the lower kube-scheduler's own node cache has the cordons. Its node watch can lag the API
+ * server by up to a minute after an earlier file restarted that API server (client-go's reflector backs
+ * off with jitter), and a scheduler with a stale cache puts the next pod on a kwok node. A probe pod that
+ * tolerates nothing fits nowhere once every kwok node is cordoned (the real nodes are tainted): the
+ * scheduler calling it Unschedulable proves the cache is current; a probe it binds proves it is not.
+ */
+async function schedulerSeesOnlyRealNodes(lower: string): Promise<void> {
+  const probe = (n: number) => `fedlet-e2e-cordon-probe-${n}`;
+  const ns = 'default';
+  for (let attempt = 0; attempt < 12; attempt++) {
+    const name = probe(attempt);
+    await kubectl(lower, ['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: ns },
+        spec: { containers: [{ name: 'probe', image: 'fedlet.local/none:1' }] },
+      }),
+    });
+    try {
+      const verdict = await eventually(
+        async () => {
+          const p = await kubectlJson<RealPod>(lower, ['get', 'pod', name, '-n', ns]);
+          if (p.spec.nodeName) return 'bound';
+          const c = p.status?.conditions?.find((x) => x.type === 'PodScheduled');
+          if (c?.status === 'False' && c.reason === 'Unschedulable') return 'unschedulable';
+          throw new Error('not yet looked at by the scheduler');
+        },
+        { timeoutMs: 90_000, what: `the lower scheduler's verdict on ${name}` },
+      );
+      if (verdict === 'unschedulable') return;
+    } finally {
+      await kubectl(lower, ['delete', 'pod', name, '-n', ns, '--grace-period=0', '--force']).catch(() => undefined);
+    }
+    await new Promise((r) => setTimeout(r, 5_000));
+  }
+  throw new Error('the lower kube-scheduler kept binding pods to cordoned kwok nodes for a minute');
+}
+
+/**
  * Cordons the kwok nodes of the given lower clusters (so their schedulers can only pick the real nodes)
  * and returns what undoes it: uncordon, then wait until the virtual nodes' labels are the kwok nodes'
  * again (with the real node alone behind it, a virtual node took the real node's zone label).
@@ -154,6 +194,7 @@ export async function realNodesOnly(upper: string, lowers: string[], virtualNode
         await kubectl(lower, ['cordon', n]);
         cordoned.push([lower, n]);
       }
+    for (const lower of lowers) await schedulerSeesOnlyRealNodes(lower);
   } catch (e) {
     await uncordon(); // leave the shared sandbox as it was
     throw e;

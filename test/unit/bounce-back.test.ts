@@ -75,6 +75,13 @@ describe('bounce-back record', () => {
     expect(avoidReason(s, upper, clock.now())).toBeUndefined();
   });
 
+  it('never bounces a pod whose claims keep it in this cluster (it waits there)', () => {
+    const { b, changes } = harness();
+    expect(b.check(upper, lowerUnschedulable(t0 - 31_000), 'claims data').kind).toBe('none');
+    expect(changes()).toBe(0);
+    expect(b.live()).toEqual({});
+  });
+
   it('is restored from the summary published before a restart', () => {
     const { b, changes } = harness();
     b.restore({ avoid: { 'rs-1': '2026-01-01T00:01:00Z', gone: '2025-12-31T00:00:00Z' } });
