@@ -68,9 +68,20 @@ export interface BounceBackOptions {
   clock?: Clock;
 }
 
+/**
+ * How long a pod about to be failed waits for the summary that keeps its controller away to be published.
+ * Failing it first would let the controller's replacement be scheduled here again before the extender
+ * knows; the bound keeps a publisher that cannot write (too large, API errors) from holding the pod forever.
+ */
+const PUBLISH_WAIT_MS = 15_000;
+/** A decision repeated within this long does not move the expiry (no summary rewrite per retry). */
+const REFRESH_SLACK_MS = 10_000;
+
 export class BounceBack {
   /** controller owner uid → ISO time until which its pods should avoid this cluster. */
   private readonly avoid: Record<string, string> = {};
+  /** controller owner uid → when its current entry was recorded (ms), until the extender has it. */
+  private readonly unpublished = new Map<string, number>();
   private readonly clock: Clock;
 
   constructor(private readonly o: BounceBackOptions) {
@@ -105,9 +116,14 @@ export class BounceBack {
     const now = this.clock.now();
     const owner = controllerUid(upper);
     if (owner) {
-      this.avoid[owner] = new Date(now + this.o.avoidAfterBounceSeconds * 1000).toISOString();
-      this.prune(now);
-      this.o.onChange();
+      const until = now + this.o.avoidAfterBounceSeconds * 1000;
+      const current = Date.parse(this.avoid[owner] ?? '');
+      if (!(current >= until - REFRESH_SLACK_MS)) {
+        this.avoid[owner] = new Date(until).toISOString();
+        if (!this.unpublished.has(owner)) this.unpublished.set(owner, now);
+        this.prune(now);
+        this.o.onChange();
+      }
     }
     this.o.log.info(
       {
@@ -117,6 +133,29 @@ export class BounceBack {
       },
       why,
     );
+  }
+
+  /**
+   * Whether the extender can already keep `upper`'s controller away: its entry is in a published summary
+   * (or it has none, or the wait for publication ran out). A pod is failed only then.
+   */
+  publishedFor(upper: Pod): boolean {
+    const owner = controllerUid(upper);
+    const since = owner ? this.unpublished.get(owner) : undefined;
+    if (since === undefined) return true;
+    if (this.clock.now() - since < PUBLISH_WAIT_MS) return false;
+    this.o.log.warn(
+      { pod: `${upper.metadata.namespace}/${upper.metadata.name}`, controller: owner },
+      'the summary that keeps this controller away is not published yet; failing the pod anyway',
+    );
+    this.unpublished.delete(owner!);
+    return true;
+  }
+
+  /** Told what a published summary carries: its entries are now enforced by the extender. */
+  markPublished(published: Pick<ClusterSummary, 'avoid'>): void {
+    for (const [owner, until] of Object.entries(published.avoid))
+      if (this.unpublished.has(owner) && until === this.avoid[owner]) this.unpublished.delete(owner);
   }
 
   /** The unexpired record, for publication in the scheduling summary. */
@@ -131,7 +170,11 @@ export class BounceBack {
   }
 
   private prune(now: number): void {
-    for (const [k, until] of Object.entries(this.avoid)) if (Date.parse(until) < now) delete this.avoid[k];
+    for (const [k, until] of Object.entries(this.avoid))
+      if (Date.parse(until) < now) {
+        delete this.avoid[k];
+        this.unpublished.delete(k);
+      }
   }
 }
 

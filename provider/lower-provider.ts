@@ -371,6 +371,9 @@ export class LowerProvider implements Provider {
   restoreSchedulingSummary(published: ClusterSummary): void {
     this.bounce.restore(published);
   }
+  schedulingSummaryPublished(published: ClusterSummary): void {
+    this.bounce.markPublished(published);
+  }
 
   nodeState(): ProviderNodeState {
     return this.state;

@@ -30,6 +30,9 @@ import {
   type LowerRejection,
 } from './lower-rejection.js';
 
+/** How soon a pod waiting for its controller's avoid record to be published is looked at again. */
+const AVOID_PUBLISH_RECHECK_MS = 500;
+
 /** A node pool a pod is placed through (provider/pools.ts): the pool node's labels, requirements and bounce record. */
 export interface PoolPlacement {
   name: string;
@@ -331,6 +334,8 @@ export class LowerPods {
     const bounce = bounceRecord.check(upper, existing, pinnedBy);
     if (bounce.kind === 'recheck') return bounce;
     if (bounce.kind === 'bounce') {
+      // The extender must know to keep the controller away before its replacement is made.
+      if (!bounceRecord.publishedFor(upper)) return { kind: 'recheck', retryAfterMs: AVOID_PUBLISH_RECHECK_MS };
       // Never two copies: the lower pod goes first; the upper pod fails once it is gone.
       await this.deleteLower(existing, 0);
       return { kind: 'fail', reason: bounce.reason, message: bounce.message };
@@ -395,8 +400,10 @@ export class LowerPods {
         retryAfterMs: d.retryAfterMs,
       };
     }
-    // Hopeless here: its controller should place the replacement in another cluster.
+    // Hopeless here: its controller should place the replacement in another cluster, once the extender
+    // knows to keep it away (until then the pod stays Pending with its reason).
     bounce.avoidController(upper, 'failing a pod the lower cluster keeps refusing');
+    if (!bounce.publishedFor(upper)) return { kind: 'recheck', retryAfterMs: AVOID_PUBLISH_RECHECK_MS };
     return { kind: 'fail', reason: REASON_LOWER_REJECTED, message: d.message };
   }
 

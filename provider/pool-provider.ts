@@ -123,6 +123,9 @@ export class PoolProvider implements Provider {
   restoreSchedulingSummary(published: ClusterSummary): void {
     this.bounce.restore(published);
   }
+  schedulingSummaryPublished(published: ClusterSummary): void {
+    this.bounce.markPublished(published);
+  }
   onNodeStateChange(listener: () => void): void {
     this.listeners.push(listener);
   }

@@ -288,6 +288,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
         namespace: cfg.summaryNamespace,
         nodeName: cfg.nodeName,
         summary: () => provider.schedulingSummary(),
+        onPublished: (s) => provider.schedulingSummaryPublished(s),
         minIntervalMs: 2000,
         fence,
         log: log.child({ component: 'summary' }),

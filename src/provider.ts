@@ -35,6 +35,8 @@ export interface Provider extends PodProvider, StreamProvider {
    * so a restart does not forget it: the published summary, not memory, is the record.
    */
   restoreSchedulingSummary(published: ClusterSummary): void;
+  /** Told each time a summary is published (or found already published): the extender now enforces it. */
+  schedulingSummaryPublished(published: ClusterSummary): void;
   /** Called (debounced by the provider) whenever nodeState() may have changed. */
   onNodeStateChange(listener: () => void): void;
   /** Called (debounced by the provider) whenever schedulingSummary() may have changed. */

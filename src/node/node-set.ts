@@ -108,6 +108,7 @@ export class NodeSet {
         namespace: cfg.summaryNamespace,
         nodeName: spec.name,
         summary: () => spec.provider.schedulingSummary(),
+        onPublished: (s) => spec.provider.schedulingSummaryPublished(s),
         minIntervalMs: 2000,
         fence: this.o.fence,
         log: log.child({ component: 'summary' }),

@@ -37,6 +37,8 @@ export class SummaryPublisher {
       namespace: string;
       nodeName: string;
       summary: () => ClusterSummary;
+      /** Called with each summary once the upper cluster holds it (written, or already there). */
+      onPublished?: (s: ClusterSummary) => void;
       minIntervalMs: number;
       maxBytes?: number;
       log: Logger;
@@ -80,9 +82,10 @@ export class SummaryPublisher {
   }
 
   async publish(): Promise<void> {
-    const body = encodeSummary(this.o.summary());
+    const summary = this.o.summary();
+    const body = encodeSummary(summary);
     const content = contentOf(body);
-    if (content === this.last) return;
+    if (content === this.last) return this.o.onPublished?.(summary);
     if (body.length > (this.o.maxBytes ?? SUMMARY_MAX_BYTES)) {
       this.o.log.error({ bytes: body.length }, 'scheduling summary too large to publish; the extender will not filter this node');
       return;
@@ -108,6 +111,7 @@ export class SummaryPublisher {
       }
     }
     this.last = content;
+    this.o.onPublished?.(summary);
     // kube-scheduler does not watch the summary. A pod the extender rejected is retried on cluster
     // events; touching the virtual Node (an annotation naming the summary version) is that event.
     const version = createHash('sha256').update(body).digest('hex').slice(0, 16);

@@ -75,6 +75,32 @@ describe('bounce-back record', () => {
     expect(avoidReason(s, upper, clock.now())).toBeUndefined();
   });
 
+  it('holds the pod until the extender has the record, or until that wait runs out', async () => {
+    const { clock, b, changes } = harness();
+    expect(b.check(upper, lowerUnschedulable(t0 - 31_000)).kind).toBe('bounce');
+    expect(b.publishedFor(upper)).toBe(false);
+    // The same decision again a moment later moves nothing (no summary rewrite per retry).
+    await clock.advance(500);
+    expect(b.check(upper, lowerUnschedulable(t0 - 31_000)).kind).toBe('bounce');
+    expect(changes()).toBe(1);
+    // A summary published before the entry changed does not count; the one carrying it does.
+    b.markPublished({ avoid: { 'rs-1': '2025-12-31T00:00:00.000Z' } });
+    expect(b.publishedFor(upper)).toBe(false);
+    b.markPublished({ avoid: b.live() });
+    expect(b.publishedFor(upper)).toBe(true);
+    // A pod without a controller has nothing to wait for.
+    expect(b.publishedFor({ ...upper, metadata: { ...upper.metadata, ownerReferences: [] } })).toBe(true);
+    // A publisher that never writes holds the next one for a bounded time only.
+    const other: Pod = {
+      ...upper,
+      metadata: { ...upper.metadata, ownerReferences: [{ controller: true, uid: 'rs-2' } as never] },
+    };
+    b.avoidController(other, 'test');
+    expect(b.publishedFor(other)).toBe(false);
+    await clock.advance(16_000);
+    expect(b.publishedFor(other)).toBe(true);
+  });
+
   it('never bounces a pod whose claims keep it in this cluster (it waits there)', () => {
     const { b, changes } = harness();
     expect(b.check(upper, lowerUnschedulable(t0 - 31_000), 'claims data').kind).toBe('none');

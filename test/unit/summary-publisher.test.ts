@@ -15,8 +15,9 @@ const summary = (generated: string, pods: string): ClusterSummary => ({
   avoid: {},
 });
 
-function publisher(kube: FakeKube, current: () => ClusterSummary): SummaryPublisher {
+function publisher(kube: FakeKube, current: () => ClusterSummary, onPublished?: (s: ClusterSummary) => void): SummaryPublisher {
   return new SummaryPublisher({
+    ...(onPublished ? { onPublished } : {}),
     client: kube,
     namespace: 'fedlet-system',
     nodeName: 'fedlet-eu',
@@ -45,5 +46,28 @@ describe('SummaryPublisher writes only when the content changes', () => {
     current = summary('2026-01-01T00:06:00Z', '109000');
     await restarted.publish();
     expect(writes(kube).map((c) => c.verb)).toEqual(['PUT', 'PATCH']);
+  });
+
+  it('tells who waits for a record (bounce-back) once the upper cluster holds it, written or already there', async () => {
+    const kube = new FakeKube();
+    const seen: string[] = [];
+    let current = { ...summary('2026-01-01T00:00:00Z', '110000'), avoid: { rs: '2026-01-01T00:05:00Z' } };
+    const p = publisher(
+      kube,
+      () => current,
+      (s) => seen.push(Object.keys(s.avoid).join()),
+    );
+    await p.publish();
+    expect(seen).toEqual(['rs']);
+    current = { ...current, generated: '2026-01-01T00:00:01Z' };
+    await p.publish(); // unchanged: no write, still published
+    expect(seen).toEqual(['rs', 'rs']);
+    // A write that fails tells nobody.
+    current = { ...current, avoid: { rs: '2026-01-01T00:05:00Z', other: '2026-01-01T00:06:00Z' } };
+    kube.beforeRequest = () => {
+      throw new Error('upper API server unavailable');
+    };
+    await expect(p.publish()).rejects.toThrow(/unavailable/);
+    expect(seen).toEqual(['rs', 'rs']);
   });
 });

@@ -37,6 +37,7 @@ export class FakeProvider implements Provider {
     return { v: 1, node: 'vn', cluster: 'c', generated: '', labelSets: [], taintSets: [], nodes: [], avoid: {} };
   }
   restoreSchedulingSummary(): void {}
+  schedulingSummaryPublished(): void {}
   onNodeStateChange(l: () => void): void {
     this.stateListeners.push(l);
   }
