@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 
 export const K8S_VERSION = process.env.K8S_VERSION ?? 'v1.36.3';
-export const ETCD_VERSION = process.env.ETCD_VERSION ?? 'v3.6.16';
+export const ETCD_VERSION = process.env.ETCD_VERSION ?? 'v3.6.8';
 export const KWOK_VERSION = process.env.KWOK_VERSION ?? 'v0.8.0';
 
 export type BinaryName =
