@@ -51,7 +51,7 @@ describe('SummaryPublisher writes only when the content changes', () => {
   it('tells who waits for a record (bounce-back) once the upper cluster holds it, written or already there', async () => {
     const kube = new FakeKube();
     const seen: string[] = [];
-    let current = { ...summary('2026-01-01T00:00:00Z', '110000'), avoid: { rs: '2026-01-01T00:05:00Z' } };
+    let current: ClusterSummary = { ...summary('2026-01-01T00:00:00Z', '110000'), avoid: { rs: '2026-01-01T00:05:00Z' } };
     const p = publisher(
       kube,
       () => current,
