@@ -388,9 +388,11 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
       healthServer?.close();
       abort.abort();
       await done.catch(() => undefined);
+      // Nothing writes any more: hand the lease over before the slower parts (draining the kubelet API's
+      // streams), so a standby takes over at once instead of after the lease expires.
+      await elector?.release();
       await kubeletStarted;
       await kubelet?.stop();
-      await elector?.release();
       await served.stop();
       await provider.stop();
     },
