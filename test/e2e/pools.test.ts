@@ -278,14 +278,16 @@ describe.skipIf(s.external)('node pools', () => {
       },
       { timeoutMs: 60_000, what: `${H100} deleted` },
     );
-    // Its lower pods are removed as pods of a vanished node; the other pool's stay.
+    // Its lower pods are removed as pods of a vanished node; the other pool's stay. The upper pods go first,
+    // through kube-controller-manager's pod GC: it deletes pods bound to a missing node only after a 40 s
+    // quarantine, checking every 20 s, so this takes 40-60 s plus fedlet's part.
     await eventually(
       async () => {
         const pools = new Set((await lowerPodsOfPools()).map((p) => p.metadata.labels?.['fedlet.io/pool']));
         expect(pools.has('h100')).toBe(false);
         expect(pools.has('a100')).toBe(true);
       },
-      { timeoutMs: 60_000, what: 'lower pods of the vanished pool removed' },
+      { timeoutMs: 150_000, what: 'lower pods of the vanished pool removed' },
     );
     const a = await upperNode(A100);
     expect(readyCondition(a)?.status).toBe('True');
