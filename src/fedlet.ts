@@ -386,11 +386,14 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     async stop() {
       role = 'stopping';
       healthServer?.close();
+      // Hand the lease over first, so a standby takes over at once instead of after the lease expires
+      // (the loops and the kubelet API's streams may take longer to wind down than a SIGTERM grace
+      // allows). The fence stops every further write first. A renewal still in flight cannot take the
+      // lease back: renewal and release both replace the Lease at the resourceVersion they read.
+      fence.close('this replica is stopping');
+      await elector?.release();
       abort.abort();
       await done.catch(() => undefined);
-      // Nothing writes any more: hand the lease over before the slower parts (draining the kubelet API's
-      // streams), so a standby takes over at once instead of after the lease expires.
-      await elector?.release();
       await kubeletStarted;
       await kubelet?.stop();
       await served.stop();

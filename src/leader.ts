@@ -50,6 +50,8 @@ export class LeaderElector {
   private readonly path: string;
   private readonly clock: LeaderClock;
   private lastRenewStart = -Infinity;
+  /** Set by release(): a stopping replica must not take the lease back. */
+  private released = false;
 
   constructor(private readonly o: LeaderElectionOptions) {
     this.path = `/apis/coordination.k8s.io/v1/namespaces/${o.namespace}/leases/${o.name}`;
@@ -126,17 +128,22 @@ export class LeaderElector {
 
   /** Gives the lease up on clean shutdown so a standby takes over at once. */
   async release(): Promise<void> {
+    // From here on this replica never takes the lease again (its renew loop may still be running).
+    this.released = true;
     try {
       const l = await this.o.client.get<LeaseObj>(this.path, { timeoutMs: 5000 });
       if (l.spec.holderIdentity !== this.o.identity) return;
       l.spec = { ...l.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) };
       await this.o.client.replace(this.path, l, { timeoutMs: 5000 });
-    } catch {
-      /* best effort */
+      this.o.log.info('released the leader lease');
+    } catch (e) {
+      // Best effort: the lease then expires on its own.
+      this.o.log.warn({ err: (e as Error).message }, 'could not release the leader lease');
     }
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
+    if (this.released) return false;
     const now = new Date();
     const started = this.clock.now();
     // A hung API server must not hold the renew loop past the deadline.

@@ -209,6 +209,23 @@ describe.skipIf(s.external)('two fedlet replicas for one lower cluster', () => {
         },
         { timeoutMs: 120_000 },
       );
+      // A clean stop (SIGTERM) hands the lease over: the stopped leader no longer holds it, so whoever
+      // comes next takes over at once instead of after the lease expires.
+      const holder = () =>
+        kubectl(upper, [
+          'get',
+          'lease',
+          `${f2.nodeName}-leader`,
+          '-n',
+          'kube-node-lease',
+          '-o',
+          'jsonpath={.spec.holderIdentity}',
+        ]);
+      const leader = (await holder()).trim();
+      expect(leader).not.toBe('');
+      // stopProcess sends SIGTERM and SIGKILLs after 5 s: a release that comes too late fails here.
+      await stopProcess(standby);
+      expect((await holder()).trim()).toBe('');
     } finally {
       // Hand the node back to the sandbox's own fedlet.
       await stopProcess(standby);

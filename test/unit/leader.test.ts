@@ -199,6 +199,18 @@ describe('leader election', () => {
     expect(await e.holdUntilLost(new AbortController().signal)).toBe('lost');
   });
 
+  it('a released lease is free for the next replica, and the releasing one never takes it back', async () => {
+    const { api, clock, e } = await leadingWithFence();
+    await e.release();
+    expect(api.lease?.spec.holderIdentity).toBe('');
+    // Its renew loop may still be running: the next round must not re-take the free lease.
+    expect(await e.holdUntilLost(new AbortController().signal)).toBe('lost');
+    expect(api.lease?.spec.holderIdentity).toBe('');
+    const b = elector(api, clock, 'b');
+    await b.acquire(new AbortController().signal);
+    expect(api.lease?.spec.holderIdentity).toBe('b');
+  });
+
   it('re-acquires its own lease at once when the API server returns, and renewals extend the reopened fence', async () => {
     const { api, clock, fence, e } = await leadingWithFence();
     api.down = true;
