@@ -118,12 +118,12 @@ export class BounceBack {
     if (owner) {
       const until = now + this.o.avoidAfterBounceSeconds * 1000;
       const current = Date.parse(this.avoid[owner] ?? '');
-      if (!(current >= until - REFRESH_SLACK_MS)) {
-        this.avoid[owner] = new Date(until).toISOString();
-        if (!this.unpublished.has(owner)) this.unpublished.set(owner, now);
-        this.prune(now);
-        this.o.onChange();
-      }
+      // The same decision repeated while the pod waits for publication: nothing new to record or say.
+      if (current >= until - REFRESH_SLACK_MS) return;
+      this.avoid[owner] = new Date(until).toISOString();
+      if (!this.unpublished.has(owner)) this.unpublished.set(owner, now);
+      this.prune(now);
+      this.o.onChange();
     }
     this.o.log.info(
       {
