@@ -98,7 +98,12 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     const stale = [...upper.caches.staleCaches(), ...lower.caches.staleCaches()];
     return stale.length ? { role, problem: `caches stale: ${stale.join('; ')}` } : { role };
   };
-  const healthServer = cfg.healthPort > 0 ? startHealthServer(cfg.healthPort, cfg.healthBindAddress, health) : undefined;
+  let healthServer: Awaited<ReturnType<typeof startHealthServer>> | undefined;
+  try {
+    if (cfg.healthPort > 0) healthServer = await startHealthServer(cfg.healthPort, cfg.healthBindAddress, health);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   let elector: LeaderElector | undefined;
   /** Called each time leadership is regained, once the fence is open again: resync from caches. */
   const onRegain: Array<() => void> = [];

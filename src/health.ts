@@ -6,7 +6,8 @@ import http from 'node:http';
 
 export type HealthState = { role: 'starting' | 'standby' | 'leader' | 'stopping'; problem?: string };
 
-export function startHealthServer(port: number, host: string, state: () => HealthState): http.Server {
+/** Resolves once listening; rejects with what to change when the address cannot be bound. */
+export async function startHealthServer(port: number, host: string, state: () => HealthState): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const s = state();
     if (req.url === '/healthz') {
@@ -20,7 +21,16 @@ export function startHealthServer(port: number, host: string, state: () => Healt
     }
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
   });
-  server.listen(port, host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          `the health port ${host}:${port} cannot be bound (${e.code ?? e.message}): free it or choose another --health-port (0 turns the health server off)`,
+        ),
+      ),
+    );
+    server.listen(port, host, () => resolve());
+  });
   server.unref();
   return server;
 }
