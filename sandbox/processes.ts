@@ -78,21 +78,47 @@ export async function stopProcess(rec: ProcessRecord, signal: NodeJS.Signals = '
   }
 }
 
-/** Asks the kernel for free loopback ports (distinct within one call). */
+/** Ports handed out by this process, never handed out twice (they may not be bound yet). */
+const handedOut = new Set<number>();
+/**
+ * Free loopback ports (distinct) for processes started next. Taken below the kernel's ephemeral range
+ * (32768+ here): a port the kernel hands out for listen(0) is also what it gives outgoing connections,
+ * which took one between this check and the process binding it (EADDRINUSE at sandbox start). Falls back
+ * to the kernel's choice after many busy tries.
+ */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = [];
   const ports: number[] = [];
   for (let i = 0; i < n; i++) {
-    const s = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve());
-    });
-    servers.push(s);
-    ports.push((s.address() as net.AddressInfo).port);
+    let port: number | undefined;
+    for (let attempt = 0; attempt < 200 && port === undefined; attempt++) {
+      const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+      if (handedOut.has(candidate)) continue;
+      if (await bindable(candidate)) port = candidate;
+    }
+    port ??= await kernelPort();
+    handedOut.add(port);
+    ports.push(port);
   }
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+function kernelPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 export function tail(file: string, lines = 40): string {
