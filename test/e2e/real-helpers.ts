@@ -150,18 +150,16 @@ async function schedulerSeesOnlyRealNodes(lower: string): Promise<void> {
   const ns = 'default';
   for (let attempt = 0; attempt < 12; attempt++) {
     const name = probe(attempt);
-    await kubectl(lower, ['apply', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name, namespace: ns },
-        spec: { containers: [{ name: 'probe', image: 'fedlet.local/none:1' }] },
-      }),
+    await apply(lower, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: ns },
+      spec: { containers: [{ name: 'probe', image: 'fedlet.local/none:1' }] },
     });
     try {
       const verdict = await eventually(
         async () => {
-          const p = await kubectlJson<RealPod>(lower, ['get', 'pod', name, '-n', ns]);
+          const p = await getPod(lower, ns, name);
           if (p.spec.nodeName) return 'bound';
           const c = p.status?.conditions?.find((x) => x.type === 'PodScheduled');
           if (c?.status === 'False' && c.reason === 'Unschedulable') return 'unschedulable';
@@ -175,7 +173,7 @@ async function schedulerSeesOnlyRealNodes(lower: string): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 5_000));
   }
-  throw new Error('the lower kube-scheduler kept binding pods to cordoned kwok nodes for a minute');
+  throw new Error('the lower kube-scheduler bound each of 12 probe pods to a cordoned kwok node');
 }
 
 /**
