@@ -187,6 +187,10 @@ describe('lower refusals surface on the upper pod', () => {
         { timeoutMs: 120_000, what: 'replacement Running' },
       );
       expect(replacement.spec.nodeName).toBe(f2.nodeName);
+      // The first replacement already went elsewhere: the pod was failed only once the extender knew to
+      // keep its controller away (a failed pod stays listed, so a second refusal would show here).
+      const failedPods = (await list()).filter((x) => x.status?.phase === 'Failed');
+      expect(failedPods.map((x) => x.metadata.uid)).toEqual([refused.metadata.uid]);
       const logs = await kubectlRaw(upper, ['logs', refused.metadata.name, '-n', ns]);
       expect(logs.stderr).toMatch(/violates PodSecurity/);
       expect((await kubectl(lower1, ['get', 'pods', '-n', lowerNs1, '-o', 'name'])).trim()).toBe('');
