@@ -98,9 +98,16 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
     await apply(upper, pod('crasher', { containers: [container('app', ['crash', '0', '3'])] }));
     const p = await waitPod(upper, ns, 'crasher', (x) => (status(x)?.restartCount ?? 0) >= 1, 'restarted once');
     expect(status(p)?.lastState?.terminated?.exitCode).toBe(3);
-    const previous = await kubectl(upper, ['logs', 'crasher', '-n', ns, '--previous']);
-    expect(previous).toContain('crashing with 3');
-    expect(previous).toBe(await kubectl(lower1, ['logs', 'crasher', '-n', ns, '--previous']));
+    // The kubelet answers "unable to retrieve container logs" while the dead container it names is being
+    // replaced by the next one (a crash loop); both reads are retried until they agree on a real log.
+    await eventually(
+      async () => {
+        const previous = await kubectl(upper, ['logs', 'crasher', '-n', ns, '--previous']);
+        expect(previous).toContain('crashing with 3');
+        expect(previous).toBe(await kubectl(lower1, ['logs', 'crasher', '-n', ns, '--previous']));
+      },
+      { timeoutMs: 60_000, what: 'kubectl logs --previous through fedlet equal to the lower one' },
+    );
   });
 
   it('mirrors restarts exactly as the kubelet reports them: restartCount, lastState.terminated, CrashLoopBackOff', async () => {
