@@ -19,5 +19,5 @@ COPY --from=build /src/dist ./dist
 # uid/gid 65532: no login shell, owns nothing in the image.
 USER 65532:65532
 EXPOSE 10250 10248 8888
-ENTRYPOINT ["node", "dist/src/cli.js"]
+ENTRYPOINT ["node", "dist/app/cli.js"]
 CMD ["run"]

@@ -16,13 +16,13 @@ import type {
   UpgradeOutcome,
 } from '../src/provider.js';
 import { InvalidInputError, NotFoundError } from '../src/errors.js';
-import { lowerLogs, lowerUpgrade, type LowerTarget } from './streams.js';
-import { LowerPods } from './pods.js';
-import { LowerStats } from './stats.js';
-import { buildSummary } from './summary.js';
-import type { ClusterSummary } from '../src/scheduling-summary.js';
-import { BounceBack } from './bounce-back.js';
-import type { IpRemapper } from './remap.js';
+import { lowerLogs, lowerUpgrade, type LowerTarget } from './workload/streams.js';
+import { LowerPods } from './workload/pods.js';
+import { LowerStats } from './node/stats.js';
+import { buildSummary } from './node/summary.js';
+import type { ClusterSummary } from '../src/scheduling/summary.js';
+import { BounceBack } from './workload/bounce-back.js';
+import type { IpRemapper } from './workload/remap.js';
 import {
   ANNOTATION_RESOURCE_METRICS_PATH,
   LABEL_ARCH,
@@ -33,19 +33,19 @@ import {
   LABEL_ZONE,
 } from '../src/labels.js';
 import { fromMilli, toMilli } from '../src/util/quantity.js';
-import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod } from './capacity.js';
+import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod } from './node/capacity.js';
 import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
-import { LowerHealth } from './lower-health.js';
-import type { ServiceAccountOptions } from './service-account.js';
-import { Reflection } from './reflection.js';
-import type { ServiceTypeMode } from './services.js';
-import { LowerClaims } from './claims.js';
-import { LowerNamespaces } from './lower-namespaces.js';
+import { LowerHealth } from './node/lower-health.js';
+import type { ServiceAccountOptions } from './configuration/service-account.js';
+import { Reflection } from './exposition/reflection.js';
+import type { ServiceTypeMode } from './exposition/services.js';
+import { LowerClaims } from './storage/claims.js';
+import { LowerNamespaces } from './namespaces/lower-namespaces.js';
 import { EventRecorder } from '../src/events.js';
-import { collectNamespaces } from './namespace-gc.js';
-import { LowerClasses } from './lower-classes.js';
-import { partitionPools, poolLabels, poolNodeName, type Pool, type PoolConfig } from './pools.js';
-import { PoolProvider, type PoolUpperPods } from './pool-provider.js';
+import { collectNamespaces } from './namespaces/namespace-gc.js';
+import { LowerClasses } from './workload/lower-classes.js';
+import { partitionPools, poolLabels, poolNodeName, type Pool, type PoolConfig } from './pools/pools.js';
+import { PoolProvider, type PoolUpperPods } from './pools/pool-provider.js';
 import type { VirtualNodeSpec } from '../src/provider.js';
 
 interface RawPod extends KubeObject {
@@ -64,7 +64,7 @@ export interface LowerProviderOptions {
   /** Pod IPs as the upper cluster sees them. */
   remapper: IpRemapper;
   allowDaemonSetPods: boolean;
-  /** How upper NodePort/LoadBalancer Services are reflected (see provider/services.ts). */
+  /** How upper NodePort/LoadBalancer Services are reflected (see provider/exposition/services.ts). */
   serviceTypes: ServiceTypeMode;
   serviceEndpoints: 'local' | 'global';
   /** A lower pod unschedulable for this long is bounced back to the upper scheduler. */
@@ -86,7 +86,7 @@ export interface LowerProviderOptions {
   priorityClassMap?: Record<string, string>;
   /** The virtual node's labels: pods keep their constraints on lower-node keys below (see lower-affinity.ts). */
   virtualNodeLabels?: (node?: string, state?: ProviderNodeState) => Record<string, string>;
-  /** Node pools (provider/pools.ts): when set, the provider backs one virtual node per pool instead of one. */
+  /** Node pools (provider/pools/pools.ts): when set, the provider backs one virtual node per pool instead of one. */
   pools?: PoolConfig;
   /** The upper pods bound to the pool nodes, as the core's caches hold them (pool mode). */
   upperPods?: PoolUpperPods;

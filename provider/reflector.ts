@@ -9,9 +9,9 @@ import { Informer, objectKey } from '../src/kube/informer.js';
 import type { KubeObject, ObjectMeta } from '../src/kube/types.js';
 import type { EventRecorder } from '../src/events.js';
 import { LABEL_ORIGIN, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE } from '../src/labels.js';
-import { WorkQueue } from '../src/pods/work-queue.js';
-import type { PodNamespaces } from './pod-namespaces.js';
-import { desiredMeta, mergeMeta, metaDiffers } from './reflected-meta.js';
+import { WorkQueue } from '../src/kube/work-queue.js';
+import type { PodNamespaces } from './namespaces/pod-namespaces.js';
+import { desiredMeta, mergeMeta, metaDiffers } from './exposition/reflected-meta.js';
 
 /** The kind-specific, pure part of a reflection. `S` is the spec type. */
 export interface ReflectedKind<S> {

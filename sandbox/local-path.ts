@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeApi } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
 import type { KubeObject } from '../src/kube/types.js';
-import { WorkQueue } from '../src/pods/work-queue.js';
+import { WorkQueue } from '../src/kube/work-queue.js';
 import { parseQuantity } from '../src/util/quantity.js';
 
 export const LOCAL_PATH_PROVISIONER = 'sandbox.fedlet.io/local-path';

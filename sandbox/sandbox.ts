@@ -10,7 +10,7 @@ import { serverExt, signCert } from './pki.js';
 import { findBinary } from './binaries.js';
 import { sandboxNodeIP } from './node-address.js';
 import { LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
-import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY } from '../src/scheduling-summary.js';
+import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY } from '../src/scheduling/summary.js';
 import {
   freeSlots,
   REAL_NODE_LABEL,
@@ -82,7 +82,7 @@ export function repoRoot(): string {
 }
 
 export function fedletCli(): string {
-  const cli = path.join(repoRoot(), 'dist', 'src', 'cli.js');
+  const cli = path.join(repoRoot(), 'dist', 'app', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run 'npm run build' first`);
   return cli;
 }

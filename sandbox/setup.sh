@@ -39,5 +39,5 @@ if command -v busybox >/dev/null && command -v gcc >/dev/null; then
 else
   echo "[setup] busybox or gcc missing: skipping the real-node images (sandbox/images/build-images.sh)" >&2
 fi
-# Leave a runnable CLI: README's `node dist/src/cli.js ...` and `npx fedlet ...` work right after setup.
+# Leave a runnable CLI: README's `node dist/app/cli.js ...` and `npx fedlet ...` work right after setup.
 npm run build

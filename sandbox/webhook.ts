@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isAlreadyExists, KubeClient, loadKubeConfig } from '../src/kube/client.js';
 import { TAINT_VIRTUAL_NODE } from '../src/labels.js';
-import { WEBHOOK_PATH } from '../scheduler-plugin/admission-webhook.js';
+import { WEBHOOK_PATH } from '../src/scheduling/webhook.js';
 import { serverExt, signCert, type ClientCert } from './pki.js';
 
 // Not the name manifests/extender/webhook.yaml uses (a Service-backed configuration): the sandbox's

@@ -11,8 +11,7 @@ import type { Logger } from 'pino';
 import type { Pod, Toleration } from '../src/kube/types.js';
 import { TAINT_VIRTUAL_NODE } from '../src/labels.js';
 import { tolerates } from './fit.js';
-
-export const WEBHOOK_PATH = '/mutate-pods';
+import { WEBHOOK_PATH } from '../src/scheduling/webhook.js';
 
 /** The taint fedlet puts on virtual nodes by default (see config virtualNodeTaint). */
 export const VIRTUAL_NODE_TAINT = { key: TAINT_VIRTUAL_NODE, value: 'true', effect: 'NoSchedule' as const };

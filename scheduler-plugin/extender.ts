@@ -1,7 +1,7 @@
 // The scheduler extender — an HTTP service, not a scheduling-framework plugin, whatever the folder is
 // called: kube-scheduler (unmodified, configured with `extenders:`) calls /filter and /prioritize with
 // node names (nodeCacheCapable). Virtual nodes pass only if a single lower node fits the pod; other
-// nodes always pass. Summaries come from fedlet (src/scheduling-summary.ts) and are trusted only while
+// nodes always pass. Summaries come from fedlet (src/scheduling/summary.ts) and are trusted only while
 // the node's Lease is fresh.
 import express from 'express';
 import type { Logger } from 'pino';
@@ -11,8 +11,8 @@ import type { KubeApi } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
 import type { KubeObject, Lease, Node, Pod } from '../src/kube/types.js';
 import { LABEL_SUMMARY, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
-import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY, type ClusterSummary } from '../src/scheduling-summary.js';
-import { avoidReason } from '../provider/bounce-back.js';
+import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY, type ClusterSummary } from '../src/scheduling/summary.js';
+import { avoidReason } from '../src/scheduling/avoid.js';
 import { fitInCluster, scores } from './fit.js';
 import { storageRefusal, unboundClaimClasses, type ClaimView } from './storage.js';
 

@@ -3,8 +3,8 @@
 // pod's node selector / required node affinity terms that are not about the virtual node itself.
 import type { Pod, Taint, Toleration } from '../src/kube/types.js';
 import { podRequests } from '../src/util/pod-requests.js';
-import type { ClusterSummary } from '../src/scheduling-summary.js';
-import { lowerConstraints, satisfies } from '../provider/lower-affinity.js';
+import type { ClusterSummary } from '../src/scheduling/summary.js';
+import { lowerConstraints, satisfies } from '../src/scheduling/lower-affinity.js';
 
 export function tolerates(tolerations: Toleration[] | undefined, t: Taint): boolean {
   return (tolerations ?? []).some((tol) => {
@@ -17,7 +17,7 @@ export function tolerates(tolerations: Toleration[] | undefined, t: Taint): bool
 
 /**
  * Label constraints of the pod that must hold on the lower node: the same ones translation keeps on
- * the lower pod (provider/lower-affinity.ts); those about the virtual node are skipped.
+ * the lower pod (src/scheduling/lower-affinity.ts); those about the virtual node are skipped.
  */
 export function labelFilter(pod: Pod, virtualNodeLabels: Record<string, string>): (labels: Record<string, string>) => boolean {
   const c = lowerConstraints(pod, virtualNodeLabels);

@@ -2,7 +2,7 @@
 // node only if that node's lower cluster has a lower class for it (published in the summary's `storage`).
 // Bound claims are left to the upper scheduler: their volume's node affinity already pins the pod.
 import type { Pod } from '../src/kube/types.js';
-import type { ClusterSummary } from '../src/scheduling-summary.js';
+import type { ClusterSummary } from '../src/scheduling/summary.js';
 
 export interface ClaimView {
   storageClassName?: string;

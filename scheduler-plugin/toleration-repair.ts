@@ -10,7 +10,7 @@ import { Counter, type Registry } from 'prom-client';
 import { KubeApiError, isNotFound, type KubeApi } from '../src/kube/client.js';
 import { Informer, objectKey } from '../src/kube/informer.js';
 import type { Pod } from '../src/kube/types.js';
-import { WorkQueue, type SyncOutcome } from '../src/pods/work-queue.js';
+import { WorkQueue, type SyncOutcome } from '../src/kube/work-queue.js';
 import type { EventRecorder } from '../src/events.js';
 import { tolerationPatch } from './admission-webhook.js';
 

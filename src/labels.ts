@@ -1,7 +1,7 @@
 // The one place that knows fedlet's public label and annotation keys (documented in README.md).
 export const LABEL_CLUSTER = 'fedlet.io/cluster';
 /**
- * Node pools (provider/pools.ts): on a pool's virtual Node, the pool's name; on the lower pods placed
+ * Node pools (provider/pools/pools.ts): on a pool's virtual Node, the pool's name; on the lower pods placed
  * through it, the same name, so that one process serving several pool nodes knows which node owns a pod.
  */
 export const LABEL_POOL = 'fedlet.io/pool';
@@ -67,7 +67,7 @@ export const ANNOTATION_KWOK_NODE = 'kwok.x-k8s.io/node';
 /** On a sandbox pod: the CPU and memory usage kwok reports for it (defaults 5m / 8Mi). */
 export const ANNOTATION_SANDBOX_USAGE_CPU = 'fedlet.test/usage-cpu';
 export const ANNOTATION_SANDBOX_USAGE_MEMORY = 'fedlet.test/usage-memory';
-// Storage (provider/claims.ts). The provisioner name of fedlet's upper StorageClass(es).
+// Storage (provider/storage/claims.ts). The provisioner name of fedlet's upper StorageClass(es).
 export const STORAGE_PROVISIONER = 'fedlet.io/lower-cluster';
 /** Set by the upper kube-scheduler on a WaitForFirstConsumer claim: the node chosen for its first pod. */
 export const ANNOTATION_SELECTED_NODE = 'volume.kubernetes.io/selected-node';

@@ -5,7 +5,7 @@
 // typed NotFoundError / InvalidInputError (src/errors.ts) are mapped once by the kubelet API.
 import type { Pod, PodCondition, PodStatus } from './kube/types.js';
 import type { ResourceList } from './util/quantity.js';
-import type { ClusterSummary } from './scheduling-summary.js';
+import type { ClusterSummary } from './scheduling/summary.js';
 
 export interface NodeReadiness {
   ready: boolean;

@@ -14,7 +14,7 @@ import { LABEL_CLUSTER, LABEL_POOL } from '../labels.js';
 import { LeaseController } from './lease-controller.js';
 import { NodeController } from './node-controller.js';
 import { SummaryPublisher } from './summary-publisher.js';
-import { summaryConfigMapName } from '../scheduling-summary.js';
+import { summaryConfigMapName } from '../scheduling/summary.js';
 import { PodController } from '../pods/pod-controller.js';
 
 export interface NodeSetOptions {

@@ -1,4 +1,4 @@
-// Publishes the provider's scheduling summary (format: src/scheduling-summary.ts) as a ConfigMap in the
+// Publishes the provider's scheduling summary (format: src/scheduling/summary.ts) as a ConfigMap in the
 // upper cluster, for the scheduler extender. Written when its content changes (not its generation time;
 // also not after a restart that finds it as published), at most once per minInterval.
 import { createHash } from 'node:crypto';
@@ -15,7 +15,7 @@ import {
   SUMMARY_DATA_KEY,
   SUMMARY_MAX_BYTES,
   type ClusterSummary,
-} from '../scheduling-summary.js';
+} from '../scheduling/summary.js';
 
 /** A published summary without its generation time: the same content needs no write. */
 function contentOf(body: string): string {

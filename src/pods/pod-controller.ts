@@ -7,7 +7,7 @@ import { Informer } from '../kube/informer.js';
 import type { Pod, PodCondition, PodStatus } from '../kube/types.js';
 import type { EventRecorder } from '../events.js';
 import type { Provider } from '../provider.js';
-import { WorkQueue, type SyncOutcome } from './work-queue.js';
+import { WorkQueue, type SyncOutcome } from '../kube/work-queue.js';
 import { realClock, type Clock, type Timer } from '../util/clock.js';
 import { isNotLeader } from '../kube/fence.js';
 import { statusPatch } from './status-patch.js';

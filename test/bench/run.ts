@@ -20,9 +20,9 @@ import { sandboxDown, sandboxUp, type SandboxState } from '../../sandbox/sandbox
 import { REAL_NODE_TAINT, realNodeUnavailableReason } from '../../sandbox/real-node.js';
 import type { KwokNodeSpec } from '../../sandbox/cluster.js';
 import { fitInCluster } from '../../scheduler-plugin/fit.js';
-import { buildSummary } from '../../provider/summary.js';
-import type { ClusterSummary } from '../../src/scheduling-summary.js';
-import { freePerNode, type LowerNode } from '../../provider/capacity.js';
+import { buildSummary } from '../../provider/node/summary.js';
+import type { ClusterSummary } from '../../src/scheduling/summary.js';
+import { freePerNode, type LowerNode } from '../../provider/node/capacity.js';
 import { toMilli } from '../../src/util/quantity.js';
 import { benchStorage } from './storage.js';
 import type { Pod } from '../../src/kube/types.js';

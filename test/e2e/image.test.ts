@@ -63,7 +63,7 @@ describe.skipIf(s.external || !isRoot)('container image (Dockerfile rehearsal)',
     expect(shippedDevOnly).toEqual([]);
     for (const tool of ['typescript', 'vitest', 'eslint', 'pino-pretty'])
       expect(existsSync(path.join(app, 'node_modules', tool)), `${tool} in the image`).toBe(false);
-    expect(existsSync(path.join(app, 'dist', 'src', 'cli.js'))).toBe(true);
+    expect(existsSync(path.join(app, 'dist', 'app', 'cli.js'))).toBe(true);
 
     // Credentials as the Deployment mounts them: readable by the image's user only.
     const secrets = path.join(out, 'secrets');

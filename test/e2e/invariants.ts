@@ -3,7 +3,7 @@
 // the chaos e2e test and the standalone soak (so it imports nothing from vitest).
 import { readFileSync } from 'node:fs';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
-import { dependencyRefs } from '../../provider/translate.js';
+import { dependencyRefs } from '../../provider/workload/translate.js';
 import {
   LABEL_ORIGIN,
   LABEL_SERVICE_ACCOUNT_TOKEN,

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
-import { tokenRequests, tokenSecretName } from '../../provider/service-account.js';
+import { tokenRequests, tokenSecretName } from '../../provider/configuration/service-account.js';
 import type { Pod } from '../../src/kube/types.js';
 import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
 import { REAL_NODE_LABEL } from '../../sandbox/real-node.js';

@@ -4,7 +4,7 @@
 // server, again as a dry run. Every translation must be accepted: a rejection is a translation bug.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { translatePod } from '../../provider/translate.js';
+import { translatePod } from '../../provider/workload/translate.js';
 import type { Pod } from '../../src/kube/types.js';
 import { podArbitrary } from '../support/pod-arbitrary.js';
 import { createNamespace, kubectl, kubectlRaw, sandbox } from './helpers.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { avoidReason, BounceBack, bounceDecision, mergeAvoid } from '../../provider/bounce-back.js';
-import { buildSummary } from '../../provider/summary.js';
+import { BounceBack, bounceDecision } from '../../provider/workload/bounce-back.js';
+import { avoidReason, mergeAvoid } from '../../src/scheduling/avoid.js';
+import { buildSummary } from '../../provider/node/summary.js';
 import type { Pod } from '../../src/kube/types.js';
 import { FakeClock } from './support/fake-clock.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agreedLabel, freeCapacity, type LowerNode, type LowerPod } from '../../provider/capacity.js';
+import { agreedLabel, freeCapacity, type LowerNode, type LowerPod } from '../../provider/node/capacity.js';
 import { podRequests } from '../../src/util/pod-requests.js';
 import { fromMilli, toMilli } from '../../src/util/quantity.js';
 

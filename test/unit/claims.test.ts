@@ -10,10 +10,10 @@ import {
   podClaims,
   releaseAction,
   type ClaimObj,
-} from '../../provider/claim-objects.js';
-import { translatePod, unsupportedField } from '../../provider/translate.js';
+} from '../../provider/storage/claim-objects.js';
+import { translatePod, unsupportedField } from '../../provider/workload/translate.js';
 import { storageRefusal, unboundClaimClasses } from '../../scheduler-plugin/storage.js';
-import type { ClusterSummary } from '../../src/scheduling-summary.js';
+import type { ClusterSummary } from '../../src/scheduling/summary.js';
 import type { Pod } from '../../src/kube/types.js';
 
 const cls = (name: string, extra: Record<string, unknown> = {}) => ({ metadata: { name, ...extra } });

@@ -3,7 +3,7 @@
 // unreferenced copies.
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { DependencySync } from '../../provider/dependencies.js';
+import { DependencySync } from '../../provider/configuration/dependencies.js';
 import type { DataObject, Pod } from '../../src/kube/types.js';
 import { FakeKube } from './support/fake-kube.js';
 import { settle } from './support/fake-clock.js';

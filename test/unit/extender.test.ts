@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Extender } from '../../scheduler-plugin/extender.js';
-import { encodeSummary, summaryConfigMapName, SUMMARY_DATA_KEY } from '../../src/scheduling-summary.js';
+import { encodeSummary, summaryConfigMapName, SUMMARY_DATA_KEY } from '../../src/scheduling/summary.js';
 import { FakeKube } from './support/fake-kube.js';
 import { settle } from './support/fake-clock.js';
 import { fitInCluster, scores, tolerates } from '../../scheduler-plugin/fit.js';
-import { buildSummary } from '../../provider/summary.js';
-import { freePerNode, type LowerNode } from '../../provider/capacity.js';
+import { buildSummary } from '../../provider/node/summary.js';
+import { freePerNode, type LowerNode } from '../../provider/node/capacity.js';
 import { toMilli } from '../../src/util/quantity.js';
 import type { Pod } from '../../src/kube/types.js';
 

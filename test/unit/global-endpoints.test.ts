@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../src/kube/client.js';
-import { removeRemoteSlices, remoteSlices, type EndpointSlice } from '../../provider/global-endpoints.js';
+import { removeRemoteSlices, remoteSlices, type EndpointSlice } from '../../provider/exposition/global-endpoints.js';
 
 const slice = (
   name: string,

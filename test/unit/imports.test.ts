@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const productDirs = ['src', 'provider', 'scheduler-plugin', 'sandbox'];
+const productDirs = ['app', 'src', 'provider', 'scheduler-plugin', 'sandbox'];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -84,9 +84,27 @@ describe('product module graph', () => {
 
   it('the scan sees the product code and its imports', () => {
     expect(g.size).toBeGreaterThan(40);
-    expect(g.get('src/fedlet.ts')).toContain('provider/lower-provider.ts');
+    expect(g.get('app/run.ts')).toContain('provider/lower-provider.ts');
     // dynamic import() counts
-    expect(g.get('src/cli.ts')).toContain('sandbox/sandbox.ts');
+    expect(g.get('app/cli.ts')).toContain('sandbox/sandbox.ts');
+  });
+
+  // The layers, bottom up: src/ (the core) imports only itself; provider/, scheduler-plugin/ and sandbox/
+  // build on the core and not on each other; app/ (the composition root) is the only folder that knows them
+  // all, and nothing imports it.
+  it('imports point down the layers only', () => {
+    const allowed: Record<string, string[]> = {
+      src: ['src'],
+      provider: ['provider', 'src'],
+      'scheduler-plugin': ['scheduler-plugin', 'src'],
+      sandbox: ['sandbox', 'src'],
+      app: ['app', 'src', 'provider', 'scheduler-plugin', 'sandbox'],
+    };
+    const top = (f: string): string => f.split('/')[0]!;
+    const upward = [...g].flatMap(([f, deps]) =>
+      deps.filter((d) => !(allowed[top(f)] ?? []).includes(top(d))).map((d) => `${f} → ${d}`),
+    );
+    expect(upward).toEqual([]);
   });
 
   it('product code never imports from test/', () => {

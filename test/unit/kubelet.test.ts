@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { subresourcesFor, verbFor } from '../../src/kubelet/auth.js';
 import { parseStreamRequest } from '../../src/kubelet/streams.js';
 import { logOptions } from '../../src/kubelet/logs.js';
-import { streamQuery } from '../../provider/streams.js';
+import { streamQuery } from '../../provider/workload/streams.js';
 import { InvalidInputError } from '../../src/errors.js';
 
 describe('kubelet authorization attributes', () => {

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { LeaderElector, type LeaderClock } from '../../src/leader.js';
 import { KubeApiError, KubeClient } from '../../src/kube/client.js';
 import { NotLeaderError, WriteFence, isNotLeader } from '../../src/kube/fence.js';
-import { WorkQueue } from '../../src/pods/work-queue.js';
+import { WorkQueue } from '../../src/kube/work-queue.js';
 import { Informer } from '../../src/kube/informer.js';
 import { CacheHealth } from '../../src/kube/cache-health.js';
 

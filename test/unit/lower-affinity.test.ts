@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Pod } from '../../src/kube/types.js';
-import { lowerConstraints, lowerSchedulingFields, satisfies, type Requirement } from '../../provider/lower-affinity.js';
+import { lowerConstraints, lowerSchedulingFields, satisfies, type Requirement } from '../../src/scheduling/lower-affinity.js';
 import { labelFilter } from '../../scheduler-plugin/fit.js';
-import { translatePod } from '../../provider/translate.js';
+import { translatePod } from '../../provider/workload/translate.js';
 
 const vnode = { 'fedlet.io/cluster': 'eu', 'topology.kubernetes.io/region': 'eu-west', type: 'virtual-kubelet' };
 const pod = (terms: Requirement[][], nodeSelector?: Record<string, string>): Pod => ({

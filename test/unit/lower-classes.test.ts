@@ -3,8 +3,8 @@ import {
   decidePodClasses,
   REASON_PRIORITY_CLASS_NOT_FOUND,
   REASON_RUNTIME_CLASS_NOT_FOUND,
-} from '../../provider/lower-classes.js';
-import { translatePod } from '../../provider/translate.js';
+} from '../../provider/workload/lower-classes.js';
+import { translatePod } from '../../provider/workload/translate.js';
 import type { Pod } from '../../src/kube/types.js';
 
 const below = { runtimeClassName: new Set(['kata', 'runc-low']), priorityClassName: new Set(['high', 'prio-low']) };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KubeApiError } from '../../src/kube/client.js';
-import { classifyRejection, CONDITION_LOWER_ACCEPTED, RejectionTracker } from '../../provider/lower-rejection.js';
+import { classifyRejection, CONDITION_LOWER_ACCEPTED, RejectionTracker } from '../../provider/workload/lower-rejection.js';
 
 const err = (code: number, text: string) =>
   new KubeApiError(code, 'Forbidden', `POST /api/v1/namespaces/x/pods: ${code} ${text}`, 'POST', '/api/v1/namespaces/x/pods');

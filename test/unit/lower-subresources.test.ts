@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ephemeralContainersPatch, resizePatch } from '../../provider/lower-subresources.js';
-import { dependencyRefs, lowerEphemeralContainers, translatePod } from '../../provider/translate.js';
+import { ephemeralContainersPatch, resizePatch } from '../../provider/workload/lower-subresources.js';
+import { dependencyRefs, lowerEphemeralContainers, translatePod } from '../../provider/workload/translate.js';
 import type { Container, Pod } from '../../src/kube/types.js';
 
 const pod = (containers: Container[], extra: Partial<Pod['spec']> = {}): Pod => ({

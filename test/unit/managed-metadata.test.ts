@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Pod } from '../../src/kube/types.js';
-import { lowerPodPatch, withManagedRecord } from '../../provider/managed-metadata.js';
+import { lowerPodPatch, withManagedRecord } from '../../provider/workload/managed-metadata.js';
 import { ANNOTATION_MANAGED_METADATA } from '../../src/labels.js';
 
 function pod(labels: Record<string, string>, annotations: Record<string, string>, image = 'app:1'): Pod {

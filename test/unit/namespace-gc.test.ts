@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { KubeClient } from '../../src/kube/client.js';
-import { collectNamespaces, namespaceCandidates } from '../../provider/namespace-gc.js';
+import { collectNamespaces, namespaceCandidates } from '../../provider/namespaces/namespace-gc.js';
 
 const ns = (name: string, extra: Record<string, unknown> = {}) => ({ metadata: { name, uid: `uid-${name}`, ...extra } });
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { PoolProvider, type PoolBacking, type PoolUpperPods } from '../../provider/pool-provider.js';
-import { BounceBack } from '../../provider/bounce-back.js';
+import { PoolProvider, type PoolBacking, type PoolUpperPods } from '../../provider/pools/pool-provider.js';
+import { BounceBack } from '../../provider/workload/bounce-back.js';
 import type { Pod } from '../../src/kube/types.js';
 import type { ProviderNodeState } from '../../src/provider.js';
-import type { LowerNode } from '../../provider/capacity.js';
+import type { LowerNode } from '../../provider/node/capacity.js';
 
 const log = pino({ level: 'silent' });
 const GPU = 'nvidia.com/gpu.product';

@@ -8,10 +8,10 @@ import {
   poolsEnabled,
   sanitizePoolName,
   type Pool,
-} from '../../provider/pools.js';
-import type { LowerNode } from '../../provider/capacity.js';
-import { lowerConstraints, lowerSchedulingFields, satisfies, withPool } from '../../provider/lower-affinity.js';
-import { translatePod } from '../../provider/translate.js';
+} from '../../provider/pools/pools.js';
+import type { LowerNode } from '../../provider/node/capacity.js';
+import { lowerConstraints, lowerSchedulingFields, satisfies, withPool } from '../../src/scheduling/lower-affinity.js';
+import { translatePod } from '../../provider/workload/translate.js';
 import type { Pod } from '../../src/kube/types.js';
 
 const GPU = 'nvidia.com/gpu.product';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parsePromText } from '../../provider/prom-text.js';
-import { podStatsFromResourceMetrics } from '../../provider/stats.js';
+import { parsePromText } from '../../provider/node/prom-text.js';
+import { podStatsFromResourceMetrics } from '../../provider/node/stats.js';
 import type { Pod } from '../../src/kube/types.js';
 
 describe('parsePromText', () => {

@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KubeApiError, type KubeClient, type WatchEvent } from '../../src/kube/client.js';
 import type { InformerHandlers } from '../../src/kube/informer.js';
 import type { KubeObject } from '../../src/kube/types.js';
-import { Reflection } from '../../provider/reflection.js';
-import type { Service } from '../../provider/services.js';
+import { Reflection } from '../../provider/exposition/reflection.js';
+import type { Service } from '../../provider/exposition/services.js';
 
 const log = pino({ level: 'silent' });
 

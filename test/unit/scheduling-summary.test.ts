@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { encodeSummary, parseSummary, SummaryFormatError } from '../../src/scheduling-summary.js';
-import { buildSummary } from '../../provider/summary.js';
-import { freePerNode, type LowerNode } from '../../provider/capacity.js';
+import { encodeSummary, parseSummary, SummaryFormatError } from '../../src/scheduling/summary.js';
+import { buildSummary } from '../../provider/node/summary.js';
+import { freePerNode, type LowerNode } from '../../provider/node/capacity.js';
 import { toMilli } from '../../src/util/quantity.js';
 
 const nodes: LowerNode[] = ['a', 'b'].map((name) => ({

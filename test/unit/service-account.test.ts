@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { dependencyRefs, translatePod, unsupportedField } from '../../provider/translate.js';
+import { dependencyRefs, translatePod, unsupportedField } from '../../provider/workload/translate.js';
 import {
   apiServerEnv,
   dueTokens,
@@ -9,8 +9,8 @@ import {
   tokenRequests,
   tokenSecretName,
   type ServiceAccountOptions,
-} from '../../provider/service-account.js';
-import { PodIdentityError, TokenSecrets } from '../../provider/token-secrets.js';
+} from '../../provider/configuration/service-account.js';
+import { PodIdentityError, TokenSecrets } from '../../provider/configuration/token-secrets.js';
 import { KubeApiError, type KubeClient } from '../../src/kube/client.js';
 import { loadConfig, parseHostPort, parseNamespaceList } from '../../src/config.js';
 import type { Pod, Volume } from '../../src/kube/types.js';

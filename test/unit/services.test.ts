@@ -5,9 +5,13 @@ import {
   serviceSpecDiffers,
   serviceUpdateSpec,
   type ServiceSpec,
-} from '../../provider/services.js';
-import { desiredMeta, mergeMeta, metaDiffers } from '../../provider/reflected-meta.js';
-import { desiredNetworkPolicySpec, networkPolicySpecDiffers, type NetworkPolicySpec } from '../../provider/network-policies.js';
+} from '../../provider/exposition/services.js';
+import { desiredMeta, mergeMeta, metaDiffers } from '../../provider/exposition/reflected-meta.js';
+import {
+  desiredNetworkPolicySpec,
+  networkPolicySpecDiffers,
+  type NetworkPolicySpec,
+} from '../../provider/exposition/network-policies.js';
 
 // A Service as the upper API server returns it (defaulted), with allocated values.
 const upperSpec = (over: Partial<ServiceSpec> = {}): ServiceSpec => ({

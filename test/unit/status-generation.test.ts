@@ -1,8 +1,8 @@
 // Status fields a real kubelet reports beyond kwok's stages: observedGeneration (mapped between the two
 // pods' generations) and pod-level resources, mirrored onto the upper pod.
 import { describe, expect, it } from 'vitest';
-import { upperStatusFromLower } from '../../provider/pod-status.js';
-import { IpRemapper, parseRemapPairs } from '../../provider/remap.js';
+import { upperStatusFromLower } from '../../provider/workload/pod-status.js';
+import { IpRemapper, parseRemapPairs } from '../../provider/workload/remap.js';
 import type { Pod } from '../../src/kube/types.js';
 
 const ctx = { nodeIP: '198.18.0.1', remapper: new IpRemapper(parseRemapPairs('10.244.0.0/16=10.101.0.0/16')) };

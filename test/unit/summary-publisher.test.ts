@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { SummaryPublisher } from '../../src/node/summary-publisher.js';
-import type { ClusterSummary } from '../../src/scheduling-summary.js';
+import type { ClusterSummary } from '../../src/scheduling/summary.js';
 import { FakeKube } from './support/fake-kube.js';
 
 const summary = (generated: string, pods: string): ClusterSummary => ({

@@ -3,7 +3,7 @@
 // lower pod with fedlet's invariants. Neither ever throws.
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { dependencyRefs, translatePod, unsupportedField } from '../../provider/translate.js';
+import { dependencyRefs, translatePod, unsupportedField } from '../../provider/workload/translate.js';
 import type { Pod } from '../../src/kube/types.js';
 import { podArbitrary, shouldBeRefused } from '../support/pod-arbitrary.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { dependencyRefs, translatePod, unsupportedField } from '../../provider/translate.js';
-import { lowerNamespace, shortenName, validateNamespaceTemplate } from '../../provider/namespace-map.js';
-import { IpRemapper, parseRemapPairs, RemapError } from '../../provider/remap.js';
-import { upperStatusFromLower } from '../../provider/pod-status.js';
+import { dependencyRefs, translatePod, unsupportedField } from '../../provider/workload/translate.js';
+import { lowerNamespace, shortenName, validateNamespaceTemplate } from '../../provider/namespaces/namespace-map.js';
+import { IpRemapper, parseRemapPairs, RemapError } from '../../provider/workload/remap.js';
+import { upperStatusFromLower } from '../../provider/workload/pod-status.js';
 import { statusPatch } from '../../src/pods/status-patch.js';
 import type { Pod } from '../../src/kube/types.js';
 

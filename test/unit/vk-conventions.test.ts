@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { translatePod } from '../../provider/translate.js';
-import { missingReason } from '../../provider/dependencies.js';
+import { translatePod } from '../../provider/workload/translate.js';
+import { missingReason } from '../../provider/configuration/dependencies.js';
 import type { Pod } from '../../src/kube/types.js';
 
 const ctx = { nodeName: 'fedlet-eu', clusterName: 'eu', lowerNamespace: 'team-a', allowDaemonSetPods: false };

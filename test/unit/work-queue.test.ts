@@ -2,7 +2,7 @@
 // once more afterwards, failures back off exponentially per key, success forgets the history.
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { WorkQueue, type SyncOutcome } from '../../src/pods/work-queue.js';
+import { WorkQueue, type SyncOutcome } from '../../src/kube/work-queue.js';
 import { FakeClock, settle } from './support/fake-clock.js';
 
 const log = pino({ level: 'silent' });

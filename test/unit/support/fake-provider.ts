@@ -3,7 +3,7 @@
 // recorded.
 import type { Pod, PodStatus } from '../../../src/kube/types.js';
 import type { LogStream, PodEnsureResult, PodEvent, Provider, ProviderNodeState, UpgradeOutcome } from '../../../src/provider.js';
-import type { ClusterSummary } from '../../../src/scheduling-summary.js';
+import type { ClusterSummary } from '../../../src/scheduling/summary.js';
 
 export class FakeProvider implements Provider {
   state: ProviderNodeState = {

@@ -1,0 +1,109 @@
+// Relays logs and streaming sessions to the lower API server's pods/{log,exec,attach,portforward}
+// for the lower pod behind an upper pod. Streaming upgrades are passed through untouched (the bytes,
+// compression, exit codes and port-forward pairing stay end-to-end between the two API servers).
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { buildQuery, type KubeClient } from '../../src/kube/client.js';
+import type { LogOptions, LogStream, StreamKind, StreamParams, UpgradeOutcome } from '../../src/provider.js';
+
+export interface LowerTarget {
+  namespace: string;
+  name: string;
+}
+
+function send(client: KubeClient, ro: https.RequestOptions): http.ClientRequest {
+  return (client.server.protocol === 'http:' ? http : https).request(ro);
+}
+
+export async function lowerLogs(
+  client: KubeClient,
+  t: LowerTarget,
+  container: string,
+  o: LogOptions,
+  signal: AbortSignal,
+): Promise<LogStream> {
+  const q = buildQuery({
+    container,
+    follow: o.follow || undefined,
+    previous: o.previous || undefined,
+    timestamps: o.timestamps || undefined,
+    sinceSeconds: o.sinceSeconds,
+    sinceTime: o.sinceTime,
+    tailLines: o.tailLines,
+    limitBytes: o.limitBytes,
+  });
+  const ro = await client.httpOptions('GET', `/api/v1/namespaces/${t.namespace}/pods/${t.name}/log${q}`);
+  ro.headers = { ...ro.headers, Accept: '*/*' };
+  return new Promise((resolve, reject) => {
+    const req = send(client, ro);
+    const onAbort = () => req.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.on('response', (res) => {
+      res.on('close', () => signal.removeEventListener('abort', onAbort));
+      resolve({ status: res.statusCode ?? 502, contentType: res.headers['content-type'], body: res as Readable });
+    });
+    req.on('error', (e) => reject(new Error(`lower API server: ${e.message}`)));
+    req.end();
+  });
+}
+
+export function streamQuery(kind: StreamKind, p: StreamParams): string {
+  if (kind === 'portforward') return '';
+  const params = new URLSearchParams();
+  if (kind === 'exec') for (const c of p.command) params.append('command', c);
+  if (p.container) params.append('container', p.container);
+  if (p.stdin) params.append('stdin', 'true');
+  if (p.stdout) params.append('stdout', 'true');
+  if (p.stderr) params.append('stderr', 'true');
+  if (p.tty) params.append('tty', 'true');
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+export async function lowerUpgrade(
+  client: KubeClient,
+  kind: StreamKind,
+  t: LowerTarget,
+  p: StreamParams,
+  upgrade: string,
+  protocols: string[],
+  signal: AbortSignal,
+): Promise<UpgradeOutcome> {
+  const ro = await client.httpOptions('POST', `/api/v1/namespaces/${t.namespace}/pods/${t.name}/${kind}${streamQuery(kind, p)}`);
+  const headers: Record<string, string | string[] | number> = {
+    ...(ro.headers as Record<string, string>),
+    Connection: 'Upgrade',
+    Upgrade: upgrade,
+    'X-Stream-Protocol-Version': protocols,
+  };
+  delete headers.Accept; // the connect endpoints answer 406 to Accept: application/json
+  ro.headers = headers;
+  // A fresh connection per session: an upgraded socket never goes back to a keep-alive pool.
+  ro.agent = false;
+  return new Promise((resolve, reject) => {
+    const req = send(client, ro);
+    const onAbort = () => req.destroy(new Error('client went away'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.on('upgrade', (res, socket, head) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve({ kind: 'upgraded', rawHeaders: res.rawHeaders, socket, head });
+    });
+    req.on('response', (res) => {
+      signal.removeEventListener('abort', onAbort);
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          kind: 'rejected',
+          status: res.statusCode ?? 502,
+          contentType: res.headers['content-type'],
+          body: Buffer.concat(chunks),
+        }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', (e) => reject(new Error(`lower API server: ${e.message}`)));
+    req.end();
+  });
+}
