@@ -22,7 +22,10 @@ import { LowerStats } from './node/stats.js';
 import { buildSummary } from './node/summary.js';
 import type { ClusterSummary } from '../src/scheduling/summary.js';
 import { BounceBack } from './workload/bounce-back.js';
-import type { IpRemapper } from './workload/remap.js';
+import { IpRemapper, parseRemapPairs } from './workload/remap.js';
+import { ConfigError, parseHostPort, parseNamespaceList, type FedletConfig } from '../src/config.js';
+import { desiredLabels } from '../src/node/node-object.js';
+import { validateNamespaceTemplate } from './namespaces/namespace-map.js';
 import {
   ANNOTATION_RESOURCE_METRICS_PATH,
   LABEL_ARCH,
@@ -38,13 +41,12 @@ import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
 import { LowerHealth } from './node/lower-health.js';
 import type { ServiceAccountOptions } from './configuration/service-account.js';
 import { Reflection } from './exposition/reflection.js';
-import type { ServiceTypeMode } from './exposition/services.js';
 import { LowerClaims } from './storage/claims.js';
 import { LowerNamespaces } from './namespaces/lower-namespaces.js';
-import { EventRecorder } from '../src/events.js';
+import type { EventRecorder } from '../src/events.js';
 import { collectNamespaces } from './namespaces/namespace-gc.js';
 import { LowerClasses } from './workload/lower-classes.js';
-import { partitionPools, poolLabels, poolNodeName, type Pool, type PoolConfig } from './pools/pools.js';
+import { partitionPools, poolConfig, poolLabels, poolNodeName, poolsEnabled, type Pool, type PoolConfig } from './pools/pools.js';
 import { PoolProvider, type PoolUpperPods } from './pools/pool-provider.js';
 import type { VirtualNodeSpec } from '../src/provider.js';
 
@@ -55,42 +57,47 @@ interface RawPod extends KubeObject {
 type CachedNode = KubeObject & { info: LowerNode };
 type CachedPod = KubeObject & { info: LowerPod };
 
-export interface LowerProviderOptions {
-  client: KubeClient;
-  /** Upper cluster client: reads the ConfigMaps/Secrets pods reference. */
+/**
+ * What the composition root hands the provider besides the configuration: the clients, the process's one
+ * event recorder, and the core's answers the provider asks for.
+ */
+export interface LowerProviderDeps {
+  lower: KubeClient;
+  /** Upper cluster client: reads the ConfigMaps/Secrets pods reference, writes PVs and events. */
   upper: KubeClient;
-  nodeIP: string;
-  namespaceTemplate: string;
-  /** Pod IPs as the upper cluster sees them. */
-  remapper: IpRemapper;
-  allowDaemonSetPods: boolean;
-  /** How upper NodePort/LoadBalancer Services are reflected (see provider/exposition/services.ts). */
-  serviceTypes: ServiceTypeMode;
-  serviceEndpoints: 'local' | 'global';
-  /** A lower pod unschedulable for this long is bounced back to the upper scheduler. */
-  bounceAfterSeconds: number;
-  /** After a bounce, the controller's pods avoid this cluster for this long. */
-  avoidAfterBounceSeconds: number;
-  clusterName: string;
-  /** Name of our virtual node: the value of fedlet.io/origin on lower objects we own. */
-  nodeName: string;
-  healthIntervalMs: number;
-  healthFailureThreshold: number;
-  debounceMs: number;
-  /** Identity and API-server address of lower pods (service-account.ts). */
-  serviceAccounts: ServiceAccountOptions;
-  /** Upper fedlet storage class → lower storage class (unmapped: the lower cluster's default class). */
-  storageClassMap?: Record<string, string>;
-  /** Upper RuntimeClass/PriorityClass name → lower name (unmapped: the same name). */
-  runtimeClassMap?: Record<string, string>;
-  priorityClassMap?: Record<string, string>;
-  /** The virtual node's labels: pods keep their constraints on lower-node keys below (see lower-affinity.ts). */
-  virtualNodeLabels?: (node?: string, state?: ProviderNodeState) => Record<string, string>;
-  /** Node pools (provider/pools/pools.ts): when set, the provider backs one virtual node per pool instead of one. */
-  pools?: PoolConfig;
+  events: EventRecorder;
+  /** Who requests pods' upper tokens: a virtual node's own client, or why it cannot yet (undefined: fedlet's). */
+  tokenClient?: ServiceAccountOptions['tokenClient'];
   /** The upper pods bound to the pool nodes, as the core's caches hold them (pool mode). */
   upperPods?: PoolUpperPods;
   log: Logger;
+}
+
+/** The settings the provider's families read, derived once from the configuration (and validated). */
+interface Settings {
+  cfg: FedletConfig;
+  remapper: IpRemapper;
+  pools?: PoolConfig;
+  serviceAccounts: ServiceAccountOptions;
+}
+
+function settingsOf(cfg: FedletConfig, deps: LowerProviderDeps): Settings {
+  try {
+    validateNamespaceTemplate(cfg.namespaceTemplate);
+    const pools = poolConfig(cfg.poolGroupBy, cfg.pools, cfg.nodeName);
+    return {
+      cfg,
+      remapper: new IpRemapper(cfg.podIPRemap ? parseRemapPairs(cfg.podIPRemap) : []),
+      pools: poolsEnabled(pools) ? pools : undefined,
+      serviceAccounts: {
+        upperAPIServer: cfg.upperAPIServerAddress ? parseHostPort(cfg.upperAPIServerAddress) : undefined,
+        lowerIdentityNamespaces: new Set(parseNamespaceList(cfg.lowerIdentityNamespaces)),
+        tokenClient: deps.tokenClient,
+      },
+    };
+  } catch (e) {
+    throw e instanceof ConfigError ? e : new ConfigError((e as Error).message);
+  }
 }
 
 export function nodeInfo(n: Node): LowerNode {
@@ -129,10 +136,18 @@ export class LowerProvider implements Provider {
   private readonly poolViews = new Map<string, PoolProvider>();
   private readonly poolSetListeners: Array<() => void> = [];
 
-  constructor(private readonly o: LowerProviderOptions) {
-    const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
+  private readonly s: Settings;
+  private readonly log: Logger;
+
+  /** Composes the provider's families from one configuration; a bad setting is a ConfigError. */
+  constructor(
+    private readonly cfg: FedletConfig,
+    private readonly deps: LowerProviderDeps,
+  ) {
+    const s = (this.s = settingsOf(cfg, deps));
+    const log = (this.log = deps.log.child({ component: 'lower-provider', cluster: cfg.clusterName }));
     this.nodes = new Informer<Node, CachedNode>({
-      client: o.client,
+      client: deps.lower,
       path: '/api/v1/nodes',
       log,
       transform: (n) => ({
@@ -141,7 +156,7 @@ export class LowerProvider implements Provider {
       }),
     });
     this.pods = new Informer<RawPod, CachedPod>({
-      client: o.client,
+      client: deps.lower,
       path: '/api/v1/pods',
       // Terminal pods hold no resources; the server filters them out and reports a DELETED when a pod ends.
       fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed',
@@ -152,79 +167,80 @@ export class LowerProvider implements Provider {
           key: `${p.metadata?.namespace}/${p.metadata?.name}`,
           nodeName: p.spec?.nodeName,
           requests: podRequests(p.spec),
-          managed: p.metadata?.labels?.[LABEL_ORIGIN] === o.nodeName,
+          managed: p.metadata?.labels?.[LABEL_ORIGIN] === cfg.nodeName,
         },
       }),
     });
     this.bounce = new BounceBack({
-      bounceAfterSeconds: o.bounceAfterSeconds,
-      avoidAfterBounceSeconds: o.avoidAfterBounceSeconds,
-      clusterName: o.clusterName,
+      bounceAfterSeconds: cfg.bounceAfterSeconds,
+      avoidAfterBounceSeconds: cfg.avoidAfterBounceSeconds,
+      clusterName: cfg.clusterName,
       onChange: () => this.scheduleRecompute(),
       log,
     });
-    this.namespaces = new LowerNamespaces({ lower: o.client, nodeName: o.nodeName, log });
+    this.namespaces = new LowerNamespaces({ lower: deps.lower, nodeName: cfg.nodeName, log });
     this.claims = new LowerClaims({
-      upper: o.upper,
-      lower: o.client,
-      nodeName: o.nodeName,
-      clusterName: o.clusterName,
-      storageClassMap: o.storageClassMap ?? {},
+      upper: deps.upper,
+      lower: deps.lower,
+      nodeName: cfg.nodeName,
+      clusterName: cfg.clusterName,
+      storageClassMap: cfg.storageClassMap ?? {},
       lowerNamespaceOf: (ns) => this.podsOps.lowerNamespaceOf(ns),
       namespaces: this.namespaces,
-      events: new EventRecorder({ client: o.upper, component: 'fedlet', host: o.nodeName, log }),
+      events: deps.events,
       onSummaryChange: () => this.scheduleRecompute(),
       log,
     });
     this.classes = new LowerClasses({
-      lower: o.client,
-      clusterName: o.clusterName,
-      maps: { runtimeClassName: o.runtimeClassMap ?? {}, priorityClassName: o.priorityClassMap ?? {} },
+      lower: deps.lower,
+      clusterName: cfg.clusterName,
+      maps: { runtimeClassName: cfg.runtimeClassMap ?? {}, priorityClassName: cfg.priorityClassMap ?? {} },
       log,
     });
     this.podsOps = new LowerPods({
       classes: this.classes,
       namespaces: this.namespaces,
       claims: this.claims,
-      upper: o.upper,
-      lower: o.client,
-      clusterName: o.clusterName,
-      nodeName: o.nodeName,
-      nodeIP: o.nodeIP,
-      namespaceTemplate: o.namespaceTemplate,
-      remapper: o.remapper,
-      allowDaemonSetPods: o.allowDaemonSetPods,
+      upper: deps.upper,
+      lower: deps.lower,
+      clusterName: cfg.clusterName,
+      nodeName: cfg.nodeName,
+      nodeIP: cfg.nodeIP,
+      namespaceTemplate: cfg.namespaceTemplate,
+      remapper: s.remapper,
+      allowDaemonSetPods: cfg.allowDaemonSetPods,
       bounce: this.bounce,
-      failRefusedAfterSeconds: o.bounceAfterSeconds,
-      serviceAccounts: o.serviceAccounts,
-      virtualNodeLabels: o.virtualNodeLabels,
+      failRefusedAfterSeconds: cfg.bounceAfterSeconds,
+      serviceAccounts: s.serviceAccounts,
+      virtualNodeLabels: () => this.poolVirtualNodeLabels(cfg.nodeName, this.nodeState()),
       log,
     });
     this.reflection = new Reflection({
-      upper: o.upper,
-      lower: o.client,
-      nodeName: o.nodeName,
-      clusterName: o.clusterName,
-      namespaceTemplate: o.namespaceTemplate,
+      upper: deps.upper,
+      lower: deps.lower,
+      nodeName: cfg.nodeName,
+      clusterName: cfg.clusterName,
+      namespaceTemplate: cfg.namespaceTemplate,
       lowerNamespaceOf: (ns) => this.podsOps.lowerNamespaceOf(ns),
       lowerPods: this.podsOps.lowerPods,
-      serviceTypes: o.serviceTypes,
-      serviceEndpoints: o.serviceEndpoints,
+      serviceTypes: cfg.serviceTypes,
+      serviceEndpoints: cfg.serviceEndpoints,
+      events: deps.events,
       log,
     });
     this.stats = new LowerStats({
-      lower: o.client,
-      nodeName: o.nodeName,
+      lower: deps.lower,
+      nodeName: cfg.nodeName,
       lowerPods: () => this.podsOps.lowerPods.list(),
       upperUid: (key) => this.podsOps.lowerPodFor(key)?.metadata.labels?.[LABEL_UPPER_UID],
       metricsPathOf: (node) => this.nodes.get(node)?.info.resourceMetricsPath,
       log,
     });
     this.health = new LowerHealth({
-      client: o.client,
-      clusterName: o.clusterName,
-      intervalMs: o.healthIntervalMs,
-      failureThreshold: o.healthFailureThreshold,
+      client: deps.lower,
+      clusterName: cfg.clusterName,
+      intervalMs: cfg.lowerHealthIntervalSeconds * 1000,
+      failureThreshold: cfg.lowerHealthFailureThreshold,
       log,
     });
     this.state = this.compute();
@@ -280,11 +296,11 @@ export class LowerProvider implements Provider {
   }
   async collectGarbage(livePods: Pod[]): Promise<void> {
     const n = await this.podsOps.deps.collectGarbage(livePods, (ns) => this.podsOps.lowerNamespaceOf(ns));
-    if (n) this.o.log.info({ deleted: n }, 'removed lower ConfigMaps/Secrets no pod references');
+    if (n) this.log.info({ deleted: n }, 'removed lower ConfigMaps/Secrets no pod references');
     const t = await this.podsOps.tokens.collectGarbage(livePods);
-    if (t) this.o.log.info({ deleted: t }, 'removed service-account token Secrets of pods that are gone');
+    if (t) this.log.info({ deleted: t }, 'removed service-account token Secrets of pods that are gone');
     const wanted = new Set(livePods.map((p) => this.podsOps.lowerNamespaceOf(p.metadata.namespace!)));
-    const gone = await collectNamespaces({ lower: this.o.client, nodeName: this.o.nodeName, log: this.o.log }, wanted);
+    const gone = await collectNamespaces({ lower: this.deps.lower, nodeName: this.cfg.nodeName, log: this.log }, wanted);
     for (const ns of gone) this.namespaces.forget(ns);
   }
   /**
@@ -324,7 +340,7 @@ export class LowerProvider implements Provider {
     if (refused) throw new InvalidInputError(`pod ${namespace}/${name} has not started: ${refused}`);
     if (!p?.metadata.name || !p.metadata.namespace)
       throw new NotFoundError(
-        `pod ${namespace}/${name} is not running on virtual node ${this.o.nodeName} (no pod for it in lower cluster ${this.o.clusterName})`,
+        `pod ${namespace}/${name} is not running on virtual node ${this.cfg.nodeName} (no pod for it in lower cluster ${this.cfg.clusterName})`,
       );
     return { namespace: p.metadata.namespace, name: p.metadata.name };
   }
@@ -335,7 +351,7 @@ export class LowerProvider implements Provider {
     return this.stats.resourceMetrics();
   }
   podLogs(namespace: string, name: string, container: string, opts: LogOptions, signal: AbortSignal): Promise<LogStream> {
-    return lowerLogs(this.o.client, this.lowerTarget(namespace, name), container, opts, signal);
+    return lowerLogs(this.deps.lower, this.lowerTarget(namespace, name), container, opts, signal);
   }
   openPodStream(
     kind: StreamKind,
@@ -346,7 +362,7 @@ export class LowerProvider implements Provider {
     protocols: string[],
     signal: AbortSignal,
   ): Promise<UpgradeOutcome> {
-    return lowerUpgrade(this.o.client, kind, this.lowerTarget(namespace, name), params, upgrade, protocols, signal);
+    return lowerUpgrade(this.deps.lower, kind, this.lowerTarget(namespace, name), params, upgrade, protocols, signal);
   }
   podCachesSynced(signal: AbortSignal): Promise<void> {
     return this.podsOps.waitForSync(signal);
@@ -356,8 +372,8 @@ export class LowerProvider implements Provider {
     const nodes = this.nodes.list().map((n) => n.info);
     const storage = this.claims.summary();
     const summary = buildSummary(
-      this.o.nodeName,
-      this.o.clusterName,
+      this.cfg.nodeName,
+      this.cfg.clusterName,
       nodes,
       freePerNode(
         nodes,
@@ -394,11 +410,11 @@ export class LowerProvider implements Provider {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.recompute();
-    }, this.o.debounceMs);
+    }, this.cfg.capacityDebounceMs);
   }
 
   private recompute(): void {
-    if (this.o.pools) this.repartition();
+    if (this.s.pools) this.repartition();
     for (const l of this.summaryListeners) l();
     const next = this.compute();
     if (JSON.stringify(next) === JSON.stringify(this.state)) return;
@@ -411,7 +427,7 @@ export class LowerProvider implements Provider {
     if (!this.nodes.hasSynced) return;
     const next = partitionPools(
       this.nodes.list().map((n) => n.info),
-      this.o.pools!,
+      this.s.pools!,
     );
     const changed =
       JSON.stringify(next.map((p) => [p.name, p.requirements])) !==
@@ -442,31 +458,36 @@ export class LowerProvider implements Provider {
       const pool = this.podsOps.poolOf(key);
       if (pool !== undefined && (pool === null || !this.poolViews.has(pool)))
         void this.podsOps.delete(key, undefined).catch((e: Error) => {
-          this.o.log.warn({ pod: key, err: e.message }, 'removing the lower pod of a vanished pool failed; will retry');
+          this.log.warn({ pod: key, err: e.message }, 'removing the lower pod of a vanished pool failed; will retry');
         });
     }
   }
 
   private poolContext(): ConstructorParameters<typeof PoolProvider>[2] {
     return {
-      clusterName: this.o.clusterName,
-      nodeName: (pool) => poolNodeName(this.o.nodeName, pool),
-      upperPods: this.o.upperPods,
+      clusterName: this.cfg.clusterName,
+      nodeName: (pool) => poolNodeName(this.cfg.nodeName, pool),
+      upperPods: this.deps.upperPods,
       bounce: () =>
         new BounceBack({
-          bounceAfterSeconds: this.o.bounceAfterSeconds,
-          avoidAfterBounceSeconds: this.o.avoidAfterBounceSeconds,
-          clusterName: this.o.clusterName,
+          bounceAfterSeconds: this.cfg.bounceAfterSeconds,
+          avoidAfterBounceSeconds: this.cfg.avoidAfterBounceSeconds,
+          clusterName: this.cfg.clusterName,
           onChange: () => this.scheduleRecompute(),
-          log: this.o.log,
+          log: this.log,
         }),
-      log: this.o.log,
+      log: this.log,
     };
   }
 
   /** Pool mode: the virtual nodes to serve now (one per pool); undefined without pools (one node). */
+  /** Whether node pools are configured: then the provider backs one virtual node per pool. */
+  get pooled(): boolean {
+    return this.s.pools !== undefined;
+  }
+
   virtualNodes(): VirtualNodeSpec[] | undefined {
-    if (!this.o.pools) return undefined;
+    if (!this.s.pools) return undefined;
     return this.poolList.map((p) => {
       const view = this.poolViews.get(p.name)!;
       return { name: view.nodeName, pool: p.name, provider: view };
@@ -480,7 +501,7 @@ export class LowerProvider implements Provider {
   nodeStateOf(
     nodes: LowerNode[],
     extraLabels?: Record<string, string>,
-    what = `lower cluster ${this.o.clusterName}`,
+    what = `lower cluster ${this.cfg.clusterName}`,
   ): ProviderNodeState {
     const pods = this.pods.list().map((p) => p.info);
     const h = this.health.state;
@@ -496,7 +517,7 @@ export class LowerProvider implements Provider {
       condition = {
         ready: false,
         reason: 'LowerClusterSyncing',
-        message: `waiting for the caches of lower cluster ${this.o.clusterName}`,
+        message: `waiting for the caches of lower cluster ${this.cfg.clusterName}`,
       };
     else
       condition = {
@@ -512,7 +533,7 @@ export class LowerProvider implements Provider {
     const storage = this.claims.summary();
     const summary = buildSummary(
       node,
-      this.o.clusterName,
+      this.cfg.clusterName,
       nodes,
       freePerNode(
         nodes,
@@ -530,7 +551,7 @@ export class LowerProvider implements Provider {
 
   /** All labels of the virtual node `node` in state `state` (what lower-affinity.ts calls virtual keys). */
   poolVirtualNodeLabels(node: string, state: ProviderNodeState): Record<string, string> {
-    return this.o.virtualNodeLabels?.(node, state) ?? state.labels;
+    return desiredLabels({ ...this.cfg, nodeName: node }, state);
   }
 
   /** Labels a pool's virtual node carries from its lower nodes. */

@@ -2,7 +2,7 @@
 // NetworkPolicies) into the lower cluster, for the namespaces where this fedlet runs pods.
 import type { Logger } from 'pino';
 import type { KubeClient } from '../../src/kube/client.js';
-import { EventRecorder } from '../../src/events.js';
+import type { EventRecorder } from '../../src/events.js';
 import { PodNamespaces, type PodSource } from '../namespaces/pod-namespaces.js';
 import { Reflector, type Reflected, type ReflectedKind, type ReflectorOptions } from '../reflector.js';
 import { Backoff } from '../../src/util/backoff.js';
@@ -22,6 +22,8 @@ export interface ReflectionOptions {
   serviceTypes: ServiceTypeMode;
   /** global: also list the Service's endpoints in other clusters below (see global-endpoints.ts). */
   serviceEndpoints: 'local' | 'global';
+  /** The process's event recorder. */
+  events: EventRecorder;
   log: Logger;
 }
 
@@ -41,7 +43,7 @@ export class Reflection {
 
   constructor(private readonly o: ReflectionOptions) {
     this.presence = new PodNamespaces(o.lowerPods);
-    const events = new EventRecorder({ client: o.upper, component: 'fedlet', host: o.nodeName, log: o.log });
+    const events = o.events;
     // Everything but the kind is shared: same clusters, namespaces, pod presence and event recorder.
     const reflectorFor = <S>(
       kind: ReflectedKind<S>,

@@ -11,11 +11,8 @@ import type { Node, Pod } from '../kube/types.js';
 import type { EventRecorder } from '../events.js';
 import type { VirtualNodeSpec } from '../provider.js';
 import { LABEL_CLUSTER, LABEL_POOL } from '../labels.js';
-import { LeaseController } from './lease-controller.js';
-import { NodeController } from './node-controller.js';
-import { SummaryPublisher } from './summary-publisher.js';
+import { ServedNode } from './served-node.js';
 import { summaryConfigMapName } from '../scheduling/summary.js';
-import { PodController } from '../pods/pod-controller.js';
 
 export interface NodeSetOptions {
   upper: KubeApi;
@@ -30,10 +27,7 @@ export interface NodeSetOptions {
 
 interface Served {
   spec: VirtualNodeSpec;
-  nodes: NodeController;
-  pods: PodController;
-  abort: AbortController;
-  loops: Promise<unknown>;
+  node: ServedNode;
 }
 
 export class NodeSet {
@@ -71,62 +65,25 @@ export class NodeSet {
     for (const [name, spec] of wanted) if (!this.served.has(name)) this.served.set(name, await this.serve(spec));
   }
 
-  private nodeConfig(name: string): FedletConfig {
-    return { ...this.o.config, nodeName: name };
-  }
-
   private async serve(spec: VirtualNodeSpec): Promise<Served> {
-    const cfg = this.nodeConfig(spec.name);
     const log = this.o.log.child({ node: spec.name, pool: spec.pool });
-    const abort = new AbortController();
-    const nodes = new NodeController({ client: this.o.upper, config: cfg, provider: spec.provider, fence: this.o.fence, log });
-    await nodes.register();
-    const lease = new LeaseController({
-      client: this.o.upper,
-      nodeName: spec.name,
-      durationSeconds: cfg.leaseDurationSeconds,
-      renewIntervalSeconds: cfg.leaseRenewIntervalSeconds,
-      nodeUid: () => nodes.uid,
+    const node = await ServedNode.start({
+      upper: this.o.upper,
+      config: this.o.config,
+      name: spec.name,
+      provider: spec.provider,
       fence: this.o.fence,
-      onRecovered: () => nodes.markDirty(),
+      events: this.o.events,
+      observe: this.o.observe,
       log,
     });
-    const pods = new PodController({
-      upper: this.o.upper,
-      nodeName: spec.name,
-      provider: spec.provider,
-      events: this.o.events,
-      workers: cfg.podWorkers,
-      unreachableDeleteAfterSeconds: cfg.unreachableDeleteAfterSeconds,
-      log: log.child({ component: 'pods' }),
-      observe: this.o.observe,
-    });
-    const loops: Array<Promise<unknown>> = [nodes.run(abort.signal), lease.run(abort.signal), pods.start(abort.signal)];
-    if (cfg.publishSummary) {
-      const summary = new SummaryPublisher({
-        client: this.o.upper,
-        namespace: cfg.summaryNamespace,
-        nodeName: spec.name,
-        summary: () => spec.provider.schedulingSummary(),
-        onPublished: (s) => spec.provider.schedulingSummaryPublished(s),
-        minIntervalMs: 2000,
-        fence: this.o.fence,
-        log: log.child({ component: 'summary' }),
-      });
-      const published = await summary.readPublished();
-      if (published) spec.provider.restoreSchedulingSummary(published);
-      spec.provider.onSummaryChange(() => summary.markDirty());
-      loops.push(summary.run(abort.signal));
-    }
     log.info('serving pool node');
-    return { spec, nodes, pods, abort, loops: Promise.all(loops).catch(() => undefined) };
+    return { spec, node };
   }
 
   /** Stops a node's controllers and deletes its Node and summary (the Lease goes with the Node). */
   private async retire(s: Served): Promise<void> {
-    s.abort.abort();
-    await s.loops;
-    await s.pods.stop();
+    await s.node.stop();
     await this.deleteNode(s.spec.name);
     this.o.log.info({ node: s.spec.name, pool: s.spec.pool }, 'pool is gone: deleted its virtual node');
   }
@@ -163,30 +120,29 @@ export class NodeSet {
 
   /** Upper pods bound to any served node. */
   boundPods(): Pod[] {
-    return [...this.served.values()].flatMap((s) => s.pods.boundPods());
+    return [...this.served.values()].flatMap((s) => s.node.pods.boundPods());
   }
   /** Every served node's upper pods, or undefined while some node's pod cache is not synced. */
   allBoundPods(): Pod[] | undefined {
     const all = [...this.served.values()];
-    if (!all.every((s) => s.pods.synced)) return undefined;
-    return all.flatMap((s) => s.pods.boundPods());
+    if (!all.every((s) => s.node.pods.synced)) return undefined;
+    return all.flatMap((s) => s.node.pods.boundPods());
   }
   has(node: string, key: string): boolean {
-    return this.served.get(node)?.pods.pods.get(key) !== undefined;
+    return this.served.get(node)?.node.pods.pods.get(key) !== undefined;
   }
   queueDepth(): number {
-    return [...this.served.values()].reduce((n, s) => n + s.pods.queueDepth(), 0);
+    return [...this.served.values()].reduce((n, s) => n + s.node.pods.queueDepth(), 0);
   }
   podsByPhase(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const s of this.served.values()) for (const [k, v] of s.pods.podsByPhase()) out.set(k, (out.get(k) ?? 0) + v);
+    for (const s of this.served.values()) for (const [k, v] of s.node.pods.podsByPhase()) out.set(k, (out.get(k) ?? 0) + v);
     return out;
   }
   /** After leadership was regained: every node resyncs and posts status. */
   resync(signal: AbortSignal): void {
     for (const s of this.served.values()) {
-      void s.pods.resync(signal);
-      s.nodes.markDirty();
+      s.node.resync(signal);
     }
   }
   names(): string[] {
@@ -196,12 +152,6 @@ export class NodeSet {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.chain;
-    await Promise.all(
-      [...this.served.values()].map(async (s) => {
-        s.abort.abort();
-        await s.loops;
-        await s.pods.stop();
-      }),
-    );
+    await Promise.all([...this.served.values()].map((s) => s.node.stop()));
   }
 }

@@ -6,6 +6,7 @@ import { KubeApiError, type KubeClient, type WatchEvent } from '../../src/kube/c
 import type { InformerHandlers } from '../../src/kube/informer.js';
 import type { KubeObject } from '../../src/kube/types.js';
 import { Reflection } from '../../provider/exposition/reflection.js';
+import { EventRecorder } from '../../src/events.js';
 import type { Service } from '../../provider/exposition/services.js';
 
 const log = pino({ level: 'silent' });
@@ -209,6 +210,7 @@ function setup(template = '{{namespace}}') {
     lowerPods: pods,
     serviceTypes: 'clusterip',
     serviceEndpoints: 'local',
+    events: new EventRecorder({ client: upper.client(), component: 'fedlet', host: 'fedlet-eu', log }),
     log,
   });
   return { upper, lower, pods, r };
@@ -269,6 +271,7 @@ describe('Service reflector', () => {
       lowerPods: pods,
       serviceTypes: 'clusterip',
       serviceEndpoints: 'local',
+      events: new EventRecorder({ client: upper.client(), component: 'fedlet', host: 'fedlet-eu', log }),
       log,
     });
     running = again;
