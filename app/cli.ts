@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // fedlet command line: `run` (the virtual kubelet), `sandbox up|down|status` (local real clusters).
 import { networkInterfaces } from 'node:os';
-import { ConfigError, loadConfig, options, optionsMarkdown } from '../src/config.js';
+import { ConfigError, defaultText, loadConfig, options, optionsMarkdown } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { runFedlet, StartupError } from './run.js';
 import { LABEL_CLUSTER, LABEL_ORIGIN, LABEL_REGION } from '../src/labels.js';
@@ -20,7 +20,7 @@ Usage:
   fedlet help
 
 Options of 'run' (flag / env var / YAML key, default):
-${options.map((o) => `  --${o.flag.padEnd(32)} ${o.env.padEnd(40)} ${o.help} (default: ${o.default})`).join('\n')}
+${options.map((o) => `  --${o.flag.padEnd(32)} ${o.env.padEnd(40)} ${o.help} (default: ${defaultText(o)})`).join('\n')}
   --config FILE                      FEDLET_CONFIG                            YAML file with any of the keys above
 `;
 

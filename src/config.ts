@@ -74,8 +74,12 @@ interface OptionSpec {
   env: string;
   kind: Kind;
   help: string;
-  /** Shown in docs; the real default is applied in applyDefaults. */
-  default: string;
+  /** The default value, applied when no source sets the option (written once: docs derive from it). */
+  value?: string | number | boolean | Record<string, string> | unknown[];
+  /** Words after the value in the docs, e.g. what an empty map means. */
+  valueNote?: string;
+  /** Docs only, for options without a fixed default value: what applies when unset (computed or absent). */
+  default?: string;
   values?: string[];
   min?: number;
 }
@@ -126,7 +130,7 @@ export const options: OptionSpec[] = [
     flag: 'kubelet-port',
     env: 'FEDLET_KUBELET_PORT',
     kind: 'int',
-    default: '10250',
+    value: 10250,
     min: 1,
     help: 'port of the kubelet API, published in status.daemonEndpoints; distinct per fedlet on one host',
   },
@@ -135,7 +139,7 @@ export const options: OptionSpec[] = [
     flag: 'node-label',
     env: 'FEDLET_NODE_LABELS',
     kind: 'map',
-    default: '{}',
+    value: {},
     help: 'extra Node labels, key=value (flag repeatable; env comma-separated)',
   },
   {
@@ -143,7 +147,8 @@ export const options: OptionSpec[] = [
     flag: 'node-taint',
     env: 'FEDLET_NODE_TAINTS',
     kind: 'taints',
-    default: '[] (no taints)',
+    value: [],
+    valueNote: '(no taints)',
     help: 'Node taints, key[=value]:Effect (flag repeatable; env comma-separated)',
   },
   {
@@ -167,7 +172,7 @@ export const options: OptionSpec[] = [
     flag: 'lease-duration',
     env: 'FEDLET_LEASE_DURATION',
     kind: 'int',
-    default: '40',
+    value: 40,
     min: 1,
     help: 'seconds, spec.leaseDurationSeconds of the node Lease in kube-node-lease',
   },
@@ -176,7 +181,7 @@ export const options: OptionSpec[] = [
     flag: 'lease-renew-interval',
     env: 'FEDLET_LEASE_RENEW_INTERVAL',
     kind: 'int',
-    default: '10',
+    value: 10,
     min: 1,
     help: 'seconds between node Lease renewals',
   },
@@ -185,7 +190,7 @@ export const options: OptionSpec[] = [
     flag: 'status-update-interval',
     env: 'FEDLET_STATUS_UPDATE_INTERVAL',
     kind: 'int',
-    default: '60',
+    value: 60,
     min: 1,
     help: 'seconds; Node status is posted on every change and at least this often',
   },
@@ -194,7 +199,7 @@ export const options: OptionSpec[] = [
     flag: 'lower-health-interval',
     env: 'FEDLET_LOWER_HEALTH_INTERVAL',
     kind: 'int',
-    default: '5',
+    value: 5,
     min: 1,
     help: 'seconds between probes of the lower API server /readyz',
   },
@@ -203,7 +208,7 @@ export const options: OptionSpec[] = [
     flag: 'lower-health-failure-threshold',
     env: 'FEDLET_LOWER_HEALTH_FAILURE_THRESHOLD',
     kind: 'int',
-    default: '2',
+    value: 2,
     min: 1,
     help: 'consecutive failed probes before the Node turns Ready=False',
   },
@@ -212,7 +217,7 @@ export const options: OptionSpec[] = [
     flag: 'capacity-debounce',
     env: 'FEDLET_CAPACITY_DEBOUNCE',
     kind: 'int',
-    default: '1000',
+    value: 1000,
     min: 0,
     help: 'milliseconds to coalesce lower node/pod changes before recomputing capacity',
   },
@@ -221,7 +226,7 @@ export const options: OptionSpec[] = [
     flag: 'write-qps',
     env: 'FEDLET_WRITE_QPS',
     kind: 'int',
-    default: '100',
+    value: 100,
     min: 1,
     help: 'sustained writes per second to each API server',
   },
@@ -230,7 +235,7 @@ export const options: OptionSpec[] = [
     flag: 'write-burst',
     env: 'FEDLET_WRITE_BURST',
     kind: 'int',
-    default: '200',
+    value: 200,
     min: 1,
     help: 'write burst to each API server',
   },
@@ -239,7 +244,7 @@ export const options: OptionSpec[] = [
     flag: 'namespace-template',
     env: 'FEDLET_NAMESPACE_TEMPLATE',
     kind: 'string',
-    default: '{{namespace}}',
+    value: '{{namespace}}',
     help: 'lower namespace for an upper namespace; {{namespace}} and {{cluster}} are replaced; results over 63 characters are shortened with a stable hash',
   },
   {
@@ -255,7 +260,7 @@ export const options: OptionSpec[] = [
     flag: 'allow-daemonset-pods',
     env: 'FEDLET_ALLOW_DAEMONSET_PODS',
     kind: 'bool',
-    default: 'false',
+    value: false,
     help: 'run DaemonSet pods bound to the virtual node (one copy in the lower cluster) instead of refusing them',
   },
   {
@@ -280,7 +285,7 @@ export const options: OptionSpec[] = [
     env: 'FEDLET_TOKEN_CREDENTIALS',
     kind: 'enum',
     values: ['node', 'fedlet'],
-    default: 'node',
+    value: 'node',
     help: "who requests pods' upper service-account tokens: node (the virtual node's own system:node:<node> client certificate from a kubernetes.io/kube-apiserver-client-kubelet CSR, so the Node authorizer allows tokens only for service accounts of pods on this node; fedlet's account needs create on certificatesigningrequests/nodeclient) or fedlet (fedlet's upper credentials; they need create on serviceaccounts/token, which the manifests do not grant)",
   },
   {
@@ -289,7 +294,7 @@ export const options: OptionSpec[] = [
     env: 'FEDLET_SERVICE_TYPES',
     kind: 'enum',
     values: ['clusterip', 'preserve'],
-    default: 'clusterip',
+    value: 'clusterip',
     help: 'type of the lower copies of upper NodePort/LoadBalancer Services: clusterip (ClusterIP below) or preserve (same type; the lower cluster allocates its own node ports and load balancer); ExternalName is copied as is',
   },
   {
@@ -298,7 +303,7 @@ export const options: OptionSpec[] = [
     env: 'FEDLET_SERVICE_ENDPOINTS',
     kind: 'enum',
     values: ['local', 'global'],
-    default: 'local',
+    value: 'local',
     help: 'endpoints of reflected Services: local (only pods in this lower cluster) or global (also the ready endpoints in other clusters, from the upper EndpointSlices, at their upper addresses: needs a network that routes them)',
   },
   {
@@ -306,7 +311,8 @@ export const options: OptionSpec[] = [
     flag: 'storage-class-map',
     env: 'FEDLET_STORAGE_CLASS_MAP',
     kind: 'map',
-    default: '{} (every fedlet class uses the lower default class)',
+    value: {},
+    valueNote: '(every fedlet class uses the lower default class)',
     help: 'upperClass=lowerClass: the lower StorageClass for claims of an upper fedlet class (flag repeatable; env comma-separated)',
   },
   {
@@ -314,7 +320,8 @@ export const options: OptionSpec[] = [
     flag: 'runtime-class-map',
     env: 'FEDLET_RUNTIME_CLASS_MAP',
     kind: 'map',
-    default: '{} (the same name below)',
+    value: {},
+    valueNote: '(the same name below)',
     help: 'upperClass=lowerClass: the lower RuntimeClass for pods naming an upper one; a pod whose (mapped) class the lower cluster lacks runs without runtimeClassName and overhead, with a RuntimeClassNotFound event (flag repeatable; env comma-separated)',
   },
   {
@@ -322,7 +329,8 @@ export const options: OptionSpec[] = [
     flag: 'priority-class-map',
     env: 'FEDLET_PRIORITY_CLASS_MAP',
     kind: 'map',
-    default: '{} (the same name below)',
+    value: {},
+    valueNote: '(the same name below)',
     help: "upperClass=lowerClass: the lower PriorityClass for pods naming an upper one; priority and preemptionPolicy always come from the lower class (or the lower cluster's default); a pod whose (mapped) class the lower cluster lacks runs without it, with a PriorityClassNotFound event (flag repeatable; env comma-separated)",
   },
   {
@@ -330,7 +338,8 @@ export const options: OptionSpec[] = [
     flag: 'pool-group-by',
     env: 'FEDLET_POOL_GROUP_BY',
     kind: 'list',
-    default: '[] (no pools: one virtual node)',
+    value: [],
+    valueNote: '(no pools: one virtual node)',
     help: 'node pools: lower-node label keys; one virtual node `<node name>-<values>` per distinct tuple of their values (nodes lacking a key are not offered), e.g. nvidia.com/gpu.product (flag repeatable; env comma-separated)',
   },
   {
@@ -338,7 +347,8 @@ export const options: OptionSpec[] = [
     flag: 'pool',
     env: 'FEDLET_POOLS',
     kind: 'pools',
-    default: '[] (no pools: one virtual node)',
+    value: [],
+    valueNote: '(no pools: one virtual node)',
     help: 'node pools by label selector: name=selector, one virtual node `<node name>-<name>` per pool while some lower node matches (flag repeatable; env `;`-separated; YAML a list of {name, selector})',
   },
   {
@@ -346,7 +356,7 @@ export const options: OptionSpec[] = [
     flag: 'virtual-node-taint',
     env: 'FEDLET_VIRTUAL_NODE_TAINT',
     kind: 'bool',
-    default: 'true',
+    value: true,
     help: 'taint the virtual node fedlet.io/virtual-node=true:NoSchedule (not with allowDaemonSetPods) so DaemonSets skip it; needs the admission webhook of `fedlet extender`, which adds the toleration to every pod not owned by a DaemonSet',
   },
   {
@@ -354,7 +364,7 @@ export const options: OptionSpec[] = [
     flag: 'pod-workers',
     env: 'FEDLET_POD_WORKERS',
     kind: 'int',
-    default: '16',
+    value: 16,
     min: 1,
     help: 'pods synced in parallel',
   },
@@ -363,7 +373,7 @@ export const options: OptionSpec[] = [
     flag: 'unreachable-delete-after',
     env: 'FEDLET_UNREACHABLE_DELETE_AFTER',
     kind: 'int',
-    default: '10',
+    value: 10,
     min: 0,
     help: "seconds past a pod's deletion deadline after which fedlet completes the upper deletion while the lower cluster is unreachable (the lower pod is removed when it returns)",
   },
@@ -372,7 +382,7 @@ export const options: OptionSpec[] = [
     flag: 'bounce-after',
     env: 'FEDLET_BOUNCE_AFTER',
     kind: 'int',
-    default: '60',
+    value: 60,
     min: 1,
     help: 'seconds a pod may stay unschedulable in the lower cluster before fedlet fails it (reason LowerUnschedulable) so its controller places a replacement elsewhere',
   },
@@ -381,7 +391,7 @@ export const options: OptionSpec[] = [
     flag: 'avoid-after-bounce',
     env: 'FEDLET_AVOID_AFTER_BOUNCE',
     kind: 'int',
-    default: '300',
+    value: 300,
     min: 0,
     help: 'seconds the scheduler extender keeps pods of a bounced controller away from this cluster',
   },
@@ -390,7 +400,7 @@ export const options: OptionSpec[] = [
     flag: 'summary-namespace',
     env: 'FEDLET_SUMMARY_NAMESPACE',
     kind: 'string',
-    default: 'fedlet-system',
+    value: 'fedlet-system',
     help: 'upper namespace of ConfigMap fedlet-summary-<node>, the lower cluster summary the scheduler extender reads',
   },
   {
@@ -398,7 +408,7 @@ export const options: OptionSpec[] = [
     flag: 'publish-summary',
     env: 'FEDLET_PUBLISH_SUMMARY',
     kind: 'bool',
-    default: 'true',
+    value: true,
     help: 'publish the scheduling summary for the extender',
   },
   {
@@ -406,7 +416,7 @@ export const options: OptionSpec[] = [
     flag: 'leader-elect',
     env: 'FEDLET_LEADER_ELECT',
     kind: 'bool',
-    default: 'true',
+    value: true,
     help: 'run several replicas per lower cluster; only the holder of the leader Lease works, the others stand by',
   },
   {
@@ -414,7 +424,7 @@ export const options: OptionSpec[] = [
     flag: 'leader-election-namespace',
     env: 'FEDLET_LEADER_ELECTION_NAMESPACE',
     kind: 'string',
-    default: 'kube-node-lease',
+    value: 'kube-node-lease',
     help: 'namespace of the leader Lease fedlet-<node>-leader in the upper cluster',
   },
   {
@@ -422,7 +432,7 @@ export const options: OptionSpec[] = [
     flag: 'leader-election-lease-duration',
     env: 'FEDLET_LEADER_ELECTION_LEASE_DURATION',
     kind: 'int',
-    default: '15',
+    value: 15,
     min: 3,
     help: 'seconds a standby waits for an unrenewed leader lease before taking over (renew deadline 2/3 of it, retry every 2 s)',
   },
@@ -480,7 +490,7 @@ export const options: OptionSpec[] = [
     flag: 'anonymous-auth',
     env: 'FEDLET_ANONYMOUS_AUTH',
     kind: 'bool',
-    default: 'false',
+    value: false,
     help: 'let requests without credentials through as system:anonymous (still subject to authorization)',
   },
   {
@@ -488,7 +498,7 @@ export const options: OptionSpec[] = [
     flag: 'kubelet-bind-address',
     env: 'FEDLET_KUBELET_BIND_ADDRESS',
     kind: 'string',
-    default: '0.0.0.0',
+    value: '0.0.0.0',
     help: 'address the kubelet API listens on',
   },
   {
@@ -496,7 +506,7 @@ export const options: OptionSpec[] = [
     flag: 'health-port',
     env: 'FEDLET_HEALTH_PORT',
     kind: 'int',
-    default: '10248',
+    value: 10248,
     min: 0,
     help: 'plain-HTTP /healthz and /readyz for probes (0 disables)',
   },
@@ -505,7 +515,7 @@ export const options: OptionSpec[] = [
     flag: 'health-bind-address',
     env: 'FEDLET_HEALTH_BIND_ADDRESS',
     kind: 'string',
-    default: '0.0.0.0',
+    value: '0.0.0.0',
     help: 'address of the health endpoints',
   },
   {
@@ -514,7 +524,7 @@ export const options: OptionSpec[] = [
     env: 'FEDLET_LOG_LEVEL',
     kind: 'enum',
     values: ['trace', 'debug', 'info', 'warn', 'error'],
-    default: 'info',
+    value: 'info',
     help: 'log level',
   },
   {
@@ -523,7 +533,7 @@ export const options: OptionSpec[] = [
     env: 'FEDLET_LOG_FORMAT',
     kind: 'enum',
     values: ['json', 'pretty'],
-    default: 'json',
+    value: 'json',
     help: 'json (pino) or pretty (human-readable)',
   },
 ];
@@ -712,46 +722,7 @@ export function loadConfig(src: ConfigSources): FedletConfig {
 }
 
 function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletConfig {
-  const cfg = {
-    kubeletPort: 10250,
-    nodeLabels: {},
-    nodeTaints: [],
-    leaseDurationSeconds: 40,
-    leaseRenewIntervalSeconds: 10,
-    statusUpdateIntervalSeconds: 60,
-    lowerHealthIntervalSeconds: 5,
-    lowerHealthFailureThreshold: 2,
-    capacityDebounceMs: 1000,
-    writeQps: 100,
-    writeBurst: 200,
-    namespaceTemplate: '{{namespace}}',
-    allowDaemonSetPods: false,
-    tokenCredentials: 'node',
-    serviceTypes: 'clusterip',
-    serviceEndpoints: 'local',
-    storageClassMap: {},
-    runtimeClassMap: {},
-    priorityClassMap: {},
-    poolGroupBy: [],
-    pools: [],
-    virtualNodeTaint: true,
-    podWorkers: 16,
-    unreachableDeleteAfterSeconds: 10,
-    bounceAfterSeconds: 60,
-    avoidAfterBounceSeconds: 300,
-    summaryNamespace: 'fedlet-system',
-    publishSummary: true,
-    leaderElect: true,
-    leaderElectionNamespace: 'kube-node-lease',
-    leaderElectionLeaseSeconds: 15,
-    anonymousAuth: false,
-    kubeletBindAddress: '0.0.0.0',
-    healthPort: 10248,
-    healthBindAddress: '0.0.0.0',
-    logLevel: 'info',
-    logFormat: 'json',
-    ...m,
-  } as unknown as FedletConfig;
+  const cfg = { ...defaultValues(), ...m } as unknown as FedletConfig;
   if (!cfg.clusterName) throw new ConfigError('cluster name is required: set --cluster-name, FEDLET_CLUSTER_NAME or clusterName');
   if (!cfg.lowerKubeconfig)
     throw new ConfigError(
@@ -822,8 +793,22 @@ function isIP(s: string): boolean {
     : /^[0-9a-fA-F:]+$/.test(s) && s.includes(':');
 }
 
+/** The default as the docs and `--help` show it: the value (and its note), else the words for an unset option. */
+export function defaultText(o: OptionSpec): string {
+  if (o.value === undefined) return o.default ?? '(none)';
+  const v = typeof o.value === 'object' ? JSON.stringify(o.value) : String(o.value);
+  return o.valueNote ? `${v} ${o.valueNote}` : v;
+}
+
+/** Every option's default value (fresh objects each call: a config never shares a map with the table). */
+function defaultValues(): Partial<FedletConfig> {
+  return Object.fromEntries(
+    options.filter((o) => o.value !== undefined).map((o) => [o.key, structuredClone(o.value)]),
+  ) as Partial<FedletConfig>;
+}
+
 /** Markdown table of every option, for README.md. */
 export function optionsMarkdown(): string {
-  const rows = options.map((o) => `| \`${o.key}\` | \`--${o.flag}\` | \`${o.env}\` | ${o.default} | ${o.help} |`);
+  const rows = options.map((o) => `| \`${o.key}\` | \`--${o.flag}\` | \`${o.env}\` | ${defaultText(o)} | ${o.help} |`);
   return ['| YAML key | flag | env var | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }

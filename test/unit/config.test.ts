@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, defaultText, loadConfig, options } from '../../src/config.js';
 
 const required = ['--lower-kubeconfig', '/l', '--cluster-name', 'eu-1'];
 
@@ -64,5 +64,27 @@ describe('loadConfig', () => {
   it('rejects unknown YAML keys and non-mapping files', () => {
     expect(() => loadConfig({ argv: required, env: {}, fileText: 'nodeNmae: x\n' })).toThrow(/unknown key "nodeNmae"/);
     expect(() => loadConfig({ argv: required, env: {}, fileText: '- a\n' })).toThrow(/expected a mapping/);
+  });
+});
+
+describe('each default is written once, in the option table', () => {
+  const argv = ['--lower-kubeconfig', 'l.yaml', '--cluster-name', 'eu-1'];
+
+  it('an option has a default value or words for when it is unset, never both', () => {
+    for (const o of options) expect([o.key, o.value !== undefined && o.default !== undefined]).toEqual([o.key, false]);
+  });
+
+  it('the applied defaults are the table values, and the docs print them', () => {
+    const cfg = loadConfig({ argv, env: {} });
+    for (const o of options.filter((x) => x.value !== undefined)) {
+      expect([o.key, cfg[o.key]]).toEqual([o.key, o.value]);
+      expect(defaultText(o).startsWith(typeof o.value === 'object' ? JSON.stringify(o.value) : String(o.value))).toBe(true);
+    }
+  });
+
+  it('a config never shares a map with the table', () => {
+    const a = loadConfig({ argv, env: {} });
+    a.nodeLabels.x = '1';
+    expect(loadConfig({ argv, env: {} }).nodeLabels).toEqual({});
   });
 });
