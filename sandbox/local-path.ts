@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeApi } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
-import type { KubeObject } from '../src/kube/types.js';
+import type { ClaimObj as Claim, StorageClassObj as StorageClass, VolumeObj as Volume } from '../src/kube/types.js';
 import { WorkQueue } from '../src/kube/work-queue.js';
 import { parseQuantity } from '../src/util/quantity.js';
 
@@ -19,30 +19,6 @@ export const LOCAL_PATH_MAX_SIZE = '100Gi';
 const SELECTED_NODE = 'volume.kubernetes.io/selected-node';
 const PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by';
 const GI = 1024n * 1024n * 1024n * 1000n; // in milli-units, as parseQuantity returns
-
-interface Claim extends KubeObject {
-  spec?: {
-    storageClassName?: string;
-    volumeName?: string;
-    accessModes?: string[];
-    volumeMode?: string;
-    resources?: { requests?: Record<string, string> };
-  };
-  status?: { phase?: string; capacity?: Record<string, string> };
-}
-interface Volume extends KubeObject {
-  spec?: {
-    capacity?: Record<string, string>;
-    claimRef?: { namespace?: string; name?: string; uid?: string };
-    persistentVolumeReclaimPolicy?: string;
-    local?: { path?: string };
-  };
-  status?: { phase?: string };
-}
-interface StorageClass extends KubeObject {
-  provisioner?: string;
-  reclaimPolicy?: string;
-}
 
 /** Sizes are whole GiB, as many real provisioners round: the result can differ from the request. */
 export function roundUpGi(q: string): string {

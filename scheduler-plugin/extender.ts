@@ -9,16 +9,12 @@ import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { KubeApi } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
-import type { KubeObject, Lease, Node, Pod } from '../src/kube/types.js';
+import type { ClaimObj, KubeObject, Lease, Node, Pod } from '../src/kube/types.js';
 import { LABEL_SUMMARY, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
 import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY, type ClusterSummary } from '../src/scheduling/summary.js';
 import { avoidReason } from '../src/scheduling/avoid.js';
 import { fitInCluster, scores } from './fit.js';
-import { storageRefusal, unboundClaimClasses, type ClaimView } from './storage.js';
-
-interface ClaimObj extends KubeObject {
-  spec?: ClaimView;
-}
+import { storageRefusal, unboundClaimClasses } from './storage.js';
 
 interface SummaryCm extends KubeObject {
   data?: Record<string, string>;

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, KubeApiError, type KubeClient } from '../../src/kube/client.js';
 import { Informer, objectKey } from '../../src/kube/informer.js';
-import type { KubeObject, ObjectMeta } from '../../src/kube/types.js';
+import type { EndpointSlice, KubeObject, ServiceSpec, SliceEndpoint, SlicePort } from '../../src/kube/types.js';
 import {
   ENDPOINTSLICE_MANAGED_BY_FEDLET as MANAGED_BY_FEDLET,
   LABEL_ENDPOINTSLICE_MANAGED_BY as LABEL_MANAGED_BY,
@@ -22,29 +22,6 @@ import { WorkQueue } from '../../src/kube/work-queue.js';
 import { shortenName } from '../namespaces/namespace-map.js';
 import { stableJson } from './reflected-meta.js';
 import type { Reflected, Reflector } from '../reflector.js';
-import type { ServiceSpec } from './services.js';
-
-export interface SlicePort {
-  name?: string;
-  protocol?: string;
-  port?: number;
-  appProtocol?: string;
-}
-export interface SliceEndpoint {
-  addresses: string[];
-  conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
-  hostname?: string;
-  nodeName?: string;
-  zone?: string;
-  targetRef?: unknown;
-  hints?: unknown;
-}
-export interface EndpointSlice extends KubeObject {
-  metadata: ObjectMeta;
-  addressType: string;
-  endpoints?: SliceEndpoint[] | null;
-  ports?: SlicePort[] | null;
-}
 
 /** What one lower slice should hold: endpoints of one address type and one port set. */
 export interface RemoteSlice {

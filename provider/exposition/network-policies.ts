@@ -7,28 +7,7 @@
 import { LABEL_NAMESPACE_NAME as NAMESPACE_NAME_LABEL } from '../../src/labels.js';
 import type { ReflectedKind } from '../reflector.js';
 import { stableJson as stable } from './reflected-meta.js';
-
-interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
-}
-interface Peer {
-  podSelector?: LabelSelector;
-  namespaceSelector?: LabelSelector;
-  ipBlock?: { cidr: string; except?: string[] };
-}
-interface Rule {
-  ports?: unknown[];
-  from?: Peer[];
-  to?: Peer[];
-}
-export interface NetworkPolicySpec {
-  podSelector?: LabelSelector;
-  policyTypes?: string[];
-  ingress?: Rule[];
-  egress?: Rule[];
-  [other: string]: unknown;
-}
+import type { LabelSelector, NetworkPolicyPeer, NetworkPolicySpec } from '../../src/kube/types.js';
 
 function mapNamespaceSelector(sel: LabelSelector, lowerNamespaceOf: (ns: string) => string): LabelSelector {
   const out: LabelSelector = structuredClone(sel);
@@ -39,7 +18,10 @@ function mapNamespaceSelector(sel: LabelSelector, lowerNamespaceOf: (ns: string)
   return out;
 }
 
-function mapPeers(peers: Peer[] | undefined, lowerNamespaceOf: (ns: string) => string): Peer[] | undefined {
+function mapPeers(
+  peers: NetworkPolicyPeer[] | undefined,
+  lowerNamespaceOf: (ns: string) => string,
+): NetworkPolicyPeer[] | undefined {
   return peers?.map((p) =>
     p.namespaceSelector ? { ...p, namespaceSelector: mapNamespaceSelector(p.namespaceSelector, lowerNamespaceOf) } : p,
   );

@@ -7,8 +7,9 @@ import { PodNamespaces, type PodSource } from '../namespaces/pod-namespaces.js';
 import { Reflector, type Reflected, type ReflectedKind, type ReflectorOptions } from '../reflector.js';
 import { Backoff } from '../../src/util/backoff.js';
 import { GlobalEndpoints, removeRemoteSlices } from './global-endpoints.js';
-import { networkPolicyKind, type NetworkPolicySpec } from './network-policies.js';
-import { serviceKind, type ServiceSpec, type ServiceTypeMode } from './services.js';
+import { networkPolicyKind } from './network-policies.js';
+import { serviceKind, type ServiceTypeMode } from './services.js';
+import type { NetworkPolicySpec, ServiceSpec } from '../../src/kube/types.js';
 
 export interface ReflectionOptions {
   upper: KubeClient;

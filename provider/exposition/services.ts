@@ -1,46 +1,9 @@
 // Upper Service → lower Service. Pure: what the lower copy's spec should be, which fields fedlet owns
 // (compared before any write), and the update body that keeps what the lower cluster allocated
 // (ClusterIPs, NodePorts). Wired into the generic Reflector (reflector.ts).
-import type { KubeObject, ObjectMeta } from '../../src/kube/types.js';
+import type { Service, ServicePort, ServiceSpec } from '../../src/kube/types.js';
 import type { ReflectedKind } from '../reflector.js';
 import { stableJson as stable } from './reflected-meta.js';
-
-export interface ServicePort {
-  name?: string;
-  protocol?: string;
-  port: number;
-  targetPort?: number | string;
-  nodePort?: number;
-  appProtocol?: string;
-}
-
-export interface ServiceSpec {
-  type?: string;
-  selector?: Record<string, string>;
-  ports?: ServicePort[];
-  clusterIP?: string;
-  clusterIPs?: string[];
-  externalName?: string;
-  publishNotReadyAddresses?: boolean;
-  sessionAffinity?: string;
-  sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
-  ipFamilies?: string[];
-  ipFamilyPolicy?: string;
-  internalTrafficPolicy?: string;
-  externalTrafficPolicy?: string;
-  healthCheckNodePort?: number;
-  trafficDistribution?: string;
-  loadBalancerClass?: string;
-  loadBalancerSourceRanges?: string[];
-  allocateLoadBalancerNodePorts?: boolean;
-  externalIPs?: string[];
-  [other: string]: unknown;
-}
-
-export interface Service extends KubeObject {
-  metadata: ObjectMeta;
-  spec?: ServiceSpec;
-}
 
 /**
  * How upper Service types map below. `clusterip`: NodePort and LoadBalancer become ClusterIP (the

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { KubeClient } from '../../src/kube/client.js';
 import { sleep } from '../../src/util/backoff.js';
 
-export interface HealthState {
+export interface LowerHealthState {
   healthy: boolean;
   message: string;
   since: Date;
@@ -12,7 +12,7 @@ export interface HealthState {
 
 export class LowerHealth {
   private failures = 0;
-  state: HealthState = { healthy: true, message: 'not probed yet', since: new Date() };
+  state: LowerHealthState = { healthy: true, message: 'not probed yet', since: new Date() };
   private listeners: Array<() => void> = [];
 
   constructor(

@@ -1,7 +1,7 @@
 // Pure decisions for claims of fedlet's storage classes (provider/storage/claims.ts does the I/O): which lower
 // class serves an upper class, the lower claim and the upper PersistentVolume fedlet creates, and which
 // claims a pod needs in the lower cluster.
-import type { KubeObject } from '../../src/kube/types.js';
+import type { ClaimCondition, ClaimObj, KubeObject, StorageClassObj, VolumeObj } from '../../src/kube/types.js';
 import type { Pod } from '../../src/kube/types.js';
 import {
   ANNOTATION_DEFAULT_CLASS,
@@ -14,49 +14,6 @@ import {
 } from '../../src/labels.js';
 import { parseQuantity, QuantityError } from '../../src/util/quantity.js';
 import { ownershipAnnotations, ownershipLabels } from '../workload/translate.js';
-
-export interface StorageClassObj extends KubeObject {
-  provisioner?: string;
-  reclaimPolicy?: string;
-  allowVolumeExpansion?: boolean;
-}
-
-export interface ClaimObj extends KubeObject {
-  spec?: {
-    storageClassName?: string;
-    accessModes?: string[];
-    volumeMode?: string;
-    volumeName?: string;
-    resources?: { requests?: Record<string, string> };
-    dataSource?: DataSource;
-    dataSourceRef?: DataSource;
-  };
-  status?: { phase?: string; capacity?: Record<string, string>; conditions?: ClaimCondition[] };
-}
-
-interface DataSource {
-  apiGroup?: string;
-  kind?: string;
-  name?: string;
-}
-
-export interface ClaimCondition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-  lastProbeTime?: string | null;
-  lastTransitionTime?: string | null;
-}
-
-export interface VolumeObj extends KubeObject {
-  spec?: {
-    claimRef?: { namespace?: string; name?: string; uid?: string };
-    persistentVolumeReclaimPolicy?: string;
-    capacity?: Record<string, string>;
-  };
-  status?: { phase?: string };
-}
 
 /** Upper class → the lower class that serves it, or why none does. */
 export type LowerClassChoice = { lower: string } | { reason: string };

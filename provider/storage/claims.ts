@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../../src/kube/client.js';
 import { Informer } from '../../src/kube/informer.js';
-import type { KubeObject } from '../../src/kube/types.js';
+import type { ClaimObj, KubeObject, StorageClassObj, VolumeObj } from '../../src/kube/types.js';
 import type { Pod } from '../../src/kube/types.js';
 import type { EventRecorder } from '../../src/events.js';
 import {
@@ -41,10 +41,7 @@ import {
   podClaims,
   releaseAction,
   volumeNameFor,
-  type ClaimObj,
   type LowerClassChoice,
-  type StorageClassObj,
-  type VolumeObj,
 } from './claim-objects.js';
 
 export interface LowerClaimsOptions {

@@ -192,3 +192,124 @@ export interface Lease extends KubeObject {
     leaseTransitions?: number;
   };
 }
+
+// Storage: classes, claims and volumes (provider/storage/, the extender's storage check, the sandbox's provisioner).
+export interface StorageClassObj extends KubeObject {
+  provisioner?: string;
+  reclaimPolicy?: string;
+  allowVolumeExpansion?: boolean;
+}
+export interface ClaimObj extends KubeObject {
+  spec?: {
+    storageClassName?: string;
+    accessModes?: string[];
+    volumeMode?: string;
+    volumeName?: string;
+    resources?: { requests?: Record<string, string> };
+    dataSource?: ClaimDataSource;
+    dataSourceRef?: ClaimDataSource;
+  };
+  status?: { phase?: string; capacity?: Record<string, string>; conditions?: ClaimCondition[] };
+}
+export interface ClaimDataSource {
+  apiGroup?: string;
+  kind?: string;
+  name?: string;
+}
+export interface ClaimCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastProbeTime?: string | null;
+  lastTransitionTime?: string | null;
+}
+export interface VolumeObj extends KubeObject {
+  spec?: {
+    claimRef?: { namespace?: string; name?: string; uid?: string };
+    persistentVolumeReclaimPolicy?: string;
+    capacity?: Record<string, string>;
+    local?: { path?: string };
+  };
+  status?: { phase?: string };
+}
+
+// Services and their endpoints (provider/exposition/).
+export interface ServicePort {
+  name?: string;
+  protocol?: string;
+  port: number;
+  targetPort?: number | string;
+  nodePort?: number;
+  appProtocol?: string;
+}
+export interface ServiceSpec {
+  type?: string;
+  selector?: Record<string, string>;
+  ports?: ServicePort[];
+  clusterIP?: string;
+  clusterIPs?: string[];
+  externalName?: string;
+  publishNotReadyAddresses?: boolean;
+  sessionAffinity?: string;
+  sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
+  ipFamilies?: string[];
+  ipFamilyPolicy?: string;
+  internalTrafficPolicy?: string;
+  externalTrafficPolicy?: string;
+  healthCheckNodePort?: number;
+  trafficDistribution?: string;
+  loadBalancerClass?: string;
+  loadBalancerSourceRanges?: string[];
+  allocateLoadBalancerNodePorts?: boolean;
+  externalIPs?: string[];
+  [other: string]: unknown;
+}
+export interface Service extends KubeObject {
+  metadata: ObjectMeta;
+  spec?: ServiceSpec;
+}
+export interface SlicePort {
+  name?: string;
+  protocol?: string;
+  port?: number;
+  appProtocol?: string;
+}
+export interface SliceEndpoint {
+  addresses: string[];
+  conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
+  hostname?: string;
+  nodeName?: string;
+  zone?: string;
+  targetRef?: unknown;
+  hints?: unknown;
+}
+export interface EndpointSlice extends KubeObject {
+  metadata: ObjectMeta;
+  addressType: string;
+  endpoints?: SliceEndpoint[] | null;
+  ports?: SlicePort[] | null;
+}
+
+// NetworkPolicies (provider/exposition/network-policies.ts).
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+}
+export interface NetworkPolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr: string; except?: string[] };
+}
+export interface NetworkPolicyRule {
+  ports?: unknown[];
+  from?: NetworkPolicyPeer[];
+  to?: NetworkPolicyPeer[];
+}
+export interface NetworkPolicySpec {
+  podSelector?: LabelSelector;
+  policyTypes?: string[];
+  ingress?: NetworkPolicyRule[];
+  egress?: NetworkPolicyRule[];
+  [other: string]: unknown;
+}

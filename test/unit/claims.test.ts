@@ -9,12 +9,11 @@ import {
   parseLowerClaimLocation,
   podClaims,
   releaseAction,
-  type ClaimObj,
 } from '../../provider/storage/claim-objects.js';
 import { translatePod, unsupportedField } from '../../provider/workload/translate.js';
 import { storageRefusal, unboundClaimClasses } from '../../scheduler-plugin/storage.js';
 import type { ClusterSummary } from '../../src/scheduling/summary.js';
-import type { Pod } from '../../src/kube/types.js';
+import type { ClaimObj, Pod } from '../../src/kube/types.js';
 
 const cls = (name: string, extra: Record<string, unknown> = {}) => ({ metadata: { name, ...extra } });
 const def = (name: string, created = '2026-01-01T00:00:00Z') =>

@@ -1,7 +1,8 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../src/kube/client.js';
-import { removeRemoteSlices, remoteSlices, type EndpointSlice } from '../../provider/exposition/global-endpoints.js';
+import { removeRemoteSlices, remoteSlices } from '../../provider/exposition/global-endpoints.js';
+import type { EndpointSlice } from '../../src/kube/types.js';
 
 const slice = (
   name: string,

@@ -4,10 +4,9 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeApiError, type KubeClient, type WatchEvent } from '../../src/kube/client.js';
 import type { InformerHandlers } from '../../src/kube/informer.js';
-import type { KubeObject } from '../../src/kube/types.js';
+import type { KubeObject, Service } from '../../src/kube/types.js';
 import { Reflection } from '../../provider/exposition/reflection.js';
 import { EventRecorder } from '../../src/events.js';
-import type { Service } from '../../provider/exposition/services.js';
 
 const log = pino({ level: 'silent' });
 

@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  desiredServiceSpec,
-  isReflectable,
-  serviceSpecDiffers,
-  serviceUpdateSpec,
-  type ServiceSpec,
-} from '../../provider/exposition/services.js';
+import { desiredServiceSpec, isReflectable, serviceSpecDiffers, serviceUpdateSpec } from '../../provider/exposition/services.js';
 import { desiredMeta, mergeMeta, metaDiffers } from '../../provider/exposition/reflected-meta.js';
-import {
-  desiredNetworkPolicySpec,
-  networkPolicySpecDiffers,
-  type NetworkPolicySpec,
-} from '../../provider/exposition/network-policies.js';
+import { desiredNetworkPolicySpec, networkPolicySpecDiffers } from '../../provider/exposition/network-policies.js';
+import type { NetworkPolicySpec, ServiceSpec } from '../../src/kube/types.js';
 
 // A Service as the upper API server returns it (defaulted), with allocated values.
 const upperSpec = (over: Partial<ServiceSpec> = {}): ServiceSpec => ({
