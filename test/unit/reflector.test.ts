@@ -2,7 +2,8 @@
 // writes for each upper change, and what it never touches.
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeApiError, type KubeClient, type WatchEvent } from '../../src/kube/client.js';
+import type { KubeClient } from '../../src/kube/client.js';
+import { FakeKube, parsePath } from './support/fake-kube.js';
 import type { InformerHandlers } from '../../src/kube/informer.js';
 import type { KubeObject, Service } from '../../src/kube/types.js';
 import { Reflection } from '../../provider/exposition/reflection.js';
@@ -10,130 +11,46 @@ import { EventRecorder } from '../../src/events.js';
 
 const log = pino({ level: 'silent' });
 
-/** A namespaced-objects store behind the few KubeClient calls the reflector and informers make. */
-class FakeApi {
-  readonly objects = new Map<string, KubeObject>(); // "ns/name"
-  readonly writes: string[] = [];
-  private rv = 1;
-  private watchers: Array<(e: WatchEvent<KubeObject>) => void> = [];
+/**
+ * One cluster's Services on the shared in-memory API server (support/fake-kube.ts), with the views these
+ * tests read: the stored objects by "ns/name", the writes the reflector made, and the Events it recorded.
+ */
+class Cluster {
+  readonly kube = new FakeKube();
 
-  constructor(private readonly resource: string) {}
-
-  private parse(path: string): { ns?: string; name?: string } {
-    const m = new RegExp(`/namespaces/([^/]+)/${this.resource}(?:/([^/]+))?$`).exec(path);
-    return m ? { ns: m[1], name: m[2] } : {};
+  /** Another client creates or changes a Service (not counted as the reflector's write). */
+  put(obj: KubeObject, _type?: 'ADDED' | 'MODIFIED'): void {
+    this.kube.seed(`/api/v1/namespaces/${obj.metadata!.namespace}/services`, obj);
   }
-  private notify(type: WatchEvent<KubeObject>['type'], obj: KubeObject): void {
-    for (const w of this.watchers) w({ type, object: structuredClone(obj) });
-  }
-  put(obj: KubeObject, type: 'ADDED' | 'MODIFIED' = 'ADDED'): void {
-    obj.metadata!.resourceVersion = String(++this.rv);
-    obj.metadata!.uid ??= `uid-${this.rv}`;
-    this.objects.set(`${obj.metadata!.namespace}/${obj.metadata!.name}`, obj);
-    this.notify(type, obj);
-  }
+  /** Another client deletes a Service. */
   remove(key: string): void {
-    const obj = this.objects.get(key);
-    if (!obj) return;
-    this.objects.delete(key);
-    this.notify('DELETED', obj);
+    const [ns, name] = key.split('/');
+    const n = this.kube.calls.length;
+    void this.kube.delete(`/api/v1/namespaces/${ns}/services/${name}`);
+    this.kube.calls.splice(n, 1);
   }
-
+  get objects(): Map<string, KubeObject> {
+    return new Map(
+      this.kube.items<KubeObject>('/api/v1/services').map((o) => [`${o.metadata!.namespace}/${o.metadata!.name}`, o]),
+    );
+  }
+  /** The Service writes made through the client, as "create|update|delete ns/name". */
+  get writes(): string[] {
+    const verbs: Record<string, string> = { POST: 'create', PUT: 'update', DELETE: 'delete' };
+    return this.kube.calls
+      .filter((c) => verbs[c.verb] && /\/services(\/|$)/.test(c.path))
+      .map((c) => {
+        const p = parsePath(c.path);
+        return `${verbs[c.verb]} ${p.namespace}/${p.name ?? (c.body as KubeObject).metadata?.name}`;
+      });
+  }
+  get events(): Array<{ reason: string; message: string; name: string }> {
+    return this.kube
+      .items<{ reason: string; message: string; involvedObject: { name: string } }>('/api/v1/events')
+      .map((e) => ({ reason: e.reason, message: e.message, name: e.involvedObject.name }));
+  }
   client(): KubeClient {
-    const matches = (o: KubeObject, selector: unknown) => {
-      if (typeof selector !== 'string' || !selector) return true;
-      const [k, v] = selector.split('=');
-      return o.metadata?.labels?.[k!] === v;
-    };
-    const watchers = {
-      add: (w: (e: WatchEvent<KubeObject>) => void) => this.watchers.push(w),
-      remove: (w: (e: WatchEvent<KubeObject>) => void) => (this.watchers = this.watchers.filter((x) => x !== w)),
-    };
-    const resource = this.resource;
-    const fake = {
-      get: async (path: string, opts?: { query?: Record<string, unknown> }) => {
-        if (!path.endsWith(this.resource) && !path.includes(`/${this.resource}/`)) return { metadata: {}, items: [] };
-        const { ns, name } = this.parse(path);
-        if (name) {
-          const o = this.objects.get(`${ns}/${name}`);
-          if (!o) throw new KubeApiError(404, 'NotFound', 'not found', 'GET', path);
-          return structuredClone(o);
-        }
-        const items = [...this.objects.values()].filter((o) => matches(o, opts?.query?.labelSelector));
-        return { metadata: { resourceVersion: String(this.rv) }, items: structuredClone(items) };
-      },
-      async *watch(path: string, query: Record<string, unknown>, signal: AbortSignal) {
-        const queue: Array<WatchEvent<KubeObject>> = [];
-        let wake: (() => void) | undefined;
-        const w = (e: WatchEvent<KubeObject>) => {
-          if (!path.endsWith(resource)) return;
-          if (!matches(e.object, query.labelSelector)) return;
-          queue.push(e);
-          wake?.();
-        };
-        watchers.add(w);
-        try {
-          while (!signal.aborted) {
-            const e = queue.shift();
-            if (e) yield e;
-            else
-              await new Promise<void>((r) => {
-                wake = r;
-                signal.addEventListener('abort', () => r(), { once: true });
-              });
-          }
-        } finally {
-          watchers.remove(w);
-        }
-      },
-      create: async (path: string, body: KubeObject) => {
-        const { ns } = this.parse(path);
-        this.writes.push(`create ${ns}/${body.metadata?.name}`);
-        if (this.objects.has(`${ns}/${body.metadata?.name}`))
-          throw new KubeApiError(409, 'AlreadyExists', 'exists', 'POST', path);
-        this.put(structuredClone(body));
-        return body;
-      },
-      replace: async (path: string, body: KubeObject) => {
-        const { ns, name } = this.parse(path);
-        this.writes.push(`update ${ns}/${name}`);
-        const cur = this.objects.get(`${ns}/${name}`);
-        if (cur?.metadata?.resourceVersion !== body.metadata?.resourceVersion)
-          throw new KubeApiError(409, 'Conflict', 'conflict', 'PUT', path);
-        const next = structuredClone(body);
-        next.metadata!.uid = cur?.metadata?.uid;
-        this.put(next, 'MODIFIED');
-        return next;
-      },
-      delete: async (path: string) => {
-        const { ns, name } = this.parse(path);
-        this.writes.push(`delete ${ns}/${name}`);
-        if (!this.objects.has(`${ns}/${name}`)) throw new KubeApiError(404, 'NotFound', 'not found', 'DELETE', path);
-        this.remove(`${ns}/${name}`);
-      },
-      patch: async () => undefined,
-    };
-    return fake as unknown as KubeClient;
-  }
-}
-
-/** Upper events land here (the recorder creates Events through the upper client). */
-class FakeUpper extends FakeApi {
-  readonly events: Array<{ reason: string; message: string; name: string }> = [];
-  override client(): KubeClient {
-    const c = super.client() as unknown as Record<string, unknown>;
-    const create = c.create as (p: string, b: KubeObject) => Promise<unknown>;
-    c.create = async (
-      path: string,
-      body: KubeObject & { reason?: string; message?: string; involvedObject?: { name: string } },
-    ) => {
-      if (path.endsWith('/events')) {
-        this.events.push({ reason: body.reason!, message: body.message!, name: body.involvedObject!.name });
-        return body;
-      }
-      return create(path, body);
-    };
-    return c as unknown as KubeClient;
+    return this.kube as unknown as KubeClient;
   }
 }
 
@@ -196,8 +113,8 @@ afterEach(async () => {
 });
 
 function setup(template = '{{namespace}}') {
-  const upper = new FakeUpper('services');
-  const lower = new FakeApi('services');
+  const upper = new Cluster();
+  const lower = new Cluster();
   const pods = new FakePods();
   const r = new Reflection({
     upper: upper.client(),
