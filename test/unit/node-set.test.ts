@@ -48,15 +48,26 @@ describe('ServedNode', () => {
     expect(await eventually(() => h.upper.peek(leasePath('fedlet-c')) !== undefined)).toBe(true);
     expect(await eventually(() => h.upper.peek(summaryPath('fedlet-c')) !== undefined)).toBe(true);
     await node.stop();
-    expect(await Promise.race([node.done().then(() => 'ended'), new Promise((r) => setTimeout(() => r('running'), 1000))])).toBe('ended');
+    expect(await Promise.race([node.done().then(() => 'ended'), new Promise((r) => setTimeout(() => r('running'), 1000))])).toBe(
+      'ended',
+    );
   });
 
   it('stops when the process signal aborts', async () => {
     const h = harness();
     const abort = new AbortController();
-    const node = await ServedNode.start({ ...h, config: cfg, name: 'fedlet-c', provider: new FakeProvider(), signal: abort.signal, log });
+    const node = await ServedNode.start({
+      ...h,
+      config: cfg,
+      name: 'fedlet-c',
+      provider: new FakeProvider(),
+      signal: abort.signal,
+      log,
+    });
     abort.abort();
-    expect(await Promise.race([node.done().then(() => 'ended'), new Promise((r) => setTimeout(() => r('running'), 1000))])).toBe('ended');
+    expect(await Promise.race([node.done().then(() => 'ended'), new Promise((r) => setTimeout(() => r('running'), 1000))])).toBe(
+      'ended',
+    );
     await node.stop();
   });
 });

@@ -168,8 +168,17 @@ export class FakeKube implements KubeApi {
     );
   }
 
+  /** Where the fake says it is (error messages name the API server). */
+  readonly server = new URL('https://fake-apiserver.invalid:6443');
+  /** What /readyz answers (an API server that is up says ok). */
+  ready = true;
+
   async get<T>(path: string, opts?: RequestOptions): Promise<T> {
     this.record('GET', path);
+    if (path === '/readyz' || path === '/version') {
+      if (!this.ready) throw this.error(503, 'ServiceUnavailable', 'GET', path, 'not ready');
+      return (path === '/version' ? { gitVersion: 'v1.36.0-fake' } : 'ok') as T;
+    }
     const p = parsePath(path);
     if (p.name) {
       const s = this.store.get(this.key(p));
