@@ -23,7 +23,12 @@ export interface ProviderNodeState {
   labels: Record<string, string>;
 }
 
-export interface Provider extends PodProvider, StreamProvider {
+/**
+ * What one virtual node needs of its provider: its state and summary, and its pods. A provider that backs
+ * several virtual nodes (node pools) hands the core one NodeProvider per node; logs, streams and stats
+ * go through the process's one kubelet API and so are asked of the whole Provider only.
+ */
+export interface NodeProvider extends PodProvider {
   /** Starts watches; resolves once the provider can answer nodeState() truthfully. */
   start(signal: AbortSignal): Promise<void>;
   stop(): Promise<void>;
@@ -44,6 +49,9 @@ export interface Provider extends PodProvider, StreamProvider {
   /** Whether the backing cluster's API server answers right now (fedlet_lower_api_healthy). */
   backendReachable(): boolean;
 }
+
+/** The whole provider of a process: its node(s) and the kubelet API's streams. */
+export interface Provider extends NodeProvider, StreamProvider {}
 
 /** Outcome of making the backing world match an upper pod. */
 export type PodEnsureResult =
@@ -167,5 +175,5 @@ export interface StreamProvider {
 export interface VirtualNodeSpec {
   name: string;
   pool: string;
-  provider: Provider;
+  provider: NodeProvider;
 }

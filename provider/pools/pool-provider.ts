@@ -4,17 +4,7 @@
 // for are the pool's only. Watches, caches and every lower write stay in the one LowerProvider.
 import type { Logger } from 'pino';
 import type { Pod, PodStatus } from '../../src/kube/types.js';
-import type {
-  LogOptions,
-  LogStream,
-  PodEnsureResult,
-  PodEvent,
-  Provider,
-  ProviderNodeState,
-  StreamKind,
-  StreamParams,
-  UpgradeOutcome,
-} from '../../src/provider.js';
+import type { NodeProvider, PodEnsureResult, PodEvent, Provider, ProviderNodeState } from '../../src/provider.js';
 import type { ClusterSummary } from '../../src/scheduling/summary.js';
 import type { BounceBack } from '../workload/bounce-back.js';
 import type { Pool } from './pools.js';
@@ -23,17 +13,7 @@ import type { LowerPods } from '../workload/pods.js';
 import { LABEL_POOL } from '../../src/labels.js';
 
 /** What a pool view needs of the shared lower provider (LowerProvider implements it). */
-export interface PoolBacking extends Pick<
-  Provider,
-  | 'backendReachable'
-  | 'onPodChange'
-  | 'onPodEvent'
-  | 'podCachesSynced'
-  | 'statsSummary'
-  | 'resourceMetrics'
-  | 'podLogs'
-  | 'openPodStream'
-> {
+export interface PoolBacking extends Pick<Provider, 'backendReachable' | 'onPodChange' | 'onPodEvent' | 'podCachesSynced'> {
   readonly podsOps: LowerPods;
   collectPoolGarbage(livePods: () => Pod[] | undefined): Promise<void>;
   lowerNodes(): Map<string, LowerNode>;
@@ -59,7 +39,7 @@ export interface PoolContext {
   log: Logger;
 }
 
-export class PoolProvider implements Provider {
+export class PoolProvider implements NodeProvider {
   readonly nodeName: string;
   private state: ProviderNodeState;
   private readonly listeners: Array<() => void> = [];
@@ -186,26 +166,5 @@ export class PoolProvider implements Provider {
     if (typeof pool === 'string') return false;
     if (!strict) return true;
     return this.ctx.upperPods?.has(this.nodeName, key) ?? false;
-  }
-
-  statsSummary(): Promise<unknown> {
-    return this.lp.statsSummary();
-  }
-  resourceMetrics(): Promise<string> {
-    return this.lp.resourceMetrics();
-  }
-  podLogs(namespace: string, name: string, container: string, opts: LogOptions, signal: AbortSignal): Promise<LogStream> {
-    return this.lp.podLogs(namespace, name, container, opts, signal);
-  }
-  openPodStream(
-    kind: StreamKind,
-    namespace: string,
-    name: string,
-    params: StreamParams,
-    upgrade: string,
-    protocols: string[],
-    signal: AbortSignal,
-  ): Promise<UpgradeOutcome> {
-    return this.lp.openPodStream(kind, namespace, name, params, upgrade, protocols, signal);
   }
 }

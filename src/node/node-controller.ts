@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { FedletConfig } from '../config.js';
 import { isConflict, isNotFound, type KubeApi } from '../kube/client.js';
-import type { Provider } from '../provider.js';
+import type { NodeProvider } from '../provider.js';
 import type { Node } from '../kube/types.js';
 import { ANNOTATION_MANAGED_LABELS, ANNOTATION_MANAGED_TAINTS } from '../labels.js';
 import { Backoff } from '../util/backoff.js';
@@ -23,7 +23,7 @@ import {
 export interface NodeControllerOptions {
   client: KubeApi;
   config: FedletConfig;
-  provider: Provider;
+  provider: NodeProvider;
   log: Logger;
   clock?: Clock;
   /** Status posts wait while the fence is closed (this replica is not the leader). */

@@ -8,7 +8,7 @@ import type { KubeApi } from '../kube/client.js';
 import type { WriteFence } from '../kube/fence.js';
 import type { Pod } from '../kube/types.js';
 import { PodController } from '../pods/pod-controller.js';
-import type { Provider } from '../provider.js';
+import type { NodeProvider } from '../provider.js';
 import { LeaseController } from './lease-controller.js';
 import { NodeController } from './node-controller.js';
 import { SummaryPublisher } from './summary-publisher.js';
@@ -19,7 +19,7 @@ export interface ServedNodeOptions {
   config: FedletConfig;
   /** The virtual node's name. */
   name: string;
-  provider: Provider;
+  provider: NodeProvider;
   fence: WriteFence;
   events: EventRecorder;
   observe?: (ms: number, ok: boolean) => void;

@@ -6,7 +6,7 @@ import { isConflict, isNotFound, type KubeApi } from '../kube/client.js';
 import { Informer } from '../kube/informer.js';
 import type { Pod, PodCondition, PodStatus } from '../kube/types.js';
 import type { EventRecorder } from '../events.js';
-import type { Provider } from '../provider.js';
+import type { NodeProvider } from '../provider.js';
 import { WorkQueue, type SyncOutcome } from '../kube/work-queue.js';
 import { realClock, type Clock, type Timer } from '../util/clock.js';
 import { isNotLeader } from '../kube/fence.js';
@@ -17,7 +17,7 @@ import { ANNOTATION_LAST_APPLIED } from '../labels.js';
 export interface PodControllerOptions {
   upper: KubeApi;
   nodeName: string;
-  provider: Provider;
+  provider: NodeProvider;
   events: EventRecorder;
   workers: number;
   /**
