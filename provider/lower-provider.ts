@@ -5,6 +5,7 @@ import type { KubeClient } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
 import type { KubeObject, Node, Pod, PodStatus } from '../src/kube/types.js';
 import type {
+  GarbageOutcome,
   LogOptions,
   LogStream,
   PodEnsureResult,
@@ -44,7 +45,7 @@ import { Reflection } from './exposition/reflection.js';
 import { LowerClaims } from './storage/claims.js';
 import { LowerNamespaces } from './namespaces/lower-namespaces.js';
 import type { EventRecorder } from '../src/events.js';
-import { collectNamespaces } from './namespaces/namespace-gc.js';
+import { NamespaceCollector } from './namespaces/namespace-gc.js';
 import { LowerClasses } from './workload/lower-classes.js';
 import { partitionPools, poolConfig, poolLabels, poolNodeName, poolsEnabled, type Pool, type PoolConfig } from './pools/pools.js';
 import { PoolProvider, type PoolUpperPods } from './pools/pool-provider.js';
@@ -128,6 +129,7 @@ export class LowerProvider implements Provider {
   private readonly bounce: BounceBack;
   readonly claims: LowerClaims;
   private readonly namespaces: LowerNamespaces;
+  private readonly namespaceGc: NamespaceCollector;
   private readonly stats: LowerStats;
   readonly reflection: Reflection;
   readonly classes: LowerClasses;
@@ -176,6 +178,12 @@ export class LowerProvider implements Provider {
       avoidAfterBounceSeconds: cfg.avoidAfterBounceSeconds,
       clusterName: cfg.clusterName,
       onChange: () => this.scheduleRecompute(),
+      log,
+    });
+    this.namespaceGc = new NamespaceCollector({
+      lower: deps.lower,
+      nodeName: cfg.nodeName,
+      graceMs: cfg.lowerNamespaceGraceSeconds * 1000,
       log,
     });
     this.namespaces = new LowerNamespaces({ lower: deps.lower, nodeName: cfg.nodeName, log });
@@ -294,36 +302,39 @@ export class LowerProvider implements Provider {
   knownPodKeys(): string[] {
     return this.podsOps.knownUpperKeys();
   }
-  async collectGarbage(livePods: Pod[]): Promise<void> {
+  async collectGarbage(livePods: Pod[]): Promise<GarbageOutcome> {
     const n = await this.podsOps.deps.collectGarbage(livePods, (ns) => this.podsOps.lowerNamespaceOf(ns));
     if (n) this.log.info({ deleted: n }, 'removed lower ConfigMaps/Secrets no pod references');
     const t = await this.podsOps.tokens.collectGarbage(livePods);
     if (t) this.log.info({ deleted: t }, 'removed service-account token Secrets of pods that are gone');
     const wanted = new Set(livePods.map((p) => this.podsOps.lowerNamespaceOf(p.metadata.namespace!)));
-    const gone = await collectNamespaces({ lower: this.deps.lower, nodeName: this.cfg.nodeName, log: this.log }, wanted);
-    for (const ns of gone) this.namespaces.forget(ns);
+    const { deleted, againAfterMs } = await this.namespaceGc.collect(wanted);
+    for (const ns of deleted) this.namespaces.forget(ns);
+    return againAfterMs !== undefined ? { againAfterMs } : {};
   }
   /**
    * Pool mode: garbage collection for every pool node at once. Calls while one runs join it and cause
    * one more run after it (pool nodes start together; one pass serves them all).
    */
-  collectPoolGarbage(livePods: () => Pod[] | undefined): Promise<void> {
+  collectPoolGarbage(livePods: () => Pod[] | undefined): Promise<GarbageOutcome> {
     if (this.gcRunning) {
       this.gcAgain = true;
       return this.gcRunning;
     }
     const run = async () => {
+      let outcome: GarbageOutcome;
       do {
         this.gcAgain = false;
         const all = livePods();
         if (!all) throw new Error('not every pool node has synced its pods yet');
-        await this.collectGarbage(all);
+        outcome = await this.collectGarbage(all);
       } while (this.gcAgain);
+      return outcome;
     };
     this.gcRunning = run().finally(() => (this.gcRunning = undefined));
     return this.gcRunning;
   }
-  private gcRunning?: Promise<void>;
+  private gcRunning?: Promise<GarbageOutcome>;
   private gcAgain = false;
 
   onPodChange(listener: (upperKey: string) => void): void {

@@ -48,6 +48,7 @@ export interface FedletConfig {
   unreachableDeleteAfterSeconds: number;
   bounceAfterSeconds: number;
   avoidAfterBounceSeconds: number;
+  lowerNamespaceGraceSeconds: number;
   summaryNamespace: string;
   publishSummary: boolean;
   leaderElect: boolean;
@@ -394,6 +395,15 @@ export const options: OptionSpec[] = [
     value: 300,
     min: 0,
     help: 'seconds the scheduler extender keeps pods of a bounced controller away from this cluster',
+  },
+  {
+    key: 'lowerNamespaceGraceSeconds',
+    flag: 'lower-namespace-grace',
+    env: 'FEDLET_LOWER_NAMESPACE_GRACE',
+    kind: 'int',
+    value: 300,
+    min: 0,
+    help: 'a lower namespace fedlet created stays this long after no pod needs it, so pods that return soon (a rollout, the next burst) find it ready instead of terminating; 0 removes it at once',
   },
   {
     key: 'summaryNamespace',

@@ -95,6 +95,11 @@ export interface PodEvent {
   id?: string;
 }
 
+/** What a garbage collection pass left for later: run it again after this long. */
+export interface GarbageOutcome {
+  againAfterMs?: number;
+}
+
 /** Pod operations. A thrown error means the operation failed and is retried with backoff. */
 export interface PodProvider {
   /** Creates or updates the backing pod and what it depends on. Idempotent. */
@@ -105,8 +110,11 @@ export interface PodProvider {
   podStatus(pod: Pod): PodStatus | undefined;
   /** Upper keys of every backing pod the provider knows (to find orphans). */
   knownPodKeys(): string[];
-  /** Removes backing objects (dependencies) that no live pod needs; livePods = all pods on the node. */
-  collectGarbage(livePods: Pod[]): Promise<void>;
+  /**
+   * Removes backing objects (dependencies) that no live pod needs; livePods = all pods on the node. May
+   * ask to be run again later (e.g. a namespace kept for a grace period in case pods return).
+   */
+  collectGarbage(livePods: Pod[]): Promise<GarbageOutcome | void>;
   onPodChange(listener: (upperKey: string) => void): void;
   onPodEvent(listener: (e: PodEvent) => void): void;
   /** Resolves when the provider's pod caches are synced (before anything destructive). */

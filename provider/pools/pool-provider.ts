@@ -4,7 +4,7 @@
 // for are the pool's only. Watches, caches and every lower write stay in the one LowerProvider.
 import type { Logger } from 'pino';
 import type { Pod, PodStatus } from '../../src/kube/types.js';
-import type { NodeProvider, PodEnsureResult, PodEvent, Provider, ProviderNodeState } from '../../src/provider.js';
+import type { GarbageOutcome, NodeProvider, PodEnsureResult, PodEvent, Provider, ProviderNodeState } from '../../src/provider.js';
 import type { ClusterSummary } from '../../src/scheduling/summary.js';
 import type { BounceBack } from '../workload/bounce-back.js';
 import type { Pool } from './pools.js';
@@ -15,7 +15,7 @@ import { LABEL_POOL } from '../../src/labels.js';
 /** What a pool view needs of the shared lower provider (LowerProvider implements it). */
 export interface PoolBacking extends Pick<Provider, 'backendReachable' | 'onPodChange' | 'onPodEvent' | 'podCachesSynced'> {
   readonly podsOps: LowerPods;
-  collectPoolGarbage(livePods: () => Pod[] | undefined): Promise<void>;
+  collectPoolGarbage(livePods: () => Pod[] | undefined): Promise<GarbageOutcome>;
   lowerNodes(): Map<string, LowerNode>;
   nodeStateOf(nodes: LowerNode[], extraLabels: Record<string, string>, what: string): ProviderNodeState;
   summaryOf(node: string, nodes: LowerNode[], avoid: Record<string, string>): ClusterSummary;
@@ -137,7 +137,7 @@ export class PoolProvider implements NodeProvider {
     return this.lp.podsOps.knownUpperKeys(this.pool.name);
   }
   /** Dependencies are shared by every pool's pods: collected against all of them, once all are known. */
-  collectGarbage(): Promise<void> {
+  collectGarbage(): Promise<GarbageOutcome> {
     return this.lp.collectPoolGarbage(() => this.ctx.upperPods?.all());
   }
   onPodChange(listener: (upperKey: string) => void): void {

@@ -151,11 +151,17 @@ export class PodController {
     this.gcTimer = this.clock.setTimer(
       () => {
         this.gcTimer = undefined;
-        this.o.provider.collectGarbage(this.pods.list()).catch((e: Error) => {
-          if (isNotLeader(e)) return; // regaining the lease runs it again (resync)
-          this.o.log.warn({ err: e.message }, 'garbage collection of lower objects failed; will retry');
-          this.scheduleGc(10_000);
-        });
+        this.o.provider.collectGarbage(this.pods.list()).then(
+          (outcome) => {
+            // Something is kept for a while (a grace period): look again with the pods as they are then.
+            if (outcome?.againAfterMs !== undefined) this.scheduleGc(outcome.againAfterMs);
+          },
+          (e: Error) => {
+            if (isNotLeader(e)) return; // regaining the lease runs it again (resync)
+            this.o.log.warn({ err: e.message }, 'garbage collection of lower objects failed; will retry');
+            this.scheduleGc(10_000);
+          },
+        );
       },
       delayMs,
       { unref: true },

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { KubeClient } from '../../src/kube/client.js';
-import { collectNamespaces, namespaceCandidates } from '../../provider/namespaces/namespace-gc.js';
+import { collectNamespaces, NamespaceCollector, namespaceCandidates } from '../../provider/namespaces/namespace-gc.js';
+import { FakeKube } from './support/fake-kube.js';
 
 const ns = (name: string, extra: Record<string, unknown> = {}) => ({ metadata: { name, uid: `uid-${name}`, ...extra } });
 
@@ -42,5 +43,51 @@ describe('collectNamespaces', () => {
     // A StatefulSet scaled to zero leaves only its claims: their data keeps the namespace.
     expect(calls.some((c) => c.startsWith('DELETE /api/v1/namespaces/data'))).toBe(false);
     expect(calls.some((c) => c.includes('/namespaces/wanted/'))).toBe(false);
+  });
+});
+
+describe('NamespaceCollector (grace period)', () => {
+  const setup = (graceMs: number) => {
+    const lower = new FakeKube();
+    let now = 0;
+    const gc = new NamespaceCollector({
+      lower: lower as unknown as KubeClient,
+      nodeName: 'fedlet-x',
+      graceMs,
+      now: () => now,
+      log: pino({ level: 'silent' }),
+    });
+    lower.seed('/api/v1/namespaces', { metadata: { name: 'shop-x', labels: { 'fedlet.io/origin': 'fedlet-x' } } });
+    return { lower, gc, at: (t: number) => (now = t) };
+  };
+  const exists = (lower: FakeKube) => lower.peek('/api/v1/namespaces/shop-x') !== undefined;
+
+  it('keeps an unneeded namespace for the grace period, then removes it', async () => {
+    const { lower, gc, at } = setup(300_000);
+    expect(await gc.collect(new Set())).toEqual({ deleted: [], againAfterMs: 300_000 });
+    at(299_000);
+    expect(await gc.collect(new Set())).toEqual({ deleted: [], againAfterMs: 1000 });
+    expect(exists(lower)).toBe(true);
+    at(300_000);
+    expect(await gc.collect(new Set())).toEqual({ deleted: ['shop-x'] });
+    expect(exists(lower)).toBe(false);
+  });
+
+  it('a namespace needed again in between starts its grace anew when it is next unneeded', async () => {
+    const { lower, gc, at } = setup(300_000);
+    await gc.collect(new Set());
+    at(200_000);
+    expect(await gc.collect(new Set(['shop-x']))).toEqual({ deleted: [] });
+    at(350_000);
+    expect(await gc.collect(new Set())).toEqual({ deleted: [], againAfterMs: 300_000 });
+    expect(exists(lower)).toBe(true);
+  });
+
+  it('with no grace it is removed at once; one still holding a pod is kept', async () => {
+    const { lower, gc } = setup(0);
+    lower.seed('/api/v1/namespaces/shop-x/pods', { metadata: { name: 'theirs', namespace: 'shop-x' } });
+    expect(await gc.collect(new Set())).toEqual({ deleted: [] });
+    await lower.delete('/api/v1/namespaces/shop-x/pods/theirs');
+    expect(await gc.collect(new Set())).toEqual({ deleted: ['shop-x'] });
   });
 });

@@ -220,3 +220,23 @@ describe('pod controller sync: one row per branch', () => {
     expect(h.addAfter).not.toHaveBeenCalled();
   });
 });
+
+describe('pod controller garbage collection', () => {
+  it('runs again when the provider asks (a namespace kept for its grace period), with the pods as they are then', async () => {
+    const h = await harness({ setup: (p) => (p.gcOutcome = { againAfterMs: 60_000 }) });
+    const abort = new AbortController();
+    stopAll.push(async () => abort.abort());
+    await h.c.start(abort.signal);
+    await h.clock.advance(0);
+    const gcs = () => h.provider.calls.filter((c) => c.op === 'gc').length;
+    expect(gcs()).toBe(1);
+    await h.clock.advance(59_000);
+    expect(gcs()).toBe(1);
+    h.provider.gcOutcome = {};
+    await h.clock.advance(1_000);
+    expect(gcs()).toBe(2);
+    // Nothing left for later: no further run until something changes.
+    await h.clock.advance(600_000);
+    expect(gcs()).toBe(2);
+  });
+});

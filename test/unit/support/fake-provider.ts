@@ -2,7 +2,15 @@
 // tested against this instead of a lower cluster. Each answer is a field a test sets; each call is
 // recorded.
 import type { Pod, PodStatus } from '../../../src/kube/types.js';
-import type { LogStream, PodEnsureResult, PodEvent, Provider, ProviderNodeState, UpgradeOutcome } from '../../../src/provider.js';
+import type {
+  GarbageOutcome,
+  LogStream,
+  PodEnsureResult,
+  PodEvent,
+  Provider,
+  ProviderNodeState,
+  UpgradeOutcome,
+} from '../../../src/provider.js';
 import type { ClusterSummary } from '../../../src/scheduling/summary.js';
 
 export class FakeProvider implements Provider {
@@ -62,8 +70,11 @@ export class FakeProvider implements Provider {
   knownPodKeys(): string[] {
     return this.known;
   }
-  async collectGarbage(): Promise<void> {
+  /** What collectGarbage answers (e.g. a request to run it again later). */
+  gcOutcome: GarbageOutcome = {};
+  async collectGarbage(): Promise<GarbageOutcome> {
     this.calls.push({ op: 'gc' });
+    return this.gcOutcome;
   }
   onPodChange(l: (k: string) => void): void {
     this.podListeners.push(l);
