@@ -2,20 +2,10 @@
 // scheduler-plugin/, sandbox/) never reaches into test/, and no module imports itself through others.
 // Cycles make load order matter and hide which module owns what; type-only imports count too, since a
 // cycle of types is the same tangle of ownership.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const productDirs = ['app', 'src', 'provider', 'scheduler-plugin', 'sandbox'];
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = path.join(dir, f);
-    return statSync(p).isDirectory() ? tsFiles(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
+import { productDirs, repoRoot as root, tsFiles } from './support/product-files.js';
 
 /** Relative module specifiers of a file: import/export … from, side-effect imports and import(). */
 function relativeImports(text: string): string[] {

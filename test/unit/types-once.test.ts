@@ -1,19 +1,9 @@
 // Every Kubernetes type is declared once (src/kube/types.ts) and every other type name once across the
 // product: two declarations of one name drift apart, and a reader cannot tell which one a module means.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const productDirs = ['app', 'src', 'provider', 'scheduler-plugin', 'sandbox'];
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = path.join(dir, f);
-    return statSync(p).isDirectory() ? tsFiles(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
+import { productDirs, repoRoot as root, tsFiles } from './support/product-files.js';
 
 /** Top-level interface and type alias names a file declares. */
 export function declaredTypes(text: string): string[] {
