@@ -5,7 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { findBinary } from './binaries.js';
-import { createPki, frontProxyPki, kubeconfigYaml } from './pki.js';
+import { createPki, frontProxyPki, kubeconfigYaml, type Pki } from './pki.js';
 import { freePorts, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 import { kwokConfigYaml, kwokResourceMetricsPath } from './kwok-config.js';
 import { ANNOTATION_KWOK_NODE, ANNOTATION_RESOURCE_METRICS_PATH, LABEL_ARCH, LABEL_HOSTNAME, LABEL_OS } from '../src/labels.js';
@@ -93,161 +93,202 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
   const state: ClusterState = { name: spec.name, role: spec.role, dir, kubeconfig, server, caCert: pki.caCert, processes: [] };
   const log = (n: string) => path.join(dir, `${n}.log`);
   try {
-    state.processes.push(
-      startProcess(
-        'etcd',
-        findBinary('etcd'),
-        [
-          `--name=${spec.name}`,
-          `--data-dir=${path.join(dir, 'etcd-data')}`,
-          `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
-          `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-          `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-          `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-          `--initial-cluster=${spec.name}=http://127.0.0.1:${etcdPeer}`,
-          '--unsafe-no-fsync',
-          '--log-level=warn',
-        ],
-        log('etcd'),
-      ),
-    );
-    const apiArgs = [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      `--bind-address=${spec.bindAddress ?? '127.0.0.1'}`,
-      '--advertise-address=127.0.0.1',
-      `--secure-port=${apiPort}`,
-      `--tls-cert-file=${pki.serverCert}`,
-      `--tls-private-key-file=${pki.serverKey}`,
-      `--client-ca-file=${pki.caCert}`,
-      `--service-account-key-file=${pki.saPub}`,
-      `--service-account-signing-key-file=${pki.saKey}`,
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      '--service-cluster-ip-range=10.96.0.0/16',
-      '--authorization-mode=Node,RBAC',
-      '--enable-admission-plugins=NodeRestriction',
-      '--allow-privileged=true',
-      '--kubelet-preferred-address-types=InternalIP,Hostname',
-      '--profiling=false',
-      `--cert-dir=${path.join(dir, 'apiserver-certs')}`,
-    ];
+    state.processes.push(startProcess('etcd', findBinary('etcd'), etcdArgs(spec.name, dir, etcdClient!, etcdPeer!), log('etcd')));
+    const apiArgs = apiServerArgs(spec, dir, pki, { etcdClient: etcdClient!, apiPort: apiPort! });
     // Lower API servers present it to real kubelets (which authenticate every caller), upper ones to fedlet.
     const kc = pki.client('apiserver-kubelet-client');
     apiArgs.push(`--kubelet-client-certificate=${kc.cert}`, `--kubelet-client-key=${kc.key}`);
     state.kubeletClientCert = kc.cert;
-    if (spec.role === 'upper') {
-      // The aggregation layer, for metrics.k8s.io (kubectl top): requests reach extension API servers
-      // with the front-proxy client certificate; endpoints are dialled directly (there is no kube-proxy).
-      const fp = frontProxyPki(pki.dir);
-      apiArgs.push(
-        `--requestheader-client-ca-file=${fp.caCert}`,
-        '--requestheader-allowed-names=front-proxy-client',
-        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
-        '--requestheader-group-headers=X-Remote-Group',
-        '--requestheader-username-headers=X-Remote-User',
-        `--proxy-client-cert-file=${fp.client.cert}`,
-        `--proxy-client-key-file=${fp.client.key}`,
-        '--enable-aggregator-routing=true',
-      );
-    }
     state.processes.push(startProcess('kube-apiserver', findBinary('kube-apiserver'), apiArgs, log('kube-apiserver')));
     await waitForApiserver(state, 90_000);
     if (spec.role === 'upper' && isProxyableAddress(nodeIP))
       state.processes.push(startMetricsServer({ dir, server, adminKubeconfig: kubeconfig, pki, nodeIP, port: metricsPort! }));
 
-    const kcmKubeconfig = componentKubeconfig('kube-controller-manager');
+    const kcm = componentKubeconfig('kube-controller-manager');
     state.processes.push(
       startProcess(
         'kube-controller-manager',
         findBinary('kube-controller-manager'),
-        [
-          `--kubeconfig=${kcmKubeconfig}`,
-          `--authentication-kubeconfig=${kcmKubeconfig}`,
-          `--authorization-kubeconfig=${kcmKubeconfig}`,
-          '--bind-address=127.0.0.1',
-          `--secure-port=${kcmPort}`,
-          `--cert-dir=${path.join(dir, 'kcm-certs')}`,
-          '--leader-elect=false',
-          // Each controller acts with its own service account and RBAC role, as in a real cluster.
-          '--use-service-account-credentials=true',
-          `--service-account-private-key-file=${pki.saKey}`,
-          `--root-ca-file=${pki.caCert}`,
-          `--cluster-signing-cert-file=${pki.caCert}`,
-          `--cluster-signing-key-file=${pki.caKey}`,
-          `--node-monitor-grace-period=${spec.nodeMonitorGracePeriod ?? '40s'}`,
-          `--cluster-signing-duration=${spec.clusterSigningDuration ?? '8760h'}`,
-          '--profiling=false',
-        ],
+        kcmArgs(spec, dir, pki, kcm, kcmPort!),
         log('kube-controller-manager'),
       ),
     );
-    const schedKubeconfig = componentKubeconfig('kube-scheduler');
-    const schedArgs = [
-      `--authentication-kubeconfig=${schedKubeconfig}`,
-      `--authorization-kubeconfig=${schedKubeconfig}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${schedPort}`,
-      `--cert-dir=${path.join(dir, 'scheduler-certs')}`,
-      '--profiling=false',
-    ];
-    if (spec.schedulerConfig) schedArgs.push(`--config=${spec.schedulerConfig}`);
-    else schedArgs.push(`--kubeconfig=${schedKubeconfig}`, '--leader-elect=false');
-    state.processes.push(startProcess('kube-scheduler', findBinary('kube-scheduler'), schedArgs, log('kube-scheduler')));
+    const sched = componentKubeconfig('kube-scheduler');
+    state.processes.push(
+      startProcess(
+        'kube-scheduler',
+        findBinary('kube-scheduler'),
+        schedulerArgs(spec, dir, sched, schedPort!),
+        log('kube-scheduler'),
+      ),
+    );
 
-    if (spec.role === 'lower') {
-      const streamsDir = path.join(dir, 'streams');
-      mkdirSync(path.join(streamsDir, 'exec'), { recursive: true });
-      const logsFile = path.join(streamsDir, 'container.log');
-      writeFileSync(logsFile, criLines(['fedlet test log line 1', 'fedlet test log line 2', 'fedlet test log line 3']), {
-        flag: 'a',
+    if (spec.role === 'lower')
+      await startKwok(state, spec, {
+        nodeIP,
+        kwokPort: kwokPort!,
+        pfTarget: pfTarget!,
+        frontPort: frontPort!,
+        kubeconfig: componentKubeconfig('kwok'),
       });
-      const kwokConfig = path.join(dir, 'kwok.yaml');
-      writeFileSync(
-        kwokConfig,
-        kwokConfigYaml({ logsFile, execWorkDir: path.join(streamsDir, 'exec'), portForwardTarget: pfTarget! }),
-      );
-      state.kwokPort = kwokPort;
-      state.portForwardTarget = pfTarget;
-      state.logsFile = logsFile;
-      // kwok reports exec failures without their exit code; the kubelet front (sandbox/kubelet-front)
-      // serves exec with the kubelet's streaming library and passes everything else through to kwok.
-      // Nodes advertise the front's port.
-      state.processes.push(
-        startProcess(
-          'kubelet-front',
-          findBinary('kubelet-front'),
-          [
-            `--listen=${hostPort(nodeIP, frontPort!)}`,
-            `--backend=https://${hostPort(nodeIP, kwokPort!)}`,
-            `--exec-workdir=${path.join(streamsDir, 'exec')}`,
-          ],
-          log('kubelet-front'),
-        ),
-      );
-      state.processes.push(
-        startProcess(
-          'kwok',
-          findBinary('kwok'),
-          [
-            `--kubeconfig=${componentKubeconfig('kwok')}`,
-            `--config=${kwokConfig}`,
-            `--manage-nodes-with-annotation-selector=${ANNOTATION_KWOK_NODE}=fake`,
-            `--node-ip=${nodeIP}`,
-            `--node-port=${frontPort}`,
-            `--server-address=${hostPort(nodeIP, kwokPort!)}`,
-            '--node-lease-duration-seconds=40',
-            '--cidr=10.0.0.0/16',
-          ],
-          log('kwok'),
-        ),
-      );
-      for (const n of spec.nodes ?? []) await createKwokNode(state, n);
-    }
     return state;
   } catch (e) {
     const logs = state.processes.map((p) => `--- ${spec.name}/${p.name} (${p.log}) ---\n${tail(p.log)}`).join('\n');
     await stopCluster(state);
     throw new Error(`cluster ${spec.name} failed to start: ${(e as Error).message}\n${logs}`);
   }
+}
+
+/** etcd for one cluster, on loopback, without fsync (test data). */
+function etcdArgs(name: string, dir: string, client: number, peer: number): string[] {
+  return [
+    `--name=${name}`,
+    `--data-dir=${path.join(dir, 'etcd-data')}`,
+    `--listen-client-urls=http://127.0.0.1:${client}`,
+    `--advertise-client-urls=http://127.0.0.1:${client}`,
+    `--listen-peer-urls=http://127.0.0.1:${peer}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+    `--initial-cluster=${name}=http://127.0.0.1:${peer}`,
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+  ];
+}
+
+/** kube-apiserver's flags: Node and RBAC authorization, NodeRestriction; upstairs the aggregation layer. */
+function apiServerArgs(spec: ClusterSpec, dir: string, pki: Pki, o: { etcdClient: number; apiPort: number }): string[] {
+  const args = [
+    `--etcd-servers=http://127.0.0.1:${o.etcdClient}`,
+    `--bind-address=${spec.bindAddress ?? '127.0.0.1'}`,
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${o.apiPort}`,
+    `--tls-cert-file=${pki.serverCert}`,
+    `--tls-private-key-file=${pki.serverKey}`,
+    `--client-ca-file=${pki.caCert}`,
+    `--service-account-key-file=${pki.saPub}`,
+    `--service-account-signing-key-file=${pki.saKey}`,
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    '--service-cluster-ip-range=10.96.0.0/16',
+    '--authorization-mode=Node,RBAC',
+    '--enable-admission-plugins=NodeRestriction',
+    '--allow-privileged=true',
+    '--kubelet-preferred-address-types=InternalIP,Hostname',
+    '--profiling=false',
+    `--cert-dir=${path.join(dir, 'apiserver-certs')}`,
+  ];
+  if (spec.role === 'upper') {
+    // The aggregation layer, for metrics.k8s.io (kubectl top): requests reach extension API servers
+    // with the front-proxy client certificate; endpoints are dialled directly (there is no kube-proxy).
+    const fp = frontProxyPki(pki.dir);
+    args.push(
+      `--requestheader-client-ca-file=${fp.caCert}`,
+      '--requestheader-allowed-names=front-proxy-client',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-username-headers=X-Remote-User',
+      `--proxy-client-cert-file=${fp.client.cert}`,
+      `--proxy-client-key-file=${fp.client.key}`,
+      '--enable-aggregator-routing=true',
+    );
+  }
+  return args;
+}
+
+/** kube-controller-manager: each controller with its own service account; the sandbox CA signs CSRs. */
+function kcmArgs(spec: ClusterSpec, dir: string, pki: Pki, kubeconfig: string, port: number): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--cert-dir=${path.join(dir, 'kcm-certs')}`,
+    '--leader-elect=false',
+    // Each controller acts with its own service account and RBAC role, as in a real cluster.
+    '--use-service-account-credentials=true',
+    `--service-account-private-key-file=${pki.saKey}`,
+    `--root-ca-file=${pki.caCert}`,
+    `--cluster-signing-cert-file=${pki.caCert}`,
+    `--cluster-signing-key-file=${pki.caKey}`,
+    `--node-monitor-grace-period=${spec.nodeMonitorGracePeriod ?? '40s'}`,
+    `--cluster-signing-duration=${spec.clusterSigningDuration ?? '8760h'}`,
+    '--profiling=false',
+  ];
+}
+
+/** kube-scheduler, with the sandbox's scheduler configuration (the extender) where the spec gives one. */
+function schedulerArgs(spec: ClusterSpec, dir: string, kubeconfig: string, port: number): string[] {
+  const args = [
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--cert-dir=${path.join(dir, 'scheduler-certs')}`,
+    '--profiling=false',
+  ];
+  if (spec.schedulerConfig) args.push(`--config=${spec.schedulerConfig}`);
+  else args.push(`--kubeconfig=${kubeconfig}`, '--leader-elect=false');
+  return args;
+}
+
+/**
+ * A lower cluster's simulated nodes: kwok, and in front of it the kubelet front that serves exec with the
+ * kubelet's own streaming library (kwok reports exec failures without their exit code); nodes advertise
+ * the front's port.
+ */
+async function startKwok(
+  state: ClusterState,
+  spec: ClusterSpec,
+  o: { nodeIP: string; kwokPort: number; pfTarget: number; frontPort: number; kubeconfig: string },
+): Promise<void> {
+  const dir = state.dir;
+  const log = (n: string) => path.join(dir, `${n}.log`);
+  const streamsDir = path.join(dir, 'streams');
+  mkdirSync(path.join(streamsDir, 'exec'), { recursive: true });
+  const logsFile = path.join(streamsDir, 'container.log');
+  writeFileSync(logsFile, criLines(['fedlet test log line 1', 'fedlet test log line 2', 'fedlet test log line 3']), {
+    flag: 'a',
+  });
+  const kwokConfig = path.join(dir, 'kwok.yaml');
+  writeFileSync(
+    kwokConfig,
+    kwokConfigYaml({ logsFile, execWorkDir: path.join(streamsDir, 'exec'), portForwardTarget: o.pfTarget }),
+  );
+  state.kwokPort = o.kwokPort;
+  state.portForwardTarget = o.pfTarget;
+  state.logsFile = logsFile;
+  // kwok reports exec failures without their exit code; the kubelet front (sandbox/kubelet-front)
+  // serves exec with the kubelet's streaming library and passes everything else through to kwok.
+  // Nodes advertise the front's port.
+  state.processes.push(
+    startProcess(
+      'kubelet-front',
+      findBinary('kubelet-front'),
+      [
+        `--listen=${hostPort(o.nodeIP, o.frontPort)}`,
+        `--backend=https://${hostPort(o.nodeIP, o.kwokPort)}`,
+        `--exec-workdir=${path.join(streamsDir, 'exec')}`,
+      ],
+      log('kubelet-front'),
+    ),
+  );
+  state.processes.push(
+    startProcess(
+      'kwok',
+      findBinary('kwok'),
+      [
+        `--kubeconfig=${o.kubeconfig}`,
+        `--config=${kwokConfig}`,
+        `--manage-nodes-with-annotation-selector=${ANNOTATION_KWOK_NODE}=fake`,
+        `--node-ip=${o.nodeIP}`,
+        `--node-port=${o.frontPort}`,
+        `--server-address=${hostPort(o.nodeIP, o.kwokPort)}`,
+        '--node-lease-duration-seconds=40',
+        '--cidr=10.0.0.0/16',
+      ],
+      log('kwok'),
+    ),
+  );
+  for (const n of spec.nodes ?? []) await createKwokNode(state, n);
 }
 
 export function criLines(lines: string[]): string {

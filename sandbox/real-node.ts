@@ -241,6 +241,7 @@ function nodeKubeconfig(cluster: ClusterState, slot: number, cert: { cert: strin
   return file;
 }
 
+/** Writes every file a real node's processes read (certificates, CNI, containerd, kubelet, kube-proxy, DNS); returns node.env. */
 function writeConfigs(spec: RealNodeSpec, dir: string, cgroupRoot: string): Record<string, string> {
   const { cluster, name, slot } = spec;
   const pkiDir = path.join(cluster.dir, 'pki');
@@ -257,171 +258,23 @@ function writeConfigs(spec: RealNodeSpec, dir: string, cgroupRoot: string): Reco
   const socket = path.join(dir, 'containerd.sock');
   const cniDir = path.join(dir, 'net.d');
   mkdirSync(cniDir, { recursive: true });
-  writeFileSync(
-    path.join(cniDir, '10-fedlet.conflist'),
-    JSON.stringify(
-      {
-        cniVersion: '1.0.0',
-        name: 'fedlet',
-        plugins: [
-          {
-            type: 'bridge',
-            bridge: 'cni0',
-            isGateway: true,
-            // Pod addresses stay visible across clusters (a flat, routed network); no masquerading.
-            ipMasq: false,
-            hairpinMode: true,
-            ipam: {
-              type: 'host-local',
-              ranges: [[{ subnet: realNodePodCIDR(slot) }]],
-              routes: [{ dst: '0.0.0.0/0' }],
-              dataDir: path.join(dir, 'ipam'),
-            },
-          },
-          { type: 'portmap', capabilities: { portMappings: true } },
-        ],
-      },
-      null,
-      2,
-    ),
-  );
-  writeFileSync(
-    path.join(dir, 'containerd.toml'),
-    [
-      'version = 2',
-      `root = "${path.join(dir, 'containerd', 'root')}"`,
-      `state = "${path.join(dir, 'containerd', 'state')}"`,
-      'disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]',
-      '[grpc]',
-      `  address = "${socket}"`,
-      '[plugins."io.containerd.internal.v1.opt"]',
-      `  path = "${path.join(dir, 'containerd', 'opt')}"`,
-      '[plugins."io.containerd.grpc.v1.cri"]',
-      '  sandbox_image = "fedlet.local/pause:1"',
-      // Root here lacks CAP_SYS_RESOURCE: runc cannot lower oom_score_adj below the parent's.
-      '  restrict_oom_score_adj = true',
-      '  netns_mounts_under_state_dir = true',
-      '  stream_server_address = "127.0.0.1"',
-      '  [plugins."io.containerd.grpc.v1.cri".cni]',
-      '    bin_dir = "/usr/lib/cni"',
-      `    conf_dir = "${cniDir}"`,
-      '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]',
-      '    runtime_type = "io.containerd.runc.v2"',
-      '    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]',
-      '      SystemdCgroup = false',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(path.join(cniDir, '10-fedlet.conflist'), cniConfig(dir, slot));
+  writeFileSync(path.join(dir, 'containerd.toml'), containerdConfig(dir, socket, cniDir));
   writeFileSync(path.join(dir, 'resolv.conf'), `nameserver ${CLUSTER_DNS_IP}\n`);
   writeFileSync(
     path.join(dir, 'kubelet.yaml'),
-    [
-      'apiVersion: kubelet.config.k8s.io/v1beta1',
-      'kind: KubeletConfiguration',
-      // The machine has cgroup v1 only; 1.36 refuses it unless told.
-      'failCgroupV1: false',
-      'cgroupDriver: cgroupfs',
-      `cgroupRoot: ${cgroupRoot}`,
-      'failSwapOn: false',
-      `address: ${nodeIP}`,
-      'port: 10250',
-      'readOnlyPort: 0',
-      'healthzBindAddress: 127.0.0.1',
-      'healthzPort: 10248',
-      `tlsCertFile: ${serving.cert}`,
-      `tlsPrivateKeyFile: ${serving.key}`,
-      'authentication:',
-      '  anonymous: {enabled: false}',
-      '  webhook: {enabled: true}',
-      `  x509: {clientCAFile: ${cluster.caCert}}`,
-      'authorization: {mode: Webhook}',
-      `containerRuntimeEndpoint: unix://${socket}`,
-      'clusterDomain: cluster.local',
-      `clusterDNS: [${CLUSTER_DNS_IP}]`,
-      `resolvConf: ${path.join(dir, 'resolv.conf')}`,
-      'registerWithTaints:',
-      `- {key: ${REAL_NODE_TAINT}, value: "true", effect: NoSchedule}`,
-      // A busy shared disk must not evict sandbox pods or garbage-collect the imported images (no registry).
-      'evictionHard: {memory.available: 50Mi, nodefs.available: 1%, nodefs.inodesFree: 1%, imagefs.available: 1%}',
-      'imageGCHighThresholdPercent: 100',
-      'imageGCLowThresholdPercent: 99',
-      'maxPods: 110',
-      'serializeImagePulls: false',
-      'containerLogMaxSize: 50Mi',
-      // The kubelet shows a container in crash-loop backoff as Waiting/CrashLoopBackOff from the pod's next
-      // sync on, and syncs it again when the backoff ends or after syncFrequency, whichever is sooner. With
-      // the default 1m that is only once the doubling backoff outlasts a minute (the 4th restart, about
-      // 2.5 min in); with 10s it shows from the second restart on.
-      'syncFrequency: 10s',
-      '',
-    ].join('\n'),
+    kubeletConfig({ dir, nodeIP, cgroupRoot, serving, clientCA: cluster.caCert, socket }),
   );
   nodeKubeconfig(cluster, slot, client, path.join(dir, 'kubelet.kubeconfig'));
   if (spec.clusterServices) {
     const proxy = signCert(pkiDir, ca, 'kube-proxy', '/CN=system:kube-proxy', clientExt());
     nodeKubeconfig(cluster, slot, proxy, path.join(dir, 'kube-proxy.kubeconfig'));
-    writeFileSync(
-      path.join(dir, 'kube-proxy.yaml'),
-      [
-        'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
-        'kind: KubeProxyConfiguration',
-        `clientConnection: {kubeconfig: ${path.join(dir, 'kube-proxy.kubeconfig')}}`,
-        'mode: iptables',
-        `hostnameOverride: ${name}`,
-        'clusterCIDR: 10.100.0.0/16',
-        'healthzBindAddress: 127.0.0.1:10256',
-        'metricsBindAddress: 127.0.0.1:10249',
-        // A network namespace cannot change the machine-wide conntrack table size; leave it alone.
-        'conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}',
-        'iptables: {localhostNodePorts: false}',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(path.join(dir, 'kube-proxy.yaml'), kubeProxyConfig(dir, name));
     const dns = signCert(pkiDir, ca, 'coredns', '/CN=fedlet:coredns', clientExt());
     nodeKubeconfig(cluster, slot, dns, path.join(dir, 'coredns.kubeconfig'));
-    writeFileSync(
-      path.join(dir, 'Corefile'),
-      [
-        '.:53 {',
-        `  bind ${nodeIP}`,
-        '  errors',
-        '  health 127.0.0.1:18080',
-        '  ready 127.0.0.1:18181',
-        '  kubernetes cluster.local in-addr.arpa ip6.arpa {',
-        `    kubeconfig ${path.join(dir, 'coredns.kubeconfig')} ${cluster.name}`,
-        '    pods insecure',
-        '    fallthrough in-addr.arpa ip6.arpa',
-        '  }',
-        '  cache 5',
-        '  loadbalance',
-        '}',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(path.join(dir, 'Corefile'), corefile(dir, nodeIP, cluster.name));
   }
-  const sysctlDir = path.join(dir, 'sysctl');
-  mkdirSync(sysctlDir, { recursive: true });
-  const sysctlMounts = Object.entries(KUBELET_SYSCTLS).map(([k, v]) => {
-    const f = path.join(sysctlDir, k.replace(/\//g, '.'));
-    writeFileSync(f, `${v}\n`);
-    return `${f}:/proc/sys/${k}`;
-  });
-  const images = ['pause', 'busybox', 'testapp'].map((i) => path.join(imagesDir(), `${i}.tar`));
-  const env: Record<string, string> = {
-    NODE_NAME: name,
-    NODE_IP: nodeIP,
-    NODE_LABELS: Object.entries(spec.labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(','),
-    CONTAINERD: which('containerd')!,
-    CONTAINERD_SOCKET: socket,
-    KUBELET: findBinary('kubelet'),
-    KUBE_PROXY: spec.clusterServices ? (findOptionalBinary('kube-proxy') ?? '') : '',
-    COREDNS: spec.clusterServices ? (findOptionalBinary('coredns') ?? '') : '',
-    HOST_PATHS: HOST_PATHS.join(' '),
-    SYSCTL_MOUNTS: sysctlMounts.join(' '),
-    IMAGE_TARS: images.join(' '),
-  };
+  const env = nodeEnv(spec, { nodeIP, socket, sysctlMounts: writeSysctls(dir) });
   writeFileSync(
     path.join(dir, 'node.env'),
     Object.entries(env)
@@ -429,6 +282,184 @@ function writeConfigs(spec: RealNodeSpec, dir: string, cgroupRoot: string): Reco
       .join('\n') + '\n',
   );
   return env;
+}
+
+/** The CNI bridge network of a node: its own pod CIDR, routed (no masquerading). Pure. */
+function cniConfig(dir: string, slot: number): string {
+  return JSON.stringify(
+    {
+      cniVersion: '1.0.0',
+      name: 'fedlet',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: 'cni0',
+          isGateway: true,
+          // Pod addresses stay visible across clusters (a flat, routed network); no masquerading.
+          ipMasq: false,
+          hairpinMode: true,
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: realNodePodCIDR(slot) }]],
+            routes: [{ dst: '0.0.0.0/0' }],
+            dataDir: path.join(dir, 'ipam'),
+          },
+        },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  );
+}
+
+/** containerd's configuration for one node: its own root, state and socket; CRI with the node's CNI. Pure. */
+function containerdConfig(dir: string, socket: string, cniDir: string): string {
+  return [
+    'version = 2',
+    `root = "${path.join(dir, 'containerd', 'root')}"`,
+    `state = "${path.join(dir, 'containerd', 'state')}"`,
+    'disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]',
+    '[grpc]',
+    `  address = "${socket}"`,
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = "${path.join(dir, 'containerd', 'opt')}"`,
+    '[plugins."io.containerd.grpc.v1.cri"]',
+    '  sandbox_image = "fedlet.local/pause:1"',
+    // Root here lacks CAP_SYS_RESOURCE: runc cannot lower oom_score_adj below the parent's.
+    '  restrict_oom_score_adj = true',
+    '  netns_mounts_under_state_dir = true',
+    '  stream_server_address = "127.0.0.1"',
+    '  [plugins."io.containerd.grpc.v1.cri".cni]',
+    '    bin_dir = "/usr/lib/cni"',
+    `    conf_dir = "${cniDir}"`,
+    '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]',
+    '    runtime_type = "io.containerd.runc.v2"',
+    '    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]',
+    '      SystemdCgroup = false',
+    '',
+  ].join('\n');
+}
+
+/** The kubelet's configuration: webhook authn/authz, the sandbox's taint, no eviction of sandbox pods. Pure. */
+function kubeletConfig(o: {
+  dir: string;
+  nodeIP: string;
+  cgroupRoot: string;
+  serving: { cert: string; key: string };
+  clientCA: string;
+  socket: string;
+}): string {
+  const { dir, nodeIP, cgroupRoot, serving, socket } = o;
+  return [
+    'apiVersion: kubelet.config.k8s.io/v1beta1',
+    'kind: KubeletConfiguration',
+    // The machine has cgroup v1 only; 1.36 refuses it unless told.
+    'failCgroupV1: false',
+    'cgroupDriver: cgroupfs',
+    `cgroupRoot: ${cgroupRoot}`,
+    'failSwapOn: false',
+    `address: ${nodeIP}`,
+    'port: 10250',
+    'readOnlyPort: 0',
+    'healthzBindAddress: 127.0.0.1',
+    'healthzPort: 10248',
+    `tlsCertFile: ${serving.cert}`,
+    `tlsPrivateKeyFile: ${serving.key}`,
+    'authentication:',
+    '  anonymous: {enabled: false}',
+    '  webhook: {enabled: true}',
+    `  x509: {clientCAFile: ${o.clientCA}}`,
+    'authorization: {mode: Webhook}',
+    `containerRuntimeEndpoint: unix://${socket}`,
+    'clusterDomain: cluster.local',
+    `clusterDNS: [${CLUSTER_DNS_IP}]`,
+    `resolvConf: ${path.join(dir, 'resolv.conf')}`,
+    'registerWithTaints:',
+    `- {key: ${REAL_NODE_TAINT}, value: "true", effect: NoSchedule}`,
+    // A busy shared disk must not evict sandbox pods or garbage-collect the imported images (no registry).
+    'evictionHard: {memory.available: 50Mi, nodefs.available: 1%, nodefs.inodesFree: 1%, imagefs.available: 1%}',
+    'imageGCHighThresholdPercent: 100',
+    'imageGCLowThresholdPercent: 99',
+    'maxPods: 110',
+    'serializeImagePulls: false',
+    'containerLogMaxSize: 50Mi',
+    // The kubelet shows a container in crash-loop backoff as Waiting/CrashLoopBackOff from the pod's next
+    // sync on, and syncs it again when the backoff ends or after syncFrequency, whichever is sooner. With
+    // the default 1m that is only once the doubling backoff outlasts a minute (the 4th restart, about
+    // 2.5 min in); with 10s it shows from the second restart on.
+    'syncFrequency: 10s',
+    '',
+  ].join('\n');
+}
+
+/** kube-proxy in iptables mode, leaving the machine-wide conntrack settings alone. Pure. */
+function kubeProxyConfig(dir: string, name: string): string {
+  return [
+    'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
+    'kind: KubeProxyConfiguration',
+    `clientConnection: {kubeconfig: ${path.join(dir, 'kube-proxy.kubeconfig')}}`,
+    'mode: iptables',
+    `hostnameOverride: ${name}`,
+    'clusterCIDR: 10.100.0.0/16',
+    'healthzBindAddress: 127.0.0.1:10256',
+    'metricsBindAddress: 127.0.0.1:10249',
+    // A network namespace cannot change the machine-wide conntrack table size; leave it alone.
+    'conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}',
+    'iptables: {localhostNodePorts: false}',
+    '',
+  ].join('\n');
+}
+
+/** CoreDNS serving the cluster's names on the node's address. Pure. */
+function corefile(dir: string, nodeIP: string, clusterName: string): string {
+  return [
+    '.:53 {',
+    `  bind ${nodeIP}`,
+    '  errors',
+    '  health 127.0.0.1:18080',
+    '  ready 127.0.0.1:18181',
+    '  kubernetes cluster.local in-addr.arpa ip6.arpa {',
+    `    kubeconfig ${path.join(dir, 'coredns.kubeconfig')} ${clusterName}`,
+    '    pods insecure',
+    '    fallthrough in-addr.arpa ip6.arpa',
+    '  }',
+    '  cache 5',
+    '  loadbalance',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Files bind-mounted over /proc/sys for the kubelet's sysctl checks; returns the mounts. */
+function writeSysctls(dir: string): string[] {
+  const sysctlDir = path.join(dir, 'sysctl');
+  mkdirSync(sysctlDir, { recursive: true });
+  return Object.entries(KUBELET_SYSCTLS).map(([k, v]) => {
+    const f = path.join(sysctlDir, k.replace(/\//g, '.'));
+    writeFileSync(f, `${v}\n`);
+    return `${f}:/proc/sys/${k}`;
+  });
+}
+
+/** What node.sh is told (node.env): binaries, addresses, labels, mounts, images. */
+function nodeEnv(spec: RealNodeSpec, o: { nodeIP: string; socket: string; sysctlMounts: string[] }): Record<string, string> {
+  const images = ['pause', 'busybox', 'testapp'].map((i) => path.join(imagesDir(), `${i}.tar`));
+  return {
+    NODE_NAME: spec.name,
+    NODE_IP: o.nodeIP,
+    NODE_LABELS: Object.entries(spec.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+    CONTAINERD: which('containerd')!,
+    CONTAINERD_SOCKET: o.socket,
+    KUBELET: findBinary('kubelet'),
+    KUBE_PROXY: spec.clusterServices ? (findOptionalBinary('kube-proxy') ?? '') : '',
+    COREDNS: spec.clusterServices ? (findOptionalBinary('coredns') ?? '') : '',
+    HOST_PATHS: HOST_PATHS.join(' '),
+    SYSCTL_MOUNTS: o.sysctlMounts.join(' '),
+    IMAGE_TARS: images.join(' '),
+  };
 }
 
 /** RBAC for CoreDNS and the kube-dns Service (selector-less: CoreDNS runs on the node, not in a pod). */
