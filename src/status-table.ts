@@ -1,12 +1,14 @@
 // `fedlet status`: one line per virtual node in the upper cluster — its lower cluster, node pool, health,
-// offered capacity and pods — read from the upper API server only.
-import type { KubeClient } from './kube/client.js';
+// offered capacity and pods — read from the upper API server only. Quantities read as kubectl would print
+// them (memory "64Gi", not the byte count the Node carries).
+import type { KubeApi } from './kube/client.js';
 import type { Node, Pod } from './kube/types.js';
+import { displayQuantity } from './util/quantity.js';
 import { LABEL_CLUSTER, LABEL_POOL, LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from './labels.js';
 
 type PodPhaseOnly = Pick<Pod, 'status'>;
 
-export async function statusTable(upper: KubeClient): Promise<string> {
+export async function statusTable(upper: Pick<KubeApi, 'get'>): Promise<string> {
   const nodes = (
     await upper.get<{ items: Node[] }>('/api/v1/nodes', { query: { labelSelector: `${LABEL_TYPE}=${TYPE_VIRTUAL_KUBELET}` } })
   ).items;
@@ -23,9 +25,9 @@ export async function statusTable(upper: KubeClient): Promise<string> {
       n.metadata.labels?.[LABEL_POOL] ?? '-',
       ready?.status ?? 'Unknown',
       ready?.reason ?? '',
-      a.cpu ?? '0',
-      a.memory ?? '0',
-      a.pods ?? '0',
+      displayQuantity('cpu', a.cpu),
+      displayQuantity('memory', a.memory),
+      displayQuantity('pods', a.pods),
       `${pods.filter((p) => p.status?.phase === 'Running').length}/${pods.length}`,
     ]);
   }

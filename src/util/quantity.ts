@@ -63,3 +63,54 @@ export function addInto(acc: MilliList, add: MilliList, factor = 1n): void {
 export function maxInto(acc: MilliList, other: MilliList): void {
   for (const [k, v] of other) if (v > (acc.get(k) ?? 0n)) acc.set(k, v);
 }
+
+/**
+ * How the API server writes a quantity back out (Go's resource.Quantity canonical form), so fedlet's own
+ * output reads like kubectl's: BinarySI for byte counts ("64Gi", "1536"), DecimalSI for the rest ("2k",
+ * "1500m"). A fraction of a byte or anything under 1024 falls back to DecimalSI, as in Go.
+ */
+export function canonicalQuantity(milli: bigint, format: 'BinarySI' | 'DecimalSI'): string {
+  if (milli === 0n) return '0';
+  const negative = milli < 0n;
+  const abs = negative ? -milli : milli;
+  const sign = negative ? '-' : '';
+  if (format === 'BinarySI' && abs % 1000n === 0n && abs >= 1024n * 1000n) {
+    const suffixes = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
+    let v = abs / 1000n;
+    let i = 0;
+    while (i < suffixes.length - 1 && v % 1024n === 0n) {
+      v /= 1024n;
+      i++;
+    }
+    return `${sign}${v}${suffixes[i]}`;
+  }
+  const suffixes = ['m', '', 'k', 'M', 'G', 'T', 'P', 'E'];
+  let v = abs;
+  let i = 0;
+  while (i < suffixes.length - 1 && v % 1000n === 0n) {
+    v /= 1000n;
+    i++;
+  }
+  return `${sign}${v}${suffixes[i]}`;
+}
+
+/** Resources counted in bytes, which kubectl shows with binary suffixes. */
+export function isByteResource(name: string): boolean {
+  return name === 'memory' || name === 'ephemeral-storage' || name === 'storage' || name.startsWith('hugepages-');
+}
+
+/**
+ * A resource quantity as kubectl would show it: byte counts with the binary suffix they divide by
+ * ("68719476736" memory → "64Gi"), else (like "1G") in decimal form; unparsable text as is.
+ */
+export function displayQuantity(resource: string, q: string | undefined): string {
+  if (q === undefined || q === '') return '0';
+  let milli: bigint;
+  try {
+    milli = parseQuantity(q);
+  } catch {
+    return q;
+  }
+  const binary = isByteResource(resource) ? canonicalQuantity(milli, 'BinarySI') : '';
+  return /i$/.test(binary) ? binary : canonicalQuantity(milli, 'DecimalSI');
+}
