@@ -76,7 +76,7 @@ describe('product module graph', () => {
     expect(g.size).toBeGreaterThan(40);
     expect(g.get('app/run.ts')).toContain('provider/lower-provider.ts');
     // dynamic import() counts
-    expect(g.get('app/cli.ts')).toContain('sandbox/sandbox.ts');
+    expect(g.get('app/sandbox-command.ts')).toContain('sandbox/sandbox.ts');
   });
 
   // The layers, bottom up: src/ (the core) imports only itself; provider/, scheduler-plugin/ and sandbox/

@@ -1,0 +1,230 @@
+// The help of every fedlet command and subcommand (`fedlet <command> --help`, `fedlet help <command>`).
+// The options of `run` and the keys `sandbox up --set` takes are generated from the option table in
+// src/config.ts, so the help cannot drift from what the parser accepts.
+import { defaultText, options } from '../src/config.js';
+import { SANDBOX_OWNED_KEYS } from './fedlet-overrides.js';
+
+type Option = (typeof options)[number];
+
+const width = 100;
+
+/** Wraps text to the help width with a hanging indent. */
+function wrap(text: string, indent: string): string {
+  const lines: string[] = [];
+  let line = indent;
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line.trim() && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent;
+    }
+    line += line.trim() ? ` ${word}` : word;
+  }
+  if (line.trim()) lines.push(line);
+  return lines.join('\n');
+}
+
+/** The value a flag takes, as a placeholder: `--kubelet-port N`, `--node-label KEY=VALUE`. */
+export function valuePlaceholder(o: Option): string {
+  switch (o.kind) {
+    case 'int':
+      return 'N';
+    case 'bool':
+      return 'true|false';
+    case 'enum':
+      return o.values!.join('|');
+    case 'map':
+      return 'KEY=VALUE';
+    case 'taints':
+      return 'KEY[=VALUE]:EFFECT';
+    case 'pools':
+      return 'NAME=SELECTOR';
+    case 'list':
+      return 'VALUE';
+    case 'string':
+      if (/kubeconfig|file$/i.test(o.key)) return 'FILE';
+      if (/dir$/i.test(o.key)) return 'DIR';
+      if (/name$/i.test(o.key)) return 'NAME';
+      if (/(ip|address)$/i.test(o.key)) return 'ADDRESS';
+      return 'VALUE';
+  }
+}
+
+function optionHelp(o: Option): string {
+  return [
+    `  --${o.flag} ${valuePlaceholder(o)}`,
+    wrap(`${o.help}. Default: ${defaultText(o)}. Env ${o.env}; YAML key ${o.key}.`, '      '),
+  ].join('\n');
+}
+
+export function runHelp(): string {
+  return `Usage: fedlet run --lower-kubeconfig FILE --cluster-name NAME [--upper-kubeconfig FILE] [--config FILE] [options]
+
+Runs one virtual kubelet: registers a virtual node for the lower cluster in the upper cluster and runs
+the pods bound to it in the lower cluster. Every option is also an environment variable and a key of
+the YAML file given by --config; a flag beats its env var, which beats the file, which beats the default.
+The same table, with defaults, is docs/configuration.md (fedlet config-reference prints it).
+
+Options:
+${options.map(optionHelp).join('\n')}
+  --config FILE
+      YAML file with any of the keys above. Env FEDLET_CONFIG.
+  -h, --help
+      this help
+`;
+}
+
+const sandboxUpHelp = () => `Usage: fedlet sandbox up [--dir DIR] [--lowers N] [--real-nodes N] [--no-fedlet] [--foreground]
+                        [--fedlet-config FILE] [--set KEY=VALUE]...
+
+Starts local real clusters from the binaries npm run setup built: an upper cluster (API server,
+scheduler with fedlet's extender, controller-manager, admission webhook) and N lower clusters with
+simulated nodes, plus one fedlet per lower cluster, then prints commands to try it.
+
+Options:
+  --dir DIR              directory holding the sandbox's state, logs and kubeconfigs (default .sandbox)
+  --lowers N             lower clusters, 1 to 8 (default 2)
+  --real-nodes N         real kubelet nodes per lower cluster, 0 to 4 (default 0; needs root and the
+                         private network namespace of sandbox/netns-run.sh)
+  --no-fedlet            start the clusters only; print the fedlet command lines instead
+  --foreground           stay in the foreground and tear everything down on Ctrl-C, SIGTERM or a
+                         closed terminal (npm start)
+  --fedlet-config FILE   YAML file of fedlet options (the keys of fedlet run --config) applied to every
+                         fedlet the sandbox starts
+  --set KEY=VALUE        one fedlet option for every fedlet, by YAML key or flag name; repeat for
+                         several (and for repeatable options); beats --fedlet-config. Examples:
+                           --set serviceEndpoints=global
+                           --set pool-group-by=example.com/gpu --set bounceAfterSeconds=30
+  -h, --help             this help
+
+Keys --set and --fedlet-config accept (see fedlet run --help for their meaning):
+${wrap(
+  options
+    .filter((o) => !SANDBOX_OWNED_KEYS.has(o.key))
+    .map((o) => o.key)
+    .join(' '),
+  '  ',
+)}
+${wrap(`The sandbox chooses the rest for each fedlet: ${[...SANDBOX_OWNED_KEYS].join(', ')}.`, '')}
+`;
+
+const sandboxHelp = `Usage: fedlet sandbox up|down|status [--dir DIR] [options]
+
+Local real clusters with fedlet between them, for trying fedlet and for its tests.
+
+Commands:
+  up       start the sandbox (fedlet sandbox up --help for its options)
+  down     stop every process the sandbox in DIR started, including ones left by a killed foreground
+           sandbox
+  status   one line per process of the sandbox: cluster, component, pid, running or stopped (exit
+           code 1 when any is stopped)
+
+Options:
+  --dir DIR    the sandbox's directory (default .sandbox)
+  -h, --help   this help
+`;
+
+const sandboxDownHelp = `Usage: fedlet sandbox down [--dir DIR]
+
+Stops every process the sandbox in DIR started (fedlets, extender, API servers, etcds, kwok, real
+nodes) and the ones a killed foreground sandbox left behind; keeps the directory's logs.
+
+Options:
+  --dir DIR    the sandbox's directory (default .sandbox)
+  -h, --help   this help
+`;
+
+const sandboxStatusHelp = `Usage: fedlet sandbox status [--dir DIR]
+
+One line per process of the sandbox in DIR: cluster, component, pid, running or stopped. Exit code 1
+when any process is stopped.
+
+Options:
+  --dir DIR    the sandbox's directory (default .sandbox)
+  -h, --help   this help
+`;
+
+const extenderHelp = `Usage: fedlet extender --upper-kubeconfig FILE [--port 8888] [--bind-address 0.0.0.0]
+                       [--summary-namespace fedlet-system] [--log-level info]
+                       [--webhook-port 8443 --webhook-tls-cert-file FILE --webhook-tls-private-key-file FILE]
+
+The scheduler extender the upper kube-scheduler calls (filter and prioritize by what fits inside each
+lower cluster, from the summaries fedlets publish) and, with --webhook-port, the admission webhook that
+adds the virtual-node toleration to pods not owned by a DaemonSet.
+
+Options:
+  --upper-kubeconfig FILE            kubeconfig of the upper cluster (default $FEDLET_UPPER_KUBECONFIG,
+                                     else in-cluster config, else $KUBECONFIG / ~/.kube/config)
+  --port N                           HTTP port of the extender (default 8888)
+  --bind-address IP                  address of the extender and webhook (default 0.0.0.0)
+  --summary-namespace NAMESPACE      where fedlets publish their summaries (default fedlet-system)
+  --log-level LEVEL                  trace, debug, info, warn or error (default info)
+  --webhook-port N                   HTTPS port of the admission webhook (default: no webhook)
+  --webhook-tls-cert-file FILE       the webhook's serving certificate (PEM)
+  --webhook-tls-private-key-file FILE  its key (PEM)
+  -h, --help                         this help
+`;
+
+const statusHelp = `Usage: fedlet status [--upper-kubeconfig FILE]
+
+One line per virtual node in the upper cluster: its lower cluster, node pool, Ready condition and
+reason, the capacity it offers (as kubectl prints quantities) and its pods (running/total).
+
+Options:
+  --upper-kubeconfig FILE   kubeconfig of the upper cluster (default $FEDLET_UPPER_KUBECONFIG, else
+                            $KUBECONFIG / ~/.kube/config); --kubeconfig is the same
+  -h, --help                this help
+`;
+
+const configReferenceHelp = `Usage: fedlet config-reference
+
+Prints every option of fedlet run (YAML key, flag, env var, default, meaning) as a Markdown table:
+the table of docs/configuration.md.
+`;
+
+export function topHelp(): string {
+  return `fedlet — a virtual kubelet that makes whole Kubernetes clusters look like nodes
+
+Usage:
+  fedlet run --lower-kubeconfig FILE --cluster-name NAME [--upper-kubeconfig FILE] [--config FILE] [options]
+  fedlet sandbox up [--dir DIR] [--lowers N] [--real-nodes N] [--no-fedlet] [--foreground]
+                    [--fedlet-config FILE] [--set KEY=VALUE]...
+  fedlet sandbox down [--dir DIR]
+  fedlet sandbox status [--dir DIR]
+  fedlet extender --upper-kubeconfig FILE [--port 8888] [--webhook-port 8443 ...]
+  fedlet status [--upper-kubeconfig FILE]   table of virtual nodes: cluster, health, capacity, pods
+  fedlet config-reference                   print every option of run as a Markdown table
+  fedlet help [COMMAND]
+
+Run 'fedlet COMMAND --help' (or 'fedlet help COMMAND') for a command's options.
+`;
+}
+
+/** Help of a command path (["run"], ["sandbox", "up"]), or undefined for an unknown command. */
+export function helpFor(path: string[]): string | undefined {
+  const key = path.join(' ');
+  const table: Record<string, () => string> = {
+    '': topHelp,
+    run: runHelp,
+    sandbox: () => sandboxHelp,
+    'sandbox up': sandboxUpHelp,
+    'sandbox down': () => sandboxDownHelp,
+    'sandbox status': () => sandboxStatusHelp,
+    extender: () => extenderHelp,
+    status: () => statusHelp,
+    'config-reference': () => configReferenceHelp,
+    help: topHelp,
+  };
+  return table[key]?.();
+}
+
+/** Every command path with a help text (for tests and for `fedlet help`). */
+export const commandPaths: string[][] = [
+  ['run'],
+  ['sandbox'],
+  ['sandbox', 'up'],
+  ['sandbox', 'down'],
+  ['sandbox', 'status'],
+  ['extender'],
+  ['status'],
+  ['config-reference'],
+];
