@@ -1,6 +1,9 @@
 // `fedlet sandbox up|down|status`: the command-line face of sandbox/ (local real clusters with fedlet
 // between them). Parses the sandbox's flags and the fedlet options it applies to every fedlet, and prints
 // what to do next.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../src/config.js';
 import { LABEL_CLUSTER, LABEL_ORIGIN, LABEL_REGION } from '../src/labels.js';
 import { eachFlag } from './args.js';
@@ -81,6 +84,127 @@ export function nextSteps(o: {
   ];
 }
 
+/** Signals that end a foreground sandbox: Ctrl-C, kill, and the terminal going away. */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Resolves with the first stop signal, and keeps answering later ones (a second Ctrl-C, the SIGHUP that
+ * follows a closed terminal) so that none of them kills the teardown half-way.
+ */
+function firstStopSignal(onRepeat: (sig: NodeJS.Signals) => void): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let first: NodeJS.Signals | undefined;
+    for (const sig of STOP_SIGNALS)
+      process.on(sig, () => {
+        if (first) return onRepeat(sig);
+        first = sig;
+        resolve(sig);
+      });
+  });
+}
+
+/**
+ * A closed output pipe (`npm start | tee log` after Ctrl-C, a reader that exits) or a hung-up terminal
+ * makes writes fail with EPIPE or EIO, reported as an 'error' event that would kill the process; the
+ * teardown matters more than its messages, which also go to the sandbox's log file.
+ */
+function surviveClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+}
+
+async function sandboxUp(a: SandboxArgs, overrides: FedletOverrides, io: CliIO): Promise<number> {
+  // The sandbox launcher (sandbox/) is a product module of its own, loaded only when asked for.
+  const sb = await import('../sandbox/sandbox.js');
+  const logFile = path.join(path.resolve(a.dir), 'sandbox.log');
+  const say = (m: string) => {
+    io.err(`[sandbox] ${m}\n`);
+    if (!a.foreground) return;
+    try {
+      mkdirSync(path.dirname(logFile), { recursive: true });
+      appendFileSync(logFile, `${new Date().toISOString()} ${m}\n`);
+    } catch {
+      // the log is a convenience; the teardown goes on without it
+    }
+  };
+  let stopSignal: Promise<NodeJS.Signals> | undefined;
+  if (a.foreground) {
+    surviveClosedOutput();
+    stopSignal = firstStopSignal((sig) => say(`${sig}: already tearing down, please wait`));
+  }
+  const starting = sb.sandboxUp({
+    dir: a.dir,
+    lowers: a.lowers,
+    withFedlet: !a.noFedlet,
+    realNodes: a.realNodes,
+    progress: say,
+    extraFedletArgs: overrides.args,
+    foreground: a.foreground,
+  });
+  const first = await Promise.race([
+    starting.then((s) => ({ s }) as const),
+    ...(stopSignal ? [stopSignal.then((sig) => ({ sig }) as const)] : []),
+  ]).catch(async (e: unknown) => {
+    // A failed start stops what it started; the ledger sweep catches anything it missed.
+    if (a.foreground) await sb.sandboxDown(a.dir).catch(() => undefined);
+    throw e;
+  });
+  if ('sig' in first) {
+    say(`${first.sig} while starting: tearing down as soon as the start settles`);
+    await starting.catch(() => undefined);
+  } else {
+    const { findBinary } = await import('../sandbox/binaries.js');
+    printWelcome(first.s, a, overrides, path.dirname(findBinary('kubectl')), io);
+  }
+  if (!stopSignal) return 0;
+  // A pending promise alone does not keep Node running: hold the event loop open until a signal.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  const sig = await stopSignal;
+  clearInterval(keepAlive);
+  say(`${sig}: tearing down`);
+  const leftovers = await sb.sandboxDown(a.dir);
+  if (leftovers.length) say(`also stopped ${leftovers.length} unrecorded process(es): ${leftovers.join(', ')}`);
+  say('stopped');
+  return 0;
+}
+
+function printWelcome(
+  s: import('../sandbox/sandbox.js').SandboxState,
+  a: SandboxArgs,
+  overrides: FedletOverrides,
+  kubectlDir: string,
+  io: CliIO,
+): void {
+  const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli.js');
+  io.out(
+    [
+      '',
+      `Sandbox is up in ${s.dir}: upper cluster + ${s.lowers.length} lower cluster(s)${a.noFedlet ? '' : ', one fedlet each'}.`,
+      ...(a.noFedlet
+        ? []
+        : [
+            'Try it (copy and paste into another shell):',
+            ...quickStart({
+              binDir: kubectlDir,
+              cli,
+              upper: s.upperKubeconfig,
+              lower: s.lowerKubeconfigs[0]!,
+              node: s.fedlets[0]?.nodeName ?? '',
+            }).map((l) => `  ${l}`),
+          ]),
+      '',
+      ...nextSteps({
+        dir: s.dir,
+        cli,
+        upper: s.upperKubeconfig,
+        foreground: a.foreground,
+        applied: overrides.applied,
+        fedletCommands: a.noFedlet ? s.fedlets.map((f) => [`node ${cli}`, ...f.args].join(' ')) : [],
+      }),
+      '',
+    ].join('\n'),
+  );
+}
+
 export async function cmdSandbox(argv: string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = argv;
   const a = sandboxArgs(rest);
@@ -89,67 +213,13 @@ export async function cmdSandbox(argv: string[], io: CliIO): Promise<number> {
       ? fedletOverrides({ configFile: a.fedletConfig, sets: a.sets })
       : { args: [], applied: [] };
   if (sub !== 'up' && overrides.args.length) throw new ConfigError(`--fedlet-config and --set belong to 'sandbox up'`);
-  // The sandbox launcher (sandbox/) is a product module of its own, loaded only when asked for.
+  if (sub === 'up') return sandboxUp(a, overrides, io);
   const sb = await import('../sandbox/sandbox.js');
-  const say = (m: string) => io.err(`[sandbox] ${m}\n`);
-  if (sub === 'up') {
-    const s = await sb.sandboxUp({
-      dir: a.dir,
-      lowers: a.lowers,
-      withFedlet: !a.noFedlet,
-      realNodes: a.realNodes,
-      progress: say,
-      extraFedletArgs: overrides.args,
-    });
-    const { findBinary } = await import('../sandbox/binaries.js');
-    const { fileURLToPath } = await import('node:url');
-    const path = await import('node:path');
-    const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli.js');
-    io.out(
-      [
-        '',
-        `Sandbox is up in ${s.dir}: upper cluster + ${s.lowers.length} lower cluster(s)${a.noFedlet ? '' : ', one fedlet each'}.`,
-        ...(a.noFedlet
-          ? []
-          : [
-              'Try it (copy and paste into another shell):',
-              ...quickStart({
-                binDir: path.dirname(findBinary('kubectl')),
-                cli,
-                upper: s.upperKubeconfig,
-                lower: s.lowerKubeconfigs[0]!,
-                node: s.fedlets[0]?.nodeName ?? '',
-              }).map((l) => `  ${l}`),
-            ]),
-        '',
-        ...nextSteps({
-          dir: s.dir,
-          cli,
-          upper: s.upperKubeconfig,
-          foreground: a.foreground,
-          applied: overrides.applied,
-          fedletCommands: a.noFedlet ? s.fedlets.map((f) => [`node ${cli}`, ...f.args].join(' ')) : [],
-        }),
-        '',
-      ].join('\n'),
-    );
-    if (a.foreground) {
-      // A pending promise alone does not keep Node running: hold the event loop open until a signal.
-      const keepAlive = setInterval(() => undefined, 1 << 30);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      clearInterval(keepAlive);
-      say('tearing down');
-      await sb.sandboxDown(a.dir);
-      say('stopped');
-    }
-    return 0;
-  }
   if (sub === 'down') {
-    await sb.sandboxDown(a.dir);
-    say(`stopped every process of the sandbox in ${a.dir}`);
+    const leftovers = await sb.sandboxDown(a.dir);
+    io.err(
+      `[sandbox] stopped every process of the sandbox in ${a.dir}${leftovers.length ? ` (${leftovers.length} of them left by a stopped orchestrator: ${leftovers.join(', ')})` : ''}\n`,
+    );
     return 0;
   }
   if (sub === 'status') {

@@ -1,9 +1,15 @@
 // Starting and stopping the local processes of the test environment. Every process gets its own
 // process group, its output goes to a log file, and stopping checks the pid still runs the same
-// command line, so teardown kills exactly what it started and nothing else.
+// command line (and, when known, started at the same time), so teardown kills exactly what it started
+// and nothing else. Every start is also written to a ledger beside its log, so that what a killed
+// orchestrator leaves behind can be found and reclaimed later (sandbox/leftovers.ts).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+
+/** The ledger of process starts in a directory: one JSON ProcessRecord per line, appended at spawn. */
+export const LEDGER_FILE = 'processes.ledger';
 
 export interface ProcessRecord {
   name: string;
@@ -12,6 +18,21 @@ export interface ProcessRecord {
   args: string[];
   log: string;
   env?: Record<string, string>;
+  /** Start time in clock ticks since boot (/proc/<pid>/stat field 22): tells a reused pid apart. */
+  startTime?: number;
+}
+
+/** When the process `pid` started (clock ticks since boot), or undefined when there is no such process. */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    return Number.isFinite(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function startProcess(
@@ -30,7 +51,19 @@ export function startProcess(
     });
     if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
     child.unref();
-    return { name, pid: child.pid, command, args, log, ...(env ? { env } : {}) };
+    const startTime = processStartTime(child.pid);
+    const rec: ProcessRecord = {
+      name,
+      pid: child.pid,
+      command,
+      args,
+      log,
+      ...(env ? { env } : {}),
+      ...(startTime ? { startTime } : {}),
+    };
+    // Written before anyone could kill the caller mid-way: the record of what now runs is on disk.
+    appendFileSync(path.join(path.dirname(log), LEDGER_FILE), `${JSON.stringify(rec)}\n`);
+    return rec;
   } finally {
     closeSync(fd);
   }
@@ -48,6 +81,7 @@ export function isOurs(rec: ProcessRecord): boolean {
     const argv0 = readFileSync(cmdline, 'utf8').split('\0')[0] ?? '';
     const stat = readFileSync(`/proc/${rec.pid}/stat`, 'utf8');
     if (/\) Z /.test(stat)) return false; // zombie
+    if (rec.startTime !== undefined && processStartTime(rec.pid) !== rec.startTime) return false; // pid reused
     return argv0 === rec.command;
   } catch {
     return false;

@@ -24,6 +24,15 @@ import {
 import { applyUpperStorageClass, provisionLowerStorage, removeVolumes } from './storage.js';
 import { registerWebhook, waitForWebhook, webhookServingCert } from './webhook.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
+import {
+  abandoned,
+  ledgerRecords,
+  orchestratorAlive,
+  readOrchestrator,
+  reclaim,
+  runningLeftovers,
+  writeOrchestrator,
+} from './leftovers.js';
 
 export interface FedletRecord {
   cluster: string;
@@ -67,6 +76,11 @@ export interface SandboxOptions {
    * kwok nodes. Needs root and the private network namespace of sandbox/netns-run.sh. Default 0.
    */
   realNodes?: number;
+  /**
+   * The caller owns the sandbox's lifetime (`sandbox up --foreground`): if it dies, whatever it started is
+   * a leftover that the next `sandbox up` reclaims instead of refusing to start.
+   */
+  foreground?: boolean;
 }
 
 export const lowerName = (i: number) => `lower-${i + 1}`;
@@ -101,7 +115,8 @@ export function loadState(dir: string): SandboxState {
 }
 
 /** Names a sandbox writes into its directory; nothing else there is ever removed. */
-const SANDBOX_ENTRY = /^(upper|lower-\d+|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log|fedlet-.*-certs)$/;
+const SANDBOX_ENTRY =
+  /^(upper|lower-\d+|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log|fedlet-.*-certs|processes\.ledger|sandbox-orchestrator\.json|sandbox\.log)$/;
 
 /** Removes what an earlier (stopped) sandbox left in dir; returns the entries removed. */
 export function clearSandboxFiles(dir: string): string[] {
@@ -128,21 +143,12 @@ export function defaultNodesFor(index: number): KwokNodeSpec[] {
 export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   const dir = path.resolve(opts.dir);
   mkdirSync(dir, { recursive: true });
-  if (existsSync(stateFile(dir))) {
-    const old = loadState(dir);
-    const procs = [
-      ...old.upper.processes,
-      ...old.lowers.flatMap((l) => l.processes),
-      ...old.fedlets.flatMap((f) => (f.process ? [f.process] : [])),
-    ];
-    if (old.extender) procs.push(old.extender);
-    if (procs.some(isOurs))
-      throw new Error(`a sandbox is already running in ${dir}; stop it with 'fedlet sandbox down --dir ${opts.dir}'`);
-  }
+  await refuseOrReclaim(dir, opts);
   // A stopped sandbox's etcd data, certificates and ports would be reused by the new processes (a stale
   // leader lease, kwok nodes with old kubelet ports): start from clean state instead.
   const removed = clearSandboxFiles(dir);
   if (removed.length) opts.progress?.(`removed the state of a stopped sandbox in ${dir}: ${removed.join(', ')}`);
+  writeOrchestrator(dir, { foreground: opts.foreground ?? false, phase: 'starting' });
   const n = opts.lowers ?? 2;
   const realNodes = opts.realNodes ?? 0;
   if (realNodes > 0) {
@@ -211,7 +217,43 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
     progress(`virtual nodes Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
   }
   await waitForWebhook(upperKubeconfig, 60_000);
+  writeOrchestrator(dir, { foreground: opts.foreground ?? false, phase: 'up' });
   return state;
+}
+
+/** The processes of the sandbox in dir that still run, from its state and from the ledgers. */
+function runningProcesses(dir: string): ProcessRecord[] {
+  const recorded: ProcessRecord[] = [];
+  if (existsSync(stateFile(dir))) {
+    const old = loadState(dir);
+    recorded.push(
+      ...old.upper.processes,
+      ...old.lowers.flatMap((l) => l.processes),
+      ...old.fedlets.flatMap((f) => (f.process ? [f.process] : [])),
+      ...(old.extender ? [old.extender] : []),
+      ...(old.realNodes ?? []).map((r) => r.process),
+    );
+  }
+  return [...recorded.filter(isOurs), ...runningLeftovers(dir)];
+}
+
+/**
+ * A sandbox still running in dir is refused, unless its orchestrator owned its lifetime and is gone (a
+ * killed `sandbox up --foreground`, or one killed while starting): then its processes are reclaimed.
+ */
+export async function refuseOrReclaim(dir: string, opts: SandboxOptions): Promise<void> {
+  const running = runningProcesses(dir);
+  if (!running.length) return;
+  const o = readOrchestrator(dir);
+  const alive = o !== undefined && orchestratorAlive(o);
+  if (!abandoned(o, alive))
+    throw new Error(
+      `a sandbox is already running in ${dir}${alive && o?.foreground ? ` (in the foreground, pid ${o.pid})` : ''}; stop it with 'fedlet sandbox down --dir ${opts.dir}'`,
+    );
+  opts.progress?.(
+    `reclaiming ${running.length} process(es) left by a sandbox whose orchestrator (pid ${o!.pid}) is gone: ${[...new Set(running.map((p) => p.name))].join(', ')}`,
+  );
+  await sandboxDown(dir);
 }
 
 /** Starts `perLower` real nodes in every lower cluster (in parallel) and records them in the state. */
@@ -584,15 +626,26 @@ export async function waitForNodesReady(state: SandboxState, names: string[], ti
   throw new Error(`virtual nodes ${names.join(', ')} not Ready after ${timeoutMs} ms (${last})\n${logs}`);
 }
 
-export async function sandboxDown(dir: string): Promise<void> {
-  const s = loadState(dir);
-  for (const f of s.fedlets) if (f.process) await stopProcess(f.process);
-  if (s.extender) await stopProcess(s.extender);
-  // Real nodes first: their kubelets would otherwise report to stopped API servers while being torn down.
-  await Promise.all((s.realNodes ?? []).map((r) => stopRealNode(r)));
-  removeUnusedHostPaths((s.realNodes ?? []).flatMap((r) => r.hostPaths));
-  await Promise.all([...s.lowers, s.upper].map((c) => stopCluster(c)));
-  if (!s.external) for (const l of s.lowers) removeVolumes(l);
+/**
+ * Stops every process of the sandbox in dir: the ones its state records (real nodes with their cgroups
+ * and mounts), then whatever else the ledgers name that still runs — what a killed orchestrator left,
+ * even before it wrote the state. Returns the names of those extra leftovers.
+ */
+export async function sandboxDown(dir: string): Promise<string[]> {
+  const hasState = existsSync(stateFile(dir));
+  const ledger = ledgerRecords(path.resolve(dir));
+  if (!hasState && !ledger.length) loadState(dir); // throws: no sandbox here
+  if (hasState) {
+    const s = loadState(dir);
+    for (const f of s.fedlets) if (f.process) await stopProcess(f.process);
+    if (s.extender) await stopProcess(s.extender);
+    // Real nodes first: their kubelets would otherwise report to stopped API servers while being torn down.
+    await Promise.all((s.realNodes ?? []).map((r) => stopRealNode(r)));
+    removeUnusedHostPaths((s.realNodes ?? []).flatMap((r) => r.hostPaths));
+    await Promise.all([...s.lowers, s.upper].map((c) => stopCluster(c)));
+    if (!s.external) for (const l of s.lowers) removeVolumes(l);
+  }
+  return reclaim(ledger);
 }
 
 export interface ComponentStatus {
