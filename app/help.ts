@@ -175,10 +175,15 @@ Options:
   -h, --help                this help
 `;
 
-const configReferenceHelp = `Usage: fedlet config-reference
+const configReferenceHelp = `Usage: fedlet config-reference [--update FILE]
 
-Prints every option of fedlet run (YAML key, flag, env var, default, meaning) as a Markdown table:
-the table of docs/configuration.md.
+Prints every option of fedlet run (YAML key, flag, env var, default, meaning) as a Markdown table: the
+table of docs/configuration.md.
+
+Options:
+  --update FILE   rewrite the table between <!-- options:start --> and <!-- options:end --> in FILE
+                  instead (node dist/app/cli.js config-reference --update docs/configuration.md)
+  -h, --help      this help
 `;
 
 export function topHelp(): string {
@@ -192,7 +197,7 @@ Usage:
   fedlet sandbox status [--dir DIR]
   fedlet extender --upper-kubeconfig FILE [--port 8888] [--webhook-port 8443 ...]
   fedlet status [--upper-kubeconfig FILE]   table of virtual nodes: cluster, health, capacity, pods
-  fedlet config-reference                   print every option of run as a Markdown table
+  fedlet config-reference [--update FILE]   print every option of run as a Markdown table
   fedlet help [COMMAND]
 
 Run 'fedlet COMMAND --help' (or 'fedlet help COMMAND') for a command's options.

@@ -105,6 +105,21 @@ async function cmdExtender(argv: string[]): Promise<number> {
   return 0;
 }
 
+async function cmdConfigReference(argv: string[], io: CliIO): Promise<number> {
+  let file: string | undefined;
+  eachFlag(argv, (name, value, a) => {
+    if (name === '--update') file = value();
+    else throw new ConfigError(`unknown config-reference option ${a}; see 'fedlet config-reference --help'`);
+  });
+  if (file === undefined) {
+    io.out(`${optionsMarkdown()}\n`);
+    return 0;
+  }
+  const { updateOptionsTable } = await import('./config-doc.js');
+  io.err(updateOptionsTable(file) ? `updated the option table in ${file}\n` : `${file} is up to date\n`);
+  return 0;
+}
+
 /** The command path whose help `--help` asks for: ["sandbox", "up"] for `sandbox up --dir x --help`. */
 function commandPath(cmd: string, rest: string[]): string[] {
   return cmd === 'sandbox' && rest[0] !== undefined && !rest[0].startsWith('-') ? [cmd, rest[0]] : [cmd];
@@ -144,9 +159,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     case 'status':
       return cmdStatus(rest, io);
     case 'config-reference':
-      if (rest.length) throw new ConfigError(`config-reference takes no arguments (got ${rest.join(' ')})`);
-      io.out(`${optionsMarkdown()}\n`);
-      return 0;
+      return cmdConfigReference(rest, io);
     default:
       io.err(`fedlet: unknown command "${cmd}"\n\n${topHelp()}`);
       return 2;
