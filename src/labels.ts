@@ -1,4 +1,4 @@
-// The one place that knows fedlet's public label and annotation keys (documented in README.md).
+// The one place that knows fedlet's public label and annotation keys (documented in docs/labels.md).
 export const LABEL_CLUSTER = 'fedlet.io/cluster';
 /**
  * Node pools (provider/pools/pools.ts): on a pool's virtual Node, the pool's name; on the lower pods placed

@@ -155,7 +155,7 @@ export class NodeIdentity {
             const why =
               `CSR ${name} for system:node:${nodeName} is not approved after ${Math.round((this.o.patienceMs ?? 20_000) / 1000)} s: ` +
               `kube-controller-manager's csrapproving controller approves it only if fedlet's account may create ` +
-              `certificatesigningrequests/nodeclient (see README); else approve it with 'kubectl certificate approve ${name}'`;
+              `certificatesigningrequests/nodeclient (see docs/tokens.md); else approve it with 'kubectl certificate approve ${name}'`;
             if (!this.current) this.waiting = why;
             log.warn({ csr: name }, why);
           }, this.o.patienceMs ?? 20_000);

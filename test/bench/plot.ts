@@ -1,5 +1,5 @@
 // Turns bench results (docs/bench-results.json) into an SVG bar chart of the fedlet/direct ratios
-// (docs/bench.svg), so README shows the numbers as a picture. Usage: node dist/test/bench/plot.js [in] [out]
+// (docs/bench.svg), so README and docs/benchmarks.md show the numbers as a picture. Usage: node dist/test/bench/plot.js [in] [out]
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 

@@ -63,7 +63,7 @@ async function helmOk(args: string[]): Promise<string> {
 
 /**
  * A kubeconfig holding a fresh token of one of the chart's ServiceAccounts, written with the same
- * `kubectl config` commands as README's kind quick start.
+ * `kubectl config` commands as the kind quick start of docs/install.md.
  */
 async function tokenKubeconfig(adminKubeconfig: string, serviceAccount: string, out: string): Promise<string> {
   const token = (await kubectl(adminKubeconfig, ['create', 'token', serviceAccount, '-n', releaseNs, '--duration=2h'])).trim();

@@ -1,5 +1,5 @@
 // A newcomer gets a working federation from `npm start`, and the commands it prints work as
-// printed. Runs README's quick start for real: `npm start` in a fresh sandbox directory, then the printed
+// printed. Runs README's "Try it in the sandbox" for real: `npm start` in a fresh sandbox directory, then the printed
 // walkthrough verbatim in bash (with a PATH whose own kubectl fails), then Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';

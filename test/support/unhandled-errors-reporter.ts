@@ -14,7 +14,7 @@ export default class UnhandledErrorsReporter implements Reporter {
   onFinished(_files: unknown, errors: unknown[] = []): void {
     const real = errors.filter((e) => !VITEST_RPC_TIMEOUT.test(message(e)));
     const ignored = errors.length - real.length;
-    if (ignored) process.stderr.write(`[unhandled-errors] ignored ${ignored} vitest RPC timeout(s) (see README: Tests)\n`);
+    if (ignored) process.stderr.write(`[unhandled-errors] ignored ${ignored} vitest RPC timeout(s) (see docs/development.md)\n`);
     if (real.length) {
       process.stderr.write(`[unhandled-errors] ${real.length} unhandled error(s) fail this run:\n`);
       for (const e of real) process.stderr.write(`  ${message(e)}\n`);
