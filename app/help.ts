@@ -186,6 +186,32 @@ Options:
   -h, --help      this help
 `;
 
+const doctorHelp = `Usage: fedlet doctor [--upper-kubeconfig FILE] [--node NAME]... [-o table|json] [--namespace NS]
+                     [--image IMAGE] [--timeout SECONDS] [--summary-namespace NS] [--no-probe]
+
+Checks a live install end to end, from the upper cluster, and prints one line per check with what to
+do about each failure: your RBAC (SelfSubjectAccessReview), the admission webhook (a dry-run pod), and
+for each virtual node: Ready, the node Lease, the scheduling summary the extender trusts, the upper API
+server's dial to the kubelet port, the serving certificate there (valid, SANs cover the node address),
+then a probe pod bound to the node: Running and Ready, its logs, kubectl exec and kubectl port-forward
+through the upper API server, and its deletion in both clusters. Exit code 1 when any check failed.
+
+Options:
+  --upper-kubeconfig FILE   kubeconfig of the upper cluster (default $FEDLET_UPPER_KUBECONFIG, else
+                            in-cluster config, else $KUBECONFIG / ~/.kube/config); --kubeconfig is the same
+  --node NAME               check this virtual node only (repeatable; default every node labelled
+                            type=virtual-kubelet)
+  -o, --output FORMAT       table (default) or json
+  -n, --namespace NS        where the probe pods run (default default); they are deleted afterwards
+  --image IMAGE             image of the probe pod, with sh and httpd (default busybox:1.36)
+  --timeout SECONDS         how long a probe pod may take to run, and to go away (default 90)
+  --summary-namespace NS    where fedlets publish their summaries (default fedlet-system)
+  --no-probe                skip the probe pod (no object is created)
+  -h, --help                this help
+
+exec and port-forward use the real kubectl ($KUBECTL, else kubectl on PATH); without it they are skipped.
+`;
+
 export function topHelp(): string {
   return `fedlet — a virtual kubelet that makes whole Kubernetes clusters look like nodes
 
@@ -197,6 +223,7 @@ Usage:
   fedlet sandbox status [--dir DIR]
   fedlet extender --upper-kubeconfig FILE [--port 8888] [--webhook-port 8443 ...]
   fedlet status [--upper-kubeconfig FILE]   table of virtual nodes: cluster, health, capacity, pods
+  fedlet doctor [--upper-kubeconfig FILE] [--node NAME] [-o json]   check a live install end to end
   fedlet config-reference [--update FILE]   print every option of run as a Markdown table
   fedlet help [COMMAND]
 
@@ -216,6 +243,7 @@ export function helpFor(path: string[]): string | undefined {
     'sandbox status': () => sandboxStatusHelp,
     extender: () => extenderHelp,
     status: () => statusHelp,
+    doctor: () => doctorHelp,
     'config-reference': () => configReferenceHelp,
     help: topHelp,
   };
@@ -231,5 +259,6 @@ export const commandPaths: string[][] = [
   ['sandbox', 'status'],
   ['extender'],
   ['status'],
+  ['doctor'],
   ['config-reference'],
 ];

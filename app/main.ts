@@ -158,6 +158,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       return cmdExtender(rest);
     case 'status':
       return cmdStatus(rest, io);
+    case 'doctor': {
+      const { cmdDoctor } = await import('./doctor.js');
+      return cmdDoctor(rest, io);
+    }
     case 'config-reference':
       return cmdConfigReference(rest, io);
     default:

@@ -92,3 +92,5 @@ export const ANNOTATION_MANAGED_METADATA = 'fedlet.io/managed-metadata';
  * the node; fedlet's admission webhook adds the toleration to every pod not owned by a DaemonSet.
  */
 export const TAINT_VIRTUAL_NODE = 'fedlet.io/virtual-node';
+/** Probe pods of `fedlet doctor`, valued with the run id (so a later run can remove leftovers). */
+export const LABEL_DOCTOR = 'fedlet.io/doctor';
