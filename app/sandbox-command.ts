@@ -76,7 +76,10 @@ export function nextSteps(o: {
     'Next steps:',
     ...(o.fedletCommands.length
       ? ['- start the fedlets yourself (one per lower cluster):', ...o.fedletCommands.map((c) => `    ${c}`)]
-      : [`- the virtual nodes, their health and capacity: ${cli} status --upper-kubeconfig ${o.upper}`]),
+      : [
+          `- the virtual nodes, their health and capacity: ${cli} status --upper-kubeconfig ${o.upper}`,
+          `- check every virtual node end to end (logs, exec, port-forward): ${cli} doctor --upper-kubeconfig ${o.upper}`,
+        ]),
     `- every process of the sandbox and its state: ${cli} sandbox status --dir ${o.dir}   (logs: ${o.dir}/*.log)`,
     `- other fedlet options for every fedlet: sandbox down, then sandbox up with --set KEY=VALUE (e.g. --set serviceEndpoints=global) or --fedlet-config FILE (docs/configuration.md)`,
     '- what to try next: docs/scheduling.md, docs/services.md, docs/storage.md, docs/pools.md',
