@@ -5,7 +5,7 @@
 // for every failure what to do. Exit code 1 when any check failed.
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { ConfigError } from '../src/config.js';
-import { isNotFound, KubeClient, loadKubeConfig } from '../src/kube/client.js';
+import { isNotFound, KubeApiError, KubeClient, loadKubeConfig } from '../src/kube/client.js';
 import type { DataObject, Lease, Node } from '../src/kube/types.js';
 import { LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
 import { summaryConfigMapName } from '../src/scheduling/summary.js';
@@ -194,7 +194,25 @@ export async function cmdDoctor(argv: string[], io: CliIO): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     const checks: Check[] = [];
-    const { check: rbac, missing } = await rbacCheck(upper, rightsNeeded(a.namespace, a.summaryNamespace));
+    let reviewed: Awaited<ReturnType<typeof rbacCheck>>;
+    try {
+      reviewed = await rbacCheck(upper, rightsNeeded(a.namespace, a.summaryNamespace));
+    } catch (e) {
+      const refused = e instanceof KubeApiError && (e.code === 401 || e.code === 403);
+      checks.push(
+        failed(
+          INSTALL,
+          'api-server',
+          `the upper API server at ${upper.server.origin} ${refused ? 'refuses the credentials' : 'does not answer'}: ${(e as Error).message}`,
+          refused
+            ? "the kubeconfig's credentials are not accepted (expired token or certificate?): use a current kubeconfig of the upper cluster"
+            : 'check the kubeconfig (server address) and that this machine reaches the API server',
+        ),
+      );
+      io.out(a.output === 'json' ? renderJson(checks) : renderTable(checks));
+      return 1;
+    }
+    const { check: rbac, missing } = reviewed;
     const can = (check: string) => !missing.some((r) => r.for === check || r.for === 'every check');
     checks.push(rbac);
     if (!can('every check')) {
