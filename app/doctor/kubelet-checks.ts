@@ -31,6 +31,11 @@ export function reachFailure(message: string, e: KubeletEndpoint, fedlet: string
       cause: `nothing listens on ${at}: connection refused`,
       fix: `${fedlet} is not running, not the leader, or listens elsewhere (kubeletPort, kubeletBindAddress): check its pods and logs`,
     };
+  if (/address not allowed/i.test(message))
+    return {
+      cause: `the upper API server will not dial ${at} (a loopback or link-local address)`,
+      fix: 'publish an address the API server may proxy to: set nodeIP to a routable address of fedlet (its pod IP in the cluster)',
+    };
   if (/timeout|timed out|ETIMEDOUT|i\/o timeout/i.test(message))
     return {
       cause: `no answer from ${at}: the dial timed out`,

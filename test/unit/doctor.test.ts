@@ -132,6 +132,7 @@ describe('doctor: the kubelet port', () => {
     ],
     ['dial tcp 198.18.0.1:23456: i/o timeout', /the dial timed out/, /firewall, NetworkPolicy or route/],
     ['connect EHOSTUNREACH 198.18.0.1:23456', /unreachable: no route/, /set nodeIP/],
+    ['address not allowed', /will not dial 198.18.0.1:23456 \(a loopback or link-local address\)/, /routable address/],
     ['x509: certificate signed by unknown authority', /TLS with 198.18.0.1:23456 failed/, /kubelet-certificate-authority/],
     [
       'Forbidden (user=kube-apiserver, verb=get, resource=nodes, subresource=proxy)',
