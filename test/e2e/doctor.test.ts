@@ -1,0 +1,117 @@
+// `fedlet doctor` against the e2e sandbox, as an operator runs it: with the admin kubeconfig of the upper
+// cluster and the real kubectl on PATH. On the healthy install every check passes and nothing is left
+// behind; with a fedlet stopped it fails and names the cause (the kubelet port refuses connections).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { findBinary } from '../../sandbox/binaries.js';
+import { isProxyableAddress } from '../../sandbox/node-address.js';
+import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
+import type { Check } from '../../app/doctor/report.js';
+import { kubectl, run, sandbox } from './helpers.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = path.join(repo, 'dist', 'app', 'cli.js');
+const local = !sandbox().external;
+// The upper API server dials virtual nodes only at a proxyable address (the e2e network namespace's).
+const proxyable = isProxyableAddress(sandbox().nodeIP ?? '127.0.0.1');
+
+async function doctor(args: string[]): Promise<{ code: number; report: { ok: boolean; checks: Check[] }; stderr: string }> {
+  const s = sandbox();
+  const env = { PATH: `${path.dirname(findBinary('kubectl'))}:${process.env.PATH ?? ''}` };
+  const r = await run(process.execPath, [cli, 'doctor', '--upper-kubeconfig', s.upperKubeconfig, '-o', 'json', ...args], {
+    env,
+    timeoutMs: 200_000,
+  });
+  let report: { ok: boolean; checks: Check[] };
+  try {
+    report = JSON.parse(r.stdout) as typeof report;
+  } catch {
+    throw new Error(`doctor printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return { code: r.code, report, stderr: r.stderr };
+}
+
+const table = (checks: Check[]) =>
+  checks.map((c) => `${c.node} ${c.check} ${c.result}: ${c.detail}${c.fix ? ` → ${c.fix}` : ''}`).join('\n');
+
+describe.skipIf(!proxyable)('fedlet doctor', () => {
+  it('passes on the healthy sandbox: every node end to end, and removes its probe pods', async () => {
+    const s = sandbox();
+    const { code, report } = await doctor(['--timeout', '90']);
+    expect(code, table(report.checks)).toBe(0);
+    expect(report.ok).toBe(true);
+    const byKey = new Map(report.checks.map((c) => [`${c.node} ${c.check}`, c]));
+    expect(byKey.get('* rbac')?.result).toBe('ok');
+    expect(byKey.get('* webhook')?.result, table(report.checks)).toBe(local ? 'ok' : 'skipped');
+    for (const f of s.fedlets)
+      for (const check of [
+        'node-ready',
+        'lease-fresh',
+        'extender-summary',
+        'kubelet-port',
+        'serving-cert',
+        'pod-round-trip',
+        'logs',
+        'exec',
+        'port-forward',
+        'cleanup',
+      ])
+        expect(byKey.get(`${f.nodeName} ${check}`)?.result, `${f.nodeName} ${check}\n${table(report.checks)}`).toBe('ok');
+    expect(byKey.get(`${s.fedlets[0]!.nodeName} serving-cert`)?.detail).toMatch(/covers .*, signed by the cluster CA/);
+    // The table an operator reads says the same.
+    const env = { PATH: `${path.dirname(findBinary('kubectl'))}:${process.env.PATH ?? ''}` };
+    const t = await run(process.execPath, [cli, 'doctor', '--upper-kubeconfig', s.upperKubeconfig], { env, timeoutMs: 200_000 });
+    process.stderr.write(`[doctor]\n${t.stdout}`);
+    expect(t.code, t.stdout + t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/^NODE\s+CHECK\s+RESULT\s+DETAIL$/m);
+    expect(t.stdout).toMatch(/All checks passed\.\n$/);
+    const left = await kubectl(s.upperKubeconfig, ['get', 'pods', '-A', '-l', 'fedlet.io/doctor', '-o', 'name']);
+    expect(left.trim()).toBe('');
+  });
+
+  describe.skipIf(!local)('with a fedlet stopped', () => {
+    const s = sandbox();
+    const f = s.fedlets[1]!;
+    afterAll(async () => {
+      startFedlet(s, f.cluster);
+      saveState(s);
+      await waitForNodesReady(s, [f.nodeName], 120_000);
+    });
+
+    it('fails and names the cause: nothing listens on the kubelet port; probes are skipped, not hung', async () => {
+      await stopFedlet(s, f.cluster);
+      const { code, report } = await doctor(['--node', f.nodeName, '--timeout', '30']);
+      expect(code, table(report.checks)).toBe(1);
+      const port = report.checks.find((c) => c.check === 'kubelet-port')!;
+      expect(port, table(report.checks)).toMatchObject({ node: f.nodeName, result: 'failed' });
+      expect(port.detail).toMatch(/the upper API server cannot reach the kubelet API: nothing listens on .*: connection refused/);
+      expect(port.fix).toMatch(
+        new RegExp(`the fedlet of lower cluster ${f.cluster} is not running, not the leader, or listens elsewhere`),
+      );
+      for (const c of ['pod-round-trip', 'logs', 'exec', 'port-forward', 'cleanup'])
+        expect(
+          report.checks.find((x) => x.check === c),
+          c,
+        ).toMatchObject({ result: 'skipped', detail: 'the kubelet port is unreachable (see kubelet-port)' });
+      // The table names it too, with what to do under the failed line.
+      const s2 = sandbox();
+      const env = { PATH: `${path.dirname(findBinary('kubectl'))}:${process.env.PATH ?? ''}` };
+      const t = await run(process.execPath, [cli, 'doctor', '--upper-kubeconfig', s2.upperKubeconfig, '--node', f.nodeName], {
+        env,
+        timeoutMs: 120_000,
+      });
+      expect(t.code).toBe(1);
+      expect(t.stdout).toMatch(
+        new RegExp(
+          `^${f.nodeName}\\s+kubelet-port\\s+failed\\s+the upper API server cannot reach the kubelet API: nothing listens on`,
+          'm',
+        ),
+      );
+      expect(t.stdout).toMatch(new RegExp(`^\\s+→ the fedlet of lower cluster ${f.cluster} is not running`, 'm'));
+      expect(t.stdout).toMatch(/check\(s\) failed\.\n$/);
+      // Only the stopped node is checked.
+      expect(new Set(report.checks.filter((c) => c.node !== '*').map((c) => c.node))).toEqual(new Set([f.nodeName]));
+    });
+  });
+});
