@@ -1,5 +1,5 @@
 // fedlet configuration: one table of options drives the YAML file keys, the command-line flags, the
-// environment variables and the README reference. Precedence: flag > env var > YAML file > default.
+// environment variables and the reference in docs/configuration.md. Precedence: flag > env var > YAML file > default.
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import type { Taint } from './kube/types.js';
@@ -817,7 +817,7 @@ function defaultValues(): Partial<FedletConfig> {
   ) as Partial<FedletConfig>;
 }
 
-/** Markdown table of every option, for README.md. */
+/** Markdown table of every option, for docs/configuration.md (fedlet config-reference). */
 export function optionsMarkdown(): string {
   const rows = options.map((o) => `| \`${o.key}\` | \`--${o.flag}\` | \`${o.env}\` | ${defaultText(o)} | ${o.help} |`);
   return ['| YAML key | flag | env var | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
