@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { ConfigError, loadConfig, options } from '../src/config.js';
 
-type Option = (typeof options)[number];
+/** One row of the option table. */
+export type Option = (typeof options)[number];
 
 /** Options the sandbox chooses per fedlet (its cluster, ports, addresses, credentials, certificates). */
 export const SANDBOX_OWNED_KEYS: ReadonlySet<string> = new Set([

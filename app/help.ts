@@ -2,9 +2,7 @@
 // The options of `run` and the keys `sandbox up --set` takes are generated from the option table in
 // src/config.ts, so the help cannot drift from what the parser accepts.
 import { defaultText, options } from '../src/config.js';
-import { SANDBOX_OWNED_KEYS } from './fedlet-overrides.js';
-
-type Option = (typeof options)[number];
+import { SANDBOX_OWNED_KEYS, type Option } from './fedlet-overrides.js';
 
 const width = 100;
 

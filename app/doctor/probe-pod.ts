@@ -51,12 +51,6 @@ export function probePod(node: string, index: number, o: ProbeOptions): Pod {
   };
 }
 
-interface PodCondition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-}
 interface ContainerState {
   state?: { waiting?: { reason?: string; message?: string }; terminated?: { reason?: string; exitCode?: number } };
   ready?: boolean;
@@ -65,11 +59,11 @@ interface ContainerState {
 /** What the pod's status says about why it is not running, and what to do. */
 export function whyNotRunning(pod: Pod, image: string, fedlet: string): { detail: string; fix: string } {
   const st = pod.status ?? {};
-  const conditions = (st.conditions as PodCondition[] | undefined) ?? [];
+  const conditions = st.conditions ?? [];
   const containers = (st.containerStatuses as ContainerState[] | undefined) ?? [];
-  const reason = st.reason as string | undefined;
-  const message = (st.message as string | undefined) ?? '';
-  const phase = (st.phase as string | undefined) ?? 'Pending';
+  const reason = st.reason;
+  const message = st.message ?? '';
+  const phase = st.phase ?? 'Pending';
   const waiting = containers.map((c) => c.state?.waiting).find((w) => w?.reason);
   const lowerSched = conditions.find((c) => c.type === 'fedlet.io/LowerScheduled' && c.status === 'False');
   const detail = [
@@ -100,8 +94,7 @@ export function whyNotRunning(pod: Pod, image: string, fedlet: string): { detail
 }
 
 const isReady = (p: Pod) =>
-  p.status?.phase === 'Running' &&
-  ((p.status?.conditions as PodCondition[] | undefined) ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  p.status?.phase === 'Running' && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 async function waitFor(pred: () => Promise<boolean>, timeoutMs: number, intervalMs = 1000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
