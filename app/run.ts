@@ -30,6 +30,7 @@ import { KubeletServer } from '../src/kubelet/server.js';
 import { obtainServingCert, upperClientCA } from '../src/kubelet/serving-cert.js';
 import { followClientCA, rotateServingCert } from '../src/kubelet/cert-rotation.js';
 import { NodeIdentity } from '../src/node/node-identity.js';
+import { tenancyPolicy, type TenancyPolicy } from '../provider/tenancy.js';
 
 export class StartupError extends Error {}
 
@@ -178,8 +179,10 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     );
   let remapper: IpRemapper;
   let pools: PoolConfig | undefined;
+  let tenancy: TenancyPolicy;
   try {
     validateNamespaceTemplate(cfg.namespaceTemplate);
+    tenancy = tenancyPolicy(cfg);
     const pc = poolConfig(cfg.poolGroupBy, cfg.pools, cfg.nodeName);
     if (poolsEnabled(pc)) pools = pc;
     remapper = new IpRemapper(cfg.podIPRemap ? parseRemapPairs(cfg.podIPRemap) : []);
@@ -220,6 +223,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     virtualNodeLabels: (node = cfg.nodeName, state = provider.nodeState()): Record<string, string> =>
       desiredLabels({ ...cfg, nodeName: node }, state),
     pools,
+    tenancy,
     upperPods: { has: (node, key) => nodeSet?.has(node, key) ?? false, all: () => nodeSet?.allBoundPods() },
     log,
   });

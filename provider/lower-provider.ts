@@ -47,6 +47,7 @@ import { LowerClasses } from './workload/lower-classes.js';
 import { partitionPools, poolLabels, poolNodeName, type Pool, type PoolConfig } from './pools/pools.js';
 import { PoolProvider, type PoolUpperPods } from './pools/pool-provider.js';
 import type { VirtualNodeSpec } from '../src/provider.js';
+import { DEFAULT_TENANCY, type TenancyPolicy } from './tenancy.js';
 
 interface RawPod extends KubeObject {
   spec?: PodSpecLike & { nodeName?: string };
@@ -90,6 +91,8 @@ export interface LowerProviderOptions {
   pools?: PoolConfig;
   /** The upper pods bound to the pool nodes, as the core's caches hold them (pool mode). */
   upperPods?: PoolUpperPods;
+  /** How far a tenant's pod may reach below (docs/security.md); default: the option table's defaults. */
+  tenancy?: TenancyPolicy;
   log: Logger;
 }
 
@@ -163,7 +166,16 @@ export class LowerProvider implements Provider {
       onChange: () => this.scheduleRecompute(),
       log,
     });
-    this.namespaces = new LowerNamespaces({ lower: o.client, nodeName: o.nodeName, log });
+    const tenancy = o.tenancy ?? DEFAULT_TENANCY;
+    this.namespaces = new LowerNamespaces({
+      lower: o.client,
+      upper: o.upper,
+      nodeName: o.nodeName,
+      clusterName: o.clusterName,
+      granted: tenancy.grantedNamespaces,
+      podSecurityFloor: tenancy.podSecurityFloor,
+      log,
+    });
     this.claims = new LowerClaims({
       upper: o.upper,
       lower: o.client,
@@ -198,6 +210,7 @@ export class LowerProvider implements Provider {
       failRefusedAfterSeconds: o.bounceAfterSeconds,
       serviceAccounts: o.serviceAccounts,
       virtualNodeLabels: o.virtualNodeLabels,
+      tenancy,
       log,
     });
     this.reflection = new Reflection({

@@ -19,7 +19,8 @@ import { ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from '../configuration/
 import { PodIdentityError, TokenSecrets } from '../configuration/token-secrets.js';
 import type { PodClaimsResult } from '../storage/claims.js';
 import { podClaims } from '../storage/claim-objects.js';
-import type { LowerNamespaces } from '../namespaces/lower-namespaces.js';
+import { LowerNamespaceRefusedError, type LowerNamespaces } from '../namespaces/lower-namespaces.js';
+import { DEFAULT_TENANCY, type TenancyPolicy } from '../tenancy.js';
 import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
 import type { LowerClasses, PodClasses } from './lower-classes.js';
 import {
@@ -62,6 +63,8 @@ export interface LowerPodsOptions {
   virtualNodeLabels?: () => Record<string, string>;
   /** The lower cluster's RuntimeClasses/PriorityClasses: which class names a new lower pod keeps. */
   classes?: Pick<LowerClasses, 'forPod'>;
+  /** How far a tenant's pod may reach below (docs/security.md); default: the option table's defaults. */
+  tenancy?: TenancyPolicy;
   log: Logger;
 }
 
@@ -134,9 +137,11 @@ export class LowerPods {
   private readonly refusedResize = new Map<string, string>();
   /** Pods the lower API server refuses to create: backoff and the deadline to fail them. */
   readonly rejections: RejectionTracker;
+  private readonly tenancy: TenancyPolicy;
 
   constructor(private readonly o: LowerPodsOptions) {
     this.rejections = new RejectionTracker({ failAfterSeconds: o.failRefusedAfterSeconds });
+    this.tenancy = o.tenancy ?? DEFAULT_TENANCY;
     const log = o.log.child({ component: 'lower-pods' });
     this.lowerPods = new Informer<Pod>({
       client: o.lower,
@@ -317,6 +322,8 @@ export class LowerPods {
         if (waiting) return waiting;
       } catch (e) {
         if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it
+        // Someone else's namespace: nothing is written there; a grant (or another template) heals it.
+        if (e instanceof LowerNamespaceRefusedError) return { kind: 'rejected', reason: e.reason, message: e.message, retry: true };
         const refused = classifyRejection(e);
         if (refused) return this.refused(upper, upperKey, refused, bounceRecord);
         throw e;
