@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isAlreadyExists, type KubeApi } from './kube/client.js';
+import { apiPath } from './kube/api-path.js';
 
 export interface EventTarget {
   kind: string;
@@ -56,7 +57,7 @@ export class EventRecorder {
         prev.count = countOverride ?? prev.count + 1;
         prev.last = now.getTime();
         await this.o.client.patch(
-          `/api/v1/namespaces/${prev.namespace}/events/${prev.name}`,
+          apiPath`/api/v1/namespaces/${prev.namespace}/events/${prev.name}`,
           { count: prev.count, lastTimestamp: now.toISOString() },
           'merge',
         );
@@ -87,12 +88,12 @@ export class EventRecorder {
         count: countOverride ?? 1,
       };
       try {
-        await this.o.client.create(`/api/v1/namespaces/${target.namespace}/events`, body);
+        await this.o.client.create(apiPath`/api/v1/namespaces/${target.namespace}/events`, body);
       } catch (e) {
         // A stable name exists already (we mirrored it before a restart): update it instead.
         if (!id || !isAlreadyExists(e)) throw e;
         await this.o.client.patch(
-          `/api/v1/namespaces/${target.namespace}/events/${name}`,
+          apiPath`/api/v1/namespaces/${target.namespace}/events/${name}`,
           { count: body.count, lastTimestamp: body.lastTimestamp, message: body.message },
           'merge',
         );

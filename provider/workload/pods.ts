@@ -7,12 +7,25 @@ import { Informer } from '../../src/kube/informer.js';
 import type { Container, KubeObject, Pod, PodStatus } from '../../src/kube/types.js';
 import { LABEL_ORIGIN, LABEL_POOL, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../../src/labels.js';
 import type { PodEnsureResult, PodEvent } from '../../src/provider.js';
-import { DependencySync, type MissingDependency } from '../configuration/dependencies.js';
+import {
+  absentReferences,
+  DependencySync,
+  REASON_DEPENDENCY_CONFLICT,
+  type DependencyConflict,
+  type DependencyResult,
+  type MissingDependency,
+} from '../configuration/dependencies.js';
 import { lowerNamespace } from '../namespaces/namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import type { BounceBack } from './bounce-back.js';
 import { upperStatusFromLower } from './pod-status.js';
-import { lowerEphemeralContainers, translatePod, unsupportedField, type TranslateContext } from './translate.js';
+import {
+  lowerEphemeralContainers,
+  referenceProblem,
+  translatePod,
+  unsupportedField,
+  type TranslateContext,
+} from './translate.js';
 import { ephemeralContainersPatch, resizePatch } from './lower-subresources.js';
 import type { Requirement } from '../../src/scheduling/lower-affinity.js';
 import { ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from '../configuration/service-account.js';
@@ -30,6 +43,7 @@ import {
   RejectionTracker,
   type LowerRejection,
 } from './lower-rejection.js';
+import { apiPath } from '../../src/kube/api-path.js';
 
 /** How soon a pod waiting for its controller's avoid record to be published is looked at again. */
 const AVOID_PUBLISH_RECHECK_MS = 500;
@@ -106,6 +120,11 @@ function slimLowerPod(p: Pod): Pod {
     },
     status: p.status,
   };
+}
+
+/** A ConfigMap/Secret name is taken below by an object fedlet did not copy: Pending, retried. */
+function conflictResult(c: DependencyConflict): PodEnsureResult {
+  return { kind: 'rejected', reason: REASON_DEPENDENCY_CONFLICT, message: c.message, retry: true };
 }
 
 /** A required ConfigMap/Secret is missing: Pending, retried; the event uses virtual-kubelet's reason. */
@@ -194,7 +213,7 @@ export class LowerPods {
         });
     };
     this.lowerEvents.addHandlers({ onAdd: mirror, onUpdate: (e, old) => e.count !== old.count && mirror(e) });
-    this.deps = new DependencySync({ upper: o.upper, lower: o.lower, nodeName: o.nodeName, log });
+    this.deps = new DependencySync({ upper: o.upper, lower: o.lower, nodeName: o.nodeName, clusterName: o.clusterName, log });
     this.deps.onChange((upperKey) => this.emit(upperKey));
     this.tokens = new TokenSecrets({
       upper: o.upper,
@@ -286,7 +305,12 @@ export class LowerPods {
     const unsupported = unsupportedField(upper, ctx);
     // Permanent: the pod can never run here as it is.
     if (unsupported) return { kind: 'rejected', reason: 'UnsupportedPodSpec', message: unsupported.message, retry: false };
-    const desired = withManagedRecord(translatePod(upper, ctx));
+    // References that cannot reach an API path, or more than a pod may send: refused before any lookup.
+    const badRefs = referenceProblem(upper, { nodeName: this.o.nodeName, maxReferences: this.tenancy.maxReferencesPerPod });
+    if (badRefs) return { kind: 'rejected', reason: badRefs.reason, message: badRefs.message, retry: false };
+    // The lower pod as translated once the dependencies are known (absent optional ones are left out).
+    const desiredWith = (deps: DependencyResult) =>
+      withManagedRecord(translatePod(upper, { ...ctx, absent: absentReferences(deps.optional) }));
     if (existing && existing.metadata.labels?.[LABEL_UPPER_UID] !== upper.metadata.uid) {
       // A different upper pod of the same name (e.g. a StatefulSet replacement): remove the old one first.
       await this.deleteLower(existing, 0);
@@ -304,6 +328,8 @@ export class LowerPods {
         const waiting = await this.o.namespaces.write(lowerNs, upper.metadata.namespace!, async () => {
           const missing = await this.deps.ensure(upper, lowerNs);
           if (missing.required) return missingResult(missing.required);
+          if (missing.conflict) return conflictResult(missing.conflict);
+          const desired = desiredWith(missing);
           try {
             await this.tokens.ensure(upper, lowerNs, true);
           } catch (e) {
@@ -312,7 +338,7 @@ export class LowerPods {
               return { kind: 'rejected', reason: e.podReason, message: e.message, retry: true } as const;
             throw e;
           }
-          await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
+          await this.o.lower.create(apiPath`/api/v1/namespaces/${lowerNs}/pods`, desired);
           for (const m of missing.optional)
             this.emitEvent({ upperKey, type: 'Warning', reason: m.eventReason, message: m.message });
           for (const d of classes?.dropped ?? []) this.emitEvent({ upperKey, ...d });
@@ -323,7 +349,8 @@ export class LowerPods {
       } catch (e) {
         if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it
         // Someone else's namespace: nothing is written there; a grant (or another template) heals it.
-        if (e instanceof LowerNamespaceRefusedError) return { kind: 'rejected', reason: e.reason, message: e.message, retry: true };
+        if (e instanceof LowerNamespaceRefusedError)
+          return { kind: 'rejected', reason: e.reason, message: e.message, retry: true };
         const refused = classifyRejection(e);
         if (refused) return this.refused(upper, upperKey, refused, bounceRecord);
         throw e;
@@ -333,7 +360,11 @@ export class LowerPods {
     }
     const missing = await this.deps.ensure(upper, lowerNs);
     if (missing.required) return missingResult(missing.required);
+    // The pod runs already: the object in the way is not touched; say so on the pod.
+    if (missing.conflict)
+      this.emitEvent({ upperKey, type: 'Warning', reason: REASON_DEPENDENCY_CONFLICT, message: missing.conflict.message });
     if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
+    const desired = desiredWith(missing);
     await this.tokens.ensure(upper, lowerNs, false);
     // Persistent claims of ours hold data that lives in this cluster; an ephemeral one dies with the pod.
     const kept = podClaims(upper).filter((c) => !c.ephemeral && claims.lowerNames.has(c.claim));
@@ -347,9 +378,12 @@ export class LowerPods {
       await this.deleteLower(existing, 0);
       return { kind: 'fail', reason: bounce.reason, message: bounce.message };
     }
-    const path = `/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name}`;
+    const path = apiPath`/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name!}`;
     // Each change goes through the endpoint that takes it; a refused one does not hold back the others.
-    const ephemeral = ephemeralContainersPatch(existing, lowerEphemeralContainers(upper, ctx));
+    const ephemeral = ephemeralContainersPatch(
+      existing,
+      lowerEphemeralContainers(upper, { ...ctx, absent: absentReferences(missing.optional) }),
+    );
     if (!ephemeral) this.refusedEphemeral.delete(upperKey);
     const resize = resizePatch(existing, desired);
     if (!resize) this.refusedResize.delete(upperKey);
@@ -416,7 +450,7 @@ export class LowerPods {
 
   private async deleteLower(p: Pod, grace: number | undefined): Promise<void> {
     try {
-      await this.o.lower.delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, {
+      await this.o.lower.delete(apiPath`/api/v1/namespaces/${p.metadata.namespace!}/pods/${p.metadata.name!}`, {
         apiVersion: 'v1',
         kind: 'DeleteOptions',
         ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}),
@@ -430,7 +464,10 @@ export class LowerPods {
   /** Deletes the lower pod for an upper key; resolves true once it is gone. */
   async delete(upperKey: string, grace: number | undefined): Promise<boolean> {
     const p = this.byUpperKey.get(upperKey);
-    if (!p) return true;
+    if (!p) {
+      this.deps.forget(upperKey);
+      return true;
+    }
     if (!p.metadata.deletionTimestamp) await this.deleteLower(p, grace);
     return false;
   }
