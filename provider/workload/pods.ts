@@ -28,7 +28,12 @@ import {
 } from './translate.js';
 import { ephemeralContainersPatch, resizePatch } from './lower-subresources.js';
 import type { Requirement } from '../../src/scheduling/lower-affinity.js';
-import { ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from '../configuration/service-account.js';
+import {
+  lowerIdentityRefusal,
+  REASON_LOWER_IDENTITY_NOT_ALLOWED,
+  ROOT_CA_CONFIGMAP,
+  type ServiceAccountOptions,
+} from '../configuration/service-account.js';
 import { PodIdentityError, TokenSecrets } from '../configuration/token-secrets.js';
 import type { PodClaimsResult } from '../storage/claims.js';
 import { podClaims } from '../storage/claim-objects.js';
@@ -325,7 +330,15 @@ export class LowerPods {
           message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet`,
         };
       try {
-        const waiting = await this.o.namespaces.write(lowerNs, upper.metadata.namespace!, async () => {
+        const waiting = await this.o.namespaces.write(lowerNs, upper.metadata.namespace!, async (use) => {
+          const identity = lowerIdentityRefusal(upper, this.o.serviceAccounts, {
+            namespace: lowerNs,
+            allows: use.lowerIdentity,
+            clusterName: this.o.clusterName,
+            nodeName: this.o.nodeName,
+          });
+          if (identity)
+            return { kind: 'rejected', reason: REASON_LOWER_IDENTITY_NOT_ALLOWED, message: identity, retry: true } as const;
           const missing = await this.deps.ensure(upper, lowerNs);
           if (missing.required) return missingResult(missing.required);
           if (missing.conflict) return conflictResult(missing.conflict);
