@@ -48,6 +48,7 @@ import { partitionPools, poolLabels, poolNodeName, type Pool, type PoolConfig } 
 import { PoolProvider, type PoolUpperPods } from './pools/pool-provider.js';
 import type { VirtualNodeSpec } from '../src/provider.js';
 import { DEFAULT_TENANCY, type TenancyPolicy } from './tenancy.js';
+import { matches } from '../src/scheduling/lower-affinity.js';
 
 interface RawPod extends KubeObject {
   spec?: PodSpecLike & { nodeName?: string };
@@ -131,6 +132,7 @@ export class LowerProvider implements Provider {
   private poolList: Pool[] = [];
   private readonly poolViews = new Map<string, PoolProvider>();
   private readonly poolSetListeners: Array<() => void> = [];
+  private readonly tenancy: TenancyPolicy;
 
   constructor(private readonly o: LowerProviderOptions) {
     const log = o.log.child({ component: 'lower-provider', cluster: o.clusterName });
@@ -166,7 +168,7 @@ export class LowerProvider implements Provider {
       onChange: () => this.scheduleRecompute(),
       log,
     });
-    const tenancy = o.tenancy ?? DEFAULT_TENANCY;
+    const tenancy = (this.tenancy = o.tenancy ?? DEFAULT_TENANCY);
     this.namespaces = new LowerNamespaces({
       lower: o.client,
       upper: o.upper,
@@ -211,6 +213,10 @@ export class LowerProvider implements Provider {
       serviceAccounts: o.serviceAccounts,
       virtualNodeLabels: o.virtualNodeLabels,
       tenancy,
+      offeredLowerNodes: (pool) =>
+        this.offered()
+          .filter((n) => schedulable(n) && (pool?.requirements ?? []).every((r) => matches(r, n.labels)))
+          .map((n) => n.labels),
       log,
     });
     this.reflection = new Reflection({
@@ -366,7 +372,7 @@ export class LowerProvider implements Provider {
   }
 
   schedulingSummary(): ClusterSummary {
-    const nodes = this.nodes.list().map((n) => n.info);
+    const nodes = this.offered();
     const storage = this.claims.summary();
     const summary = buildSummary(
       this.o.nodeName,
@@ -422,10 +428,7 @@ export class LowerProvider implements Provider {
   /** Pool mode: pools from the one node cache; views follow; pods of vanished pools are removed below. */
   private repartition(): void {
     if (!this.nodes.hasSynced) return;
-    const next = partitionPools(
-      this.nodes.list().map((n) => n.info),
-      this.o.pools!,
-    );
+    const next = partitionPools(this.offered(), this.o.pools!);
     const changed =
       JSON.stringify(next.map((p) => [p.name, p.requirements])) !==
       JSON.stringify(this.poolList.map((p) => [p.name, p.requirements]));
@@ -538,7 +541,7 @@ export class LowerProvider implements Provider {
 
   /** The cached lower nodes by name. */
   lowerNodes(): Map<string, LowerNode> {
-    return new Map(this.nodes.list().map((n) => [n.info.name, n.info]));
+    return new Map(this.offered().map((n) => [n.name, n]));
   }
 
   /** All labels of the virtual node `node` in state `state` (what lower-affinity.ts calls virtual keys). */
@@ -552,6 +555,13 @@ export class LowerProvider implements Provider {
   }
 
   private compute(): ProviderNodeState {
-    return this.nodeStateOf(this.nodes.list().map((n) => n.info));
+    return this.nodeStateOf(this.offered());
+  }
+
+  /** The lower nodes the virtual node offers: those meeting the lower-node floor (lowerNodeSelector). */
+  private offered(): LowerNode[] {
+    const all = this.nodes.list().map((n) => n.info);
+    const floor = this.tenancy.lowerNodeFloor;
+    return floor.length ? all.filter((n) => floor.every((r) => matches(r, n.labels))) : all;
   }
 }

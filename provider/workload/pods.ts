@@ -19,6 +19,8 @@ import { lowerNamespace } from '../namespaces/namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import type { BounceBack } from './bounce-back.js';
 import { upperStatusFromLower } from './pod-status.js';
+import { nodeAffinityRefusal, REASON_NODE_AFFINITY } from './node-admission.js';
+import { decideTolerations, deniedMessage, REASON_TOLERATION_DROPPED, REASON_TOLERATION_NOT_ALLOWED } from './tolerations.js';
 import {
   lowerEphemeralContainers,
   referenceProblem,
@@ -84,6 +86,11 @@ export interface LowerPodsOptions {
   classes?: Pick<LowerClasses, 'forPod'>;
   /** How far a tenant's pod may reach below (docs/security.md); default: the option table's defaults. */
   tenancy?: TenancyPolicy;
+  /**
+   * Labels of the lower nodes the virtual node (or the pool) offers: where a hand-bound pod's lower-key
+   * constraints must fit (node-admission.ts). Undefined: not checked.
+   */
+  offeredLowerNodes?: (pool?: PoolPlacement) => Array<Record<string, string>>;
   log: Logger;
 }
 
@@ -305,6 +312,8 @@ export class LowerPods {
       virtualNodeLabels: pool ? pool.virtualNodeLabels : this.o.virtualNodeLabels?.(),
       ...(pool ? { pool: { name: pool.name, requirements: pool.requirements } } : {}),
       classes,
+      tolerations: { policy: this.tenancy.tolerations, denied: this.tenancy.deniedTolerationKeys },
+      lowerNodeFloor: this.tenancy.lowerNodeFloor,
     };
     const bounceRecord = pool?.bounce ?? this.o.bounce;
     const unsupported = unsupportedField(upper, ctx);
@@ -322,6 +331,23 @@ export class LowerPods {
       return { kind: 'waiting', message: 'removing the lower pod of a previous pod with this name' };
     }
     if (!existing) {
+      // As a kubelet admits a pod: one bound here by hand whose node constraints this node does not meet fails.
+      if (ctx.virtualNodeLabels) {
+        const refusal = nodeAffinityRefusal(upper, {
+          name: upper.spec.nodeName ?? this.o.nodeName,
+          labels: ctx.virtualNodeLabels,
+          lowerNodes: this.o.offeredLowerNodes?.(pool),
+        });
+        if (refusal) return { kind: 'fail', reason: REASON_NODE_AFFINITY, message: refusal };
+      }
+      const tolerations = decideTolerations(upper, this.tenancy.tolerations, this.tenancy.deniedTolerationKeys);
+      if (tolerations.denied.length && this.tenancy.tolerations === 'refuse')
+        return {
+          kind: 'rejected',
+          reason: REASON_TOLERATION_NOT_ALLOWED,
+          message: deniedMessage(upper, tolerations, 'refuse', this.o.clusterName),
+          retry: false,
+        };
       // It ran before (we published its host IP) but is gone from the lower cluster: deleted or evicted there.
       if (upper.status?.hostIP && upper.status.phase !== 'Pending')
         return {
@@ -355,6 +381,13 @@ export class LowerPods {
           for (const m of missing.optional)
             this.emitEvent({ upperKey, type: 'Warning', reason: m.eventReason, message: m.message });
           for (const d of classes?.dropped ?? []) this.emitEvent({ upperKey, ...d });
+          if (tolerations.denied.length)
+            this.emitEvent({
+              upperKey,
+              type: 'Warning',
+              reason: REASON_TOLERATION_DROPPED,
+              message: deniedMessage(upper, tolerations, 'drop', this.o.clusterName),
+            });
           this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
           return undefined;
         });

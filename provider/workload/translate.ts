@@ -21,6 +21,8 @@ import {
 } from '../configuration/service-account.js';
 import { lowerConstraints, lowerSchedulingFields, withPool, type Requirement } from '../../src/scheduling/lower-affinity.js';
 import { isObjectName } from '../../src/kube/api-path.js';
+import type { TolerationPolicy } from '../tenancy.js';
+import { decideTolerations } from './tolerations.js';
 
 /** The pod asks for something fedlet cannot provide in a lower cluster. `field` is a JSON path. */
 export interface UnsupportedField {
@@ -48,6 +50,10 @@ export interface TranslateContext {
   pool?: { name: string; requirements: Requirement[] };
   /** Optional ConfigMaps/Secrets the pod references that do not exist upstairs: the lower pod goes without them. */
   absent?: AbsentReferences;
+  /** Which tolerations go down (tolerations.ts); default: all of them. */
+  tolerations?: { policy: TolerationPolicy; denied: readonly string[] };
+  /** Requirements every lower pod is held to (lowerNodeSelector), as a pool's are. */
+  lowerNodeFloor?: Requirement[];
 }
 
 /** The first pod feature that cannot work in a lower cluster, naming the field; undefined when none. */
@@ -212,12 +218,21 @@ function translateWithEphemeral(pod: Pod, ctx: TranslateContext): Pod {
     delete spec[k];
   if (ctx.classes?.runtimeClassName) spec.runtimeClassName = ctx.classes.runtimeClassName;
   if (ctx.classes?.priorityClassName) spec.priorityClassName = ctx.classes.priorityClassName;
-  // Constraints on lower-node keys (checked by the extender against lower nodes) hold below too.
-  if (ctx.virtualNodeLabels || ctx.pool)
+  // Constraints on lower-node keys (checked by the extender against lower nodes) hold below too, and so
+  // do the pool's requirements and the lower-node floor.
+  if (ctx.virtualNodeLabels || ctx.pool || ctx.lowerNodeFloor?.length)
     Object.assign(
       spec,
-      lowerSchedulingFields(withPool(lowerConstraints(pod, ctx.virtualNodeLabels ?? {}), ctx.pool?.requirements)),
+      lowerSchedulingFields(
+        withPool(withPool(lowerConstraints(pod, ctx.virtualNodeLabels ?? {}), ctx.pool?.requirements), ctx.lowerNodeFloor),
+      ),
     );
+  // Tolerations of the lower cluster's system nodes stay upstairs unless the policy keeps them.
+  if (ctx.tolerations && src.tolerations) {
+    const kept = decideTolerations(pod, ctx.tolerations.policy, ctx.tolerations.denied).kept;
+    if (kept.length) spec.tolerations = kept;
+    else delete spec.tolerations;
+  }
   spec.containers = src.containers.map((c) => translateContainer(c, pod, ctx));
   if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, pod, ctx));
   if (src.ephemeralContainers) spec.ephemeralContainers = src.ephemeralContainers.map((c) => translateContainer(c, pod, ctx));
@@ -232,7 +247,7 @@ function translateWithEphemeral(pod: Pod, ctx: TranslateContext): Pod {
       .slice(0, 63)
       .replace(/[^a-z0-9-]/g, '-')
       .replace(/^-+|-+$/g, '');
-  // Tolerations for the virtual node's own taints are harmless in the lower cluster; keep them all.
+  // Tolerations for the virtual node's own taints are harmless in the lower cluster; they stay.
   const annotations = { ...(pod.metadata.annotations ?? {}), ...ownershipAnnotations(pod.metadata) };
   delete annotations[ANNOTATION_LAST_APPLIED];
   return {
