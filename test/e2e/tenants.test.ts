@@ -251,7 +251,7 @@ describe.skipIf(!!missing)(`tenant isolation below the virtual node${missing ? `
     expect(await can(['create', 'pods', '-n', PAY])).toBe('yes');
     expect(await can(['get', 'secrets', '-n', PAY])).toBe('yes');
     expect(await can(['create', 'pods', '-n', 'kube-system'])).toBe('no');
-    expect(await can(['label', 'namespaces'])).toBe('no');
+    expect(await can(['patch', 'namespaces', PAY])).toBe('no');
     expect(await can(['get', 'nodes'])).toBe('no');
     expect((await kubectlRaw(tenant, ['get', 'pods', '-n', 'kube-system'])).stderr).toMatch(/forbidden/i);
   });
