@@ -157,7 +157,8 @@ async function makeTenant(): Promise<string> {
       `--serviceaccount=${PAY}:tenant`,
     ]);
   const token = (await kubectl(upper, ['create', 'token', 'tenant', '-n', PAY, '--duration=3h'])).trim();
-  const view = (jsonpath: string) => kubectl(upper, ['config', 'view', '--minify', '--raw', '-o', `jsonpath=${jsonpath}`]);
+  const view = (jsonpath: string) =>
+    kubectl(upper, ['config', 'view', '--minify', '--raw', '--flatten', '-o', `jsonpath=${jsonpath}`]);
   const server = (await view('{.clusters[0].cluster.server}')).trim();
   const ca = (await view('{.clusters[0].cluster.certificate-authority-data}')).trim();
   const file = path.join(s.dir, 'tenant.kubeconfig');
