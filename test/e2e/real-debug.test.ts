@@ -105,6 +105,9 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
       ns,
       `--image=${BUSYBOX}`,
       '--image-pull-policy=Never',
+      // The lower namespace enforces Pod Security "baseline" (fedlet's podSecurityFloor): kubectl's
+      // default "general" profile adds SYS_PTRACE, which baseline refuses (as it would upstairs).
+      '--profile=baseline',
       '--target=app',
       '--container=dbg',
       '--',
