@@ -33,7 +33,15 @@ import {
   LABEL_ZONE,
 } from '../src/labels.js';
 import { fromMilli, toMilli } from '../src/util/quantity.js';
-import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod } from './node/capacity.js';
+import {
+  agreedLabel,
+  freeCapacity,
+  freePerNode,
+  schedulable,
+  withinFloor,
+  type LowerNode,
+  type LowerPod,
+} from './node/capacity.js';
 import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
 import { LowerHealth } from './node/lower-health.js';
 import type { ServiceAccountOptions } from './configuration/service-account.js';
@@ -560,8 +568,9 @@ export class LowerProvider implements Provider {
 
   /** The lower nodes the virtual node offers: those meeting the lower-node floor (lowerNodeSelector). */
   private offered(): LowerNode[] {
-    const all = this.nodes.list().map((n) => n.info);
-    const floor = this.tenancy.lowerNodeFloor;
-    return floor.length ? all.filter((n) => floor.every((r) => matches(r, n.labels))) : all;
+    return withinFloor(
+      this.nodes.list().map((n) => n.info),
+      this.tenancy.lowerNodeFloor,
+    );
   }
 }
