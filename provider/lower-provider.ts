@@ -37,7 +37,15 @@ import {
   LABEL_ZONE,
 } from '../src/labels.js';
 import { fromMilli, toMilli } from '../src/util/quantity.js';
-import { agreedLabel, freeCapacity, freePerNode, schedulable, type LowerNode, type LowerPod } from './node/capacity.js';
+import {
+  agreedLabel,
+  freeCapacity,
+  freePerNode,
+  schedulable,
+  withinFloor,
+  type LowerNode,
+  type LowerPod,
+} from './node/capacity.js';
 import { podRequests, type PodSpecLike } from '../src/util/pod-requests.js';
 import { LowerHealth } from './node/lower-health.js';
 import type { ServiceAccountOptions } from './configuration/service-account.js';
@@ -50,6 +58,8 @@ import { LowerClasses } from './workload/lower-classes.js';
 import { partitionPools, poolConfig, poolLabels, poolNodeName, poolsEnabled, type Pool, type PoolConfig } from './pools/pools.js';
 import { PoolProvider, type PoolUpperPods } from './pools/pool-provider.js';
 import type { VirtualNodeSpec } from '../src/provider.js';
+import { tenancyPolicy, type TenancyPolicy } from './tenancy.js';
+import { matches } from '../src/scheduling/lower-affinity.js';
 
 interface RawPod extends KubeObject {
   spec?: PodSpecLike & { nodeName?: string };
@@ -77,6 +87,8 @@ export interface LowerProviderDeps {
 /** The settings the provider's families read, derived once from the configuration (and validated). */
 interface Settings {
   cfg: FedletConfig;
+  /** How far a tenant's pod may reach below (docs/security.md). */
+  tenancy: TenancyPolicy;
   remapper: IpRemapper;
   pools?: PoolConfig;
   serviceAccounts: ServiceAccountOptions;
@@ -88,6 +100,7 @@ function settingsOf(cfg: FedletConfig, deps: LowerProviderDeps): Settings {
     const pools = poolConfig(cfg.poolGroupBy, cfg.pools, cfg.nodeName);
     return {
       cfg,
+      tenancy: tenancyPolicy(cfg),
       remapper: new IpRemapper(cfg.podIPRemap ? parseRemapPairs(cfg.podIPRemap) : []),
       pools: poolsEnabled(pools) ? pools : undefined,
       serviceAccounts: {
@@ -137,6 +150,7 @@ export class LowerProvider implements Provider {
   private poolList: Pool[] = [];
   private readonly poolViews = new Map<string, PoolProvider>();
   private readonly poolSetListeners: Array<() => void> = [];
+  private readonly tenancy: TenancyPolicy;
 
   private readonly s: Settings;
   private readonly log: Logger;
@@ -186,7 +200,16 @@ export class LowerProvider implements Provider {
       graceMs: cfg.lowerNamespaceGraceSeconds * 1000,
       log,
     });
-    this.namespaces = new LowerNamespaces({ lower: deps.lower, nodeName: cfg.nodeName, log });
+    const tenancy = (this.tenancy = s.tenancy);
+    this.namespaces = new LowerNamespaces({
+      lower: deps.lower,
+      upper: deps.upper,
+      nodeName: cfg.nodeName,
+      clusterName: cfg.clusterName,
+      granted: tenancy.grantedNamespaces,
+      podSecurityFloor: tenancy.podSecurityFloor,
+      log,
+    });
     this.claims = new LowerClaims({
       upper: deps.upper,
       lower: deps.lower,
@@ -221,6 +244,11 @@ export class LowerProvider implements Provider {
       failRefusedAfterSeconds: cfg.bounceAfterSeconds,
       serviceAccounts: s.serviceAccounts,
       virtualNodeLabels: () => this.poolVirtualNodeLabels(cfg.nodeName, this.nodeState()),
+      tenancy,
+      offeredLowerNodes: (pool) =>
+        this.offered()
+          .filter((n) => schedulable(n) && (pool?.requirements ?? []).every((r) => matches(r, n.labels)))
+          .map((n) => n.labels),
       log,
     });
     this.reflection = new Reflection({
@@ -380,7 +408,7 @@ export class LowerProvider implements Provider {
   }
 
   schedulingSummary(): ClusterSummary {
-    const nodes = this.nodes.list().map((n) => n.info);
+    const nodes = this.offered();
     const storage = this.claims.summary();
     const summary = buildSummary(
       this.cfg.nodeName,
@@ -436,10 +464,7 @@ export class LowerProvider implements Provider {
   /** Pool mode: pools from the one node cache; views follow; pods of vanished pools are removed below. */
   private repartition(): void {
     if (!this.nodes.hasSynced) return;
-    const next = partitionPools(
-      this.nodes.list().map((n) => n.info),
-      this.s.pools!,
-    );
+    const next = partitionPools(this.offered(), this.s.pools!);
     const changed =
       JSON.stringify(next.map((p) => [p.name, p.requirements])) !==
       JSON.stringify(this.poolList.map((p) => [p.name, p.requirements]));
@@ -557,7 +582,7 @@ export class LowerProvider implements Provider {
 
   /** The cached lower nodes by name. */
   lowerNodes(): Map<string, LowerNode> {
-    return new Map(this.nodes.list().map((n) => [n.info.name, n.info]));
+    return new Map(this.offered().map((n) => [n.name, n]));
   }
 
   /** All labels of the virtual node `node` in state `state` (what lower-affinity.ts calls virtual keys). */
@@ -571,6 +596,14 @@ export class LowerProvider implements Provider {
   }
 
   private compute(): ProviderNodeState {
-    return this.nodeStateOf(this.nodes.list().map((n) => n.info));
+    return this.nodeStateOf(this.offered());
+  }
+
+  /** The lower nodes the virtual node offers: those meeting the lower-node floor (lowerNodeSelector). */
+  private offered(): LowerNode[] {
+    return withinFloor(
+      this.nodes.list().map((n) => n.info),
+      this.tenancy.lowerNodeFloor,
+    );
   }
 }

@@ -567,8 +567,10 @@ async function prepareFedlets(
         `--kubelet-port=${ports[i]}`,
         // Every lower cluster uses 10.244.0.0/16 for pods; the upper cluster sees 10.(101+i).0.0/16.
         `--pod-ip-remap=10.244.0.0/16=10.${101 + i}.0.0/16`,
-        // The second lower cluster exercises namespace mapping: upper "x" lives in lower "x-lower-2".
-        ...(i === 1 ? ['--namespace-template={{namespace}}-{{cluster}}'] : []),
+        // The two namespace strategies: the first lower cluster keeps upper names (upper "x" is lower "x",
+        // so Service DNS names resolve below too); the second qualifies them by cluster ("x-lower-2", the
+        // default). fedlet uses only namespaces it created or was granted either way.
+        `--namespace-template=${i === 0 ? '{{namespace}}' : '{{namespace}}-{{cluster}}'}`,
         `--kubelet-bind-address=${sandboxNodeIP()}`,
         `--health-port=${ports[n + i]}`,
         '--health-bind-address=127.0.0.1',

@@ -31,6 +31,12 @@ export interface FedletConfig {
   writeQps: number;
   writeBurst: number;
   namespaceTemplate: string;
+  grantedLowerNamespaces?: string;
+  podSecurityFloor: 'privileged' | 'baseline' | 'restricted';
+  tolerationPolicy: 'drop' | 'refuse' | 'keep';
+  deniedTolerationKeys: string[];
+  lowerNodeSelector?: string;
+  maxReferencesPerPod: number;
   podIPRemap?: string;
   allowDaemonSetPods: boolean;
   upperAPIServerAddress?: string;
@@ -67,6 +73,12 @@ export interface FedletConfig {
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   logFormat: 'json' | 'pretty';
 }
+
+/**
+ * Lower namespaces are qualified by the cluster, as Liqo names them, so that an upper namespace does not
+ * land on a lower team's namespace of the same name (fedlet refuses such a namespace anyway).
+ */
+export const DEFAULT_NAMESPACE_TEMPLATE = '{{namespace}}-{{cluster}}';
 
 type Kind = 'string' | 'int' | 'bool' | 'map' | 'taints' | 'enum' | 'list' | 'pools';
 interface OptionSpec {
@@ -245,8 +257,59 @@ export const options: OptionSpec[] = [
     flag: 'namespace-template',
     env: 'FEDLET_NAMESPACE_TEMPLATE',
     kind: 'string',
-    value: '{{namespace}}',
-    help: 'lower namespace for an upper namespace; {{namespace}} and {{cluster}} are replaced; results over 63 characters are shortened with a stable hash',
+    value: DEFAULT_NAMESPACE_TEMPLATE,
+    help: 'lower namespace for an upper namespace; {{namespace}} and {{cluster}} are replaced; results over 63 characters are shortened with a stable hash. fedlet uses a lower namespace only if it created it or a lower admin granted it (docs/security.md); `{{namespace}}` keeps the upper names (Service DNS names then resolve below too)',
+  },
+  {
+    key: 'grantedLowerNamespaces',
+    flag: 'granted-lower-namespaces',
+    env: 'FEDLET_GRANTED_LOWER_NAMESPACES',
+    kind: 'string',
+    default: '(none: only namespaces fedlet created, or labelled fedlet.io/grant=<node or cluster> by a lower admin)',
+    help: 'comma-separated lower namespaces fedlet may use although it did not create them (as if labelled fedlet.io/grant); needed for default, kube-* and fedlet-system',
+  },
+  {
+    key: 'podSecurityFloor',
+    flag: 'pod-security-floor',
+    env: 'FEDLET_POD_SECURITY_FLOOR',
+    kind: 'enum',
+    values: ['privileged', 'baseline', 'restricted'],
+    value: 'baseline',
+    help: "lowest Pod Security level (pod-security.kubernetes.io/enforce) of the lower namespaces fedlet creates; the upper namespace's level applies when stricter",
+  },
+  {
+    key: 'tolerationPolicy',
+    flag: 'toleration-policy',
+    env: 'FEDLET_TOLERATION_POLICY',
+    kind: 'enum',
+    values: ['drop', 'refuse', 'keep'],
+    value: 'drop',
+    help: 'what happens to tolerations that would let a pod onto lower system nodes (a keyless Exists, keys in deniedTolerationKeys): drop (the lower pod goes without them, with a TolerationDropped event), refuse (the pod is not run, reason TolerationNotAllowed), keep (copied as they are)',
+  },
+  {
+    key: 'deniedTolerationKeys',
+    flag: 'denied-toleration-key',
+    env: 'FEDLET_DENIED_TOLERATION_KEYS',
+    kind: 'list',
+    value: ['node-role.kubernetes.io/', 'node.kubernetes.io/'],
+    help: 'taint keys tenants may not tolerate below (an entry ending in / is a prefix); time-bounded NoExecute tolerations of node.kubernetes.io/not-ready and unreachable are always kept (flag repeatable; env comma-separated)',
+  },
+  {
+    key: 'lowerNodeSelector',
+    flag: 'lower-node-selector',
+    env: 'FEDLET_LOWER_NODE_SELECTOR',
+    kind: 'string',
+    default: '(none: every lower node)',
+    help: 'label selector (k=v, k!=v, k, !k, k in (a,b), comma-separated) the lower nodes fedlet offers must match; every lower pod is constrained to them, e.g. !node-role.kubernetes.io/control-plane',
+  },
+  {
+    key: 'maxReferencesPerPod',
+    flag: 'max-references-per-pod',
+    env: 'FEDLET_MAX_REFERENCES_PER_POD',
+    kind: 'int',
+    value: 64,
+    min: 1,
+    help: 'most distinct ConfigMaps and Secrets one pod may reference; a pod with more is not run (reason TooManyReferences)',
   },
   {
     key: 'podIPRemap',
@@ -278,7 +341,7 @@ export const options: OptionSpec[] = [
     env: 'FEDLET_LOWER_IDENTITY_NAMESPACES',
     kind: 'string',
     default: '(none)',
-    help: 'comma-separated upper namespaces whose pods run as the same-named service account of the lower cluster (as with annotation fedlet.io/service-account: lower)',
+    help: 'comma-separated upper namespaces whose pods run as the same-named service account of the lower cluster (as with annotation fedlet.io/service-account: lower); elsewhere that annotation is honoured only in lower namespaces labelled fedlet.io/lower-identity=<node or cluster> by a lower admin',
   },
   {
     key: 'tokenCredentials',
@@ -774,6 +837,11 @@ function validate(cfg: FedletConfig): FedletConfig {
   }
   for (const ns of parseNamespaceList(cfg.lowerIdentityNamespaces))
     if (!dnsLabel.test(ns)) throw new ConfigError(`lowerIdentityNamespaces: "${ns}" is not a namespace name`);
+  for (const ns of parseNamespaceList(cfg.grantedLowerNamespaces))
+    if (!dnsLabel.test(ns)) throw new ConfigError(`grantedLowerNamespaces: "${ns}" is not a namespace name`);
+  for (const k of cfg.deniedTolerationKeys)
+    if (!labelName.test(k.replace(/\/$/, '/x')))
+      throw new ConfigError(`deniedTolerationKeys: "${k}" is not a taint key or a key prefix ending in /`);
   if (cfg.leaseRenewIntervalSeconds >= cfg.leaseDurationSeconds)
     throw new ConfigError(
       `lease renew interval (${cfg.leaseRenewIntervalSeconds}s) must be shorter than the lease duration (${cfg.leaseDurationSeconds}s)`,
@@ -806,12 +874,18 @@ function isIP(s: string): boolean {
 /** The default as the docs and `--help` show it: the value (and its note), else the words for an unset option. */
 export function defaultText(o: OptionSpec): string {
   if (o.value === undefined) return o.default ?? '(none)';
-  const v = typeof o.value === 'object' ? JSON.stringify(o.value) : String(o.value);
+  const v = formatValue(o.value);
   return o.valueNote ? `${v} ${o.valueNote}` : v;
 }
 
+/** A default value as the docs print it: a list as its items, a map as JSON, else as it is. */
+export function formatValue(v: unknown): string {
+  if (Array.isArray(v)) return v.length ? v.join(', ') : '[]';
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
 /** Every option's default value (fresh objects each call: a config never shares a map with the table). */
-function defaultValues(): Partial<FedletConfig> {
+export function defaultValues(): Partial<FedletConfig> {
   return Object.fromEntries(
     options.filter((o) => o.value !== undefined).map((o) => [o.key, structuredClone(o.value)]),
   ) as Partial<FedletConfig>;

@@ -10,6 +10,19 @@ export const LABEL_ORIGIN = 'fedlet.io/origin';
 export const LABEL_UPPER_NAMESPACE = 'fedlet.io/upper-namespace';
 export const LABEL_UPPER_NAME = 'fedlet.io/upper-name';
 export const LABEL_UPPER_UID = 'fedlet.io/upper-uid';
+/**
+ * On a lower namespace, set by a lower admin: value = a virtual node's name or its cluster name. That
+ * fedlet may put pods (and their ConfigMaps, Secrets, claims) into the namespace although it did not
+ * create it (provider/namespaces/namespace-access.ts).
+ */
+export const LABEL_GRANT = 'fedlet.io/grant';
+/**
+ * On a lower namespace, set by a lower admin: value = a virtual node's name or its cluster name. Pods of
+ * that fedlet may run there as the namespace's own service accounts (fedlet.io/service-account: lower).
+ */
+export const LABEL_LOWER_IDENTITY = 'fedlet.io/lower-identity';
+/** Kubernetes' Pod Security admission: the level a namespace enforces, audits, warns about (and versions). */
+export const LABEL_POD_SECURITY_PREFIX = 'pod-security.kubernetes.io/';
 
 export const LABEL_TYPE = 'type';
 export const TYPE_VIRTUAL_KUBELET = 'virtual-kubelet';

@@ -2,13 +2,24 @@
 // copied into the lower namespace before the pod, kept in sync when the upper object changes (the
 // pods using it are synced again), and deleted when no pod of this fedlet references them. Only
 // referenced objects are read (GET by name); changes are noticed through metadata-only watches, so
-// no ConfigMap's or Secret's data streams through fedlet unless a pod needs it.
+// no ConfigMap's or Secret's data streams through fedlet unless a pod needs it. A pod is given only
+// what its own upper namespace holds: a lower object of the same name that fedlet did not copy from
+// that upper object is never used (the pod is refused, LowerDependencyConflict), and what does not
+// exist upstairs is reported so translation leaves it out of the lower pod.
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeApi } from '../../src/kube/client.js';
+import { apiPath } from '../../src/kube/api-path.js';
 import type { DataObject, KubeObject, Pod } from '../../src/kube/types.js';
-import { ANNOTATION_UPPER_RESOURCE_VERSION, LABEL_ORIGIN, LABEL_SERVICE_ACCOUNT_TOKEN } from '../../src/labels.js';
+import {
+  ANNOTATION_UPPER_RESOURCE_VERSION,
+  LABEL_ORIGIN,
+  LABEL_SERVICE_ACCOUNT_TOKEN,
+  LABEL_UPPER_NAME,
+  LABEL_UPPER_NAMESPACE,
+} from '../../src/labels.js';
 import { Informer, METADATA_ONLY_LIST } from '../../src/kube/informer.js';
-import { dependencyRefs, ownershipAnnotations, ownershipLabels } from '../workload/translate.js';
+import { dependencyRefs, ownershipAnnotations, ownershipLabels, type AbsentReferences } from '../workload/translate.js';
+import { ROOT_CA_CONFIGMAP } from './service-account.js';
 
 export type DependencyKind = 'configmaps' | 'secrets';
 
@@ -43,10 +54,57 @@ function missing(kind: DependencyKind, namespace: string, name: string, optional
   };
 }
 
+/** Status/event reason of a pod whose ConfigMap/Secret name is taken below by an object fedlet did not copy. */
+export const REASON_DEPENDENCY_CONFLICT = 'LowerDependencyConflict';
+
+/** A lower object of the referenced name that fedlet did not copy from the pod's upper object. */
+export interface DependencyConflict {
+  kind: DependencyKind;
+  name: string;
+  message: string;
+}
+
+/** What ensure() found: a required object missing, optional ones missing, a name taken below. */
+export interface DependencyResult {
+  required?: MissingDependency;
+  optional: MissingDependency[];
+  conflict?: DependencyConflict;
+}
+
+/** The optional references translation leaves out of the lower pod. */
+export function absentReferences(optional: MissingDependency[]): AbsentReferences {
+  return {
+    configMaps: new Set(optional.filter((m) => m.kind === 'configmaps').map((m) => m.name)),
+    secrets: new Set(optional.filter((m) => m.kind === 'secrets').map((m) => m.name)),
+  };
+}
+
+function conflict(
+  kind: DependencyKind,
+  ns: string,
+  name: string,
+  lowerNs: string,
+  clusterName: string,
+  nodeName: string,
+): DependencyConflict {
+  const what = kind === 'configmaps' ? 'ConfigMap' : 'Secret';
+  const hint =
+    kind === 'configmaps' && name === ROOT_CA_CONFIGMAP
+      ? `${ROOT_CA_CONFIGMAP} below is the lower cluster's own CA; mount the upper CA through the service-account token volume, or copy it under another name`
+      : `rename the upper ${what}, or have the lower admin remove theirs`;
+  return {
+    kind,
+    name,
+    message: `lower ${what} ${lowerNs}/${name} in cluster ${clusterName} exists and is not fedlet's copy of upper ${what} ${ns}/${name} (no label ${LABEL_ORIGIN}=${nodeName} for it); the pod is not run with someone else's ${what}: ${hint}`,
+  };
+}
+
 export interface DependencySyncOptions {
   upper: KubeApi;
   lower: KubeApi;
   nodeName: string;
+  /** Name of the lower cluster, for messages. */
+  clusterName?: string;
   log: Logger;
 }
 
@@ -63,6 +121,8 @@ export class DependencySync {
   private readonly copied = new Map<string, string>();
   /** dependency key → upper pod keys referencing it */
   private readonly dependents = new Map<string, Set<string>>();
+  /** upper pod key → dependency keys it references (so forgetting a pod costs its own references only) */
+  private readonly usedBy = new Map<string, Set<string>>();
   private readonly informers: Record<DependencyKind, Informer<KubeObject>>;
   private readonly listeners: Array<(upperKey: string) => void> = [];
 
@@ -112,19 +172,42 @@ export class DependencySync {
   /** Remembers which ConfigMaps/Secrets a pod uses, so a change to one re-syncs exactly those pods. */
   private track(upper: Pod): void {
     const key = `${upper.metadata.namespace}/${upper.metadata.name}`;
-    for (const set of this.dependents.values()) set.delete(key);
+    this.forget(key);
     const ns = upper.metadata.namespace ?? '';
     const refs = dependencyRefs(upper);
+    const used = new Set<string>();
     for (const [kind, names] of [
       ['configmaps', refs.configMaps],
       ['secrets', refs.secrets],
     ] as const)
-      for (const name of names.keys()) {
-        const k = depKey(kind, ns, name);
-        let s = this.dependents.get(k);
-        if (!s) this.dependents.set(k, (s = new Set()));
-        s.add(key);
+      for (const name of names.keys()) used.add(depKey(kind, ns, name));
+    if (!used.size) return;
+    this.usedBy.set(key, used);
+    for (const k of used) {
+      let s = this.dependents.get(k);
+      if (!s) this.dependents.set(k, (s = new Set()));
+      s.add(key);
+    }
+  }
+
+  /** The pod is gone: it no longer holds its references (nor their copy-cache entries, once unused). */
+  forget(upperKey: string): void {
+    const used = this.usedBy.get(upperKey);
+    if (!used) return;
+    this.usedBy.delete(upperKey);
+    for (const k of used) {
+      const s = this.dependents.get(k);
+      s?.delete(upperKey);
+      if (s && !s.size) {
+        this.dependents.delete(k);
+        this.copied.delete(k);
       }
+    }
+  }
+
+  /** Sizes of the tracking maps (tests: they shrink when pods go). */
+  trackedSizes(): { dependents: number; usedBy: number; copied: number } {
+    return { dependents: this.dependents.size, usedBy: this.usedBy.size, copied: this.copied.size };
   }
 
   /**
@@ -132,11 +215,11 @@ export class DependencySync {
    * with the first required one that does not exist, if any (the pod must not be created without it),
    * and the optional ones that do not exist (the pod runs without them; said in an event).
    */
-  async ensure(pod: Pod, lowerNs: string): Promise<{ required?: MissingDependency; optional: MissingDependency[] }> {
+  async ensure(pod: Pod, lowerNs: string): Promise<DependencyResult> {
     this.track(pod);
     const refs = dependencyRefs(pod);
     const ns = pod.metadata.namespace!;
-    const jobs: Array<Promise<MissingDependency | undefined>> = [];
+    const jobs: Array<Promise<MissingDependency | DependencyConflict | undefined>> = [];
     for (const [kind, m] of [
       ['configmaps', refs.configMaps],
       ['secrets', refs.secrets],
@@ -149,7 +232,12 @@ export class DependencySync {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const all = results.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
-    return { required: all.find((m) => !m.optional), optional: all.filter((m) => m.optional) };
+    const missing = all.filter((m): m is MissingDependency => 'optional' in m);
+    return {
+      required: missing.find((m) => !m.optional),
+      optional: missing.filter((m) => m.optional),
+      conflict: all.find((m): m is DependencyConflict => !('optional' in m)),
+    };
   }
 
   private async ensureOne(
@@ -159,12 +247,13 @@ export class DependencySync {
     optional: boolean,
     lowerNs: string,
     knownRv: string | undefined,
-  ): Promise<MissingDependency | undefined> {
+    again = true,
+  ): Promise<MissingDependency | DependencyConflict | undefined> {
     const key = depKey(kind, ns, name);
     if (knownRv !== undefined && this.copied.get(key) === knownRv) return undefined;
     let upper: DataObject;
     try {
-      upper = await this.o.upper.get<DataObject>(`/api/v1/namespaces/${ns}/${kind}/${name}`);
+      upper = await this.o.upper.get<DataObject>(apiPath`/api/v1/namespaces/${ns}/${kind}/${name}`);
     } catch (e) {
       if (!isNotFound(e)) throw e;
       return missing(kind, ns, name, optional);
@@ -185,7 +274,8 @@ export class DependencySync {
     };
     // A service-account token Secret would be rewritten by the lower token controller; copy its data opaquely.
     if (kind === 'secrets') body.type = upper.type === 'kubernetes.io/service-account-token' ? 'Opaque' : upper.type;
-    const path = `/api/v1/namespaces/${lowerNs}/${kind}/${name}`;
+    const path = apiPath`/api/v1/namespaces/${lowerNs}/${kind}/${name}`;
+    const collection = apiPath`/api/v1/namespaces/${lowerNs}/${kind}`;
     let lower: DataObject | undefined;
     try {
       lower = await this.o.lower.get<DataObject>(path);
@@ -194,21 +284,25 @@ export class DependencySync {
     }
     if (!lower) {
       try {
-        await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/${kind}`, body);
+        await this.o.lower.create(collection, body);
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
-        return this.ensureOne(kind, ns, name, optional, lowerNs, undefined);
+        if (again) return this.ensureOne(kind, ns, name, optional, lowerNs, undefined, false);
+        throw e;
       }
-    } else if (lower.metadata.labels?.[LABEL_ORIGIN] !== this.o.nodeName) {
-      // Never overwrite what we do not own (e.g. an object the lower cluster's admins created).
+    } else if (!this.copiedFrom(lower, ns, name)) {
+      // Never overwrite, and never let a pod use, what fedlet did not copy from this upper object (an
+      // object the lower cluster's people made, or a copy for another upper namespace).
+      this.copied.delete(key);
       this.o.log.warn(
         { kind, namespace: lowerNs, name },
-        'a lower object with this name exists and is not owned by this fedlet; using it as is',
+        'a lower object with this name exists and is not a copy of the upper one',
       );
+      return conflict(kind, ns, name, lowerNs, this.o.clusterName ?? 'the lower cluster', this.o.nodeName);
     } else if (lower.metadata.annotations?.[ANNOTATION_UPPER_RESOURCE_VERSION] !== rv) {
       if (lower.immutable) {
         await this.o.lower.delete(path);
-        await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/${kind}`, body);
+        await this.o.lower.create(collection, body);
       } else {
         body.metadata.resourceVersion = lower.metadata.resourceVersion;
         await this.o.lower.replace(path, body);
@@ -219,12 +313,23 @@ export class DependencySync {
     return undefined;
   }
 
+  /** Whether a lower object is fedlet's copy of upper `ns`/`name` (copies older than the annotation count by label). */
+  private copiedFrom(lower: DataObject, ns: string, name: string): boolean {
+    if (lower.metadata.labels?.[LABEL_ORIGIN] !== this.o.nodeName) return false;
+    if (lower.metadata.labels?.[LABEL_SERVICE_ACCOUNT_TOKEN]) return false;
+    const a = lower.metadata.annotations ?? {};
+    return (a[LABEL_UPPER_NAMESPACE] ?? ns) === ns && (a[LABEL_UPPER_NAME] ?? name) === name;
+  }
+
   /**
    * Deletes lower copies that no live pod references. `livePods` must be every upper pod bound to this
    * node (so the caller runs this only with synced caches).
    */
   async collectGarbage(livePods: Pod[], lowerNamespaceOf: (upperNs: string) => string): Promise<number> {
     const wanted = new Set<string>();
+    // Pods that are gone no longer hold references (the tracking maps stay as large as the live pods).
+    const live = new Set(livePods.map((p) => `${p.metadata.namespace}/${p.metadata.name}`));
+    for (const k of [...this.usedBy.keys()]) if (!live.has(k)) this.forget(k);
     for (const p of livePods) {
       const refs = dependencyRefs(p);
       const lns = lowerNamespaceOf(p.metadata.namespace!);
@@ -242,7 +347,7 @@ export class DependencySync {
         const k = depKey(kind, obj.metadata.namespace!, obj.metadata.name!);
         if (wanted.has(k)) continue;
         try {
-          await this.o.lower.delete(`/api/v1/namespaces/${obj.metadata.namespace}/${kind}/${obj.metadata.name}`);
+          await this.o.lower.delete(apiPath`/api/v1/namespaces/${obj.metadata.namespace!}/${kind}/${obj.metadata.name!}`);
           deleted++;
         } catch (e) {
           if (!isNotFound(e)) throw e;

@@ -7,18 +7,23 @@
 // `metadata.namespace` item the upper namespace, from the same Secret. Paths, file names and the
 // volume's defaultMode stay as they were, so in-cluster clients find what they expect.
 // Lower identity (opt-in): the pod keeps its projected volumes untouched and runs as the same-named
-// service account of the lower namespace; the lower kubelet fills them in.
+// service account of the lower namespace; the lower kubelet fills them in. Only where allowed: the lower
+// namespace says so (label fedlet.io/lower-identity, a lower admin's) or the operator listed the upper
+// namespace (lowerIdentityNamespaces) — never by the pod's annotation alone.
 import { createHash } from 'node:crypto';
 import type { KubeClient } from '../../src/kube/client.js';
 import type { Container, EnvVar, Pod, PodSpec, Volume } from '../../src/kube/types.js';
-import { ANNOTATION_SERVICE_ACCOUNT } from '../../src/labels.js';
+import { ANNOTATION_SERVICE_ACCOUNT, LABEL_LOWER_IDENTITY } from '../../src/labels.js';
 
 export type ServiceAccountMode = 'upper' | 'lower';
 
 export interface ServiceAccountOptions {
   /** host:port of the upper API server as lower pods reach it; undefined: not configured. */
   upperAPIServer?: { host: string; port: number };
-  /** Upper namespaces whose pods run as lower service accounts unless the pod says otherwise. */
+  /**
+   * Upper namespaces whose pods run as lower service accounts unless the pod says otherwise; also where
+   * the annotation is honoured without a lower admin's label on the lower namespace.
+   */
   lowerIdentityNamespaces: ReadonlySet<string>;
   /**
    * Who requests upper tokens: the virtual node's own client (least privilege), or why it cannot yet.
@@ -82,6 +87,25 @@ export function serviceAccountMode(pod: Pod, opts: Pick<ServiceAccountOptions, '
   if (a === 'lower' || a === 'upper') return a;
   // (A bad value is refused before translation: modeAnnotationProblem.)
   return opts.lowerIdentityNamespaces.has(pod.metadata.namespace ?? '') ? 'lower' : 'upper';
+}
+
+/** Status/event reason of a pod asking for a lower identity where no lower admin allows it. */
+export const REASON_LOWER_IDENTITY_NOT_ALLOWED = 'LowerIdentityNotAllowed';
+
+/**
+ * Why the pod may not run as a lower service account, or undefined. A pod annotation alone never
+ * suffices: the lower namespace must allow it (label fedlet.io/lower-identity, set by a lower admin)
+ * or the operator must have listed the upper namespace in lowerIdentityNamespaces.
+ */
+export function lowerIdentityRefusal(
+  pod: Pod,
+  opts: Pick<ServiceAccountOptions, 'lowerIdentityNamespaces'>,
+  lower: { namespace: string; allows: boolean; clusterName: string; nodeName: string },
+): string | undefined {
+  if (serviceAccountMode(pod, opts) !== 'lower') return undefined;
+  if (lower.allows || opts.lowerIdentityNamespaces.has(pod.metadata.namespace ?? '')) return undefined;
+  const sa = pod.spec.serviceAccountName ?? 'default';
+  return `pod ${pod.metadata.namespace}/${pod.metadata.name} asks to run as lower service account ${lower.namespace}/${sa} (${ANNOTATION_SERVICE_ACCOUNT}: lower), which lower namespace ${lower.namespace} of cluster ${lower.clusterName} does not allow: a lower admin allows it with \`kubectl label namespace ${lower.namespace} ${LABEL_LOWER_IDENTITY}=${lower.nodeName}\` (or the fedlet operator lists upper namespace ${pod.metadata.namespace} in lowerIdentityNamespaces); without the annotation the pod runs with its upper identity`;
 }
 
 export interface TokenRequestSpec {

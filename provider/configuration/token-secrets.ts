@@ -35,6 +35,7 @@ import {
   type ServiceAccountOptions,
   type TokenRequestSpec,
 } from './service-account.js';
+import { apiPath } from '../../src/kube/api-path.js';
 
 /**
  * A token (or the identity) the pod needs cannot be had; `podReason` is the upper pod's status reason.
@@ -192,7 +193,7 @@ export class TokenSecrets {
         // A merge patch of just the due keys; the resourceVersion makes it fail on a stale view.
         await this.write(key, () =>
           this.o.lower.patch<KubeObject>(
-            `/api/v1/namespaces/${lowerNs}/secrets/${name}`,
+            apiPath`/api/v1/namespaces/${lowerNs}/secrets/${name}`,
             {
               metadata: {
                 resourceVersion: current.metadata?.resourceVersion,
@@ -232,11 +233,11 @@ export class TokenSecrets {
       },
       data: { ...fresh.data, [SECRET_KEY_CA]: b64(ca), [SECRET_KEY_NAMESPACE]: b64(pod.metadata.namespace ?? '') },
     };
-    const path = `/api/v1/namespaces/${lowerNs}/secrets/${name}`;
+    const path = apiPath`/api/v1/namespaces/${lowerNs}/secrets/${name}`;
     await this.write(key, async () => {
       if (!current) {
         try {
-          return await this.o.lower.create<KubeObject>(`/api/v1/namespaces/${lowerNs}/secrets`, body);
+          return await this.o.lower.create<KubeObject>(apiPath`/api/v1/namespaces/${lowerNs}/secrets`, body);
         } catch (e) {
           if (!isAlreadyExists(e)) throw e;
         }
@@ -275,7 +276,7 @@ export class TokenSecrets {
     for (const s of this.secrets.list()) {
       if (uids.has(s.metadata?.labels?.[LABEL_UPPER_UID])) continue;
       try {
-        await this.o.lower.delete(`/api/v1/namespaces/${s.metadata?.namespace}/secrets/${s.metadata?.name}`);
+        await this.o.lower.delete(apiPath`/api/v1/namespaces/${s.metadata?.namespace ?? ''}/secrets/${s.metadata?.name ?? ''}`);
         deleted++;
       } catch (e) {
         if (!isNotFound(e)) throw e;
@@ -330,7 +331,7 @@ export class TokenSecrets {
     const rv = this.o.caVersion(ns);
     if (known && rv !== undefined && known.rv === rv) return known.ca;
     try {
-      const cm = await this.o.upper.get<DataObject>(`/api/v1/namespaces/${ns}/configmaps/${ROOT_CA_CONFIGMAP}`);
+      const cm = await this.o.upper.get<DataObject>(apiPath`/api/v1/namespaces/${ns}/configmaps/${ROOT_CA_CONFIGMAP}`);
       const ca = cm.data?.[SECRET_KEY_CA];
       if (ca) {
         if (cm.metadata.resourceVersion) this.cas.set(ns, { rv: cm.metadata.resourceVersion, ca });
@@ -365,7 +366,7 @@ export class TokenSecrets {
       for (let attempt = 1; !res; attempt++) {
         try {
           this.issued++;
-          res = await issuer.client.create<TokenRequestResponse>(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
+          res = await issuer.client.create<TokenRequestResponse>(apiPath`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
             apiVersion: 'authentication.k8s.io/v1',
             kind: 'TokenRequest',
             spec: {
@@ -409,7 +410,7 @@ export class TokenSecrets {
   private async checkLowerAccount(pod: Pod, lowerNs: string): Promise<void> {
     const sa = pod.spec.serviceAccountName ?? 'default';
     try {
-      await this.o.lower.get(`/api/v1/namespaces/${lowerNs}/serviceaccounts/${sa}`);
+      await this.o.lower.get(apiPath`/api/v1/namespaces/${lowerNs}/serviceaccounts/${sa}`);
     } catch (e) {
       if (!isNotFound(e)) throw e;
       throw new PodIdentityError(

@@ -78,7 +78,7 @@ export class Reflection {
 
   start(signal: AbortSignal): void {
     if (this.o.namespaceTemplate !== '{{namespace}}')
-      this.o.log.warn(
+      this.o.log.info(
         { namespaceTemplate: this.o.namespaceTemplate },
         'namespaceTemplate renames namespaces in the lower cluster: there, reflected Services resolve by short name and as <service>.<lower namespace>, not as <service>.<upper namespace>.svc',
       );

@@ -3,6 +3,7 @@
 // so one over-committed node never hides another's free room), summed over nodes.
 import { addInto, type MilliList } from '../../src/util/quantity.js';
 import type { Taint } from '../../src/kube/types.js';
+import { matches, type Requirement } from '../../src/scheduling/lower-affinity.js';
 
 export interface LowerNode {
   name: string;
@@ -24,6 +25,11 @@ export interface LowerPod {
 }
 
 const baseResources = ['cpu', 'memory', 'ephemeral-storage', 'pods'] as const;
+
+/** The lower nodes a virtual node offers: those meeting the lower-node floor (lowerNodeSelector); all without one. */
+export function withinFloor(nodes: LowerNode[], floor: readonly Requirement[]): LowerNode[] {
+  return floor.length ? nodes.filter((n) => floor.every((r) => matches(r, n.labels))) : nodes;
+}
 
 export function schedulable(n: LowerNode): boolean {
   return n.ready && !n.unschedulable;

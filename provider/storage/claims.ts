@@ -25,7 +25,7 @@ import {
   LABEL_UPPER_UID,
 } from '../../src/labels.js';
 import { WorkQueue } from '../../src/kube/work-queue.js';
-import type { LowerNamespaces } from '../namespaces/lower-namespaces.js';
+import { LowerNamespaceRefusedError, type LowerNamespaces } from '../namespaces/lower-namespaces.js';
 import {
   chooseLowerClass,
   expansionAction,
@@ -283,6 +283,12 @@ export class LowerClaims {
         );
         this.log.info({ claim: key, lowerNamespace: lowerNs, lowerClass: choice.lower }, 'created lower claim');
       } catch (e) {
+        if (e instanceof LowerNamespaceRefusedError) {
+          // Someone else's namespace: no claim is made there; looked at again later (a grant heals it).
+          await this.warnClaim(c, e.reason, e.message, true);
+          this.queue.addAfter(`claim:${key}`, 30_000);
+          return;
+        }
         if (!isAlreadyExists(e)) throw e;
       }
     }

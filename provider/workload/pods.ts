@@ -7,19 +7,40 @@ import { Informer } from '../../src/kube/informer.js';
 import type { Container, KubeObject, Pod, PodStatus } from '../../src/kube/types.js';
 import { LABEL_ORIGIN, LABEL_POOL, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../../src/labels.js';
 import type { PodEnsureResult, PodEvent } from '../../src/provider.js';
-import { DependencySync, type MissingDependency } from '../configuration/dependencies.js';
+import {
+  absentReferences,
+  DependencySync,
+  REASON_DEPENDENCY_CONFLICT,
+  type DependencyConflict,
+  type DependencyResult,
+  type MissingDependency,
+} from '../configuration/dependencies.js';
 import { lowerNamespace } from '../namespaces/namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import type { BounceBack } from './bounce-back.js';
 import { upperStatusFromLower } from './pod-status.js';
-import { lowerEphemeralContainers, translatePod, unsupportedField, type TranslateContext } from './translate.js';
+import { nodeAffinityRefusal, REASON_NODE_AFFINITY } from './node-admission.js';
+import { decideTolerations, deniedMessage, REASON_TOLERATION_DROPPED, REASON_TOLERATION_NOT_ALLOWED } from './tolerations.js';
+import {
+  lowerEphemeralContainers,
+  referenceProblem,
+  translatePod,
+  unsupportedField,
+  type TranslateContext,
+} from './translate.js';
 import { ephemeralContainersPatch, resizePatch } from './lower-subresources.js';
 import type { Requirement } from '../../src/scheduling/lower-affinity.js';
-import { ROOT_CA_CONFIGMAP, type ServiceAccountOptions } from '../configuration/service-account.js';
+import {
+  lowerIdentityRefusal,
+  REASON_LOWER_IDENTITY_NOT_ALLOWED,
+  ROOT_CA_CONFIGMAP,
+  type ServiceAccountOptions,
+} from '../configuration/service-account.js';
 import { PodIdentityError, TokenSecrets } from '../configuration/token-secrets.js';
 import type { PodClaimsResult } from '../storage/claims.js';
 import { podClaims } from '../storage/claim-objects.js';
-import type { LowerNamespaces } from '../namespaces/lower-namespaces.js';
+import { LowerNamespaceRefusedError, type LowerNamespaces } from '../namespaces/lower-namespaces.js';
+import { DEFAULT_TENANCY, type TenancyPolicy } from '../tenancy.js';
 import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
 import type { LowerClasses, PodClasses } from './lower-classes.js';
 import {
@@ -29,6 +50,7 @@ import {
   RejectionTracker,
   type LowerRejection,
 } from './lower-rejection.js';
+import { apiPath } from '../../src/kube/api-path.js';
 
 /** How soon a pod waiting for its controller's avoid record to be published is looked at again. */
 const AVOID_PUBLISH_RECHECK_MS = 500;
@@ -62,6 +84,13 @@ export interface LowerPodsOptions {
   virtualNodeLabels?: () => Record<string, string>;
   /** The lower cluster's RuntimeClasses/PriorityClasses: which class names a new lower pod keeps. */
   classes?: Pick<LowerClasses, 'forPod'>;
+  /** How far a tenant's pod may reach below (docs/security.md); default: the option table's defaults. */
+  tenancy?: TenancyPolicy;
+  /**
+   * Labels of the lower nodes the virtual node (or the pool) offers: where a hand-bound pod's lower-key
+   * constraints must fit (node-admission.ts). Undefined: not checked.
+   */
+  offeredLowerNodes?: (pool?: PoolPlacement) => Array<Record<string, string>>;
   log: Logger;
 }
 
@@ -105,9 +134,32 @@ function slimLowerPod(p: Pod): Pod {
   };
 }
 
+/** A ConfigMap/Secret name is taken below by an object fedlet did not copy: Pending, retried. */
+function conflictResult(c: DependencyConflict): PodEnsureResult {
+  return { kind: 'rejected', reason: REASON_DEPENDENCY_CONFLICT, message: c.message, retry: true };
+}
+
 /** A required ConfigMap/Secret is missing: Pending, retried; the event uses virtual-kubelet's reason. */
 function missingResult(m: MissingDependency): PodEnsureResult {
   return { kind: 'rejected', reason: 'MissingDependency', eventReason: m.eventReason, message: m.message, retry: true };
+}
+
+/** What ensure() decided for a pod, handed to its create or update path. */
+interface EnsureContext {
+  ctx: TranslateContext;
+  lowerNs: string;
+  upperKey: string;
+  bounceRecord: BounceBack;
+  /** The lower pod as translated once the dependencies are known. */
+  desiredWith: (deps: DependencyResult) => Pod;
+}
+interface CreateContext extends EnsureContext {
+  pool?: PoolPlacement;
+  classes?: PodClasses;
+}
+interface UpdateContext extends EnsureContext {
+  /** Upper claim name → lower claim name, for the pod's claims of fedlet classes. */
+  claims: Map<string, string>;
 }
 
 export class LowerPods {
@@ -134,9 +186,11 @@ export class LowerPods {
   private readonly refusedResize = new Map<string, string>();
   /** Pods the lower API server refuses to create: backoff and the deadline to fail them. */
   readonly rejections: RejectionTracker;
+  private readonly tenancy: TenancyPolicy;
 
   constructor(private readonly o: LowerPodsOptions) {
     this.rejections = new RejectionTracker({ failAfterSeconds: o.failRefusedAfterSeconds });
+    this.tenancy = o.tenancy ?? DEFAULT_TENANCY;
     const log = o.log.child({ component: 'lower-pods' });
     this.lowerPods = new Informer<Pod>({
       client: o.lower,
@@ -189,7 +243,7 @@ export class LowerPods {
         });
     };
     this.lowerEvents.addHandlers({ onAdd: mirror, onUpdate: (e, old) => e.count !== old.count && mirror(e) });
-    this.deps = new DependencySync({ upper: o.upper, lower: o.lower, nodeName: o.nodeName, log });
+    this.deps = new DependencySync({ upper: o.upper, lower: o.lower, nodeName: o.nodeName, clusterName: o.clusterName, log });
     this.deps.onChange((upperKey) => this.emit(upperKey));
     this.tokens = new TokenSecrets({
       upper: o.upper,
@@ -276,61 +330,119 @@ export class LowerPods {
       virtualNodeLabels: pool ? pool.virtualNodeLabels : this.o.virtualNodeLabels?.(),
       ...(pool ? { pool: { name: pool.name, requirements: pool.requirements } } : {}),
       classes,
+      tolerations: { policy: this.tenancy.tolerations, denied: this.tenancy.deniedTolerationKeys },
+      lowerNodeFloor: this.tenancy.lowerNodeFloor,
     };
     const bounceRecord = pool?.bounce ?? this.o.bounce;
     const unsupported = unsupportedField(upper, ctx);
     // Permanent: the pod can never run here as it is.
     if (unsupported) return { kind: 'rejected', reason: 'UnsupportedPodSpec', message: unsupported.message, retry: false };
-    const desired = withManagedRecord(translatePod(upper, ctx));
+    // References that cannot reach an API path, or more than a pod may send: refused before any lookup.
+    const badRefs = referenceProblem(upper, { nodeName: this.o.nodeName, maxReferences: this.tenancy.maxReferencesPerPod });
+    if (badRefs) return { kind: 'rejected', reason: badRefs.reason, message: badRefs.message, retry: false };
+    // The lower pod as translated once the dependencies are known (absent optional ones are left out).
+    const desiredWith = (deps: DependencyResult) =>
+      withManagedRecord(translatePod(upper, { ...ctx, absent: absentReferences(deps.optional) }));
     if (existing && existing.metadata.labels?.[LABEL_UPPER_UID] !== upper.metadata.uid) {
       // A different upper pod of the same name (e.g. a StatefulSet replacement): remove the old one first.
       await this.deleteLower(existing, 0);
       return { kind: 'waiting', message: 'removing the lower pod of a previous pod with this name' };
     }
-    if (!existing) {
-      // It ran before (we published its host IP) but is gone from the lower cluster: deleted or evicted there.
-      if (upper.status?.hostIP && upper.status.phase !== 'Pending')
-        return {
-          kind: 'fail',
-          reason: 'LowerPodDeleted',
-          message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet`,
-        };
-      try {
-        const waiting = await this.o.namespaces.write(lowerNs, upper.metadata.namespace!, async () => {
-          const missing = await this.deps.ensure(upper, lowerNs);
-          if (missing.required) return missingResult(missing.required);
-          try {
-            await this.tokens.ensure(upper, lowerNs, true);
-          } catch (e) {
-            // No token (or lower account) for the pod yet: it waits, saying why; retried with backoff.
-            if (e instanceof PodIdentityError)
-              return { kind: 'rejected', reason: e.podReason, message: e.message, retry: true } as const;
-            throw e;
-          }
-          await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/pods`, desired);
-          for (const m of missing.optional)
-            this.emitEvent({ upperKey, type: 'Warning', reason: m.eventReason, message: m.message });
-          for (const d of classes?.dropped ?? []) this.emitEvent({ upperKey, ...d });
-          this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
-          return undefined;
-        });
-        if (waiting) return waiting;
-      } catch (e) {
-        if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it
-        const refused = classifyRejection(e);
-        if (refused) return this.refused(upper, upperKey, refused, bounceRecord);
-        throw e;
-      }
-      this.rejections.accepted(upper.metadata.uid, upperKey);
-      return { kind: 'ok' };
+    return existing
+      ? this.update(upper, existing, { ctx, lowerNs, upperKey, claims: claims.lowerNames, bounceRecord, desiredWith })
+      : this.create(upper, { ctx, lowerNs, upperKey, pool, classes, bounceRecord, desiredWith });
+  }
+
+  /** Creates the lower pod (and what it needs first: namespace, dependencies, tokens), or says why not. */
+  private async create(upper: Pod, c: CreateContext): Promise<PodEnsureResult> {
+    const { ctx, lowerNs, upperKey, pool, classes, bounceRecord, desiredWith } = c;
+    // As a kubelet admits a pod: one bound here by hand whose node constraints this node does not meet fails.
+    if (ctx.virtualNodeLabels) {
+      const refusal = nodeAffinityRefusal(upper, {
+        name: upper.spec.nodeName ?? this.o.nodeName,
+        labels: ctx.virtualNodeLabels,
+        lowerNodes: this.o.offeredLowerNodes?.(pool),
+      });
+      if (refusal) return { kind: 'fail', reason: REASON_NODE_AFFINITY, message: refusal };
     }
+    const tolerations = decideTolerations(upper, this.tenancy.tolerations, this.tenancy.deniedTolerationKeys);
+    if (tolerations.denied.length && this.tenancy.tolerations === 'refuse')
+      return {
+        kind: 'rejected',
+        reason: REASON_TOLERATION_NOT_ALLOWED,
+        message: deniedMessage(upper, tolerations, 'refuse', this.o.clusterName),
+        retry: false,
+      };
+    // It ran before (we published its host IP) but is gone from the lower cluster: deleted or evicted there.
+    if (upper.status?.hostIP && upper.status.phase !== 'Pending')
+      return {
+        kind: 'fail',
+        reason: 'LowerPodDeleted',
+        message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet`,
+      };
+    try {
+      const waiting = await this.o.namespaces.write(lowerNs, upper.metadata.namespace!, async (use) => {
+        const identity = lowerIdentityRefusal(upper, this.o.serviceAccounts, {
+          namespace: lowerNs,
+          allows: use.lowerIdentity,
+          clusterName: this.o.clusterName,
+          nodeName: this.o.nodeName,
+        });
+        if (identity)
+          return { kind: 'rejected', reason: REASON_LOWER_IDENTITY_NOT_ALLOWED, message: identity, retry: true } as const;
+        const missing = await this.deps.ensure(upper, lowerNs);
+        if (missing.required) return missingResult(missing.required);
+        if (missing.conflict) return conflictResult(missing.conflict);
+        const desired = desiredWith(missing);
+        try {
+          await this.tokens.ensure(upper, lowerNs, true);
+        } catch (e) {
+          // No token (or lower account) for the pod yet: it waits, saying why; retried with backoff.
+          if (e instanceof PodIdentityError)
+            return { kind: 'rejected', reason: e.podReason, message: e.message, retry: true } as const;
+          throw e;
+        }
+        await this.o.lower.create(apiPath`/api/v1/namespaces/${lowerNs}/pods`, desired);
+        for (const m of missing.optional)
+          this.emitEvent({ upperKey, type: 'Warning', reason: m.eventReason, message: m.message });
+        for (const d of classes?.dropped ?? []) this.emitEvent({ upperKey, ...d });
+        if (tolerations.denied.length)
+          this.emitEvent({
+            upperKey,
+            type: 'Warning',
+            reason: REASON_TOLERATION_DROPPED,
+            message: deniedMessage(upper, tolerations, 'drop', this.o.clusterName),
+          });
+        this.o.log.debug({ pod: upperKey, lowerNamespace: lowerNs }, 'created lower pod');
+        return undefined;
+      });
+      if (waiting) return waiting;
+    } catch (e) {
+      if (isAlreadyExists(e)) return { kind: 'ok' }; // created by an earlier attempt; the watch will show it
+      // Someone else's namespace: nothing is written there; a grant (or another template) heals it.
+      if (e instanceof LowerNamespaceRefusedError) return { kind: 'rejected', reason: e.reason, message: e.message, retry: true };
+      const refused = classifyRejection(e);
+      if (refused) return this.refused(upper, upperKey, refused, bounceRecord);
+      throw e;
+    }
+    this.rejections.accepted(upper.metadata.uid, upperKey);
+    return { kind: 'ok' };
+  }
+
+  /** Brings a running lower pod in line with the upper pod (or bounces it back); never recreates it. */
+  private async update(upper: Pod, existing: Pod, c: UpdateContext): Promise<PodEnsureResult> {
+    const { ctx, lowerNs, upperKey, bounceRecord, desiredWith } = c;
     const missing = await this.deps.ensure(upper, lowerNs);
     if (missing.required) return missingResult(missing.required);
+    // The pod runs already: the object in the way is not touched; say so on the pod.
+    if (missing.conflict)
+      this.emitEvent({ upperKey, type: 'Warning', reason: REASON_DEPENDENCY_CONFLICT, message: missing.conflict.message });
     if (existing.metadata.deletionTimestamp) return { kind: 'ok' };
+    const desired = desiredWith(missing);
     await this.tokens.ensure(upper, lowerNs, false);
     // Persistent claims of ours hold data that lives in this cluster; an ephemeral one dies with the pod.
-    const kept = podClaims(upper).filter((c) => !c.ephemeral && claims.lowerNames.has(c.claim));
-    const pinnedBy = kept.length ? `the data of claims ${kept.map((c) => c.claim).join(', ')}` : undefined;
+    const kept = podClaims(upper).filter((cl) => !cl.ephemeral && c.claims.has(cl.claim));
+    const pinnedBy = kept.length ? `the data of claims ${kept.map((cl) => cl.claim).join(', ')}` : undefined;
     const bounce = bounceRecord.check(upper, existing, pinnedBy);
     if (bounce.kind === 'recheck') return bounce;
     if (bounce.kind === 'bounce') {
@@ -340,9 +452,24 @@ export class LowerPods {
       await this.deleteLower(existing, 0);
       return { kind: 'fail', reason: bounce.reason, message: bounce.message };
     }
-    const path = `/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name}`;
-    // Each change goes through the endpoint that takes it; a refused one does not hold back the others.
-    const ephemeral = ephemeralContainersPatch(existing, lowerEphemeralContainers(upper, ctx));
+    return this.applyUpdates(upper, existing, ctx, desired, missing, lowerNs, upperKey);
+  }
+
+  /** Sends each change through the endpoint that takes it; a refused one does not hold back the others. */
+  private async applyUpdates(
+    upper: Pod,
+    existing: Pod,
+    ctx: TranslateContext,
+    desired: Pod,
+    missing: DependencyResult,
+    lowerNs: string,
+    upperKey: string,
+  ): Promise<PodEnsureResult> {
+    const path = apiPath`/api/v1/namespaces/${lowerNs}/pods/${upper.metadata.name!}`;
+    const ephemeral = ephemeralContainersPatch(
+      existing,
+      lowerEphemeralContainers(upper, { ...ctx, absent: absentReferences(missing.optional) }),
+    );
     if (!ephemeral) this.refusedEphemeral.delete(upperKey);
     const resize = resizePatch(existing, desired);
     if (!resize) this.refusedResize.delete(upperKey);
@@ -409,7 +536,7 @@ export class LowerPods {
 
   private async deleteLower(p: Pod, grace: number | undefined): Promise<void> {
     try {
-      await this.o.lower.delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, {
+      await this.o.lower.delete(apiPath`/api/v1/namespaces/${p.metadata.namespace!}/pods/${p.metadata.name!}`, {
         apiVersion: 'v1',
         kind: 'DeleteOptions',
         ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}),
@@ -423,7 +550,10 @@ export class LowerPods {
   /** Deletes the lower pod for an upper key; resolves true once it is gone. */
   async delete(upperKey: string, grace: number | undefined): Promise<boolean> {
     const p = this.byUpperKey.get(upperKey);
-    if (!p) return true;
+    if (!p) {
+      this.deps.forget(upperKey);
+      return true;
+    }
     if (!p.metadata.deletionTimestamp) await this.deleteLower(p, grace);
     return false;
   }

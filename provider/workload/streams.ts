@@ -6,6 +6,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { buildQuery, type KubeClient } from '../../src/kube/client.js';
 import type { LogOptions, LogStream, StreamKind, StreamParams, UpgradeOutcome } from '../../src/provider.js';
+import { apiPath } from '../../src/kube/api-path.js';
 
 export interface LowerTarget {
   namespace: string;
@@ -33,7 +34,7 @@ export async function lowerLogs(
     tailLines: o.tailLines,
     limitBytes: o.limitBytes,
   });
-  const ro = await client.httpOptions('GET', `/api/v1/namespaces/${t.namespace}/pods/${t.name}/log${q}`);
+  const ro = await client.httpOptions('GET', `${apiPath`/api/v1/namespaces/${t.namespace}/pods/${t.name}/log`}${q}`);
   ro.headers = { ...ro.headers, Accept: '*/*' };
   return new Promise((resolve, reject) => {
     const req = send(client, ro);
@@ -70,7 +71,10 @@ export async function lowerUpgrade(
   protocols: string[],
   signal: AbortSignal,
 ): Promise<UpgradeOutcome> {
-  const ro = await client.httpOptions('POST', `/api/v1/namespaces/${t.namespace}/pods/${t.name}/${kind}${streamQuery(kind, p)}`);
+  const ro = await client.httpOptions(
+    'POST',
+    `${apiPath`/api/v1/namespaces/${t.namespace}/pods/${t.name}/${kind}`}${streamQuery(kind, p)}`,
+  );
   const headers: Record<string, string | string[] | number> = {
     ...(ro.headers as Record<string, string>),
     Connection: 'Upgrade',

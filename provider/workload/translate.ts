@@ -20,6 +20,9 @@ import {
   type ServiceAccountOptions,
 } from '../configuration/service-account.js';
 import { lowerConstraints, lowerSchedulingFields, withPool, type Requirement } from '../../src/scheduling/lower-affinity.js';
+import { isObjectName } from '../../src/kube/api-path.js';
+import type { TolerationPolicy } from '../tenancy.js';
+import { decideTolerations } from './tolerations.js';
 
 /** The pod asks for something fedlet cannot provide in a lower cluster. `field` is a JSON path. */
 export interface UnsupportedField {
@@ -45,6 +48,12 @@ export interface TranslateContext {
   classes?: { runtimeClassName?: string; priorityClassName?: string };
   /** The node pool the pod was placed in (provider/pools/pools.ts): its requirements hold below, its name labels the pod. */
   pool?: { name: string; requirements: Requirement[] };
+  /** Optional ConfigMaps/Secrets the pod references that do not exist upstairs: the lower pod goes without them. */
+  absent?: AbsentReferences;
+  /** Which tolerations go down (tolerations.ts); default: all of them. */
+  tolerations?: { policy: TolerationPolicy; denied: readonly string[] };
+  /** Requirements every lower pod is held to (lowerNodeSelector), as a pool's are. */
+  lowerNodeFloor?: Requirement[];
 }
 
 /** The first pod feature that cannot work in a lower cluster, naming the field; undefined when none. */
@@ -70,6 +79,12 @@ export function unsupportedField(pod: Pod, ctx: TranslateContext): UnsupportedFi
       return {
         field: `spec.volumes[${i}].persistentVolumeClaim`,
         message: `${where}: volume "${v.name}" uses persistentVolumeClaim "${v.persistentVolumeClaim.claimName}", which is not of a fedlet storage class (provisioner ${STORAGE_PROVISIONER}); only such claims are replicated to lower clusters`,
+      };
+    const byName = secretByName(v);
+    if (byName)
+      return {
+        field: `spec.volumes[${i}].${byName}`,
+        message: `${where}: volume "${v.name}" names a Secret (${byName}) that a lower kubelet would read from lower namespace ${ctx.lowerNamespace}, not from the pod's upper namespace; it is not supported on virtual node ${ctx.nodeName}`,
       };
     if (v.ephemeral && !ctx.lowerClaims?.has(ephemeralClaimName(pod, v)))
       return {
@@ -97,6 +112,19 @@ export function unsupportedField(pod: Pod, ctx: TranslateContext): UnsupportedFi
       field: 'metadata.ownerReferences',
       message: `${where}: DaemonSet pods (DaemonSet ${ds.name}) are not run on virtual node ${ctx.nodeName}; set allowDaemonSetPods to run them, or add a nodeAffinity excluding type=virtual-kubelet`,
     };
+  return undefined;
+}
+
+/** Fields of volume sources (csi, cephfs, rbd, iscsi, flexVolume, azureFile, ...) that name a Secret the kubelet reads. */
+const SECRET_NAME_FIELDS = ['secretRef', 'secretName', 'nodePublishSecretRef'];
+
+/** `<source>.<field>` of a volume source other than secret that names a Secret, or undefined. */
+function secretByName(v: Volume): string | undefined {
+  for (const [type, src] of Object.entries(v)) {
+    if (type === 'secret' || !src || typeof src !== 'object') continue;
+    const field = SECRET_NAME_FIELDS.find((f) => (src as Record<string, unknown>)[f] !== undefined);
+    if (field) return `${type}.${field}`;
+  }
   return undefined;
 }
 
@@ -190,15 +218,25 @@ function translateWithEphemeral(pod: Pod, ctx: TranslateContext): Pod {
     delete spec[k];
   if (ctx.classes?.runtimeClassName) spec.runtimeClassName = ctx.classes.runtimeClassName;
   if (ctx.classes?.priorityClassName) spec.priorityClassName = ctx.classes.priorityClassName;
-  // Constraints on lower-node keys (checked by the extender against lower nodes) hold below too.
-  if (ctx.virtualNodeLabels || ctx.pool)
+  // Constraints on lower-node keys (checked by the extender against lower nodes) hold below too, and so
+  // do the pool's requirements and the lower-node floor.
+  if (ctx.virtualNodeLabels || ctx.pool || ctx.lowerNodeFloor?.length)
     Object.assign(
       spec,
-      lowerSchedulingFields(withPool(lowerConstraints(pod, ctx.virtualNodeLabels ?? {}), ctx.pool?.requirements)),
+      lowerSchedulingFields(
+        withPool(withPool(lowerConstraints(pod, ctx.virtualNodeLabels ?? {}), ctx.pool?.requirements), ctx.lowerNodeFloor),
+      ),
     );
+  // Tolerations of the lower cluster's system nodes stay upstairs unless the policy keeps them.
+  if (ctx.tolerations && src.tolerations) {
+    const kept = decideTolerations(pod, ctx.tolerations.policy, ctx.tolerations.denied).kept;
+    if (kept.length) spec.tolerations = kept;
+    else delete spec.tolerations;
+  }
   spec.containers = src.containers.map((c) => translateContainer(c, pod, ctx));
   if (src.initContainers) spec.initContainers = src.initContainers.map((c) => translateContainer(c, pod, ctx));
   if (src.ephemeralContainers) spec.ephemeralContainers = src.ephemeralContainers.map((c) => translateContainer(c, pod, ctx));
+  if (ctx.absent) dropAbsent(spec, ctx.absent);
   // Service-account identity and token volumes (see service-account.ts).
   applyServiceAccount(pod, spec, ctx.serviceAccounts ?? { lowerIdentityNamespaces: new Set() });
   if (spec.volumes) spec.volumes = spec.volumes.map((v) => translateClaimVolume(v, pod, ctx));
@@ -209,7 +247,7 @@ function translateWithEphemeral(pod: Pod, ctx: TranslateContext): Pod {
       .slice(0, 63)
       .replace(/[^a-z0-9-]/g, '-')
       .replace(/^-+|-+$/g, '');
-  // Tolerations for the virtual node's own taints are harmless in the lower cluster; keep them all.
+  // Tolerations for the virtual node's own taints are harmless in the lower cluster; they stay.
   const annotations = { ...(pod.metadata.annotations ?? {}), ...ownershipAnnotations(pod.metadata) };
   delete annotations[ANNOTATION_LAST_APPLIED];
   return {
@@ -229,47 +267,148 @@ function translateWithEphemeral(pod: Pod, ctx: TranslateContext): Pod {
   };
 }
 
+export type ReferenceKind = 'configmaps' | 'secrets';
+
+/** One ConfigMap/Secret reference of a pod: where it is, and whether the pod runs without the object. */
+export interface PodReference {
+  kind: ReferenceKind;
+  name: string;
+  /** The pod runs without it (optional: true; an image pull secret; any reference of an ephemeral container). */
+  optional: boolean;
+  /** JSON path of the name, e.g. spec.volumes[0].secret.secretName. */
+  field: string;
+}
+
+/**
+ * Every ConfigMap and Secret reference of the pod, in spec order: volumes, projected sources, env,
+ * envFrom (containers, init and ephemeral containers) and imagePullSecrets; not the token volume's CA.
+ */
+export function podReferences(pod: Pod): PodReference[] {
+  const out: PodReference[] = [];
+  const add = (kind: ReferenceKind, name: string | undefined, optional: boolean | undefined, field: string) => {
+    if (name !== undefined) out.push({ kind, name, optional: !!optional, field });
+  };
+  for (const [i, v] of (pod.spec.volumes ?? []).entries()) {
+    add('configmaps', v.configMap?.name, v.configMap?.optional, `spec.volumes[${i}].configMap.name`);
+    add('secrets', v.secret?.secretName, v.secret?.optional, `spec.volumes[${i}].secret.secretName`);
+    const tokenVolume = isTokenVolume(v);
+    for (const [j, s] of (v.projected?.sources ?? []).entries()) {
+      // A token volume's CA is the upper one from the token Secret, or the lower namespace's own.
+      if (tokenVolume && s.configMap?.name === ROOT_CA_CONFIGMAP) continue;
+      const at = `spec.volumes[${i}].projected.sources[${j}]`;
+      add('configmaps', s.configMap?.name, s.configMap?.optional, `${at}.configMap.name`);
+      add('secrets', s.secret?.name, s.secret?.optional, `${at}.secret.name`);
+    }
+  }
+  // An ephemeral container's missing reference must not hold back a running pod: its objects are
+  // reflected when present, and otherwise the container runs without them.
+  for (const kind of ['containers', 'initContainers', 'ephemeralContainers'] as const) {
+    const ephemeral = kind === 'ephemeralContainers';
+    for (const [i, c] of (pod.spec[kind] ?? []).entries()) {
+      for (const [j, e] of (c.env ?? []).entries()) {
+        const at = `spec.${kind}[${i}].env[${j}].valueFrom`;
+        const cm = e.valueFrom?.configMapKeyRef;
+        const sec = e.valueFrom?.secretKeyRef;
+        add('configmaps', cm?.name, ephemeral || cm?.optional, `${at}.configMapKeyRef.name`);
+        add('secrets', sec?.name, ephemeral || sec?.optional, `${at}.secretKeyRef.name`);
+      }
+      for (const [j, e] of (c.envFrom ?? []).entries()) {
+        const at = `spec.${kind}[${i}].envFrom[${j}]`;
+        add('configmaps', e.configMapRef?.name, ephemeral || e.configMapRef?.optional, `${at}.configMapRef.name`);
+        add('secrets', e.secretRef?.name, ephemeral || e.secretRef?.optional, `${at}.secretRef.name`);
+      }
+    }
+  }
+  // A kubelet pulls without an image pull secret it cannot find (with a warning): optional.
+  for (const [i, s] of (pod.spec.imagePullSecrets ?? []).entries())
+    add('secrets', s.name, true, `spec.imagePullSecrets[${i}].name`);
+  return out;
+}
+
 export interface DependencyRefs {
   configMaps: Map<string, boolean>; // name → optional
   secrets: Map<string, boolean>;
 }
 
-function addRef(m: Map<string, boolean>, name: string | undefined, optional: boolean | undefined): void {
-  if (!name) return;
-  // required wins over optional when the same object is referenced twice
-  m.set(name, (m.get(name) ?? true) && !!optional);
-}
-
-/** Every ConfigMap and Secret the pod references (volumes, projected, env, envFrom, imagePullSecrets). */
+/**
+ * The distinct ConfigMaps and Secrets the pod references, each optional only if every reference to it
+ * is. Names that are not object names are left out (referenceProblem refuses such a pod).
+ */
 export function dependencyRefs(pod: Pod): DependencyRefs {
   const refs: DependencyRefs = { configMaps: new Map(), secrets: new Map() };
-  for (const v of pod.spec.volumes ?? []) {
-    addRef(refs.configMaps, v.configMap?.name, v.configMap?.optional);
-    addRef(refs.secrets, v.secret?.secretName, v.secret?.optional);
-    const tokenVolume = isTokenVolume(v);
-    for (const s of v.projected?.sources ?? []) {
-      // A token volume's CA is the upper one from the token Secret, or the lower namespace's own.
-      if (tokenVolume && s.configMap?.name === ROOT_CA_CONFIGMAP) continue;
-      addRef(refs.configMaps, s.configMap?.name, s.configMap?.optional);
-      addRef(refs.secrets, s.secret?.name, s.secret?.optional);
-    }
+  for (const r of podReferences(pod)) {
+    if (!isObjectName(r.name)) continue;
+    const m = r.kind === 'configmaps' ? refs.configMaps : refs.secrets;
+    // required wins over optional when the same object is referenced twice
+    m.set(r.name, (m.get(r.name) ?? true) && r.optional);
   }
-  // An ephemeral container's missing reference must not hold back a running pod: its objects are
-  // reflected when present, and otherwise the lower kubelet fails that container alone, as a kubelet does.
-  const containers: Array<[Container, boolean]> = [
-    ...[...pod.spec.containers, ...(pod.spec.initContainers ?? [])].map((c): [Container, boolean] => [c, false]),
-    ...(pod.spec.ephemeralContainers ?? []).map((c): [Container, boolean] => [c, true]),
-  ];
-  for (const [c, ephemeral] of containers) {
-    for (const e of c.env ?? []) {
-      addRef(refs.configMaps, e.valueFrom?.configMapKeyRef?.name, ephemeral || e.valueFrom?.configMapKeyRef?.optional);
-      addRef(refs.secrets, e.valueFrom?.secretKeyRef?.name, ephemeral || e.valueFrom?.secretKeyRef?.optional);
-    }
-    for (const e of c.envFrom ?? []) {
-      addRef(refs.configMaps, e.configMapRef?.name, ephemeral || e.configMapRef?.optional);
-      addRef(refs.secrets, e.secretRef?.name, ephemeral || e.secretRef?.optional);
-    }
-  }
-  for (const s of pod.spec.imagePullSecrets ?? []) addRef(refs.secrets, s.name, false);
   return refs;
+}
+
+/** Why the pod's references cannot go down as they are (a refusal reason and message), or undefined. */
+export function referenceProblem(
+  pod: Pod,
+  ctx: { nodeName: string; maxReferences: number },
+): { reason: 'InvalidReference' | 'TooManyReferences'; field?: string; message: string } | undefined {
+  const where = `pod ${pod.metadata.namespace}/${pod.metadata.name}`;
+  const refs = podReferences(pod);
+  for (const r of refs)
+    if (!isObjectName(r.name))
+      return {
+        reason: 'InvalidReference',
+        field: r.field,
+        message: `${where}: ${r.field} "${r.name.slice(0, 300)}" is not a valid ${r.kind === 'configmaps' ? 'ConfigMap' : 'Secret'} name (lowercase letters, digits, '-' and '.', at most 253 characters); fix the reference`,
+      };
+  const distinct = new Set(refs.map((r) => `${r.kind}/${r.name}`)).size;
+  if (distinct > ctx.maxReferences)
+    return {
+      reason: 'TooManyReferences',
+      message: `${where} references ${distinct} distinct ConfigMaps and Secrets; virtual node ${ctx.nodeName} takes at most ${ctx.maxReferences} per pod (maxReferencesPerPod)`,
+    };
+  return undefined;
+}
+
+/** Optional references that do not resolve in the upper cluster, by kind. */
+export interface AbsentReferences {
+  configMaps: ReadonlySet<string>;
+  secrets: ReadonlySet<string>;
+}
+
+/**
+ * Removes every reference to an absent optional object from a translated spec, so the lower kubelet sees
+ * what a kubelet upstairs would: an optional ConfigMap/Secret volume becomes an empty read-only volume
+ * (a projection of nothing), projected sources, env vars, envFrom entries and image pull secrets go.
+ * Nothing below is ever looked up by a name that did not resolve upstairs. Mutates `spec` (the caller's copy).
+ */
+function dropAbsent(spec: PodSpec, absent: AbsentReferences): void {
+  const cm = (n: string | undefined) => n !== undefined && absent.configMaps.has(n);
+  const sec = (n: string | undefined) => n !== undefined && absent.secrets.has(n);
+  if (spec.volumes)
+    spec.volumes = spec.volumes.map((v): Volume => {
+      if (cm(v.configMap?.name) || sec(v.secret?.secretName)) {
+        const mode = (v.configMap ?? v.secret) as { defaultMode?: number };
+        return {
+          name: v.name,
+          projected: { sources: [], ...(mode.defaultMode !== undefined ? { defaultMode: mode.defaultMode } : {}) },
+        };
+      }
+      const sources = v.projected?.sources;
+      if (!sources) return v;
+      const kept = sources.filter((s) => !cm(s.configMap?.name) && !sec(s.secret?.name));
+      return kept.length === sources.length ? v : { ...v, projected: { ...v.projected, sources: kept } };
+    });
+  const strip = (c: Container): Container => {
+    const out: Container = { ...c };
+    if (c.env) out.env = c.env.filter((e) => !cm(e.valueFrom?.configMapKeyRef?.name) && !sec(e.valueFrom?.secretKeyRef?.name));
+    if (c.envFrom) out.envFrom = c.envFrom.filter((e) => !cm(e.configMapRef?.name) && !sec(e.secretRef?.name));
+    return out;
+  };
+  spec.containers = spec.containers.map(strip);
+  if (spec.initContainers) spec.initContainers = spec.initContainers.map(strip);
+  if (spec.ephemeralContainers) spec.ephemeralContainers = spec.ephemeralContainers.map(strip);
+  if (spec.imagePullSecrets) {
+    const kept = spec.imagePullSecrets.filter((s) => !sec(s.name));
+    if (kept.length) spec.imagePullSecrets = kept;
+    else delete spec.imagePullSecrets;
+  }
 }

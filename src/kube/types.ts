@@ -313,3 +313,12 @@ export interface NetworkPolicySpec {
   egress?: NetworkPolicyRule[];
   [other: string]: unknown;
 }
+
+// Node affinity as pods state it (only the required part is read: the extender, translation, admission).
+export interface NodeSelectorTerm {
+  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+  matchFields?: Array<{ key: string; operator: string; values?: string[] }>;
+}
+export interface Affinity {
+  nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: NodeSelectorTerm[] } };
+}

@@ -13,6 +13,7 @@ import { isNotLeader } from '../kube/fence.js';
 import { statusPatch } from './status-patch.js';
 import { failedStatus, mergeConditions } from './pod-conditions.js';
 import { ANNOTATION_LAST_APPLIED } from '../labels.js';
+import { apiPath } from '../kube/api-path.js';
 
 export interface PodControllerOptions {
   upper: KubeApi;
@@ -169,7 +170,7 @@ export class PodController {
   }
 
   private podPath(p: Pod): string {
-    return `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`;
+    return apiPath`/api/v1/namespaces/${p.metadata.namespace ?? ''}/pods/${p.metadata.name ?? ''}`;
   }
 
   async sync(key: string): Promise<SyncOutcome> {

@@ -3,19 +3,12 @@
 // extender's fit checks exactly these constraints against the lower nodes, and translation keeps
 // exactly these on the lower pod (the upper scheduler already checked the rest against the virtual
 // node). Keys that are labels of the virtual node are virtual; every other key is a lower key. Pure.
-import type { Pod } from '../kube/types.js';
+import type { Affinity, Pod } from '../kube/types.js';
 
 export interface Requirement {
   key: string;
   operator: string;
   values?: string[];
-}
-interface NodeAffinity {
-  nodeAffinity?: {
-    requiredDuringSchedulingIgnoredDuringExecution?: {
-      nodeSelectorTerms?: Array<{ matchExpressions?: Requirement[]; matchFields?: unknown[] }>;
-    };
-  };
 }
 
 export interface LowerConstraints {
@@ -54,7 +47,7 @@ export function lowerConstraints(pod: Pod, virtualNodeLabels: Record<string, str
   const isVirtual = (k: string) => k in virtualNodeLabels;
   const selector = Object.fromEntries(Object.entries(pod.spec.nodeSelector ?? {}).filter(([k]) => !isVirtual(k)));
   const rawTerms =
-    (pod.spec.affinity as NodeAffinity | undefined)?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+    (pod.spec.affinity as Affinity | undefined)?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
       ?.nodeSelectorTerms ?? [];
   const terms: Requirement[][] = [];
   let unconstrained = rawTerms.length === 0;

@@ -3,7 +3,7 @@
 // bounded time, replacements run elsewhere, and leftovers are removed when the cluster returns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restartComponent, stopComponent, waitForNodesReady } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, sandbox } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlJson, lowerNamespaceFor, sandbox } from './helpers.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -111,7 +111,7 @@ describe.skipIf(s.external)('two fedlet replicas for one lower cluster', () => {
     const { fedletCli, startFedlet, stopFedlet, saveState } = await import('../../sandbox/sandbox.js');
     const path = await import('node:path');
     const lower2 = s.lowerKubeconfigs[1]!;
-    const lowerNs = `${ns}-${f2.cluster}`;
+    const lowerNs = lowerNamespaceFor(f2, ns);
     const [standbyPort, standbyHealth] = await freePorts(2);
     const args = f2.args.map((a) =>
       a.startsWith('--kubelet-port=')

@@ -6,16 +6,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, lowerNamespaceFor, sandbox } from './helpers.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
 const [lower1, lower2] = s.lowerKubeconfigs as [string, string];
 const [f1, f2] = s.fedlets as [(typeof s.fedlets)[0], (typeof s.fedlets)[0]];
 const ns = 'fidelity-e2e';
-/** The sandbox maps namespaces of its second lower cluster with the template {{namespace}}-{{cluster}}. */
-const lowerNs1 = ns;
-const lowerNs2 = `${ns}-${f2.cluster}`;
+const lowerNs1 = lowerNamespaceFor(f1, ns);
+const lowerNs2 = lowerNamespaceFor(f2, ns);
 
 interface Condition {
   type: string;
@@ -65,8 +64,10 @@ const onCluster = (cluster: string) => ({ nodeSelector: { 'fedlet.io/cluster': c
 
 beforeAll(async () => {
   await createNamespace(upper, ns);
-  // The lower namespace of cluster 1 exists before fedlet needs it: its admins own it (and its policies).
+  // The lower namespace of cluster 1 exists before fedlet needs it: its admins own it (and its policies)
+  // and grant it to fedlet (without the grant fedlet would not use it: LowerNamespaceNotOwned).
   await kubectl(lower1, ['create', 'namespace', lowerNs1]);
+  await kubectl(lower1, ['label', 'namespace', lowerNs1, `fedlet.io/grant=${f1.nodeName}`]);
 });
 
 afterAll(async () => {
@@ -491,9 +492,10 @@ describe('DaemonSets and virtual nodes', () => {
 describe('lower namespace lifecycle', () => {
   it('a lower namespace fedlet created goes when nothing of its remains and with its upper namespace; one it did not create stays', async () => {
     const up = 'fidelity-ns-life';
-    const own2 = `${up}-${f2.cluster}`; // created by fedlet in lower-2
-    const theirs1 = up; // created by the lower cluster's admins in lower-1
+    const own2 = lowerNamespaceFor(f2, up); // created by fedlet in lower-2
+    const theirs1 = lowerNamespaceFor(f1, up); // created by the lower cluster's admins in lower-1, and granted to fedlet
     await kubectl(lower1, ['create', 'namespace', theirs1]);
+    await kubectl(lower1, ['label', 'namespace', theirs1, `fedlet.io/grant=${f1.cluster}`]);
     await createNamespace(upper, up);
     const exists = async (kubeconfig: string, name: string) =>
       (await kubectlRaw(kubeconfig, ['get', 'namespace', name, '-o', 'name'])).code === 0;

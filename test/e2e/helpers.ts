@@ -3,9 +3,20 @@ import { execFile } from 'node:child_process';
 import { inject } from 'vitest';
 import { findBinary } from '../../sandbox/binaries.js';
 import { loadState, type SandboxState } from '../../sandbox/sandbox.js';
+import { DEFAULT_NAMESPACE_TEMPLATE } from '../../src/config.js';
+import { lowerNamespace } from '../../provider/namespaces/namespace-map.js';
 
 export function sandbox(): SandboxState {
   return loadState(inject('sandboxDir'));
+}
+
+/**
+ * The lower namespace that a fedlet started with `args` (its --namespace-template, else the default)
+ * uses for upper namespace `ns`: tests never assume the two names are the same.
+ */
+export function lowerNamespaceFor(f: { args: string[]; cluster: string }, ns: string): string {
+  const flag = f.args.find((a) => a.startsWith('--namespace-template='));
+  return lowerNamespace(flag ? flag.slice('--namespace-template='.length) : DEFAULT_NAMESPACE_TEMPLATE, ns, f.cluster);
 }
 
 export interface KubectlResult {

@@ -2,14 +2,14 @@
 // deletion and restart safety — driven through the real kubectl against real clusters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFedlet, saveState, stopFedlet } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, sandbox } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlJson, lowerNamespaceFor, sandbox } from './helpers.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
 const [lower1, lower2] = s.lowerKubeconfigs as [string, string];
 const [f1, f2] = s.fedlets as [(typeof s.fedlets)[0], (typeof s.fedlets)[0]];
 const ns = 'pods-e2e';
-const lowerNs = { [f1.nodeName]: ns, [f2.nodeName]: `${ns}-${f2.cluster}` };
+const lowerNs = { [f1.nodeName]: lowerNamespaceFor(f1, ns), [f2.nodeName]: lowerNamespaceFor(f2, ns) };
 const lowerOf = { [f1.nodeName]: lower1, [f2.nodeName]: lower2 };
 const cidrOf = { [f1.nodeName]: /^10\.101\./, [f2.nodeName]: /^10\.102\./ };
 

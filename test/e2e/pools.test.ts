@@ -13,6 +13,7 @@ import {
   kubectl,
   kubectlJson,
   kubectlRaw,
+  lowerNamespaceFor,
   readyCondition,
   sandbox,
   type NodeJson,
@@ -115,7 +116,7 @@ describe.skipIf(s.external)('node pools', () => {
     await kubectlRaw(upper, ['delete', 'lease', '-n', 'kube-node-lease', `fedlet-${CLUSTER}-leader`]);
     await kubectlRaw(upper, ['delete', 'configmaps', '-n', 'fedlet-system', '-l', `fedlet.io/node in (${A100},${H100})`]);
     await kubectlRaw(lower, ['delete', 'pods', '-A', '-l', `fedlet.io/origin=fedlet-${CLUSTER}`, '--grace-period=0', '--force']);
-    await kubectlRaw(lower, ['delete', 'namespace', NS, '--wait=false']);
+    await kubectlRaw(lower, ['delete', 'namespace', lowerNamespaceFor({ args, cluster: CLUSTER }, NS), '--wait=false']);
     await kubectlRaw(lower, ['delete', 'nodes', ...lowerNodes.map((n) => n.name)]);
   });
 

@@ -105,6 +105,9 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
       ns,
       `--image=${BUSYBOX}`,
       '--image-pull-policy=Never',
+      // The lower namespace enforces Pod Security "baseline" (fedlet's podSecurityFloor): kubectl's
+      // default "general" profile adds SYS_PTRACE, which baseline refuses (as it would upstairs).
+      '--profile=baseline',
       '--target=app',
       '--container=dbg',
       '--',
@@ -148,9 +151,9 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
     await createNamespace(upper, psa);
     await apply(upper, pod('guarded', { containers: [container('app', ['serve', '8080'])] }, psa));
     await waitPod(upper, psa, 'guarded', isReady, 'Ready');
-    // Only the lower namespace enforces Pod Security "baseline": the upper API server accepts a
-    // privileged debug container, the lower one refuses it.
-    await kubectl(lower1, ['label', 'namespace', psa, 'pod-security.kubernetes.io/enforce=baseline']);
+    // Only the lower namespace enforces Pod Security "baseline" (fedlet's podSecurityFloor, made sure of
+    // here): the upper API server accepts a privileged debug container, the lower one refuses it.
+    await kubectl(lower1, ['label', 'namespace', psa, '--overwrite', 'pod-security.kubernetes.io/enforce=baseline']);
     await kubectl(upper, [
       'debug',
       'guarded',

@@ -5,18 +5,17 @@
 // data path through a real kubelet is storage-real.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, lowerNamespaceFor, sandbox } from './helpers.js';
 
 const s = sandbox();
 const ns = 'storage-e2e';
 const upper = s.upperKubeconfig;
-/** The sandbox maps namespaces of its second lower cluster with the template {{namespace}}-{{cluster}}. */
 const lowerOf = (node: string) => {
   const i = s.fedlets.findIndex((f) => f.nodeName === node);
   if (i < 0) throw new Error(`${node} is not a virtual node of the sandbox`);
   return {
     kubeconfig: s.lowerKubeconfigs[i]!,
-    ns: i === 1 ? `${ns}-${s.fedlets[i]!.cluster}` : ns,
+    ns: lowerNamespaceFor(s.fedlets[i]!, ns),
     cluster: s.fedlets[i]!.cluster,
   };
 };

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
 import { tokenRequests, tokenSecretName } from '../../provider/configuration/service-account.js';
 import type { Pod } from '../../src/kube/types.js';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, lowerNamespaceFor, sandbox } from './helpers.js';
 import { REAL_NODE_LABEL } from '../../sandbox/real-node.js';
 import { kubeconfigYaml } from '../../sandbox/pki.js';
 import { apply, container, getPod, realNodesMissing, realPod, waitPod, type RealPod } from './real-helpers.js';
@@ -20,7 +20,7 @@ const [lower1, lower2] = s.lowerKubeconfigs as [string, string];
 const [f1, f2] = s.fedlets as [(typeof s.fedlets)[0], (typeof s.fedlets)[0]];
 const ns = 'tokens-e2e';
 /** The second lower cluster maps namespaces ({{namespace}}-{{cluster}}): lower and upper names differ. */
-const lowerNs2 = `${ns}-${f2.cluster}`;
+const lowerNs2 = lowerNamespaceFor(f2, ns);
 /** Where lower pods reach the upper API server: the sandbox's address for real nodes, else loopback. */
 const f2Address = () =>
   f2.args.find((a) => a.startsWith('--upper-api-server-address='))?.split('=')[1] ?? new URL(s.upper.server).host;
@@ -422,7 +422,17 @@ describe.skipIf(!!missingReal)(
 
 describe.skipIf(s.external)('lower identity (fedlet.io/service-account: lower)', () => {
   it('runs as the same-named lower service account with the normal lower projection', async () => {
+    // The lower admin's namespace (or the one fedlet made for earlier pods), where they grant fedlet the
+    // use of the namespace and of its service accounts.
     await kubectl(lower2, ['create', 'namespace', lowerNs2]).catch(() => undefined);
+    await kubectl(lower2, [
+      'label',
+      'namespace',
+      lowerNs2,
+      '--overwrite',
+      `fedlet.io/grant=${f2.nodeName}`,
+      `fedlet.io/lower-identity=${f2.nodeName}`,
+    ]);
     await kubectl(lower2, ['create', 'serviceaccount', 'robot', '-n', lowerNs2]);
     await kubectl(upper, ['apply', '-f', '-'], {
       input: podManifest('lower-id', f2.cluster, {}, { 'fedlet.io/service-account': 'lower' }),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { agreedLabel, freeCapacity, type LowerNode, type LowerPod } from '../../provider/node/capacity.js';
+import { agreedLabel, freeCapacity, withinFloor, type LowerNode, type LowerPod } from '../../provider/node/capacity.js';
+import { parseSelector } from '../../provider/pools/pools.js';
 import { podRequests } from '../../src/util/pod-requests.js';
 import { fromMilli, toMilli } from '../../src/util/quantity.js';
 
@@ -109,5 +110,22 @@ describe('agreedLabel', () => {
     expect(agreedLabel([z('a'), z('b')], 'zone')).toBeUndefined();
     expect(agreedLabel([z('a'), z()], 'zone')).toBeUndefined();
     expect(agreedLabel([], 'zone')).toBeUndefined();
+  });
+});
+
+describe('lower-node floor (lowerNodeSelector)', () => {
+  it('offers only the nodes that meet it, so capacity never counts a system node', () => {
+    const nodes = [
+      node('cp', { cpu: '8', pods: '110' }, { labels: { 'node-role.kubernetes.io/control-plane': '' } }),
+      node('w1', { cpu: '2', pods: '110' }, { labels: { tier: 'apps' } }),
+      node('w2', { cpu: '2', pods: '110' }, { labels: { tier: 'batch' } }),
+    ];
+    const names = (floor: string) => withinFloor(nodes, parseSelector(floor)).map((n) => n.name);
+    expect(names('!node-role.kubernetes.io/control-plane')).toEqual(['w1', 'w2']);
+    expect(names('tier in (apps)')).toEqual(['w1']);
+    expect(withinFloor(nodes, [])).toHaveLength(3);
+    expect(fromMilli(freeCapacity(withinFloor(nodes, parseSelector('!node-role.kubernetes.io/control-plane')), [])).cpu).toBe(
+      '4',
+    );
   });
 });

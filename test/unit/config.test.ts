@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultText, loadConfig, options } from '../../src/config.js';
+import { ConfigError, defaultText, formatValue, loadConfig, options } from '../../src/config.js';
 
 const required = ['--lower-kubeconfig', '/l', '--cluster-name', 'eu-1'];
 
@@ -78,7 +78,7 @@ describe('each default is written once, in the option table', () => {
     const cfg = loadConfig({ argv, env: {} });
     for (const o of options.filter((x) => x.value !== undefined)) {
       expect([o.key, cfg[o.key]]).toEqual([o.key, o.value]);
-      expect(defaultText(o).startsWith(typeof o.value === 'object' ? JSON.stringify(o.value) : String(o.value))).toBe(true);
+      expect(defaultText(o).startsWith(formatValue(o.value))).toBe(true);
     }
   });
 

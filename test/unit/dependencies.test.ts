@@ -30,7 +30,12 @@ function podUsing(name: string, configMap: string, secret?: { name: string; opti
     },
   };
 }
-const cm = (ns: string, name: string, labels: Record<string, string> = {}, data = { a: '1' }): DataObject => ({
+const cm = (
+  ns: string,
+  name: string,
+  labels: Record<string, string> = {},
+  data: Record<string, string> = { a: '1' },
+): DataObject => ({
   apiVersion: 'v1',
   kind: 'ConfigMap',
   metadata: { name, namespace: ns, labels },
@@ -103,5 +108,52 @@ describe('ConfigMap/Secret reflection', () => {
         .sort(),
     ).toEqual(['admins', 'another-fedlet', 'used']);
     expect(h.lower.items('/api/v1/secrets')).toEqual([]);
+  });
+
+  it('never uses a lower object fedlet did not copy from the upper one: a conflict, and the object is left as it is', async () => {
+    const h = await harness();
+    h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'app'));
+    // The lower team's own object, a copy for another upper namespace, and a token Secret of fedlet's.
+    h.lower.seed('/api/v1/namespaces/d-low/configmaps', cm('d-low', 'app', {}, { theirs: 'yes' }));
+    const r = await h.deps.ensure(podUsing('p', 'app'), 'd-low');
+    expect(r.conflict).toMatchObject({ kind: 'configmaps', name: 'app' });
+    expect(r.conflict?.message).toMatch(/lower ConfigMap d-low\/app .* is not fedlet's copy of upper ConfigMap d\/app/);
+    expect(h.lower.peek<DataObject>('/api/v1/namespaces/d-low/configmaps/app')?.data).toEqual({ theirs: 'yes' });
+    h.lower.seed('/api/v1/namespaces/d-low/configmaps', {
+      ...cm('d-low', 'app', { 'fedlet.io/origin': 'vn' }),
+      metadata: {
+        name: 'app',
+        namespace: 'd-low',
+        labels: { 'fedlet.io/origin': 'vn' },
+        annotations: { 'fedlet.io/upper-namespace': 'other' },
+      },
+    });
+    expect((await h.deps.ensure(podUsing('p', 'app'), 'd-low')).conflict).toBeDefined();
+    h.upper.seed('/api/v1/namespaces/d/secrets', { ...cm('d', 'p-fedlet-token-1'), kind: 'Secret' });
+    h.lower.seed('/api/v1/namespaces/d-low/secrets', {
+      ...cm('d-low', 'p-fedlet-token-1', { 'fedlet.io/origin': 'vn', 'fedlet.io/service-account-token': 'true' }),
+      kind: 'Secret',
+    });
+    h.lower.seed('/api/v1/namespaces/d-low/configmaps', cm('d-low', 'app', { 'fedlet.io/origin': 'vn' }));
+    const token = await h.deps.ensure(podUsing('q', 'app', { name: 'p-fedlet-token-1' }), 'd-low');
+    expect(token.conflict).toMatchObject({ kind: 'secrets', name: 'p-fedlet-token-1' });
+  });
+
+  it('forgets the references of pods that are gone (on delete and at garbage collection)', async () => {
+    const h = await harness();
+    h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'app'));
+    for (const n of ['p1', 'p2', 'p3']) await h.deps.ensure(podUsing(n, 'app', { name: `s-${n}`, optional: true }), 'd-low');
+    expect(h.deps.trackedSizes()).toMatchObject({ dependents: 4, usedBy: 3 });
+    h.deps.forget('d/p1');
+    expect(h.deps.trackedSizes()).toMatchObject({ dependents: 3, usedBy: 2 });
+    await h.deps.collectGarbage([podUsing('p2', 'app')], () => 'd-low');
+    expect(h.deps.trackedSizes()).toMatchObject({ dependents: 2, usedBy: 1 });
+    h.deps.forget('d/p2');
+    expect(h.deps.trackedSizes()).toEqual({ dependents: 0, usedBy: 0, copied: 0 });
+    // A change of an object no live pod uses syncs nothing.
+    h.changed.length = 0;
+    h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'app', {}, { a: '3' }));
+    await settle();
+    expect(h.changed).toEqual([]);
   });
 });

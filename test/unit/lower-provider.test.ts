@@ -97,17 +97,17 @@ describe('LowerProvider', () => {
       status: { phase: 'Pending' },
     };
     expect(await provider.ensurePod(pod)).toEqual({ kind: 'ok' });
-    const lowerPod = lower.peek<Pod>('/api/v1/namespaces/shop/pods/web');
+    const lowerPod = lower.peek<Pod>('/api/v1/namespaces/shop-eu-1/pods/web');
     expect(lowerPod?.metadata.labels?.[LABEL_ORIGIN]).toBe('fedlet-eu-1');
     expect(lowerPod?.spec.nodeName).toBeUndefined();
-    expect(lower.peek('/api/v1/namespaces/shop')).toBeDefined();
+    expect(lower.peek('/api/v1/namespaces/shop-eu-1')).toBeDefined();
 
-    lower.seed('/api/v1/namespaces/shop/pods', { ...lowerPod!, status: { phase: 'Running', podIP: '10.244.0.5' } });
+    lower.seed('/api/v1/namespaces/shop-eu-1/pods', { ...lowerPod!, status: { phase: 'Running', podIP: '10.244.0.5' } });
     expect(await eventually(() => provider.podStatus(pod)?.phase === 'Running')).toBe(true);
     expect(provider.knownPodKeys()).toEqual(['shop/web']);
 
     await provider.deletePod('shop/web', 0);
-    expect(lower.peek('/api/v1/namespaces/shop/pods/web')).toBeUndefined();
+    expect(lower.peek('/api/v1/namespaces/shop-eu-1/pods/web')).toBeUndefined();
   });
 
   it('a bad namespace template or IP remap is a configuration error naming the setting', () => {

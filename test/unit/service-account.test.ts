@@ -4,6 +4,7 @@ import { dependencyRefs, translatePod, unsupportedField } from '../../provider/w
 import {
   apiServerEnv,
   dueTokens,
+  lowerIdentityRefusal,
   nextRefresh,
   refreshAt,
   tokenRequests,
@@ -225,6 +226,23 @@ describe('lower identity', () => {
       message: 'pod team-a/api-0: annotation fedlet.io/service-account="both" must be "upper" or "lower"',
     });
     expect(unsupportedField(pod([], { 'fedlet.io/service-account': 'lower' }), ctx())).toBeUndefined();
+  });
+  it.each<[string, Record<string, string>, string[], boolean, boolean]>([
+    ['annotation alone, lower namespace silent', { 'fedlet.io/service-account': 'lower' }, [], false, true],
+    ['annotation, lower admin allows', { 'fedlet.io/service-account': 'lower' }, [], true, false],
+    ['annotation, operator lists the namespace', { 'fedlet.io/service-account': 'lower' }, ['team-a'], false, false],
+    ['namespace list alone', {}, ['team-a'], false, false],
+    ['operator lists another namespace', { 'fedlet.io/service-account': 'lower' }, ['team-b'], false, true],
+    ['upper identity needs no allowance', {}, [], false, false],
+    ['annotation upper over the list', { 'fedlet.io/service-account': 'upper' }, ['team-a'], false, false],
+  ])('lower identity only where allowed: %s', (_n, annotations, listed, allows, refused) => {
+    const msg = lowerIdentityRefusal(
+      pod([kubeApiAccess()], annotations),
+      { lowerIdentityNamespaces: new Set(listed) },
+      { namespace: 'team-a-eu', allows, clusterName: 'eu', nodeName: 'fedlet-eu' },
+    );
+    expect(msg !== undefined).toBe(refused);
+    if (refused) expect(msg).toContain('kubectl label namespace team-a-eu fedlet.io/lower-identity=fedlet-eu');
   });
 });
 

@@ -136,9 +136,10 @@ describe('translatePod', () => {
       ['data-cm', false],
       ['cfg', false],
     ]);
+    // A kubelet pulls without an image pull secret it cannot find: optional.
     expect([...r.secrets]).toEqual([
       ['sec', true],
-      ['pull', false],
+      ['pull', true],
     ]);
   });
 });
