@@ -10,7 +10,6 @@ import { matches, type Requirement } from '../../src/scheduling/lower-affinity.j
 
 export const REASON_NODE_AFFINITY = 'NodeAffinity';
 
-
 export interface AdmissionNode {
   name: string;
   labels: Record<string, string>;
