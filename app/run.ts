@@ -10,7 +10,7 @@ import { SummaryPublisher } from '../src/node/summary-publisher.js';
 import type { Logger } from 'pino';
 import type { FedletConfig } from '../src/config.js';
 import { ConfigError, parseHostPort, parseNamespaceList } from '../src/config.js';
-import { KubeApiError, KubeClient, loadKubeConfig } from '../src/kube/client.js';
+import { KubeApiError, KubeClient, loadKubeConfig, type KubeClientOptions } from '../src/kube/client.js';
 import { isNotLeader, WriteFence } from '../src/kube/fence.js';
 import { Backoff } from '../src/util/backoff.js';
 import { LeaseController } from '../src/node/lease-controller.js';
@@ -33,7 +33,21 @@ import { NodeIdentity } from '../src/node/node-identity.js';
 
 export class StartupError extends Error {}
 
-function clientFor(which: 'upper' | 'lower', file: string | undefined, cfg: FedletConfig, fence?: WriteFence): KubeClient {
+/** The heartbeat client's own bucket: a few writes per node and renew interval, never shared. */
+const HEARTBEAT_LIMITS = { writeQps: 20, writeBurst: 40 };
+/**
+ * TokenReviews and SubjectAccessReviews of kubelet API callers: their own bucket, so they never take
+ * from the write budget; with KubeletAuth's bound on pending reviews, a flood costs at most this rate.
+ */
+const REVIEW_LIMITS = { writeQps: 20, writeBurst: 40 };
+
+function clientFor(
+  which: 'upper' | 'lower',
+  file: string | undefined,
+  cfg: FedletConfig,
+  fence?: WriteFence,
+  limits: Pick<KubeClientOptions, 'writeQps' | 'writeBurst' | 'requestTimeoutMs'> = {},
+): KubeClient {
   if (file && !existsSync(file)) throw new ConfigError(`${which} kubeconfig ${file} does not exist`);
   try {
     return new KubeClient(loadKubeConfig(file), {
@@ -41,6 +55,7 @@ function clientFor(which: 'upper' | 'lower', file: string | undefined, cfg: Fedl
       writeBurst: cfg.writeBurst,
       userAgent: `fedlet/${cfg.clusterName}`,
       fence,
+      ...limits,
     });
   } catch (e) {
     throw new ConfigError(`cannot load ${which} kubeconfig ${file ?? '(default)'}: ${(e as Error).message}`);
@@ -89,6 +104,15 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   const fence = cfg.leaderElect ? new WriteFence() : WriteFence.alwaysOpen();
   const upper = clientFor('upper', cfg.upperKubeconfig, cfg, fence);
   const lower = clientFor('lower', cfg.lowerKubeconfig, cfg, fence);
+  // The heartbeat (node Leases, node status) and the kubelet API's reviews each have a client and a rate
+  // limit of their own, as the kubelet's heartbeat does: no burst of pod writes, events or TokenReviews
+  // for made-up tokens can make a renewal wait until the node goes NotReady. The heartbeat's requests
+  // also end after one renew interval, so a hung one cannot hold the next renewal.
+  const heartbeat = clientFor('upper', cfg.upperKubeconfig, cfg, fence, {
+    ...HEARTBEAT_LIMITS,
+    requestTimeoutMs: cfg.leaseRenewIntervalSeconds * 1000,
+  });
+  const reviewer = clientFor('upper', cfg.upperKubeconfig, cfg, fence, REVIEW_LIMITS);
   const [uv, lv] = await Promise.all([checkReachable('upper', upper), checkReachable(`lower (${cfg.clusterName})`, lower)]);
   log.info({ node: cfg.nodeName, cluster: cfg.clusterName, upperVersion: uv, lowerVersion: lv }, 'starting fedlet');
 
@@ -96,11 +120,14 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   let role: HealthState['role'] = 'starting';
   const health = (): HealthState => {
     const stale = [...upper.caches.staleCaches(), ...lower.caches.staleCaches()];
-    return stale.length ? { role, problem: `caches stale: ${stale.join('; ')}` } : { role };
+    return stale.length
+      ? { role, problem: `${stale.length} informer cache(s) stale`, detail: `caches stale: ${stale.join('; ')}` }
+      : { role };
   };
   let healthServer: Awaited<ReturnType<typeof startHealthServer>> | undefined;
   try {
-    if (cfg.healthPort > 0) healthServer = await startHealthServer(cfg.healthPort, cfg.healthBindAddress, health);
+    if (cfg.healthPort > 0)
+      healthServer = await startHealthServer(cfg.healthPort, cfg.healthBindAddress, health, log.child({ component: 'health' }));
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
@@ -153,7 +180,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   const identities = new Map<string, NodeIdentity>();
   // API request metrics by client, read at scrape time: upper-node is the base node's identity,
   // upper-node/<pool node> a pool node's.
-  const metricClients: Record<string, ClientCounts> = { upper, lower };
+  const metricClients: Record<string, ClientCounts> = { upper, lower, 'upper-heartbeat': heartbeat, 'upper-reviews': reviewer };
   const identityOf = (node: string): NodeIdentity => {
     let id = identities.get(node);
     if (!id) {
@@ -238,6 +265,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   if (pools) {
     const set = new NodeSet({
       upper,
+      heartbeat: () => heartbeat,
       config: cfg,
       fence,
       events,
@@ -263,10 +291,17 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   } else served = await serveOneNode();
 
   async function serveOneNode(): Promise<ServedNodes> {
-    const nodes = new NodeController({ client: upper, config: cfg, provider, fence, log: log.child({ component: 'node' }) });
+    const nodes = new NodeController({
+      client: upper,
+      statusClient: heartbeat,
+      config: cfg,
+      provider,
+      fence,
+      log: log.child({ component: 'node' }),
+    });
     await retrying('registering the virtual node', () => nodes.register(), abort.signal, log);
     const lease = new LeaseController({
-      client: upper,
+      client: heartbeat,
       nodeName: cfg.nodeName,
       durationSeconds: cfg.leaseDurationSeconds,
       renewIntervalSeconds: cfg.leaseRenewIntervalSeconds,
@@ -318,7 +353,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
 
   // One kubelet API for the process: with pools, every pool node publishes the same endpoint, and
   // logs/exec/attach/port-forward find the pod by name whichever pool node it is bound to.
-  const auth = new KubeletAuth({ upper, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth });
+  const auth = new KubeletAuth({ reviewer, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth });
   const clientCA = await retrying(
     "reading the upper cluster's client CA",
     () => upperClientCA(upper, cfg.clientCAFile),

@@ -505,8 +505,8 @@ export const options: OptionSpec[] = [
     flag: 'health-bind-address',
     env: 'FEDLET_HEALTH_BIND_ADDRESS',
     kind: 'string',
-    default: '0.0.0.0',
-    help: 'address of the health endpoints',
+    default: '127.0.0.1',
+    help: 'address of the unauthenticated health endpoints: localhost by default; in a pod, its IP (the kubelet probes it there, the manifests set it from status.podIP)',
   },
   {
     key: 'logLevel',
@@ -747,7 +747,7 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     anonymousAuth: false,
     kubeletBindAddress: '0.0.0.0',
     healthPort: 10248,
-    healthBindAddress: '0.0.0.0',
+    healthBindAddress: '127.0.0.1',
     logLevel: 'info',
     logFormat: 'json',
     ...m,
@@ -784,6 +784,8 @@ function validate(cfg: FedletConfig): FedletConfig {
     throw new ConfigError('serving certificate mode "files" needs both --tls-cert-file and --tls-private-key-file');
   if (!isIP(cfg.kubeletBindAddress))
     throw new ConfigError(`kubelet bind address "${cfg.kubeletBindAddress}" is not an IP address`);
+  if (!isIP(cfg.healthBindAddress))
+    throw new ConfigError(`health bind address "${cfg.healthBindAddress}" is not an IP address (e.g. 127.0.0.1 or the pod IP)`);
   if (cfg.upperAPIServerAddress !== undefined) {
     try {
       parseHostPort(cfg.upperAPIServerAddress);

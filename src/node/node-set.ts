@@ -19,6 +19,8 @@ import { PodController } from '../pods/pod-controller.js';
 
 export interface NodeSetOptions {
   upper: KubeApi;
+  /** The client a node's Lease renewals and status posts use (its heartbeat); default upper. */
+  heartbeat?: (node: string) => KubeApi;
   config: FedletConfig;
   fence: WriteFence;
   events: EventRecorder;
@@ -79,10 +81,18 @@ export class NodeSet {
     const cfg = this.nodeConfig(spec.name);
     const log = this.o.log.child({ node: spec.name, pool: spec.pool });
     const abort = new AbortController();
-    const nodes = new NodeController({ client: this.o.upper, config: cfg, provider: spec.provider, fence: this.o.fence, log });
+    const heartbeat = this.o.heartbeat?.(spec.name) ?? this.o.upper;
+    const nodes = new NodeController({
+      client: this.o.upper,
+      statusClient: heartbeat,
+      config: cfg,
+      provider: spec.provider,
+      fence: this.o.fence,
+      log,
+    });
     await nodes.register();
     const lease = new LeaseController({
-      client: this.o.upper,
+      client: heartbeat,
       nodeName: spec.name,
       durationSeconds: cfg.leaseDurationSeconds,
       renewIntervalSeconds: cfg.leaseRenewIntervalSeconds,
