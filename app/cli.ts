@@ -13,7 +13,9 @@ Usage:
   fedlet sandbox up --dir DIR [--lowers N] [--real-nodes N] [--no-fedlet] [--foreground]
   fedlet sandbox down --dir DIR
   fedlet sandbox status --dir DIR
-  fedlet extender --upper-kubeconfig FILE [--port 8888] [--bind-address 0.0.0.0] [--summary-namespace fedlet-system]
+  fedlet extender --upper-kubeconfig FILE --tls-cert-file FILE --tls-private-key-file FILE --client-ca-file FILE
+                  [--allowed-client-names system:kube-scheduler,...] [--port 8888] [--bind-address 0.0.0.0]
+                  [--health-port 8889] [--health-bind-address 127.0.0.1] [--summary-namespace fedlet-system]
                   [--webhook-port 8443 --webhook-tls-cert-file FILE --webhook-tls-private-key-file FILE]
   fedlet status [--upper-kubeconfig FILE]   table of virtual nodes: cluster, health, capacity, pods
   fedlet config-reference            print every option as a Markdown table
@@ -203,11 +205,27 @@ async function cmdExtender(argv: string[]): Promise<number> {
     webhookPort: 0,
     webhookCert: '',
     webhookKey: '',
+    tlsCert: '',
+    tlsKey: '',
+    clientCA: '',
+    allowedClientNames: [] as string[],
+    healthPort: 8889,
+    healthBind: '127.0.0.1',
   };
   eachFlag(argv, (name, value, a) => {
     if (name === '--upper-kubeconfig') o.upperKubeconfig = value();
     else if (name === '--port') o.port = Number(value());
     else if (name === '--bind-address') o.bind = value();
+    else if (name === '--tls-cert-file') o.tlsCert = value();
+    else if (name === '--tls-private-key-file') o.tlsKey = value();
+    else if (name === '--client-ca-file') o.clientCA = value();
+    else if (name === '--allowed-client-names')
+      o.allowedClientNames = value()
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+    else if (name === '--health-port') o.healthPort = Number(value());
+    else if (name === '--health-bind-address') o.healthBind = value();
     else if (name === '--summary-namespace') o.namespace = value();
     else if (name === '--log-level') o.logLevel = value();
     else if (name === '--webhook-port') o.webhookPort = Number(value());
@@ -215,9 +233,16 @@ async function cmdExtender(argv: string[]): Promise<number> {
     else if (name === '--webhook-tls-private-key-file') o.webhookKey = value();
     else
       throw new ConfigError(
-        `unknown extender option ${a}; options: --upper-kubeconfig, --port, --bind-address, --summary-namespace, --log-level, --webhook-port, --webhook-tls-cert-file, --webhook-tls-private-key-file`,
+        `unknown extender option ${a}; options: --upper-kubeconfig, --tls-cert-file, --tls-private-key-file, --client-ca-file, --allowed-client-names, --port, --bind-address, --health-port, --health-bind-address, --summary-namespace, --log-level, --webhook-port, --webhook-tls-cert-file, --webhook-tls-private-key-file`,
       );
   });
+  // kube-scheduler waits on every call and the answers say where pods fit: no plain, anonymous HTTP.
+  if (!o.tlsCert || !o.tlsKey || !o.clientCA)
+    throw new ConfigError(
+      "the extender serves HTTPS with client certificates only: give --tls-cert-file, --tls-private-key-file and --client-ca-file (the CA of the certificate in kube-scheduler's extenders[].tlsConfig; see docs/extender.md)",
+    );
+  if (!Number.isInteger(o.healthPort) || o.healthPort < 0 || o.healthPort > 65535)
+    throw new ConfigError('--health-port must be a port number (0 turns the health endpoint off)');
   if (o.webhookPort && (!Number.isInteger(o.webhookPort) || o.webhookPort < 1 || o.webhookPort > 65535))
     throw new ConfigError('--webhook-port must be a port number');
   if (o.webhookPort && (!o.webhookCert || !o.webhookKey))
@@ -225,6 +250,19 @@ async function cmdExtender(argv: string[]): Promise<number> {
       '--webhook-port needs --webhook-tls-cert-file and --webhook-tls-private-key-file (the API server calls webhooks over HTTPS only)',
     );
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new ConfigError('--port must be a port number');
+  const { readFileSync } = await import('node:fs');
+  const pem = (file: string, flag: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`${flag} ${file}: ${(e as Error).message}`);
+    }
+  };
+  const tls = {
+    cert: pem(o.tlsCert, '--tls-cert-file'),
+    key: pem(o.tlsKey, '--tls-private-key-file'),
+    clientCA: pem(o.clientCA, '--client-ca-file'),
+  };
   const { Extender } = await import('../scheduler-plugin/extender.js');
   const { KubeClient, loadKubeConfig } = await import('../src/kube/client.js');
   const log = createLogger({ level: o.logLevel, name: 'fedlet-extender' });
@@ -246,7 +284,14 @@ async function cmdExtender(argv: string[]): Promise<number> {
   }
   await webhook?.start(o.webhookPort, o.bind);
   await repair?.start();
-  await ext.start(o.port, o.bind);
+  await ext.start({
+    port: o.port,
+    host: o.bind,
+    tls,
+    allowedClientNames: o.allowedClientNames,
+    healthPort: o.healthPort || undefined,
+    healthHost: o.healthBind,
+  });
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

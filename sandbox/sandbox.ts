@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLowerNodes, startCluster, stopCluster, type ClusterState, type KwokNodeSpec } from './cluster.js';
 import { KubeClient, loadKubeConfig } from '../src/kube/client.js';
-import { serverExt, signCert } from './pki.js';
+import { extenderPki, serverExt, signCert } from './pki.js';
 import { findBinary } from './binaries.js';
 import { sandboxNodeIP } from './node-address.js';
 import { LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
@@ -42,14 +42,21 @@ export interface SandboxState {
   upper: ClusterState;
   lowers: ClusterState[];
   fedlets: FedletRecord[];
-  /** The scheduler extender the upper kube-scheduler calls (local sandbox only). */
-  extender?: ProcessRecord & { port: number };
+  /** The scheduler extender the upper kube-scheduler calls over mutual TLS (local sandbox only). */
+  extender?: ProcessRecord & { port: number; tls?: ExtenderTls };
   upperKubeconfig: string;
   lowerKubeconfigs: string[];
   /** Address the virtual and kwok nodes publish (see node-address.ts). */
   nodeIP?: string;
   /** Real kubelet nodes beside the kwok nodes (sandbox/real-node.ts). */
   realNodes?: RealNodeRecord[];
+}
+
+/** The extender's CA and the client certificate kube-scheduler calls it with (sandbox/pki.ts extenderPki). */
+export interface ExtenderTls {
+  caCert: string;
+  clientCert: string;
+  clientKey: string;
 }
 
 export interface SandboxOptions {
@@ -156,7 +163,9 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   const started = Date.now();
   progress(`starting upper cluster and ${n} lower cluster(s) in ${dir}`);
   const [extenderPort, webhookPort] = await freePorts(2);
-  const schedulerConfig = writeSchedulerConfig(path.join(dir, 'upper'), extenderPort!);
+  const extPki = extenderPki(path.join(dir, 'upper', 'pki'));
+  const extTls: ExtenderTls = { caCert: extPki.caCert, clientCert: extPki.scheduler.cert, clientKey: extPki.scheduler.key };
+  const schedulerConfig = writeSchedulerConfig(path.join(dir, 'upper'), extenderPort!, extTls);
   const results = await Promise.allSettled([
     startCluster({
       name: 'upper',
@@ -199,7 +208,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   });
   const state = await prepareFedlets(dir, upper, lowers, upperKubeconfig, lowerKubeconfigs, false, opts.extraFedletArgs);
   const webhookCert = webhookServingCert(upper.dir);
-  state.extender = startExtender(dir, upperKubeconfig, extenderPort!, { port: webhookPort!, ...webhookCert });
+  state.extender = startExtender(dir, upperKubeconfig, extenderPort!, extPki, { port: webhookPort!, ...webhookCert });
   saveState(state);
   if (realNodes > 0) {
     await startRealNodes(state, realNodes, slots, opts.lowerNodes ?? defaultNodesFor);
@@ -259,8 +268,11 @@ async function startRealNodes(
   }
 }
 
-/** KubeSchedulerConfiguration for the upper scheduler: the default profile plus fedlet's extender. */
-export function writeSchedulerConfig(upperDir: string, extenderPort: number): string {
+/**
+ * KubeSchedulerConfiguration for the upper scheduler: the default profile plus fedlet's extender, called
+ * over HTTPS with the scheduler's client certificate from the extender's CA.
+ */
+export function writeSchedulerConfig(upperDir: string, extenderPort: number, tls: ExtenderTls): string {
   mkdirSync(upperDir, { recursive: true });
   const file = path.join(upperDir, 'scheduler-config.yaml');
   writeFileSync(
@@ -273,7 +285,11 @@ export function writeSchedulerConfig(upperDir: string, extenderPort: number): st
       'leaderElection:',
       '  leaderElect: false',
       'extenders:',
-      `  - urlPrefix: http://127.0.0.1:${extenderPort}`,
+      `  - urlPrefix: https://127.0.0.1:${extenderPort}`,
+      '    tlsConfig:',
+      `      certFile: ${tls.clientCert}`,
+      `      keyFile: ${tls.clientKey}`,
+      `      caFile: ${tls.caCert}`,
       '    filterVerb: filter',
       '    prioritizeVerb: prioritize',
       '    weight: 1',
@@ -290,8 +306,9 @@ export function startExtender(
   dir: string,
   adminUpperKubeconfig: string,
   port: number,
+  pki: ReturnType<typeof extenderPki>,
   webhook?: { port: number; cert: string; key: string },
-): ProcessRecord & { port: number } {
+): ProcessRecord & { port: number; tls: ExtenderTls } {
   const kubeconfig = serviceAccountKubeconfig(
     adminUpperKubeconfig,
     'extender',
@@ -307,6 +324,11 @@ export function startExtender(
       `--upper-kubeconfig=${kubeconfig}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
+      `--tls-cert-file=${pki.serving.cert}`,
+      `--tls-private-key-file=${pki.serving.key}`,
+      `--client-ca-file=${pki.caCert}`,
+      '--allowed-client-names=system:kube-scheduler',
+      '--health-port=0',
       ...(webhook
         ? [
             `--webhook-port=${webhook.port}`,
@@ -317,7 +339,7 @@ export function startExtender(
     ],
     path.join(dir, 'fedlet-extender.log'),
   );
-  return { ...p, port };
+  return { ...p, port, tls: { caCert: pki.caCert, clientCert: pki.scheduler.cert, clientKey: pki.scheduler.key } };
 }
 
 async function startAllFedlets(state: SandboxState, progress: (m: string) => void): Promise<void> {
@@ -639,7 +661,7 @@ export async function restartExtender(state: SandboxState, downMs = 0): Promise<
   if (!e) throw new Error('this sandbox has no extender (external clusters)');
   await stopProcess(e, 'SIGKILL');
   if (downMs) await new Promise((r) => setTimeout(r, downMs));
-  state.extender = { ...restartProcess(e), port: e.port };
+  state.extender = { ...restartProcess(e), port: e.port, tls: e.tls };
   saveState(state);
 }
 

@@ -190,6 +190,21 @@ describe('the Helm chart', () => {
     expect(Object.keys(baseUpper).length).toBeGreaterThan(10);
     expect(chartUpper).toEqual(baseUpper);
 
+    // The admission policies that narrow what RBAC cannot: the same rules, for the release's accounts.
+    const policies = (objects: K8sObject[], rename: [string, string][]) =>
+      objects
+        .filter((o) => o.kind === 'ValidatingAdmissionPolicy' || o.kind === 'ValidatingAdmissionPolicyBinding')
+        .map((o) =>
+          rename.reduce(
+            (t, [a, b]) => t.replaceAll(a, b),
+            JSON.stringify({ kind: o.kind, spec: (o as { spec?: unknown }).spec }),
+          ),
+        )
+        .sort();
+    const basePolicies = policies([...(await kustomize('upper')), ...(await kustomize('extender'))], []);
+    expect(basePolicies.length).toBeGreaterThanOrEqual(2);
+    expect(policies(upperHalf, [[`${release}-extender`, 'fedlet-extender']])).toEqual(basePolicies);
+
     const chartLower = rbacShape(lowerHalf.filter(isRbac), chartAccounts);
     const baseLower = rbacShape(await kustomize('lower'), baseAccounts);
     expect(chartLower).toEqual(baseLower);
@@ -276,7 +291,7 @@ describe('the Helm chart', () => {
       '--wait',
     ]);
     expect(notes).toMatch(new RegExp(`registers virtual node ${nodeName}`));
-    expect(notes).toMatch(/urlPrefix: http:\/\/fedlet-helm-extender\.fedlet-system\.svc:8888/);
+    expect(notes).toMatch(/urlPrefix: https:\/\/fedlet-helm-extender\.fedlet-system\.svc:8888\n\s+tlsConfig:/);
     const deploy = await kubectlJson<{
       spec: {
         template: {

@@ -75,12 +75,26 @@ fedlet.io/cluster: {{ . }}
 {{- end -}}
 {{- end -}}
 
-{{/* The extender stanza of a KubeSchedulerConfiguration, pointing at this release's extender Service. */}}
+{{- define "fedlet.extenderTLSSecret" -}}
+{{- .Values.extender.tls.secretName | default (printf "%s-tls" (include "fedlet.extenderName" .)) -}}
+{{- end -}}
+
+{{/*
+The extender stanza of a KubeSchedulerConfiguration, pointing at this release's extender Service over
+HTTPS with kube-scheduler's client certificate (files on the scheduler's host).
+*/}}
 {{- define "fedlet.schedulerConfig" -}}
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 extenders:
-  - urlPrefix: http://{{ .Values.extender.clusterIP | default (printf "%s.%s.svc" (include "fedlet.extenderName" .) .Release.Namespace) }}:{{ .Values.extender.port }}
+  - urlPrefix: https://{{ .Values.extender.clusterIP | default (printf "%s.%s.svc" (include "fedlet.extenderName" .) .Release.Namespace) }}:{{ .Values.extender.port }}
+    tlsConfig:
+      certFile: {{ .Values.extender.schedulerTLS.certFile }}
+      keyFile: {{ .Values.extender.schedulerTLS.keyFile }}
+      caFile: {{ .Values.extender.schedulerTLS.caFile }}
+      {{- with .Values.extender.schedulerTLS.serverName }}
+      serverName: {{ . }}
+      {{- end }}
     filterVerb: filter
     prioritizeVerb: prioritize
     weight: 1
