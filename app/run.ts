@@ -2,7 +2,8 @@
 // controllers. Fails fast with a clear message when a cluster cannot be reached at start; once running,
 // it never exits because an API server is away: losing the leader lease closes the write fence (no
 // write reaches either cluster), and the process stands by and campaigns until it leads again.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { hostname } from 'node:os';
 import { LeaderElector } from '../src/leader.js';
 import { startHealthServer, type HealthState } from '../src/health.js';
@@ -11,6 +12,8 @@ import type { Logger } from 'pino';
 import type { FedletConfig } from '../src/config.js';
 import { ConfigError, parseHostPort, parseNamespaceList } from '../src/config.js';
 import { KubeApiError, KubeClient, loadKubeConfig, type KubeClientOptions } from '../src/kube/client.js';
+import type { ClusterCredentials } from '../src/kube/kubeconfig.js';
+import { RenewingToken } from '../src/kube/token-renewal.js';
 import { isNotLeader, WriteFence } from '../src/kube/fence.js';
 import { Backoff } from '../src/util/backoff.js';
 import { LeaseController } from '../src/node/lease-controller.js';
@@ -41,16 +44,26 @@ const HEARTBEAT_LIMITS = { writeQps: 20, writeBurst: 40 };
  */
 const REVIEW_LIMITS = { writeQps: 20, writeBurst: 40 };
 
+function credentialsFor(which: 'upper' | 'lower', file: string | undefined): ClusterCredentials {
+  if (file && !existsSync(file)) throw new ConfigError(`${which} kubeconfig ${file} does not exist`);
+  try {
+    return loadKubeConfig(file);
+  } catch (e) {
+    throw new ConfigError(`cannot load ${which} kubeconfig ${file ?? '(default)'}: ${(e as Error).message}`);
+  }
+}
+
 function clientFor(
   which: 'upper' | 'lower',
   file: string | undefined,
   cfg: FedletConfig,
   fence?: WriteFence,
   limits: Pick<KubeClientOptions, 'writeQps' | 'writeBurst' | 'requestTimeoutMs'> = {},
+  credentials?: ClusterCredentials,
 ): KubeClient {
-  if (file && !existsSync(file)) throw new ConfigError(`${which} kubeconfig ${file} does not exist`);
+  const creds = credentials ?? credentialsFor(which, file);
   try {
-    return new KubeClient(loadKubeConfig(file), {
+    return new KubeClient(creds, {
       writeQps: cfg.writeQps,
       writeBurst: cfg.writeBurst,
       userAgent: `fedlet/${cfg.clusterName}`,
@@ -103,7 +116,15 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   // One fence for both clusters: every write of every controller passes it (see kube/fence.ts).
   const fence = cfg.leaderElect ? new WriteFence() : WriteFence.alwaysOpen();
   const upper = clientFor('upper', cfg.upperKubeconfig, cfg, fence);
-  const lower = clientFor('lower', cfg.lowerKubeconfig, cfg, fence);
+  // A lower ServiceAccount token with a lifetime renews itself (token-renewal.ts); kept in certDir.
+  const lowerToken = new RenewingToken(credentialsFor('lower', cfg.lowerKubeconfig), {
+    file: cfg.certDir ? path.join(cfg.certDir, 'lower-token') : undefined,
+    what: `lower cluster ${cfg.clusterName}`,
+    log: log.child({ component: 'lower-token' }),
+  });
+  const renewLowerToken = await lowerToken.init();
+  if (cfg.certDir) mkdirSync(cfg.certDir, { recursive: true });
+  const lower = clientFor('lower', cfg.lowerKubeconfig, cfg, fence, {}, lowerToken);
   // The heartbeat (node Leases, node status) and the kubelet API's reviews each have a client and a rate
   // limit of their own, as the kubelet's heartbeat does: no burst of pod writes, events or TokenReviews
   // for made-up tokens can make a renewal wait until the node goes NotReady. The heartbeat's requests
@@ -117,6 +138,12 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   log.info({ node: cfg.nodeName, cluster: cfg.clusterName, upperVersion: uv, lowerVersion: lv }, 'starting fedlet');
 
   const abort = new AbortController();
+  // Every replica renews its own lower token, leading or not: no fence (a TokenRequest stores nothing).
+  if (renewLowerToken) void lowerToken.run(clientFor('lower', cfg.lowerKubeconfig, cfg, undefined, {}, lowerToken), abort.signal);
+  else
+    log.warn(
+      `the lower kubeconfig of cluster ${cfg.clusterName} holds no ServiceAccount token with a lifetime: nothing renews or expires it (prefer \`kubectl create token\` with --duration; docs/rbac.md)`,
+    );
   let role: HealthState['role'] = 'starting';
   const health = (): HealthState => {
     const stale = [...upper.caches.staleCaches(), ...lower.caches.staleCaches()];
@@ -242,6 +269,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
           : undefined,
     },
     storageClassMap: cfg.storageClassMap,
+    lowerNamespaceRole: cfg.lowerNamespaceRole,
     runtimeClassMap: cfg.runtimeClassMap,
     priorityClassMap: cfg.priorityClassMap,
     virtualNodeLabels: (node = cfg.nodeName, state = provider.nodeState()): Record<string, string> =>

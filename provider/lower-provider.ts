@@ -41,6 +41,8 @@ import { Reflection } from './exposition/reflection.js';
 import type { ServiceTypeMode } from './exposition/services.js';
 import { LowerClaims } from './storage/claims.js';
 import { LowerNamespaces } from './namespaces/lower-namespaces.js';
+import { NamespaceRbac } from './namespaces/namespace-rbac.js';
+import { OwnedNamespaces } from './namespaces/owned-namespaces.js';
 import { EventRecorder } from '../src/events.js';
 import { collectNamespaces } from './namespaces/namespace-gc.js';
 import { LowerClasses } from './workload/lower-classes.js';
@@ -90,6 +92,8 @@ export interface LowerProviderOptions {
   pools?: PoolConfig;
   /** The upper pods bound to the pool nodes, as the core's caches hold them (pool mode). */
   upperPods?: PoolUpperPods;
+  /** The lower ClusterRole fedlet binds to itself in each lower namespace it uses (namespace-rbac.ts). */
+  lowerNamespaceRole?: string;
   log: Logger;
 }
 
@@ -121,6 +125,7 @@ export class LowerProvider implements Provider {
   private readonly bounce: BounceBack;
   readonly claims: LowerClaims;
   private readonly namespaces: LowerNamespaces;
+  private readonly owned: OwnedNamespaces;
   private readonly stats: LowerStats;
   readonly reflection: Reflection;
   readonly classes: LowerClasses;
@@ -163,7 +168,10 @@ export class LowerProvider implements Provider {
       onChange: () => this.scheduleRecompute(),
       log,
     });
-    this.namespaces = new LowerNamespaces({ lower: o.client, nodeName: o.nodeName, log });
+    // fedlet's rights in a lower namespace come with the namespace (a RoleBinding it makes there).
+    const rbac = new NamespaceRbac({ lower: o.client, nodeName: o.nodeName, role: o.lowerNamespaceRole, log });
+    this.owned = new OwnedNamespaces({ lower: o.client, nodeName: o.nodeName, rbac, log });
+    this.namespaces = new LowerNamespaces({ lower: o.client, nodeName: o.nodeName, rbac, log });
     this.claims = new LowerClaims({
       upper: o.upper,
       lower: o.client,
@@ -185,6 +193,7 @@ export class LowerProvider implements Provider {
     this.podsOps = new LowerPods({
       classes: this.classes,
       namespaces: this.namespaces,
+      readable: this.owned,
       claims: this.claims,
       upper: o.upper,
       lower: o.client,
@@ -242,6 +251,7 @@ export class LowerProvider implements Provider {
     signal.addEventListener('abort', () => this.abort.abort(), { once: true });
     this.nodes.start();
     this.pods.start();
+    this.owned.start(signal);
     this.podsOps.start();
     this.reflection.start(this.abort.signal);
     this.claims.start();
@@ -258,6 +268,7 @@ export class LowerProvider implements Provider {
     await Promise.all([
       this.nodes.stop(),
       this.pods.stop(),
+      this.owned.stop(),
       this.podsOps.stop(),
       this.reflection.stop(),
       this.claims.stop(),

@@ -35,6 +35,7 @@ export interface FedletConfig {
   allowDaemonSetPods: boolean;
   upperAPIServerAddress?: string;
   lowerIdentityNamespaces?: string;
+  lowerNamespaceRole: string;
   tokenCredentials: 'node' | 'fedlet';
   serviceTypes: 'clusterip' | 'preserve';
   serviceEndpoints: 'local' | 'global';
@@ -273,6 +274,14 @@ export const options: OptionSpec[] = [
     kind: 'string',
     default: '(none)',
     help: 'comma-separated upper namespaces whose pods run as the same-named service account of the lower cluster (as with annotation fedlet.io/service-account: lower)',
+  },
+  {
+    key: 'lowerNamespaceRole',
+    flag: 'lower-namespace-role',
+    env: 'FEDLET_LOWER_NAMESPACE_ROLE',
+    kind: 'string',
+    default: 'fedlet:lower-namespace',
+    help: 'lower ClusterRole fedlet binds to its own lower identity in each lower namespace it creates or is granted (its only rights on pods, their streams, Secrets and ConfigMaps there); the lower RBAC lets it bind only this role (docs/rbac.md)',
   },
   {
     key: 'tokenCredentials',
@@ -727,6 +736,7 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     namespaceTemplate: '{{namespace}}',
     allowDaemonSetPods: false,
     tokenCredentials: 'node',
+    lowerNamespaceRole: 'fedlet:lower-namespace',
     serviceTypes: 'clusterip',
     serviceEndpoints: 'local',
     storageClassMap: {},
@@ -795,6 +805,8 @@ function validate(cfg: FedletConfig): FedletConfig {
   }
   for (const ns of parseNamespaceList(cfg.lowerIdentityNamespaces))
     if (!dnsLabel.test(ns)) throw new ConfigError(`lowerIdentityNamespaces: "${ns}" is not a namespace name`);
+  if (!/^[^/%]+$/.test(cfg.lowerNamespaceRole) || ['.', '..'].includes(cfg.lowerNamespaceRole))
+    throw new ConfigError(`lower namespace role "${cfg.lowerNamespaceRole}" is not a ClusterRole name`);
   if (cfg.leaseRenewIntervalSeconds >= cfg.leaseDurationSeconds)
     throw new ConfigError(
       `lease renew interval (${cfg.leaseRenewIntervalSeconds}s) must be shorter than the lease duration (${cfg.leaseDurationSeconds}s)`,

@@ -47,6 +47,11 @@ export interface DependencySyncOptions {
   upper: KubeApi;
   lower: KubeApi;
   nodeName: string;
+  /**
+   * The lower namespaces garbage collection looks in: fedlet may list ConfigMaps and Secrets only in
+   * namespaces where it holds rights (no cluster-wide right on them).
+   */
+  lowerNamespaces: () => string[];
   log: Logger;
 }
 
@@ -233,12 +238,16 @@ export class DependencySync {
     }
     let deleted = 0;
     for (const kind of ['configmaps', 'secrets'] as const) {
-      const list = await this.o.lower.get<{ items: DataObject[] }>(`/api/v1/${kind}`, {
-        // Token Secrets belong to their pods (token-secrets.ts collects them).
-        query: { labelSelector: `${LABEL_ORIGIN}=${this.o.nodeName},!${LABEL_SERVICE_ACCOUNT_TOKEN}` },
-        headers: METADATA_ONLY_LIST,
-      });
-      for (const obj of list.items ?? []) {
+      const items: DataObject[] = [];
+      for (const ns of this.o.lowerNamespaces()) {
+        const list = await this.o.lower.get<{ items: DataObject[] }>(`/api/v1/namespaces/${encodeURIComponent(ns)}/${kind}`, {
+          // Token Secrets belong to their pods (token-secrets.ts collects them).
+          query: { labelSelector: `${LABEL_ORIGIN}=${this.o.nodeName},!${LABEL_SERVICE_ACCOUNT_TOKEN}` },
+          headers: METADATA_ONLY_LIST,
+        });
+        items.push(...(list.items ?? []));
+      }
+      for (const obj of items) {
         const k = depKey(kind, obj.metadata.namespace!, obj.metadata.name!);
         if (wanted.has(k)) continue;
         try {

@@ -6,10 +6,14 @@
 // Level-triggered: every pod sync compares the Secret (metadata from a label-selected watch: the
 // issuing spec hash and each token's times) with what the pod needs and issues only what is missing or
 // due; a timer per pod asks for a sync at the next refresh time. Token values are never logged.
+// fedlet may read lower Secrets only namespace by namespace (no cluster-wide right on Secrets), so the
+// watch is one per namespace it may read in (readable namespaces, provider/namespaces/owned-namespaces.ts).
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isAlreadyExists, isConflict, isNotFound, KubeApiError, type KubeClient } from '../../src/kube/client.js';
 import { Informer } from '../../src/kube/informer.js';
+import { NamespacedInformers } from '../../src/kube/namespaced-informers.js';
+import type { ReadableNamespaces } from '../namespaces/owned-namespaces.js';
 import type { DataObject, KubeObject, Pod } from '../../src/kube/types.js';
 import {
   ANNOTATION_SERVICE_ACCOUNT,
@@ -56,6 +60,8 @@ export interface TokenSecretsOptions {
   nodeName: string;
   clusterName: string;
   serviceAccounts: ServiceAccountOptions;
+  /** The lower namespaces fedlet may read Secrets in (one watch each). */
+  readable: ReadableNamespaces;
   /** resourceVersion of an upper namespace's kube-root-ca.crt (from a watch), so a CA change re-issues. */
   caVersion: (upperNamespace: string) => string | undefined;
   /** Asks for a sync of an upper pod (a refresh is due, or its Secret vanished). */
@@ -99,7 +105,7 @@ function parseTimes(o: KubeObject | undefined): Record<string, IssuedToken> {
 
 export class TokenSecrets {
   /** fedlet's token Secrets in the lower cluster (metadata only: no token crosses this watch). */
-  readonly secrets: Informer<KubeObject>;
+  readonly secrets: NamespacedInformers<KubeObject>;
   /** lowerNs/name → metadata of our last write, until the watch shows it (avoids re-issuing on a stale cache). */
   private readonly written = new Map<string, KubeObject>();
   /** upper key → refresh timer */
@@ -112,14 +118,19 @@ export class TokenSecrets {
 
   constructor(private readonly o: TokenSecretsOptions) {
     this.now = o.now ?? Date.now;
-    this.secrets = new Informer<KubeObject>({
-      client: o.lower,
-      path: '/api/v1/secrets',
-      labelSelector: `${LABEL_ORIGIN}=${o.nodeName},${LABEL_SERVICE_ACCOUNT_TOKEN}`,
-      metadataOnly: true,
-      transform: slimSecret,
-      log: o.log,
-    });
+    this.secrets = new NamespacedInformers<KubeObject>(
+      (ns) =>
+        new Informer<KubeObject>({
+          client: o.lower,
+          path: `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets`,
+          labelSelector: `${LABEL_ORIGIN}=${o.nodeName},${LABEL_SERVICE_ACCOUNT_TOKEN}`,
+          metadataOnly: true,
+          transform: slimSecret,
+          log: o.log,
+        }),
+    );
+    for (const ns of o.readable.current()) this.secrets.add(ns);
+    o.readable.onChange((ns, readable) => (readable ? this.secrets.add(ns) : void this.secrets.remove(ns)));
     const seen = (s: KubeObject) => {
       const k = `${s.metadata?.namespace}/${s.metadata?.name}`;
       if (this.written.get(k)?.metadata?.resourceVersion === s.metadata?.resourceVersion) this.written.delete(k);
@@ -139,8 +150,9 @@ export class TokenSecrets {
   start(): void {
     this.secrets.start();
   }
-  waitForSync(signal: AbortSignal): Promise<void> {
-    return this.secrets.waitForSync(signal);
+  async waitForSync(signal: AbortSignal): Promise<void> {
+    await this.o.readable.ready(signal);
+    await this.secrets.waitForSync(signal);
   }
   async stop(): Promise<void> {
     for (const t of this.timers.values()) clearTimeout(t);

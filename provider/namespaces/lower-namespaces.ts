@@ -5,10 +5,13 @@
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../../src/kube/client.js';
 import { LABEL_ORIGIN, LABEL_UPPER_NAMESPACE } from '../../src/labels.js';
+import type { NamespaceRbac } from './namespace-rbac.js';
 
 export interface LowerNamespacesOptions {
   lower: KubeClient;
   nodeName: string;
+  /** fedlet's rights inside each namespace it uses (a RoleBinding it makes): ensured with the namespace. */
+  rbac?: Pick<NamespaceRbac, 'ensure' | 'forget'>;
   log: Logger;
 }
 
@@ -35,6 +38,7 @@ export class LowerNamespaces {
         if (!isAlreadyExists(e2)) throw e2;
       }
     }
+    await this.o.rbac?.ensure(ns);
     this.ensured.add(ns);
   }
 
@@ -55,5 +59,6 @@ export class LowerNamespaces {
   /** The namespace was deleted (namespace GC): create it again when something needs it. */
   forget(ns: string): void {
     this.ensured.delete(ns);
+    this.o.rbac?.forget(ns);
   }
 }

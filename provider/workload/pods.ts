@@ -20,6 +20,7 @@ import { PodIdentityError, TokenSecrets } from '../configuration/token-secrets.j
 import type { PodClaimsResult } from '../storage/claims.js';
 import { podClaims } from '../storage/claim-objects.js';
 import type { LowerNamespaces } from '../namespaces/lower-namespaces.js';
+import type { ReadableNamespaces } from '../namespaces/owned-namespaces.js';
 import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
 import type { LowerClasses, PodClasses } from './lower-classes.js';
 import {
@@ -56,6 +57,8 @@ export interface LowerPodsOptions {
   serviceAccounts: ServiceAccountOptions;
   /** The lower namespaces pods go into (shared with the claims). */
   namespaces: LowerNamespaces;
+  /** The lower namespaces fedlet may read in (its rights are per namespace). */
+  readable: ReadableNamespaces;
   /** Lower claims for the pod's claims of fedlet storage classes. */
   claims?: { forPod(pod: Pod): PodClaimsResult };
   /** The virtual node's labels (to tell lower-node constraints from virtual-node ones). */
@@ -189,7 +192,13 @@ export class LowerPods {
         });
     };
     this.lowerEvents.addHandlers({ onAdd: mirror, onUpdate: (e, old) => e.count !== old.count && mirror(e) });
-    this.deps = new DependencySync({ upper: o.upper, lower: o.lower, nodeName: o.nodeName, log });
+    this.deps = new DependencySync({
+      upper: o.upper,
+      lower: o.lower,
+      nodeName: o.nodeName,
+      lowerNamespaces: () => o.readable.current(),
+      log,
+    });
     this.deps.onChange((upperKey) => this.emit(upperKey));
     this.tokens = new TokenSecrets({
       upper: o.upper,
@@ -197,6 +206,7 @@ export class LowerPods {
       nodeName: o.nodeName,
       clusterName: o.clusterName,
       serviceAccounts: o.serviceAccounts,
+      readable: o.readable,
       caVersion: (ns) => this.deps.version('configmaps', ns, ROOT_CA_CONFIGMAP),
       onDue: (key) => this.emit(key),
       onEvent: (e) => {

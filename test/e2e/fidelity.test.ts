@@ -65,8 +65,10 @@ const onCluster = (cluster: string) => ({ nodeSelector: { 'fedlet.io/cluster': c
 
 beforeAll(async () => {
   await createNamespace(upper, ns);
-  // The lower namespace of cluster 1 exists before fedlet needs it: its admins own it (and its policies).
+  // The lower namespace of cluster 1 exists before fedlet needs it: its admins own it (and its policies)
+  // and grant it to fedlet (without the grant fedlet would not use it: LowerNamespaceNotOwned).
   await kubectl(lower1, ['create', 'namespace', lowerNs1]);
+  await kubectl(lower1, ['label', 'namespace', lowerNs1, `fedlet.io/grant=${f1.nodeName}`]);
 });
 
 afterAll(async () => {
@@ -494,6 +496,7 @@ describe('lower namespace lifecycle', () => {
     const own2 = `${up}-${f2.cluster}`; // created by fedlet in lower-2
     const theirs1 = up; // created by the lower cluster's admins in lower-1
     await kubectl(lower1, ['create', 'namespace', theirs1]);
+    await kubectl(lower1, ['label', 'namespace', theirs1, `fedlet.io/grant=${f1.cluster}`]);
     await createNamespace(upper, up);
     const exists = async (kubeconfig: string, name: string) =>
       (await kubectlRaw(kubeconfig, ['get', 'namespace', name, '-o', 'name'])).code === 0;

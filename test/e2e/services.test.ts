@@ -122,8 +122,10 @@ async function waitPods(selector: string, count: number, namespace = ns): Promis
 beforeAll(async () => {
   await createNamespace(upper, ns);
   await createNamespace(upper, empty);
-  // A lower Service fedlet does not own, in the namespace it will use (created before fedlet needs it).
+  // A lower Service fedlet does not own, in the namespace it will use (created before fedlet needs it,
+  // by a lower admin who grants it to fedlet).
   await kubectl(lower1, ['create', 'namespace', ns]).catch(() => undefined);
+  await kubectl(lower1, ['label', 'namespace', ns, '--overwrite', `fedlet.io/grant=${s.fedlets[0]!.nodeName}`]);
   await apply(lower1, service('taken', { ports: [{ port: 1234 }], selector: { owner: 'lower-admin' } }));
 });
 

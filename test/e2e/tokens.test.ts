@@ -422,7 +422,17 @@ describe.skipIf(!!missingReal)(
 
 describe.skipIf(s.external)('lower identity (fedlet.io/service-account: lower)', () => {
   it('runs as the same-named lower service account with the normal lower projection', async () => {
+    // The lower admin's namespace (or the one fedlet made for earlier pods), where they grant fedlet the
+    // use of the namespace and of its service accounts.
     await kubectl(lower2, ['create', 'namespace', lowerNs2]).catch(() => undefined);
+    await kubectl(lower2, [
+      'label',
+      'namespace',
+      lowerNs2,
+      '--overwrite',
+      `fedlet.io/grant=${f2.nodeName}`,
+      `fedlet.io/lower-identity=${f2.nodeName}`,
+    ]);
     await kubectl(lower2, ['create', 'serviceaccount', 'robot', '-n', lowerNs2]);
     await kubectl(upper, ['apply', '-f', '-'], {
       input: podManifest('lower-id', f2.cluster, {}, { 'fedlet.io/service-account': 'lower' }),

@@ -40,7 +40,8 @@ const cm = (ns: string, name: string, labels: Record<string, string> = {}, data 
 async function harness() {
   const upper = new FakeKube();
   const lower = new FakeKube();
-  const deps = new DependencySync({ upper, lower, nodeName: 'vn', log });
+  // fedlet reads lower ConfigMaps/Secrets only in namespaces where it holds rights: here d-low.
+  const deps = new DependencySync({ upper, lower, nodeName: 'vn', lowerNamespaces: () => ['d-low'], log });
   syncs.push(deps);
   const changed: string[] = [];
   deps.onChange((k) => changed.push(k));
