@@ -129,10 +129,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   // limit of their own, as the kubelet's heartbeat does: no burst of pod writes, events or TokenReviews
   // for made-up tokens can make a renewal wait until the node goes NotReady. The heartbeat's requests
   // also end after one renew interval, so a hung one cannot hold the next renewal.
-  const heartbeat = clientFor('upper', cfg.upperKubeconfig, cfg, fence, {
-    ...HEARTBEAT_LIMITS,
-    requestTimeoutMs: cfg.leaseRenewIntervalSeconds * 1000,
-  });
+  const heartbeatLimits = { ...HEARTBEAT_LIMITS, requestTimeoutMs: cfg.leaseRenewIntervalSeconds * 1000 };
+  const heartbeat = clientFor('upper', cfg.upperKubeconfig, cfg, fence, heartbeatLimits);
   const reviewer = clientFor('upper', cfg.upperKubeconfig, cfg, fence, REVIEW_LIMITS);
   const [uv, lv] = await Promise.all([checkReachable('upper', upper), checkReachable(`lower (${cfg.clusterName})`, lower)]);
   log.info({ node: cfg.nodeName, cluster: cfg.clusterName, upperVersion: uv, lowerVersion: lv }, 'starting fedlet');
@@ -217,16 +215,25 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
         certDir: cfg.certDir,
         fileBase: node === cfg.nodeName ? undefined : `kubelet-client-${node}`,
         clientOptions: { writeQps: cfg.writeQps, writeBurst: cfg.writeBurst, userAgent: `fedlet/${cfg.clusterName}`, fence },
+        heartbeatOptions: heartbeatLimits,
         log: log.child({ component: 'node-identity', node }),
       });
       identities.set(node, id);
       metricClients[node === cfg.nodeName ? 'upper-node' : `upper-node/${node}`] = id.client;
+      metricClients[node === cfg.nodeName ? 'upper-node-heartbeat' : `upper-node-heartbeat/${node}`] = id.heartbeat;
       void id.run(abort.signal);
     }
     return id;
   };
-  if (cfg.tokenCredentials === 'node') identityOf(cfg.nodeName);
-  else
+  if (cfg.tokenCredentials === 'node' || cfg.nodeCredentials === 'node') identityOf(cfg.nodeName);
+  /**
+   * What a kubelet writes — the node's Lease and status (heartbeat), its pods' status and final deletion —
+   * is written as the node itself (nodeCredentials: node): the Node authorizer and NodeRestriction hold
+   * those writes to this node and its pods.
+   */
+  const heartbeatFor = (node: string): KubeClient => (cfg.nodeCredentials === 'node' ? identityOf(node).heartbeat : heartbeat);
+  const nodeClientFor = (node: string): KubeClient => (cfg.nodeCredentials === 'node' ? identityOf(node).client : upper);
+  if (cfg.tokenCredentials !== 'node')
     log.warn(
       "tokenCredentials is fedlet: pods' service-account tokens are requested with fedlet's own upper credentials (create on serviceaccounts/token: any service account), not limited to pods of this node",
     );
@@ -270,6 +277,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     },
     storageClassMap: cfg.storageClassMap,
     lowerNamespaceRole: cfg.lowerNamespaceRole,
+    // A kubelet reads what its pods name with its own credential: so does fedlet (nodeCredentials: node).
+    upperReader: cfg.nodeCredentials === 'node' ? (node: string) => identityOf(node).client : undefined,
     runtimeClassMap: cfg.runtimeClassMap,
     priorityClassMap: cfg.priorityClassMap,
     virtualNodeLabels: (node = cfg.nodeName, state = provider.nodeState()): Record<string, string> =>
@@ -293,7 +302,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   if (pools) {
     const set = new NodeSet({
       upper,
-      heartbeat: () => heartbeat,
+      heartbeat: heartbeatFor,
+      nodeClient: nodeClientFor,
       config: cfg,
       fence,
       events,
@@ -321,7 +331,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   async function serveOneNode(): Promise<ServedNodes> {
     const nodes = new NodeController({
       client: upper,
-      statusClient: heartbeat,
+      statusClient: heartbeatFor(cfg.nodeName),
       config: cfg,
       provider,
       fence,
@@ -329,7 +339,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     });
     await retrying('registering the virtual node', () => nodes.register(), abort.signal, log);
     const lease = new LeaseController({
-      client: heartbeat,
+      client: heartbeatFor(cfg.nodeName),
       nodeName: cfg.nodeName,
       durationSeconds: cfg.leaseDurationSeconds,
       renewIntervalSeconds: cfg.leaseRenewIntervalSeconds,
@@ -341,6 +351,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     });
     const pods = new PodController({
       upper,
+      nodeClient: nodeClientFor(cfg.nodeName),
       nodeName: cfg.nodeName,
       provider,
       events,

@@ -43,6 +43,7 @@ import { LowerClaims } from './storage/claims.js';
 import { LowerNamespaces } from './namespaces/lower-namespaces.js';
 import { NamespaceRbac } from './namespaces/namespace-rbac.js';
 import { OwnedNamespaces } from './namespaces/owned-namespaces.js';
+import type { UpperReader } from './configuration/node-reads.js';
 import { EventRecorder } from '../src/events.js';
 import { collectNamespaces } from './namespaces/namespace-gc.js';
 import { LowerClasses } from './workload/lower-classes.js';
@@ -94,6 +95,8 @@ export interface LowerProviderOptions {
   upperPods?: PoolUpperPods;
   /** The lower ClusterRole fedlet binds to itself in each lower namespace it uses (namespace-rbac.ts). */
   lowerNamespaceRole?: string;
+  /** Reads what pods name (ConfigMaps, Secrets) as the virtual node they are bound to (node-reads.ts). */
+  upperReader?: UpperReader;
   log: Logger;
 }
 
@@ -194,6 +197,7 @@ export class LowerProvider implements Provider {
       classes: this.classes,
       namespaces: this.namespaces,
       readable: this.owned,
+      upperReader: o.upperReader,
       claims: this.claims,
       upper: o.upper,
       lower: o.client,

@@ -108,7 +108,7 @@ export function loadState(dir: string): SandboxState {
 }
 
 /** Names a sandbox writes into its directory; nothing else there is ever removed. */
-const SANDBOX_ENTRY = /^(upper|lower-\d+|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log|fedlet-.*-certs)$/;
+const SANDBOX_ENTRY = /^(upper|lower-\d+|rbac|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log|fedlet-.*-certs)$/;
 
 /** Removes what an earlier (stopped) sandbox left in dir; returns the entries removed. */
 export function clearSandboxFiles(dir: string): string[] {
@@ -456,6 +456,8 @@ export function serviceAccountKubeconfig(
   role: 'upper' | 'lower' | 'extender',
   out: string,
   serviceAccount = 'fedlet',
+  /** A kustomization to apply instead of manifests/rbac/<role> (e.g. an overlay naming the account). */
+  kustomization?: string,
 ): string {
   const kubectl = (args: string[], input?: string) =>
     execFileSync(findBinary('kubectl'), ['--kubeconfig', adminKubeconfig, ...args], {
@@ -463,7 +465,7 @@ export function serviceAccountKubeconfig(
       input,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-  kubectl(['apply', '-k', path.join(repoRoot(), 'manifests', 'rbac', role)]);
+  kubectl(['apply', '-k', kustomization ?? path.join(repoRoot(), 'manifests', 'rbac', role)]);
   let token = '';
   for (let i = 0; i < 50 && !token; i++) {
     try {
@@ -508,6 +510,38 @@ export function serviceAccountKubeconfig(
   return out;
 }
 
+/**
+ * fedlet's upper identity for virtual node `nodeName` (fedlet-<x>): manifests/rbac/upper under an overlay
+ * that names the ServiceAccount after the node, as overlays and the chart do (the admission policy of
+ * manifests/rbac/upper-policy, applied once here, holds each account to its own node's objects).
+ * Returns a kubeconfig with a token of that account.
+ */
+export function upperIdentityKubeconfig(adminKubeconfig: string, dir: string, nodeName: string): string {
+  if (!/^fedlet-[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(nodeName))
+    throw new Error(`sandbox upper identities are for nodes named fedlet-<x>, not ${nodeName}`);
+  execFileSync(findBinary('kubectl'), [
+    '--kubeconfig',
+    adminKubeconfig,
+    'apply',
+    '-k',
+    path.join(repoRoot(), 'manifests', 'rbac', 'upper-policy'),
+  ]);
+  const overlay = path.join(dir, 'rbac', nodeName);
+  mkdirSync(overlay, { recursive: true });
+  writeFileSync(
+    path.join(overlay, 'kustomization.yaml'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      'resources:',
+      `  - ${path.relative(overlay, path.join(repoRoot(), 'manifests', 'rbac', 'upper'))}`,
+      `nameSuffix: ${nodeName.slice('fedlet'.length)}`,
+      '',
+    ].join('\n'),
+  );
+  return serviceAccountKubeconfig(adminKubeconfig, 'upper', path.join(dir, `${nodeName}-upper.kubeconfig`), nodeName, overlay);
+}
+
 async function prepareFedlets(
   dir: string,
   upper: ClusterState,
@@ -519,8 +553,9 @@ async function prepareFedlets(
 ): Promise<SandboxState> {
   const n = lowers.length;
   const ports = await freePorts(2 * n); // kubelet ports, then health ports
-  // fedlet runs with the manifests' RBAC only: ServiceAccount tokens, not the admin credentials.
-  const fedletUpper = serviceAccountKubeconfig(upperKubeconfig, 'upper', path.join(dir, 'fedlet-upper.kubeconfig'));
+  // fedlet runs with the manifests' RBAC only: ServiceAccount tokens, not the admin credentials; each
+  // fedlet with an upper account of its own, named after its node.
+  const fedletUppers = lowers.map((_, i) => upperIdentityKubeconfig(upperKubeconfig, dir, `fedlet-${lowerName(i)}`));
   const fedletLowers = lowerKubeconfigs.map((k, i) =>
     serviceAccountKubeconfig(k, 'lower', path.join(dir, `fedlet-${lowerName(i)}.kubeconfig`)),
   );
@@ -536,11 +571,11 @@ async function prepareFedlets(
       cluster: lowerName(i),
       nodeName: `fedlet-${lowerName(i)}`,
       kubeletPort: ports[i]!,
-      upperKubeconfig: fedletUpper,
+      upperKubeconfig: fedletUppers[i]!,
       lowerKubeconfig: fedletLowers[i]!,
       args: [
         'run',
-        `--upper-kubeconfig=${fedletUpper}`,
+        `--upper-kubeconfig=${fedletUppers[i]}`,
         `--lower-kubeconfig=${fedletLowers[i]}`,
         `--cluster-name=${lowerName(i)}`,
         `--node-ip=${sandboxNodeIP()}`,

@@ -37,6 +37,7 @@ export interface FedletConfig {
   lowerIdentityNamespaces?: string;
   lowerNamespaceRole: string;
   tokenCredentials: 'node' | 'fedlet';
+  nodeCredentials: 'node' | 'fedlet';
   serviceTypes: 'clusterip' | 'preserve';
   serviceEndpoints: 'local' | 'global';
   storageClassMap: Record<string, string>;
@@ -291,6 +292,15 @@ export const options: OptionSpec[] = [
     values: ['node', 'fedlet'],
     default: 'node',
     help: "who requests pods' upper service-account tokens: node (the virtual node's own system:node:<node> client certificate from a kubernetes.io/kube-apiserver-client-kubelet CSR, so the Node authorizer allows tokens only for service accounts of pods on this node; fedlet's account needs create on certificatesigningrequests/nodeclient) or fedlet (fedlet's upper credentials; they need create on serviceaccounts/token, which the manifests do not grant)",
+  },
+  {
+    key: 'nodeCredentials',
+    flag: 'node-credentials',
+    env: 'FEDLET_NODE_CREDENTIALS',
+    kind: 'enum',
+    values: ['node', 'fedlet'],
+    default: 'node',
+    help: "who writes what a kubelet writes: the virtual node's status and Lease and its pods' status and final deletion. node: the virtual node's own system:node:<node> client certificate (as for tokenCredentials), so the Node authorizer and NodeRestriction limit those writes to this node and its pods, and fedlet's account holds no such right; fedlet: fedlet's upper credentials (they then need nodes/status, pods/status, pods delete and node Leases, which the manifests do not grant; docs/rbac.md)",
   },
   {
     key: 'serviceTypes',
@@ -736,6 +746,7 @@ function applyDefaults(m: Record<string, unknown>, src: ConfigSources): FedletCo
     namespaceTemplate: '{{namespace}}',
     allowDaemonSetPods: false,
     tokenCredentials: 'node',
+    nodeCredentials: 'node',
     lowerNamespaceRole: 'fedlet:lower-namespace',
     serviceTypes: 'clusterip',
     serviceEndpoints: 'local',

@@ -1,13 +1,17 @@
 // ConfigMap/Secret reflection, the whole behaviour: ConfigMaps and Secrets that pods reference are
 // copied into the lower namespace before the pod, kept in sync when the upper object changes (the
 // pods using it are synced again), and deleted when no pod of this fedlet references them. Only
-// referenced objects are read (GET by name); changes are noticed through metadata-only watches, so
-// no ConfigMap's or Secret's data streams through fedlet unless a pod needs it.
+// referenced objects are read (GET by name), as the node the pod is bound to (node-reads.ts: the Node
+// authorizer allows exactly what pods on that node name); changes are noticed through one metadata-only
+// watch per referenced object (fieldSelector metadata.name, as the kubelet's watch-based managers do), so
+// no ConfigMap's or Secret's data streams through fedlet unless a pod needs it, and fedlet's account
+// holds no right to list or read ConfigMaps or Secrets.
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeApi } from '../../src/kube/client.js';
 import type { DataObject, KubeObject, Pod } from '../../src/kube/types.js';
 import { ANNOTATION_UPPER_RESOURCE_VERSION, LABEL_ORIGIN, LABEL_SERVICE_ACCOUNT_TOKEN } from '../../src/labels.js';
 import { Informer, METADATA_ONLY_LIST } from '../../src/kube/informer.js';
+import { getAsNode, type UpperReader } from './node-reads.js';
 import { dependencyRefs, ownershipAnnotations, ownershipLabels } from '../workload/translate.js';
 
 export type DependencyKind = 'configmaps' | 'secrets';
@@ -45,6 +49,8 @@ function missing(kind: DependencyKind, namespace: string, name: string, optional
 
 export interface DependencySyncOptions {
   upper: KubeApi;
+  /** Reads and watches what pods on a node name: that node's identity (default upper). */
+  reader?: UpperReader;
   lower: KubeApi;
   nodeName: string;
   /**
@@ -68,29 +74,45 @@ export class DependencySync {
   private readonly copied = new Map<string, string>();
   /** dependency key → upper pod keys referencing it */
   private readonly dependents = new Map<string, Set<string>>();
-  private readonly informers: Record<DependencyKind, Informer<KubeObject>>;
+  /** dependency key → the metadata watch of that one object */
+  private readonly watches = new Map<string, Informer<KubeObject>>();
   private readonly listeners: Array<(upperKey: string) => void> = [];
+  private started = false;
 
-  constructor(private readonly o: DependencySyncOptions) {
-    const watch = (kind: DependencyKind) => {
-      const inf = new Informer<KubeObject>({
-        client: o.upper,
-        path: `/api/v1/${kind}`,
-        log: o.log,
-        metadataOnly: true,
-        transform: slimMeta,
-      });
-      const changed = (obj: KubeObject) => {
-        const key = depKey(kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
-        const pods = this.dependents.get(key);
-        if (!pods) return;
-        this.copied.delete(key);
-        for (const p of pods) for (const l of this.listeners) l(p);
-      };
-      inf.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
-      return inf;
+  constructor(private readonly o: DependencySyncOptions) {}
+
+  private readerFor(node: string | undefined): KubeApi {
+    return node && this.o.reader ? this.o.reader(node) : this.o.upper;
+  }
+
+  /** Watches one referenced object (metadata only, by name) through `client`, unless watched already. */
+  private watch(kind: DependencyKind, ns: string, name: string, client: KubeApi): void {
+    const key = depKey(kind, ns, name);
+    if (this.watches.has(key)) return;
+    const inf = new Informer<KubeObject>({
+      client,
+      path: `/api/v1/namespaces/${encodeURIComponent(ns)}/${kind}`,
+      fieldSelector: `metadata.name=${name}`,
+      log: this.o.log,
+      metadataOnly: true,
+      transform: slimMeta,
+    });
+    const changed = (obj: KubeObject) => {
+      const pods = this.dependents.get(key);
+      if (!pods || this.copied.get(key) === obj.metadata?.resourceVersion) return;
+      this.copied.delete(key);
+      for (const p of pods) for (const l of this.listeners) l(p);
     };
-    this.informers = { configmaps: watch('configmaps'), secrets: watch('secrets') };
+    inf.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+    this.watches.set(key, inf);
+    if (this.started) inf.start();
+  }
+
+  private unwatch(key: string): void {
+    const inf = this.watches.get(key);
+    if (!inf) return;
+    this.watches.delete(key);
+    void inf.stop();
   }
 
   /** Called with the upper pod key of every pod whose ConfigMap/Secret changed (it must be synced again). */
@@ -98,20 +120,20 @@ export class DependencySync {
     this.listeners.push(l);
   }
 
-  /** resourceVersion of an upper ConfigMap/Secret as the metadata watch last saw it. */
+  /** resourceVersion of an upper ConfigMap/Secret as its watch last saw it (undefined: not watched). */
   version(kind: DependencyKind, namespace: string, name: string): string | undefined {
-    return this.informers[kind].get(`${namespace}/${name}`)?.metadata?.resourceVersion;
+    return this.watches.get(depKey(kind, namespace, name))?.get(`${namespace}/${name}`)?.metadata?.resourceVersion;
   }
 
   start(): void {
-    this.informers.configmaps.start();
-    this.informers.secrets.start();
+    this.started = true;
+    for (const inf of this.watches.values()) inf.start();
   }
-  async waitForSync(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.informers.configmaps.waitForSync(signal), this.informers.secrets.waitForSync(signal)]);
-  }
+  /** Nothing to wait for: each object is watched from the first pod that names it. */
+  async waitForSync(_signal: AbortSignal): Promise<void> {}
   async stop(): Promise<void> {
-    await Promise.all([this.informers.configmaps.stop(), this.informers.secrets.stop()]);
+    this.started = false;
+    await Promise.all([...this.watches.values()].map((i) => i.stop()));
   }
 
   /** Remembers which ConfigMaps/Secrets a pod uses, so a change to one re-syncs exactly those pods. */
@@ -129,6 +151,7 @@ export class DependencySync {
         let s = this.dependents.get(k);
         if (!s) this.dependents.set(k, (s = new Set()));
         s.add(key);
+        this.watch(kind, ns, name, this.readerFor(upper.spec?.nodeName));
       }
   }
 
@@ -147,8 +170,8 @@ export class DependencySync {
       ['secrets', refs.secrets],
     ] as const)
       for (const [name, optional] of m) {
-        const knownRv = this.informers[kind].get(`${ns}/${name}`)?.metadata?.resourceVersion;
-        jobs.push(this.ensureOne(kind, ns, name, optional, lowerNs, knownRv));
+        const knownRv = this.version(kind, ns, name);
+        jobs.push(this.ensureOne(kind, ns, name, optional, lowerNs, knownRv, this.readerFor(pod.spec?.nodeName)));
       }
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -164,12 +187,16 @@ export class DependencySync {
     optional: boolean,
     lowerNs: string,
     knownRv: string | undefined,
+    reader: KubeApi,
   ): Promise<MissingDependency | undefined> {
     const key = depKey(kind, ns, name);
     if (knownRv !== undefined && this.copied.get(key) === knownRv) return undefined;
     let upper: DataObject;
     try {
-      upper = await this.o.upper.get<DataObject>(`/api/v1/namespaces/${ns}/${kind}/${name}`);
+      upper = await getAsNode<DataObject>(
+        reader,
+        `/api/v1/namespaces/${encodeURIComponent(ns)}/${kind}/${encodeURIComponent(name)}`,
+      );
     } catch (e) {
       if (!isNotFound(e)) throw e;
       return missing(kind, ns, name, optional);
@@ -202,7 +229,7 @@ export class DependencySync {
         await this.o.lower.create(`/api/v1/namespaces/${lowerNs}/${kind}`, body);
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
-        return this.ensureOne(kind, ns, name, optional, lowerNs, undefined);
+        return this.ensureOne(kind, ns, name, optional, lowerNs, undefined, reader);
       }
     } else if (lower.metadata.labels?.[LABEL_ORIGIN] !== this.o.nodeName) {
       // Never overwrite what we do not own (e.g. an object the lower cluster's admins created).
@@ -230,12 +257,26 @@ export class DependencySync {
    */
   async collectGarbage(livePods: Pod[], lowerNamespaceOf: (upperNs: string) => string): Promise<number> {
     const wanted = new Set<string>();
+    const watched = new Set<string>();
     for (const p of livePods) {
       const refs = dependencyRefs(p);
       const lns = lowerNamespaceOf(p.metadata.namespace!);
-      for (const n of refs.configMaps.keys()) wanted.add(depKey('configmaps', lns, n));
-      for (const n of refs.secrets.keys()) wanted.add(depKey('secrets', lns, n));
+      for (const n of refs.configMaps.keys()) {
+        wanted.add(depKey('configmaps', lns, n));
+        watched.add(depKey('configmaps', p.metadata.namespace!, n));
+      }
+      for (const n of refs.secrets.keys()) {
+        wanted.add(depKey('secrets', lns, n));
+        watched.add(depKey('secrets', p.metadata.namespace!, n));
+      }
     }
+    // Objects no live pod names any more are not watched (nor remembered) any more.
+    for (const key of [...this.watches.keys()])
+      if (!watched.has(key)) {
+        this.unwatch(key);
+        this.dependents.delete(key);
+        this.copied.delete(key);
+      }
     let deleted = 0;
     for (const kind of ['configmaps', 'secrets'] as const) {
       const items: DataObject[] = [];

@@ -14,6 +14,7 @@ import { isAlreadyExists, isConflict, isNotFound, KubeApiError, type KubeClient 
 import { Informer } from '../../src/kube/informer.js';
 import { NamespacedInformers } from '../../src/kube/namespaced-informers.js';
 import type { ReadableNamespaces } from '../namespaces/owned-namespaces.js';
+import { getAsNode, type UpperReader } from './node-reads.js';
 import type { DataObject, KubeObject, Pod } from '../../src/kube/types.js';
 import {
   ANNOTATION_SERVICE_ACCOUNT,
@@ -62,6 +63,8 @@ export interface TokenSecretsOptions {
   serviceAccounts: ServiceAccountOptions;
   /** The lower namespaces fedlet may read Secrets in (one watch each). */
   readable: ReadableNamespaces;
+  /** Reads the namespace's root CA as the node the pod is bound to (default upper). */
+  reader?: UpperReader;
   /** resourceVersion of an upper namespace's kube-root-ca.crt (from a watch), so a CA change re-issues. */
   caVersion: (upperNamespace: string) => string | undefined;
   /** Asks for a sync of an upper pod (a refresh is due, or its Secret vanished). */
@@ -112,7 +115,7 @@ export class TokenSecrets {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly now: () => number;
   /** upper namespace → its CA at a kube-root-ca.crt resourceVersion (one read per namespace and CA). */
-  private readonly cas = new Map<string, { rv: string; ca: string }>();
+  private readonly cas = new Map<string, { rv: string; ca: string; at: number }>();
   /** Upper TokenRequests issued (metrics and tests). */
   issued = 0;
 
@@ -221,7 +224,7 @@ export class TokenSecrets {
       return;
     }
     // First issue, or what the tokens were issued for changed: issue all, write the whole Secret.
-    const ca = await this.upperCA(pod.metadata.namespace!);
+    const ca = await this.upperCA(pod.metadata.namespace!, pod.spec?.nodeName);
     const fresh = await this.issue(pod, reqs);
     const body: DataObject = {
       apiVersion: 'v1',
@@ -337,15 +340,21 @@ export class TokenSecrets {
     this.timers.set(upperKey, t);
   }
 
-  private async upperCA(ns: string): Promise<string> {
+  private async upperCA(ns: string, node: string | undefined): Promise<string> {
     const known = this.cas.get(ns);
     const rv = this.o.caVersion(ns);
     if (known && rv !== undefined && known.rv === rv) return known.ca;
+    // Not watched (no pod names the ConfigMap itself): a read within the last minute is recent enough.
+    if (known && rv === undefined && this.now() - known.at < 60_000) return known.ca;
     try {
-      const cm = await this.o.upper.get<DataObject>(`/api/v1/namespaces/${ns}/configmaps/${ROOT_CA_CONFIGMAP}`);
+      const reader = node && this.o.reader ? this.o.reader(node) : this.o.upper;
+      const cm = await getAsNode<DataObject>(
+        reader,
+        `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps/${ROOT_CA_CONFIGMAP}`,
+      );
       const ca = cm.data?.[SECRET_KEY_CA];
       if (ca) {
-        if (cm.metadata.resourceVersion) this.cas.set(ns, { rv: cm.metadata.resourceVersion, ca });
+        if (cm.metadata.resourceVersion) this.cas.set(ns, { rv: cm.metadata.resourceVersion, ca, at: this.now() });
         if (this.cas.size > 10_000) this.cas.delete(this.cas.keys().next().value!);
         return ca;
       }

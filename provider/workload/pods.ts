@@ -21,6 +21,7 @@ import type { PodClaimsResult } from '../storage/claims.js';
 import { podClaims } from '../storage/claim-objects.js';
 import type { LowerNamespaces } from '../namespaces/lower-namespaces.js';
 import type { ReadableNamespaces } from '../namespaces/owned-namespaces.js';
+import type { UpperReader } from '../configuration/node-reads.js';
 import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
 import type { LowerClasses, PodClasses } from './lower-classes.js';
 import {
@@ -59,6 +60,8 @@ export interface LowerPodsOptions {
   namespaces: LowerNamespaces;
   /** The lower namespaces fedlet may read in (its rights are per namespace). */
   readable: ReadableNamespaces;
+  /** Reads what pods name (ConfigMaps, Secrets, the root CA) as the node they are bound to. */
+  upperReader?: UpperReader;
   /** Lower claims for the pod's claims of fedlet storage classes. */
   claims?: { forPod(pod: Pod): PodClaimsResult };
   /** The virtual node's labels (to tell lower-node constraints from virtual-node ones). */
@@ -197,6 +200,7 @@ export class LowerPods {
       lower: o.lower,
       nodeName: o.nodeName,
       lowerNamespaces: () => o.readable.current(),
+      reader: o.upperReader,
       log,
     });
     this.deps.onChange((upperKey) => this.emit(upperKey));
@@ -207,6 +211,7 @@ export class LowerPods {
       clusterName: o.clusterName,
       serviceAccounts: o.serviceAccounts,
       readable: o.readable,
+      reader: o.upperReader,
       caVersion: (ns) => this.deps.version('configmaps', ns, ROOT_CA_CONFIGMAP),
       onDue: (key) => this.emit(key),
       onEvent: (e) => {

@@ -21,6 +21,8 @@ export interface NodeSetOptions {
   upper: KubeApi;
   /** The client a node's Lease renewals and status posts use (its heartbeat); default upper. */
   heartbeat?: (node: string) => KubeApi;
+  /** The client a node's pod status writes and final deletions use (the node's identity); default upper. */
+  nodeClient?: (node: string) => KubeApi;
   config: FedletConfig;
   fence: WriteFence;
   events: EventRecorder;
@@ -103,6 +105,7 @@ export class NodeSet {
     });
     const pods = new PodController({
       upper: this.o.upper,
+      nodeClient: this.o.nodeClient?.(spec.name),
       nodeName: spec.name,
       provider: spec.provider,
       events: this.o.events,

@@ -225,9 +225,17 @@ describe('the Helm chart', () => {
           ),
         )
         .sort();
-    const basePolicies = policies([...(await kustomize('upper')), ...(await kustomize('extender'))], []);
-    expect(basePolicies.length).toBeGreaterThanOrEqual(2);
-    expect(policies(upperHalf, [[`${release}-extender`, 'fedlet-extender']])).toEqual(basePolicies);
+    const basePolicies = policies(
+      [...(await kustomize('upper')), ...(await kustomize('upper-policy')), ...(await kustomize('extender'))],
+      [],
+    );
+    expect(basePolicies.length).toBeGreaterThanOrEqual(4);
+    expect(
+      policies(upperHalf, [
+        [`${release}-upper-scope`, 'fedlet-upper-scope'],
+        [`${release}-extender`, 'fedlet-extender'],
+      ]),
+    ).toEqual(basePolicies);
 
     const chartLower = rbacShape(lowerHalf.filter(isRbac), chartAccounts);
     const baseLower = rbacShape(await kustomize('lower'), baseAccounts);

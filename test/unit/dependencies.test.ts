@@ -106,3 +106,43 @@ describe('ConfigMap/Secret reflection', () => {
     expect(h.lower.items('/api/v1/secrets')).toEqual([]);
   });
 });
+
+describe('reads as the node', () => {
+  it("reads and watches only the objects a pod names, through its node's client, and stops watching what no pod names", async () => {
+    const upper = new FakeKube();
+    const lower = new FakeKube();
+    const asNode = new FakeKube();
+    const readers: string[] = [];
+    const deps = new DependencySync({
+      upper,
+      lower,
+      nodeName: 'vn',
+      lowerNamespaces: () => ['d-low'],
+      reader: (node) => (readers.push(node), asNode),
+      log,
+    });
+    syncs.push(deps);
+    deps.start();
+    asNode.seed('/api/v1/namespaces/d/configmaps', cm('d', 'app'));
+    asNode.seed('/api/v1/namespaces/d/configmaps', cm('d', 'unrelated'));
+    const pod = { ...podUsing('p', 'app'), spec: { ...podUsing('p', 'app').spec, nodeName: 'vn-pool-a' } };
+    await deps.ensure(pod, 'd-low');
+    await settle();
+    expect(lower.peek<DataObject>('/api/v1/namespaces/d-low/configmaps/app')?.data).toEqual({ a: '1' });
+    expect(new Set(readers)).toEqual(new Set(['vn-pool-a']));
+    // fedlet's own client read nothing; the node's read exactly the named object, by name.
+    expect(upper.calls).toEqual([]);
+    const paths = asNode.calls.map((c) => `${c.verb} ${c.path.split('?')[0]}`);
+    expect(new Set(paths)).toEqual(
+      new Set([
+        'GET /api/v1/namespaces/d/configmaps/app',
+        'GET /api/v1/namespaces/d/configmaps',
+        'WATCH /api/v1/namespaces/d/configmaps',
+      ]),
+    );
+    expect(deps.version('configmaps', 'd', 'unrelated')).toBeUndefined(); // named objects only
+    expect(deps.version('configmaps', 'd', 'app')).toBeDefined();
+    await deps.collectGarbage([], () => 'd-low');
+    expect(deps.version('configmaps', 'd', 'app')).toBeUndefined();
+  });
+});

@@ -28,9 +28,12 @@ fedlet.io/cluster: {{ . }}
 {{- end }}
 {{- end -}}
 
-{{/* The virtual node's name, as fedlet derives it when none is configured. */}}
+{{/*
+The virtual node's name: by default the release's (its ServiceAccount's) name, which the admission policy
+requires — each fedlet account may write only the Node named after it (or <name>-<pool>).
+*/}}
 {{- define "fedlet.nodeName" -}}
-{{- .Values.nodeName | default (printf "fedlet-%s" .Values.clusterName) -}}
+{{- .Values.nodeName | default (include "fedlet.fullname" .) -}}
 {{- end -}}
 
 {{- define "fedlet.summaryNamespace" -}}
@@ -58,6 +61,10 @@ fedlet.io/cluster: {{ . }}
 {{- $_ := required "clusterName is required: the name of the lower cluster (a DNS label), e.g. --set clusterName=eu-1" .Values.clusterName -}}
 {{- if and .Values.clusterName (not (regexMatch "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$" .Values.clusterName)) -}}
 {{- fail (printf "clusterName %q is not a DNS label (lower-case letters, digits and '-', at most 63)" .Values.clusterName) -}}
+{{- end -}}
+{{- $full := include "fedlet.fullname" . -}}
+{{- if and .Values.nodeName (ne .Values.nodeName $full) (not (hasPrefix (printf "%s-" $full) .Values.nodeName)) -}}
+{{- fail (printf "nodeName %q must be the release's name %q (or start with %q): fedlet's account may write only the virtual Node named after it; install the release under the node's name instead" .Values.nodeName $full (printf "%s-" $full)) -}}
 {{- end -}}
 {{- if and .Values.lowerKubeconfig.existingSecret .Values.lowerKubeconfig.content -}}
 {{- fail "give lowerKubeconfig.existingSecret or lowerKubeconfig.content, not both" -}}
