@@ -155,6 +155,16 @@ export class DependencySync {
       }
   }
 
+  /** The pod is going: objects no other pod names are no longer watched. */
+  forget(upperKey: string): void {
+    for (const [key, pods] of this.dependents)
+      if (pods.delete(upperKey) && pods.size === 0) {
+        this.dependents.delete(key);
+        this.copied.delete(key);
+        this.unwatch(key);
+      }
+  }
+
   /**
    * Copies every dependency of `pod` into `lowerNs` and watches them for the pod from now on. Resolves
    * with the first required one that does not exist, if any (the pod must not be created without it),

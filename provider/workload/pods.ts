@@ -437,6 +437,9 @@ export class LowerPods {
 
   /** Deletes the lower pod for an upper key; resolves true once it is gone. */
   async delete(upperKey: string, grace: number | undefined): Promise<boolean> {
+    // The pod no longer needs its ConfigMaps/Secrets watched (the Node authorizer stops allowing it once
+    // the pod is gone); a sync that still needs them watches them again.
+    this.deps.forget(upperKey);
     const p = this.byUpperKey.get(upperKey);
     if (!p) return true;
     if (!p.metadata.deletionTimestamp) await this.deleteLower(p, grace);

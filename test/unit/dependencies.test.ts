@@ -146,3 +146,18 @@ describe('reads as the node', () => {
     expect(deps.version('configmaps', 'd', 'app')).toBeUndefined();
   });
 });
+
+describe('watches follow the pods', () => {
+  it('an object no remaining pod names is no longer watched once its last pod goes', async () => {
+    const h = await harness();
+    h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'shared'));
+    await h.deps.ensure(podUsing('p', 'shared'), 'd-low');
+    await h.deps.ensure(podUsing('q', 'shared'), 'd-low');
+    await settle();
+    expect(h.deps.version('configmaps', 'd', 'shared')).toBeDefined();
+    h.deps.forget('d/p');
+    expect(h.deps.version('configmaps', 'd', 'shared')).toBeDefined(); // q still names it
+    h.deps.forget('d/q');
+    expect(h.deps.version('configmaps', 'd', 'shared')).toBeUndefined();
+  });
+});
