@@ -159,8 +159,8 @@ describe.skipIf(s.external)("fedlet's node identity (system:node:<node>)", () =>
       '{"status":{"conditions":[{"type":"Ready","status":"False","reason":"Intruder"}]}}',
     ]);
     expect(status.code).not.toBe(0);
-    expect(status.stderr).toMatch(/forbidden/i);
-    expect(status.stderr).toContain(`system:node:${f1.nodeName}`);
+    // NodeRestriction: node "<ours>" is not allowed to modify node "<theirs>".
+    expect(status.stderr).toMatch(new RegExp(`forbidden: node "${f1.nodeName}" is not allowed to modify node "${f2.nodeName}"`));
     const l = await kubectlRaw(asNode, ['replace', '-f', '-'], { input: lease(f2.nodeName) });
     expect(l.stderr).toMatch(/forbidden/i);
     expect(l.stderr).toContain(`system:node:${f1.nodeName}`);
