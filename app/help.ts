@@ -141,19 +141,28 @@ Options:
   -h, --help   this help
 `;
 
-const extenderHelp = `Usage: fedlet extender --upper-kubeconfig FILE [--port 8888] [--bind-address 0.0.0.0]
+const extenderHelp = `Usage: fedlet extender --upper-kubeconfig FILE --tls-cert-file FILE --tls-private-key-file FILE
+                       --client-ca-file FILE [--allowed-client-names system:kube-scheduler,...]
+                       [--port 8888] [--bind-address 0.0.0.0] [--health-port 8889] [--health-bind-address 127.0.0.1]
                        [--summary-namespace fedlet-system] [--log-level info]
                        [--webhook-port 8443 --webhook-tls-cert-file FILE --webhook-tls-private-key-file FILE]
 
 The scheduler extender the upper kube-scheduler calls (filter and prioritize by what fits inside each
-lower cluster, from the summaries fedlets publish) and, with --webhook-port, the admission webhook that
-adds the virtual-node toleration to pods not owned by a DaemonSet.
+lower cluster, from the summaries fedlets publish) over HTTPS with client certificates only (kube-scheduler's
+extenders[].tlsConfig; see docs/extender.md) and, with --webhook-port, the admission webhook that adds the
+virtual-node toleration to pods not owned by a DaemonSet.
 
 Options:
   --upper-kubeconfig FILE            kubeconfig of the upper cluster (default $FEDLET_UPPER_KUBECONFIG,
                                      else in-cluster config, else $KUBECONFIG / ~/.kube/config)
-  --port N                           HTTP port of the extender (default 8888)
+  --tls-cert-file FILE               the extender's serving certificate (PEM)
+  --tls-private-key-file FILE        its key (PEM)
+  --client-ca-file FILE              CA of the client certificates accepted (kube-scheduler's)
+  --allowed-client-names NAMES       comma-separated subjects (CN) accepted (default: any the CA signed)
+  --port N                           HTTPS port of the extender and its /metrics (default 8888)
   --bind-address IP                  address of the extender and webhook (default 0.0.0.0)
+  --health-port N                    plain-HTTP /healthz port (default 8889; 0 turns it off)
+  --health-bind-address IP           address of /healthz (default 127.0.0.1)
   --summary-namespace NAMESPACE      where fedlets publish their summaries (default fedlet-system)
   --log-level LEVEL                  trace, debug, info, warn or error (default info)
   --webhook-port N                   HTTPS port of the admission webhook (default: no webhook)
@@ -219,7 +228,7 @@ Usage:
                     [--fedlet-config FILE] [--set KEY=VALUE]...
   fedlet sandbox down [--dir DIR]
   fedlet sandbox status [--dir DIR]
-  fedlet extender --upper-kubeconfig FILE [--port 8888] [--webhook-port 8443 ...]
+  fedlet extender --upper-kubeconfig FILE --tls-cert-file FILE --tls-private-key-file FILE --client-ca-file FILE [...]
   fedlet status [--upper-kubeconfig FILE]   table of virtual nodes: cluster, health, capacity, pods
   fedlet doctor [--upper-kubeconfig FILE] [--node NAME] [-o json]   check a live install end to end
   fedlet config-reference [--update FILE]   print every option of run as a Markdown table

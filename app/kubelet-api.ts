@@ -16,6 +16,8 @@ import type { StreamProvider } from '../src/provider.js';
 export interface KubeletApiOptions {
   cfg: FedletConfig;
   upper: KubeClient;
+  /** Creates the TokenReviews and SubjectAccessReviews of kubelet API callers (a client of its own). */
+  reviewer: KubeClient;
   /** The upper cluster's client CA, as read at start. */
   clientCA: string;
   provider: StreamProvider;
@@ -48,7 +50,7 @@ export function startKubeletApi(o: KubeletApiOptions): { stop(): Promise<void> }
         port: cfg.kubeletPort,
         host: cfg.kubeletBindAddress,
         tls: { cert: tls.cert, key: tls.key, clientCA: o.clientCA },
-        auth: new KubeletAuth({ upper, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth }),
+        auth: new KubeletAuth({ reviewer: o.reviewer, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth }),
         provider: o.provider,
         pods: o.pods,
         metrics: o.metrics,

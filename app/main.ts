@@ -9,6 +9,7 @@ import { eachFlag, wantsHelp } from './args.js';
 import { helpFor, topHelp } from './help.js';
 import type { CliIO } from './io.js';
 import { cmdSandbox } from './sandbox-command.js';
+import { cmdExtender } from './extender-command.js';
 
 function firstNonLoopbackIPv4(): string {
   for (const addrs of Object.values(networkInterfaces()))
@@ -43,65 +44,6 @@ async function cmdStatus(argv: string[], io: CliIO): Promise<number> {
   const { KubeClient, loadKubeConfig } = await import('../src/kube/client.js');
   const { statusTable } = await import('../src/status-table.js');
   io.out(await statusTable(new KubeClient(loadKubeConfig(kubeconfig))));
-  return 0;
-}
-
-async function cmdExtender(argv: string[]): Promise<number> {
-  const o = {
-    upperKubeconfig: process.env.FEDLET_UPPER_KUBECONFIG,
-    port: 8888,
-    bind: '0.0.0.0',
-    namespace: 'fedlet-system',
-    logLevel: 'info',
-    webhookPort: 0,
-    webhookCert: '',
-    webhookKey: '',
-  };
-  eachFlag(argv, (name, value, a) => {
-    if (name === '--upper-kubeconfig') o.upperKubeconfig = value();
-    else if (name === '--port') o.port = Number(value());
-    else if (name === '--bind-address') o.bind = value();
-    else if (name === '--summary-namespace') o.namespace = value();
-    else if (name === '--log-level') o.logLevel = value();
-    else if (name === '--webhook-port') o.webhookPort = Number(value());
-    else if (name === '--webhook-tls-cert-file') o.webhookCert = value();
-    else if (name === '--webhook-tls-private-key-file') o.webhookKey = value();
-    else throw new ConfigError(`unknown extender option ${a}; see 'fedlet extender --help'`);
-  });
-  if (o.webhookPort && (!Number.isInteger(o.webhookPort) || o.webhookPort < 1 || o.webhookPort > 65535))
-    throw new ConfigError('--webhook-port must be a port number');
-  if (o.webhookPort && (!o.webhookCert || !o.webhookKey))
-    throw new ConfigError(
-      '--webhook-port needs --webhook-tls-cert-file and --webhook-tls-private-key-file (the API server calls webhooks over HTTPS only)',
-    );
-  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new ConfigError('--port must be a port number');
-  const { Extender } = await import('../scheduler-plugin/extender.js');
-  const { KubeClient, loadKubeConfig } = await import('../src/kube/client.js');
-  const log = createLogger({ level: o.logLevel, name: 'fedlet-extender' });
-  const upper = new KubeClient(loadKubeConfig(o.upperKubeconfig), { userAgent: 'fedlet-extender' });
-  const { Registry } = await import('prom-client');
-  const metrics = new Registry();
-  const ext = new Extender({ upper, namespace: o.namespace, log, metrics });
-  const { AdmissionWebhook } = await import('../scheduler-plugin/admission-webhook.js');
-  const webhook = o.webhookPort ? new AdmissionWebhook({ certFile: o.webhookCert, keyFile: o.webhookKey, log }) : undefined;
-  // The repair belongs to the webhook feature: without the webhook nobody asked for the toleration, and
-  // pods are meant to avoid virtual nodes (e.g. a chart install that does not ship the webhook).
-  let repair: import('../scheduler-plugin/toleration-repair.js').TolerationRepair | undefined;
-  if (webhook) {
-    const { TolerationRepair } = await import('../scheduler-plugin/toleration-repair.js');
-    const { EventRecorder } = await import('../src/events.js');
-    const { hostname } = await import('node:os');
-    const events = new EventRecorder({ client: upper, component: 'fedlet-extender', host: hostname(), log });
-    repair = new TolerationRepair({ upper, log, registry: metrics, events });
-  }
-  await webhook?.start(o.webhookPort, o.bind);
-  await repair?.start();
-  await ext.start(o.port, o.bind);
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  await Promise.all([ext.stop(), webhook?.stop(), repair?.stop()]);
   return 0;
 }
 

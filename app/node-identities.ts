@@ -4,7 +4,7 @@
 // (each pool node is a node of its own to the Node authorizer), made when first needed.
 import type { Logger } from 'pino';
 import type { FedletConfig } from '../src/config.js';
-import type { KubeClient } from '../src/kube/client.js';
+import type { KubeClient, KubeClientOptions } from '../src/kube/client.js';
 import type { WriteFence } from '../src/kube/fence.js';
 import type { ClientCounts } from '../src/metrics.js';
 import { NodeIdentity } from '../src/node/node-identity.js';
@@ -17,6 +17,8 @@ export class NodeIdentities {
       cfg: FedletConfig;
       upper: KubeClient;
       fence: WriteFence;
+      /** The bucket and deadline of each node's heartbeat client (its Lease and status). */
+      heartbeatOptions: Pick<KubeClientOptions, 'writeQps' | 'writeBurst' | 'requestTimeoutMs'>;
       /** API request metrics by client: `upper-node` is the base node's identity, `upper-node/<node>` a pool node's. */
       metricClients: Record<string, ClientCounts>;
       signal: AbortSignal;
@@ -39,10 +41,12 @@ export class NodeIdentities {
         userAgent: `fedlet/${cfg.clusterName}`,
         fence: this.o.fence,
       },
+      heartbeatOptions: this.o.heartbeatOptions,
       log: this.o.log.child({ component: 'node-identity', node }),
     });
     this.identities.set(node, id);
     this.o.metricClients[node === cfg.nodeName ? 'upper-node' : `upper-node/${node}`] = id.client;
+    this.o.metricClients[node === cfg.nodeName ? 'upper-node-heartbeat' : `upper-node-heartbeat/${node}`] = id.heartbeat;
     void id.run(this.o.signal);
     return id;
   }

@@ -16,7 +16,10 @@ import { LowerProvider } from '../provider/lower-provider.js';
 import { startKubeletApi } from './kubelet-api.js';
 import { Leadership } from './leadership.js';
 import { NodeIdentities } from './node-identities.js';
-import { checkReachable, clientFor, retrying, StartupError } from './startup.js';
+import { retrying, StartupError } from './startup.js';
+import type { KubeClient } from '../src/kube/client.js';
+import type { WriteFence } from '../src/kube/fence.js';
+import { connectClusters } from './clusters.js';
 
 export { StartupError } from './startup.js';
 
@@ -28,22 +31,42 @@ export interface RunningFedlet {
 export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<RunningFedlet> {
   const leadership = new Leadership(cfg, log);
   const fence = leadership.fence;
-  const upper = clientFor('upper', cfg.upperKubeconfig, cfg, fence);
-  const lower = clientFor('lower', cfg.lowerKubeconfig, cfg, fence);
-  const [uv, lv] = await Promise.all([checkReachable('upper', upper), checkReachable(`lower (${cfg.clusterName})`, lower)]);
-  log.info({ node: cfg.nodeName, cluster: cfg.clusterName, upperVersion: uv, lowerVersion: lv }, 'starting fedlet');
-
   const abort = new AbortController();
-  const healthServer = await startHealth(cfg, () => {
-    const stale = [...upper.caches.staleCaches(), ...lower.caches.staleCaches()];
-    return stale.length ? { role: leadership.role, problem: `caches stale: ${stale.join('; ')}` } : { role: leadership.role };
-  });
+  const { upper, lower, heartbeat, reviewer, heartbeatLimits } = await connectClusters(cfg, fence, abort.signal, log);
+  const healthServer = await startHealth(
+    cfg,
+    () => {
+      const stale = [...upper.caches.staleCaches(), ...lower.caches.staleCaches()];
+      return stale.length
+        ? {
+            role: leadership.role,
+            problem: `${stale.length} informer cache(s) stale`,
+            detail: `caches stale: ${stale.join('; ')}`,
+          }
+        : { role: leadership.role };
+    },
+    log.child({ component: 'health' }),
+  );
   await leadership.acquire(abort.signal);
 
-  const metricClients: Record<string, ClientCounts> = { upper, lower };
-  const identities = new NodeIdentities({ cfg, upper, fence, metricClients, signal: abort.signal, log });
-  if (cfg.tokenCredentials === 'node') identities.of(cfg.nodeName);
-  else
+  const metricClients: Record<string, ClientCounts> = { upper, lower, 'upper-heartbeat': heartbeat, 'upper-reviews': reviewer };
+  const identities = new NodeIdentities({
+    cfg,
+    upper,
+    fence,
+    heartbeatOptions: heartbeatLimits,
+    metricClients,
+    signal: abort.signal,
+    log,
+  });
+  if (cfg.tokenCredentials === 'node' || cfg.nodeCredentials === 'node') identities.of(cfg.nodeName);
+  // What a kubelet writes — the node's Lease and status (heartbeat), its pods' status and final deletion —
+  // is written as the node itself (nodeCredentials: node): the Node authorizer and NodeRestriction hold
+  // those writes to this node and its pods.
+  const asNode = cfg.nodeCredentials === 'node';
+  const heartbeatFor = (node: string): KubeClient => (asNode ? identities.of(node).heartbeat : heartbeat);
+  const nodeClientFor = (node: string): KubeClient => (asNode ? identities.of(node).client : upper);
+  if (cfg.tokenCredentials !== 'node')
     log.warn(
       "tokenCredentials is fedlet: pods' service-account tokens are requested with fedlet's own upper credentials (create on serviceaccounts/token: any service account), not limited to pods of this node",
     );
@@ -59,6 +82,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
     upper,
     events,
     tokenClient: cfg.tokenCredentials === 'node' ? (node) => identities.tokenClient(node) : undefined,
+    // A kubelet reads what its pods name with its own credential: so does fedlet (nodeCredentials: node).
+    upperReader: asNode ? (node) => identities.of(node).client : undefined,
     upperPods: { has: (node, key) => nodeSet?.has(node, key) ?? false, all: () => nodeSet?.allBoundPods() },
     log,
   });
@@ -66,43 +91,19 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
 
   const metrics = new FedletMetrics();
   const observe = (ms: number, ok: boolean) => metrics.syncDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000);
-  // Without pools: one virtual node. With pools: a NodeSet serves one per pool and follows the provider's pools.
-  let served: ServedNodes;
-  if (provider.pooled) {
-    const set = new NodeSet({
-      upper,
-      config: cfg,
-      fence,
-      events,
-      wanted: () => provider.virtualNodes() ?? [],
-      observe,
-      log: log.child({ component: 'pools' }),
-    });
-    nodeSet = set;
-    provider.onVirtualNodesChange(() => void set.reconcile());
-    await retrying('registering the pool nodes', () => set.start(), abort.signal, log);
-    log.info({ nodes: set.names() }, 'serving pool nodes');
-    served = {
-      ...countsOf(set),
-      resync: () => (set.resync(abort.signal), void set.reconcile()),
-      loops: [],
-      stop: () => set.stop(),
-    };
-  } else {
-    const node = await ServedNode.start({
-      upper,
-      config: cfg,
-      name: cfg.nodeName,
-      provider,
-      fence,
-      events,
-      observe,
-      signal: abort.signal,
-      register: (register) => retrying('registering the virtual node', register, abort.signal, log),
-      log: log.child({ component: 'node' }),
-    });
-    served = { ...countsOf(node.pods), resync: () => node.resync(abort.signal), loops: [node.done()], stop: () => node.stop() };
-  }
+  const served = await serveNodes({
+    cfg,
+    provider,
+    upper,
+    fence,
+    events,
+    observe,
+    heartbeatFor,
+    nodeClientFor,
+    onNodeSet: (set) => (nodeSet = set),
+    signal: abort.signal,
+    log,
+  });
 
   const clientCA = await retrying(
     "reading the upper cluster's client CA",
@@ -122,6 +123,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   const kubelet = startKubeletApi({
     cfg,
     upper,
+    reviewer,
     clientCA,
     provider,
     pods: () => served.boundPods(),
@@ -151,9 +153,64 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   };
 }
 
-async function startHealth(cfg: FedletConfig, state: () => HealthState): Promise<{ close(): void } | undefined> {
+/** Without pools: one virtual node. With pools: a NodeSet serves one per pool and follows the provider's pools. */
+async function serveNodes(o: {
+  cfg: FedletConfig;
+  provider: LowerProvider;
+  upper: KubeClient;
+  fence: WriteFence;
+  events: EventRecorder;
+  observe: (ms: number, ok: boolean) => void;
+  heartbeatFor: (node: string) => KubeClient;
+  nodeClientFor: (node: string) => KubeClient;
+  onNodeSet: (set: NodeSet) => void;
+  signal: AbortSignal;
+  log: Logger;
+}): Promise<ServedNodes> {
+  const { cfg, provider, upper, fence, events, observe, heartbeatFor, nodeClientFor, signal, log } = o;
+  if (provider.pooled) {
+    const set = new NodeSet({
+      upper,
+      config: cfg,
+      fence,
+      events,
+      wanted: () => provider.virtualNodes() ?? [],
+      heartbeat: heartbeatFor,
+      nodeClient: nodeClientFor,
+      observe,
+      log: log.child({ component: 'pools' }),
+    });
+    o.onNodeSet(set);
+    provider.onVirtualNodesChange(() => void set.reconcile());
+    await retrying('registering the pool nodes', () => set.start(), signal, log);
+    log.info({ nodes: set.names() }, 'serving pool nodes');
+    return {
+      ...countsOf(set),
+      resync: () => (set.resync(signal), void set.reconcile()),
+      loops: [],
+      stop: () => set.stop(),
+    };
+  }
+  const node = await ServedNode.start({
+    upper,
+    config: cfg,
+    name: cfg.nodeName,
+    provider,
+    heartbeat: heartbeatFor(cfg.nodeName),
+    nodeClient: nodeClientFor(cfg.nodeName),
+    fence,
+    events,
+    observe,
+    signal,
+    register: (register) => retrying('registering the virtual node', register, signal, log),
+    log: log.child({ component: 'node' }),
+  });
+  return { ...countsOf(node.pods), resync: () => node.resync(signal), loops: [node.done()], stop: () => node.stop() };
+}
+
+async function startHealth(cfg: FedletConfig, state: () => HealthState, log: Logger): Promise<{ close(): void } | undefined> {
   try {
-    return cfg.healthPort > 0 ? await startHealthServer(cfg.healthPort, cfg.healthBindAddress, state) : undefined;
+    return cfg.healthPort > 0 ? await startHealthServer(cfg.healthPort, cfg.healthBindAddress, state, log) : undefined;
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }

@@ -4,18 +4,44 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ConfigError, type FedletConfig } from '../src/config.js';
-import { KubeApiError, KubeClient, loadKubeConfig } from '../src/kube/client.js';
+import { KubeApiError, KubeClient, loadKubeConfig, type KubeClientOptions } from '../src/kube/client.js';
+import type { ClusterCredentials } from '../src/kube/kubeconfig.js';
 import { isNotLeader, type WriteFence } from '../src/kube/fence.js';
 import { Backoff } from '../src/util/backoff.js';
 
 export class StartupError extends Error {}
 
-export function clientFor(which: 'upper' | 'lower', file: string | undefined, cfg: FedletConfig, fence?: WriteFence): KubeClient {
+/** The heartbeat client's own bucket: a few writes per node and renew interval, never shared. */
+export const HEARTBEAT_LIMITS = { writeQps: 20, writeBurst: 40 };
+/**
+ * TokenReviews and SubjectAccessReviews of kubelet API callers: their own bucket, so they never take
+ * from the write budget; with KubeletAuth's bound on pending reviews, a flood costs at most this rate.
+ */
+export const REVIEW_LIMITS = { writeQps: 20, writeBurst: 40 };
+
+export function credentialsFor(which: 'upper' | 'lower', file: string | undefined): ClusterCredentials {
   if (file && !existsSync(file)) throw new ConfigError(`${which} kubeconfig ${file} does not exist`);
   try {
-    return new KubeClient(loadKubeConfig(file), {
+    return loadKubeConfig(file);
+  } catch (e) {
+    throw new ConfigError(`cannot load ${which} kubeconfig ${file ?? '(default)'}: ${(e as Error).message}`);
+  }
+}
+
+export function clientFor(
+  which: 'upper' | 'lower',
+  file: string | undefined,
+  cfg: FedletConfig,
+  fence?: WriteFence,
+  limits: Pick<KubeClientOptions, 'writeQps' | 'writeBurst' | 'requestTimeoutMs'> = {},
+  credentials?: ClusterCredentials,
+): KubeClient {
+  const creds = credentials ?? credentialsFor(which, file);
+  try {
+    return new KubeClient(creds, {
       writeQps: cfg.writeQps,
       writeBurst: cfg.writeBurst,
+      ...limits,
       userAgent: `fedlet/${cfg.clusterName}`,
       fence,
     });

@@ -54,6 +54,9 @@ import { LowerClaims } from './storage/claims.js';
 import { LowerNamespaces } from './namespaces/lower-namespaces.js';
 import type { EventRecorder } from '../src/events.js';
 import { NamespaceCollector } from './namespaces/namespace-gc.js';
+import { NamespaceRbac } from './namespaces/namespace-rbac.js';
+import { OwnedNamespaces } from './namespaces/owned-namespaces.js';
+import type { UpperReader } from './configuration/node-reads.js';
 import { LowerClasses } from './workload/lower-classes.js';
 import { partitionPools, poolConfig, poolLabels, poolNodeName, poolsEnabled, type Pool, type PoolConfig } from './pools/pools.js';
 import { PoolProvider, type PoolUpperPods } from './pools/pool-provider.js';
@@ -81,6 +84,8 @@ export interface LowerProviderDeps {
   tokenClient?: ServiceAccountOptions['tokenClient'];
   /** The upper pods bound to the pool nodes, as the core's caches hold them (pool mode). */
   upperPods?: PoolUpperPods;
+  /** Reads what pods name (ConfigMaps, Secrets) as the virtual node they are bound to (node-reads.ts). */
+  upperReader?: UpperReader;
   log: Logger;
 }
 
@@ -143,6 +148,7 @@ export class LowerProvider implements Provider {
   readonly claims: LowerClaims;
   private readonly namespaces: LowerNamespaces;
   private readonly namespaceGc: NamespaceCollector;
+  private readonly owned: OwnedNamespaces;
   private readonly stats: LowerStats;
   readonly reflection: Reflection;
   readonly classes: LowerClasses;
@@ -201,6 +207,9 @@ export class LowerProvider implements Provider {
       log,
     });
     const tenancy = (this.tenancy = s.tenancy);
+    // fedlet's rights in a lower namespace come with the namespace (a RoleBinding it makes there).
+    const rbac = new NamespaceRbac({ lower: deps.lower, nodeName: cfg.nodeName, role: cfg.lowerNamespaceRole, log });
+    this.owned = new OwnedNamespaces({ lower: deps.lower, nodeName: cfg.nodeName, rbac, log });
     this.namespaces = new LowerNamespaces({
       lower: deps.lower,
       upper: deps.upper,
@@ -208,6 +217,7 @@ export class LowerProvider implements Provider {
       clusterName: cfg.clusterName,
       granted: tenancy.grantedNamespaces,
       podSecurityFloor: tenancy.podSecurityFloor,
+      rbac,
       log,
     });
     this.claims = new LowerClaims({
@@ -231,6 +241,8 @@ export class LowerProvider implements Provider {
     this.podsOps = new LowerPods({
       classes: this.classes,
       namespaces: this.namespaces,
+      readable: this.owned,
+      upperReader: deps.upperReader,
       claims: this.claims,
       upper: deps.upper,
       lower: deps.lower,
@@ -294,6 +306,7 @@ export class LowerProvider implements Provider {
     signal.addEventListener('abort', () => this.abort.abort(), { once: true });
     this.nodes.start();
     this.pods.start();
+    this.owned.start(signal);
     this.podsOps.start();
     this.reflection.start(this.abort.signal);
     this.claims.start();
@@ -310,6 +323,7 @@ export class LowerProvider implements Provider {
     await Promise.all([
       this.nodes.stop(),
       this.pods.stop(),
+      this.owned.stop(),
       this.podsOps.stop(),
       this.reflection.stop(),
       this.claims.stop(),

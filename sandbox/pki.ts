@@ -159,6 +159,21 @@ export function frontProxyPki(dir: string): { caCert: string; client: ClientCert
   return { caCert: ca.cert, client: signCert(dir, ca, 'front-proxy-client', '/CN=front-proxy-client', clientExt()) };
 }
 
+/**
+ * The scheduler extender's PKI: a CA of its own, the extender's serving certificate, and the client
+ * certificate kube-scheduler presents (extenders[].tlsConfig). The extender accepts only clients this
+ * CA signed, so no other certificate of the cluster opens it.
+ */
+export function extenderPki(dir: string): { caCert: string; serving: ClientCert; scheduler: ClientCert } {
+  mkdirSync(dir, { recursive: true });
+  const ca = selfSignedCa(dir, 'extender-ca', 'fedlet-extender-ca');
+  return {
+    caCert: ca.cert,
+    serving: signCert(dir, ca, 'extender-serving', '/CN=fedlet-extender', serverExt(['IP:127.0.0.1', 'DNS:localhost'])),
+    scheduler: signCert(dir, ca, 'extender-client-kube-scheduler', '/CN=system:kube-scheduler', clientExt()),
+  };
+}
+
 export function kubeconfigYaml(opts: { name: string; server: string; caCert: string; cert: string; key: string }): string {
   return [
     'apiVersion: v1',

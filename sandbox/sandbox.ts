@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLowerNodes, startCluster, stopCluster, type ClusterState, type KwokNodeSpec } from './cluster.js';
 import { KubeClient, loadKubeConfig } from '../src/kube/client.js';
-import { serverExt, signCert } from './pki.js';
+import { extenderPki, serverExt, signCert } from './pki.js';
 import { findBinary } from './binaries.js';
 import { sandboxNodeIP } from './node-address.js';
 import { LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
@@ -51,14 +51,21 @@ export interface SandboxState {
   upper: ClusterState;
   lowers: ClusterState[];
   fedlets: FedletRecord[];
-  /** The scheduler extender the upper kube-scheduler calls (local sandbox only). */
-  extender?: ProcessRecord & { port: number };
+  /** The scheduler extender the upper kube-scheduler calls over mutual TLS (local sandbox only). */
+  extender?: ProcessRecord & { port: number; tls?: ExtenderTls };
   upperKubeconfig: string;
   lowerKubeconfigs: string[];
   /** Address the virtual and kwok nodes publish (see node-address.ts). */
   nodeIP?: string;
   /** Real kubelet nodes beside the kwok nodes (sandbox/real-node.ts). */
   realNodes?: RealNodeRecord[];
+}
+
+/** The extender's CA and the client certificate kube-scheduler calls it with (sandbox/pki.ts extenderPki). */
+export interface ExtenderTls {
+  caCert: string;
+  clientCert: string;
+  clientKey: string;
 }
 
 export interface SandboxOptions {
@@ -116,7 +123,7 @@ export function loadState(dir: string): SandboxState {
 
 /** Names a sandbox writes into its directory; nothing else there is ever removed. */
 const SANDBOX_ENTRY =
-  /^(upper|lower-\d+|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log|fedlet-.*-certs|processes\.ledger|sandbox-orchestrator\.json|sandbox\.log)$/;
+  /^(upper|lower-\d+|rbac|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log|fedlet-.*-certs|processes\.ledger|sandbox-orchestrator\.json|sandbox\.log)$/;
 
 /** Removes what an earlier (stopped) sandbox left in dir; returns the entries removed. */
 export function clearSandboxFiles(dir: string): string[] {
@@ -162,7 +169,9 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   const started = Date.now();
   progress(`starting upper cluster and ${n} lower cluster(s) in ${dir}`);
   const [extenderPort, webhookPort] = await freePorts(2);
-  const schedulerConfig = writeSchedulerConfig(path.join(dir, 'upper'), extenderPort!);
+  const extPki = extenderPki(path.join(dir, 'upper', 'pki'));
+  const extTls: ExtenderTls = { caCert: extPki.caCert, clientCert: extPki.scheduler.cert, clientKey: extPki.scheduler.key };
+  const schedulerConfig = writeSchedulerConfig(path.join(dir, 'upper'), extenderPort!, extTls);
   const results = await Promise.allSettled([
     startCluster({
       name: 'upper',
@@ -205,7 +214,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   });
   const state = await prepareFedlets(dir, upper, lowers, upperKubeconfig, lowerKubeconfigs, false, opts.extraFedletArgs);
   const webhookCert = webhookServingCert(upper.dir);
-  state.extender = startExtender(dir, upperKubeconfig, extenderPort!, { port: webhookPort!, ...webhookCert });
+  state.extender = startExtender(dir, upperKubeconfig, extenderPort!, extPki, { port: webhookPort!, ...webhookCert });
   saveState(state);
   if (realNodes > 0) {
     await startRealNodes(state, realNodes, slots, opts.lowerNodes ?? defaultNodesFor);
@@ -301,8 +310,11 @@ async function startRealNodes(
   }
 }
 
-/** KubeSchedulerConfiguration for the upper scheduler: the default profile plus fedlet's extender. */
-export function writeSchedulerConfig(upperDir: string, extenderPort: number): string {
+/**
+ * KubeSchedulerConfiguration for the upper scheduler: the default profile plus fedlet's extender, called
+ * over HTTPS with the scheduler's client certificate from the extender's CA.
+ */
+export function writeSchedulerConfig(upperDir: string, extenderPort: number, tls: ExtenderTls): string {
   mkdirSync(upperDir, { recursive: true });
   const file = path.join(upperDir, 'scheduler-config.yaml');
   writeFileSync(
@@ -315,7 +327,11 @@ export function writeSchedulerConfig(upperDir: string, extenderPort: number): st
       'leaderElection:',
       '  leaderElect: false',
       'extenders:',
-      `  - urlPrefix: http://127.0.0.1:${extenderPort}`,
+      `  - urlPrefix: https://127.0.0.1:${extenderPort}`,
+      '    tlsConfig:',
+      `      certFile: ${tls.clientCert}`,
+      `      keyFile: ${tls.clientKey}`,
+      `      caFile: ${tls.caCert}`,
       '    filterVerb: filter',
       '    prioritizeVerb: prioritize',
       '    weight: 1',
@@ -332,8 +348,9 @@ export function startExtender(
   dir: string,
   adminUpperKubeconfig: string,
   port: number,
+  pki: ReturnType<typeof extenderPki>,
   webhook?: { port: number; cert: string; key: string },
-): ProcessRecord & { port: number } {
+): ProcessRecord & { port: number; tls: ExtenderTls } {
   const kubeconfig = serviceAccountKubeconfig(
     adminUpperKubeconfig,
     'extender',
@@ -349,6 +366,11 @@ export function startExtender(
       `--upper-kubeconfig=${kubeconfig}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
+      `--tls-cert-file=${pki.serving.cert}`,
+      `--tls-private-key-file=${pki.serving.key}`,
+      `--client-ca-file=${pki.caCert}`,
+      '--allowed-client-names=system:kube-scheduler',
+      '--health-port=0',
       ...(webhook
         ? [
             `--webhook-port=${webhook.port}`,
@@ -359,7 +381,7 @@ export function startExtender(
     ],
     path.join(dir, 'fedlet-extender.log'),
   );
-  return { ...p, port };
+  return { ...p, port, tls: { caCert: pki.caCert, clientCert: pki.scheduler.cert, clientKey: pki.scheduler.key } };
 }
 
 async function startAllFedlets(state: SandboxState, progress: (m: string) => void): Promise<void> {
@@ -476,6 +498,8 @@ export function serviceAccountKubeconfig(
   role: 'upper' | 'lower' | 'extender',
   out: string,
   serviceAccount = 'fedlet',
+  /** A kustomization to apply instead of manifests/rbac/<role> (e.g. an overlay naming the account). */
+  kustomization?: string,
 ): string {
   const kubectl = (args: string[], input?: string) =>
     execFileSync(findBinary('kubectl'), ['--kubeconfig', adminKubeconfig, ...args], {
@@ -483,7 +507,7 @@ export function serviceAccountKubeconfig(
       input,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-  kubectl(['apply', '-k', path.join(repoRoot(), 'manifests', 'rbac', role)]);
+  kubectl(['apply', '-k', kustomization ?? path.join(repoRoot(), 'manifests', 'rbac', role)]);
   let token = '';
   for (let i = 0; i < 50 && !token; i++) {
     try {
@@ -528,6 +552,38 @@ export function serviceAccountKubeconfig(
   return out;
 }
 
+/**
+ * fedlet's upper identity for virtual node `nodeName` (fedlet-<x>): manifests/rbac/upper under an overlay
+ * that names the ServiceAccount after the node, as overlays and the chart do (the admission policy of
+ * manifests/rbac/upper-policy, applied once here, holds each account to its own node's objects).
+ * Returns a kubeconfig with a token of that account.
+ */
+export function upperIdentityKubeconfig(adminKubeconfig: string, dir: string, nodeName: string): string {
+  if (!/^fedlet-[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(nodeName))
+    throw new Error(`sandbox upper identities are for nodes named fedlet-<x>, not ${nodeName}`);
+  execFileSync(findBinary('kubectl'), [
+    '--kubeconfig',
+    adminKubeconfig,
+    'apply',
+    '-k',
+    path.join(repoRoot(), 'manifests', 'rbac', 'upper-policy'),
+  ]);
+  const overlay = path.join(dir, 'rbac', nodeName);
+  mkdirSync(overlay, { recursive: true });
+  writeFileSync(
+    path.join(overlay, 'kustomization.yaml'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      'resources:',
+      `  - ${path.relative(overlay, path.join(repoRoot(), 'manifests', 'rbac', 'upper'))}`,
+      `nameSuffix: ${nodeName.slice('fedlet'.length)}`,
+      '',
+    ].join('\n'),
+  );
+  return serviceAccountKubeconfig(adminKubeconfig, 'upper', path.join(dir, `${nodeName}-upper.kubeconfig`), nodeName, overlay);
+}
+
 async function prepareFedlets(
   dir: string,
   upper: ClusterState,
@@ -539,8 +595,9 @@ async function prepareFedlets(
 ): Promise<SandboxState> {
   const n = lowers.length;
   const ports = await freePorts(2 * n); // kubelet ports, then health ports
-  // fedlet runs with the manifests' RBAC only: ServiceAccount tokens, not the admin credentials.
-  const fedletUpper = serviceAccountKubeconfig(upperKubeconfig, 'upper', path.join(dir, 'fedlet-upper.kubeconfig'));
+  // fedlet runs with the manifests' RBAC only: ServiceAccount tokens, not the admin credentials; each
+  // fedlet with an upper account of its own, named after its node.
+  const fedletUppers = lowers.map((_, i) => upperIdentityKubeconfig(upperKubeconfig, dir, `fedlet-${lowerName(i)}`));
   const fedletLowers = lowerKubeconfigs.map((k, i) =>
     serviceAccountKubeconfig(k, 'lower', path.join(dir, `fedlet-${lowerName(i)}.kubeconfig`)),
   );
@@ -556,11 +613,11 @@ async function prepareFedlets(
       cluster: lowerName(i),
       nodeName: `fedlet-${lowerName(i)}`,
       kubeletPort: ports[i]!,
-      upperKubeconfig: fedletUpper,
+      upperKubeconfig: fedletUppers[i]!,
       lowerKubeconfig: fedletLowers[i]!,
       args: [
         'run',
-        `--upper-kubeconfig=${fedletUpper}`,
+        `--upper-kubeconfig=${fedletUppers[i]}`,
         `--lower-kubeconfig=${fedletLowers[i]}`,
         `--cluster-name=${lowerName(i)}`,
         `--node-ip=${sandboxNodeIP()}`,
@@ -694,7 +751,7 @@ export async function restartExtender(state: SandboxState, downMs = 0): Promise<
   if (!e) throw new Error('this sandbox has no extender (external clusters)');
   await stopProcess(e, 'SIGKILL');
   if (downMs) await new Promise((r) => setTimeout(r, downMs));
-  state.extender = { ...restartProcess(e), port: e.port };
+  state.extender = { ...restartProcess(e), port: e.port, tls: e.tls };
   saveState(state);
 }
 

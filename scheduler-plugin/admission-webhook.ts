@@ -79,7 +79,8 @@ export class AdmissionWebhook {
   app(): express.Express {
     const app = express();
     app.disable('x-powered-by');
-    app.use(express.json({ limit: '10mb' }));
+    // An AdmissionReview of one pod: the API server itself accepts no request over 3 MiB.
+    app.use(express.json({ limit: '3mb' }));
     app.post(WEBHOOK_PATH, (req, res) => {
       try {
         res.json(review(req.body as AdmissionReview));
@@ -97,6 +98,8 @@ export class AdmissionWebhook {
 
   async start(port: number, host = '0.0.0.0'): Promise<void> {
     const server = https.createServer({ cert: readFileSync(this.o.certFile), key: readFileSync(this.o.keyFile) }, this.app());
+    server.headersTimeout = 5_000;
+    server.requestTimeout = 15_000; // above the webhook's timeoutSeconds (10)
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -3,10 +3,18 @@
 // node names (nodeCacheCapable). Virtual nodes pass only if a single lower node fits the pod; other
 // nodes always pass. Summaries come from fedlet (src/scheduling/summary.ts) and are trusted only while
 // the node's Lease is fresh.
+//
+// Every scheduling cycle waits on it, and whoever can call it learns where pods fit: it serves HTTPS and
+// accepts only clients with a certificate from its client CA (kube-scheduler's extenders[].tlsConfig),
+// optionally only some names; bodies are limited to 1 MiB (node names, not Node objects:
+// nodeCacheCapable) and a request must arrive within seconds. /metrics sits behind the same
+// authentication; the probes' /healthz has a plain port of its own, bound to localhost or the pod IP.
 import express from 'express';
 import type { Logger } from 'pino';
-import type { Server } from 'node:http';
-import type { Registry } from 'prom-client';
+import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { Counter, type Registry } from 'prom-client';
 import type { KubeApi } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
 import type { ClaimObj, KubeObject, Lease, Node, Pod } from '../src/kube/types.js';
@@ -44,6 +52,21 @@ export interface HostPriority {
 
 export class ExtenderInputError extends Error {}
 
+/** Largest /filter or /prioritize body accepted (the pod and node names; Node objects are not sent). */
+export const EXTENDER_BODY_LIMIT = '1mb';
+
+export interface ExtenderServing {
+  port: number;
+  host?: string;
+  /** Serving certificate and key, and the CA whose client certificates are accepted (PEM). */
+  tls: { cert: string; key: string; clientCA: string };
+  /** Common names of client certificates allowed to call (empty: any the client CA signed). */
+  allowedClientNames?: string[];
+  /** Plain-HTTP /healthz for probes (undefined: none; 0: any free port). */
+  healthPort?: number;
+  healthHost?: string;
+}
+
 function parseArgs(a: ExtenderArgs): { pod: Pod; names: string[] } {
   const pod = a.Pod ?? a.pod;
   if (!pod?.metadata || !pod.spec) throw new ExtenderInputError('request has no Pod');
@@ -56,7 +79,10 @@ export class Extender {
   readonly summaries: Informer<SummaryCm, KubeObject & { parsed?: ClusterSummary }>;
   readonly leases: Informer<Lease>;
   readonly claims: Informer<ClaimObj>;
-  private server?: Server;
+  private server?: https.Server;
+  private health?: http.Server;
+  /** Calls answered, by verb and status: shows kube-scheduler reaches the extender (TLS included). */
+  private readonly calls?: Counter;
 
   constructor(
     private readonly o: {
@@ -68,6 +94,13 @@ export class Extender {
       metrics?: Registry;
     },
   ) {
+    if (o.metrics)
+      this.calls = new Counter({
+        name: 'fedlet_extender_requests_total',
+        help: 'Requests the scheduler extender answered, by verb (filter, prioritize, metrics) and HTTP status',
+        labelNames: ['verb', 'code'],
+        registers: [o.metrics],
+      });
     this.nodes = new Informer<Node>({
       client: o.upper,
       path: '/api/v1/nodes',
@@ -166,9 +199,27 @@ export class Extender {
     return names.map((host) => ({ Host: host, Score: sc.get(host) ?? 0 }));
   }
 
-  app(): express.Express {
+  /** The routes; `allowedClientNames` is checked against the TLS client certificate when set. */
+  app(allowedClientNames: string[] = []): express.Express {
     const app = express();
-    app.use(express.json({ limit: '20mb' }));
+    app.disable('x-powered-by');
+    if (allowedClientNames.length)
+      app.use((req, res, next) => {
+        const cn = (req.socket as TLSSocket).getPeerCertificate?.()?.subject?.CN;
+        const name = Array.isArray(cn) ? cn[0] : cn;
+        if (name && allowedClientNames.includes(name)) return next();
+        this.o.log.warn({ client: name ?? '(none)' }, 'extender call from a client certificate not allowed');
+        res
+          .status(403)
+          .type('text/plain')
+          .send(`Forbidden: client certificate "${name ?? ''}" is not one of the allowed extender clients\n`);
+      });
+    app.use((req, res, next) => {
+      const verb = ['/filter', '/prioritize', '/metrics', '/healthz'].includes(req.path) ? req.path.slice(1) : 'other';
+      res.on('finish', () => this.calls?.inc({ verb, code: String(res.statusCode) }));
+      next();
+    });
+    app.use(express.json({ limit: EXTENDER_BODY_LIMIT }));
     app.post('/filter', (req, res) => {
       try {
         res.json(this.filter(req.body as ExtenderArgs));
@@ -187,8 +238,28 @@ export class Extender {
     });
     const metrics = this.o.metrics;
     if (metrics) app.get('/metrics', async (_req, res) => void res.type(metrics.contentType).send(await metrics.metrics()));
-    app.get('/healthz', (_req, res) => void res.send(this.nodes.hasSynced && this.summaries.hasSynced ? 'ok' : 'syncing'));
+    app.get('/healthz', (_req, res) => void res.send(this.healthz()));
+    // A body over the limit or not JSON: the scheduler gets a clear error, not a stack trace.
+    app.use(
+      (
+        err: Error & { status?: number; type?: string },
+        _req: express.Request,
+        res: express.Response,
+        next: express.NextFunction,
+      ) => {
+        if (!err.status) return next(err);
+        this.o.log.warn({ err: err.message }, 'extender request refused');
+        res
+          .status(err.status)
+          .type('text/plain')
+          .send(err.type === 'entity.too.large' ? `request body over ${EXTENDER_BODY_LIMIT}\n` : 'malformed request body\n');
+      },
+    );
     return app;
+  }
+
+  private healthz(): string {
+    return this.nodes.hasSynced && this.summaries.hasSynced ? 'ok' : 'syncing';
   }
 
   /** Starts the watches of virtual Nodes, summaries and node Leases; resolves once all are listed. */
@@ -205,17 +276,62 @@ export class Extender {
     ]);
   }
 
-  async start(port: number, host = '0.0.0.0'): Promise<void> {
+  async start(o: ExtenderServing): Promise<void> {
     await this.startCaches();
-    await new Promise<void>((resolve, reject) => {
-      this.server = this.app().listen(port, host, () => resolve());
-      this.server.once('error', reject);
-    });
-    this.o.log.info({ port }, 'scheduler extender listening');
+    const server = https.createServer(
+      {
+        cert: o.tls.cert,
+        key: o.tls.key,
+        ca: o.tls.clientCA,
+        requestCert: true,
+        rejectUnauthorized: true, // no client certificate from the client CA: no TLS session at all
+        minVersion: 'TLSv1.2',
+      },
+      this.app(o.allowedClientNames),
+    );
+    // kube-scheduler sends a request at once and waits httpTimeout for the answer: a slow sender is not it.
+    server.headersTimeout = 5_000;
+    server.requestTimeout = 10_000;
+    server.on('clientError', (_e, socket) => socket.destroy());
+    this.server = server;
+    await listen(server, o.port, o.host ?? '0.0.0.0');
+    if (o.healthPort !== undefined) {
+      const health = http.createServer((req, res) => {
+        const ok = req.url === '/healthz' && this.healthz() === 'ok';
+        res.writeHead(req.url === '/healthz' ? (ok ? 200 : 503) : 404, { 'Content-Type': 'text/plain' });
+        res.end(req.url === '/healthz' ? `${this.healthz()}\n` : 'not found\n');
+      });
+      health.headersTimeout = 5_000;
+      health.requestTimeout = 10_000;
+      this.health = health;
+      await listen(health, o.healthPort, o.healthHost ?? '127.0.0.1');
+    }
+    this.o.log.info(
+      { port: o.port, healthPort: o.healthPort, allowedClientNames: o.allowedClientNames },
+      'scheduler extender listening (HTTPS, client certificates required)',
+    );
+  }
+
+  /** The ports listened on (after start): the HTTPS one and the health one (0 when none). */
+  ports(): { https: number; health: number } {
+    const port = (srv?: http.Server | https.Server) => {
+      const a = srv?.address();
+      return a && typeof a === 'object' ? a.port : 0;
+    };
+    return { https: port(this.server), health: port(this.health) };
   }
 
   async stop(): Promise<void> {
     await Promise.all([this.nodes.stop(), this.summaries.stop(), this.leases.stop(), this.claims.stop()]);
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    for (const s of [this.server, this.health]) await new Promise<void>((r) => (s ? s.close(() => r()) : r()));
   }
+}
+
+function listen(server: http.Server | https.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(`the extender cannot listen on ${host}:${port} (${e.code ?? e.message})`)),
+    );
+    server.listen(port, host, () => resolve());
+  });
 }

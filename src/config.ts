@@ -41,7 +41,9 @@ export interface FedletConfig {
   allowDaemonSetPods: boolean;
   upperAPIServerAddress?: string;
   lowerIdentityNamespaces?: string;
+  lowerNamespaceRole: string;
   tokenCredentials: 'node' | 'fedlet';
+  nodeCredentials: 'node' | 'fedlet';
   serviceTypes: 'clusterip' | 'preserve';
   serviceEndpoints: 'local' | 'global';
   storageClassMap: Record<string, string>;
@@ -344,6 +346,14 @@ export const options: OptionSpec[] = [
     help: 'comma-separated upper namespaces whose pods run as the same-named service account of the lower cluster (as with annotation fedlet.io/service-account: lower); elsewhere that annotation is honoured only in lower namespaces labelled fedlet.io/lower-identity=<node or cluster> by a lower admin',
   },
   {
+    key: 'lowerNamespaceRole',
+    flag: 'lower-namespace-role',
+    env: 'FEDLET_LOWER_NAMESPACE_ROLE',
+    kind: 'string',
+    value: 'fedlet:lower-namespace',
+    help: 'lower ClusterRole fedlet binds to its own lower identity in each lower namespace it creates or is granted (its only rights on pods, their streams, Secrets and ConfigMaps there); the lower RBAC lets it bind only this role (docs/rbac.md)',
+  },
+  {
     key: 'tokenCredentials',
     flag: 'token-credentials',
     env: 'FEDLET_TOKEN_CREDENTIALS',
@@ -351,6 +361,15 @@ export const options: OptionSpec[] = [
     values: ['node', 'fedlet'],
     value: 'node',
     help: "who requests pods' upper service-account tokens: node (the virtual node's own system:node:<node> client certificate from a kubernetes.io/kube-apiserver-client-kubelet CSR, so the Node authorizer allows tokens only for service accounts of pods on this node; fedlet's account needs create on certificatesigningrequests/nodeclient) or fedlet (fedlet's upper credentials; they need create on serviceaccounts/token, which the manifests do not grant)",
+  },
+  {
+    key: 'nodeCredentials',
+    flag: 'node-credentials',
+    env: 'FEDLET_NODE_CREDENTIALS',
+    kind: 'enum',
+    values: ['node', 'fedlet'],
+    value: 'node',
+    help: "who writes what a kubelet writes: the virtual node's status and Lease and its pods' status and final deletion. node: the virtual node's own system:node:<node> client certificate (as for tokenCredentials), so the Node authorizer and NodeRestriction limit those writes to this node and its pods, and fedlet's account holds no such right; fedlet: fedlet's upper credentials (they then need nodes/status, pods/status, pods delete and node Leases, which the manifests do not grant; docs/rbac.md)",
   },
   {
     key: 'serviceTypes',
@@ -588,8 +607,8 @@ export const options: OptionSpec[] = [
     flag: 'health-bind-address',
     env: 'FEDLET_HEALTH_BIND_ADDRESS',
     kind: 'string',
-    value: '0.0.0.0',
-    help: 'address of the health endpoints',
+    value: '127.0.0.1',
+    help: 'address of the unauthenticated health endpoints: localhost by default; in a pod, its IP (the kubelet probes it there, the manifests set it from status.podIP)',
   },
   {
     key: 'logLevel',
@@ -828,6 +847,8 @@ function validate(cfg: FedletConfig): FedletConfig {
     throw new ConfigError('serving certificate mode "files" needs both --tls-cert-file and --tls-private-key-file');
   if (!isIP(cfg.kubeletBindAddress))
     throw new ConfigError(`kubelet bind address "${cfg.kubeletBindAddress}" is not an IP address`);
+  if (!isIP(cfg.healthBindAddress))
+    throw new ConfigError(`health bind address "${cfg.healthBindAddress}" is not an IP address (e.g. 127.0.0.1 or the pod IP)`);
   if (cfg.upperAPIServerAddress !== undefined) {
     try {
       parseHostPort(cfg.upperAPIServerAddress);
@@ -842,6 +863,8 @@ function validate(cfg: FedletConfig): FedletConfig {
   for (const k of cfg.deniedTolerationKeys)
     if (!labelName.test(k.replace(/\/$/, '/x')))
       throw new ConfigError(`deniedTolerationKeys: "${k}" is not a taint key or a key prefix ending in /`);
+  if (!/^[^/%]+$/.test(cfg.lowerNamespaceRole) || ['.', '..'].includes(cfg.lowerNamespaceRole))
+    throw new ConfigError(`lower namespace role "${cfg.lowerNamespaceRole}" is not a ClusterRole name`);
   if (cfg.leaseRenewIntervalSeconds >= cfg.leaseDurationSeconds)
     throw new ConfigError(
       `lease renew interval (${cfg.leaseRenewIntervalSeconds}s) must be shorter than the lease duration (${cfg.leaseDurationSeconds}s)`,

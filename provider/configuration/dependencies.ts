@@ -1,8 +1,11 @@
 // ConfigMap/Secret reflection, the whole behaviour: ConfigMaps and Secrets that pods reference are
 // copied into the lower namespace before the pod, kept in sync when the upper object changes (the
 // pods using it are synced again), and deleted when no pod of this fedlet references them. Only
-// referenced objects are read (GET by name); changes are noticed through metadata-only watches, so
-// no ConfigMap's or Secret's data streams through fedlet unless a pod needs it. A pod is given only
+// referenced objects are read (GET by name), as the node the pod is bound to (node-reads.ts: the Node
+// authorizer allows exactly what pods on that node name); changes are noticed through one metadata-only
+// watch per referenced object (fieldSelector metadata.name, as the kubelet's watch-based managers do), so
+// no ConfigMap's or Secret's data streams through fedlet unless a pod needs it, and fedlet's account
+// holds no right to list or read ConfigMaps or Secrets. A pod is given only
 // what its own upper namespace holds: a lower object of the same name that fedlet did not copy from
 // that upper object is never used (the pod is refused, LowerDependencyConflict), and what does not
 // exist upstairs is reported so translation leaves it out of the lower pod.
@@ -20,6 +23,7 @@ import {
 import { Informer, METADATA_ONLY_LIST } from '../../src/kube/informer.js';
 import { dependencyRefs, ownershipAnnotations, ownershipLabels, type AbsentReferences } from '../workload/translate.js';
 import { ROOT_CA_CONFIGMAP } from './service-account.js';
+import { getAsNode, type UpperReader } from './node-reads.js';
 
 export type DependencyKind = 'configmaps' | 'secrets';
 
@@ -105,6 +109,13 @@ export interface DependencySyncOptions {
   nodeName: string;
   /** Name of the lower cluster, for messages. */
   clusterName?: string;
+  /** Reads and watches what pods on a node name: that node's identity (default upper). */
+  reader?: UpperReader;
+  /**
+   * The lower namespaces garbage collection looks in: fedlet may list ConfigMaps and Secrets only in
+   * namespaces where it holds rights (no cluster-wide right on them).
+   */
+  lowerNamespaces: () => string[];
   log: Logger;
 }
 
@@ -123,29 +134,45 @@ export class DependencySync {
   private readonly dependents = new Map<string, Set<string>>();
   /** upper pod key → dependency keys it references (so forgetting a pod costs its own references only) */
   private readonly usedBy = new Map<string, Set<string>>();
-  private readonly informers: Record<DependencyKind, Informer<KubeObject>>;
+  /** dependency key → the metadata watch of that one object */
+  private readonly watches = new Map<string, Informer<KubeObject>>();
+  private started = false;
   private readonly listeners: Array<(upperKey: string) => void> = [];
 
-  constructor(private readonly o: DependencySyncOptions) {
-    const watch = (kind: DependencyKind) => {
-      const inf = new Informer<KubeObject>({
-        client: o.upper,
-        path: `/api/v1/${kind}`,
-        log: o.log,
-        metadataOnly: true,
-        transform: slimMeta,
-      });
-      const changed = (obj: KubeObject) => {
-        const key = depKey(kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
-        const pods = this.dependents.get(key);
-        if (!pods) return;
-        this.copied.delete(key);
-        for (const p of pods) for (const l of this.listeners) l(p);
-      };
-      inf.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
-      return inf;
+  constructor(private readonly o: DependencySyncOptions) {}
+
+  private readerFor(node: string | undefined): KubeApi {
+    return node && this.o.reader ? this.o.reader(node) : this.o.upper;
+  }
+
+  /** Watches one referenced object (metadata only, by name) through `client`, unless watched already. */
+  private watch(kind: DependencyKind, ns: string, name: string, client: KubeApi): void {
+    const key = depKey(kind, ns, name);
+    if (this.watches.has(key)) return;
+    const inf = new Informer<KubeObject>({
+      client,
+      path: apiPath`/api/v1/namespaces/${ns}/${kind}`,
+      fieldSelector: `metadata.name=${name}`,
+      log: this.o.log,
+      metadataOnly: true,
+      transform: slimMeta,
+    });
+    const changed = (obj: KubeObject) => {
+      const pods = this.dependents.get(key);
+      if (!pods || this.copied.get(key) === obj.metadata?.resourceVersion) return;
+      this.copied.delete(key);
+      for (const p of pods) for (const l of this.listeners) l(p);
     };
-    this.informers = { configmaps: watch('configmaps'), secrets: watch('secrets') };
+    inf.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+    this.watches.set(key, inf);
+    if (this.started) inf.start();
+  }
+
+  private unwatch(key: string): void {
+    const inf = this.watches.get(key);
+    if (!inf) return;
+    this.watches.delete(key);
+    void inf.stop();
   }
 
   /** Called with the upper pod key of every pod whose ConfigMap/Secret changed (it must be synced again). */
@@ -153,20 +180,20 @@ export class DependencySync {
     this.listeners.push(l);
   }
 
-  /** resourceVersion of an upper ConfigMap/Secret as the metadata watch last saw it. */
+  /** resourceVersion of an upper ConfigMap/Secret as its watch last saw it (undefined: not watched). */
   version(kind: DependencyKind, namespace: string, name: string): string | undefined {
-    return this.informers[kind].get(`${namespace}/${name}`)?.metadata?.resourceVersion;
+    return this.watches.get(depKey(kind, namespace, name))?.get(`${namespace}/${name}`)?.metadata?.resourceVersion;
   }
 
   start(): void {
-    this.informers.configmaps.start();
-    this.informers.secrets.start();
+    this.started = true;
+    for (const inf of this.watches.values()) inf.start();
   }
-  async waitForSync(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.informers.configmaps.waitForSync(signal), this.informers.secrets.waitForSync(signal)]);
-  }
+  /** Nothing to wait for: each object is watched from the first pod that names it. */
+  async waitForSync(_signal: AbortSignal): Promise<void> {}
   async stop(): Promise<void> {
-    await Promise.all([this.informers.configmaps.stop(), this.informers.secrets.stop()]);
+    this.started = false;
+    await Promise.all([...this.watches.values()].map((i) => i.stop()));
   }
 
   /** Remembers which ConfigMaps/Secrets a pod uses, so a change to one re-syncs exactly those pods. */
@@ -183,10 +210,13 @@ export class DependencySync {
       for (const name of names.keys()) used.add(depKey(kind, ns, name));
     if (!used.size) return;
     this.usedBy.set(key, used);
+    const reader = this.readerFor(upper.spec?.nodeName);
     for (const k of used) {
       let s = this.dependents.get(k);
       if (!s) this.dependents.set(k, (s = new Set()));
       s.add(key);
+      const [kind, , name] = k.split('/') as [DependencyKind, string, string];
+      this.watch(kind, ns, name, reader);
     }
   }
 
@@ -199,15 +229,17 @@ export class DependencySync {
       const s = this.dependents.get(k);
       s?.delete(upperKey);
       if (s && !s.size) {
+        // No pod names it any more: no longer watched nor remembered.
         this.dependents.delete(k);
         this.copied.delete(k);
+        this.unwatch(k);
       }
     }
   }
 
   /** Sizes of the tracking maps (tests: they shrink when pods go). */
-  trackedSizes(): { dependents: number; usedBy: number; copied: number } {
-    return { dependents: this.dependents.size, usedBy: this.usedBy.size, copied: this.copied.size };
+  trackedSizes(): { dependents: number; usedBy: number; copied: number; watches: number } {
+    return { dependents: this.dependents.size, usedBy: this.usedBy.size, copied: this.copied.size, watches: this.watches.size };
   }
 
   /**
@@ -225,8 +257,8 @@ export class DependencySync {
       ['secrets', refs.secrets],
     ] as const)
       for (const [name, optional] of m) {
-        const knownRv = this.informers[kind].get(`${ns}/${name}`)?.metadata?.resourceVersion;
-        jobs.push(this.ensureOne(kind, ns, name, optional, lowerNs, knownRv));
+        const knownRv = this.version(kind, ns, name);
+        jobs.push(this.ensureOne(kind, ns, name, optional, lowerNs, knownRv, this.readerFor(pod.spec?.nodeName)));
       }
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -247,13 +279,14 @@ export class DependencySync {
     optional: boolean,
     lowerNs: string,
     knownRv: string | undefined,
+    reader: KubeApi,
     again = true,
   ): Promise<MissingDependency | DependencyConflict | undefined> {
     const key = depKey(kind, ns, name);
     if (knownRv !== undefined && this.copied.get(key) === knownRv) return undefined;
     let upper: DataObject;
     try {
-      upper = await this.o.upper.get<DataObject>(apiPath`/api/v1/namespaces/${ns}/${kind}/${name}`);
+      upper = await getAsNode<DataObject>(reader, apiPath`/api/v1/namespaces/${ns}/${kind}/${name}`);
     } catch (e) {
       if (!isNotFound(e)) throw e;
       return missing(kind, ns, name, optional);
@@ -287,7 +320,7 @@ export class DependencySync {
         await this.o.lower.create(collection, body);
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
-        if (again) return this.ensureOne(kind, ns, name, optional, lowerNs, undefined, false);
+        if (again) return this.ensureOne(kind, ns, name, optional, lowerNs, undefined, reader, false);
         throw e;
       }
     } else if (!this.copiedFrom(lower, ns, name)) {
@@ -338,12 +371,16 @@ export class DependencySync {
     }
     let deleted = 0;
     for (const kind of ['configmaps', 'secrets'] as const) {
-      const list = await this.o.lower.get<{ items: DataObject[] }>(`/api/v1/${kind}`, {
-        // Token Secrets belong to their pods (token-secrets.ts collects them).
-        query: { labelSelector: `${LABEL_ORIGIN}=${this.o.nodeName},!${LABEL_SERVICE_ACCOUNT_TOKEN}` },
-        headers: METADATA_ONLY_LIST,
-      });
-      for (const obj of list.items ?? []) {
+      const items: DataObject[] = [];
+      for (const ns of this.o.lowerNamespaces()) {
+        const list = await this.o.lower.get<{ items: DataObject[] }>(apiPath`/api/v1/namespaces/${ns}/${kind}`, {
+          // Token Secrets belong to their pods (token-secrets.ts collects them).
+          query: { labelSelector: `${LABEL_ORIGIN}=${this.o.nodeName},!${LABEL_SERVICE_ACCOUNT_TOKEN}` },
+          headers: METADATA_ONLY_LIST,
+        });
+        items.push(...(list.items ?? []));
+      }
+      for (const obj of items) {
         const k = depKey(kind, obj.metadata.namespace!, obj.metadata.name!);
         if (wanted.has(k)) continue;
         try {

@@ -6,10 +6,15 @@
 // Level-triggered: every pod sync compares the Secret (metadata from a label-selected watch: the
 // issuing spec hash and each token's times) with what the pod needs and issues only what is missing or
 // due; a timer per pod asks for a sync at the next refresh time. Token values are never logged.
+// fedlet may read lower Secrets only namespace by namespace (no cluster-wide right on Secrets), so the
+// watch is one per namespace it may read in (readable namespaces, provider/namespaces/owned-namespaces.ts).
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isAlreadyExists, isConflict, isNotFound, KubeApiError, type KubeClient } from '../../src/kube/client.js';
 import { Informer } from '../../src/kube/informer.js';
+import { NamespacedInformers } from '../../src/kube/namespaced-informers.js';
+import type { ReadableNamespaces } from '../namespaces/owned-namespaces.js';
+import { getAsNode, type UpperReader } from './node-reads.js';
 import type { DataObject, KubeObject, Pod } from '../../src/kube/types.js';
 import {
   ANNOTATION_SERVICE_ACCOUNT,
@@ -57,6 +62,10 @@ export interface TokenSecretsOptions {
   nodeName: string;
   clusterName: string;
   serviceAccounts: ServiceAccountOptions;
+  /** The lower namespaces fedlet may read Secrets in (one watch each). */
+  readable: ReadableNamespaces;
+  /** Reads the namespace's root CA as the node the pod is bound to (default upper). */
+  reader?: UpperReader;
   /** resourceVersion of an upper namespace's kube-root-ca.crt (from a watch), so a CA change re-issues. */
   caVersion: (upperNamespace: string) => string | undefined;
   /** Asks for a sync of an upper pod (a refresh is due, or its Secret vanished). */
@@ -100,27 +109,32 @@ function parseTimes(o: KubeObject | undefined): Record<string, IssuedToken> {
 
 export class TokenSecrets {
   /** fedlet's token Secrets in the lower cluster (metadata only: no token crosses this watch). */
-  readonly secrets: Informer<KubeObject>;
+  readonly secrets: NamespacedInformers<KubeObject>;
   /** lowerNs/name → metadata of our last write, until the watch shows it (avoids re-issuing on a stale cache). */
   private readonly written = new Map<string, KubeObject>();
   /** upper key → refresh timer */
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly now: () => number;
   /** upper namespace → its CA at a kube-root-ca.crt resourceVersion (one read per namespace and CA). */
-  private readonly cas = new Map<string, { rv: string; ca: string }>();
+  private readonly cas = new Map<string, { rv: string; ca: string; at: number }>();
   /** Upper TokenRequests issued (metrics and tests). */
   issued = 0;
 
   constructor(private readonly o: TokenSecretsOptions) {
     this.now = o.now ?? Date.now;
-    this.secrets = new Informer<KubeObject>({
-      client: o.lower,
-      path: '/api/v1/secrets',
-      labelSelector: `${LABEL_ORIGIN}=${o.nodeName},${LABEL_SERVICE_ACCOUNT_TOKEN}`,
-      metadataOnly: true,
-      transform: slimSecret,
-      log: o.log,
-    });
+    this.secrets = new NamespacedInformers<KubeObject>(
+      (ns) =>
+        new Informer<KubeObject>({
+          client: o.lower,
+          path: `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets`,
+          labelSelector: `${LABEL_ORIGIN}=${o.nodeName},${LABEL_SERVICE_ACCOUNT_TOKEN}`,
+          metadataOnly: true,
+          transform: slimSecret,
+          log: o.log,
+        }),
+    );
+    for (const ns of o.readable.current()) this.secrets.add(ns);
+    o.readable.onChange((ns, readable) => (readable ? this.secrets.add(ns) : void this.secrets.remove(ns)));
     const seen = (s: KubeObject) => {
       const k = `${s.metadata?.namespace}/${s.metadata?.name}`;
       if (this.written.get(k)?.metadata?.resourceVersion === s.metadata?.resourceVersion) this.written.delete(k);
@@ -140,8 +154,9 @@ export class TokenSecrets {
   start(): void {
     this.secrets.start();
   }
-  waitForSync(signal: AbortSignal): Promise<void> {
-    return this.secrets.waitForSync(signal);
+  async waitForSync(signal: AbortSignal): Promise<void> {
+    await this.o.readable.ready(signal);
+    await this.secrets.waitForSync(signal);
   }
   async stop(): Promise<void> {
     for (const t of this.timers.values()) clearTimeout(t);
@@ -210,7 +225,7 @@ export class TokenSecrets {
       return;
     }
     // First issue, or what the tokens were issued for changed: issue all, write the whole Secret.
-    const ca = await this.upperCA(pod.metadata.namespace!);
+    const ca = await this.upperCA(pod.metadata.namespace!, pod.spec?.nodeName);
     const fresh = await this.issue(pod, reqs);
     const body: DataObject = {
       apiVersion: 'v1',
@@ -326,15 +341,18 @@ export class TokenSecrets {
     this.timers.set(upperKey, t);
   }
 
-  private async upperCA(ns: string): Promise<string> {
+  private async upperCA(ns: string, node: string | undefined): Promise<string> {
     const known = this.cas.get(ns);
     const rv = this.o.caVersion(ns);
     if (known && rv !== undefined && known.rv === rv) return known.ca;
+    // Not watched (no pod names the ConfigMap itself): a read within the last minute is recent enough.
+    if (known && rv === undefined && this.now() - known.at < 60_000) return known.ca;
     try {
-      const cm = await this.o.upper.get<DataObject>(apiPath`/api/v1/namespaces/${ns}/configmaps/${ROOT_CA_CONFIGMAP}`);
+      const reader = node && this.o.reader ? this.o.reader(node) : this.o.upper;
+      const cm = await getAsNode<DataObject>(reader, apiPath`/api/v1/namespaces/${ns}/configmaps/${ROOT_CA_CONFIGMAP}`);
       const ca = cm.data?.[SECRET_KEY_CA];
       if (ca) {
-        if (cm.metadata.resourceVersion) this.cas.set(ns, { rv: cm.metadata.resourceVersion, ca });
+        if (cm.metadata.resourceVersion) this.cas.set(ns, { rv: cm.metadata.resourceVersion, ca, at: this.now() });
         if (this.cas.size > 10_000) this.cas.delete(this.cas.keys().next().value!);
         return ca;
       }

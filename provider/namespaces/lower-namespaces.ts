@@ -24,6 +24,7 @@ import {
 export const RECHECK_MS = 30_000;
 /** At most this many namespaces are remembered (the oldest check is dropped first). */
 const MAX_REMEMBERED = 10_000;
+import type { NamespaceRbac } from './namespace-rbac.js';
 
 export interface LowerNamespacesOptions {
   lower: KubeApi;
@@ -35,6 +36,8 @@ export interface LowerNamespacesOptions {
   granted?: ReadonlySet<string>;
   /** Lowest enforce level of the namespaces fedlet creates (podSecurityFloor); default baseline. */
   podSecurityFloor?: PodSecurityLevel;
+  /** fedlet's rights inside each namespace it uses (a RoleBinding it makes): ensured with the namespace. */
+  rbac?: Pick<NamespaceRbac, 'ensure' | 'forget'>;
   log: Logger;
   now?: () => number;
 }
@@ -90,6 +93,8 @@ export class LowerNamespaces {
       if (access.how === 'owned') await this.raisePodSecurity(ns, upperNs, existing!);
       use = { how: access.how, lowerIdentity: lowerIdentityAllowed(existing, this.policy) };
     }
+    // fedlet's rights in the namespace come with it (a RoleBinding it makes there).
+    await this.o.rbac?.ensure(ns);
     this.checked.delete(ns);
     this.checked.set(ns, { at: this.now(), use });
     if (this.checked.size > MAX_REMEMBERED) this.checked.delete(this.checked.keys().next().value!);
@@ -112,6 +117,7 @@ export class LowerNamespaces {
   /** The namespace was deleted (namespace GC): create it again when something needs it. */
   forget(ns: string): void {
     this.checked.delete(ns);
+    this.o.rbac?.forget(ns);
   }
 
   private async read(ns: string): Promise<KubeObject | undefined> {

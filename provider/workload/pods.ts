@@ -41,6 +41,8 @@ import type { PodClaimsResult } from '../storage/claims.js';
 import { podClaims } from '../storage/claim-objects.js';
 import { LowerNamespaceRefusedError, type LowerNamespaces } from '../namespaces/lower-namespaces.js';
 import { DEFAULT_TENANCY, type TenancyPolicy } from '../tenancy.js';
+import type { ReadableNamespaces } from '../namespaces/owned-namespaces.js';
+import type { UpperReader } from '../configuration/node-reads.js';
 import { lowerPodPatch, withManagedRecord } from './managed-metadata.js';
 import type { LowerClasses, PodClasses } from './lower-classes.js';
 import {
@@ -78,6 +80,10 @@ export interface LowerPodsOptions {
   serviceAccounts: ServiceAccountOptions;
   /** The lower namespaces pods go into (shared with the claims). */
   namespaces: LowerNamespaces;
+  /** The lower namespaces fedlet may read in (its rights are per namespace). */
+  readable: ReadableNamespaces;
+  /** Reads what pods name (ConfigMaps, Secrets, the root CA) as the node they are bound to. */
+  upperReader?: UpperReader;
   /** Lower claims for the pod's claims of fedlet storage classes. */
   claims?: { forPod(pod: Pod): PodClaimsResult };
   /** The virtual node's labels (to tell lower-node constraints from virtual-node ones). */
@@ -243,7 +249,15 @@ export class LowerPods {
         });
     };
     this.lowerEvents.addHandlers({ onAdd: mirror, onUpdate: (e, old) => e.count !== old.count && mirror(e) });
-    this.deps = new DependencySync({ upper: o.upper, lower: o.lower, nodeName: o.nodeName, clusterName: o.clusterName, log });
+    this.deps = new DependencySync({
+      upper: o.upper,
+      lower: o.lower,
+      nodeName: o.nodeName,
+      clusterName: o.clusterName,
+      lowerNamespaces: () => o.readable.current(),
+      reader: o.upperReader,
+      log,
+    });
     this.deps.onChange((upperKey) => this.emit(upperKey));
     this.tokens = new TokenSecrets({
       upper: o.upper,
@@ -251,6 +265,8 @@ export class LowerPods {
       nodeName: o.nodeName,
       clusterName: o.clusterName,
       serviceAccounts: o.serviceAccounts,
+      readable: o.readable,
+      reader: o.upperReader,
       caVersion: (ns) => this.deps.version('configmaps', ns, ROOT_CA_CONFIGMAP),
       onDue: (key) => this.emit(key),
       onEvent: (e) => {
@@ -549,6 +565,9 @@ export class LowerPods {
 
   /** Deletes the lower pod for an upper key; resolves true once it is gone. */
   async delete(upperKey: string, grace: number | undefined): Promise<boolean> {
+    // The pod no longer needs its ConfigMaps/Secrets watched (the Node authorizer stops allowing it once
+    // the pod is gone); a sync that still needs them watches them again.
+    this.deps.forget(upperKey);
     const p = this.byUpperKey.get(upperKey);
     if (!p) {
       this.deps.forget(upperKey);

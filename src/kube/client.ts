@@ -71,6 +71,11 @@ export interface KubeClientOptions {
   userAgent?: string;
   /** Consulted before every mutating request: closed, it refuses the write with NotLeaderError. */
   fence?: WriteFence;
+  /**
+   * Deadline of every request that sets none (watches excepted). A heartbeat client sets it so that one
+   * hung request cannot hold the next renewal back (the kubelet's heartbeat client does the same).
+   */
+  requestTimeoutMs?: number;
 }
 
 export function buildQuery(query: RequestOptions['query']): string {
@@ -104,6 +109,7 @@ export class KubeClient {
   /** Freshness of the informer caches fed by this client (for /readyz). */
   readonly caches = new CacheHealth();
   private readonly fence?: WriteFence;
+  private readonly requestTimeoutMs?: number;
 
   constructor(
     readonly credentials: ClusterCredentials,
@@ -117,6 +123,7 @@ export class KubeClient {
     this.writes = new TokenBucket(opts.writeQps ?? 50, opts.writeBurst ?? 100);
     this.userAgent = opts.userAgent ?? 'fedlet';
     this.fence = opts.fence;
+    this.requestTimeoutMs = opts.requestTimeoutMs;
   }
 
   /** Request options (TLS material, auth headers) for a path on this API server. */
@@ -199,7 +206,8 @@ export class KubeClient {
         });
       });
       req.on('error', (e) => reject(transportError(e, method, path)));
-      if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)));
+      const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
+      if (timeoutMs) req.setTimeout(timeoutMs, () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
       const signal = opts.signal;
       if (signal) {
         const onAbort = () => req.destroy(new Error('aborted'));

@@ -2,11 +2,14 @@
 //  - a client certificate verified against the upper cluster's client CA (user = CN, groups = O), else
 //  - a bearer token checked with a TokenReview, else 401 (anonymous only when explicitly enabled);
 //  - then a SubjectAccessReview on nodes/<node> with the kubelet's verb and subresource mapping.
-// Decisions are cached briefly (tokens and allowed decisions longer than denials).
+// Decisions are cached briefly (tokens and allowed decisions longer than denials). Reviews of tokens
+// not seen before are bounded: at most `maxPendingReviews` wait at once, and the rest are answered 429
+// at once, so a flood of made-up bearer tokens costs the upper API server a bounded rate of TokenReviews
+// (on a client of their own, see app/run.ts) and cannot delay any other write of fedlet's.
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
-import type { KubeClient } from '../kube/client.js';
+import type { KubeApi } from '../kube/client.js';
 
 export interface UserInfo {
   username: string;
@@ -15,7 +18,12 @@ export interface UserInfo {
   extra?: Record<string, string[]>;
 }
 
-export type AuthResult = { ok: true; user: UserInfo } | { ok: false; status: 401 | 403 | 500; message: string };
+/**
+ * A refusal: `message` goes to the caller (who may be anyone), `detail` (internal error text) only to
+ * fedlet's log.
+ */
+export type AuthRefusal = { status: 401 | 403 | 429 | 500; message: string; detail?: string };
+export type AuthResult = { ok: true; user: UserInfo } | ({ ok: false } & AuthRefusal);
 
 /** The kubelet's mapping: which subresource of nodes/<name> a path needs. */
 function subresourceFor(path: string): string {
@@ -70,18 +78,31 @@ class TtlCache<V> {
 }
 
 export interface KubeletAuthOptions {
-  upper: KubeClient;
+  /** Creates TokenReviews and SubjectAccessReviews in the upper cluster (a client of their own). */
+  reviewer: Pick<KubeApi, 'create'>;
   nodeName: string;
   anonymous: boolean;
+  /** Reviews of unknown bearer tokens that may wait at once; more are refused with 429 (default 8). */
+  maxPendingReviews?: number;
 }
+
+/** Answered when too many unknown bearer tokens wait for review. */
+export const REVIEWS_BUSY_MESSAGE =
+  'Too Many Requests: too many requests with unknown bearer tokens are waiting for authentication; retry later';
 
 export class KubeletAuth {
   private readonly tokens = new TtlCache<UserInfo | null>();
   private readonly decisions = new TtlCache<boolean>();
+  private pendingReviews = 0;
 
   constructor(private readonly o: KubeletAuthOptions) {}
 
-  async authenticate(req: IncomingMessage): Promise<UserInfo | { status: 401 | 500; message: string }> {
+  /** TokenReviews in flight or waiting for the reviewer's rate limit now. */
+  get reviewsPending(): number {
+    return this.pendingReviews;
+  }
+
+  async authenticate(req: IncomingMessage): Promise<UserInfo | AuthRefusal> {
     const sock = req.socket as TLSSocket;
     if (sock.authorized) {
       const cert = sock.getPeerCertificate();
@@ -99,8 +120,10 @@ export class KubeletAuth {
       const key = createHash('sha256').update(token).digest('hex');
       let user = this.tokens.get(key);
       if (user === undefined) {
+        if (this.pendingReviews >= (this.o.maxPendingReviews ?? 8)) return { status: 429, message: REVIEWS_BUSY_MESSAGE };
+        this.pendingReviews++;
         try {
-          const r = await this.o.upper.create<{
+          const r = await this.o.reviewer.create<{
             status?: {
               authenticated?: boolean;
               user?: { username: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
@@ -120,7 +143,13 @@ export class KubeletAuth {
                 }
               : null;
         } catch (e) {
-          return { status: 500, message: `token review failed: ${(e as Error).message}` };
+          return {
+            status: 500,
+            message: 'Internal Server Error: the bearer token could not be reviewed; retry later',
+            detail: `token review failed: ${(e as Error).message}`,
+          };
+        } finally {
+          this.pendingReviews--;
         }
         this.tokens.set(key, user, user ? 120_000 : 10_000);
       }
@@ -134,7 +163,7 @@ export class KubeletAuth {
     };
   }
 
-  async authorize(user: UserInfo, method: string, path: string): Promise<boolean | { status: 500; message: string }> {
+  async authorize(user: UserInfo, method: string, path: string): Promise<boolean | AuthRefusal> {
     for (const sub of subresourcesFor(path)) {
       const r = await this.authorizeOne(user, verbFor(method), sub);
       if (r !== false) return r;
@@ -142,16 +171,12 @@ export class KubeletAuth {
     return false;
   }
 
-  private async authorizeOne(
-    user: UserInfo,
-    verb: string,
-    subresource: string,
-  ): Promise<boolean | { status: 500; message: string }> {
+  private async authorizeOne(user: UserInfo, verb: string, subresource: string): Promise<boolean | AuthRefusal> {
     const key = `${user.username}|${user.groups.join(',')}|${verb}|${subresource}`;
     const cached = this.decisions.get(key);
     if (cached !== undefined) return cached;
     try {
-      const r = await this.o.upper.create<{ status?: { allowed?: boolean } }>(
+      const r = await this.o.reviewer.create<{ status?: { allowed?: boolean } }>(
         '/apis/authorization.k8s.io/v1/subjectaccessreviews',
         {
           apiVersion: 'authorization.k8s.io/v1',
@@ -169,17 +194,21 @@ export class KubeletAuth {
       this.decisions.set(key, allowed, allowed ? 300_000 : 30_000);
       return allowed;
     } catch (e) {
-      return { status: 500, message: `subject access review failed: ${(e as Error).message}` };
+      return {
+        status: 500,
+        message: 'Internal Server Error: the request could not be authorized; retry later',
+        detail: `subject access review failed: ${(e as Error).message}`,
+      };
     }
   }
 
   /** Authenticates and authorizes one request. */
   async check(req: IncomingMessage): Promise<AuthResult> {
     const u = await this.authenticate(req);
-    if ('status' in u) return { ok: false, status: u.status, message: u.message };
+    if ('status' in u) return { ok: false, ...u };
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const a = await this.authorize(u, req.method ?? 'GET', path);
-    if (typeof a === 'object') return { ok: false, status: a.status, message: a.message };
+    if (typeof a === 'object') return { ok: false, ...a };
     if (!a)
       return {
         ok: false,

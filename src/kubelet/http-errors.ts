@@ -12,6 +12,7 @@ export function writeHttpError(socket: Duplex, status: number, message: string):
       401: 'Unauthorized',
       403: 'Forbidden',
       404: 'Not Found',
+      429: 'Too Many Requests',
       500: 'Internal Server Error',
       502: 'Bad Gateway',
       503: 'Service Unavailable',

@@ -40,6 +40,8 @@ export class KubeletServer {
       const r = await o.auth.check(req);
       if (!r.ok) {
         o.metrics.kubeletRequests.inc({ path: pathKind(req.path), code: String(r.status) });
+        if (r.detail) o.log.warn({ err: r.detail, path: req.path }, 'kubelet API request not authenticated or authorized');
+        if (r.status === 429) res.setHeader('Retry-After', '1');
         res.status(r.status).type('text/plain').send(`${r.message}\n`);
         return;
       }
@@ -101,6 +103,9 @@ export class KubeletServer {
       void this.onUpgrade(req, socket, head);
     });
     server.on('clientError', (_e, socket) => socket.destroy());
+    // A client that trickles its request headers holds a connection without ever being authenticated.
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(o.port, o.host ?? '0.0.0.0', () => resolve());
@@ -129,6 +134,7 @@ export class KubeletServer {
     const r = await o.auth.check(req);
     if (!r.ok) {
       o.metrics.kubeletRequests.inc({ path: pathKind(path), code: String(r.status) });
+      if (r.detail) o.log.warn({ err: r.detail, path }, 'kubelet API request not authenticated or authorized');
       return writeHttpError(socket, r.status, r.message);
     }
     const refused = o.mutationsRefusedBecause?.();

@@ -21,7 +21,13 @@ import {
 } from './node-object.js';
 
 export interface NodeControllerOptions {
+  /** Registration and metadata (labels, taints). */
   client: KubeApi;
+  /**
+   * Status posts: the node's heartbeat client, whose writes wait behind no one else's (as the kubelet's
+   * status and Lease use a client of their own). Default: client.
+   */
+  statusClient?: KubeApi;
   config: FedletConfig;
   provider: NodeProvider;
   log: Logger;
@@ -140,7 +146,7 @@ export class NodeController {
       },
     };
     try {
-      this.node = await this.o.client.patch<Node>(`${this.path}/status`, patch, 'strategic');
+      this.node = await (this.o.statusClient ?? this.o.client).patch<Node>(`${this.path}/status`, patch, 'strategic');
     } catch (e) {
       if (isNotFound(e)) {
         // Someone deleted the Node: register again, as a kubelet would.

@@ -30,6 +30,8 @@ export interface NodeIdentityOptions {
   fileBase?: string;
   /** Options of the node client (rate limits, write fence). */
   clientOptions: KubeClientOptions;
+  /** What the heartbeat client does differently (its own rate limit, a deadline per request). */
+  heartbeatOptions?: Pick<KubeClientOptions, 'writeQps' | 'writeBurst' | 'requestTimeoutMs'>;
   log: Logger;
   /** How long approval may take before fedlet says it is missing (default 20 s). */
   patienceMs?: number;
@@ -39,6 +41,13 @@ export interface NodeIdentityOptions {
 export class NodeIdentity {
   /** Upper client authenticated as system:node:<node>; usable once `pending()` says nothing. */
   readonly client: KubeClient;
+  /**
+   * The same identity with a rate limit of its own and a deadline per request: the node's Lease and
+   * status, which no burst of pod writes or token requests may hold back (as the kubelet's heartbeat).
+   */
+  readonly heartbeat: KubeClient;
+  private readonly issued: Promise<void>;
+  private markIssued!: () => void;
   private current?: ServingCert;
   private expiresAt = 0;
   private waiting = 'the virtual node client certificate has not been requested yet';
@@ -46,26 +55,30 @@ export class NodeIdentity {
 
   constructor(private readonly o: NodeIdentityOptions) {
     this.now = o.now ?? Date.now;
+    this.issued = new Promise<void>((resolve) => (this.markIssued = resolve));
     const base = o.upper.credentials;
-    this.client = new KubeClient(
-      {
-        server: base.server,
-        apply: async (opts: https.RequestOptions) => {
-          await base.apply(opts); // the server's CA and TLS name; its user is replaced below
-          const c = this.current;
-          if (!c) throw new Error(`no client certificate for system:node:${o.nodeName} yet: ${this.waiting}`);
-          if (opts.headers && !Array.isArray(opts.headers)) {
-            const h = { ...(opts.headers as Record<string, unknown>) };
-            delete h.Authorization;
-            delete h.authorization;
-            opts.headers = h as https.RequestOptions['headers'];
-          }
-          opts.cert = c.cert;
-          opts.key = c.key;
-        },
+    const credentials = {
+      server: base.server,
+      apply: async (opts: https.RequestOptions) => {
+        await base.apply(opts); // the server's CA and TLS name; its user is replaced below
+        // A request made before the first certificate is issued waits for it a little (a CSR is approved
+        // within seconds where its approver runs), then fails saying what is missing.
+        if (!this.current) await Promise.race([this.issued, new Promise((r) => setTimeout(r, o.patienceMs ?? 20_000).unref())]);
+        const c = this.current;
+        if (!c) throw new Error(`no client certificate for system:node:${o.nodeName} yet: ${this.waiting}`);
+        if (opts.headers && !Array.isArray(opts.headers)) {
+          const h = { ...(opts.headers as Record<string, unknown>) };
+          delete h.Authorization;
+          delete h.authorization;
+          opts.headers = h as https.RequestOptions['headers'];
+        }
+        opts.cert = c.cert;
+        opts.key = c.key;
       },
-      { ...o.clientOptions, userAgent: `${o.clientOptions.userAgent ?? 'fedlet'}/node` },
-    );
+    };
+    const userAgent = `${o.clientOptions.userAgent ?? 'fedlet'}/node`;
+    this.client = new KubeClient(credentials, { ...o.clientOptions, userAgent });
+    this.heartbeat = new KubeClient(credentials, { ...o.clientOptions, ...o.heartbeatOptions, userAgent });
   }
 
   /** Why the node identity cannot be used now, or undefined when it can. */
@@ -106,6 +119,7 @@ export class NodeIdentity {
   private use(c: ServingCert): void {
     const first = !this.current;
     this.current = c;
+    this.markIssued();
     this.expiresAt = certValidity(c.cert).notAfter;
     if (first)
       this.o.log.info(

@@ -16,6 +16,10 @@ import { summaryConfigMapName } from '../scheduling/summary.js';
 
 export interface NodeSetOptions {
   upper: KubeApi;
+  /** The client a node's Lease renewals and status posts use (its heartbeat); default upper. */
+  heartbeat?: (node: string) => KubeApi;
+  /** The client a node's pod status writes and final deletions use (the node's identity); default upper. */
+  nodeClient?: (node: string) => KubeApi;
   config: FedletConfig;
   fence: WriteFence;
   events: EventRecorder;
@@ -72,6 +76,8 @@ export class NodeSet {
       config: this.o.config,
       name: spec.name,
       provider: spec.provider,
+      heartbeat: this.o.heartbeat?.(spec.name),
+      nodeClient: this.o.nodeClient?.(spec.name),
       fence: this.o.fence,
       events: this.o.events,
       observe: this.o.observe,

@@ -20,6 +20,10 @@ export interface ServedNodeOptions {
   /** The virtual node's name. */
   name: string;
   provider: NodeProvider;
+  /** The client of the node's Lease renewals and status posts, with a bucket of its own (default upper). */
+  heartbeat?: KubeApi;
+  /** The client of what a kubelet writes for its pods (status, final deletion): the node's own identity. */
+  nodeClient?: KubeApi;
   fence: WriteFence;
   events: EventRecorder;
   observe?: (ms: number, ok: boolean) => void;
@@ -41,9 +45,17 @@ export class ServedNode {
     private readonly cfg: FedletConfig,
   ) {
     o.signal?.addEventListener('abort', () => this.abort.abort(), { once: true });
-    this.nodes = new NodeController({ client: o.upper, config: cfg, provider: o.provider, fence: o.fence, log: o.log });
+    this.nodes = new NodeController({
+      client: o.upper,
+      statusClient: o.heartbeat ?? o.upper,
+      config: cfg,
+      provider: o.provider,
+      fence: o.fence,
+      log: o.log,
+    });
     this.pods = new PodController({
       upper: o.upper,
+      nodeClient: o.nodeClient,
       nodeName: o.name,
       provider: o.provider,
       events: o.events,
@@ -66,7 +78,7 @@ export class ServedNode {
     const { o, cfg, nodes } = this;
     const signal = this.abort.signal;
     const lease = new LeaseController({
-      client: o.upper,
+      client: o.heartbeat ?? o.upper,
       nodeName: o.name,
       durationSeconds: cfg.leaseDurationSeconds,
       renewIntervalSeconds: cfg.leaseRenewIntervalSeconds,

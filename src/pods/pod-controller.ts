@@ -16,7 +16,13 @@ import { ANNOTATION_LAST_APPLIED } from '../labels.js';
 import { apiPath } from '../kube/api-path.js';
 
 export interface PodControllerOptions {
+  /** Watches the node's pods. */
   upper: KubeApi;
+  /**
+   * Writes what a kubelet writes about its pods: status, and the final deletion once the lower pod is
+   * gone (the node's own identity, so the Node authorizer limits it to pods bound here). Default upper.
+   */
+  nodeClient?: KubeApi;
   nodeName: string;
   provider: NodeProvider;
   events: EventRecorder;
@@ -260,7 +266,7 @@ export class PodController {
 
   private async forceDelete(pod: Pod): Promise<void> {
     try {
-      await this.o.upper.delete(this.podPath(pod), {
+      await (this.o.nodeClient ?? this.o.upper).delete(this.podPath(pod), {
         apiVersion: 'v1',
         kind: 'DeleteOptions',
         gracePeriodSeconds: 0,
@@ -297,7 +303,7 @@ export class PodController {
       ...(patch.status.conditions ? { resourceVersion: pod.metadata.resourceVersion } : {}),
     };
     try {
-      await this.o.upper.patch(`${this.podPath(pod)}/status`, { metadata, ...patch }, 'merge');
+      await (this.o.nodeClient ?? this.o.upper).patch(`${this.podPath(pod)}/status`, { metadata, ...patch }, 'merge');
     } catch (e) {
       if (isNotFound(e)) return; // deleted meanwhile; the delete event brings us back
       // Our cache was behind (often our own previous write): the pod's update event syncs it again; a

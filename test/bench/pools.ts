@@ -7,7 +7,7 @@ import path from 'node:path';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { createKwokNode, adminRequest } from '../../sandbox/cluster.js';
 import { freePorts, startProcess, stopProcess } from '../../sandbox/processes.js';
-import { fedletCli, waitForNodesReady, type SandboxState } from '../../sandbox/sandbox.js';
+import { fedletCli, upperIdentityKubeconfig, waitForNodesReady, type SandboxState } from '../../sandbox/sandbox.js';
 import { fedletMetrics, rssMiB } from './fedlet-process.js';
 
 const POOLS = Number(process.env.BENCH_POOLS ?? 50);
@@ -48,10 +48,12 @@ interface Measured {
 async function measure(s: SandboxState, mode: 'one' | 'each', note: (name: string, value: string) => void): Promise<Measured> {
   const f = s.fedlets[0]!;
   const [kubeletPort, healthPort] = await freePorts(2);
-  const skip = /^--(cluster-name|kubelet-port|health-port|namespace-template)=/;
+  const skip = /^--(cluster-name|kubelet-port|health-port|namespace-template|upper-kubeconfig)=/;
   const args = [
     ...f.args.filter((a) => !skip.test(a)),
     `--cluster-name=${CLUSTER}`,
+    // An upper account of its own, named after its node (the admission policy holds it to its pool nodes).
+    `--upper-kubeconfig=${upperIdentityKubeconfig(s.upperKubeconfig, s.dir, `fedlet-${CLUSTER}`)}`,
     `--kubelet-port=${kubeletPort}`,
     `--health-port=${healthPort}`,
     ...(mode === 'one' ? [`--pool=all=${KEY}`] : [`--pool-group-by=${KEY}`]),

@@ -12,7 +12,17 @@ import { findBinary } from '../../sandbox/binaries.js';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 import { freePorts, startProcess, stopProcess, type ProcessRecord } from '../../sandbox/processes.js';
 import { fedletCli, repoRoot } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, nodeCsr, readyCondition, sandbox, type NodeJson } from './helpers.js';
+import {
+  createNamespace,
+  eventually,
+  kubectl,
+  kubectlJson,
+  kubectlRaw,
+  nodeCsr,
+  readyCondition,
+  sandbox,
+  type NodeJson,
+} from './helpers.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -83,7 +93,13 @@ async function tokenKubeconfig(adminKubeconfig: string, serviceAccount: string, 
 interface K8sObject {
   kind: string;
   metadata: { name: string; namespace?: string };
-  rules?: Array<{ apiGroups?: string[]; resources?: string[]; verbs: string[]; nonResourceURLs?: string[] }>;
+  rules?: Array<{
+    apiGroups?: string[];
+    resources?: string[];
+    verbs: string[];
+    nonResourceURLs?: string[];
+    resourceNames?: string[];
+  }>;
   roleRef?: { kind: string; name: string };
   subjects?: Array<{ kind: string; name: string; namespace?: string }>;
 }
@@ -98,6 +114,8 @@ const parseAll = (text: string) => (yaml.loadAll(text) as Array<K8sObject | null
 function rbacShape(objects: K8sObject[], accounts: Record<string, string>) {
   const role = (name: string) => name.slice(name.lastIndexOf(':') + 1);
   const account = (name: string) => accounts[name] ?? `unexpected ServiceAccount ${name}`;
+  // resourceNames: an account's name, or a role's (the part after the last ':').
+  const named = (name: string) => accounts[name] ?? role(name);
   const out: Record<string, unknown> = {};
   for (const o of objects) {
     const key = `${o.kind} ${o.metadata.namespace ?? '(cluster)'} `;
@@ -107,7 +125,13 @@ function rbacShape(objects: K8sObject[], accounts: Record<string, string>) {
         .flatMap((r) =>
           r.nonResourceURLs
             ? r.nonResourceURLs.flatMap((u) => r.verbs.map((v) => `url ${u} ${v}`))
-            : (r.apiGroups ?? []).flatMap((g) => (r.resources ?? []).flatMap((res) => r.verbs.map((v) => `${g}/${res} ${v}`))),
+            : (r.apiGroups ?? []).flatMap((g) =>
+                (r.resources ?? []).flatMap((res) =>
+                  r.verbs.map(
+                    (v) => `${g}/${res} ${v}${r.resourceNames ? ` [${r.resourceNames.map(named).sort().join(',')}]` : ''}`,
+                  ),
+                ),
+              ),
         )
         .sort();
     else if (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')
@@ -190,11 +214,47 @@ describe('the Helm chart', () => {
     expect(Object.keys(baseUpper).length).toBeGreaterThan(10);
     expect(chartUpper).toEqual(baseUpper);
 
+    // The admission policies that narrow what RBAC cannot: the same rules, for the release's accounts.
+    const policies = (objects: K8sObject[], rename: [string, string][]) =>
+      objects
+        .filter((o) => o.kind === 'ValidatingAdmissionPolicy' || o.kind === 'ValidatingAdmissionPolicyBinding')
+        .map((o) =>
+          rename.reduce(
+            (t, [a, b]) => t.replaceAll(a, b),
+            JSON.stringify({ kind: o.kind, spec: (o as { spec?: unknown }).spec }),
+          ),
+        )
+        .sort();
+    const basePolicies = policies(
+      [...(await kustomize('upper')), ...(await kustomize('upper-policy')), ...(await kustomize('extender'))],
+      [],
+    );
+    expect(basePolicies.length).toBeGreaterThanOrEqual(4);
+    expect(
+      policies(upperHalf, [
+        [`${release}-upper-scope`, 'fedlet-upper-scope'],
+        [`${release}-extender`, 'fedlet-extender'],
+      ]),
+    ).toEqual(basePolicies);
+
     const chartLower = rbacShape(lowerHalf.filter(isRbac), chartAccounts);
     const baseLower = rbacShape(await kustomize('lower'), baseAccounts);
     expect(chartLower).toEqual(baseLower);
     // The lower half holds fedlet's identity there and nothing that runs.
-    expect(lowerHalf.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Secret', 'ServiceAccount'].sort());
+    // (and, by default, no token Secret that never expires).
+    expect(lowerHalf.map((o) => o.kind).sort()).toEqual(
+      [
+        'ClusterRole',
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Role',
+        'RoleBinding',
+        'ServiceAccount',
+        'ValidatingAdmissionPolicy',
+        'ValidatingAdmissionPolicyBinding',
+      ].sort(),
+    );
+    expect(policies(lowerHalf, [[release, 'fedlet']])).toEqual(policies(await kustomize('lower'), []));
   });
 
   it('ships the StorageClass of manifests/storage, once per upper cluster (off by default)', async () => {
@@ -232,21 +292,8 @@ describe('the Helm chart', () => {
   it('installs into the clusters, and fedlet with only the chart RBAC brings a virtual node Ready and runs a pod', async () => {
     // Lower half first: fedlet's identity in the lower cluster, then a kubeconfig carrying its token.
     await helmOk(['install', release, chart, '--kubeconfig', lowerAdmin, '-n', releaseNs, '--set', 'target=lower', '--wait']);
-    await eventually(
-      async () => {
-        const t = await kubectl(lowerAdmin, [
-          'get',
-          'secret',
-          `${release}-token`,
-          '-n',
-          releaseNs,
-          '-o',
-          'jsonpath={.data.token}',
-        ]);
-        if (!t) throw new Error('token not filled in yet');
-      },
-      { what: 'long-lived token Secret filled in by the token controller' },
-    );
+    // No token that never expires by default: the kubeconfig carries one with a lifetime (fedlet renews it).
+    expect((await kubectlRaw(lowerAdmin, ['get', 'secret', `${release}-token`, '-n', releaseNs])).code).not.toBe(0);
     const lowerKubeconfig = await tokenKubeconfig(lowerAdmin, release, path.join(work, 'lower.kubeconfig'));
 
     // Upper half: the Deployment at zero replicas (no images here), the extender objects too.
@@ -276,7 +323,7 @@ describe('the Helm chart', () => {
       '--wait',
     ]);
     expect(notes).toMatch(new RegExp(`registers virtual node ${nodeName}`));
-    expect(notes).toMatch(/urlPrefix: http:\/\/fedlet-helm-extender\.fedlet-system\.svc:8888/);
+    expect(notes).toMatch(/urlPrefix: https:\/\/fedlet-helm-extender\.fedlet-system\.svc:8888\n\s+tlsConfig:/);
     const deploy = await kubectlJson<{
       spec: {
         template: {

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rehearseDockerfile, type RehearsedStage } from '../support/dockerfile.js';
 import { freePorts } from '../../sandbox/processes.js';
+import { upperIdentityKubeconfig } from '../../sandbox/sandbox.js';
 import { eventually, kubectl, kubectlJson, readyCondition, sandbox, type NodeJson } from './helpers.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -69,7 +70,8 @@ describe.skipIf(s.external || !isRoot)('container image (Dockerfile rehearsal)',
     const secrets = path.join(out, 'secrets');
     mkdirSync(secrets, { mode: 0o700 });
     for (const [src, dst] of [
-      [f1.upperKubeconfig, 'upper.kubeconfig'],
+      // An upper account of its own, named after its node (the admission policy holds it to that node).
+      [upperIdentityKubeconfig(upper, s.dir, nodeName), 'upper.kubeconfig'],
       [f1.lowerKubeconfig, 'lower.kubeconfig'],
     ] as const) {
       copyFileSync(src, path.join(secrets, dst));

@@ -419,7 +419,7 @@ describe('kubelet API security and plain endpoints', () => {
 describe.skipIf(!local)('kubelet serving certificate through a CSR', () => {
   it('requests a kubelet-serving certificate, waits for approval, serves it, and renews it before it expires without dropping connections', async () => {
     const { freePorts, startProcess, stopProcess } = await import('../../sandbox/processes.js');
-    const { fedletCli } = await import('../../sandbox/sandbox.js');
+    const { fedletCli, upperIdentityKubeconfig } = await import('../../sandbox/sandbox.js');
     const tls = await import('node:tls');
     const [port] = await freePorts(1);
     const nodeName = 'fedlet-csr-check';
@@ -429,7 +429,8 @@ describe.skipIf(!local)('kubelet serving certificate through a CSR', () => {
       [
         fedletCli(),
         'run',
-        `--upper-kubeconfig=${f1.upperKubeconfig}`,
+        // An upper account of its own, named after its node (the admission policy holds it to that node).
+        `--upper-kubeconfig=${upperIdentityKubeconfig(s.upperKubeconfig, s.dir, nodeName)}`,
         `--lower-kubeconfig=${f1.lowerKubeconfig}`,
         `--cluster-name=${f1.cluster}`,
         `--node-name=${nodeName}`,

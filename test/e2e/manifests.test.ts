@@ -9,7 +9,7 @@ const s = sandbox();
 const m = (p: string) => path.join(repoRoot(), 'manifests', p);
 
 describe('manifests', () => {
-  it.each(['upper', 'extender', 'overlays/example-eu-1', 'rbac/upper', 'rbac/extender'])(
+  it.each(['upper', 'extender', 'overlays/example-eu-1', 'rbac/upper', 'rbac/upper-policy', 'rbac/extender'])(
     'kubectl apply -k manifests/%s is accepted by the upper cluster (server dry run)',
     async (dir) => {
       const out = await kubectl(s.upperKubeconfig, ['apply', '-k', m(dir), '--dry-run=server']);

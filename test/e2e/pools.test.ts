@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKwokNode } from '../../sandbox/cluster.js';
 import { freePorts, startProcess, stopProcess, type ProcessRecord } from '../../sandbox/processes.js';
-import { fedletCli, restartComponent, stopComponent, waitForNodesReady } from '../../sandbox/sandbox.js';
+import { fedletCli, restartComponent, stopComponent, upperIdentityKubeconfig, waitForNodesReady } from '../../sandbox/sandbox.js';
 import {
   createNamespace,
   eventually,
@@ -95,10 +95,12 @@ describe.skipIf(s.external)('node pools', () => {
         labels: { [GPU]: n.model, 'topology.kubernetes.io/region': 'us-east', 'topology.kubernetes.io/zone': 'us-east-gpu' },
       });
     const [kubeletPort, healthPort] = await freePorts(2);
-    const skip = /^--(cluster-name|kubelet-port|health-port|namespace-template|cert-dir)=/;
+    const skip = /^--(cluster-name|kubelet-port|health-port|namespace-template|cert-dir|upper-kubeconfig)=/;
     args = [
       ...f2.args.filter((a) => !skip.test(a)),
       `--cluster-name=${CLUSTER}`,
+      // Its own upper account, named after its node (the admission policy holds it to its pool nodes).
+      `--upper-kubeconfig=${upperIdentityKubeconfig(s.upperKubeconfig, s.dir, `fedlet-${CLUSTER}`)}`,
       `--kubelet-port=${kubeletPort}`,
       `--health-port=${healthPort}`,
       // Its own certificates: a cert dir is one fedlet's (its node identities and serving certificate).

@@ -3,7 +3,7 @@
 // so that it still reaches a virtual node instead of staying Pending for good.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_CONFIG_NAME, waitForWebhook } from '../../sandbox/webhook.js';
-import { createNamespace, eventually, kubectl, kubectlJson, sandbox } from './helpers.js';
+import { createNamespace, eventually, extenderRequest, kubectl, kubectlJson, sandbox } from './helpers.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -101,7 +101,8 @@ describe('toleration repair', () => {
         source: expect.objectContaining({ component: 'fedlet-extender' }),
       }),
     );
-    const metrics = await (await fetch(`http://127.0.0.1:${s.extender!.port}/metrics`)).text();
+    // /metrics is behind the extender's client-certificate authentication, like /filter.
+    const metrics = (await extenderRequest('GET', '/metrics')).body;
     expect(Number(/^fedlet_extender_tolerations_repaired_total (\d+)/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
     // The restored webhook is the one the sandbox registered.
     const now = await kubectlJson<{ webhooks: unknown[] }>(upper, ['get', 'mutatingwebhookconfiguration', WEBHOOK_CONFIG_NAME]);

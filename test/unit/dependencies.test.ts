@@ -45,7 +45,8 @@ const cm = (
 async function harness() {
   const upper = new FakeKube();
   const lower = new FakeKube();
-  const deps = new DependencySync({ upper, lower, nodeName: 'vn', log });
+  // fedlet reads lower ConfigMaps/Secrets only in namespaces where it holds rights: here d-low.
+  const deps = new DependencySync({ upper, lower, nodeName: 'vn', lowerNamespaces: () => ['d-low'], log });
   syncs.push(deps);
   const changed: string[] = [];
   deps.onChange((k) => changed.push(k));
@@ -143,17 +144,72 @@ describe('ConfigMap/Secret reflection', () => {
     const h = await harness();
     h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'app'));
     for (const n of ['p1', 'p2', 'p3']) await h.deps.ensure(podUsing(n, 'app', { name: `s-${n}`, optional: true }), 'd-low');
-    expect(h.deps.trackedSizes()).toMatchObject({ dependents: 4, usedBy: 3 });
+    expect(h.deps.trackedSizes()).toMatchObject({ dependents: 4, usedBy: 3, watches: 4 });
     h.deps.forget('d/p1');
     expect(h.deps.trackedSizes()).toMatchObject({ dependents: 3, usedBy: 2 });
     await h.deps.collectGarbage([podUsing('p2', 'app')], () => 'd-low');
     expect(h.deps.trackedSizes()).toMatchObject({ dependents: 2, usedBy: 1 });
     h.deps.forget('d/p2');
-    expect(h.deps.trackedSizes()).toEqual({ dependents: 0, usedBy: 0, copied: 0 });
+    expect(h.deps.trackedSizes()).toEqual({ dependents: 0, usedBy: 0, copied: 0, watches: 0 });
     // A change of an object no live pod uses syncs nothing.
     h.changed.length = 0;
     h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'app', {}, { a: '3' }));
     await settle();
     expect(h.changed).toEqual([]);
+  });
+});
+
+describe('reads as the node', () => {
+  it("reads and watches only the objects a pod names, through its node's client, and stops watching what no pod names", async () => {
+    const upper = new FakeKube();
+    const lower = new FakeKube();
+    const asNode = new FakeKube();
+    const readers: string[] = [];
+    const deps = new DependencySync({
+      upper,
+      lower,
+      nodeName: 'vn',
+      lowerNamespaces: () => ['d-low'],
+      reader: (node) => (readers.push(node), asNode),
+      log,
+    });
+    syncs.push(deps);
+    deps.start();
+    asNode.seed('/api/v1/namespaces/d/configmaps', cm('d', 'app'));
+    asNode.seed('/api/v1/namespaces/d/configmaps', cm('d', 'unrelated'));
+    const pod = { ...podUsing('p', 'app'), spec: { ...podUsing('p', 'app').spec, nodeName: 'vn-pool-a' } };
+    await deps.ensure(pod, 'd-low');
+    await settle();
+    expect(lower.peek<DataObject>('/api/v1/namespaces/d-low/configmaps/app')?.data).toEqual({ a: '1' });
+    expect(new Set(readers)).toEqual(new Set(['vn-pool-a']));
+    // fedlet's own client read nothing; the node's read exactly the named object, by name.
+    expect(upper.calls).toEqual([]);
+    const paths = asNode.calls.map((c) => `${c.verb} ${c.path.split('?')[0]}`);
+    expect(new Set(paths)).toEqual(
+      new Set([
+        'GET /api/v1/namespaces/d/configmaps/app',
+        'GET /api/v1/namespaces/d/configmaps',
+        'WATCH /api/v1/namespaces/d/configmaps',
+      ]),
+    );
+    expect(deps.version('configmaps', 'd', 'unrelated')).toBeUndefined(); // named objects only
+    expect(deps.version('configmaps', 'd', 'app')).toBeDefined();
+    await deps.collectGarbage([], () => 'd-low');
+    expect(deps.version('configmaps', 'd', 'app')).toBeUndefined();
+  });
+});
+
+describe('watches follow the pods', () => {
+  it('an object no remaining pod names is no longer watched once its last pod goes', async () => {
+    const h = await harness();
+    h.upper.seed('/api/v1/namespaces/d/configmaps', cm('d', 'shared'));
+    await h.deps.ensure(podUsing('p', 'shared'), 'd-low');
+    await h.deps.ensure(podUsing('q', 'shared'), 'd-low');
+    await settle();
+    expect(h.deps.version('configmaps', 'd', 'shared')).toBeDefined();
+    h.deps.forget('d/p');
+    expect(h.deps.version('configmaps', 'd', 'shared')).toBeDefined(); // q still names it
+    h.deps.forget('d/q');
+    expect(h.deps.version('configmaps', 'd', 'shared')).toBeUndefined();
   });
 });

@@ -188,12 +188,14 @@ describe('doctor: the serving certificate', () => {
     );
     const ca = new X509Certificate(readFileSync(pki.caCert));
     const cert = new X509Certificate(readFileSync(signed.cert));
-    expect(evaluateServingCert('fedlet-eu', cert, '198.18.0.1', now, [ca])).toMatchObject({
+    // openssl stamps notBefore at the signing second: judge a minute later, never before it.
+    const later = Date.parse(cert.validFrom) + 60_000;
+    expect(evaluateServingCert('fedlet-eu', cert, '198.18.0.1', later, [ca])).toMatchObject({
       result: 'ok',
       detail: expect.stringMatching(/covers 198.18.0.1, signed by the cluster CA$/),
     });
     expect(evaluateServingCert('fedlet-eu', selfSigned, '127.0.0.1', now, [ca]).detail).toMatch(/not signed by the cluster CA/);
-    expect(evaluateServingCert('fedlet-eu', cert, '10.1.2.3', now, [ca])).toMatchObject({
+    expect(evaluateServingCert('fedlet-eu', cert, '10.1.2.3', later, [ca])).toMatchObject({
       result: 'failed',
       detail: expect.stringMatching(/names IP Address:198.18.0.1, not the node's address 10.1.2.3/),
     });

@@ -1,5 +1,11 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { clientExt, extenderPki, signCert } from '../../sandbox/pki.js';
 import { Extender } from '../../scheduler-plugin/extender.js';
 import { encodeSummary, summaryConfigMapName, SUMMARY_DATA_KEY } from '../../src/scheduling/summary.js';
 import { FakeKube } from './support/fake-kube.js';
@@ -185,5 +191,97 @@ describe('extender with filled caches (virtual Nodes, summaries, node Leases fro
       'fedlet-a',
     );
     expect(() => h.ext.filter({ NodeNames: ['a'] })).toThrow(/no Pod/);
+  });
+});
+
+describe('extender serving: mutual TLS, body limit, health apart', () => {
+  const log = pino({ level: 'silent' });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'extender-tls-'));
+  const pki = extenderPki(path.join(dir, 'ours'));
+  const foreign = extenderPki(path.join(dir, 'foreign'));
+  const other = signCert(
+    path.join(dir, 'ours'),
+    { cert: pki.caCert, key: pki.caCert.replace(/\.crt$/, '.key') },
+    'intruder',
+    '/CN=intruder',
+    clientExt(),
+  );
+  let ext: Extender | undefined;
+  afterEach(async () => {
+    await ext?.stop();
+    ext = undefined;
+  });
+
+  async function serve(allowedClientNames: string[] = []) {
+    ext = new Extender({ upper: new FakeKube(), namespace: 'fedlet-system', log, metrics: new Registry() });
+    await ext.start({
+      port: 0,
+      host: '127.0.0.1',
+      tls: {
+        cert: readFileSync(pki.serving.cert, 'utf8'),
+        key: readFileSync(pki.serving.key, 'utf8'),
+        clientCA: readFileSync(pki.caCert, 'utf8'),
+      },
+      allowedClientNames,
+      healthPort: 0,
+    });
+    return ext.ports().https;
+  }
+
+  function call(port: number, client: { cert: string; key: string } | undefined, body = '{}', urlPath = '/filter') {
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: urlPath,
+          method: 'POST',
+          ca: readFileSync(pki.caCert),
+          ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
+          headers: { 'Content-Type': 'application/json' },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it('refuses a client without a certificate, or with one of another CA, at the TLS handshake', async () => {
+    const port = await serve();
+    await expect(call(port, undefined)).rejects.toThrow(/certificate|alert|socket hang up|ECONNRESET/i);
+    await expect(call(port, foreign.scheduler)).rejects.toThrow(/certificate|alert|socket hang up|ECONNRESET/i);
+    const ok = await call(port, pki.scheduler, JSON.stringify({ Pod: pod('1'), NodeNames: ['n'] }));
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body)).toEqual({ NodeNames: ['n'], FailedNodes: {}, Error: '' });
+  });
+
+  it('answers 403 to a certificate of its CA whose name is not allowed', async () => {
+    const port = await serve(['system:kube-scheduler']);
+    const r = await call(port, other);
+    expect(r.status).toBe(403);
+    expect(r.body).toMatch(/client certificate "intruder" is not one of the allowed extender clients/);
+    expect((await call(port, pki.scheduler, JSON.stringify({ Pod: pod('1'), NodeNames: [] }))).status).toBe(200);
+  });
+
+  it('refuses a body over 1 MiB with 413 and says so', async () => {
+    const port = await serve();
+    const big = JSON.stringify({ Pod: pod('1'), NodeNames: Array.from({ length: 60_000 }, (_, i) => `node-name-${i}`) });
+    expect(big.length).toBeGreaterThan(1024 * 1024);
+    const r = await call(port, pki.scheduler, big);
+    expect(r.status).toBe(413);
+    expect(r.body).toMatch(/request body over 1mb/);
+  });
+
+  it('serves /metrics behind the same authentication, and /healthz on its plain port only', async () => {
+    const port = await serve();
+    await expect(call(port, undefined, '', '/metrics')).rejects.toThrow();
+    const health = await fetch(`http://127.0.0.1:${ext!.ports().health}/healthz`);
+    expect([health.status, (await health.text()).trim()]).toEqual([200, 'ok']);
+    expect((await fetch(`http://127.0.0.1:${ext!.ports().health}/metrics`)).status).toBe(404);
   });
 });

@@ -27,4 +27,19 @@ describe('health server', () => {
       s.close();
     }
   });
+
+  it('says why it is not ready in short words, never the internal error text', async () => {
+    const s = await startHealthServer(0, '127.0.0.1', () => ({
+      role: 'leader',
+      problem: '1 informer cache(s) stale',
+      detail: 'caches stale: pods: watch failed: 403 pods is forbidden: User "system:serviceaccount:fedlet-system:fedlet"',
+    }));
+    try {
+      const port = (s.address() as net.AddressInfo).port;
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect([r.status, (await r.text()).trim()]).toEqual([503, 'leader: 1 informer cache(s) stale']);
+    } finally {
+      s.close();
+    }
+  });
 });

@@ -77,11 +77,13 @@ describe('kubelet authentication without credentials', () => {
   it('answers 401 unless anonymous access is enabled, then authorizes system:anonymous', async () => {
     const { KubeletAuth: Auth } = await import('../../src/kubelet/auth.js');
     const reviews: unknown[] = [];
-    const upper = { create: async (_p: string, body: unknown) => (reviews.push(body), { status: { allowed: false } }) } as never;
+    const reviewer = {
+      create: async (_p: string, body: unknown) => (reviews.push(body), { status: { allowed: false } }),
+    } as never;
     const req = { socket: { authorized: false }, headers: {}, method: 'GET', url: '/pods' } as never;
-    expect(await new Auth({ upper, nodeName: 'n', anonymous: false }).check(req)).toMatchObject({ ok: false, status: 401 });
+    expect(await new Auth({ reviewer, nodeName: 'n', anonymous: false }).check(req)).toMatchObject({ ok: false, status: 401 });
     expect(reviews).toHaveLength(0);
-    const r = await new Auth({ upper, nodeName: 'n', anonymous: true }).check(req);
+    const r = await new Auth({ reviewer, nodeName: 'n', anonymous: true }).check(req);
     expect(r).toMatchObject({ ok: false, status: 403 });
     expect(reviews[0]).toMatchObject({
       spec: {
@@ -90,5 +92,51 @@ describe('kubelet authentication without credentials', () => {
         resourceAttributes: { verb: 'get', resource: 'nodes', subresource: 'pods', name: 'n' },
       },
     });
+  });
+});
+
+describe('kubelet authentication under a flood of unknown bearer tokens', () => {
+  const tokenReq = (token: string) =>
+    ({ socket: { authorized: false }, headers: { authorization: `Bearer ${token}` }, method: 'GET', url: '/pods' }) as never;
+
+  it('lets a bounded number of TokenReviews wait and refuses the rest with 429 at once', async () => {
+    const { KubeletAuth: Auth, REVIEWS_BUSY_MESSAGE } = await import('../../src/kubelet/auth.js');
+    const release: Array<() => void> = [];
+    let reviews = 0;
+    const reviewer = {
+      create: async () => {
+        reviews++;
+        await new Promise<void>((r) => release.push(r));
+        return { status: { authenticated: false } };
+      },
+    } as never;
+    const auth = new Auth({ reviewer, nodeName: 'n', anonymous: false, maxPendingReviews: 3 });
+    const first = Array.from({ length: 3 }, (_, i) => auth.check(tokenReq(`fresh-${i}`)));
+    await new Promise((r) => setImmediate(r));
+    expect(auth.reviewsPending).toBe(3);
+    // Beyond the bound: refused without a review, and the answer says why.
+    const refused = await auth.check(tokenReq('fresh-overflow'));
+    expect(refused).toMatchObject({ ok: false, status: 429, message: REVIEWS_BUSY_MESSAGE });
+    expect(reviews).toBe(3);
+    for (const r of release) r();
+    for (const r of await Promise.all(first)) expect(r).toMatchObject({ ok: false, status: 401 });
+    expect(auth.reviewsPending).toBe(0);
+    // A token already reviewed is answered from the cache, whatever waits.
+    expect(await auth.check(tokenReq('fresh-0'))).toMatchObject({ ok: false, status: 401 });
+    expect(reviews).toBe(3);
+  });
+
+  it('keeps internal error text of a failed review out of the answer (detail is for the log)', async () => {
+    const { KubeletAuth: Auth } = await import('../../src/kubelet/auth.js');
+    const reviewer = {
+      create: async () => {
+        throw new Error('POST /apis/authentication.k8s.io/v1/tokenreviews: connect ECONNREFUSED 10.0.0.1:6443');
+      },
+    } as never;
+    const r = await new Auth({ reviewer, nodeName: 'n', anonymous: false }).check(tokenReq('t'));
+    expect(r).toMatchObject({ ok: false, status: 500 });
+    if (r.ok) throw new Error('unreachable');
+    expect(r.message).not.toMatch(/ECONNREFUSED|10\.0\.0\.1|tokenreviews/);
+    expect(r.detail).toMatch(/ECONNREFUSED/);
   });
 });

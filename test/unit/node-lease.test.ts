@@ -154,4 +154,30 @@ describe('virtual node status', () => {
       'fedlet.io/cluster': 'c',
     });
   });
+
+  it('posts status through the heartbeat client, registration and metadata through the main one', async () => {
+    const clock = new FakeClock();
+    const api = new FakeKube(() => clock.now());
+    const heartbeatPaths: string[] = [];
+    // The heartbeat client is the same API server through another client (its own rate limit).
+    const heartbeat: typeof api = Object.assign(Object.create(api) as typeof api, {
+      patch: (path: string, body: unknown, type?: 'merge' | 'strategic') => {
+        heartbeatPaths.push(path);
+        return api.patch(path, body, type);
+      },
+    });
+    const nodes = new NodeController({
+      client: api,
+      statusClient: heartbeat,
+      config: cfg,
+      provider: new FakeProvider(),
+      log,
+      clock,
+    });
+    await nodes.register();
+    void nodes.run(signal());
+    await settle();
+    expect(heartbeatPaths).toEqual(['/api/v1/nodes/vn/status']);
+    expect(api.calls.filter((c) => c.verb === 'POST').map((c) => c.path)).toEqual(['/api/v1/nodes']);
+  });
 });

@@ -240,3 +240,40 @@ describe('pod controller garbage collection', () => {
     expect(gcs()).toBe(2);
   });
 });
+
+describe('what the kubelet writes, written as the node', () => {
+  it("pod status and the final deletion go through the node's client; nothing through fedlet's own", async () => {
+    const clock = new FakeClock(T0);
+    const upper = new FakeKube(() => clock.now());
+    upper.seed('/api/v1/namespaces/d/pods', pod({ metadata: deleting }));
+    upper.seed('/api/v1/namespaces/d/pods', { ...pod(), metadata: { name: 'running', namespace: 'd', uid: 'u2' } });
+    const asNode: string[] = [];
+    const nodeClient: typeof upper = Object.assign(Object.create(upper) as typeof upper, {
+      patch: (p: string, body: unknown, type?: 'merge') => (asNode.push(`PATCH ${p}`), upper.patch(p, body, type)),
+      delete: (p: string, body?: unknown) => (asNode.push(`DELETE ${p}`), upper.delete(p, body)),
+    });
+    const provider = new FakeProvider();
+    provider.statuses.set('d/running', { phase: 'Running' });
+    const events = new EventRecorder({ client: upper, component: 'fedlet', host: 'vn', log });
+    const c = new PodController({
+      upper,
+      nodeClient,
+      nodeName: 'vn',
+      provider,
+      events,
+      workers: 0,
+      unreachableDeleteAfterSeconds: 60,
+      log,
+      clock,
+    });
+    stopAll.push(() => c.stop());
+    c.pods.start();
+    await c.pods.waitForSync();
+    const before = upper.calls.length;
+    await c.sync(KEY);
+    await c.sync('d/running');
+    expect(asNode).toEqual([`DELETE ${PATH}`, 'PATCH /api/v1/namespaces/d/pods/running/status']);
+    // Every write of the two syncs was the node's (the fake records the node client's calls too).
+    expect(upper.calls.slice(before).filter((x) => x.verb !== 'GET' && x.verb !== 'WATCH')).toHaveLength(2);
+  });
+});

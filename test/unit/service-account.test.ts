@@ -309,6 +309,9 @@ function fakeClients(clock: { now: number }, opts: { tokenStatus?: number } = {}
   return { upper, lower, calls, bodies };
 }
 
+/** No lower namespace is readable yet: the Secrets watch has nothing to list. */
+const noNamespaces = { current: () => [], onChange: () => undefined, ready: async () => undefined };
+
 describe('TokenSecrets (fake clients, injected clock)', () => {
   const setup = (opts: { tokenStatus?: number } = {}) => {
     const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
@@ -320,6 +323,7 @@ describe('TokenSecrets (fake clients, injected clock)', () => {
       nodeName: 'fedlet-eu',
       clusterName: 'eu',
       serviceAccounts: { lowerIdentityNamespaces: new Set() },
+      readable: noNamespaces,
       caVersion: () => '7',
       onDue: () => undefined,
       onEvent: (e) => events.push(e.reason),
@@ -397,6 +401,7 @@ describe('TokenSecrets (fake clients, injected clock)', () => {
         upperAPIServer: { host: '10.0.0.1', port: 6443 },
         tokenClient: () => (pending ? { pending } : { client: node.upper }),
       },
+      readable: noNamespaces,
       caVersion: () => '7',
       onDue: () => undefined,
       onEvent: (e) => events.push(e.reason),

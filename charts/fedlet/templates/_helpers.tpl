@@ -28,9 +28,12 @@ fedlet.io/cluster: {{ . }}
 {{- end }}
 {{- end -}}
 
-{{/* The virtual node's name, as fedlet derives it when none is configured. */}}
+{{/*
+The virtual node's name: by default the release's (its ServiceAccount's) name, which the admission policy
+requires — each fedlet account may write only the Node named after it (or <name>-<pool>).
+*/}}
 {{- define "fedlet.nodeName" -}}
-{{- .Values.nodeName | default (printf "fedlet-%s" .Values.clusterName) -}}
+{{- .Values.nodeName | default (include "fedlet.fullname" .) -}}
 {{- end -}}
 
 {{- define "fedlet.summaryNamespace" -}}
@@ -59,6 +62,10 @@ fedlet.io/cluster: {{ . }}
 {{- if and .Values.clusterName (not (regexMatch "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$" .Values.clusterName)) -}}
 {{- fail (printf "clusterName %q is not a DNS label (lower-case letters, digits and '-', at most 63)" .Values.clusterName) -}}
 {{- end -}}
+{{- $full := include "fedlet.fullname" . -}}
+{{- if and .Values.nodeName (ne .Values.nodeName $full) (not (hasPrefix (printf "%s-" $full) .Values.nodeName)) -}}
+{{- fail (printf "nodeName %q must be the release's name %q (or start with %q): fedlet's account may write only the virtual Node named after it; install the release under the node's name instead" .Values.nodeName $full (printf "%s-" $full)) -}}
+{{- end -}}
 {{- if and .Values.lowerKubeconfig.existingSecret .Values.lowerKubeconfig.content -}}
 {{- fail "give lowerKubeconfig.existingSecret or lowerKubeconfig.content, not both" -}}
 {{- end -}}
@@ -75,12 +82,26 @@ fedlet.io/cluster: {{ . }}
 {{- end -}}
 {{- end -}}
 
-{{/* The extender stanza of a KubeSchedulerConfiguration, pointing at this release's extender Service. */}}
+{{- define "fedlet.extenderTLSSecret" -}}
+{{- .Values.extender.tls.secretName | default (printf "%s-tls" (include "fedlet.extenderName" .)) -}}
+{{- end -}}
+
+{{/*
+The extender stanza of a KubeSchedulerConfiguration, pointing at this release's extender Service over
+HTTPS with kube-scheduler's client certificate (files on the scheduler's host).
+*/}}
 {{- define "fedlet.schedulerConfig" -}}
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 extenders:
-  - urlPrefix: http://{{ .Values.extender.clusterIP | default (printf "%s.%s.svc" (include "fedlet.extenderName" .) .Release.Namespace) }}:{{ .Values.extender.port }}
+  - urlPrefix: https://{{ .Values.extender.clusterIP | default (printf "%s.%s.svc" (include "fedlet.extenderName" .) .Release.Namespace) }}:{{ .Values.extender.port }}
+    tlsConfig:
+      certFile: {{ .Values.extender.schedulerTLS.certFile }}
+      keyFile: {{ .Values.extender.schedulerTLS.keyFile }}
+      caFile: {{ .Values.extender.schedulerTLS.caFile }}
+      {{- with .Values.extender.schedulerTLS.serverName }}
+      serverName: {{ . }}
+      {{- end }}
     filterVerb: filter
     prioritizeVerb: prioritize
     weight: 1

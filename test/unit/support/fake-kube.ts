@@ -189,8 +189,18 @@ export class FakeKube implements KubeApi {
     return { metadata: { resourceVersion: String(this.rv) }, items } as T;
   }
 
+  /** Who the fake says the caller is (SelfSubjectReview), and whether it allows every access review. */
+  user = 'fake-admin';
+  allowReviews = true;
+
   async create<T>(path: string, body: unknown): Promise<T> {
     this.record('POST', path, body);
+    // Reviews are answered, not stored (as the API server does).
+    if (/\/(selfsubjectreviews|selfsubjectaccessreviews|subjectaccessreviews)$/.test(path))
+      return {
+        ...(body as object),
+        status: path.endsWith('/selfsubjectreviews') ? { userInfo: { username: this.user } } : { allowed: this.allowReviews },
+      } as T;
     const obj = clone(body) as Obj;
     const base = parsePath(path);
     const parsed: Parsed = { ...base, namespace: base.namespace ?? obj.metadata?.namespace, name: obj.metadata?.name };

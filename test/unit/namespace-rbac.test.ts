@@ -1,0 +1,122 @@
+// fedlet's per-namespace rights in the lower cluster: the RoleBinding it makes for itself, the wait for the
+// authorizer, and the per-namespace watches that replace cluster-wide reads of Secrets.
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { NamespaceRbac, roleBinding, subjectOf } from '../../provider/namespaces/namespace-rbac.js';
+import { OwnedNamespaces } from '../../provider/namespaces/owned-namespaces.js';
+import { NamespacedInformers } from '../../src/kube/namespaced-informers.js';
+import { Informer } from '../../src/kube/informer.js';
+import type { KubeApi } from '../../src/kube/client.js';
+import type { KubeObject } from '../../src/kube/types.js';
+import { FakeKube } from './support/fake-kube.js';
+import { settle } from './support/fake-clock.js';
+
+const log = pino({ level: 'silent' });
+
+/** The fake API server, answering SelfSubjectReviews and SelfSubjectAccessReviews like a real one would. */
+function lowerWithReviews(api: FakeKube, allowedAfter: number) {
+  let reviews = 0;
+  const lower: KubeApi = Object.assign(Object.create(api) as FakeKube, {
+    create: async <T>(path: string, body: unknown) => {
+      if (path.endsWith('/selfsubjectreviews'))
+        return { status: { userInfo: { username: 'system:serviceaccount:fedlet-system:fedlet' } } } as T;
+      if (path.endsWith('/selfsubjectaccessreviews')) return { status: { allowed: ++reviews > allowedAfter } } as T;
+      return api.create<T>(path, body);
+    },
+  });
+  return { lower, reviews: () => reviews };
+}
+
+describe('subjects and RoleBindings', () => {
+  it('binds a ServiceAccount by name and namespace, anything else as a User', () => {
+    expect(subjectOf('system:serviceaccount:fedlet-system:fedlet')).toEqual({
+      kind: 'ServiceAccount',
+      namespace: 'fedlet-system',
+      name: 'fedlet',
+    });
+    expect(subjectOf('fedlet-lower')).toEqual({ kind: 'User', name: 'fedlet-lower', apiGroup: 'rbac.authorization.k8s.io' });
+    expect(roleBinding('team-a', 'fedlet:lower-namespace', subjectOf('system:serviceaccount:fs:f'), 'vn')).toMatchObject({
+      metadata: { name: 'fedlet:lower-namespace', namespace: 'team-a', labels: { 'fedlet.io/origin': 'vn' } },
+      roleRef: { kind: 'ClusterRole', name: 'fedlet:lower-namespace' },
+      subjects: [{ kind: 'ServiceAccount', namespace: 'fs', name: 'f' }],
+    });
+  });
+});
+
+describe('NamespaceRbac', () => {
+  it('binds the namespace role to itself once, and returns only when the authorizer allows pods there', async () => {
+    const api = new FakeKube();
+    const { lower, reviews } = lowerWithReviews(api, 2);
+    const rbac = new NamespaceRbac({ lower, nodeName: 'vn', log });
+    const bound: string[] = [];
+    rbac.onBound((ns) => bound.push(ns));
+    await rbac.ensure('team-a');
+    expect(reviews()).toBe(3); // two "not yet" answers, then allowed
+    const rb = api.peek<{ subjects: unknown[] }>(
+      '/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings/fedlet:lower-namespace',
+    );
+    expect(rb?.subjects).toEqual([{ kind: 'ServiceAccount', namespace: 'fedlet-system', name: 'fedlet' }]);
+    await rbac.ensure('team-a');
+    expect(reviews()).toBe(3);
+    expect(bound).toEqual(['team-a']);
+    expect(rbac.namespaces()).toEqual(['team-a']);
+    // Rights already in effect (an earlier run bound them): nothing is written, as a standby could not.
+    const writes = () => api.calls.filter((c) => c.verb === 'POST').length;
+    const before = writes();
+    rbac.forget('team-a');
+    await rbac.ensure('team-a');
+    expect(bound).toEqual(['team-a', 'team-a']);
+    expect(writes()).toBe(before);
+  });
+
+  it('says which ClusterRole is missing when the binding never takes effect', async () => {
+    const { lower } = lowerWithReviews(new FakeKube(), Infinity);
+    const rbac = new NamespaceRbac({ lower, nodeName: 'vn', role: 'fedlet-x:lower-namespace', log, effectiveWithinMs: 100 });
+    await expect(rbac.ensure('team-a')).rejects.toThrow(
+      /fedlet still may not create pods in lower namespace team-a after binding ClusterRole fedlet-x:lower-namespace.*does ClusterRole fedlet-x:lower-namespace exist/,
+    );
+    expect(rbac.isBound('team-a')).toBe(false);
+  });
+});
+
+describe('OwnedNamespaces and NamespacedInformers', () => {
+  it('watches Secrets only in namespaces fedlet created and holds rights in; a deleted namespace goes', async () => {
+    const api = new FakeKube();
+    const { lower } = lowerWithReviews(api, 0);
+    api.seed('/api/v1/namespaces', { metadata: { name: 'ours', labels: { 'fedlet.io/origin': 'vn' } } });
+    api.seed('/api/v1/namespaces', { metadata: { name: 'kube-system' } });
+    api.seed('/api/v1/namespaces/ours/secrets', { metadata: { name: 'tok', namespace: 'ours', labels: { t: '1' } } });
+    api.seed('/api/v1/namespaces/kube-system/secrets', {
+      metadata: { name: 'admin', namespace: 'kube-system', labels: { t: '1' } },
+    });
+    const rbac = new NamespaceRbac({ lower, nodeName: 'vn', log });
+    const owned = new OwnedNamespaces({ lower, nodeName: 'vn', rbac, log });
+    const secrets = new NamespacedInformers<KubeObject>(
+      (ns) => new Informer<KubeObject>({ client: lower, path: `/api/v1/namespaces/${ns}/secrets`, labelSelector: 't', log }),
+    );
+    owned.onChange((ns, readable) => (readable ? secrets.add(ns) : void secrets.remove(ns)));
+    const deleted: string[] = [];
+    secrets.addHandlers({ onDelete: (s) => deleted.push(s.metadata?.name ?? '') });
+    owned.start();
+    secrets.start();
+    await owned.ready();
+    await secrets.waitForSync();
+    expect(owned.current()).toEqual(['ours']);
+    expect(secrets.list().map((s) => s.metadata?.name)).toEqual(['tok']);
+    expect(secrets.get('ours/tok')).toBeDefined();
+    // No request ever listed Secrets cluster-wide or outside fedlet's namespaces.
+    const secretPaths = api.calls.filter((c) => c.path.includes('secrets')).map((c) => c.path.split('?')[0]);
+    expect(new Set(secretPaths)).toEqual(new Set(['/api/v1/namespaces/ours/secrets']));
+    // A namespace fedlet creates later is bound and watched too.
+    api.seed('/api/v1/namespaces', { metadata: { name: 'later', labels: { 'fedlet.io/origin': 'vn' } } });
+    await settle();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(owned.current().sort()).toEqual(['later', 'ours']);
+    await api.delete('/api/v1/namespaces/ours');
+    await settle();
+    expect(owned.current()).toEqual(['later']);
+    expect(deleted).toEqual(['tok']);
+    expect(rbac.isBound('ours')).toBe(false);
+    await Promise.all([owned.stop(), secrets.stop()]);
+  });
+});
