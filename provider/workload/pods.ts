@@ -372,6 +372,13 @@ export class LowerPods {
   /** Creates the lower pod (and what it needs first: namespace, dependencies, tokens), or says why not. */
   private async create(upper: Pod, c: CreateContext): Promise<PodEnsureResult> {
     const { ctx, lowerNs, upperKey, pool, classes, bounceRecord, desiredWith } = c;
+    // It ran before (we published its host IP) but is gone from the lower cluster: deleted or evicted there.
+    if (upper.status?.hostIP && upper.status.phase !== 'Pending')
+      return {
+        kind: 'fail',
+        reason: 'LowerPodDeleted',
+        message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet`,
+      };
     // As a kubelet admits a pod: one bound here by hand whose node constraints this node does not meet fails.
     if (ctx.virtualNodeLabels) {
       const refusal = nodeAffinityRefusal(upper, {
@@ -388,13 +395,6 @@ export class LowerPods {
         reason: REASON_TOLERATION_NOT_ALLOWED,
         message: deniedMessage(upper, tolerations, 'refuse', this.o.clusterName),
         retry: false,
-      };
-    // It ran before (we published its host IP) but is gone from the lower cluster: deleted or evicted there.
-    if (upper.status?.hostIP && upper.status.phase !== 'Pending')
-      return {
-        kind: 'fail',
-        reason: 'LowerPodDeleted',
-        message: `the lower pod in cluster ${this.o.clusterName} (${lowerNs}/${upper.metadata.name}) was deleted or evicted outside fedlet`,
       };
     try {
       const waiting = await this.o.namespaces.write(lowerNs, upper.metadata.namespace!, async (use) => {
