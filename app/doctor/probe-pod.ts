@@ -51,16 +51,11 @@ export function probePod(node: string, index: number, o: ProbeOptions): Pod {
   };
 }
 
-interface ContainerState {
-  state?: { waiting?: { reason?: string; message?: string }; terminated?: { reason?: string; exitCode?: number } };
-  ready?: boolean;
-}
-
 /** What the pod's status says about why it is not running, and what to do. */
 export function whyNotRunning(pod: Pod, image: string, fedlet: string): { detail: string; fix: string } {
   const st = pod.status ?? {};
   const conditions = st.conditions ?? [];
-  const containers = (st.containerStatuses as ContainerState[] | undefined) ?? [];
+  const containers = st.containerStatuses ?? [];
   const reason = st.reason;
   const message = st.message ?? '';
   const phase = st.phase ?? 'Pending';

@@ -595,7 +595,7 @@ export class LowerPods {
 
 /** Refused ephemeral containers (none below) wait upstairs, with the lower API server's reason. */
 function withRefusedEphemeral(st: PodStatus, upper: Pod, refused: { names: string[]; message: string }): PodStatus {
-  const have = (st.ephemeralContainerStatuses ?? []) as Array<{ name?: string }>;
+  const have = st.ephemeralContainerStatuses ?? [];
   const add = refused.names
     .filter((n) => !have.some((s) => s.name === n))
     .map((name) => ({

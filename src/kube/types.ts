@@ -136,9 +136,27 @@ export interface PodStatus {
   podIPs?: Array<{ ip: string }>;
   startTime?: string;
   qosClass?: string;
-  containerStatuses?: unknown[];
-  initContainerStatuses?: unknown[];
-  ephemeralContainerStatuses?: unknown[];
+  containerStatuses?: ContainerStatus[];
+  initContainerStatuses?: ContainerStatus[];
+  ephemeralContainerStatuses?: ContainerStatus[];
+  [other: string]: unknown;
+}
+/** A container's state as the kubelet reports it (one of the three is set). */
+export interface ContainerState {
+  waiting?: { reason?: string; message?: string };
+  running?: { startedAt?: string };
+  terminated?: { exitCode: number; signal?: number; reason?: string; message?: string; startedAt?: string; finishedAt?: string };
+}
+export interface ContainerStatus {
+  name: string;
+  ready?: boolean;
+  restartCount?: number;
+  started?: boolean;
+  image?: string;
+  imageID?: string;
+  containerID?: string;
+  state?: ContainerState;
+  lastState?: ContainerState;
   [other: string]: unknown;
 }
 export interface Pod extends KubeObject {
@@ -321,4 +339,16 @@ export interface NodeSelectorTerm {
 }
 export interface Affinity {
   nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: NodeSelectorTerm[] } };
+}
+
+/** A core/v1 Event about an object (what src/events.ts writes, and what kubectl prints). */
+export interface CoreEvent extends KubeObject {
+  type: string;
+  reason: string;
+  message: string;
+  involvedObject: { apiVersion?: string; kind?: string; namespace?: string; name: string; uid?: string };
+  source?: { component?: string; host?: string };
+  count?: number;
+  firstTimestamp?: string;
+  lastTimestamp?: string;
 }

@@ -1,7 +1,7 @@
 // Pod conditions as a kubelet keeps them: fedlet writes only the condition types it owns and keeps
 // everyone else's (a readiness gate's condition, DisruptionTarget, PodScheduled from the scheduler);
 // Ready holds only when the containers are ready and every readiness gate's condition is True. Pure.
-import type { Pod, PodCondition, PodStatus } from '../kube/types.js';
+import type { ContainerStatus, Pod, PodCondition, PodStatus } from '../kube/types.js';
 
 /** The condition types a kubelet owns on its pods. */
 const KUBELET_TYPES = new Set([
@@ -75,10 +75,12 @@ export function mergeConditions(pod: Pod, want: PodCondition[] | undefined, now 
  * Containers of a pod fedlet failed (its backing pod is gone or never existed) are not ready; those
  * that were running are reported terminated, as a kubelet reports containers it cannot find.
  */
-export function failedContainerStatuses(statuses: unknown[] | undefined, now = new Date().toISOString()): unknown[] | undefined {
+export function failedContainerStatuses(
+  statuses: ContainerStatus[] | undefined,
+  now = new Date().toISOString(),
+): ContainerStatus[] | undefined {
   if (!statuses) return statuses;
-  return statuses.map((raw) => {
-    const s = raw as { ready?: boolean; started?: boolean; state?: { running?: { startedAt?: string }; terminated?: unknown } };
+  return statuses.map((s) => {
     if (s.state?.terminated) return { ...s, ready: false, started: false };
     return {
       ...s,

@@ -3,7 +3,7 @@
 // Replay a failure with FEDLET_CHAOS_SEED=<seed printed below>. The long soak is `npm run chaos`.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Chaos, FAULT_KINDS, prng } from './chaos.js';
-import { sandbox } from './helpers.js';
+import { sandbox } from './framework/kubectl.js';
 
 const s = sandbox();
 const seed = process.env.FEDLET_CHAOS_SEED ? Number(process.env.FEDLET_CHAOS_SEED) : Date.now() % 2 ** 31;

@@ -21,7 +21,7 @@ import {
 } from '../../sandbox/sandbox.js';
 import { isOurs } from '../../sandbox/processes.js';
 import { LABEL_ORIGIN } from '../../src/labels.js';
-import { checkInvariants, rssBytes, type Violation } from './invariants.js';
+import { checkInvariants, rssBytes, type Violation } from './framework/invariants.js';
 
 export const FAULT_KINDS = [
   'fedlet-sigkill',

@@ -8,7 +8,7 @@ import { findBinary } from '../../sandbox/binaries.js';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
 import type { Check } from '../../app/doctor/report.js';
-import { kubectl, run, sandbox } from './helpers.js';
+import { kubectl, run, sandbox } from './framework/kubectl.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = path.join(repo, 'dist', 'app', 'cli.js');

@@ -7,7 +7,9 @@
 import path from 'node:path';
 import { KubeApiError, KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, eventually, extenderRequest, kubectl, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlRaw, sandbox } from './framework/kubectl.js';
+import { extenderRequest } from './framework/extender.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;

@@ -3,19 +3,15 @@
 // bounded time, replacements run elsewhere, and leftovers are removed when the cluster returns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restartComponent, stopComponent, waitForNodesReady } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, lowerNamespaceFor, sandbox } from './helpers.js';
+import { createNamespace, lowerNamespaceFor } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, sandbox } from './framework/kubectl.js';
+import type { ApiPod as Pod } from './framework/pods.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
 const [lower1] = s.lowerKubeconfigs as [string, string];
 const [f1, f2] = s.fedlets as [(typeof s.fedlets)[0], (typeof s.fedlets)[0]];
 const ns = 'failover-e2e';
-
-interface PodJson {
-  metadata: { name: string; deletionTimestamp?: string };
-  spec: { nodeName?: string };
-  status?: { phase?: string; conditions?: Array<{ type: string; status: string }> };
-}
 
 beforeAll(async () => {
   await createNamespace(upper, ns);
@@ -59,7 +55,7 @@ describe.skipIf(s.external)('an unreachable lower cluster', () => {
         },
       }),
     });
-    const running = (pods: PodJson[]) =>
+    const running = (pods: Pod[]) =>
       pods.filter(
         (p) =>
           !p.metadata.deletionTimestamp &&
@@ -68,7 +64,7 @@ describe.skipIf(s.external)('an unreachable lower cluster', () => {
       );
     const initial = await eventually(
       async () => {
-        const pods = running((await kubectlJson<{ items: PodJson[] }>(upper, ['get', 'pods', '-n', ns, '-l', 'app=ha'])).items);
+        const pods = running((await kubectlJson<{ items: Pod[] }>(upper, ['get', 'pods', '-n', ns, '-l', 'app=ha'])).items);
         if (pods.length !== 4) throw new Error(`${pods.length}/4 Running`);
         return pods;
       },
@@ -80,7 +76,7 @@ describe.skipIf(s.external)('an unreachable lower cluster', () => {
     try {
       await eventually(
         async () => {
-          const pods = (await kubectlJson<{ items: PodJson[] }>(upper, ['get', 'pods', '-n', ns, '-l', 'app=ha'])).items;
+          const pods = (await kubectlJson<{ items: Pod[] }>(upper, ['get', 'pods', '-n', ns, '-l', 'app=ha'])).items;
           const onB = running(pods).filter((p) => p.spec.nodeName === f2.nodeName);
           const onA = pods.filter((p) => p.spec.nodeName === f1.nodeName);
           if (onB.length !== 4 || onA.length)

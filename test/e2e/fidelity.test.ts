@@ -6,7 +6,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, lowerNamespaceFor, sandbox } from './helpers.js';
+import { createNamespace, lowerNamespaceFor } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox, type List } from './framework/kubectl.js';
+import type { CoreEvent } from '../../src/kube/types.js';
+import { isReady, type ApiPod as Pod } from './framework/pods.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -16,39 +19,12 @@ const ns = 'fidelity-e2e';
 const lowerNs1 = lowerNamespaceFor(f1, ns);
 const lowerNs2 = lowerNamespaceFor(f2, ns);
 
-interface Condition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-}
-interface PodJson {
-  metadata: { name: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec: { nodeName?: string };
-  status?: {
-    phase?: string;
-    reason?: string;
-    message?: string;
-    conditions?: Condition[];
-    containerStatuses?: Array<{ ready: boolean }>;
-  };
-}
-interface EventJson {
-  type: string;
-  reason: string;
-  message: string;
-  source?: { component?: string };
-}
-type List<T> = { items: T[] };
+const getPod = (name: string) => kubectlJson<Pod>(upper, ['get', 'pod', name, '-n', ns]);
+const cond = (p: Pod, type: string) => p.status?.conditions?.find((c) => c.type === type);
 
-const getPod = (name: string) => kubectlJson<PodJson>(upper, ['get', 'pod', name, '-n', ns]);
-const cond = (p: PodJson, type: string) => p.status?.conditions?.find((c) => c.type === type);
-const isReady = (p: PodJson) => p.status?.phase === 'Running' && cond(p, 'Ready')?.status === 'True';
-
-async function events(name: string): Promise<EventJson[]> {
+async function events(name: string): Promise<CoreEvent[]> {
   return (
-    await kubectlJson<List<EventJson>>(upper, ['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${name}`])
+    await kubectlJson<List<CoreEvent>>(upper, ['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${name}`])
   ).items;
 }
 
@@ -156,7 +132,7 @@ describe('lower refusals surface on the upper pod', () => {
           },
         }),
       });
-      const list = async () => (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=psa'])).items;
+      const list = async () => (await kubectlJson<List<Pod>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=psa'])).items;
       const refused = await eventually(
         async () => {
           const p = (await list()).find((x) => x.status?.reason === 'LowerRejected');
@@ -312,13 +288,13 @@ describe('zero-write sync', () => {
       what: 'labelled Running',
     });
     const lowerLabels = async () =>
-      (await kubectlJson<PodJson>(lower2, ['get', 'pod', 'labelled', '-n', lowerNs2])).metadata.labels ?? {};
+      (await kubectlJson<Pod>(lower2, ['get', 'pod', 'labelled', '-n', lowerNs2])).metadata.labels ?? {};
     expect((await lowerLabels()).tier).toBe('gold');
     await kubectl(lower2, ['label', 'pod', 'labelled', '-n', lowerNs2, 'lower.example/owned-below=yes']);
     await kubectl(upper, ['annotate', 'pod', 'labelled', '-n', ns, 'note=hello']);
     await eventually(
       async () => {
-        const a = (await kubectlJson<PodJson>(lower2, ['get', 'pod', 'labelled', '-n', lowerNs2])).metadata.annotations ?? {};
+        const a = (await kubectlJson<Pod>(lower2, ['get', 'pod', 'labelled', '-n', lowerNs2])).metadata.annotations ?? {};
         if (a.note !== 'hello') throw new Error('annotation not below yet');
       },
       { what: 'annotation propagated' },
@@ -327,7 +303,7 @@ describe('zero-write sync', () => {
     await kubectl(upper, ['annotate', 'pod', 'labelled', '-n', ns, 'note-']);
     await eventually(
       async () => {
-        const low = await kubectlJson<PodJson>(lower2, ['get', 'pod', 'labelled', '-n', lowerNs2]);
+        const low = await kubectlJson<Pod>(lower2, ['get', 'pod', 'labelled', '-n', lowerNs2]);
         if ('tier' in (low.metadata.labels ?? {})) throw new Error('tier still below');
         if ('note' in (low.metadata.annotations ?? {})) throw new Error('note still below');
       },
@@ -359,7 +335,7 @@ describe('zero-write sync', () => {
     });
     await eventually(
       async () => {
-        const pods = (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=steady'])).items;
+        const pods = (await kubectlJson<List<Pod>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=steady'])).items;
         if (pods.filter(isReady).length !== 10) throw new Error(`${pods.filter(isReady).length}/10 Ready`);
       },
       { timeoutMs: 120_000, what: '10 steady pods Running' },
@@ -439,7 +415,7 @@ describe('DaemonSets and virtual nodes', () => {
         timeoutMs: 120_000,
       });
       expect(out).toMatch(/successfully rolled out/);
-      const pods = (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=agent'])).items;
+      const pods = (await kubectlJson<List<Pod>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=agent'])).items;
       expect(pods).toEqual([]);
       // Plain workloads are unchanged for their authors: no toleration in the manifest, yet they run
       // on virtual nodes (the webhook added the toleration at creation).
@@ -460,7 +436,7 @@ describe('DaemonSets and virtual nodes', () => {
       });
       const plain = await eventually(
         async () => {
-          const list = (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=plain'])).items;
+          const list = (await kubectlJson<List<Pod>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=plain'])).items;
           if (list.filter(isReady).length !== 2) throw new Error(`${list.filter(isReady).length}/2 Ready`);
           return list;
         },
@@ -514,7 +490,7 @@ describe('lower namespace lifecycle', () => {
       });
       await eventually(
         async () => {
-          const p = await kubectlJson<PodJson>(upper, ['get', 'pod', name, '-n', up]);
+          const p = await kubectlJson<Pod>(upper, ['get', 'pod', name, '-n', up]);
           if (!isReady(p)) throw new Error(`phase ${p.status?.phase}`);
         },
         { timeoutMs: 90_000, what: `${name} Running` },
@@ -684,13 +660,13 @@ describe('what the extender assumed holds below', () => {
     try {
       await eventually(
         async () => {
-          const pods = (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=zoned'])).items;
+          const pods = (await kubectlJson<List<Pod>>(upper, ['get', 'pods', '-n', ns, '-l', 'app=zoned'])).items;
           if (pods.filter(isReady).length !== 4) throw new Error(`${pods.filter(isReady).length}/4 Ready`);
         },
         { timeoutMs: 120_000, what: '4 zoned pods Running' },
       );
       const lows = (
-        await kubectlJson<List<PodJson & { spec: { nodeName?: string; affinity?: unknown } }>>(lower1, [
+        await kubectlJson<List<Pod & { spec: { nodeName?: string; affinity?: unknown } }>>(lower1, [
           'get',
           'pods',
           '-n',

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import type { Lease, Node } from '../../src/kube/types.js';
-import { sandbox } from './helpers.js';
+import { sandbox } from './framework/kubectl.js';
 
 const s = sandbox();
 const f1 = s.fedlets[0]!;

@@ -12,17 +12,9 @@ import { findBinary } from '../../sandbox/binaries.js';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 import { freePorts, startProcess, stopProcess, type ProcessRecord } from '../../sandbox/processes.js';
 import { fedletCli, repoRoot } from '../../sandbox/sandbox.js';
-import {
-  createNamespace,
-  eventually,
-  kubectl,
-  kubectlJson,
-  kubectlRaw,
-  nodeCsr,
-  readyCondition,
-  sandbox,
-  type NodeJson,
-} from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
+import { nodeCsr, readyCondition, type NodeJson } from './framework/nodes.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;

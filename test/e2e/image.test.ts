@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rehearseDockerfile, type RehearsedStage } from '../support/dockerfile.js';
 import { freePorts } from '../../sandbox/processes.js';
 import { upperIdentityKubeconfig } from '../../sandbox/sandbox.js';
-import { eventually, kubectl, kubectlJson, readyCondition, sandbox, type NodeJson } from './helpers.js';
+import { eventually, kubectl, kubectlJson, sandbox } from './framework/kubectl.js';
+import { readyCondition, type NodeJson } from './framework/nodes.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const s = sandbox();

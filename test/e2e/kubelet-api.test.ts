@@ -8,7 +8,9 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBinary } from '../../sandbox/binaries.js';
-import { createNamespace, eventually, kubectl, kubectlRaw, nodeCsr, run, sandbox } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlRaw, run, sandbox } from './framework/kubectl.js';
+import { nodeCsr } from './framework/nodes.js';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 
 const s = sandbox();

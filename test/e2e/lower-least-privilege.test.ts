@@ -4,7 +4,8 @@
 // elsewhere, bind another role, move fedlet's labels, delete a namespace it did not create). In a namespace
 // it created, its RoleBinding gives it exactly what it uses, and pods keep running.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, eventually, kubectl, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlRaw, sandbox } from './framework/kubectl.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;

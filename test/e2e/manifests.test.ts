@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../sandbox/sandbox.js';
-import { kubectl, sandbox } from './helpers.js';
+import { kubectl, sandbox } from './framework/kubectl.js';
 
 const s = sandbox();
 const m = (p: string) => path.join(repoRoot(), 'manifests', p);

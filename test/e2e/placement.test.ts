@@ -21,8 +21,10 @@ import {
   stopFedlet,
   type SandboxState,
 } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson } from './framework/kubectl.js';
 import { forbiddenInLogs } from './global-setup.js';
+import { isReady, type ApiPod as Pod } from './framework/pods.js';
 
 const layouts: KwokNodeSpec[][] = [
   Array.from({ length: 5 }, (_, i) => ({
@@ -42,12 +44,6 @@ let s: SandboxState;
 let noExtScheduler: ProcessRecord | undefined;
 const external = !!process.env.FEDLET_E2E_UPPER_KUBECONFIG;
 
-interface PodJson {
-  metadata: { name: string; deletionTimestamp?: string };
-  spec: { nodeName?: string };
-  status?: { phase?: string; reason?: string; conditions?: Array<{ type: string; status: string; message?: string }> };
-}
-
 function podManifest(name: string, spec: Record<string, unknown> = {}): string {
   return JSON.stringify({
     apiVersion: 'v1',
@@ -56,9 +52,7 @@ function podManifest(name: string, spec: Record<string, unknown> = {}): string {
     spec: { containers: [{ name: 'c', image: 'registry.example/app:1', resources: { requests: { cpu: '3' } } }], ...spec },
   });
 }
-const getPod = (name: string) => kubectlJson<PodJson>(s.upperKubeconfig, ['get', 'pod', name, '-n', ns]);
-const isReady = (p: PodJson) =>
-  p.status?.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+const getPod = (name: string) => kubectlJson<Pod>(s.upperKubeconfig, ['get', 'pod', name, '-n', ns]);
 
 describe.skipIf(external)('placement with the scheduler extender', () => {
   beforeAll(async () => {
@@ -243,9 +237,8 @@ describe.skipIf(external)('placement with the scheduler extender', () => {
     try {
       const bounced = await eventually(
         async () => {
-          const pods = (
-            await kubectlJson<{ items: PodJson[] }>(s.upperKubeconfig, ['get', 'pods', '-n', ns, '-l', 'app=bouncer'])
-          ).items;
+          const pods = (await kubectlJson<{ items: Pod[] }>(s.upperKubeconfig, ['get', 'pods', '-n', ns, '-l', 'app=bouncer']))
+            .items;
           const b = pods.find((p) => p.status?.reason === 'LowerUnschedulable');
           if (!b) throw new Error(pods.map((p) => `${p.metadata.name}:${p.status?.phase}/${p.status?.reason ?? ''}`).join(' '));
           return b;
@@ -256,7 +249,7 @@ describe.skipIf(external)('placement with the scheduler extender', () => {
       const replacement = await eventually(
         async () => {
           const pods = (
-            await kubectlJson<{ items: PodJson[] }>(s.upperKubeconfig, ['get', 'pods', '-n', ns, '-l', 'app=bouncer'])
+            await kubectlJson<{ items: Pod[] }>(s.upperKubeconfig, ['get', 'pods', '-n', ns, '-l', 'app=bouncer'])
           ).items.filter((p) => p.status?.phase !== 'Failed');
           const r = pods.find(isReady);
           if (!r)

@@ -2,7 +2,9 @@
 // deletion and restart safety — driven through the real kubectl against real clusters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFedlet, saveState, stopFedlet } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, lowerNamespaceFor, sandbox } from './helpers.js';
+import { createNamespace, lowerNamespaceFor } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, sandbox, type List } from './framework/kubectl.js';
+import { isReady, type ApiPod as Pod } from './framework/pods.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -13,40 +15,16 @@ const lowerNs = { [f1.nodeName]: lowerNamespaceFor(f1, ns), [f2.nodeName]: lower
 const lowerOf = { [f1.nodeName]: lower1, [f2.nodeName]: lower2 };
 const cidrOf = { [f1.nodeName]: /^10\.101\./, [f2.nodeName]: /^10\.102\./ };
 
-interface PodJson {
-  metadata: {
-    name: string;
-    namespace: string;
-    uid: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec: { nodeName?: string; hostname?: string; containers: Array<{ env?: Array<{ name: string; value?: string }> }> };
-  status?: {
-    phase?: string;
-    podIP?: string;
-    podIPs?: Array<{ ip: string }>;
-    hostIP?: string;
-    reason?: string;
-    message?: string;
-    conditions?: Array<{ type: string; status: string; message?: string }>;
-  };
+async function upperPods(selector: string): Promise<Pod[]> {
+  return (await kubectlJson<List<Pod>>(upper, ['get', 'pods', '-n', ns, '-l', selector])).items;
 }
-type List<T> = { items: T[] };
-
-const isReady = (p: PodJson) =>
-  p.status?.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-
-async function upperPods(selector: string): Promise<PodJson[]> {
-  return (await kubectlJson<List<PodJson>>(upper, ['get', 'pods', '-n', ns, '-l', selector])).items;
-}
-async function lowerPods(lower: string, namespace: string, selector = ''): Promise<PodJson[]> {
+async function lowerPods(lower: string, namespace: string, selector = ''): Promise<Pod[]> {
   const args = ['get', 'pods', '-n', namespace];
   if (selector) args.push('-l', selector);
-  return (await kubectlJson<List<PodJson>>(lower, args)).items;
+  return (await kubectlJson<List<Pod>>(lower, args)).items;
 }
 
-async function waitRunning(selector: string, count: number, timeoutMs = 240_000): Promise<PodJson[]> {
+async function waitRunning(selector: string, count: number, timeoutMs = 240_000): Promise<Pod[]> {
   return eventually(
     async () => {
       const pods = (await upperPods(selector)).filter(
@@ -104,7 +82,7 @@ describe('pods on virtual nodes', () => {
       }),
     });
     const pods = await waitRunning('app=web', 6);
-    const byNode = new Map<string, PodJson[]>();
+    const byNode = new Map<string, Pod[]>();
     for (const p of pods) byNode.set(p.spec.nodeName!, [...(byNode.get(p.spec.nodeName!) ?? []), p]);
     expect(byNode.get(f1.nodeName)).toHaveLength(3);
     expect(byNode.get(f2.nodeName)).toHaveLength(3);
@@ -159,7 +137,7 @@ describe('pods on virtual nodes', () => {
     await kubectl(lowerOf[node]!, ['delete', 'pod', victim.metadata.name, '-n', lowerNs[node]!, '--wait=false']);
     const failed = await eventually(
       async () => {
-        const p = await kubectlJson<PodJson>(upper, ['get', 'pod', victim.metadata.name, '-n', ns]);
+        const p = await kubectlJson<Pod>(upper, ['get', 'pod', victim.metadata.name, '-n', ns]);
         if (p.status?.phase !== 'Failed') throw new Error(`phase ${p.status?.phase}`);
         return p;
       },
@@ -231,7 +209,7 @@ describe('pods on virtual nodes', () => {
     expect(cm.metadata.labels['fedlet.io/origin']).toBe(f2.nodeName);
     const sec = await kubectlJson<{ data: Record<string, string> }>(lower2, ['get', 'secret', 'app-secret', '-n', lns]);
     expect(Buffer.from(sec.data.password!, 'base64').toString()).toBe('s3cret');
-    const low = await kubectlJson<PodJson>(lower2, ['get', 'pod', pods[0]!.metadata.name, '-n', lns]);
+    const low = await kubectlJson<Pod>(lower2, ['get', 'pod', pods[0]!.metadata.name, '-n', lns]);
     const env = Object.fromEntries((low.spec.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
     // Downward API values that would show lower facts are rewritten to the upper ones.
     expect(env.MY_NAMESPACE).toBe(ns);
@@ -303,7 +281,7 @@ describe('pods on virtual nodes', () => {
     });
     const hn = await eventually(
       async () => {
-        const p = await kubectlJson<PodJson>(upper, ['get', 'pod', 'hostnet', '-n', ns]);
+        const p = await kubectlJson<Pod>(upper, ['get', 'pod', 'hostnet', '-n', ns]);
         if (p.status?.reason !== 'UnsupportedPodSpec') throw new Error(`reason ${p.status?.reason}`);
         return p;
       },
@@ -312,7 +290,7 @@ describe('pods on virtual nodes', () => {
     expect(hn.status?.message).toContain('spec.hostNetwork');
     expect(await kubectl(upper, ['get', 'pod', 'hostnet', '-n', ns])).toMatch(/UnsupportedPodSpec/);
     expect(await lowerPods(lower1, ns, 'fedlet.io/origin')).toSatisfy(
-      (l: PodJson[]) => !l.some((p) => p.metadata.name === 'hostnet'),
+      (l: Pod[]) => !l.some((p) => p.metadata.name === 'hostnet'),
     );
     await eventually(
       async () => {
@@ -333,7 +311,7 @@ describe('pods on virtual nodes', () => {
     await kubectl(upper, ['create', 'secret', 'generic', 'later', '-n', ns, '--from-literal=k=v']);
     await eventually(
       async () => {
-        const p = await kubectlJson<PodJson>(upper, ['get', 'pod', 'needs-secret', '-n', ns]);
+        const p = await kubectlJson<Pod>(upper, ['get', 'pod', 'needs-secret', '-n', ns]);
         if (!isReady(p)) throw new Error(`phase ${p.status?.phase} ${p.status?.reason ?? ''}`);
       },
       { timeoutMs: 90_000, what: 'pod runs once its Secret exists' },
@@ -358,9 +336,10 @@ describe('pods on virtual nodes', () => {
     });
     const p = await eventually(
       async () => {
-        const p = await kubectlJson<
-          PodJson & { status: { conditions?: Array<{ type: string; status: string; message?: string }> } }
-        >(upper, ['get', 'pod', 'too-big', '-n', ns]);
+        const p = await kubectlJson<Pod & { status: { conditions?: Array<{ type: string; status: string; message?: string }> } }>(
+          upper,
+          ['get', 'pod', 'too-big', '-n', ns],
+        );
         const c = p.status.conditions?.find((x) => x.type === 'fedlet.io/LowerScheduled');
         if (c?.status !== 'False') throw new Error(`LowerScheduled ${c?.status}`);
         return c;
@@ -398,7 +377,7 @@ describe('pods on virtual nodes', () => {
       }),
     });
     await eventually(
-      async () => expect(isReady(await kubectlJson<PodJson>(upper, ['get', 'pod', 'updatable', '-n', ns]))).toBe(true),
+      async () => expect(isReady(await kubectlJson<Pod>(upper, ['get', 'pod', 'updatable', '-n', ns]))).toBe(true),
       { what: 'updatable Running' },
     );
     await kubectl(upper, ['set', 'image', 'pod/updatable', '-n', ns, 'c=registry.example/app:2']);
@@ -420,7 +399,7 @@ describe('pods on virtual nodes', () => {
     await eventually(
       async () => {
         const l = await kubectlJson<
-          PodJson & {
+          Pod & {
             spec: { containers: Array<{ image: string }>; activeDeadlineSeconds?: number; tolerations?: Array<{ key?: string }> };
           }
         >(lower1, ['get', 'pod', 'updatable', '-n', ns]);
@@ -496,7 +475,7 @@ describe('pods on virtual nodes', () => {
       });
       await eventually(
         async () => {
-          const p = await kubectlJson<PodJson>(upper, ['get', 'pod', 'longns', '-n', longNs]);
+          const p = await kubectlJson<Pod>(upper, ['get', 'pod', 'longns', '-n', longNs]);
           if (!isReady(p)) throw new Error(`phase ${p.status?.phase}`);
         },
         { what: 'pod in long namespace Running' },

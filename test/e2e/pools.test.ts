@@ -7,17 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKwokNode } from '../../sandbox/cluster.js';
 import { freePorts, startProcess, stopProcess, type ProcessRecord } from '../../sandbox/processes.js';
 import { fedletCli, restartComponent, stopComponent, upperIdentityKubeconfig, waitForNodesReady } from '../../sandbox/sandbox.js';
-import {
-  createNamespace,
-  eventually,
-  kubectl,
-  kubectlJson,
-  kubectlRaw,
-  lowerNamespaceFor,
-  readyCondition,
-  sandbox,
-  type NodeJson,
-} from './helpers.js';
+import { createNamespace, lowerNamespaceFor } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
+import { readyCondition, type NodeJson } from './framework/nodes.js';
+import type { ApiPod as Pod } from './framework/pods.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -56,12 +49,6 @@ async function poolNodeNames(): Promise<string[]> {
   return list.items.map((n) => n.metadata.name).sort();
 }
 
-interface PodJson {
-  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string> };
-  spec: { nodeName?: string; affinity?: unknown };
-  status?: { phase?: string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
-}
-
 function gpuPod(name: string, model: string | undefined, extra: Record<string, string> = {}): string {
   return JSON.stringify({
     apiVersion: 'v1',
@@ -75,8 +62,8 @@ function gpuPod(name: string, model: string | undefined, extra: Record<string, s
 }
 
 /** Lower pods this fedlet owns, by upper uid. */
-async function lowerPodsOfPools(): Promise<PodJson[]> {
-  const list = await kubectlJson<{ items: PodJson[] }>(lower, ['get', 'pods', '-A', '-l', `fedlet.io/origin=fedlet-${CLUSTER}`]);
+async function lowerPodsOfPools(): Promise<Pod[]> {
+  const list = await kubectlJson<{ items: Pod[] }>(lower, ['get', 'pods', '-A', '-l', `fedlet.io/origin=fedlet-${CLUSTER}`]);
   return list.items;
 }
 
@@ -158,7 +145,7 @@ describe.skipIf(s.external)('node pools', () => {
     await kubectl(upper, ['apply', '-f', '-'], { input: gpuPod('want-h100', 'H100') });
     const pod = await eventually(
       async () => {
-        const p = await kubectlJson<PodJson>(upper, ['get', 'pod', 'want-h100', '-n', NS]);
+        const p = await kubectlJson<Pod>(upper, ['get', 'pod', 'want-h100', '-n', NS]);
         if (p.status?.phase !== 'Running') throw new Error(`phase ${p.status?.phase}`);
         return p;
       },
@@ -179,7 +166,7 @@ describe.skipIf(s.external)('node pools', () => {
     await kubectl(upper, ['apply', '-f', '-'], { input: gpuPod('want-b200', 'B200') });
     const cond = await eventually(
       async () => {
-        const p = await kubectlJson<PodJson>(upper, ['get', 'pod', 'want-b200', '-n', NS]);
+        const p = await kubectlJson<Pod>(upper, ['get', 'pod', 'want-b200', '-n', NS]);
         const c = p.status?.conditions?.find((x) => x.type === 'PodScheduled');
         if (c?.status !== 'False') throw new Error('not yet judged');
         return c;
@@ -188,7 +175,7 @@ describe.skipIf(s.external)('node pools', () => {
     );
     expect(cond.reason).toBe('Unschedulable');
     expect(cond.message).toMatch(/didn't match Pod's node affinity\/selector/);
-    const p = await kubectlJson<PodJson>(upper, ['get', 'pod', 'want-b200', '-n', NS]);
+    const p = await kubectlJson<Pod>(upper, ['get', 'pod', 'want-b200', '-n', NS]);
     expect(p.spec.nodeName).toBeUndefined();
     await kubectl(upper, ['delete', 'pod', 'want-b200', '-n', NS, '--wait=false']);
   });
@@ -239,7 +226,7 @@ describe.skipIf(s.external)('node pools', () => {
     for (const [i, model] of ['A100', 'A100', 'H100', undefined].entries())
       await kubectl(upper, ['apply', '-f', '-'], { input: gpuPod(`k${i}`, model, { group: 'kill' }) });
     const running = async () => {
-      const list = await kubectlJson<{ items: PodJson[] }>(upper, ['get', 'pods', '-n', NS]);
+      const list = await kubectlJson<{ items: Pod[] }>(upper, ['get', 'pods', '-n', NS]);
       const notRunning = list.items.filter((p) => p.status?.phase !== 'Running');
       if (notRunning.length) throw new Error(`not Running: ${notRunning.map((p) => p.metadata.name).join(', ')}`);
       return list.items;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadState, sandboxDown } from '../../sandbox/sandbox.js';
 import { isOurs } from '../../sandbox/processes.js';
-import { run as runProgram, sandbox } from './helpers.js';
+import { run as runProgram, sandbox } from './framework/kubectl.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const local = !sandbox().external;

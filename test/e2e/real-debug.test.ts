@@ -5,22 +5,21 @@
 // real lower node (the lower cluster's kwok nodes are cordoned for this file).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
 import {
   apply,
   BUSYBOX,
   container,
-  getPod,
-  isReady,
   kubectlStream,
   realNodesMissing,
   realNodesOnly,
   realPod,
   realPodSpec,
   waitPod,
-  type ContainerStatus,
-  type RealPod,
-} from './real-helpers.js';
+} from './framework/real-nodes.js';
+import { getPod, isReady, type ApiPod } from './framework/pods.js';
+import type { ContainerStatus } from '../../src/kube/types.js';
 
 const s = sandbox();
 const missing = realNodesMissing(s);
@@ -189,7 +188,7 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
     expect(events.join('\n')).toMatch(/refused to add ephemeral containers \(403\).*privileged/);
     expect((await full(lower1, 'guarded', psa)).spec.ephemeralContainers).toBeUndefined();
     // The pod itself keeps running.
-    expect(isReady((await getPod(upper, psa, 'guarded')) as RealPod)).toBe(true);
+    expect(isReady((await getPod(upper, psa, 'guarded')) as ApiPod)).toBe(true);
   });
 
   it('in-place resize reaches the lower pod; the kubelet applies it and its status is mirrored', async () => {
@@ -272,7 +271,7 @@ describe.skipIf(!!missing)(`real lower nodes: debug, resize, CronJob, liveness${
       },
       { what: 'the CronJob records its last success' },
     );
-    const jobPods = await kubectlJson<{ items: RealPod[] }>(upper, [
+    const jobPods = await kubectlJson<{ items: ApiPod[] }>(upper, [
       'get',
       'pods',
       '-n',

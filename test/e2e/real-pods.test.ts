@@ -8,22 +8,21 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
 import {
   apply,
   BUSYBOX,
   container,
-  getPod,
-  isReady,
   kubectlStream,
   realNodesOnly,
   realNodesMissing,
   realPod,
   realPodSpec,
   waitPod,
-  type ContainerStatus,
-  type RealPod,
-} from './real-helpers.js';
+} from './framework/real-nodes.js';
+import { getPod, isReady, type ApiPod } from './framework/pods.js';
+import type { ContainerStatus } from '../../src/kube/types.js';
 
 const s = sandbox();
 const missing = realNodesMissing(s);
@@ -35,7 +34,7 @@ const node = f1.nodeName;
 /** Undoes the cordoning of the kwok nodes (so pods run on the real nodes) in afterAll. */
 let restoreNodes: (() => Promise<void>) | undefined;
 
-const status = (p: RealPod, c = 'app'): ContainerStatus | undefined => p.status?.containerStatuses?.find((x) => x.name === c);
+const status = (p: ApiPod, c = 'app'): ContainerStatus | undefined => p.status?.containerStatuses?.find((x) => x.name === c);
 const pod = (name: string, spec: Record<string, unknown>, nodeName = node) => realPod(name, ns, nodeName, spec);
 
 describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})` : ''}`, () => {
@@ -174,7 +173,7 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
     expect(failed.status.failed).toBe(2);
     const ok = await kubectlJson<{ status: { succeeded?: number } }>(upper, ['get', 'job', 'ok', '-n', ns]);
     expect(ok.status.succeeded).toBe(1);
-    const jobPods = await kubectlJson<{ items: RealPod[] }>(upper, ['get', 'pods', '-n', ns, '-l', 'job-name=fails']);
+    const jobPods = await kubectlJson<{ items: ApiPod[] }>(upper, ['get', 'pods', '-n', ns, '-l', 'job-name=fails']);
     for (const jp of jobPods.items) {
       expect(jp.status?.phase).toBe('Failed');
       expect(status(jp)?.state?.terminated?.exitCode).toBe(4);

@@ -6,27 +6,11 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
-import {
-  createNamespace,
-  eventually,
-  kubectl,
-  kubectlJson,
-  kubectlRaw,
-  readyCondition,
-  sandbox,
-  type NodeJson,
-} from './helpers.js';
-import {
-  apply,
-  container,
-  getPod,
-  isReady,
-  realNodesMissing,
-  realNodesOnly,
-  realPod,
-  realPodSpec,
-  waitPod,
-} from './real-helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox, type List } from './framework/kubectl.js';
+import { readyCondition, type NodeJson } from './framework/nodes.js';
+import { apply, container, realNodesMissing, realNodesOnly, realPod, realPodSpec, waitPod } from './framework/real-nodes.js';
+import { getPod, isReady } from './framework/pods.js';
 
 const s = sandbox();
 const missing = realNodesMissing(s);
@@ -40,7 +24,6 @@ const gbns = 'svc-guestbook';
 let restoreNodes: (() => Promise<void>) | undefined;
 const GLOBAL = { FEDLET_SERVICE_ENDPOINTS: 'global' };
 
-type List<T> = { items: T[] };
 interface SliceJson {
   metadata: { name: string; labels?: Record<string, string> };
   endpoints?: Array<{ addresses: string[]; conditions?: { ready?: boolean }; targetRef?: { name?: string } }>;

@@ -2,8 +2,10 @@
 // Services and CoreDNS answers cluster DNS. Checked directly in a lower cluster, without fedlet.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_NODE_LABEL } from '../../sandbox/real-node.js';
-import { createNamespace, kubectl, sandbox } from './helpers.js';
-import { apply, container, isReady, realNodesMissing, realPodSpec, waitPod } from './real-helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { kubectl, sandbox } from './framework/kubectl.js';
+import { apply, container, realNodesMissing, realPodSpec, waitPod } from './framework/real-nodes.js';
+import { isReady } from './framework/pods.js';
 
 const s = sandbox();
 const missing = realNodesMissing(s);

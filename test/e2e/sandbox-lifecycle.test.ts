@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ledgerRecords, orchestratorAlive, readOrchestrator } from '../../sandbox/leftovers.js';
 import { isOurs, type ProcessRecord } from '../../sandbox/processes.js';
 import { loadState, sandboxDown } from '../../sandbox/sandbox.js';
-import { kubectl, run, sandbox } from './helpers.js';
+import { kubectl, run, sandbox } from './framework/kubectl.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = path.join(repo, 'dist', 'app', 'cli.js');

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox, type List } from './framework/kubectl.js';
+import type { CoreEvent } from '../../src/kube/types.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -43,13 +45,6 @@ interface SvcJson {
     ipFamilyPolicy?: string;
   };
 }
-interface EventJson {
-  reason?: string;
-  message?: string;
-  type?: string;
-  involvedObject: { kind: string; name: string };
-}
-type List<T> = { items: T[] };
 
 const apply = (kc: string, obj: unknown) => kubectl(kc, ['apply', '-f', '-'], { input: JSON.stringify(obj) });
 const getSvc = (kc: string, namespace: string, name: string) =>
@@ -59,8 +54,8 @@ async function svcAbsent(kc: string, namespace: string, name: string): Promise<v
   if (r.code === 0) throw new Error(`service ${namespace}/${name} still exists`);
   if (!/NotFound/.test(r.stderr)) throw new Error(r.stderr);
 }
-async function events(namespace: string, name: string): Promise<EventJson[]> {
-  const l = await kubectlJson<List<EventJson>>(upper, [
+async function events(namespace: string, name: string): Promise<CoreEvent[]> {
+  const l = await kubectlJson<List<CoreEvent>>(upper, [
     'get',
     'events',
     '-n',

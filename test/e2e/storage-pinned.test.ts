@@ -4,7 +4,9 @@
 // must not fail it (its controller's replacement could only come back here, the upper volume pins it) nor
 // record its controller as avoiding the cluster: it waits, saying why, and runs once the node is back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
+import type { ApiPod as Pod } from './framework/pods.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -13,19 +15,6 @@ const f1 = s.fedlets[0]!;
 const lower1 = s.lowerKubeconfigs[0]!;
 /** The sandbox fedlets' default bounceAfterSeconds. */
 const BOUNCE_AFTER_S = 60;
-
-interface Cond {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-}
-interface PodJson {
-  metadata: { uid: string; ownerReferences?: Array<{ uid: string; controller?: boolean }> };
-  spec: { nodeName?: string };
-  status?: { phase?: string; reason?: string; conditions?: Cond[] };
-}
 
 const statefulSet = {
   apiVersion: 'apps/v1',
@@ -52,8 +41,8 @@ const statefulSet = {
   },
 };
 
-const upperPod = () => kubectlJson<PodJson>(upper, ['get', 'pod', 'db-0', '-n', ns]);
-const lowerPod = () => kubectlJson<PodJson>(lower1, ['get', 'pod', 'db-0', '-n', ns]);
+const upperPod = () => kubectlJson<Pod>(upper, ['get', 'pod', 'db-0', '-n', ns]);
+const lowerPod = () => kubectlJson<Pod>(lower1, ['get', 'pod', 'db-0', '-n', ns]);
 const avoidRecord = async () =>
   (
     JSON.parse(

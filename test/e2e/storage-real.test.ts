@@ -8,8 +8,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_NODE_TAINT } from '../../sandbox/real-node.js';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './helpers.js';
-import { apply, BUSYBOX, getPod, isReady, realNodesMissing, realNodesOnly, waitPod, type RealPod } from './real-helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
+import { apply, BUSYBOX, realNodesMissing, realNodesOnly, waitPod } from './framework/real-nodes.js';
+import { getPod, isReady, type ApiPod } from './framework/pods.js';
+import { lowerOf as lowerSide } from './framework/storage.js';
 
 const s = sandbox();
 const missing = realNodesMissing(s);
@@ -19,15 +22,7 @@ const ns = 'storage-real';
 let restoreNodes: (() => Promise<void>) | undefined;
 
 /** The sandbox maps namespaces of its second lower cluster with the template {{namespace}}-{{cluster}}. */
-const lowerOf = (node: string) => {
-  const i = s.fedlets.findIndex((f) => f.nodeName === node);
-  if (i < 0) throw new Error(`${node} is not a virtual node of the sandbox`);
-  return {
-    kubeconfig: s.lowerKubeconfigs[i]!,
-    ns: i === 1 ? `${ns}-${s.fedlets[i]!.cluster}` : ns,
-    cluster: s.fedlets[i]!.cluster,
-  };
-};
+const lowerOf = (node: string) => lowerSide(s, node, ns);
 
 interface LowerClaim {
   metadata: { uid: string };
@@ -137,7 +132,7 @@ describe.skipIf(!!missing)(`storage on real lower nodes${missing ? ` (skipped: $
   it('kubectl delete pod web-0: the new web-0 reads the same data back (exec and logs through fedlet)', async () => {
     const was = placed.get('web-0')!;
     const before = await getPod(upper, ns, 'web-0');
-    const uid = (p: RealPod) => (p.metadata as { uid?: string }).uid;
+    const uid = (p: ApiPod) => (p.metadata as { uid?: string }).uid;
     await kubectl(upper, ['delete', 'pod', 'web-0', '-n', ns]);
     const after = await waitPod(upper, ns, 'web-0', (p) => isReady(p) && uid(p) !== uid(before), 'a new web-0 Ready', 180_000);
     expect(after.spec.nodeName).toBe(was.node);

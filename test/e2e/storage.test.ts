@@ -5,26 +5,16 @@
 // data path through a real kubelet is storage-real.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, lowerNamespaceFor, sandbox } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
+import type { ApiPod as Pod } from './framework/pods.js';
+import { lowerOf as lowerSide } from './framework/storage.js';
 
 const s = sandbox();
 const ns = 'storage-e2e';
 const upper = s.upperKubeconfig;
-const lowerOf = (node: string) => {
-  const i = s.fedlets.findIndex((f) => f.nodeName === node);
-  if (i < 0) throw new Error(`${node} is not a virtual node of the sandbox`);
-  return {
-    kubeconfig: s.lowerKubeconfigs[i]!,
-    ns: lowerNamespaceFor(s.fedlets[i]!, ns),
-    cluster: s.fedlets[i]!.cluster,
-  };
-};
+const lowerOf = (node: string) => lowerSide(s, node, ns);
 
-interface PodJson {
-  metadata: { name: string; uid: string };
-  spec: { nodeName?: string };
-  status?: { phase?: string };
-}
 interface ClaimJson {
   metadata: { name: string; uid: string; resourceVersion: string; annotations?: Record<string, string> };
   spec: { volumeName?: string; storageClassName?: string; resources?: { requests?: Record<string, string> } };
@@ -48,7 +38,7 @@ interface VolumeJson {
   status?: { phase?: string };
 }
 
-const getPod = (name: string) => kubectlJson<PodJson>(upper, ['get', 'pod', name, '-n', ns]);
+const getPod = (name: string) => kubectlJson<Pod>(upper, ['get', 'pod', name, '-n', ns]);
 const getClaim = (name: string) => kubectlJson<ClaimJson>(upper, ['get', 'pvc', name, '-n', ns]);
 const getLowerClaim = (node: string, name: string) => {
   const l = lowerOf(node);

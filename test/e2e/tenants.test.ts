@@ -12,8 +12,11 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_NODE_TAINT } from '../../sandbox/real-node.js';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, lowerNamespaceFor, sandbox } from './helpers.js';
-import { apply, BUSYBOX, getPod, realNodesMissing, realNodesOnly, realPodSpec, waitPod, type RealPod } from './real-helpers.js';
+import { createNamespace, lowerNamespaceFor } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
+import { apply, BUSYBOX, realNodesMissing, realNodesOnly, realPodSpec, waitPod } from './framework/real-nodes.js';
+import { getPod, type ApiPod } from './framework/pods.js';
+import type { CoreEvent } from '../../src/kube/types.js';
 
 const s = sandbox();
 const missing = realNodesMissing(s);
@@ -28,19 +31,14 @@ const CONFIG_MARK = 'lower-team-config-2718';
 let tenant = '';
 let restoreNodes: (() => Promise<void>) | undefined;
 
-interface PodJson extends RealPod {
-  spec: RealPod['spec'] & {
+interface PodJson extends ApiPod {
+  spec: ApiPod['spec'] & {
     tolerations?: Array<{ key?: string; operator?: string }>;
     volumes?: unknown[];
     containers: Array<{ env?: unknown[]; envFrom?: unknown[] }>;
     imagePullSecrets?: unknown[];
   };
-  status?: RealPod['status'] & { message?: string };
-}
-interface EventJson {
-  reason: string;
-  message: string;
-  type: string;
+  status?: ApiPod['status'] & { message?: string };
 }
 
 /** A busybox container printing its environment and every file under /v, then exiting 0. */
@@ -89,10 +87,10 @@ function reasonOf(ns: string, name: string, reason: string): Promise<PodJson> {
 }
 
 /** The tenant's view of the Events about its pod with `reason`. */
-function eventsOf(ns: string, name: string, reason: string): Promise<EventJson[]> {
+function eventsOf(ns: string, name: string, reason: string): Promise<CoreEvent[]> {
   return eventually(
     async () => {
-      const l = await kubectlJson<{ items: EventJson[] }>(tenant, [
+      const l = await kubectlJson<{ items: CoreEvent[] }>(tenant, [
         'get',
         'events',
         '-n',

@@ -8,11 +8,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
 import { tokenRequests, tokenSecretName } from '../../provider/configuration/service-account.js';
-import type { Pod } from '../../src/kube/types.js';
-import { createNamespace, eventually, kubectl, kubectlJson, kubectlRaw, lowerNamespaceFor, sandbox } from './helpers.js';
+import type { CoreEvent, Pod } from '../../src/kube/types.js';
+import { createNamespace, lowerNamespaceFor } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
 import { REAL_NODE_LABEL } from '../../sandbox/real-node.js';
 import { kubeconfigYaml } from '../../sandbox/pki.js';
-import { apply, container, getPod, realNodesMissing, realPod, waitPod, type RealPod } from './real-helpers.js';
+import { apply, container, realNodesMissing, realPod, waitPod } from './framework/real-nodes.js';
+import { getPod, type ApiPod } from './framework/pods.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
@@ -37,11 +39,6 @@ interface TokenReviewJson {
     audiences?: string[];
     user?: { username?: string; extra?: Record<string, string[]> };
   };
-}
-interface EventJson {
-  reason: string;
-  type: string;
-  message: string;
 }
 
 const decode = (v: string | undefined) => Buffer.from(v ?? '', 'base64').toString('utf8');
@@ -84,9 +81,9 @@ async function review(token: string, audiences?: string[]): Promise<TokenReviewJ
   return (JSON.parse(out) as TokenReviewJson).status;
 }
 
-async function events(pod: string, reason: string): Promise<EventJson[]> {
+async function events(pod: string, reason: string): Promise<CoreEvent[]> {
   return (
-    await kubectlJson<{ items: EventJson[] }>(upper, [
+    await kubectlJson<{ items: CoreEvent[] }>(upper, [
       'get',
       'events',
       '-n',
@@ -378,7 +375,7 @@ describe.skipIf(!!missingReal)(
         nodeSelector: { [REAL_NODE_LABEL]: 'true' },
         containers: [container('app', ['api', '/api/v1/namespaces/{namespace}/pods'])],
       });
-    const finished = (p: RealPod) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+    const finished = (p: ApiPod) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
 
     it('a container lists pods of its upper namespace with its projected token when RBAC allows it, and gets 403 when not', async () => {
       await kubectl(upper, ['create', 'serviceaccount', 'reader', '-n', ns]);

@@ -3,24 +3,17 @@
 // so that it still reaches a virtual node instead of staying Pending for good.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_CONFIG_NAME, waitForWebhook } from '../../sandbox/webhook.js';
-import { createNamespace, eventually, extenderRequest, kubectl, kubectlJson, sandbox } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlJson, sandbox } from './framework/kubectl.js';
+import { extenderRequest } from './framework/extender.js';
+import type { CoreEvent } from '../../src/kube/types.js';
+import type { ApiPod as Pod } from './framework/pods.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;
 const f1 = s.fedlets[0]!;
 const ns = 'toleration-repair-e2e';
 const TOLERATION = { key: 'fedlet.io/virtual-node', operator: 'Equal', value: 'true', effect: 'NoSchedule' };
-
-interface PodJson {
-  metadata: { name: string };
-  spec: { nodeName?: string; tolerations?: unknown[] };
-  status?: { phase?: string; conditions?: Array<{ type: string; status: string }> };
-}
-interface EventJson {
-  type: string;
-  reason: string;
-  source?: { component?: string };
-}
 
 function podManifest(name: string): string {
   return JSON.stringify({
@@ -36,7 +29,7 @@ function podManifest(name: string): string {
   });
 }
 
-const hasToleration = (p: PodJson) => (p.spec.tolerations ?? []).some((t) => JSON.stringify(t) === JSON.stringify(TOLERATION));
+const hasToleration = (p: Pod) => (p.spec.tolerations ?? []).some((t) => JSON.stringify(t) === JSON.stringify(TOLERATION));
 
 beforeAll(async () => {
   await createNamespace(upper, ns);
@@ -61,14 +54,14 @@ describe('toleration repair', () => {
         async () => {
           const dry = JSON.parse(
             await kubectl(upper, ['create', '-f', '-', '--dry-run=server', '-o', 'json'], { input: podManifest('probe') }),
-          ) as PodJson;
+          ) as Pod;
           if (hasToleration(dry)) throw new Error('the webhook still adds the toleration');
         },
         { timeoutMs: 30_000, what: 'webhook out of effect' },
       );
       const created = JSON.parse(
         await kubectl(upper, ['create', '-f', '-', '-o', 'json'], { input: podManifest('missed') }),
-      ) as PodJson;
+      ) as Pod;
       expect(hasToleration(created)).toBe(false);
     } finally {
       await kubectl(upper, ['create', '-f', '-'], { input: restore });
@@ -76,7 +69,7 @@ describe('toleration repair', () => {
     }
     const pod = await eventually(
       async () => {
-        const p = await kubectlJson<PodJson>(upper, ['get', 'pod', 'missed', '-n', ns]);
+        const p = await kubectlJson<Pod>(upper, ['get', 'pod', 'missed', '-n', ns]);
         const ready = p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
         if (p.status?.phase !== 'Running' || !ready)
           throw new Error(`phase ${p.status?.phase ?? '-'} on ${p.spec.nodeName ?? '-'}`);
@@ -86,7 +79,7 @@ describe('toleration repair', () => {
     );
     expect(pod.spec.nodeName).toBe(f1.nodeName);
     expect(pod.spec.tolerations).toContainEqual(TOLERATION);
-    const events = await kubectlJson<{ items: EventJson[] }>(upper, [
+    const events = await kubectlJson<{ items: CoreEvent[] }>(upper, [
       'get',
       'events',
       '-n',

@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { translatePod } from '../../provider/workload/translate.js';
 import type { Pod } from '../../src/kube/types.js';
 import { podArbitrary } from '../support/pod-arbitrary.js';
-import { createNamespace, kubectl, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { kubectl, kubectlRaw, sandbox } from './framework/kubectl.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeconfigYaml } from '../../sandbox/pki.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
-import { createNamespace, eventually, kubectl, kubectlRaw, sandbox } from './helpers.js';
+import { createNamespace } from './framework/namespaces.js';
+import { eventually, kubectl, kubectlRaw, sandbox } from './framework/kubectl.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;

@@ -3,7 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseQuantity } from '../../src/util/quantity.js';
 import { createKwokNode } from '../../sandbox/cluster.js';
 import { restartComponent, saveState, startFedlet, stopComponent, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
-import { eventually, kubectl, kubectlJson, readyCondition, sandbox, type NodeJson } from './helpers.js';
+import { eventually, kubectl, kubectlJson, sandbox } from './framework/kubectl.js';
+import { readyCondition, type NodeJson } from './framework/nodes.js';
 
 const s = sandbox();
 const upper = s.upperKubeconfig;

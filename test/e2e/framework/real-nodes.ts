@@ -1,10 +1,11 @@
 // Helpers for e2e tests against real lower nodes (sandbox/real-node.ts): pods pinned to a virtual node
 // whose lower cluster has its kwok nodes cordoned, so the lower scheduler can only pick the real node.
 import { spawn } from 'node:child_process';
-import { findBinary } from '../../sandbox/binaries.js';
-import { REAL_NODE_TAINT, realNodeUnavailableReason } from '../../sandbox/real-node.js';
-import type { SandboxState } from '../../sandbox/sandbox.js';
-import { eventually, kubectl, kubectlJson } from './helpers.js';
+import { findBinary } from '../../../sandbox/binaries.js';
+import { REAL_NODE_TAINT, realNodeUnavailableReason } from '../../../sandbox/real-node.js';
+import type { SandboxState } from '../../../sandbox/sandbox.js';
+import { eventually, kubectl } from './kubectl.js';
+import { getPod, type ApiPod } from './pods.js';
 
 export const TESTAPP = 'fedlet.local/testapp:1';
 export const BUSYBOX = 'fedlet.local/busybox:1';
@@ -14,31 +15,6 @@ export function realNodesMissing(s: SandboxState): string {
   if (s.external) return 'external clusters';
   if (s.realNodes?.length) return '';
   return realNodeUnavailableReason() ?? 'the sandbox runs without real nodes';
-}
-
-export interface ContainerStatus {
-  name: string;
-  ready: boolean;
-  started?: boolean;
-  restartCount: number;
-  image?: string;
-  imageID?: string;
-  containerID?: string;
-  state?: Record<string, { reason?: string; exitCode?: number; message?: string; startedAt?: string } | undefined>;
-  lastState?: Record<string, { reason?: string; exitCode?: number; finishedAt?: string } | undefined>;
-}
-export interface RealPod {
-  metadata: { name: string; namespace: string; deletionTimestamp?: string };
-  spec: { nodeName?: string };
-  status?: {
-    phase?: string;
-    podIP?: string;
-    hostIP?: string;
-    reason?: string;
-    conditions?: Array<{ type: string; status: string; reason?: string }>;
-    containerStatuses?: ContainerStatus[];
-    initContainerStatuses?: ContainerStatus[];
-  };
 }
 
 /** A pod for the given virtual node, tolerating the real nodes' taint; containers default to testapp. */
@@ -74,19 +50,15 @@ export async function apply(kubeconfig: string, obj: unknown): Promise<void> {
   await kubectl(kubeconfig, ['apply', '-f', '-'], { input: JSON.stringify(obj) });
 }
 
-export function getPod(kubeconfig: string, ns: string, name: string): Promise<RealPod> {
-  return kubectlJson<RealPod>(kubeconfig, ['get', 'pod', name, '-n', ns]);
-}
-
 export async function waitPod(
   kubeconfig: string,
   ns: string,
   name: string,
-  check: (p: RealPod) => boolean,
+  check: (p: ApiPod) => boolean,
   what: string,
   timeoutMs = 120_000,
-): Promise<RealPod> {
-  let last: RealPod | undefined;
+): Promise<ApiPod> {
+  let last: ApiPod | undefined;
   return eventually(
     async () => {
       last = await getPod(kubeconfig, ns, name);
@@ -96,8 +68,6 @@ export async function waitPod(
     { timeoutMs, what: `${ns}/${name} ${what}` },
   );
 }
-
-export const isReady = (p: RealPod) => !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
 /** The names of the kwok nodes of a lower cluster. */
 export async function kwokNodes(lower: string): Promise<string[]> {

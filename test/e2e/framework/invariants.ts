@@ -2,17 +2,17 @@
 // matter which faults came before. Reads both sides with admin credentials; never writes. Shared by
 // the chaos e2e test and the standalone soak (so it imports nothing from vitest).
 import { readFileSync } from 'node:fs';
-import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
-import { dependencyRefs } from '../../provider/workload/translate.js';
+import { KubeClient, loadKubeConfig } from '../../../src/kube/client.js';
+import { dependencyRefs } from '../../../provider/workload/translate.js';
 import {
   LABEL_ORIGIN,
   LABEL_SERVICE_ACCOUNT_TOKEN,
   LABEL_UPPER_NAME,
   LABEL_UPPER_NAMESPACE,
   LABEL_UPPER_UID,
-} from '../../src/labels.js';
-import type { DataObject, Pod } from '../../src/kube/types.js';
-import type { SandboxState } from '../../sandbox/sandbox.js';
+} from '../../../src/labels.js';
+import type { DataObject, Pod } from '../../../src/kube/types.js';
+import type { SandboxState } from '../../../sandbox/sandbox.js';
 
 export interface Violation {
   invariant:
