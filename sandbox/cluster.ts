@@ -43,6 +43,12 @@ export interface ClusterSpec {
   bindAddress?: string;
   /** More names and addresses the API server certificate is valid for ('IP:…', 'DNS:…'). */
   serverSANs?: string[];
+  /**
+   * The address the API server publishes as the endpoint of the `kubernetes` Service (default 127.0.0.1).
+   * With real nodes it must be one their pods reach (a gateway address): in-cluster clients dial the
+   * Service's ClusterIP and kube-proxy sends them there.
+   */
+  advertiseAddress?: string;
 }
 
 export interface ClusterState {
@@ -114,7 +120,7 @@ export async function startCluster(spec: ClusterSpec): Promise<ClusterState> {
     const apiArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
       `--bind-address=${spec.bindAddress ?? '127.0.0.1'}`,
-      '--advertise-address=127.0.0.1',
+      `--advertise-address=${spec.advertiseAddress ?? '127.0.0.1'}`,
       `--secure-port=${apiPort}`,
       `--tls-cert-file=${pki.serverCert}`,
       `--tls-private-key-file=${pki.serverKey}`,
