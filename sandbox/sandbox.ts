@@ -180,7 +180,9 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
       nodeMonitorGracePeriod: '20s',
       schedulerConfig,
       clusterSigningDuration: opts.upperCertificateDuration,
-      ...(realNodes > 0 ? { bindAddress: '0.0.0.0', serverSANs: slots.map((g) => `IP:${realNodeGateway(g)}`) } : {}),
+      ...(realNodes > 0
+        ? { bindAddress: '0.0.0.0', serverSANs: [`IP:${sandboxNodeIP()}`, ...slots.map((g) => `IP:${realNodeGateway(g)}`)] }
+        : {}),
       // In-cluster clients on the upper real node (fedlet's pods) reach it through their gateway.
       ...(upperSlot !== undefined ? { advertiseAddress: realNodeGateway(upperSlot) } : {}),
     }),
@@ -190,7 +192,8 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
         role: 'lower',
         dir: path.join(dir, lowerName(i)),
         nodes: (opts.lowerNodes ?? defaultNodesFor)(i),
-        ...(realNodes > 0 ? { bindAddress: '0.0.0.0' } : {}),
+        // Pods on real nodes (fedlet's, in the upper cluster) reach it at the sandbox's node address.
+        ...(realNodes > 0 ? { bindAddress: '0.0.0.0', serverSANs: [`IP:${sandboxNodeIP()}`] } : {}),
       }),
     ),
   ]);

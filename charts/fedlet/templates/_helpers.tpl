@@ -45,6 +45,10 @@ fedlet.io/cluster: {{ . }}
 {{- printf "%s-extender" (include "fedlet.fullname" .) -}}
 {{- end -}}
 
+{{- define "fedlet.webhookSecretName" -}}
+{{- .Values.extender.webhook.existingSecret | default (printf "%s-webhook-tls" (include "fedlet.extenderName" .)) -}}
+{{- end -}}
+
 {{- define "fedlet.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
 {{- end -}}
