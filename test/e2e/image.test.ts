@@ -25,7 +25,10 @@ function imagePod(name: string, container: Record<string, unknown>): Record<stri
       restartPolicy: 'Never',
       terminationGracePeriodSeconds: 1,
       tolerations: [{ key: REAL_NODE_TAINT, operator: 'Exists', effect: 'NoSchedule' }],
-      securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+      // The chart's pod security context. Its runAsGroup matters: given the image's numeric USER
+      // 65532:65532 without runAsGroup, the kubelet passes the uid alone and containerd runs the
+      // container with gid 0 (no passwd entry to take a group from).
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
       containers: [
         {
           name: 'fedlet',
