@@ -122,7 +122,9 @@ async function lowerKubeconfig(r: (typeof releases)[0]): Promise<string> {
       await kubectl(r.lowerAdmin, [
         'config',
         'view',
+        '--minify',
         '--raw',
+        '--flatten',
         '-o',
         'jsonpath={.clusters[0].cluster.certificate-authority-data}',
       ]),
