@@ -15,6 +15,7 @@ import net from 'node:net';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminRequest } from '../../sandbox/cluster.js';
 import { REAL_NODE_TAINT } from '../../sandbox/real-node.js';
 import { repoRoot } from '../../sandbox/sandbox.js';
 import {
@@ -275,6 +276,23 @@ async function collectLogs(tag: string): Promise<void> {
       );
 }
 
+/**
+ * Follows the logs of every fedlet pod running now (pods an upgrade replaces take their logs with them)
+ * and writes them where the suite's Forbidden check reads them; returns what stops and writes.
+ */
+async function followLogs(tag: string): Promise<() => void> {
+  const streams: Array<{ pod: string; stream: ReturnType<typeof kubectlStream> }> = [];
+  for (const r of releases)
+    for (const p of await fedletPods(r.release))
+      streams.push({ pod: p.metadata.name, stream: kubectlStream(upper, ['logs', '-f', p.metadata.name, '-n', releaseNs]) });
+  return () => {
+    for (const { pod, stream } of streams) {
+      stream.stop();
+      writeFileSync(path.join(s.dir, `fedlet-incluster-${tag}-${pod}.log`), stream.output());
+    }
+  };
+}
+
 let stopApprover: (() => void) | undefined;
 
 beforeAll(() => {
@@ -351,6 +369,7 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
       const data = randomBytes(128 * 1024);
       const got = await new Promise<Buffer>((resolve, reject) => {
         const sock = net.connect(port, '127.0.0.1');
+        sock.setTimeout(30_000, () => sock.destroy(new Error(`port-forward: ${n} of ${data.length} bytes back after 30 s`)));
         const chunks: Buffer[] = [];
         let n = 0;
         sock.on('data', (c: Buffer) => {
@@ -385,22 +404,22 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
         },
         NodeNames: ourNodes,
       });
-      return JSON.parse(await kubectl(upper, ['create', '--raw', extender, '-f', '-'], { input: body })) as {
-        NodeNames: string[];
-        FailedNodes: Record<string, string>;
-      };
+      // As the API server's service proxy passes it on (admin credentials, a JSON body).
+      const r = await adminRequest(s.upper, 'POST', extender, JSON.parse(body));
+      if (r.status !== 200) throw new Error(`POST ${extender}: ${r.status} ${r.body.slice(0, 300)}`);
+      return JSON.parse(r.body) as { NodeNames: string[] | null; FailedNodes: Record<string, string>; Error: string };
     };
     // Decided from the summaries the in-cluster fedlets publish: a small pod fits, one larger than any
     // lower node (8 CPUs) fits nowhere, with a reason per node.
     const small = await eventually(
       async () => {
         const r = await filter('100m');
-        if (r.NodeNames.length !== 2) throw new Error(JSON.stringify(r));
+        if (r.NodeNames?.length !== 2) throw new Error(JSON.stringify(r));
         return r;
       },
       { what: "the chart's extender passing both virtual nodes" },
     );
-    expect(small.NodeNames.sort()).toEqual([...ourNodes].sort());
+    expect(small.NodeNames!.sort()).toEqual([...ourNodes].sort());
     const big = await filter('100');
     expect(big.NodeNames).toEqual([]);
     expect(Object.keys(big.FailedNodes).sort()).toEqual([...ourNodes].sort());
@@ -491,6 +510,7 @@ describe.skipIf(!!missing)(`helm upgrade to the next image version${missing ? ` 
     const before = await workloadSnapshot();
     expect(Object.keys(before).length).toBeGreaterThanOrEqual(12); // 6 upper pods, 6 lower ones
     const leadersBefore = await Promise.all(ourNodes.map(leader));
+    const stopLogs = await followLogs('upgrade');
 
     // Every Ready transition of every node while the upgrade runs.
     const watch = kubectlStream(upper, [
@@ -498,7 +518,7 @@ describe.skipIf(!!missing)(`helm upgrade to the next image version${missing ? ` 
       'nodes',
       '--watch',
       '-o',
-      'jsonpath={.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}',
+      'jsonpath={.metadata.name}={.status.conditions[?(@.type=="Ready")].status} since {.status.conditions[?(@.type=="Ready")].lastTransitionTime}{"\\n"}',
     ]);
     try {
       await watch.waitFor(new RegExp(`${r1.node}=True`));
@@ -555,13 +575,17 @@ describe.skipIf(!!missing)(`helm upgrade to the next image version${missing ? ` 
       });
     } finally {
       watch.stop();
+      stopLogs();
     }
     const transitions = watch
       .output()
       .split('\n')
       .filter((l) => ourNodes.some((n) => l.startsWith(`${n}=`)) || s.fedlets.some((f) => l.startsWith(`${f.nodeName}=`)));
     expect(transitions.length).toBeGreaterThan(0);
-    expect(transitions.filter((l) => !l.endsWith('=True'))).toEqual([]);
+    expect(
+      transitions.filter((l) => !l.split(' ')[0]!.endsWith('=True')),
+      transitions.join(' '),
+    ).toEqual([]);
     expect(await workloadSnapshot()).toEqual(before);
   });
 });
