@@ -3,7 +3,7 @@
 import { networkInterfaces } from 'node:os';
 import { ConfigError, loadConfig, options, optionsMarkdown } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { runFedlet, StartupError } from './run.js';
+import { runFedlet, StartupError, type RunningFedlet } from './run.js';
 import { LABEL_CLUSTER, LABEL_ORIGIN, LABEL_REGION } from '../src/labels.js';
 
 const usage = `fedlet — a virtual kubelet that makes whole Kubernetes clusters look like nodes
@@ -33,17 +33,32 @@ function firstNonLoopbackIPv4(): string {
 async function cmdRun(argv: string[]): Promise<number> {
   const cfg = loadConfig({ argv, env: process.env, defaultNodeIP: firstNonLoopbackIPv4 });
   const log = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
-  const fedlet = await runFedlet(cfg, log);
+  // Signals are handled from the start: a standby campaigns inside runFedlet until it leads, and as a
+  // container's PID 1 a process without a handler ignores SIGTERM (the pod would take its whole grace
+  // period to die, and a rolling upgrade with it).
+  const early = new AbortController();
+  let fedlet: RunningFedlet | undefined;
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal: sig }, 'shutting down');
-    void fedlet.stop().then(() => process.exit(0));
     setTimeout(() => process.exit(0), 10_000).unref();
+    if (fedlet) void fedlet.stop().then(() => process.exit(0));
+    else early.abort(); // still starting or standing by: nothing held yet that a stop would hand over
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    fedlet = await runFedlet(cfg, log, early.signal);
+  } catch (e) {
+    if (early.signal.aborted) process.exit(0);
+    throw e;
+  }
+  if (stopping) {
+    await fedlet.stop();
+    process.exit(0);
+  }
   await fedlet.done;
   return 0;
 }
@@ -244,13 +259,15 @@ async function cmdExtender(argv: string[]): Promise<number> {
     const events = new EventRecorder({ client: upper, component: 'fedlet-extender', host: hostname(), log });
     repair = new TolerationRepair({ upper, log, registry: metrics, events });
   }
-  await webhook?.start(o.webhookPort, o.bind);
-  await repair?.start();
-  await ext.start(o.port, o.bind);
-  await new Promise<void>((resolve) => {
+  // Listening for signals before starting: as a container's PID 1 a process ignores SIGTERM it has no handler for.
+  const stopped = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  await webhook?.start(o.webhookPort, o.bind);
+  await repair?.start();
+  await ext.start(o.port, o.bind);
+  await stopped;
   await Promise.all([ext.stop(), webhook?.stop(), repair?.stop()]);
   return 0;
 }

@@ -84,7 +84,8 @@ export interface RunningFedlet {
   done: Promise<void>;
 }
 
-export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<RunningFedlet> {
+/** `stopSignal`: aborts a start still in progress (a standby campaigning): runFedlet then rejects. */
+export async function runFedlet(cfg: FedletConfig, log: Logger, stopSignal?: AbortSignal): Promise<RunningFedlet> {
   // One fence for both clusters: every write of every controller passes it (see kube/fence.ts).
   const fence = cfg.leaderElect ? new WriteFence() : WriteFence.alwaysOpen();
   const upper = clientFor('upper', cfg.upperKubeconfig, cfg, fence);
@@ -93,6 +94,8 @@ export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<Running
   log.info({ node: cfg.nodeName, cluster: cfg.clusterName, upperVersion: uv, lowerVersion: lv }, 'starting fedlet');
 
   const abort = new AbortController();
+  if (stopSignal?.aborted) abort.abort();
+  stopSignal?.addEventListener('abort', () => abort.abort(), { once: true });
   let role: HealthState['role'] = 'starting';
   const health = (): HealthState => {
     const stale = [...upper.caches.staleCaches(), ...lower.caches.staleCaches()];

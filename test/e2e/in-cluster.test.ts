@@ -474,6 +474,39 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
       what: 'kubectl logs through the new leader',
     });
   });
+
+  it('a standby pod stops by itself on SIGTERM (exit 0, not killed when its grace period ends)', async () => {
+    // The Deployment replaced the deleted leader: wait for that replica, a standby, to be Ready.
+    const holder = await leader(r1.node);
+    const standby = await eventually(
+      async () => {
+        const pods = await fedletPods(r1.release);
+        const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+        const sb = ready.find((p) => p.metadata.name !== holder);
+        if (ready.length !== 2 || !sb) throw new Error(`${ready.length}/2 fedlet pods Ready`);
+        return sb.metadata.name;
+      },
+      { timeoutMs: 120_000, what: 'the replacement replica Ready as a standby' },
+    );
+    const watch = kubectlStream(upper, [
+      'get',
+      'pod',
+      standby,
+      '-n',
+      releaseNs,
+      '--watch',
+      '-o',
+      'jsonpath={.status.containerStatuses[0].state.terminated.exitCode}{"\\n"}',
+    ]);
+    try {
+      await kubectl(upper, ['delete', 'pod', standby, '-n', releaseNs, '--wait=false']);
+      // 143 or 137 would be the runtime's signal; 0 is fedlet's own orderly exit.
+      expect((await watch.waitFor(/^(\d+)$/m, 60_000))[1]).toBe('0');
+    } finally {
+      watch.stop();
+    }
+    expect(await leader(r1.node)).toBe(holder);
+  });
 });
 
 /** uid and restarts of every workload pod, upper and lower: what an upgrade must not change. */
