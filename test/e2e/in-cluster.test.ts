@@ -322,8 +322,7 @@ afterAll(async () => {
 describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('helm install of both halves per lower cluster brings the virtual nodes Ready, served from the leader pod', async () => {
     stopApprover = startApprover();
-    await install(r1, true);
-    await install(r2, false);
+    await Promise.all([install(r1, true), install(r2, false)]);
     for (const r of releases) {
       const n = await nodeReady(r.node);
       const pods = await fedletPods(r.release);
