@@ -245,7 +245,7 @@ function deployment(name: string, node: string, replicas: number): Record<string
         spec: {
           nodeSelector: { 'kubernetes.io/hostname': node },
           tolerations: [{ key: taint.key, operator: 'Equal', value: taint.value, effect: taint.effect }],
-          containers: [{ name: 'app', image: 'registry.example/hello:1' }],
+          containers: [{ name: 'app', image: 'registry.example/hello:1', ports: [{ containerPort: 80 }] }],
         },
       },
     },
@@ -294,6 +294,7 @@ async function followLogs(tag: string): Promise<() => void> {
 }
 
 let stopApprover: (() => void) | undefined;
+let stopFirstLogs: (() => void) | undefined;
 
 beforeAll(() => {
   mkdirSync(work, { recursive: true });
@@ -301,6 +302,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   stopApprover?.();
+  stopFirstLogs?.();
   if (missing) return;
   await kubectl(upper, ['delete', 'namespace', ns, '--wait=true', '--timeout=90s']).catch(() => undefined);
   for (const r of releases) {
@@ -323,6 +325,7 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
   it('helm install of both halves per lower cluster brings the virtual nodes Ready, served from the leader pod', async () => {
     stopApprover = startApprover();
     await Promise.all([install(r1, true), install(r2, false)]);
+    stopFirstLogs = await followLogs('install');
     for (const r of releases) {
       const n = await nodeReady(r.node);
       const pods = await fedletPods(r.release);
@@ -380,6 +383,9 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
           }
         });
         sock.on('error', reject);
+        sock.on('close', () =>
+          reject(new Error(`port-forward closed after ${n} of ${data.length} bytes: ${pf.errors().slice(-500)}`)),
+        );
         sock.write(data);
       });
       const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
