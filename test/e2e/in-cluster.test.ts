@@ -360,7 +360,10 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
     expect(`${exec.code} ${exec.stdout.trim()}`, exec.stderr).toBe('0 out-42');
 
     // port-forward: the lower side's target is an echo server here; bytes go both ways.
+    const conns = new Set<net.Socket>();
     const echo = net.createServer((c) => {
+      conns.add(c);
+      c.on('close', () => conns.delete(c));
       c.on('error', () => c.destroy());
       c.pipe(c);
     });
@@ -392,6 +395,8 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
       expect(sha(got)).toBe(sha(data));
     } finally {
       pf.stop();
+      // close() waits for open connections: the lower side's (kwok's) stays open until destroyed.
+      for (const c of conns) c.destroy();
       await new Promise<void>((r) => echo.close(() => r()));
     }
   });
