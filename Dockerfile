@@ -1,21 +1,31 @@
 # fedlet container image: multi-stage, runs as a non-root user on a read-only root filesystem.
-FROM node:20-bookworm-slim AS build
+# BASE_IMAGE: any image with Node.js 20 and npm on Debian bookworm; the public node image by default. The
+# sandbox builds on a base it makes itself (sandbox/images/build-fedlet-image.sh: no registry is reachable
+# there), with `buildah bud --build-arg BASE_IMAGE=...`.
+ARG BASE_IMAGE=node:20-bookworm-slim
+
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
+COPY app ./app
 COPY src ./src
 COPY provider ./provider
 COPY scheduler-plugin ./scheduler-plugin
 COPY sandbox ./sandbox
 RUN npm run build && npm prune --omit=dev
+# FEDLET_VERSION: stamps package.json's version (what the virtual node reports as its kubelet version),
+# e.g. for a release candidate. Declared here so that every layer above is shared between versions.
+ARG FEDLET_VERSION=
+RUN if [ -n "$FEDLET_VERSION" ]; then npm pkg set "version=$FEDLET_VERSION"; fi
 
-FROM node:20-bookworm-slim
+FROM ${BASE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+COPY --from=build /src/package.json ./
 # uid/gid 65532: no login shell, owns nothing in the image.
 USER 65532:65532
 EXPOSE 10250 10248 8888

@@ -88,6 +88,11 @@ export async function cmdExtender(argv: string[]): Promise<number> {
     const events = new EventRecorder({ client: upper, component: 'fedlet-extender', host: hostname(), log });
     repair = new TolerationRepair({ upper, log, registry: metrics, events });
   }
+  // Listening for signals before starting: as a container's PID 1 a process ignores SIGTERM it has no handler for.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
   await webhook?.start(o.webhookPort, o.bind);
   await repair?.start();
   await ext.start({
@@ -98,10 +103,7 @@ export async function cmdExtender(argv: string[]): Promise<number> {
     healthPort: o.healthPort || undefined,
     healthHost: o.healthBind,
   });
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await stopped;
   await Promise.all([ext.stop(), webhook?.stop(), repair?.stop()]);
   return 0;
 }

@@ -4,7 +4,7 @@
 import { networkInterfaces } from 'node:os';
 import { ConfigError, loadConfig, optionsMarkdown } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { runFedlet } from './run.js';
+import { runFedlet, type RunningFedlet } from './run.js';
 import { eachFlag, wantsHelp } from './args.js';
 import { helpFor, topHelp } from './help.js';
 import type { CliIO } from './io.js';
@@ -20,17 +20,32 @@ function firstNonLoopbackIPv4(): string {
 async function cmdRun(argv: string[]): Promise<number> {
   const cfg = loadConfig({ argv, env: process.env, defaultNodeIP: firstNonLoopbackIPv4 });
   const log = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
-  const fedlet = await runFedlet(cfg, log);
+  // Signals are handled from the start: a standby campaigns inside runFedlet until it leads, and as a
+  // container's PID 1 a process without a handler ignores SIGTERM (the pod would take its whole grace
+  // period to die, and a rolling upgrade with it).
+  const early = new AbortController();
+  let fedlet: RunningFedlet | undefined;
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal: sig }, 'shutting down');
-    void fedlet.stop().then(() => process.exit(0));
     setTimeout(() => process.exit(0), 10_000).unref();
+    if (fedlet) void fedlet.stop().then(() => process.exit(0));
+    else early.abort(); // still starting or standing by: nothing held yet that a stop would hand over
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    fedlet = await runFedlet(cfg, log, early.signal);
+  } catch (e) {
+    if (early.signal.aborted) process.exit(0);
+    throw e;
+  }
+  if (stopping) {
+    await fedlet.stop();
+    process.exit(0);
+  }
   await fedlet.done;
   return 0;
 }

@@ -28,10 +28,13 @@ export interface RunningFedlet {
   done: Promise<void>;
 }
 
-export async function runFedlet(cfg: FedletConfig, log: Logger): Promise<RunningFedlet> {
+/** `stopSignal`: aborts a start still in progress (a standby campaigning): runFedlet then rejects. */
+export async function runFedlet(cfg: FedletConfig, log: Logger, stopSignal?: AbortSignal): Promise<RunningFedlet> {
   const leadership = new Leadership(cfg, log);
   const fence = leadership.fence;
   const abort = new AbortController();
+  if (stopSignal?.aborted) abort.abort();
+  stopSignal?.addEventListener('abort', () => abort.abort(), { once: true });
   const { upper, lower, heartbeat, reviewer, heartbeatLimits } = await connectClusters(cfg, fence, abort.signal, log);
   const healthServer = await startHealth(
     cfg,

@@ -43,6 +43,12 @@ export interface ClusterSpec {
   bindAddress?: string;
   /** More names and addresses the API server certificate is valid for ('IP:…', 'DNS:…'). */
   serverSANs?: string[];
+  /**
+   * The address the API server publishes as the endpoint of the `kubernetes` Service (default 127.0.0.1).
+   * With real nodes it must be one their pods reach (a gateway address): in-cluster clients dial the
+   * Service's ClusterIP and kube-proxy sends them there.
+   */
+  advertiseAddress?: string;
 }
 
 export interface ClusterState {
@@ -159,7 +165,7 @@ function apiServerArgs(spec: ClusterSpec, dir: string, pki: Pki, o: { etcdClient
   const args = [
     `--etcd-servers=http://127.0.0.1:${o.etcdClient}`,
     `--bind-address=${spec.bindAddress ?? '127.0.0.1'}`,
-    '--advertise-address=127.0.0.1',
+    `--advertise-address=${spec.advertiseAddress ?? '127.0.0.1'}`,
     `--secure-port=${o.apiPort}`,
     `--tls-cert-file=${pki.serverCert}`,
     `--tls-private-key-file=${pki.serverKey}`,

@@ -54,6 +54,11 @@ export interface RealNodeSpec {
   labels: Record<string, string>;
   /** Run kube-proxy and CoreDNS on this node (one per cluster). */
   clusterServices: boolean;
+  /**
+   * A plain-HTTP registry containerd pulls `name/...` images from (sandbox/registry.ts): `endpoint` is
+   * its host:port as the node reaches it.
+   */
+  registry?: { name: string; endpoint: string };
 }
 
 /** Taint on every real node: pods land there only when they tolerate it (tests, benchmarks). */
@@ -259,7 +264,7 @@ function writeConfigs(spec: RealNodeSpec, dir: string, cgroupRoot: string): Reco
   const cniDir = path.join(dir, 'net.d');
   mkdirSync(cniDir, { recursive: true });
   writeFileSync(path.join(cniDir, '10-fedlet.conflist'), cniConfig(dir, slot));
-  writeFileSync(path.join(dir, 'containerd.toml'), containerdConfig(dir, socket, cniDir));
+  writeFileSync(path.join(dir, 'containerd.toml'), containerdConfig(dir, socket, cniDir, writeRegistryHosts(dir, spec.registry)));
   writeFileSync(path.join(dir, 'resolv.conf'), `nameserver ${CLUSTER_DNS_IP}\n`);
   writeFileSync(
     path.join(dir, 'kubelet.yaml'),
@@ -314,7 +319,7 @@ function cniConfig(dir: string, slot: number): string {
 }
 
 /** containerd's configuration for one node: its own root, state and socket; CRI with the node's CNI. Pure. */
-function containerdConfig(dir: string, socket: string, cniDir: string): string {
+function containerdConfig(dir: string, socket: string, cniDir: string, registryHosts: string): string {
   return [
     'version = 2',
     `root = "${path.join(dir, 'containerd', 'root')}"`,
@@ -337,6 +342,9 @@ function containerdConfig(dir: string, socket: string, cniDir: string): string {
     '    runtime_type = "io.containerd.runc.v2"',
     '    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]',
     '      SystemdCgroup = false',
+    // Registry hosts (one hosts.toml per registry name): the sandbox's registry, plain HTTP.
+    '  [plugins."io.containerd.grpc.v1.cri".registry]',
+    `    config_path = "${registryHosts}"`,
     '',
   ].join('\n');
 }
@@ -377,7 +385,8 @@ function kubeletConfig(o: {
     `resolvConf: ${path.join(dir, 'resolv.conf')}`,
     'registerWithTaints:',
     `- {key: ${REAL_NODE_TAINT}, value: "true", effect: NoSchedule}`,
-    // A busy shared disk must not evict sandbox pods or garbage-collect the imported images (no registry).
+    // A busy shared disk must not evict sandbox pods or garbage-collect the images (the imported ones have
+    // no registry to come back from).
     'evictionHard: {memory.available: 50Mi, nodefs.available: 1%, nodefs.inodesFree: 1%, imagefs.available: 1%}',
     'imageGCHighThresholdPercent: 100',
     'imageGCLowThresholdPercent: 99',
@@ -460,6 +469,26 @@ function nodeEnv(spec: RealNodeSpec, o: { nodeIP: string; socket: string; sysctl
     SYSCTL_MOUNTS: o.sysctlMounts.join(' '),
     IMAGE_TARS: images.join(' '),
   };
+}
+
+/**
+ * containerd's registry host configuration (config_path): for the sandbox's registry, a hosts.toml that
+ * sends pulls of `<name>/...` to its plain-HTTP endpoint. Without a registry the directory stays empty
+ * (containerd then uses each image's own host, which nothing here can reach).
+ */
+function writeRegistryHosts(dir: string, registry: RealNodeSpec['registry']): string {
+  const hostsDir = path.join(dir, 'certs.d');
+  rmSync(hostsDir, { recursive: true, force: true });
+  mkdirSync(hostsDir, { recursive: true });
+  if (registry) {
+    mkdirSync(path.join(hostsDir, registry.name));
+    const url = `http://${registry.endpoint}`;
+    writeFileSync(
+      path.join(hostsDir, registry.name, 'hosts.toml'),
+      [`server = "${url}"`, '', `[host."${url}"]`, '  capabilities = ["pull", "resolve"]', ''].join('\n'),
+    );
+  }
+  return hostsDir;
 }
 
 /** RBAC for CoreDNS and the kube-dns Service (selector-less: CoreDNS runs on the node, not in a pod). */

@@ -1,5 +1,8 @@
-// The sandbox: one upper cluster (no nodes of its own) and N lower clusters with kwok nodes, plus one
-// fedlet per lower. State lives in DIR/sandbox.json so that `down`/`status` and tests can find it.
+// The sandbox: one upper cluster and N lower clusters with kwok nodes, plus one fedlet per lower. With
+// real nodes (root, sandbox/netns-run.sh) every lower cluster gets real kubelet nodes beside its kwok
+// nodes, and the upper cluster one real node for system workloads (fedlet installed by its chart runs
+// there), pulling images from the sandbox's registry (sandbox/registry.ts). State lives in
+// DIR/sandbox.json so that `down`/`status` and tests can find it.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,6 +24,7 @@ import {
   stopRealNode,
   type RealNodeRecord,
 } from './real-node.js';
+import { REGISTRY_NAME, registryUnavailableReason, startRegistry, type RegistryRecord } from './registry.js';
 import { applyUpperStorageClass, provisionLowerStorage, removeVolumes } from './storage.js';
 import { registerWebhook, waitForWebhook, webhookServingCert } from './webhook.js';
 import { freePorts, isOurs, restartProcess, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
@@ -57,8 +61,10 @@ export interface SandboxState {
   lowerKubeconfigs: string[];
   /** Address the virtual and kwok nodes publish (see node-address.ts). */
   nodeIP?: string;
-  /** Real kubelet nodes beside the kwok nodes (sandbox/real-node.ts). */
+  /** Real kubelet nodes beside the kwok nodes, and the upper cluster's (sandbox/real-node.ts). */
   realNodes?: RealNodeRecord[];
+  /** The registry the real nodes pull fedlet's image from (sandbox/registry.ts), when real nodes run. */
+  registry?: RegistryRecord;
 }
 
 /** The extender's CA and the client certificate kube-scheduler calls it with (sandbox/pki.ts extenderPki). */
@@ -88,6 +94,11 @@ export interface SandboxOptions {
    * a leftover that the next `sandbox up` reclaims instead of refusing to start.
    */
   foreground?: boolean;
+  /**
+   * With realNodes > 0: one real node in the upper cluster too, for system workloads such as fedlet's own
+   * pods (tainted like every real node). Default true.
+   */
+  upperRealNode?: boolean;
 }
 
 export const lowerName = (i: number) => `lower-${i + 1}`;
@@ -123,7 +134,7 @@ export function loadState(dir: string): SandboxState {
 
 /** Names a sandbox writes into its directory; nothing else there is ever removed. */
 const SANDBOX_ENTRY =
-  /^(upper|lower-\d+|rbac|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log|fedlet-.*-certs|processes\.ledger|sandbox-orchestrator\.json|sandbox\.log)$/;
+  /^(upper|lower-\d+|rbac|registry|sandbox\.json|.*\.kubeconfig|fedlet-.*\.log|fedlet-.*-certs|processes\.ledger|sandbox-orchestrator\.json|sandbox\.log)$/;
 
 /** Removes what an earlier (stopped) sandbox left in dir; returns the entries removed. */
 export function clearSandboxFiles(dir: string): string[] {
@@ -163,8 +174,11 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
     if (why) throw new Error(`--real-nodes: ${why}`);
   }
   // Real nodes' slots are chosen first: the upper API server's certificate names their gateway
-  // addresses, through which pods on real nodes reach it with their upper service-account tokens.
-  const slots = realNodes > 0 ? freeSlots(n * realNodes) : [];
+  // addresses, through which pods on real nodes reach it with their upper service-account tokens. The
+  // upper cluster's own real node takes the slot after the lower ones'.
+  const upperRealNode = realNodes > 0 && opts.upperRealNode !== false;
+  const slots = realNodes > 0 ? freeSlots(n * realNodes + (upperRealNode ? 1 : 0)) : [];
+  const upperSlot = upperRealNode ? slots[n * realNodes] : undefined;
   const progress = opts.progress ?? (() => undefined);
   const started = Date.now();
   progress(`starting upper cluster and ${n} lower cluster(s) in ${dir}`);
@@ -180,7 +194,11 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
       nodeMonitorGracePeriod: '20s',
       schedulerConfig,
       clusterSigningDuration: opts.upperCertificateDuration,
-      ...(realNodes > 0 ? { bindAddress: '0.0.0.0', serverSANs: slots.map((g) => `IP:${realNodeGateway(g)}`) } : {}),
+      ...(realNodes > 0
+        ? { bindAddress: '0.0.0.0', serverSANs: [`IP:${sandboxNodeIP()}`, ...slots.map((g) => `IP:${realNodeGateway(g)}`)] }
+        : {}),
+      // In-cluster clients on the upper real node (fedlet's pods) reach it through their gateway.
+      ...(upperSlot !== undefined ? { advertiseAddress: realNodeGateway(upperSlot) } : {}),
     }),
     ...Array.from({ length: n }, (_, i) =>
       startCluster({
@@ -188,7 +206,8 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
         role: 'lower',
         dir: path.join(dir, lowerName(i)),
         nodes: (opts.lowerNodes ?? defaultNodesFor)(i),
-        ...(realNodes > 0 ? { bindAddress: '0.0.0.0' } : {}),
+        // Pods on real nodes (fedlet's, in the upper cluster) reach it at the sandbox's node address.
+        ...(realNodes > 0 ? { bindAddress: '0.0.0.0', serverSANs: [`IP:${sandboxNodeIP()}`] } : {}),
       }),
     ),
   ]);
@@ -217,8 +236,18 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   state.extender = startExtender(dir, upperKubeconfig, extenderPort!, extPki, { port: webhookPort!, ...webhookCert });
   saveState(state);
   if (realNodes > 0) {
-    await startRealNodes(state, realNodes, slots, opts.lowerNodes ?? defaultNodesFor);
-    progress(`${realNodes} real node(s) per lower cluster Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    const noRegistry = registryUnavailableReason();
+    if (noRegistry) progress(`no registry for the real nodes: ${noRegistry}`);
+    else {
+      const [registryPort] = await freePorts(1);
+      state.registry = await startRegistry(path.join(dir, 'registry'), sandboxNodeIP(), registryPort!);
+      saveState(state);
+      progress(`registry at ${state.registry.endpoint} serves ${state.registry.images.join(', ')} as ${REGISTRY_NAME}`);
+    }
+    await startRealNodes(state, realNodes, slots, opts.lowerNodes ?? defaultNodesFor, upperSlot);
+    progress(
+      `${realNodes} real node(s) per lower cluster${upperSlot !== undefined ? ' and 1 in the upper cluster' : ''} Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`,
+    );
   }
   await registerWebhook(upperKubeconfig, webhookPort!, webhookCert.ca);
   if (opts.withFedlet !== false) {
@@ -241,6 +270,7 @@ function runningProcesses(dir: string): ProcessRecord[] {
       ...old.fedlets.flatMap((f) => (f.process ? [f.process] : [])),
       ...(old.extender ? [old.extender] : []),
       ...(old.realNodes ?? []).map((r) => r.process),
+      ...(old.registry ? [old.registry.process] : []),
     );
   }
   return [...recorded.filter(isOurs), ...runningLeftovers(dir)];
@@ -265,13 +295,18 @@ export async function refuseOrReclaim(dir: string, opts: SandboxOptions): Promis
   await sandboxDown(dir);
 }
 
-/** Starts `perLower` real nodes in every lower cluster (in parallel) and records them in the state. */
+/**
+ * Starts `perLower` real nodes in every lower cluster and, given its slot, one in the upper cluster (all
+ * in parallel), and records them in the state.
+ */
 async function startRealNodes(
   state: SandboxState,
   perLower: number,
   slots: number[],
   layout: (i: number) => KwokNodeSpec[],
+  upperSlot: number | undefined,
 ): Promise<void> {
+  const registry = state.registry ? { name: REGISTRY_NAME, endpoint: state.registry.endpoint } : undefined;
   // Pods on a lower cluster's real nodes reach the upper API server through their gateway (every
   // gateway address is the host's): their fedlet hands that address to pods with upper tokens.
   const upperPort = new URL(state.upper.server).port;
@@ -280,8 +315,27 @@ async function startRealNodes(
       f.args.push(`--upper-api-server-address=${realNodeGateway(slots[i * perLower]!)}:${upperPort}`);
   });
   state.realNodes = [];
-  const results = await Promise.allSettled(
-    state.lowers.flatMap((cluster, i) => {
+  const record = (r: RealNodeRecord) => {
+    state.realNodes!.push(r);
+    saveState(state);
+    return r;
+  };
+  const upperNode =
+    upperSlot === undefined
+      ? []
+      : [
+          startRealNode({
+            cluster: state.upper,
+            name: 'upper-real-0',
+            slot: upperSlot,
+            clusterServices: true,
+            labels: { [REAL_NODE_LABEL]: 'true' },
+            registry,
+          }).then(record),
+        ];
+  const results = await Promise.allSettled([
+    ...upperNode,
+    ...state.lowers.flatMap((cluster, i) => {
       const region = layout(i).find((n) => n.labels?.['topology.kubernetes.io/region'])?.labels?.[
         'topology.kubernetes.io/region'
       ];
@@ -295,14 +349,11 @@ async function startRealNodes(
             [REAL_NODE_LABEL]: 'true',
             ...(region ? { 'topology.kubernetes.io/region': region, 'topology.kubernetes.io/zone': `${region}-real` } : {}),
           },
-        }).then((r) => {
-          state.realNodes!.push(r);
-          saveState(state);
-          return r;
-        }),
+          registry,
+        }).then(record),
       );
     }),
-  );
+  ]);
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed.length) {
     await sandboxDown(state.dir).catch(() => undefined);
@@ -701,6 +752,7 @@ export async function sandboxDown(dir: string): Promise<string[]> {
     // Real nodes first: their kubelets would otherwise report to stopped API servers while being torn down.
     await Promise.all((s.realNodes ?? []).map((r) => stopRealNode(r)));
     removeUnusedHostPaths((s.realNodes ?? []).flatMap((r) => r.hostPaths));
+    if (s.registry) await stopProcess(s.registry.process);
     await Promise.all([...s.lowers, s.upper].map((c) => stopCluster(c)));
     if (!s.external) for (const l of s.lowers) removeVolumes(l);
   }
@@ -721,6 +773,8 @@ export function sandboxStatus(dir: string): ComponentStatus[] {
   for (const f of s.fedlets)
     if (f.process) rows.push({ cluster: f.cluster, component: 'fedlet', pid: f.process.pid, running: isOurs(f.process) });
   if (s.extender) rows.push({ cluster: 'upper', component: 'fedlet-extender', pid: s.extender.pid, running: isOurs(s.extender) });
+  if (s.registry)
+    rows.push({ cluster: 'upper', component: 'registry', pid: s.registry.process.pid, running: isOurs(s.registry.process) });
   for (const r of s.realNodes ?? [])
     for (const p of r.components)
       rows.push({ cluster: r.cluster, component: `${r.name}/${p.name}`, pid: p.pid, running: isOurs(p) });

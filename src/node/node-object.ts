@@ -3,8 +3,7 @@ import type { FedletConfig } from '../config.js';
 import type { NodeCondition, NodeStatus, Taint } from '../kube/types.js';
 import type { ProviderNodeState } from '../provider.js';
 import * as L from '../labels.js';
-
-const FEDLET_VERSION = '0.1.0';
+import { FEDLET_VERSION } from '../version.js';
 
 /**
  * The taints fedlet sets: configured ones, plus fedlet.io/virtual-node=true:NoSchedule unless

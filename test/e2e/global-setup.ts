@@ -1,12 +1,13 @@
 // Starts one sandbox (upper + 2 lower clusters from real binaries, one fedlet per lower) for the whole
 // e2e run, or attaches to existing clusters given by FEDLET_E2E_UPPER_KUBECONFIG and
 // FEDLET_E2E_LOWER_KUBECONFIGS (comma-separated). Tears down exactly what it started.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { realNodeUnavailableReason } from '../../sandbox/real-node.js';
-import { loadState, sandboxAttach, sandboxDown, sandboxUp, type SandboxState } from '../../sandbox/sandbox.js';
+import { loadState, repoRoot, sandboxAttach, sandboxDown, sandboxUp, type SandboxState } from '../../sandbox/sandbox.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -35,11 +36,30 @@ export async function setup(project: TestProject): Promise<void> {
     // real-node tests skip by name otherwise. FEDLET_E2E_REAL_NODES=0 turns them off.
     const why = process.env.FEDLET_E2E_REAL_NODES === '0' ? 'FEDLET_E2E_REAL_NODES=0' : realNodeUnavailableReason();
     if (why) progress(`no real nodes: ${why}`);
+    else await ensureFedletImage(progress);
     // Short-lived CSR certificates, so the serving-certificate renewal test sees a real renewal.
     state = await sandboxUp({ dir, lowers: 2, progress, realNodes: why ? 0 : 1, upperCertificateDuration: '2m' });
   }
   progress(`environment ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${dir})`);
   project.provide('sandboxDir', dir);
+}
+
+/**
+ * The image tests run the image built from the current sources: build-fedlet-image.sh is cached by the
+ * hash of its inputs, so this is a no-op after `npm run setup` and a rebuild (layers of the unchanged
+ * steps reused) after a source change. Machines without buildah (not set up as root) skip it; the
+ * image tests then skip, naming the reason.
+ */
+async function ensureFedletImage(progress: (m: string) => void): Promise<void> {
+  if (!existsSync('/usr/bin/buildah')) return progress("no buildah: fedlet's image is not built, the image tests skip");
+  const started = Date.now();
+  const script = path.join(repoRoot(), 'sandbox', 'images', 'build-fedlet-image.sh');
+  await new Promise<void>((resolve, reject) =>
+    execFile('bash', [script], { timeout: 900_000, encoding: 'utf8' }, (err, _out, stderr) =>
+      err ? reject(new Error(`building fedlet's image failed: ${stderr.trim() || err.message}`)) : resolve(),
+    ),
+  );
+  progress(`fedlet's image current after ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
 
 /**

@@ -1,142 +1,159 @@
-// A container image built by the Dockerfile. No container engine exists on the test machines, so
-// the Dockerfile is rehearsed (test/support/dockerfile.ts): its stages are built in directories with npm
-// working offline from the cache `npm run setup` filled, and the final stage's artifact is started the
-// way the image would start it — its ENTRYPOINT, its numeric USER, its ENV, production dependencies
-// only, in a directory it cannot write — against the e2e clusters. The virtual node must become Ready
-// and run a pod.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, existsSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+// fedlet's container image as operators get it: built from the repository's Dockerfile by buildah
+// (sandbox/images/build-fedlet-image.sh), pushed by skopeo into the sandbox's distribution registry
+// (sandbox/registry.ts), pulled over HTTP by the upper cluster's real node's containerd and run by runc.
+// Nothing here reads the Dockerfile: what is asserted is what the runtime pulled and ran.
 import { afterAll, describe, expect, it } from 'vitest';
-import { rehearseDockerfile, type RehearsedStage } from '../support/dockerfile.js';
-import { freePorts } from '../../sandbox/processes.js';
-import { upperIdentityKubeconfig } from '../../sandbox/sandbox.js';
+import { REAL_NODE_TAINT } from '../../sandbox/real-node.js';
+import { createNamespace } from './framework/namespaces.js';
 import { eventually, kubectl, kubectlJson, sandbox } from './framework/kubectl.js';
-import { readyCondition, type NodeJson } from './framework/nodes.js';
+import { apply, waitPod } from './framework/real-nodes.js';
+import { type ApiPod } from './framework/pods.js';
+import { IMAGE_REPOSITORY, imageMissing, imageVersions, upperRealNode } from './framework/image.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const s = sandbox();
-const f1 = s.fedlets[0]!;
+const missing = imageMissing(s);
 const upper = s.upperKubeconfig;
-const nodeName = 'fedlet-image-check';
 const ns = 'image-e2e';
-const isRoot = process.getuid?.() === 0;
+const { current, next } = imageVersions(s);
 
-describe.skipIf(s.external || !isRoot)('container image (Dockerfile rehearsal)', () => {
-  let proc: ChildProcess | undefined;
+/** A run-to-completion pod of the image on the upper real node, as restrictive as the chart's. */
+function imagePod(name: string, container: Record<string, unknown>): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns },
+    spec: {
+      nodeName: upperRealNode(s),
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 1,
+      tolerations: [{ key: REAL_NODE_TAINT, operator: 'Exists', effect: 'NoSchedule' }],
+      // The chart's pod security context. Its runAsGroup matters: given the image's numeric USER
+      // 65532:65532 without runAsGroup, the kubelet passes the uid alone and containerd runs the
+      // container with gid 0 (no passwd entry to take a group from).
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'fedlet',
+          image: `${IMAGE_REPOSITORY}:${current}`,
+          imagePullPolicy: 'Always',
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+          ...container,
+        },
+      ],
+    },
+  };
+}
+
+const succeeded = (p: ApiPod) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+
+/** The digest the registry serves for a tag (what containerd must report having pulled). */
+async function registryDigest(tag: string): Promise<string> {
+  const r = await fetch(`http://${s.registry!.endpoint}/v2/fedlet/manifests/${encodeURIComponent(tag)}`, {
+    method: 'HEAD',
+    headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+  });
+  expect(r.status).toBe(200);
+  return r.headers.get('docker-content-digest') ?? '';
+}
+
+describe.skipIf(!!missing)(`fedlet's image from the sandbox registry${missing ? ` (skipped: ${missing})` : ''}`, () => {
   afterAll(async () => {
-    await kubectl(upper, ['delete', 'namespace', ns, '--wait=true', '--timeout=60s']).catch(() => undefined);
-    proc?.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1000));
-    proc?.kill('SIGKILL');
-    await kubectl(upper, ['delete', 'node', nodeName, '--ignore-not-found']).catch(() => undefined);
+    await kubectl(upper, ['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']).catch(() => undefined);
   });
 
-  it('packages a runnable fedlet: production dependencies only, numeric non-root user, read-only app directory', async () => {
-    const out = mkdtempSync(path.join(os.tmpdir(), 'fedlet-image-'));
-    chmodSync(out, 0o755);
-    const stages = rehearseDockerfile({
-      context: repo,
-      dockerfile: path.join(repo, 'Dockerfile'),
-      out,
-      // Hermetic: packages come from the npm cache that `npm run setup` filled, never the registry.
-      runEnv: { npm_config_offline: 'true', npm_config_update_notifier: 'false' },
-      log: (m) => process.stderr.write(`[image] ${m}\n`),
-    });
-    const final: RehearsedStage = stages[stages.length - 1]!;
-    // The base image's Node.js major version is the one the rehearsal runs with.
-    const nodeMajor = /^node:(\d+)/.exec(final.from)?.[1];
-    expect(nodeMajor, `final stage FROM ${final.from}`).toBe(process.versions.node.split('.')[0]);
-    expect(final.user, 'USER in the final stage').toBeDefined();
-    expect(final.user!.uid).not.toBe(0);
-    const app = path.join(final.root, final.workdir);
-
-    // Only production dependencies are shipped.
-    // (A dev dependency may remain when a production package needs it too: the lock file says which.)
-    const pkg = JSON.parse(readFileSync(path.join(app, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
-    const lock = JSON.parse(readFileSync(path.join(stages[0]!.root, stages[0]!.workdir, 'package-lock.json'), 'utf8')) as {
-      packages: Record<string, { dev?: boolean }>;
+  it('the registry serves both built versions; the image runs node dist/app/cli.js as uid 65532', async () => {
+    const tags = (await (await fetch(`http://${s.registry!.endpoint}/v2/fedlet/tags/list`)).json()) as { tags: string[] };
+    expect(tags.tags.sort()).toEqual([current, next].sort());
+    expect(next).toBe(`${current}-next`);
+    // The configuration of the image as pushed (not as the Dockerfile says).
+    const manifest = (await (
+      await fetch(`http://${s.registry!.endpoint}/v2/fedlet/manifests/${current}`, {
+        headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+      })
+    ).json()) as { config: { digest: string }; layers: Array<{ size: number }> };
+    const config = (await (await fetch(`http://${s.registry!.endpoint}/v2/fedlet/blobs/${manifest.config.digest}`)).json()) as {
+      architecture: string;
+      config: { User: string; Entrypoint: string[]; Cmd: string[]; WorkingDir: string; Env: string[] };
     };
-    const shippedDevOnly = Object.keys(pkg.devDependencies).filter(
-      (d) => existsSync(path.join(app, 'node_modules', d)) && lock.packages[`node_modules/${d}`]?.dev,
-    );
-    expect(shippedDevOnly).toEqual([]);
-    for (const tool of ['typescript', 'vitest', 'eslint', 'pino-pretty'])
-      expect(existsSync(path.join(app, 'node_modules', tool)), `${tool} in the image`).toBe(false);
-    expect(existsSync(path.join(app, 'dist', 'app', 'cli.js'))).toBe(true);
-
-    // Credentials as the Deployment mounts them: readable by the image's user only.
-    const secrets = path.join(out, 'secrets');
-    mkdirSync(secrets, { mode: 0o700 });
-    for (const [src, dst] of [
-      // An upper account of its own, named after its node (the admission policy holds it to that node).
-      [upperIdentityKubeconfig(upper, s.dir, nodeName), 'upper.kubeconfig'],
-      [f1.lowerKubeconfig, 'lower.kubeconfig'],
-    ] as const) {
-      copyFileSync(src, path.join(secrets, dst));
-      chownSync(path.join(secrets, dst), final.user!.uid, final.user!.gid);
-    }
-    chownSync(secrets, final.user!.uid, final.user!.gid);
-
-    const [kubeletPort, healthPort] = await freePorts(2);
-    const nodeIP = s.nodeIP ?? '127.0.0.1';
-    const args = [
-      ...final.entrypoint.slice(1),
-      'run', // container args replace CMD, as the Deployment's do
-      `--upper-kubeconfig=${path.join(secrets, 'upper.kubeconfig')}`,
-      `--lower-kubeconfig=${path.join(secrets, 'lower.kubeconfig')}`,
-      `--cluster-name=${f1.cluster}`,
-      `--node-name=${nodeName}`,
-      `--node-ip=${nodeIP}`,
-      `--kubelet-port=${kubeletPort}`,
-      `--kubelet-bind-address=${nodeIP}`,
-      `--health-port=${healthPort}`,
-      '--health-bind-address=127.0.0.1',
-      '--serving-cert=self-signed',
-      // pino-pretty is a dev dependency: the artifact must say so and keep logging JSON, not crash.
-      '--log-format=pretty',
-      // Keep the e2e suite's other pods off this node.
-      '--node-taint=fedlet.io/image-check=true:NoSchedule',
-    ];
-    expect(final.entrypoint[0]).toBe('node');
-    const log = openSync(path.join(s.dir, 'fedlet-image-check.log'), 'a');
-    proc = spawn(process.execPath, args, {
-      cwd: app,
-      uid: final.user!.uid,
-      gid: final.user!.gid,
-      // The image's environment, not the test runner's: no HOME it could write to.
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/nonexistent', ...final.env },
-      stdio: ['ignore', log, log],
+    expect(config.architecture).toBe('amd64');
+    expect(config.config).toMatchObject({
+      User: '65532:65532',
+      Entrypoint: ['node', 'dist/app/cli.js'],
+      Cmd: ['run'],
+      WorkingDir: '/app',
     });
-
-    await eventually(
-      async () => {
-        const n = await kubectlJson<NodeJson>(upper, ['get', 'node', nodeName, '-o', 'json']);
-        if (readyCondition(n)?.status !== 'True') throw new Error(`node ${nodeName} not Ready yet`);
-      },
-      { timeoutMs: 90_000, what: `virtual node ${nodeName} from the packaged artifact Ready` },
+    expect(config.config.Env).toContain('NODE_ENV=production');
+    process.stderr.write(
+      `[image] fedlet:${current}: ${manifest.layers.length} layers, ${(manifest.layers.reduce((a, l) => a + l.size, 0) / 2 ** 20).toFixed(1)} MiB compressed\n`,
     );
-    await kubectl(upper, ['create', 'namespace', ns]);
-    await kubectl(upper, [
-      'run',
-      'from-image',
+  });
+
+  it("the upper real node's containerd pulls it from the registry and runs `fedlet --help`", async () => {
+    await createNamespace(upper, ns);
+    await apply(upper, imagePod('fedlet-help', { args: ['--help'] }));
+    const p = await waitPod(upper, ns, 'fedlet-help', succeeded, 'ran to completion', 180_000);
+    expect(p.status?.phase).toBe('Succeeded');
+    expect(await kubectl(upper, ['logs', 'fedlet-help', '-n', ns])).toMatch(/Usage:\n\s+fedlet run/);
+    // Pulled, by digest, from the registry: the digest containerd reports is the one the registry serves.
+    const status = p.status!.containerStatuses![0]!;
+    expect(status.imageID).toBe(`${IMAGE_REPOSITORY}@${await registryDigest(current)}`);
+    const events = await kubectlJson<{ items: Array<{ reason: string; message: string }> }>(upper, [
+      'get',
+      'events',
       '-n',
       ns,
-      '--image=registry.k8s.io/pause:3.10',
-      '--overrides',
-      JSON.stringify({ spec: { nodeName } }),
+      '--field-selector',
+      'involvedObject.name=fedlet-help',
     ]);
-    await eventually(
-      async () => {
-        const phase = (await kubectl(upper, ['get', 'pod', 'from-image', '-n', ns, '-o', 'jsonpath={.status.phase}'])).trim();
-        if (phase !== 'Running') throw new Error(`phase ${phase}`);
-      },
-      { timeoutMs: 90_000, what: 'pod on the packaged fedlet Running' },
+    expect(events.items.map((e) => `${e.reason}: ${e.message}`)).toContainEqual(
+      expect.stringMatching(new RegExp(`^Pulled: Successfully pulled image "${IMAGE_REPOSITORY}:${current}"`)),
     );
-    expect(proc.exitCode).toBeNull();
-    const logText = readFileSync(path.join(s.dir, 'fedlet-image-check.log'), 'utf8');
-    expect(logText).toMatch(/"msg":"logFormat \\"pretty\\" needs the pino-pretty package/);
+  });
+
+  it('ships production dependencies only, runs as 65532, and cannot write its root filesystem', async () => {
+    // Run by the image's own node, from the image's working directory, with the chart's security context.
+    const script = [
+      "const fs = require('fs');",
+      "const has = (m) => fs.existsSync('/app/node_modules/' + m);",
+      "let write = 'written'; try { fs.writeFileSync('/app/probe', 'x'); } catch (e) { write = e.code; }",
+      'console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), cwd: process.cwd(), node: process.version,',
+      "  typescript: has('typescript'), vitest: has('vitest'), eslint: has('eslint'), pinoPretty: has('pino-pretty'),",
+      "  pino: has('pino'), client: has('@kubernetes/client-node'), cli: fs.existsSync('/app/dist/app/cli.js'),",
+      "  version: JSON.parse(fs.readFileSync('/app/package.json', 'utf8')).version, write }));",
+    ].join('\n');
+    await apply(upper, imagePod('fedlet-inspect', { command: ['node', '-e', script] }));
+    const p = await waitPod(upper, ns, 'fedlet-inspect', succeeded, 'ran to completion', 180_000);
+    const logs = await kubectl(upper, ['logs', 'fedlet-inspect', '-n', ns]);
+    expect(p.status?.phase, logs).toBe('Succeeded');
+    const seen = JSON.parse(logs.trim().split('\n').pop()!) as Record<string, unknown>;
+    expect(seen).toEqual({
+      uid: 65532,
+      gid: 65532,
+      cwd: '/app',
+      node: expect.stringMatching(/^v20\./),
+      typescript: false,
+      vitest: false,
+      eslint: false,
+      pinoPretty: false,
+      pino: true,
+      client: true,
+      cli: true,
+      version: current,
+      write: 'EROFS',
+    });
+  });
+
+  it('the second tag is the same build stamped with the next version', async () => {
+    await apply(
+      upper,
+      imagePod('fedlet-next-version', {
+        image: `${IMAGE_REPOSITORY}:${next}`,
+        command: ['node', '-p', "require('/app/package.json').version"],
+      }),
+    );
+    await waitPod(upper, ns, 'fedlet-next-version', succeeded, 'ran to completion', 180_000);
+    await eventually(async () => expect((await kubectl(upper, ['logs', 'fedlet-next-version', '-n', ns])).trim()).toBe(next), {
+      what: 'the next version printed',
+    });
   });
 });

@@ -48,6 +48,10 @@ requires — each fedlet account may write only the Node named after it (or <nam
 {{- printf "%s-extender" (include "fedlet.fullname" .) -}}
 {{- end -}}
 
+{{- define "fedlet.webhookSecretName" -}}
+{{- .Values.extender.webhook.existingSecret | default (printf "%s-webhook-tls" (include "fedlet.extenderName" .)) -}}
+{{- end -}}
+
 {{- define "fedlet.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
 {{- end -}}
