@@ -30,10 +30,21 @@ afterEach(async () => {
   for (const s of stopAll.splice(0)) await s();
 });
 
-async function harness(o: { pod?: Pod; setup?: (p: FakeProvider) => void; at?: number } = {}) {
+async function harness(
+  o: {
+    pod?: Pod;
+    setup?: (p: FakeProvider) => void;
+    at?: number;
+    /** Wraps the upper API server as the node's own client (what a kubelet writes goes through it). */
+    nodeClient?: (upper: FakeKube) => FakeKube;
+    /** More objects in the upper cluster before the controller starts. */
+    seed?: (upper: FakeKube) => void;
+  } = {},
+) {
   const clock = new FakeClock(o.at ?? T0);
   const upper = new FakeKube(() => clock.now());
   if (o.pod) upper.seed('/api/v1/namespaces/d/pods', o.pod);
+  o.seed?.(upper);
   upper.seed('/api/v1/namespaces/d/pods', {
     ...pod(),
     metadata: { name: 'elsewhere', namespace: 'd' },
@@ -44,6 +55,7 @@ async function harness(o: { pod?: Pod; setup?: (p: FakeProvider) => void; at?: n
   const events = new EventRecorder({ client: upper, component: 'fedlet', host: 'vn', log });
   const c = new PodController({
     upper,
+    nodeClient: o.nodeClient?.(upper),
     nodeName: 'vn',
     provider,
     events,
@@ -243,32 +255,17 @@ describe('pod controller garbage collection', () => {
 
 describe('what the kubelet writes, written as the node', () => {
   it("pod status and the final deletion go through the node's client; nothing through fedlet's own", async () => {
-    const clock = new FakeClock(T0);
-    const upper = new FakeKube(() => clock.now());
-    upper.seed('/api/v1/namespaces/d/pods', pod({ metadata: deleting }));
-    upper.seed('/api/v1/namespaces/d/pods', { ...pod(), metadata: { name: 'running', namespace: 'd', uid: 'u2' } });
     const asNode: string[] = [];
-    const nodeClient: typeof upper = Object.assign(Object.create(upper) as typeof upper, {
-      patch: (p: string, body: unknown, type?: 'merge') => (asNode.push(`PATCH ${p}`), upper.patch(p, body, type)),
-      delete: (p: string, body?: unknown) => (asNode.push(`DELETE ${p}`), upper.delete(p, body)),
+    const { upper, c } = await harness({
+      pod: pod({ metadata: deleting }),
+      setup: (p) => p.statuses.set('d/running', { phase: 'Running' }),
+      nodeClient: (up) =>
+        Object.assign(Object.create(up) as FakeKube, {
+          patch: (p: string, body: unknown, type?: 'merge') => (asNode.push(`PATCH ${p}`), up.patch(p, body, type)),
+          delete: (p: string, body?: unknown) => (asNode.push(`DELETE ${p}`), up.delete(p, body)),
+        }),
+      seed: (up) => up.seed('/api/v1/namespaces/d/pods', { ...pod(), metadata: { name: 'running', namespace: 'd', uid: 'u2' } }),
     });
-    const provider = new FakeProvider();
-    provider.statuses.set('d/running', { phase: 'Running' });
-    const events = new EventRecorder({ client: upper, component: 'fedlet', host: 'vn', log });
-    const c = new PodController({
-      upper,
-      nodeClient,
-      nodeName: 'vn',
-      provider,
-      events,
-      workers: 0,
-      unreachableDeleteAfterSeconds: 60,
-      log,
-      clock,
-    });
-    stopAll.push(() => c.stop());
-    c.pods.start();
-    await c.pods.waitForSync();
     const before = upper.calls.length;
     await c.sync(KEY);
     await c.sync('d/running');
