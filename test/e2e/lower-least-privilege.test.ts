@@ -96,7 +96,7 @@ describe.skipIf(s.external)("fedlet's lower identity outside its namespaces", ()
     expect(del.stderr).toMatch(/cannot delete resource "pods"/);
   });
 
-  it('cannot make a namespace its own: no binding there or of another role, no label change, no delete', async () => {
+  it('cannot make a namespace its own or weaken it: no binding there or of another role, no label change, no delete', async () => {
     const bindSystem = await kubectlRaw(asFedlet, ['create', '-f', '-'], {
       input: binding('kube-system', 'fedlet:lower-namespace'),
     });
@@ -108,7 +108,18 @@ describe.skipIf(s.external)("fedlet's lower identity outside its namespaces", ()
     const admin = await kubectlRaw(asFedlet, ['create', '-f', '-'], { input: binding(ns, 'cluster-admin') });
     expect(admin.stderr).toMatch(/is attempting to grant RBAC permissions not currently held|cannot bind/);
     const label = await kubectlRaw(asFedlet, ['label', 'namespace', 'kube-system', `fedlet.io/origin=${f1.nodeName}`]);
-    expect(label.stderr).toMatch(/cannot patch resource "namespaces"/);
+    expect(label.stderr).toContain(POLICY);
+    expect(label.stderr).toMatch(/fedlet may not add, change or remove the labels fedlet.io\/origin/);
+    // It may raise the Pod Security labels of namespaces it created, and change nothing of anyone else's.
+    const weaken = await kubectlRaw(asFedlet, [
+      'label',
+      '--overwrite',
+      'namespace',
+      theirs,
+      'pod-security.kubernetes.io/enforce=privileged',
+    ]);
+    expect(weaken.stderr).toContain(POLICY);
+    expect(weaken.stderr).toMatch(/fedlet may change only lower namespaces it created/);
     const delNs = await kubectlRaw(asFedlet, ['delete', 'namespace', theirs, '--wait=false']);
     expect(delNs.stderr).toContain(POLICY);
     expect(delNs.stderr).toMatch(/fedlet may delete only lower namespaces it created/);
