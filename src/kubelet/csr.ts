@@ -53,8 +53,12 @@ export async function requestCertificate(o: CertificateRequest): Promise<{ cert:
     return csr?.status?.certificate;
   };
   // Approval and signing arrive as watch events. Each watch is bounded; between watches the object is
-  // read again, so nothing is missed across reconnects.
+  // read again, so nothing is missed across reconnects. A read or watch that fails or ends at once (the
+  // API server away, a resourceVersion too old to watch from) waits before the next try, so the loop
+  // never spins, and the operator is reminded at most every 30 s.
+  let warned = 0;
   for (let i = 0; !o.signal.aborted; i++) {
+    const began = Date.now();
     const csr = await o.client.get<Csr>(`${CSRS}/${name}`).catch(() => undefined);
     let certificate = issued(csr);
     if (!certificate && csr?.metadata?.resourceVersion) {
@@ -71,11 +75,14 @@ export async function requestCertificate(o: CertificateRequest): Promise<{ cert:
       } catch (e) {
         if (o.signal.aborted) break;
         if (e instanceof CertificateRequestRefused) throw e;
-        await sleep(2000, o.signal); // a broken watch: back off briefly, then read and watch again
       }
     }
     if (certificate) return { cert: Buffer.from(certificate, 'base64').toString('utf8'), csr: name };
-    if (i > 0) o.log.warn({ csr: name }, `still waiting for approval of ${o.what} ${name}`);
+    if (i > 0 && Date.now() - warned >= 30_000) {
+      warned = Date.now();
+      o.log.warn({ csr: name }, `still waiting for approval of ${o.what} ${name}`);
+    }
+    if (Date.now() - began < 2000) await sleep(2000, o.signal).catch(() => undefined);
   }
   throw new Error(`stopped while waiting for ${o.what} ${name}`);
 }

@@ -470,10 +470,6 @@ describe.skipIf(!local)('kubelet serving certificate through a CSR', () => {
 
       // Renewal: the sandbox signs CSRs for 2 minutes, so fedlet must request a new certificate at 70–90% of
       // that lifetime and serve it without a restart, keeping established connections.
-      const live = await new Promise<import('node:tls').TLSSocket>((resolve, reject) => {
-        const sock = tls.connect({ host, port: port!, rejectUnauthorized: false }, () => resolve(sock));
-        sock.on('error', reject);
-      });
       const renewal = await eventually(
         async () => {
           const names = (
@@ -488,6 +484,12 @@ describe.skipIf(!local)('kubelet serving certificate through a CSR', () => {
         { timeoutMs: 200_000, intervalMs: 2_000, what: 'a renewal CSR before the certificate expires' },
       );
       expect(Date.now()).toBeLessThan(new Date(peer.validTo).getTime());
+      // A connection made with the first certificate just before the switch (an idle connection is closed
+      // after the server's header timeout anyway, switch or not).
+      const live = await new Promise<import('node:tls').TLSSocket>((resolve, reject) => {
+        const sock = tls.connect({ host, port: port!, rejectUnauthorized: false }, () => resolve(sock));
+        sock.on('error', reject);
+      });
       await kubectl(upper, ['certificate', 'approve', renewal]);
       const renewed = await eventually(
         async () => {
@@ -507,6 +509,10 @@ describe.skipIf(!local)('kubelet serving certificate through a CSR', () => {
           if (buf.includes('\r\n\r\n')) resolve(buf.split('\r\n')[0]!);
         });
         live.on('error', reject);
+        // A connection the server closed is a failure with a reason, not a hang.
+        live.on('close', () =>
+          reject(new Error(`the connection made before the switch was closed (got: ${JSON.stringify(buf)})`)),
+        );
         live.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
       });
       live.destroy();
