@@ -74,10 +74,15 @@ export class OwnedNamespaces implements ReadableNamespaces {
 
   async ready(signal?: AbortSignal): Promise<void> {
     if (!this.initial) return;
+    let onAbort: (() => void) | undefined;
     await Promise.race([
       this.initial,
-      new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true })),
+      new Promise<void>((resolve) => {
+        onAbort = resolve;
+        signal?.addEventListener('abort', onAbort, { once: true });
+      }),
     ]);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 
   async stop(): Promise<void> {

@@ -103,9 +103,6 @@ export class KubeletServer {
       void this.onUpgrade(req, socket, head);
     });
     server.on('clientError', (_e, socket) => socket.destroy());
-    // A client that trickles its request headers holds a connection without ever being authenticated.
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(o.port, o.host ?? '0.0.0.0', () => resolve());

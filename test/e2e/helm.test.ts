@@ -207,13 +207,26 @@ describe('the Helm chart', () => {
     expect(chartUpper).toEqual(baseUpper);
 
     // The admission policies that narrow what RBAC cannot: the same rules, for the release's accounts.
+    // Compared as data: keys in order, whitespace inside expressions (YAML folding) collapsed.
+    const canonical = (v: unknown): unknown =>
+      typeof v === 'string'
+        ? v.replace(/\s+/g, ' ').trim()
+        : Array.isArray(v)
+          ? v.map(canonical)
+          : v && typeof v === 'object'
+            ? Object.fromEntries(
+                Object.keys(v)
+                  .sort()
+                  .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+              )
+            : v;
     const policies = (objects: K8sObject[], rename: [string, string][]) =>
       objects
         .filter((o) => o.kind === 'ValidatingAdmissionPolicy' || o.kind === 'ValidatingAdmissionPolicyBinding')
         .map((o) =>
           rename.reduce(
             (t, [a, b]) => t.replaceAll(a, b),
-            JSON.stringify({ kind: o.kind, spec: (o as { spec?: unknown }).spec }),
+            JSON.stringify(canonical({ kind: o.kind, spec: (o as { spec?: unknown }).spec })),
           ),
         )
         .sort();
