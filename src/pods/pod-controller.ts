@@ -44,6 +44,8 @@ export class PodController {
   readonly pods: Informer<Pod>;
   readonly queue: WorkQueue;
   private gcTimer?: Timer;
+  /** When the scheduled garbage collection runs (clock ms). */
+  private gcDue = 0;
   private readonly clock: Clock;
   /**
    * uids of pods this controller failed itself (bounced or lost). The upper cache may still show them
@@ -153,8 +155,16 @@ export class PodController {
     await this.pods.stop();
   }
 
+  /**
+   * Runs garbage collection after `delayMs`, unless a run is already due sooner. A run due later (e.g. a
+   * namespace's grace period) is brought forward: a pod that just went must not wait for it.
+   */
   private scheduleGc(delayMs = 2000): void {
-    if (!this.ready || this.gcTimer) return;
+    if (!this.ready) return;
+    const due = this.clock.now() + delayMs;
+    if (this.gcTimer && this.gcDue <= due) return;
+    this.gcTimer?.cancel();
+    this.gcDue = due;
     this.gcTimer = this.clock.setTimer(
       () => {
         this.gcTimer = undefined;

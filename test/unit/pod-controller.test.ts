@@ -274,3 +274,19 @@ describe('what the kubelet writes, written as the node', () => {
     expect(upper.calls.slice(before).filter((x) => x.verb !== 'GET' && x.verb !== 'WATCH')).toHaveLength(2);
   });
 });
+
+describe('pod controller garbage collection, brought forward', () => {
+  it('a pod that goes does not wait for a collection scheduled far ahead (a namespace grace period)', async () => {
+    const h = await harness({ setup: (p) => (p.gcOutcome = { againAfterMs: 300_000 }) });
+    const abort = new AbortController();
+    stopAll.push(async () => abort.abort());
+    await h.c.start(abort.signal);
+    await h.clock.advance(0);
+    const gcs = () => h.provider.calls.filter((c) => c.op === 'gc').length;
+    expect(gcs()).toBe(1);
+    // The backing pod of a pod that is gone is deleted: collection runs 2 s later, not in 5 minutes.
+    await h.c.sync('d/gone');
+    await h.clock.advance(2_000);
+    expect(gcs()).toBe(2);
+  });
+});
