@@ -679,6 +679,9 @@ async function prepareFedlets(
         // so Service DNS names resolve below too); the second qualifies them by cluster ("x-lower-2", the
         // default). fedlet uses only namespaces it created or was granted either way.
         `--namespace-template=${i === 0 ? '{{namespace}}' : '{{namespace}}-{{cluster}}'}`,
+        // A short grace before an unneeded lower namespace goes (the default keeps it 5 minutes), so tests
+        // and demos see namespace collection happen.
+        '--lower-namespace-grace=20',
         `--kubelet-bind-address=${sandboxNodeIP()}`,
         `--health-port=${ports[n + i]}`,
         '--health-bind-address=127.0.0.1',

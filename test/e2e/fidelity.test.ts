@@ -501,8 +501,11 @@ describe('lower namespace lifecycle', () => {
       await runPod('b', f1.cluster);
       const created = await kubectlJson<{ metadata: { labels?: Record<string, string> } }>(lower2, ['get', 'namespace', own2]);
       expect(created.metadata.labels?.['fedlet.io/origin']).toBe(f2.nodeName);
-      // Nothing of fedlet's left in it: the namespace fedlet created goes.
+      // Nothing of fedlet's left in it: the namespace fedlet created goes, once its grace period is over
+      // (the sandbox's fedlets keep it 20 s: pods that come back soon find it ready, not terminating).
       await kubectl(upper, ['delete', 'pod', 'a', '-n', up, '--wait=true', '--timeout=60s']);
+      await new Promise((r) => setTimeout(r, 5000));
+      expect(await exists(lower2, own2)).toBe(true);
       await eventually(
         async () => {
           if (await exists(lower2, own2)) throw new Error(`${own2} still exists`);
