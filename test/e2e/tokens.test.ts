@@ -338,7 +338,7 @@ describe.skipIf(s.external)('service-account tokens on virtual nodes (upper iden
     expect(csrs.items.length).toBeGreaterThan(0);
     for (const c of csrs.items) {
       expect(c.spec.signerName).toBe('kubernetes.io/kube-apiserver-client-kubelet');
-      expect(c.spec.username).toBe('system:serviceaccount:fedlet-system:fedlet');
+      expect(c.spec.username).toBe(`system:serviceaccount:fedlet-system:${f2.nodeName}`); // its own upper account
       expect(c.status.conditions?.find((x) => x.type === 'Approved')?.reason).toBe('AutoApproved');
     }
     const bound = ['--bound-object-kind=Pod', '--bound-object-name=minted', `--bound-object-uid=${up.metadata.uid}`];

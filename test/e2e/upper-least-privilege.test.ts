@@ -125,7 +125,8 @@ describe.skipIf(s.external)("fedlet's upper ServiceAccount", () => {
       expect(r.stderr, name).toMatch(POLICY);
       expect(r.stderr).toContain(`fedlet account ${f1.nodeName} may write only its own Leases`);
     }
-    const theirs = await kubectlRaw(asAccount, ['apply', '-f', '-'], { input: summary(`fedlet-summary-${f2.nodeName}`) });
+    // An update (RBAC allows update of summaries; the policy says whose): the other fedlet's summary exists.
+    const theirs = await kubectlRaw(asAccount, ['replace', '-f', '-'], { input: summary(`fedlet-summary-${f2.nodeName}`) });
     expect(theirs.stderr).toMatch(POLICY);
     expect(theirs.stderr).toContain('may write only its own scheduling summaries');
     const pv = await kubectlRaw(asAccount, ['create', '-f', '-'], {
