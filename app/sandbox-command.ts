@@ -50,6 +50,8 @@ export function quickStart(o: { binDir: string; cli: string; upper: string; lowe
     `export PATH=${o.binDir}:$PATH   # kubectl built by npm run setup`,
     `export KUBECONFIG=${o.upper}`,
     `kubectl get nodes -L ${LABEL_CLUSTER},${LABEL_REGION}`,
+    // A namespace of its own: fedlet never runs pods in a lower `default` it was not granted.
+    'kubectl create namespace demo && kubectl config set-context --current --namespace=demo',
     'kubectl create deployment hello --image=registry.k8s.io/pause:3.10 --replicas=4',
     'kubectl rollout status deployment/hello --timeout=240s',
     'kubectl get pods -o wide',

@@ -3,12 +3,13 @@
 // behind; with a fedlet stopped it fails and names the cause (the kubelet port refuses connections).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBinary } from '../../sandbox/binaries.js';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady } from '../../sandbox/sandbox.js';
 import type { Check } from '../../app/doctor/report.js';
 import { kubectl, run, sandbox } from './framework/kubectl.js';
+import { createNamespace } from './framework/namespaces.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = path.join(repo, 'dist', 'app', 'cli.js');
@@ -35,10 +36,21 @@ async function doctor(args: string[]): Promise<{ code: number; report: { ok: boo
 const table = (checks: Check[]) =>
   checks.map((c) => `${c.node} ${c.check} ${c.result}: ${c.detail}${c.fix ? ` → ${c.fix}` : ''}`).join('\n');
 
+// The probe pods run in a namespace of their own: the upper `default` namespace maps to the lower
+// `default` on the first lower cluster, which fedlet never uses unless a lower admin grants it.
+const PROBE_NS = 'doctor-e2e';
+
 describe.skipIf(!proxyable)('fedlet doctor', () => {
+  beforeAll(async () => {
+    await createNamespace(sandbox().upperKubeconfig, PROBE_NS);
+  });
+  afterAll(async () => {
+    await kubectl(sandbox().upperKubeconfig, ['delete', 'namespace', PROBE_NS, '--wait=false', '--ignore-not-found']);
+  });
+
   it('passes on the healthy sandbox: every node end to end, and removes its probe pods', async () => {
     const s = sandbox();
-    const { code, report } = await doctor(['--timeout', '90']);
+    const { code, report } = await doctor(['--timeout', '90', '--namespace', PROBE_NS]);
     expect(code, table(report.checks)).toBe(0);
     expect(report.ok).toBe(true);
     const byKey = new Map(report.checks.map((c) => [`${c.node} ${c.check}`, c]));
@@ -61,7 +73,10 @@ describe.skipIf(!proxyable)('fedlet doctor', () => {
     expect(byKey.get(`${s.fedlets[0]!.nodeName} serving-cert`)?.detail).toMatch(/covers .*, signed by the cluster CA/);
     // The table an operator reads says the same.
     const env = { PATH: `${path.dirname(findBinary('kubectl'))}:${process.env.PATH ?? ''}` };
-    const t = await run(process.execPath, [cli, 'doctor', '--upper-kubeconfig', s.upperKubeconfig], { env, timeoutMs: 200_000 });
+    const t = await run(process.execPath, [cli, 'doctor', '--upper-kubeconfig', s.upperKubeconfig, '--namespace', PROBE_NS], {
+      env,
+      timeoutMs: 200_000,
+    });
     process.stderr.write(`[doctor]\n${t.stdout}`);
     expect(t.code, t.stdout + t.stderr).toBe(0);
     expect(t.stdout).toMatch(/^NODE\s+CHECK\s+RESULT\s+DETAIL$/m);
