@@ -234,22 +234,36 @@ describe('pod controller sync: one row per branch', () => {
 });
 
 describe('pod controller garbage collection', () => {
-  it('runs again when the provider asks (a namespace kept for its grace period), with the pods as they are then', async () => {
-    const h = await harness({ setup: (p) => (p.gcOutcome = { againAfterMs: 60_000 }) });
+  /** A started controller whose provider asks to collect again after `againAfterMs`; counts collections. */
+  async function started(againAfterMs: number) {
+    const h = await harness({ setup: (p) => (p.gcOutcome = { againAfterMs }) });
     const abort = new AbortController();
     stopAll.push(async () => abort.abort());
     await h.c.start(abort.signal);
     await h.clock.advance(0);
-    const gcs = () => h.provider.calls.filter((c) => c.op === 'gc').length;
-    expect(gcs()).toBe(1);
+    return { ...h, gcs: () => h.provider.calls.filter((c) => c.op === 'gc').length };
+  }
+
+  it('runs again when the provider asks (a namespace kept for its grace period), with the pods as they are then', async () => {
+    const h = await started(60_000);
+    expect(h.gcs()).toBe(1);
     await h.clock.advance(59_000);
-    expect(gcs()).toBe(1);
+    expect(h.gcs()).toBe(1);
     h.provider.gcOutcome = {};
     await h.clock.advance(1_000);
-    expect(gcs()).toBe(2);
+    expect(h.gcs()).toBe(2);
     // Nothing left for later: no further run until something changes.
     await h.clock.advance(600_000);
-    expect(gcs()).toBe(2);
+    expect(h.gcs()).toBe(2);
+  });
+
+  it('a pod that goes does not wait for a collection scheduled far ahead (a namespace grace period)', async () => {
+    const h = await started(300_000);
+    expect(h.gcs()).toBe(1);
+    // The backing pod of a pod that is gone is deleted: collection runs 2 s later, not in 5 minutes.
+    await h.c.sync('d/gone');
+    await h.clock.advance(2_000);
+    expect(h.gcs()).toBe(2);
   });
 });
 
@@ -272,21 +286,5 @@ describe('what the kubelet writes, written as the node', () => {
     expect(asNode).toEqual([`DELETE ${PATH}`, 'PATCH /api/v1/namespaces/d/pods/running/status']);
     // Every write of the two syncs was the node's (the fake records the node client's calls too).
     expect(upper.calls.slice(before).filter((x) => x.verb !== 'GET' && x.verb !== 'WATCH')).toHaveLength(2);
-  });
-});
-
-describe('pod controller garbage collection, brought forward', () => {
-  it('a pod that goes does not wait for a collection scheduled far ahead (a namespace grace period)', async () => {
-    const h = await harness({ setup: (p) => (p.gcOutcome = { againAfterMs: 300_000 }) });
-    const abort = new AbortController();
-    stopAll.push(async () => abort.abort());
-    await h.c.start(abort.signal);
-    await h.clock.advance(0);
-    const gcs = () => h.provider.calls.filter((c) => c.op === 'gc').length;
-    expect(gcs()).toBe(1);
-    // The backing pod of a pod that is gone is deleted: collection runs 2 s later, not in 5 minutes.
-    await h.c.sync('d/gone');
-    await h.clock.advance(2_000);
-    expect(gcs()).toBe(2);
   });
 });
