@@ -10,7 +10,7 @@
 // that upper object is never used (the pod is refused, LowerDependencyConflict), and what does not
 // exist upstairs is reported so translation leaves it out of the lower pod.
 import type { Logger } from 'pino';
-import { isAlreadyExists, isNotFound, type KubeApi } from '../../src/kube/client.js';
+import { isAlreadyExists, isForbidden, isNotFound, type KubeApi } from '../../src/kube/client.js';
 import { apiPath } from '../../src/kube/api-path.js';
 import type { DataObject, KubeObject, Pod } from '../../src/kube/types.js';
 import {
@@ -373,12 +373,19 @@ export class DependencySync {
     for (const kind of ['configmaps', 'secrets'] as const) {
       const items: DataObject[] = [];
       for (const ns of this.o.lowerNamespaces()) {
-        const list = await this.o.lower.get<{ items: DataObject[] }>(apiPath`/api/v1/namespaces/${ns}/${kind}`, {
-          // Token Secrets belong to their pods (token-secrets.ts collects them).
-          query: { labelSelector: `${LABEL_ORIGIN}=${this.o.nodeName},!${LABEL_SERVICE_ACCOUNT_TOKEN}` },
-          headers: METADATA_ONLY_LIST,
-        });
-        items.push(...(list.items ?? []));
+        try {
+          const list = await this.o.lower.get<{ items: DataObject[] }>(apiPath`/api/v1/namespaces/${ns}/${kind}`, {
+            // Token Secrets belong to their pods (token-secrets.ts collects them).
+            query: { labelSelector: `${LABEL_ORIGIN}=${this.o.nodeName},!${LABEL_SERVICE_ACCOUNT_TOKEN}` },
+            headers: METADATA_ONLY_LIST,
+          });
+          items.push(...(list.items ?? []));
+        } catch (e) {
+          // A namespace that started terminating during this run lost fedlet's RoleBinding first; its
+          // contents go with it. Any other refusal is real and retried.
+          if (isForbidden(e) && !this.o.lowerNamespaces().includes(ns)) continue;
+          throw e;
+        }
       }
       for (const obj of items) {
         const k = depKey(kind, obj.metadata.namespace!, obj.metadata.name!);

@@ -38,14 +38,24 @@ export class OwnedNamespaces implements ReadableNamespaces {
       path: '/api/v1/namespaces',
       labelSelector: `${LABEL_ORIGIN}=${o.nodeName}`,
       metadataOnly: true,
-      transform: (n) => ({ metadata: { name: n.metadata?.name, resourceVersion: n.metadata?.resourceVersion } }),
+      transform: (n) => ({
+        metadata: {
+          name: n.metadata?.name,
+          resourceVersion: n.metadata?.resourceVersion,
+          deletionTimestamp: n.metadata?.deletionTimestamp,
+        },
+      }),
       log: o.log,
     });
     o.rbac.onBound((ns) => this.mark(ns, true));
     this.owned.addHandlers({
       onAdd: (n) => {
+        if (n.metadata?.deletionTimestamp) return void this.terminating(n.metadata.name);
         // Before the first list is done, start() binds them all and waits; afterwards one by one.
         if (this.initial) void this.bind(n.metadata?.name);
+      },
+      onUpdate: (n) => {
+        if (n.metadata?.deletionTimestamp) this.terminating(n.metadata.name);
       },
       onDelete: (n) => {
         const ns = n.metadata?.name;
@@ -68,7 +78,9 @@ export class OwnedNamespaces implements ReadableNamespaces {
     this.owned.start();
     this.initial = this.owned
       .waitForSync(signal)
-      .then(() => Promise.all(this.owned.list().map((n) => this.bind(n.metadata?.name))))
+      .then(() =>
+        Promise.all(this.owned.list().map((n) => (n.metadata?.deletionTimestamp ? undefined : this.bind(n.metadata?.name)))),
+      )
       .then(() => undefined);
   }
 
@@ -100,6 +112,17 @@ export class OwnedNamespaces implements ReadableNamespaces {
         "fedlet's rights in its lower namespace are not in effect yet; its next write there tries again",
       );
     }
+  }
+
+  /**
+   * A namespace being deleted leaves the set at once: the namespace controller removes its RoleBinding
+   * among its other contents, so reads there are refused long before the namespace itself is gone, and
+   * whatever fedlet left in it goes with it anyway.
+   */
+  private terminating(ns: string | undefined): void {
+    if (!ns) return;
+    this.o.rbac.forget(ns);
+    this.mark(ns, false);
   }
 
   private mark(ns: string, readable: boolean): void {

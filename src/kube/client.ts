@@ -32,6 +32,9 @@ export class KubeApiError extends Error {
 export function isNotFound(err: unknown): boolean {
   return err instanceof KubeApiError && err.code === 404;
 }
+export function isForbidden(err: unknown): boolean {
+  return err instanceof KubeApiError && err.code === 403;
+}
 export function isConflict(err: unknown): boolean {
   return err instanceof KubeApiError && err.code === 409;
 }

@@ -119,4 +119,27 @@ describe('OwnedNamespaces and NamespacedInformers', () => {
     expect(rbac.isBound('ours')).toBe(false);
     await Promise.all([owned.stop(), secrets.stop()]);
   });
+
+  it('a namespace being deleted leaves the set while it still exists: its RoleBinding goes with its contents', async () => {
+    const api = new FakeKube();
+    const { lower } = lowerWithReviews(api, 0);
+    // The namespace controller's finalizer keeps it (Terminating) until its contents are gone.
+    api.seed('/api/v1/namespaces', {
+      metadata: { name: 'going', labels: { 'fedlet.io/origin': 'vn' }, finalizers: ['kubernetes'] },
+    });
+    const rbac = new NamespaceRbac({ lower, nodeName: 'vn', log });
+    const owned = new OwnedNamespaces({ lower, nodeName: 'vn', rbac, log });
+    const changes: string[] = [];
+    owned.onChange((ns, readable) => changes.push(`${ns}:${readable}`));
+    owned.start();
+    await owned.ready();
+    expect(owned.current()).toEqual(['going']);
+    await api.delete('/api/v1/namespaces/going');
+    await settle();
+    expect((await api.get<KubeObject>('/api/v1/namespaces/going')).metadata?.deletionTimestamp).toBeDefined();
+    expect(owned.current()).toEqual([]);
+    expect(changes).toEqual(['going:true', 'going:false']);
+    expect(rbac.isBound('going')).toBe(false);
+    await owned.stop();
+  });
 });
