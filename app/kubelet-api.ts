@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { FedletConfig } from '../src/config.js';
 import type { KubeClient } from '../src/kube/client.js';
 import type { Pod } from '../src/kube/types.js';
-import { KubeletAuth } from '../src/kubelet/auth.js';
+import { KubeletAuth, targetNodes } from '../src/kubelet/auth.js';
 import { followClientCA, rotateServingCert } from '../src/kubelet/cert-rotation.js';
 import { KubeletServer } from '../src/kubelet/server.js';
 import { obtainServingCert } from '../src/kubelet/serving-cert.js';
@@ -22,6 +22,8 @@ export interface KubeletApiOptions {
   clientCA: string;
   provider: StreamProvider;
   pods: () => Pod[];
+  /** The virtual nodes this process serves now (one, or the pool nodes): callers are authorized on these. */
+  servedNodes: () => string[];
   metrics: FedletMetrics;
   /** Why exec/attach/port-forward are refused now (a replica without the lease), if they are. */
   mutationsRefusedBecause: () => string | undefined;
@@ -50,7 +52,11 @@ export function startKubeletApi(o: KubeletApiOptions): { stop(): Promise<void> }
         port: cfg.kubeletPort,
         host: cfg.kubeletBindAddress,
         tls: { cert: tls.cert, key: tls.key, clientCA: o.clientCA },
-        auth: new KubeletAuth({ reviewer: o.reviewer, nodeName: cfg.nodeName, anonymous: cfg.anonymousAuth }),
+        auth: new KubeletAuth({
+          reviewer: o.reviewer,
+          nodesFor: (path) => targetNodes(path, o.pods(), o.servedNodes()),
+          anonymous: cfg.anonymousAuth,
+        }),
         provider: o.provider,
         pods: o.pods,
         metrics: o.metrics,

@@ -130,6 +130,7 @@ export async function runFedlet(cfg: FedletConfig, log: Logger, stopSignal?: Abo
     clientCA,
     provider,
     pods: () => served.boundPods(),
+    servedNodes: () => served.names(),
     metrics,
     // A replica without the lease may not open exec/attach/port-forward into the lower cluster.
     mutationsRefusedBecause: () => fence.closedReason,
@@ -189,6 +190,7 @@ async function serveNodes(o: {
     log.info({ nodes: set.names() }, 'serving pool nodes');
     return {
       ...countsOf(set),
+      names: () => set.names(),
       resync: () => (set.resync(signal), void set.reconcile()),
       loops: [],
       stop: () => set.stop(),
@@ -208,7 +210,13 @@ async function serveNodes(o: {
     register: (register) => retrying('registering the virtual node', register, signal, log),
     log: log.child({ component: 'node' }),
   });
-  return { ...countsOf(node.pods), resync: () => node.resync(signal), loops: [node.done()], stop: () => node.stop() };
+  return {
+    ...countsOf(node.pods),
+    names: () => [cfg.nodeName],
+    resync: () => node.resync(signal),
+    loops: [node.done()],
+    stop: () => node.stop(),
+  };
 }
 
 async function startHealth(cfg: FedletConfig, state: () => HealthState, log: Logger): Promise<{ close(): void } | undefined> {
@@ -227,6 +235,8 @@ function countsOf(p: { boundPods(): Pod[]; queueDepth(): number; podsByPhase(): 
 /** What the process serves in the upper cluster: one virtual node, or a NodeSet of pool nodes. */
 interface ServedNodes {
   boundPods(): Pod[];
+  /** The virtual nodes' names. */
+  names(): string[];
   queueDepth(): number;
   podsByPhase(): Map<string, number>;
   /** After leadership was regained: resync pods, post status. */

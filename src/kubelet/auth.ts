@@ -1,7 +1,10 @@
 // Kubelet-style authentication and authorization for fedlet's kubelet API:
 //  - a client certificate verified against the upper cluster's client CA (user = CN, groups = O), else
 //  - a bearer token checked with a TokenReview, else 401 (anonymous only when explicitly enabled);
-//  - then a SubjectAccessReview on nodes/<node> with the kubelet's verb and subresource mapping.
+//  - then a SubjectAccessReview on nodes/<node> with the kubelet's verb and subresource mapping, for the
+//    node the request is about: the pod's node for a pod's logs/exec/attach/port-forward, every node the
+//    process serves for node-wide paths (with pools, one server answers for all pool nodes, and a
+//    node-wide answer holds all of their pods).
 // Decisions are cached briefly (tokens and allowed decisions longer than denials). Reviews of tokens
 // not seen before are bounded: at most `maxPendingReviews` wait at once, and the rest are answered 429
 // at once, so a flood of made-up bearer tokens costs the upper API server a bounded rate of TokenReviews
@@ -10,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { KubeApi } from '../kube/client.js';
+import type { Pod } from '../kube/types.js';
 
 export interface UserInfo {
   username: string;
@@ -77,10 +81,28 @@ class TtlCache<V> {
   }
 }
 
+/** Paths about one pod: /<kind>/<namespace>/<pod>/... */
+const POD_PATH = /^\/(?:containerLogs|exec|attach|portForward|run)\/([^/]+)\/([^/]+)(?:\/|$)/;
+
+/**
+ * The nodes a request must be authorized on: the node the named pod is bound to when this process
+ * serves it, else every served node (a node-wide path, or a pod not found here — the answer then is 404).
+ */
+export function targetNodes(path: string, pods: readonly Pod[], served: readonly string[]): string[] {
+  const m = POD_PATH.exec(path);
+  if (m) {
+    const [ns, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+    const node = pods.find((p) => p.metadata.namespace === ns && p.metadata.name === name)?.spec?.nodeName;
+    if (node && served.includes(node)) return [node];
+  }
+  return [...served];
+}
+
 export interface KubeletAuthOptions {
   /** Creates TokenReviews and SubjectAccessReviews in the upper cluster (a client of their own). */
   reviewer: Pick<KubeApi, 'create'>;
-  nodeName: string;
+  /** The nodes a path is about (targetNodes); a request is allowed only when allowed on each. */
+  nodesFor: (path: string) => string[];
   anonymous: boolean;
   /** Reviews of unknown bearer tokens that may wait at once; more are refused with 429 (default 8). */
   maxPendingReviews?: number;
@@ -163,16 +185,25 @@ export class KubeletAuth {
     };
   }
 
-  async authorize(user: UserInfo, method: string, path: string): Promise<boolean | AuthRefusal> {
+  async authorize(user: UserInfo, method: string, path: string, nodes = this.o.nodesFor(path)): Promise<boolean | AuthRefusal> {
+    if (!nodes.length) return false;
+    for (const node of nodes) {
+      const r = await this.authorizeOnNode(user, method, path, node);
+      if (r !== true) return r;
+    }
+    return true;
+  }
+
+  private async authorizeOnNode(user: UserInfo, method: string, path: string, node: string): Promise<boolean | AuthRefusal> {
     for (const sub of subresourcesFor(path)) {
-      const r = await this.authorizeOne(user, verbFor(method), sub);
+      const r = await this.authorizeOne(user, verbFor(method), sub, node);
       if (r !== false) return r;
     }
     return false;
   }
 
-  private async authorizeOne(user: UserInfo, verb: string, subresource: string): Promise<boolean | AuthRefusal> {
-    const key = `${user.username}|${user.groups.join(',')}|${verb}|${subresource}`;
+  private async authorizeOne(user: UserInfo, verb: string, subresource: string, node: string): Promise<boolean | AuthRefusal> {
+    const key = `${user.username}|${user.groups.join(',')}|${verb}|${subresource}|${node}`;
     const cached = this.decisions.get(key);
     if (cached !== undefined) return cached;
     try {
@@ -186,7 +217,7 @@ export class KubeletAuth {
             uid: user.uid,
             groups: user.groups,
             extra: user.extra,
-            resourceAttributes: { verb, resource: 'nodes', subresource, name: this.o.nodeName, version: 'v1' },
+            resourceAttributes: { verb, resource: 'nodes', subresource, name: node, version: 'v1' },
           },
         },
       );
@@ -207,13 +238,14 @@ export class KubeletAuth {
     const u = await this.authenticate(req);
     if ('status' in u) return { ok: false, ...u };
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const a = await this.authorize(u, req.method ?? 'GET', path);
+    const nodes = this.o.nodesFor(path);
+    const a = await this.authorize(u, req.method ?? 'GET', path, nodes);
     if (typeof a === 'object') return { ok: false, ...a };
     if (!a)
       return {
         ok: false,
         status: 403,
-        message: `Forbidden (user=${u.username}, verb=${verbFor(req.method ?? 'GET')}, resource=nodes, subresource=${subresourcesFor(path).join(' or ')})`,
+        message: `Forbidden (user=${u.username}, verb=${verbFor(req.method ?? 'GET')}, resource=nodes, subresource=${subresourcesFor(path).join(' or ')}, name=${nodes.join(' and ')})`,
       };
     return { ok: true, user: u };
   }

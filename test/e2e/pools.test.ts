@@ -2,6 +2,7 @@
 // kwok GPU nodes of two models by their model label. It runs beside the sandbox's fedlets and touches
 // only its own nodes, namespace and lower objects; everything it adds is removed at the end.
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKwokNode } from '../../sandbox/cluster.js';
@@ -30,6 +31,7 @@ const lowerNodes = [
 
 let fedlet: ProcessRecord | undefined;
 let args: string[] = [];
+let poolsKubeletPort = 0;
 const logFile = path.join(s.dir, `fedlet-${CLUSTER}.log`);
 
 function startPoolsFedlet(): void {
@@ -82,6 +84,7 @@ describe.skipIf(s.external)('node pools', () => {
         labels: { [GPU]: n.model, 'topology.kubernetes.io/region': 'us-east', 'topology.kubernetes.io/zone': 'us-east-gpu' },
       });
     const [kubeletPort, healthPort] = await freePorts(2);
+    poolsKubeletPort = kubeletPort!;
     const skip = /^--(cluster-name|kubelet-port|health-port|namespace-template|cert-dir|upper-kubeconfig)=/;
     args = [
       ...f2.args.filter((a) => !skip.test(a)),
@@ -160,6 +163,67 @@ describe.skipIf(s.external)('node pools', () => {
     // The kubelet API answers for a pod on a pool node (logs through the shared listener).
     const logs = await kubectlRaw(upper, ['logs', 'want-h100', '-n', NS]);
     expect(logs.stderr).not.toMatch(/not running on virtual node|NotFound/);
+  });
+
+  it("authorizes a kubelet API caller on the pool node that was called: its pod's node, or every pool node for node-wide paths", async () => {
+    // A ServiceAccount allowed nodes/proxy on the H100 pool node only (as a kubelet's caller could be).
+    const sa = 'h100-reader';
+    const rbac = [
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: NS } },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: `pools-e2e-${sa}` },
+        rules: [{ apiGroups: [''], resources: ['nodes/proxy', 'nodes/stats'], resourceNames: [H100], verbs: ['get'] }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: `pools-e2e-${sa}` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `pools-e2e-${sa}` },
+        subjects: [{ kind: 'ServiceAccount', name: sa, namespace: NS }],
+      },
+    ];
+    await kubectl(upper, ['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }) });
+    try {
+      const token = (await kubectl(upper, ['create', 'token', sa, '-n', NS, '--duration=10m'])).trim();
+      const get = (urlPath: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = https.request(
+            {
+              host: s.nodeIP ?? '127.0.0.1',
+              port: poolsKubeletPort,
+              path: urlPath,
+              rejectUnauthorized: false,
+              headers: { Authorization: `Bearer ${token}` },
+            },
+            (res) => {
+              let body = '';
+              res.on('data', (c) => (body += c));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      // want-h100 (the test above) is on the H100 pool node: allowed there (RBAC may lag a moment).
+      const logs = await eventually(
+        async () => {
+          const r = await get(`/containerLogs/${NS}/want-h100/c`);
+          if (r.status === 403) throw new Error(r.body);
+          return r;
+        },
+        { timeoutMs: 20_000, what: 'logs of want-h100 allowed for a caller with rights on its pool node' },
+      );
+      expect(logs.status).toBe(200);
+      // A node-wide answer holds every pool node's pods: rights on one pool node are not enough.
+      const stats = await get('/stats/summary');
+      expect(stats.status).toBe(403);
+      expect(stats.body).toMatch(/name=\S+ and \S+/);
+      for (const n of [A100, H100]) expect(stats.body).toContain(n);
+    } finally {
+      await kubectlRaw(upper, ['delete', 'clusterrolebinding,clusterrole', `pools-e2e-${sa}`]);
+    }
   });
 
   it("leaves a pod asking for a model nobody has Pending with the scheduler's own reason", async () => {

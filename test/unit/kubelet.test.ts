@@ -81,9 +81,12 @@ describe('kubelet authentication without credentials', () => {
       create: async (_p: string, body: unknown) => (reviews.push(body), { status: { allowed: false } }),
     } as never;
     const req = { socket: { authorized: false }, headers: {}, method: 'GET', url: '/pods' } as never;
-    expect(await new Auth({ reviewer, nodeName: 'n', anonymous: false }).check(req)).toMatchObject({ ok: false, status: 401 });
+    expect(await new Auth({ reviewer, nodesFor: () => ['n'], anonymous: false }).check(req)).toMatchObject({
+      ok: false,
+      status: 401,
+    });
     expect(reviews).toHaveLength(0);
-    const r = await new Auth({ reviewer, nodeName: 'n', anonymous: true }).check(req);
+    const r = await new Auth({ reviewer, nodesFor: () => ['n'], anonymous: true }).check(req);
     expect(r).toMatchObject({ ok: false, status: 403 });
     expect(reviews[0]).toMatchObject({
       spec: {
@@ -92,6 +95,44 @@ describe('kubelet authentication without credentials', () => {
         resourceAttributes: { verb: 'get', resource: 'nodes', subresource: 'pods', name: 'n' },
       },
     });
+  });
+});
+
+describe('kubelet authorization with pool nodes: the node that was called', () => {
+  const pod = (ns: string, name: string, node: string) => ({ metadata: { namespace: ns, name }, spec: { nodeName: node } });
+  const pods = [pod('team-a', 'web', 'vn-gpu'), pod('team-b', 'db', 'vn-cpu')] as never[];
+  const served = ['vn-gpu', 'vn-cpu'];
+
+  it("finds a pod's node for its logs, exec, attach and port-forward; node-wide paths need every served node", async () => {
+    const { targetNodes } = await import('../../src/kubelet/auth.js');
+    expect(targetNodes('/containerLogs/team-a/web/c', pods, served)).toEqual(['vn-gpu']);
+    expect(targetNodes('/exec/team-b/db/c', pods, served)).toEqual(['vn-cpu']);
+    expect(targetNodes('/portForward/team-a/web', pods, served)).toEqual(['vn-gpu']);
+    expect(targetNodes('/attach/team-b/db/uid-1/c', pods, served)).toEqual(['vn-cpu']);
+    expect(targetNodes('/stats/summary', pods, served)).toEqual(served);
+    // A pod this process does not serve (the request ends in 404) gives no node a caller could pick.
+    expect(targetNodes('/exec/team-a/unknown/c', pods, served)).toEqual(served);
+  });
+
+  it('asks the upper API server about the pool node the pod is on, and refuses a caller allowed only on another', async () => {
+    const { KubeletAuth: Auth, targetNodes } = await import('../../src/kubelet/auth.js');
+    const asked: string[] = [];
+    // The caller's rights: nodes/proxy on vn-cpu only (e.g. a RoleBinding with resourceNames).
+    const reviewer = {
+      create: async (_p: string, body: { spec: { resourceAttributes: { name: string } } }) => {
+        asked.push(body.spec.resourceAttributes.name);
+        return { status: { allowed: body.spec.resourceAttributes.name === 'vn-cpu' } };
+      },
+    } as never;
+    const auth = new Auth({ reviewer, nodesFor: (p) => targetNodes(p, pods, served), anonymous: true });
+    const req = (url: string) => ({ socket: { authorized: false }, headers: {}, method: 'POST', url }) as never;
+    expect(await auth.check(req('/exec/team-b/db/c?command=sh'))).toMatchObject({ ok: true });
+    expect(asked).toEqual(['vn-cpu']);
+    const refused = await auth.check(req('/exec/team-a/web/c?command=sh'));
+    expect(refused).toMatchObject({ ok: false, status: 403 });
+    expect((refused as { message: string }).message).toContain('name=vn-gpu');
+    // Node-wide: allowed on one pool node is not enough.
+    expect(await auth.check(req('/stats/summary'))).toMatchObject({ ok: false, status: 403 });
   });
 });
 
@@ -110,7 +151,7 @@ describe('kubelet authentication under a flood of unknown bearer tokens', () => 
         return { status: { authenticated: false } };
       },
     } as never;
-    const auth = new Auth({ reviewer, nodeName: 'n', anonymous: false, maxPendingReviews: 3 });
+    const auth = new Auth({ reviewer, nodesFor: () => ['n'], anonymous: false, maxPendingReviews: 3 });
     const first = Array.from({ length: 3 }, (_, i) => auth.check(tokenReq(`fresh-${i}`)));
     await new Promise((r) => setImmediate(r));
     expect(auth.reviewsPending).toBe(3);
@@ -133,7 +174,7 @@ describe('kubelet authentication under a flood of unknown bearer tokens', () => 
         throw new Error('POST /apis/authentication.k8s.io/v1/tokenreviews: connect ECONNREFUSED 10.0.0.1:6443');
       },
     } as never;
-    const r = await new Auth({ reviewer, nodeName: 'n', anonymous: false }).check(tokenReq('t'));
+    const r = await new Auth({ reviewer, nodesFor: () => ['n'], anonymous: false }).check(tokenReq('t'));
     expect(r).toMatchObject({ ok: false, status: 500 });
     if (r.ok) throw new Error('unreachable');
     expect(r.message).not.toMatch(/ECONNREFUSED|10\.0\.0\.1|tokenreviews/);
