@@ -5,62 +5,40 @@
 // their own.
 import { randomBytes } from 'node:crypto';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import type { Lease, Node } from '../../src/kube/types.js';
 import { sandbox } from './framework/kubectl.js';
+import { kubeletCall } from './framework/kubelet-port.js';
 
 const s = sandbox();
 const f1 = s.fedlets[0]!;
 const admin = new KubeClient(loadKubeConfig(s.upperKubeconfig));
 const agent = new https.Agent({ keepAlive: true, maxSockets: 48, rejectUnauthorized: false });
 
-/** One request to fedlet's kubelet port with a bearer token nobody issued. */
+/** One request to fedlet's kubelet port with a bearer token nobody issued (0: no answer). */
 function unknownTokenRequest(): Promise<number> {
-  return new Promise((resolve) => {
-    const req = https.request(
-      {
-        host: s.nodeIP ?? '127.0.0.1',
-        port: f1.kubeletPort,
-        path: '/pods',
-        method: 'GET',
-        agent,
-        headers: { Authorization: `Bearer ${randomBytes(24).toString('base64url')}` },
-        timeout: 30_000,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-    req.end();
-  });
+  const token = randomBytes(24).toString('base64url');
+  return kubeletCall({
+    host: s.nodeIP ?? '127.0.0.1',
+    port: f1.kubeletPort,
+    path: '/pods',
+    agent,
+    token,
+    timeoutMs: 30_000,
+  }).then(
+    (r) => r.status,
+    () => 0,
+  );
 }
 
 /** The apiserver's own kubelet client identity still gets answers during the flood. */
 function apiserverRequest(): Promise<number> {
-  const cert = s.upper.kubeletClientCert!;
-  return new Promise((resolve) => {
-    const req = https.request(
-      {
-        host: s.nodeIP ?? '127.0.0.1',
-        port: f1.kubeletPort,
-        path: '/healthz',
-        rejectUnauthorized: false,
-        cert: readFileSync(cert),
-        key: readFileSync(cert.replace(/\.crt$/, '.key')),
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', () => resolve(0));
-    req.end();
-  });
+  const call = { host: s.nodeIP ?? '127.0.0.1', port: f1.kubeletPort, path: '/healthz', cert: s.upper.kubeletClientCert! };
+  return kubeletCall(call).then(
+    (r) => r.status,
+    () => 0,
+  );
 }
 
 describe('heartbeats under a flood of unknown bearer tokens on the kubelet port', () => {

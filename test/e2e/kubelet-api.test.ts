@@ -1,8 +1,7 @@
 // kubectl logs / exec / attach / port-forward through the virtual node, and kubelet-style
 // authentication and authorization on fedlet's kubelet port.
-import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -11,6 +10,7 @@ import { findBinary } from '../../sandbox/binaries.js';
 import { createNamespace } from './framework/namespaces.js';
 import { eventually, kubectl, kubectlRaw, run, sandbox } from './framework/kubectl.js';
 import { nodeCsr } from './framework/nodes.js';
+import { kubeletCall } from './framework/kubelet-port.js';
 import { isProxyableAddress } from '../../sandbox/node-address.js';
 
 const s = sandbox();
@@ -29,32 +29,10 @@ function appendLog(text: string): void {
 }
 
 /** A request to fedlet's kubelet port, optionally with a client certificate or a bearer token. */
-function kubeletGet(
-  urlPath: string,
-  auth: { cert?: string; key?: string; token?: string } = {},
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: s.nodeIP ?? '127.0.0.1',
-        port: f1.kubeletPort,
-        path: urlPath,
-        method: 'GET',
-        rejectUnauthorized: false,
-        ...(auth.cert ? { cert: readFileSync(auth.cert), key: readFileSync(auth.key!) } : {}),
-        headers: auth.token ? { Authorization: `Bearer ${auth.token}` } : {},
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+function kubeletGet(urlPath: string, auth: { cert?: string; token?: string } = {}): Promise<{ status: number; body: string }> {
+  return kubeletCall({ host: s.nodeIP ?? '127.0.0.1', port: f1.kubeletPort, path: urlPath, ...auth });
 }
-const apiserverCert = () => ({ cert: s.upper.kubeletClientCert!, key: s.upper.kubeletClientCert!.replace(/\.crt$/, '.key') });
+const apiserverCert = () => ({ cert: s.upper.kubeletClientCert! });
 
 beforeAll(async () => {
   await createNamespace(upper, ns);

@@ -2,12 +2,12 @@
 // kwok GPU nodes of two models by their model label. It runs beside the sandbox's fedlets and touches
 // only its own nodes, namespace and lower objects; everything it adds is removed at the end.
 import { readFileSync } from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKwokNode } from '../../sandbox/cluster.js';
 import { freePorts, startProcess, stopProcess, type ProcessRecord } from '../../sandbox/processes.js';
 import { fedletCli, restartComponent, stopComponent, upperIdentityKubeconfig, waitForNodesReady } from '../../sandbox/sandbox.js';
+import { kubeletCall } from './framework/kubelet-port.js';
 import { createNamespace, lowerNamespaceFor } from './framework/namespaces.js';
 import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
 import { readyCondition, type NodeJson } from './framework/nodes.js';
@@ -188,24 +188,7 @@ describe.skipIf(s.external)('node pools', () => {
     try {
       const token = (await kubectl(upper, ['create', 'token', sa, '-n', NS, '--duration=10m'])).trim();
       const get = (urlPath: string) =>
-        new Promise<{ status: number; body: string }>((resolve, reject) => {
-          const req = https.request(
-            {
-              host: s.nodeIP ?? '127.0.0.1',
-              port: poolsKubeletPort,
-              path: urlPath,
-              rejectUnauthorized: false,
-              headers: { Authorization: `Bearer ${token}` },
-            },
-            (res) => {
-              let body = '';
-              res.on('data', (c) => (body += c));
-              res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-            },
-          );
-          req.on('error', reject);
-          req.end();
-        });
+        kubeletCall({ host: s.nodeIP ?? '127.0.0.1', port: poolsKubeletPort, path: urlPath, token });
       // want-h100 (the test above) is on the H100 pool node: allowed there (RBAC may lag a moment).
       const logs = await eventually(
         async () => {
