@@ -694,6 +694,15 @@ async function prepareFedlets(
   };
 }
 
+/**
+ * FEDLET_SANDBOX_NODE_OPTIONS becomes the fedlets' NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=DIR` to
+ * profile them under a benchmark) without reaching the other Node processes of the sandbox.
+ */
+function fedletEnv(env?: Record<string, string>): Record<string, string> | undefined {
+  const opts = process.env.FEDLET_SANDBOX_NODE_OPTIONS;
+  return opts ? { ...env, NODE_OPTIONS: opts } : env;
+}
+
 export function startFedlet(state: SandboxState, cluster: string, env?: Record<string, string>): FedletRecord {
   const f = state.fedlets.find((x) => x.cluster === cluster);
   if (!f) throw new Error(`no fedlet for cluster ${cluster}`);
@@ -702,7 +711,7 @@ export function startFedlet(state: SandboxState, cluster: string, env?: Record<s
     process.execPath,
     [fedletCli(), ...f.args],
     path.join(state.dir, `fedlet-${cluster}.log`),
-    env,
+    fedletEnv(env),
   );
   return f;
 }
