@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { buildQuery, type KubeClient } from '../../src/kube/client.js';
 import type { LogOptions, LogStream, StreamKind, StreamParams, UpgradeOutcome } from '../../src/provider.js';
 import { apiPath } from '../../src/kube/api-path.js';
+import { upgradeRequest } from '../../src/kube/upgrade-request.js';
 
 export interface LowerTarget {
   namespace: string;
@@ -83,31 +84,14 @@ export async function lowerUpgrade(
   };
   delete headers.Accept; // the connect endpoints answer 406 to Accept: application/json
   ro.headers = headers;
-  // A fresh connection per session: an upgraded socket never goes back to a keep-alive pool.
-  ro.agent = false;
-  return new Promise((resolve, reject) => {
-    const req = send(client, ro);
-    const onAbort = () => req.destroy(new Error('client went away'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    req.on('upgrade', (res, socket, head) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve({ kind: 'upgraded', rawHeaders: res.rawHeaders, socket, head });
-    });
-    req.on('response', (res) => {
-      signal.removeEventListener('abort', onAbort);
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          kind: 'rejected',
-          status: res.statusCode ?? 502,
-          contentType: res.headers['content-type'],
-          body: Buffer.concat(chunks),
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', (e) => reject(new Error(`lower API server: ${e.message}`)));
-    req.end();
-  });
+  // A fresh connection per session (an upgraded socket never goes back to a keep-alive pool), read into
+  // a reused buffer (see upgradeRequest).
+  const r = await upgradeRequest(ro, client.server.protocol !== 'http:', signal);
+  if (r.kind === 'upgraded') return r;
+  return { kind: 'rejected', status: r.status, contentType: headerValue(r.rawHeaders, 'content-type'), body: r.body };
+}
+
+function headerValue(rawHeaders: string[], name: string): string | undefined {
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) return rawHeaders[i + 1];
+  return undefined;
 }

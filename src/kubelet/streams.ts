@@ -123,6 +123,7 @@ export async function handleStreamUpgrade(
   relay(client, lower, {
     onBytesAtoB: (n) => toLower.inc(n),
     onBytesBtoA: (n) => toClient.inc(n),
+    sourceB: outcome.source,
     onClosed: () => metrics.relayActive.dec({ kind }),
   });
 }
