@@ -19,7 +19,8 @@ import { FedletMetrics } from '../../src/metrics.js';
 import { lowerLogs, lowerUpgrade } from '../../provider/workload/streams.js';
 import type { StreamProvider } from '../../src/provider.js';
 
-const CHUNK = 32 * 1024;
+/** Size of each write of the fake lower server (RELAY_CHUNK): Go peers relaying small frames send small TLS records. */
+const CHUNK = Number(process.env.RELAY_CHUNK ?? 32 * 1024);
 
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

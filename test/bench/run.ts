@@ -26,6 +26,7 @@ import { freePerNode, type LowerNode } from '../../provider/node/capacity.js';
 import { toMilli } from '../../src/util/quantity.js';
 import { benchStorage } from './storage.js';
 import type { Pod } from '../../src/kube/types.js';
+import { LABEL_GRANT } from '../../src/labels.js';
 import { benchRestart } from './restart.js';
 import { benchPools } from './pools.js';
 
@@ -413,6 +414,9 @@ async function main(): Promise<void> {
   };
   await ensureNs(upper);
   await ensureNs(lower);
+  // fedlet on lower-1 maps upper namespace bench to lower bench (template {{namespace}}), which the bench
+  // made itself for the direct runs: granted to the virtual node, or fedlet refuses to use it.
+  await lower.patch('/api/v1/namespaces/bench', { metadata: { labels: { [LABEL_GRANT]: s.fedlets[0]!.nodeName } } }, 'merge');
   // Read at each use: the restart part replaces the fedlet process, and later parts measure the new one.
   const fedletPid = () => s.fedlets[0]!.process!.pid;
   try {
