@@ -695,12 +695,11 @@ async function prepareFedlets(
 }
 
 /**
- * FEDLET_SANDBOX_NODE_OPTIONS becomes the fedlets' NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=DIR` to
- * profile them under a benchmark) without reaching the other Node processes of the sandbox.
+ * FEDLET_SANDBOX_NODE_ARGS: extra Node options for the fedlets only (space-separated, e.g. `--cpu-prof
+ * --cpu-prof-dir=DIR` to profile them under a benchmark; Node refuses --cpu-prof in NODE_OPTIONS).
  */
-function fedletEnv(env?: Record<string, string>): Record<string, string> | undefined {
-  const opts = process.env.FEDLET_SANDBOX_NODE_OPTIONS;
-  return opts ? { ...env, NODE_OPTIONS: opts } : env;
+function fedletNodeArgs(): string[] {
+  return (process.env.FEDLET_SANDBOX_NODE_ARGS ?? '').split(' ').filter(Boolean);
 }
 
 export function startFedlet(state: SandboxState, cluster: string, env?: Record<string, string>): FedletRecord {
@@ -709,9 +708,9 @@ export function startFedlet(state: SandboxState, cluster: string, env?: Record<s
   f.process = startProcess(
     `fedlet-${cluster}`,
     process.execPath,
-    [fedletCli(), ...f.args],
+    [...fedletNodeArgs(), fedletCli(), ...f.args],
     path.join(state.dir, `fedlet-${cluster}.log`),
-    fedletEnv(env),
+    env,
   );
   return f;
 }

@@ -158,7 +158,10 @@ export type UpgradeOutcome =
 export interface LogStream {
   status: number;
   contentType?: string;
+  /** The body, or with `source` the stream it is read from (its 'close' before the end: truncated). */
   body: import('node:stream').Readable;
+  /** How the body's bytes are read when `body` emits no 'data' (a socket opened with `onread`). */
+  source?: import('./util/splice.js').ByteSource;
 }
 
 /**

@@ -1,21 +1,16 @@
 // Relays logs and streaming sessions to the lower API server's pods/{log,exec,attach,portforward}
 // for the lower pod behind an upper pod. Streaming upgrades are passed through untouched (the bytes,
 // compression, exit codes and port-forward pairing stay end-to-end between the two API servers).
-import http from 'node:http';
-import https from 'node:https';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { buildQuery, type KubeClient } from '../../src/kube/client.js';
 import type { LogOptions, LogStream, StreamKind, StreamParams, UpgradeOutcome } from '../../src/provider.js';
 import { apiPath } from '../../src/kube/api-path.js';
 import { upgradeRequest } from '../../src/kube/upgrade-request.js';
+import { bodySource, framingOf } from '../../src/kube/http-body.js';
 
 export interface LowerTarget {
   namespace: string;
   name: string;
-}
-
-function send(client: KubeClient, ro: https.RequestOptions): http.ClientRequest {
-  return (client.server.protocol === 'http:' ? http : https).request(ro);
 }
 
 export async function lowerLogs(
@@ -36,18 +31,24 @@ export async function lowerLogs(
     limitBytes: o.limitBytes,
   });
   const ro = await client.httpOptions('GET', `${apiPath`/api/v1/namespaces/${t.namespace}/pods/${t.name}/log`}${q}`);
-  ro.headers = { ...ro.headers, Accept: '*/*' };
-  return new Promise((resolve, reject) => {
-    const req = send(client, ro);
-    const onAbort = () => req.destroy();
-    signal.addEventListener('abort', onAbort, { once: true });
-    req.on('response', (res) => {
-      res.on('close', () => signal.removeEventListener('abort', onAbort));
-      resolve({ status: res.statusCode ?? 502, contentType: res.headers['content-type'], body: res as Readable });
-    });
-    req.on('error', (e) => reject(new Error(`lower API server: ${e.message}`)));
-    req.end();
-  });
+  // A connection of this request's own, read into a reused buffer and its body decoded in place (see
+  // upgradeRequest, bodySource): a followed log is a long-lived stream, never worth a pooled connection.
+  ro.headers = { ...ro.headers, Accept: '*/*', Connection: 'close' };
+  const r = await upgradeRequest(ro, client.server.protocol !== 'http:', signal, true);
+  if (r.kind !== 'upgraded')
+    return { status: r.status, contentType: headerValue(r.rawHeaders, 'content-type'), body: Readable.from([r.body]) };
+  const socket = r.socket;
+  const onAbort = () => socket.destroy();
+  signal.addEventListener('abort', onAbort, { once: true });
+  socket.once('close', () => signal.removeEventListener('abort', onAbort));
+  const source = bodySource(r.head, r.source, framingOf(r.rawHeaders), () => socket.destroy());
+  return {
+    status: r.status,
+    contentType: headerValue(r.rawHeaders, 'content-type'),
+    body: socket,
+    // Once the body is complete the connection has served its purpose.
+    source: (sink, end) => source(sink, () => (end?.(), socket.destroy())),
+  };
 }
 
 export function streamQuery(kind: StreamKind, p: StreamParams): string {

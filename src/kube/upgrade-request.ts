@@ -22,7 +22,7 @@ let sharedReadBuffer: Buffer | undefined;
 const MAX_HEAD = 64 * 1024;
 
 export type UpgradeResponse =
-  | { kind: 'upgraded'; rawHeaders: string[]; socket: Socket; head: Buffer; source: ByteSource }
+  | { kind: 'upgraded'; status: number; rawHeaders: string[]; socket: Socket; head: Buffer; source: ByteSource }
   | { kind: 'rejected'; status: number; rawHeaders: string[]; body: Buffer };
 
 function requestHead(ro: https.RequestOptions, host: string): string {
@@ -69,9 +69,16 @@ export function decodeChunked(b: Buffer): Buffer | undefined {
 
 /**
  * Sends `ro` (from KubeClient.httpOptions, with the Upgrade headers set) on a new connection and resolves
- * with the upgraded socket, or with the refusal.
+ * with the upgraded socket, or with the refusal. With `anyStatus`, every response resolves as 'upgraded'
+ * once its head is read, its body still to be read from the socket (a streamed response such as logs;
+ * send `Connection: close` then, the socket serves this one request).
  */
-export function upgradeRequest(ro: https.RequestOptions, secure: boolean, signal: AbortSignal): Promise<UpgradeResponse> {
+export function upgradeRequest(
+  ro: https.RequestOptions,
+  secure: boolean,
+  signal: AbortSignal,
+  anyStatus = false,
+): Promise<UpgradeResponse> {
   const host = String(ro.hostname ?? 'localhost');
   const port = Number(ro.port ?? (secure ? 443 : 80));
   const readBuffer = (sharedReadBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER));
@@ -146,20 +153,23 @@ export function upgradeRequest(ro: https.RequestOptions, secure: boolean, signal
         return fail(e as Error);
       }
       const rest = all.subarray(end + 4);
-      if (parsed.status === 101) {
+      if (parsed.status === 101 || anyStatus) {
         upgraded = true;
         signal.removeEventListener('abort', onAbort);
         socket.off('error', fail);
         socket.off('end', onEnd);
         // Until the relay listens: an error must not go unheard (that would end the process).
         socket.on('error', () => socket.destroy());
-        const source: ByteSource = (s) => {
+        const source: ByteSource = (s, end) => {
           sink = s;
           const held = early;
           early = [];
           for (const c of held) s(c);
+          // 'end' is not held back for a socket read with `onread`: it may have passed already.
+          if (end && socket.readableEnded) end();
+          else if (end) socket.once('end', end);
         };
-        resolve({ kind: 'upgraded', rawHeaders: parsed.rawHeaders, socket, head: rest, source });
+        resolve({ kind: 'upgraded', status: parsed.status, rawHeaders: parsed.rawHeaders, socket, head: rest, source });
         return;
       }
       const length = header(parsed.rawHeaders, 'content-length');

@@ -37,17 +37,20 @@ function releasesOnCallback(w: Writable): boolean {
 }
 
 /**
- * Hands every chunk read from a stream to `sink`. The chunk may be a buffer the source reuses for its next
- * read: the sink copies what it keeps before it returns.
+ * Hands every chunk read from a stream to `sink`, and calls `end` once the data ended cleanly. The chunk
+ * may be a buffer the source reuses for its next read: the sink copies what it keeps before it returns.
  */
-export type ByteSource = (sink: (chunk: Buffer) => void) => void;
+export type ByteSource = (sink: (chunk: Buffer) => void, end?: () => void) => void;
 
 export interface SpliceOptions {
   /** Called with the size of each write (for byte counters). */
   onBytes?: (n: number) => void;
   /** End the destination when the source ends (half-close); default true. */
   end?: boolean;
-  /** Where the bytes come from when `from` does not emit them as 'data' (a socket read with `onread`). */
+  /**
+   * Where the bytes come from when `from` does not emit them as 'data' (a socket read with `onread`); its
+   * end callback, not `from`'s 'end', then ends the destination.
+   */
   source?: ByteSource;
 }
 
@@ -98,15 +101,18 @@ export function splice(from: Readable, to: Writable, opts: SpliceOptions = {}): 
     }
   };
 
-  if (opts.source) opts.source(take);
-  else from.on('data', take);
+  let ended = false;
   const onEnd = () => {
+    if (ended) return;
+    ended = true;
     flush();
     if (opts.end !== false && !to.destroyed) to.end();
   };
-  // A source read with `onread` may have ended before the splice began (its 'end' is not held back).
-  if (from.readableEnded) onEnd();
-  else from.on('end', onEnd);
+  if (opts.source) opts.source(take, onEnd);
+  else {
+    from.on('data', take);
+    from.on('end', onEnd);
+  }
 }
 
 export interface RelayOptions {
