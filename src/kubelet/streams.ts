@@ -9,6 +9,14 @@ import type { StreamKind, StreamParams, StreamProvider } from '../provider.js';
 import type { FedletMetrics } from '../metrics.js';
 import { errorStatus, writeHttpError } from './http-errors.js';
 import { relay } from '../util/splice.js';
+import { adoptReadBuffer } from '../util/socket-read.js';
+
+/**
+ * One read buffer for every upper stream socket (see adoptReadBuffer): each read is copied on before its
+ * callback returns, and no two callbacks overlap.
+ */
+let sharedClientReadBuffer: Buffer | undefined;
+const clientReadBuffer = () => (sharedClientReadBuffer ??= Buffer.allocUnsafeSlow(64 * 1024));
 
 const pattern = /^\/(exec|attach|portForward)\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/;
 
@@ -123,6 +131,7 @@ export async function handleStreamUpgrade(
   relay(client, lower, {
     onBytesAtoB: (n) => toLower.inc(n),
     onBytesBtoA: (n) => toClient.inc(n),
+    sourceA: adoptReadBuffer(client, clientReadBuffer()),
     sourceB: outcome.source,
     onClosed: () => metrics.relayActive.dec({ kind }),
   });

@@ -118,7 +118,8 @@ export function splice(from: Readable, to: Writable, opts: SpliceOptions = {}): 
 export interface RelayOptions {
   onBytesAtoB?: (n: number) => void;
   onBytesBtoA?: (n: number) => void;
-  /** How `b`'s bytes are read when it does not emit 'data' (see ByteSource). */
+  /** How `a`'s and `b`'s bytes are read when they do not emit 'data' (see ByteSource). */
+  sourceA?: ByteSource;
   sourceB?: ByteSource;
   /** Called once when both sockets are torn down. */
   onClosed?: () => void;
@@ -132,7 +133,7 @@ export interface RelayOptions {
  * would drop those bytes); a reset, an error or a close without a clean end tears both down at once.
  */
 export function relay(a: Duplex, b: Duplex, opts: RelayOptions = {}): void {
-  splice(a, b, { onBytes: opts.onBytesAtoB });
+  splice(a, b, { onBytes: opts.onBytesAtoB, source: opts.sourceA });
   splice(b, a, { onBytes: opts.onBytesBtoA, source: opts.sourceB });
   let closed = false;
   const close = () => {

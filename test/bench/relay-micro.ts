@@ -5,6 +5,7 @@
 // relay implementations (`RELAY_PROF=dir` writes a --cpu-prof of the fedlet process).
 //   node dist/test/bench/relay-micro.js [exec,portforward,logs] [MiB]
 import { spawn, execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -37,14 +38,19 @@ function makeCert(dir: string): { cert: string; key: string } {
   return { cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'), key: readFileSync(path.join(dir, 'key.pem'), 'utf8') };
 }
 
+/** Digest of every byte sent by pump (the data differs per chunk, so loss, reordering or reuse shows). */
+let sentHash = createHash('sha256');
 /** Writes `bytes` to a writable in CHUNK writes, with backpressure, then calls done. */
 function pump(w: NodeJS.WritableStream, bytes: number, done: () => void): void {
-  const chunk = Buffer.alloc(CHUNK, 7);
+  const chunks = Array.from({ length: 7 }, () => randomBytes(CHUNK));
   let sent = 0;
+  let i = 0;
   const go = () => {
     while (sent < bytes) {
       sent += CHUNK;
-      if (!w.write(chunk)) return void w.once('drain', go);
+      const c = chunks[i++ % chunks.length]!;
+      sentHash.update(c);
+      if (!w.write(c)) return void w.once('drain', go);
     }
     done();
   };
@@ -109,21 +115,27 @@ function upgradeSession(port: number, ca: string, kind: string, send: number, ex
         `POST /${kind}/ns/pod/c?output=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n`,
       );
     });
+    sentHash = createHash('sha256');
     let head = true;
     let got = 0;
-    let buf = '';
+    let buf = Buffer.alloc(0);
+    const h = createHash('sha256');
     s.on('data', (c: Buffer) => {
       if (head) {
-        buf += c.toString('latin1');
+        buf = Buffer.concat([buf, c]);
         const i = buf.indexOf('\r\n\r\n');
         if (i < 0) return;
-        if (!buf.startsWith('HTTP/1.1 101')) return reject(new Error(buf));
+        if (!buf.toString('latin1').startsWith('HTTP/1.1 101')) return reject(new Error(buf.toString()));
         head = false;
-        got += buf.length - i - 4;
+        c = buf.subarray(i + 4);
         if (send) pump(s, send, () => undefined);
-      } else got += c.length;
+      }
+      got += c.length;
+      h.update(c);
       if (got >= expect) {
         s.destroy();
+        const sent = sentHash.copy().digest('hex');
+        if (h.digest('hex') !== sent) reject(new Error(`${kind}: the bytes received differ from those sent`));
         resolve();
       }
     });
