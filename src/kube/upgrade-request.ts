@@ -29,7 +29,11 @@ function requestHead(ro: https.RequestOptions, host: string): string {
   let s = `${ro.method ?? 'GET'} ${ro.path ?? '/'} HTTP/1.1\r\nHost: ${host}\r\n`;
   for (const [k, v] of Object.entries(ro.headers ?? {})) {
     if (v === undefined) continue;
-    for (const one of Array.isArray(v) ? v : [v]) s += `${k}: ${String(one)}\r\n`;
+    for (const one of Array.isArray(v) ? v : [v]) {
+      // Written by hand, so checked by hand: a line break would let a value add headers of its own.
+      if (/[\r\n]/.test(`${k}${String(one)}`)) throw new Error(`header ${k}: line break in its value`);
+      s += `${k}: ${String(one)}\r\n`;
+    }
   }
   return `${s}Content-Length: 0\r\n\r\n`;
 }
@@ -81,6 +85,13 @@ export function upgradeRequest(
 ): Promise<UpgradeResponse> {
   const host = String(ro.hostname ?? 'localhost');
   const port = Number(ro.port ?? (secure ? 443 : 80));
+  const hostHeader = port === (secure ? 443 : 80) ? host : `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+  let requestBytes: string;
+  try {
+    requestBytes = requestHead(ro, hostHeader);
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
   const readBuffer = (sharedReadBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER));
   // Until the head is parsed, bytes collect here; then in `early` until the relay takes over the source.
   let pre: Buffer[] = [];
@@ -111,7 +122,6 @@ export function upgradeRequest(
         onread,
       })
     : net.connect({ host, port, onread });
-  const hostHeader = port === (secure ? 443 : 80) ? host : `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
   return new Promise((resolve, reject) => {
     const fail = (e: Error) => {
       socket.destroy();
@@ -119,7 +129,7 @@ export function upgradeRequest(
     };
     const onAbort = () => fail(new Error('client went away'));
     signal.addEventListener('abort', onAbort, { once: true });
-    socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(requestHead(ro, hostHeader)));
+    socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(requestBytes));
     socket.on('error', fail);
     let refused: { status: number; rawHeaders: string[]; length?: number; chunked: boolean } | undefined;
     const finishRefusal = (ended: boolean) => {

@@ -80,6 +80,12 @@ describe('upgradeRequest', () => {
     await expect(upgradeRequest(options(port), false, new AbortController().signal)).rejects.toThrow(/lower API server/);
   });
 
+  it('refuses a header value with a line break (it would smuggle headers in)', async () => {
+    const o = options(1);
+    o.headers.Authorization = 'Bearer t\r\nX-Injected: 1';
+    await expect(upgradeRequest(o, false, new AbortController().signal)).rejects.toThrow(/line break/);
+  });
+
   it('decodes chunked bodies only once complete', () => {
     expect(decodeChunked(Buffer.from('3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n'))?.toString()).toBe('abcde');
     expect(decodeChunked(Buffer.from('3\r\nabc\r\n2\r\nd'))).toBeUndefined();
