@@ -126,13 +126,36 @@ export async function handleStreamUpgrade(
   client.write(`${lines}\r\n`);
   if (outcome.head.length) client.write(outcome.head);
   if (head.length) lower.write(head);
-  const toClient = metrics.relayBytes.labels({ kind, direction: 'to_client' });
-  const toLower = metrics.relayBytes.labels({ kind, direction: 'to_lower' });
+  const toClient = coarseCounter(metrics.relayBytes.labels({ kind, direction: 'to_client' }));
+  const toLower = coarseCounter(metrics.relayBytes.labels({ kind, direction: 'to_lower' }));
   relay(client, lower, {
-    onBytesAtoB: (n) => toLower.inc(n),
-    onBytesBtoA: (n) => toClient.inc(n),
+    onBytesAtoB: toLower.add,
+    onBytesBtoA: toClient.add,
     sourceA: adoptReadBuffer(client, clientReadBuffer()),
     sourceB: outcome.source,
-    onClosed: () => metrics.relayActive.dec({ kind }),
+    onClosed: () => {
+      toClient.flush();
+      toLower.flush();
+      metrics.relayActive.dec({ kind });
+    },
   });
+}
+
+/**
+ * A byte counter updated per MiB and at the end of the session rather than per write: an update costs
+ * about as much as relaying a small write (2.5% of fedlet's relay CPU in a profile when done per write).
+ */
+function coarseCounter(c: { inc(n: number): void }): { add: (n: number) => void; flush: () => void } {
+  let pending = 0;
+  const flush = () => {
+    if (pending) c.inc(pending);
+    pending = 0;
+  };
+  return {
+    add: (n) => {
+      pending += n;
+      if (pending >= 1 << 20) flush();
+    },
+    flush,
+  };
 }
