@@ -13,6 +13,8 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 
 /** Size of one batch buffer: the most one write carries (a fast source cannot build a bigger batch). */
 const BATCH = 256 * 1024;
+/** Below this, a batch may wait a turn for more (see flush). */
+const MIN_BATCH = 64 * 1024;
 /**
  * Bytes the destination may hold unwritten before the source pauses. Well above a socket's default
  * highWaterMark (16 KiB): pausing and resuming a socket costs two syscalls, and with a small limit a
@@ -61,9 +63,20 @@ export function splice(from: Readable, to: Writable, opts: SpliceOptions = {}): 
   let size = 0;
   let scheduled = false;
   let waitingForDrain = false;
+  let ended = false;
 
+  let deferred = false;
   const flush = () => {
     scheduled = false;
+    // A small batch waits one more turn if the destination is still writing the last one (the bytes
+    // would only queue behind it): a stream throttled further on then moves in fewer, larger writes.
+    if (size < MIN_BATCH && !deferred && to.writableLength > 0 && !ended) {
+      deferred = true;
+      scheduled = true;
+      setImmediate(flush);
+      return;
+    }
+    deferred = false;
     const b = batch;
     const n = size;
     batch = undefined;
@@ -101,7 +114,6 @@ export function splice(from: Readable, to: Writable, opts: SpliceOptions = {}): 
     }
   };
 
-  let ended = false;
   const onEnd = () => {
     if (ended) return;
     ended = true;
