@@ -13,8 +13,6 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 
 /** Size of one batch buffer: the most one write carries (a fast source cannot build a bigger batch). */
 const BATCH = 256 * 1024;
-/** Below this, a batch may wait a turn for more (see flush). */
-const MIN_BATCH = 64 * 1024;
 /**
  * Bytes the destination may hold unwritten before the source pauses. Well above a socket's default
  * highWaterMark (16 KiB): pausing and resuming a socket costs two syscalls, and with a small limit a
@@ -58,25 +56,25 @@ export interface SpliceOptions {
 
 export function splice(from: Readable, to: Writable, opts: SpliceOptions = {}): void {
   const reuse = releasesOnCallback(to);
-  const release = (b: Buffer) => () => void (spare.length < MAX_SPARE && spare.push(b));
   let batch: Buffer | undefined;
   let size = 0;
   let scheduled = false;
   let waitingForDrain = false;
   let ended = false;
 
-  let deferred = false;
+  // Writes of this splice not yet completed. While one is, bytes gather in the batch rather than queue
+  // behind it as writes of their own: one contiguous write follows when it completes (a socket given
+  // several queued buffers joins them into one more copy), and a stream throttled further on moves in
+  // fewer, larger writes. An idle destination is written at once.
+  let inFlight = 0;
+  const written = (b: Buffer) => () => {
+    inFlight--;
+    if (reuse && spare.length < MAX_SPARE) spare.push(b);
+    if (!inFlight && size && !scheduled) flush();
+  };
   const flush = () => {
     scheduled = false;
-    // A small batch waits one more turn if the destination is still writing the last one (the bytes
-    // would only queue behind it): a stream throttled further on then moves in fewer, larger writes.
-    if (size < MIN_BATCH && !deferred && to.writableLength > 0 && !ended) {
-      deferred = true;
-      scheduled = true;
-      setImmediate(flush);
-      return;
-    }
-    deferred = false;
+    if (inFlight && size < BATCH && !ended) return;
     const b = batch;
     const n = size;
     batch = undefined;
@@ -85,9 +83,8 @@ export function splice(from: Readable, to: Writable, opts: SpliceOptions = {}): 
     opts.onBytes?.(n);
     // The callback runs once the bytes are handed on (a TLS socket has encrypted them by then): the
     // buffer can take the next batch.
-    const chunk = n === b.length ? b : b.subarray(0, n);
-    if (reuse) to.write(chunk, release(b));
-    else to.write(chunk);
+    inFlight++;
+    to.write(n === b.length ? b : b.subarray(0, n), written(b));
     if (to.writableLength > MAX_QUEUED && !waitingForDrain) {
       waitingForDrain = true;
       from.pause();
