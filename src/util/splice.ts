@@ -162,6 +162,10 @@ export function relay(a: Duplex, b: Duplex, opts: RelayOptions = {}): void {
   };
   a.on('close', onClose(a, b));
   b.on('close', onClose(b, a));
+  // A side that closed before the relay began (a lower server that answered and hung up at once) emits
+  // no 'close' any more: handled as if now.
+  if (a.destroyed) onClose(a, b)();
+  if (b.destroyed) onClose(b, a)();
   a.on('error', close);
   b.on('error', close);
 }

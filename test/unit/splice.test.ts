@@ -90,4 +90,16 @@ describe('relay', () => {
     await closed;
     expect(Buffer.concat(got).equals(Buffer.concat(sent))).toBe(true);
   });
+
+  it('ends the session when one side had already closed before the relay began', async () => {
+    const { relay } = await import('../../src/util/splice.js');
+    const { Duplex } = await import('node:stream');
+    const lower = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+    lower.destroy();
+    await new Promise((r) => setImmediate(r)); // its 'close' has passed
+    const client = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+    const closed = new Promise<void>((r) => relay(client, lower, { graceMs: 50, onClosed: r }));
+    await closed;
+    expect(client.destroyed).toBe(true);
+  });
 });
