@@ -44,6 +44,18 @@ async function uninstall(helm: Helm, a: LeaveArgs, half: 'upper' | 'lower', st: 
   return `uninstalled (was revision ${r.revision}, ${r.status})`;
 }
 
+/** Waits until fedlet's pods of the release are gone: a stopping leader must not re-register the node. */
+async function fedletPodsGone(upper: KubeClient, a: LeaveArgs): Promise<void> {
+  const until = Date.now() + a.timeoutSeconds * 1000;
+  const sel = `app.kubernetes.io/name=fedlet,app.kubernetes.io/instance=${a.release}`;
+  while (Date.now() < until) {
+    const pods = await upper.get<{ items: Pod[] }>(`${nsPath(a.namespace)}/pods`, { query: { labelSelector: sel } });
+    if (!pods.items.length) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new JoinError(`fedlet's pods (${sel}) in ${a.namespace} are still there ${a.timeoutSeconds}s after the uninstall`);
+}
+
 async function upperLeftovers(upper: KubeClient, a: LeaveArgs, st: LeaveState): Promise<string> {
   const done: string[] = [];
   const secretPath = `${nsPath(a.namespace)}/secrets/${encodeURIComponent(joinNames(a).secret)}`;
@@ -135,7 +147,11 @@ export async function cmdLeave(argv: string[], io: CliIO): Promise<number> {
   const run: Record<string, () => Promise<string>> = {
     cordon: async () => cordon(upper, (st.nodes = await nodesOf(upper, a.nodeName, a.cluster))),
     drain: () => drain(upper, st.nodes, { timeoutMs: a.timeoutSeconds * 1000, force: a.force, progress: (m) => io.err(m) }),
-    'upper-release': () => uninstall(helm, a, 'upper', st),
+    'upper-release': async () => {
+      const said = await uninstall(helm, a, 'upper', st);
+      await fedletPodsGone(upper, a);
+      return said;
+    },
     'upper-leftovers': () => upperLeftovers(upper, a, st),
     'lower-leftovers': () => lowerLeftovers(lower, st),
     'lower-release': () => uninstall(helm, a, 'lower', st),

@@ -184,7 +184,10 @@ describe.skipIf(!!missing)(`fedlet join and leave${missing ? ` (skipped: ${missi
     // The pod was evicted (not a controller's: it is gone), below too.
     expect(await exists(upper, ['pod', 'hello', '-n', ns])).toBe(false);
     expect(await names0(lower, ['pods', '-A', '-l', `fedlet.io/origin=${node}`])).toEqual([]);
-    expect(await names0(lower, ['namespaces', '-l', `fedlet.io/origin=${node}`])).toEqual([]);
+    await eventually(async () => expect(await names0(lower, ['namespaces', '-l', `fedlet.io/origin=${node}`])).toEqual([]), {
+      timeoutMs: 120_000,
+      what: `the lower namespaces of ${node} gone`,
+    });
     // Upper: the node and what fedlet made for it, the release, the Secret.
     expect(await exists(upper, ['node', node])).toBe(false);
     expect(await exists(upper, ['lease', `${node}-leader`, '-n', 'kube-node-lease'])).toBe(false);
