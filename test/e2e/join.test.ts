@@ -193,7 +193,9 @@ describe.skipIf(!!missing)(`fedlet join and leave${missing ? ` (skipped: ${missi
     expect(await exists(upper, ['lease', `${node}-leader`, '-n', 'kube-node-lease'])).toBe(false);
     expect(await names0(upper, ['csr', '-l', `fedlet.io/node=${node}`])).toEqual([]);
     expect(await helmRevision(upper)).toBeUndefined();
-    expect(await exists(upper, ['clusterrole', `${release}:upper`])).toBe(false);
+    for (const what of [`clusterrole/${release}:upper`, `validatingadmissionpolicy/${release}-upper-scope`])
+      expect(await exists(upper, [what]), what).toBe(false);
+    expect(await exists(upper, ['rolebinding', `${release}:client-ca`, '-n', 'kube-system'])).toBe(false);
     // Lower: the identity and its RBAC and policy.
     expect(await helmRevision(lower)).toBeUndefined();
     for (const what of [
