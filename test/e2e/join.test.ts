@@ -58,8 +58,16 @@ const joinArgs = [
   `config.nodeTaints[0].effect=${taint.effect}`,
 ];
 
-const fedlet = (args: string[]) =>
-  run(process.execPath, [path.join(repoRoot(), 'dist', 'app', 'cli.js'), ...args], { env, timeoutMs: 600_000 });
+let runs = 0;
+/** Runs the fedlet CLI; its output is kept in the sandbox directory for a reader of a failed run. */
+const fedlet = async (args: string[]) => {
+  const r = await run(process.execPath, [path.join(repoRoot(), 'dist', 'app', 'cli.js'), ...args], { env, timeoutMs: 600_000 });
+  writeFileSync(
+    path.join(work, `${++runs}-${args[0]}.out`),
+    `$ fedlet ${args.join(' ')}\n${r.stdout}${r.stderr}exit ${r.code}\n`,
+  );
+  return r;
+};
 
 const helmRevision = async (kubeconfig: string) => {
   const r = await run(env.HELM, ['list', '--kubeconfig', kubeconfig, '-n', releaseNs, '-o', 'json'], { env });

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chartFullname, joinArgs, joinNames, leaveArgs, parseDuration } from '../../app/join/args.js';
-import { canonical, redact } from '../../app/join/helm.js';
+import { canonical, findHelm, redact } from '../../app/join/helm.js';
 import { lowerKubeconfigYaml, staleReason } from '../../app/join/lower-credential.js';
 import { installArgs, joinPlan, leavePlan, renderPlan } from '../../app/join/plan.js';
 import { main } from '../../app/main.js';
@@ -204,6 +204,41 @@ describe('the lower credential', () => {
                   ? kc(jwt({ sub: 'system:serviceaccount:fedlet-system:fedlet-eu', iat: 1 }))
                   : k;
     expect(staleReason(text, want, NOW)).toContain(reason);
+  });
+});
+
+describe('fedlet join failures', () => {
+  it('without helm, says how to get it', () => {
+    expect(() => findHelm({ PATH: dir })).toThrow('helm not found: install helm 3');
+  });
+
+  it('names the failed step, its cluster, the cause and what to do, exit code 1', async () => {
+    // A lower API server that refuses connections: the first step fails, nothing after it runs.
+    const closed = path.join(dir, 'closed.kubeconfig');
+    writeFileSync(
+      closed,
+      [
+        'apiVersion: v1',
+        'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]',
+        'users: [{name: u, user: {token: t}}]',
+        'contexts: [{name: c, context: {cluster: c, user: u}}]',
+        'current-context: c',
+      ].join('\n'),
+    );
+    const saved = process.env.HELM;
+    process.env.HELM = '/bin/true';
+    try {
+      const r = await cli(['join', '--upper-kubeconfig', closed, '--lower-kubeconfig', closed, '--cluster', 'eu']);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/^\[1\/5\] lower: lower-namespace \.\.\. failed$/m);
+      expect(r.err).toContain('fedlet join: step lower-namespace (lower cluster) failed:');
+      expect(r.err).toContain('ECONNREFUSED');
+      expect(r.err).toContain("what to do: check that --lower-kubeconfig is a cluster admin's kubeconfig");
+      expect(r.err).not.toContain('[2/5]');
+    } finally {
+      if (saved === undefined) delete process.env.HELM;
+      else process.env.HELM = saved;
+    }
   });
 });
 
