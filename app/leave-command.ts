@@ -21,6 +21,8 @@ interface LeaveState {
   summaryNamespace: string;
   /** What leave did not remove, and why: printed at the end. */
   left: string[];
+  /** What the rest of the upper cluster lost with this release: printed at the end. */
+  notes: string[];
 }
 
 /** Uninstalls a half of the release if it is there; reads the summary namespace first (upper half). */
@@ -33,8 +35,15 @@ async function uninstall(helm: Helm, a: LeaveArgs, half: 'upper' | 'lower', st: 
       (await helm.ok(['get', 'values', a.release, ...scope, '-o', 'json'], 'reading the release values')) || '{}',
     ) as {
       summaryNamespace?: string;
+      extender?: { enabled?: boolean };
+      storageClass?: { create?: boolean };
     };
     if (v.summaryNamespace) st.summaryNamespace = v.summaryNamespace;
+    // Once-per-upper-cluster parts go with this release: the other clusters' nodes lose them too.
+    if (v.extender?.enabled)
+      st.notes.push('no scheduler extender any more (this release ran it): enable extender.enabled=true in another release');
+    if (v.storageClass?.create)
+      st.notes.push('no StorageClass fedlet any more (this release created it): set storageClass.create=true in another release');
   }
   await helm.ok(
     ['uninstall', a.release, ...scope, '--wait', `--timeout=${a.timeoutSeconds}s`],
@@ -143,7 +152,7 @@ export async function cmdLeave(argv: string[], io: CliIO): Promise<number> {
   const helm = new Helm(findHelm());
   const upper = new KubeClient(loadKubeConfig(a.upperKubeconfig), { userAgent: 'fedlet-leave' });
   const lower = new KubeClient(loadKubeConfig(a.lowerKubeconfig), { userAgent: 'fedlet-leave' });
-  const st: LeaveState = { nodes: [], summaryNamespace: a.namespace, left: [] };
+  const st: LeaveState = { nodes: [], summaryNamespace: a.namespace, left: [], notes: [] };
   const run: Record<string, () => Promise<string>> = {
     cordon: async () => cordon(upper, (st.nodes = await nodesOf(upper, a.nodeName, a.cluster))),
     drain: () => drain(upper, st.nodes, { timeoutMs: a.timeoutSeconds * 1000, force: a.force, progress: (m) => io.err(m) }),
@@ -176,7 +185,8 @@ export async function cmdLeave(argv: string[], io: CliIO): Promise<number> {
   }
   io.out(
     `left cluster ${a.cluster}: virtual node ${a.nodeName} and release ${a.release} removed from both clusters\n` +
-      (st.left.length ? `left behind:\n${st.left.map((l) => `  - ${l}\n`).join('')}` : 'left behind: nothing\n'),
+      (st.left.length ? `left behind:\n${st.left.map((l) => `  - ${l}\n`).join('')}` : 'left behind: nothing\n') +
+      st.notes.map((n) => `note: ${n}\n`).join(''),
   );
   return 0;
 }
