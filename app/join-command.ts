@@ -108,6 +108,19 @@ const HINTS: Record<string, string> = {
     "see helm's message; check fedlet's pods: kubectl -n NAMESPACE get pods -l app.kubernetes.io/instance=RELEASE, and that the upper cluster's nodes can pull the image (--image)",
 };
 
+/** The fedlet leave command line that undoes this join (defaults left out). */
+export function leaveCommand(a: JoinArgs): string {
+  return [
+    'fedlet leave',
+    `--upper-kubeconfig ${a.upperKubeconfig}`,
+    `--lower-kubeconfig ${a.lowerKubeconfig}`,
+    `--cluster ${a.cluster}`,
+    ...(a.release !== `fedlet-${a.cluster}` ? [`--release ${a.release}`] : []),
+    ...(a.nodeName !== joinNames(a).fullname ? [`--node-name ${a.nodeName}`] : []),
+    ...(a.namespace !== 'fedlet-system' ? [`-n ${a.namespace}`] : []),
+  ].join(' ');
+}
+
 export async function cmdJoin(argv: string[], io: CliIO): Promise<number> {
   const a = joinArgs(argv);
   const plan = joinPlan(a);
@@ -145,7 +158,7 @@ export async function cmdJoin(argv: string[], io: CliIO): Promise<number> {
       `  kubectl --kubeconfig ${a.upperKubeconfig} get node ${a.nodeName} -L fedlet.io/cluster`,
       `  with servingCert.mode=csr (the default), approve the leader's serving certificate for logs/exec/port-forward:`,
       `  kubectl --kubeconfig ${a.upperKubeconfig} get csr -l fedlet.io/node=${a.nodeName}`,
-      `  fedlet leave with the same --upper-kubeconfig, --lower-kubeconfig, --cluster${a.release !== `fedlet-${a.cluster}` ? ` and --release ${a.release}` : ''} removes it again`,
+      `  remove it again with: ${leaveCommand(a)}`,
       '',
     ].join('\n'),
   );

@@ -9,6 +9,7 @@ import { chartFullname, joinArgs, joinNames, leaveArgs, parseDuration } from '..
 import { canonical, findHelm, redact } from '../../app/join/helm.js';
 import { lowerKubeconfigYaml, staleReason } from '../../app/join/lower-credential.js';
 import { installArgs, joinPlan, leavePlan, renderPlan } from '../../app/join/plan.js';
+import { leaveCommand } from '../../app/join-command.js';
 import { main } from '../../app/main.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'fedlet-join-unit-'));
@@ -154,6 +155,13 @@ describe('fedlet join --dry-run', () => {
       'lower-release',
       'namespaces',
     ]);
+  });
+
+  it('tells how to leave again, with exactly the names that differ from the defaults', () => {
+    expect(leaveCommand(joinArgs([...base, '--cluster', 'eu-1']))).toBe(`fedlet leave ${base.join(' ')} --cluster eu-1`);
+    expect(leaveCommand(joinArgs([...base, '--cluster', 'eu-1', '--release', 'r', '--node-name', 'fedlet-r-a', '-n', 'x']))).toBe(
+      `fedlet leave ${base.join(' ')} --cluster eu-1 --release r --node-name fedlet-r-a -n x`,
+    );
   });
 
   it('a bad command line is exit code 2 before anything runs', async () => {
