@@ -184,7 +184,7 @@ export async function cmdLeave(argv: string[], io: CliIO): Promise<number> {
     }
   }
   io.out(
-    `left cluster ${a.cluster}: virtual node ${a.nodeName} and release ${a.release} removed from both clusters\n` +
+    `left cluster ${a.cluster}: nothing of virtual node ${a.nodeName} or release ${a.release} remains in either cluster\n` +
       (st.left.length ? `left behind:\n${st.left.map((l) => `  - ${l}\n`).join('')}` : 'left behind: nothing\n') +
       st.notes.map((n) => `note: ${n}\n`).join(''),
   );
