@@ -16,6 +16,7 @@ interface Claims {
   exp?: number;
   iat?: number;
   sub?: string;
+  'kubernetes.io'?: { serviceaccount?: { uid?: string } };
 }
 
 /** What a ServiceAccount token says about itself (unverified: the API server verifies it). */
@@ -24,6 +25,8 @@ export interface TokenFacts {
   serviceAccount: string;
   issuedAt: number;
   expiresAt: number;
+  /** The uid of the ServiceAccount it was issued for (bound tokens): a token outlives no recreated account. */
+  uid?: string;
 }
 
 /** Reads the claims of a ServiceAccount JWT; undefined for other tokens and tokens without an expiry. */
@@ -38,7 +41,8 @@ export function tokenFacts(token: string): TokenFacts | undefined {
   }
   const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(c.sub ?? '');
   if (!m || typeof c.exp !== 'number' || typeof c.iat !== 'number' || c.exp <= c.iat) return undefined;
-  return { namespace: m[1]!, serviceAccount: m[2]!, issuedAt: c.iat * 1000, expiresAt: c.exp * 1000 };
+  const uid = c['kubernetes.io']?.serviceaccount?.uid;
+  return { namespace: m[1]!, serviceAccount: m[2]!, issuedAt: c.iat * 1000, expiresAt: c.exp * 1000, ...(uid ? { uid } : {}) };
 }
 
 /** When to ask for the next token: at 80% of the current one's lifetime. */
