@@ -57,6 +57,8 @@ export interface RenewingTokenOptions {
   what: string;
   log: Logger;
   now?: () => number;
+  /** Called with each renewed token (e.g. to write it back where the kubeconfig came from); failures are logged. */
+  onRenewed?: (token: string) => Promise<unknown>;
 }
 
 /** Credentials whose bearer token is replaced by renewals; everything else comes from the base. */
@@ -144,6 +146,16 @@ export class RenewingToken implements ClusterCredentials {
     this.token = token;
     this.facts = facts;
     if (this.o.file) writeFileSync(this.o.file, `${token}\n`, { mode: 0o600 });
+    // Kept where the kubeconfig came from too, so a replica starting after this token's predecessor
+    // expired still connects; a failure here costs nothing now (this process holds the token).
+    await this.o
+      .onRenewed?.(token)
+      .catch((e: Error) =>
+        this.o.log.warn(
+          { err: e.message },
+          `the renewed token for the ${this.o.what} was not written back; a replica starting later may hold an expired one`,
+        ),
+      );
     this.o.log.info(
       { serviceAccount: `${f.namespace}/${f.serviceAccount}`, expires: new Date(facts.expiresAt).toISOString() },
       `renewed the ServiceAccount token for the ${this.o.what}`,
