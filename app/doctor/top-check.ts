@@ -5,17 +5,13 @@
 import { isNotFound, KubeApiError, type KubeClient } from '../../src/kube/client.js';
 import type { Node } from '../../src/kube/types.js';
 import { displayQuantity } from '../../src/util/quantity.js';
+import type { Summary } from '../../provider/node/stats.js';
 import { fedletName } from './node-checks.js';
 import { failed, ok, skipped, type Check } from './report.js';
 
-interface Usage {
-  usageNanoCores?: number;
-  workingSetBytes?: number;
-}
-interface StatsSummary {
-  node?: { cpu?: Usage; memory?: Usage };
-  pods?: Array<{ podRef?: { name?: string; namespace?: string } }>;
-}
+/** What fedlet serves (its own type): a summary may lack parts, so every field is read as optional. */
+type StatsSummary = Partial<Summary>;
+type UsageOf = NonNullable<Summary['node']['cpu']>;
 interface NodeMetrics {
   usage?: { cpu?: string; memory?: string };
 }
@@ -23,8 +19,8 @@ interface NodeMetrics {
 /** metrics-server scrapes every 15–60 s: a node Ready for less than this may not have metrics yet. */
 const SCRAPE_GRACE_MS = 120_000;
 
-const cores = (u?: Usage) => (u?.usageNanoCores !== undefined ? `${Math.round(u.usageNanoCores / 1e6)}m CPU` : 'no CPU');
-const mem = (u?: Usage) =>
+const cores = (u?: UsageOf) => (u?.usageNanoCores !== undefined ? `${Math.round(u.usageNanoCores / 1e6)}m CPU` : 'no CPU');
+const mem = (u?: UsageOf) =>
   u?.workingSetBytes !== undefined ? `${Math.round(u.workingSetBytes / 2 ** 20)}Mi memory` : 'no memory';
 
 /** Whether the upper API server serves metrics.k8s.io (a registered metrics-server), from discovery. */
@@ -76,7 +72,7 @@ export async function topCheck(upper: KubeClient, node: Node, pod: { name: strin
       `${fedletName(node)} reads each lower node's summary or resource metrics through the lower API server's node proxy: check the lower RBAC (nodes/proxy) and its logs`,
     );
   }
-  const listed = (summary.pods ?? []).some((p) => p.podRef?.name === pod.name && p.podRef?.namespace === pod.namespace);
+  const listed = (summary.pods ?? []).some((p) => p.podRef.name === pod.name && p.podRef.namespace === pod.namespace);
   const nodeStats = `node ${cores(summary.node?.cpu)}, ${mem(summary.node?.memory)}; probe pod ${listed ? 'listed' : 'not listed yet'}`;
   const { failure, note } = await metricsPart(upper, node, Date.now());
   if (failure)
