@@ -9,11 +9,10 @@ import { KubeApiError, KubeClient } from '../../src/kube/client.js';
 import type { Pod, Service } from '../../src/kube/types.js';
 import { LABEL_DOCTOR, LABEL_DOCTOR_PROBE } from '../../src/labels.js';
 import type { Kubectl } from './kubectl.js';
-import { PROBE_PORT } from './probe-streams.js';
+import { PROBE_ENV, PROBE_PORT } from './probe-streams.js';
 import { failed, ok, skipped, type Check } from './report.js';
 
-/** Set in the probe's container: a script that does not see it does not run in that container. */
-export const PROBE_ENV = 'FEDLET_DOCTOR_PROBE';
+export { PROBE_ENV } from './probe-streams.js';
 const SIMULATED = '@@simulated';
 
 export function probeService(pod: Pod, runId: string): Service {

@@ -161,10 +161,14 @@ function runningChecks(
       : k
         ? run(k)
         : Promise.resolve(noKubectl(name, check));
+  const exec = k && o.can('exec') ? execCheck(k, name, pod, o.runId, fix) : undefined;
+  const inContainer = exec ? exec.then((r) => r.inContainer) : Promise.resolve(undefined);
   return Promise.all([
     logsCheck(upper, name, podPath, fix),
-    gated('exec', (k) => execCheck(k, name, pod, o.runId, fix)),
-    gated('attach', (k) => attachCheck(k, name, pod, fix)),
+    exec
+      ? exec.then((r) => r.check)
+      : Promise.resolve(o.can('exec') ? noKubectl(name, 'exec') : skipped(name, 'exec', 'may not create pods/exec (see rbac)')),
+    gated('attach', (k) => attachCheck(k, name, pod, fix, inContainer)),
     gated('port-forward', (k) => portForwardCheck(k, name, pod, fix)),
     o.can('top')
       ? topCheck(upper, node, { name: pod.metadata.name!, namespace: o.namespace })
