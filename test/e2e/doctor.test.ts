@@ -63,7 +63,6 @@ describe.skipIf(!proxyable)('fedlet doctor', () => {
       ? ['--probe-node-selector', `${REAL_NODE_LABEL}=true`, '--probe-toleration', REAL_NODE_TAINT, '--image', BUSYBOX]
       : [];
     const { code, report } = await doctor(['--timeout', '90', '--namespace', PROBE_NS, ...toReal]);
-    process.stderr.write(`[doctor -o json${real ? ', probe on the real lower nodes' : ''}]\n${table(report.checks)}\n`);
     expect(code, table(report.checks)).toBe(0);
     expect(report.ok).toBe(true);
     const byKey = new Map(report.checks.map((c) => [`${c.node} ${c.check}`, c]));
