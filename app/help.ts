@@ -195,13 +195,17 @@ Options:
 
 const doctorHelp = `Usage: fedlet doctor [--upper-kubeconfig FILE] [--node NAME]... [-o table|json] [--namespace NS]
                      [--image IMAGE] [--timeout SECONDS] [--summary-namespace NS] [--no-probe]
+                     [--probe-node-selector KEY=VALUE]... [--probe-toleration KEY]...
 
 Checks a live install end to end, from the upper cluster, and prints one line per check with what to
-do about each failure: your RBAC (SelfSubjectAccessReview), the admission webhook (a dry-run pod), and
-for each virtual node: Ready, the node Lease, the scheduling summary the extender trusts, the upper API
-server's dial to the kubelet port, the serving certificate there (valid, SANs cover the node address),
-then a probe pod bound to the node: Running and Ready, its logs, kubectl exec and kubectl port-forward
-through the upper API server, and its deletion in both clusters. Exit code 1 when any check failed.
+do about each failure: your RBAC (SelfSubjectAccessReview), the admission webhook (a dry-run pod), the
+extender (does the scheduler consult it: a pod only it refuses), and for each virtual node: Ready, the
+node Lease, the scheduling summary the extender trusts, the upper API server's dial to the kubelet
+port, the serving certificate there (valid, SANs cover the node address), then a probe pod bound to the
+node: Running and Ready, its logs, kubectl exec, attach and port-forward through the upper API server,
+its usage (top), a Service of its own resolved and reached below (dns-service), its token accepted by
+the upper API server (token), and its deletion in both clusters. Independent checks run at once.
+Exit code 1 when any check failed.
 
 Options:
   --upper-kubeconfig FILE   kubeconfig of the upper cluster (default $FEDLET_UPPER_KUBECONFIG, else
@@ -213,10 +217,15 @@ Options:
   --image IMAGE             image of the probe pod, with sh and httpd (default busybox:1.36)
   --timeout SECONDS         how long a probe pod may take to run, and to go away (default 90)
   --summary-namespace NS    where fedlets publish their summaries (default fedlet-system)
-  --no-probe                skip the probe pod (no object is created)
+  --no-probe                skip the probe pod and the extender's pod (no object is created)
+  --probe-node-selector K=V lower-node label for the probe (repeatable), e.g. to put it on real nodes
+                            where lower clusters also have simulated ones (dns-service and token need
+                            a real container; on a simulated node they are skipped, saying so)
+  --probe-toleration KEY    a taint of those nodes the probe tolerates (repeatable)
   -h, --help                this help
 
-exec and port-forward use the real kubectl ($KUBECTL, else kubectl on PATH); without it they are skipped.
+exec, attach, port-forward, dns-service and token use the real kubectl ($KUBECTL, else kubectl on PATH);
+without it they are skipped. See docs/operations.md for every check.
 `;
 
 const joinHelp = `Usage: fedlet join --upper-kubeconfig FILE --lower-kubeconfig FILE --cluster NAME [--node-name NAME]
