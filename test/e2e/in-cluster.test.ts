@@ -15,24 +15,19 @@ import net from 'node:net';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminRequest } from '../../sandbox/cluster.js';
 import { REAL_NODE_TAINT } from '../../sandbox/real-node.js';
 import { repoRoot } from '../../sandbox/sandbox.js';
 import { createNamespace } from './framework/namespaces.js';
-import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, run, sandbox } from './framework/kubectl.js';
 import { readyCondition, type NodeJson } from './framework/nodes.js';
 import { helmIn } from './framework/helm.js';
 import { IMAGE_REPOSITORY, imageMissing, imageVersions } from './framework/image.js';
 import { apply, kubectlStream } from './framework/real-nodes.js';
+import { extenderRequest, type ExtenderEndpoint } from './framework/extender.js';
 import { type ApiPod } from './framework/pods.js';
 
 const s = sandbox();
-// Pending: this test was written against the chart before the extender became mutual-TLS only and before
-// the chart stopped creating a non-expiring lower token (issue 23, merged the same day); it installs with
-// the old values (reads the `<release>-token` Secret, calls the extender over plain HTTP through its
-// Service). Until it is adapted it does not run: a failing install proves nothing either way.
-const PENDING_ADAPTATION = 'pending adaptation to the mutual-TLS extender and short-lived lower tokens (issue 24)';
-const missing = PENDING_ADAPTATION || imageMissing(s);
+const missing = imageMissing(s);
 const upper = s.upperKubeconfig;
 const chart = path.join(repoRoot(), 'charts', 'fedlet');
 const releaseNs = 'fedlet-incluster';
@@ -53,6 +48,18 @@ const releases = s.fedlets.slice(0, 2).map((f, i) => ({
 }));
 const [r1, r2] = releases as [(typeof releases)[0], (typeof releases)[0]];
 const ourNodes = releases.map((r) => r.node);
+/** The extender's Service name, which its serving certificate carries (kube-scheduler dials it). */
+const extenderHost = `${r1.release}-extender.${releaseNs}.svc`;
+/**
+ * The extender's CA, serving certificate and kube-scheduler's client certificate, made by the docs'
+ * script (docs/kind/extender-tls.sh) for this release's Service name.
+ */
+const extenderTlsDir = path.join(work, 'extender-tls');
+const extenderTls = {
+  caCert: path.join(extenderTlsDir, 'ca.crt'),
+  serving: { cert: path.join(extenderTlsDir, 'tls.crt'), key: path.join(extenderTlsDir, 'tls.key') },
+  scheduler: { cert: path.join(extenderTlsDir, 'client.crt'), key: path.join(extenderTlsDir, 'client.key') },
+};
 
 interface Lease {
   spec?: { holderIdentity?: string };
@@ -102,19 +109,12 @@ function startApprover(): () => void {
   };
 }
 
-/** A kubeconfig for the lower cluster from the lower half's token Secret, with the commands the chart's NOTES give. */
+/**
+ * A kubeconfig for the lower cluster with a token of the lower half's ServiceAccount, minted with a
+ * lifetime (fedlet renews it itself), with the commands the chart's NOTES give.
+ */
 async function lowerKubeconfig(r: (typeof releases)[0]): Promise<string> {
-  const token = await eventually(
-    async () => {
-      const t = Buffer.from(
-        await kubectl(r.lowerAdmin, ['get', 'secret', `${r.release}-token`, '-n', releaseNs, '-o', 'jsonpath={.data.token}']),
-        'base64',
-      ).toString();
-      if (!t) throw new Error('the token Secret is not filled yet');
-      return t;
-    },
-    { what: `token of ${r.release} in ${r.cluster}` },
-  );
+  const token = (await kubectl(r.lowerAdmin, ['-n', releaseNs, 'create', 'token', r.release, '--duration=24h'])).trim();
   const ca = path.join(work, `${r.cluster}-ca.crt`);
   writeFileSync(
     ca,
@@ -295,8 +295,12 @@ async function followLogs(tag: string): Promise<() => void> {
 let stopApprover: (() => void) | undefined;
 let stopFirstLogs: (() => void) | undefined;
 
-beforeAll(() => {
+beforeAll(async () => {
   mkdirSync(work, { recursive: true });
+  if (missing) return;
+  const script = path.join(repoRoot(), 'docs', 'kind', 'extender-tls.sh');
+  const r = await run('sh', [script, extenderTlsDir, `DNS:${extenderHost}`]);
+  if (r.code !== 0) throw new Error(`${script} failed: ${r.stderr}`);
 });
 
 afterAll(async () => {
@@ -323,6 +327,20 @@ afterAll(async () => {
 describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('helm install of both halves per lower cluster brings the virtual nodes Ready, served from the leader pod', async () => {
     stopApprover = startApprover();
+    // docs/install.md: the release namespace and the extender's TLS Secret (serving certificate and the
+    // CA of kube-scheduler's client certificate) before the release that runs the extender.
+    await kubectl(upper, ['create', 'namespace', releaseNs]);
+    await kubectl(upper, [
+      '-n',
+      releaseNs,
+      'create',
+      'secret',
+      'generic',
+      `${r1.release}-extender-tls`,
+      `--from-file=tls.crt=${extenderTls.serving.cert}`,
+      `--from-file=tls.key=${extenderTls.serving.key}`,
+      `--from-file=ca.crt=${extenderTls.caCert}`,
+    ]);
     await Promise.all([install(r1, true), install(r2, false)]);
     stopFirstLogs = await followLogs('install');
     for (const r of releases) {
@@ -400,9 +418,30 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
     }
   });
 
-  it("the chart's extender answers filter calls through its Service, and the API server calls its webhook", async () => {
-    const extender = `/api/v1/namespaces/${releaseNs}/services/http:${r1.release}-extender:8888/proxy/filter`;
-    const filter = async (cpu: string) => {
+  it("the chart's extender answers filter calls over mutual TLS only, and the API server calls its webhook", async () => {
+    // kube-scheduler's side (extenders[].tlsConfig): its client certificate of the extender's CA, the
+    // serving certificate verified against the Service's name. The sandbox's kube-scheduler calls the
+    // sandbox's own extender, so this one is called as kube-scheduler would, at each pod's address.
+    const pods = (
+      await kubectlJson<PodList>(upper, [
+        'get',
+        'pods',
+        '-n',
+        releaseNs,
+        '-l',
+        `app.kubernetes.io/name=fedlet-extender,app.kubernetes.io/instance=${r1.release}`,
+      ])
+    ).items.filter((p) => p.status?.podIP && !p.metadata.deletionTimestamp);
+    expect(pods).toHaveLength(2);
+    const at = (p: PodList['items'][0]): ExtenderEndpoint => ({
+      host: p.status!.podIP!,
+      port: 8888,
+      servername: extenderHost,
+      caCert: extenderTls.caCert,
+      clientCert: extenderTls.scheduler.cert,
+      clientKey: extenderTls.scheduler.key,
+    });
+    const filter = async (p: PodList['items'][0], cpu: string) => {
       const body = JSON.stringify({
         Pod: {
           metadata: { name: 'probe', namespace: ns },
@@ -413,29 +452,36 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
         },
         NodeNames: ourNodes,
       });
-      // As the API server's service proxy passes it on (admin credentials, a JSON body).
-      const r = await adminRequest(s.upper, 'POST', extender, JSON.parse(body));
-      if (r.status !== 200) throw new Error(`POST ${extender}: ${r.status} ${r.body.slice(0, 300)}`);
+      const r = await extenderRequest('POST', '/filter', { body, at: at(p) });
+      if (r.status !== 200) throw new Error(`POST /filter at ${p.metadata.name}: ${r.status} ${r.body.slice(0, 300)}`);
       return JSON.parse(r.body) as { NodeNames: string[] | null; FailedNodes: Record<string, string>; Error: string };
     };
+    // Without a client certificate, the handshake is refused: plain callers (the API server's service
+    // proxy, any pod) get nothing from it.
+    await expect(extenderRequest('POST', '/filter', { body: '{}', at: at(pods[0]!), as: 'none' })).rejects.toThrow(
+      /certificate required|alert|socket hang up|ECONNRESET/i,
+    );
     // Decided from the summaries the in-cluster fedlets publish: a small pod fits, one larger than any
     // lower node (8 CPUs) fits nowhere, with a reason per node.
-    const small = await eventually(
-      async () => {
-        const r = await filter('100m');
-        if (r.NodeNames?.length !== 2) throw new Error(JSON.stringify(r));
-        return r;
-      },
-      { what: "the chart's extender passing both virtual nodes" },
-    );
-    expect(small.NodeNames!.sort()).toEqual([...ourNodes].sort());
-    const big = await filter('100');
-    expect(big.NodeNames).toEqual([]);
-    expect(Object.keys(big.FailedNodes).sort()).toEqual([...ourNodes].sort());
+    for (const p of pods) {
+      const small = await eventually(
+        async () => {
+          const r = await filter(p, '100m');
+          if (r.NodeNames?.length !== 2) throw new Error(JSON.stringify(r));
+          return r;
+        },
+        { what: `the chart's extender ${p.metadata.name} passing both virtual nodes` },
+      );
+      expect(small.NodeNames!.sort()).toEqual([...ourNodes].sort());
+      const big = await filter(p, '100');
+      expect(big.NodeNames).toEqual([]);
+      expect(Object.keys(big.FailedNodes).sort()).toEqual([...ourNodes].sort());
+    }
 
-    // The webhook, as the API server calls it: its per-release name in the API server's admission metrics.
+    // The webhook, as the API server calls it for the pods of hello-1 (created after the install): its
+    // per-release name in the API server's admission metrics (the sandbox's own webhook adds the same
+    // toleration, so the pods' toleration alone would not tell the two apart).
     const webhook = `${r1.release}.virtual-node-toleration.fedlet.io`;
-    await apply(upper, deployment('webhook-probe', r1.node, 1));
     await eventually(
       async () => {
         const metrics = await kubectl(upper, ['get', '--raw', '/metrics']);
@@ -451,11 +497,10 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
       },
       { what: `the API server calling ${webhook}` },
     );
-    const probe = (await deploymentRunning('webhook-probe', 1))[0]!;
+    const probe = (await deploymentRunning('hello-1', 2))[0]!;
     expect((probe.spec as { tolerations?: Array<{ key?: string }> }).tolerations?.map((t) => t.key)).toContain(
       'fedlet.io/virtual-node',
     );
-    await kubectl(upper, ['delete', 'deployment', 'webhook-probe', '-n', ns]);
   });
 
   it('the standby pod takes over when the leader pod is deleted; the kubelet API follows it', async () => {
@@ -485,17 +530,18 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
   });
 
   it('a standby pod stops by itself on SIGTERM (exit 0, not killed when its grace period ends)', async () => {
-    // The Deployment replaced the deleted leader: wait for that replica, a standby, to be Ready.
-    const holder = await leader(r1.node);
+    // The other release's standby (Ready since its install): no wait for the replica replacing the
+    // leader deleted above.
+    const holder = await leader(r2.node);
     const standby = await eventually(
       async () => {
-        const pods = await fedletPods(r1.release);
+        const pods = await fedletPods(r2.release);
         const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
         const sb = ready.find((p) => p.metadata.name !== holder);
         if (ready.length !== 2 || !sb) throw new Error(`${ready.length}/2 fedlet pods Ready`);
         return sb.metadata.name;
       },
-      { timeoutMs: 120_000, what: 'the replacement replica Ready as a standby' },
+      { timeoutMs: 120_000, what: `a standby of ${r2.release} Ready` },
     );
     const watch = kubectlStream(upper, [
       'get',
@@ -514,7 +560,7 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
     } finally {
       watch.stop();
     }
-    expect(await leader(r1.node)).toBe(holder);
+    expect(await leader(r2.node)).toBe(holder);
   });
 });
 
@@ -637,11 +683,13 @@ describe.skipIf(!!missing)(`helm uninstall${missing ? ` (skipped: ${missing})` :
     await collectLogs('final');
     // docs/upgrades.md "Uninstalling": move the workloads off the node first, then uninstall both halves.
     await kubectl(upper, ['delete', 'namespace', ns, '--wait=true', '--timeout=120s']);
-    for (const r of releases) {
-      await kubectl(upper, ['drain', r.node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=120s']);
-      await helm.ok(['uninstall', r.release, '--kubeconfig', upper, '-n', releaseNs, '--wait'], 180_000);
-      await helm.ok(['uninstall', r.release, '--kubeconfig', r.lowerAdmin, '-n', releaseNs, '--wait'], 180_000);
-    }
+    await Promise.all(
+      releases.map(async (r) => {
+        await kubectl(upper, ['drain', r.node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=120s']);
+        await helm.ok(['uninstall', r.release, '--kubeconfig', upper, '-n', releaseNs, '--wait'], 180_000);
+        await helm.ok(['uninstall', r.release, '--kubeconfig', r.lowerAdmin, '-n', releaseNs, '--wait'], 180_000);
+      }),
+    );
     // Gone: every object of the releases, in both clusters.
     const names = (kubeconfig: string, what: string, extra: string[] = []) =>
       kubectl(kubeconfig, ['get', what, '-o', 'name', ...extra]).then((o) => o.split('\n').filter(Boolean));
@@ -661,12 +709,17 @@ describe.skipIf(!!missing)(`helm uninstall${missing ? ` (skipped: ${missing})` :
       expect(await names(upper, 'clusterroles')).not.toContain(`clusterrole.rbac.authorization.k8s.io/${r.release}:upper`);
       expect(await names(r.lowerAdmin, 'clusterroles')).not.toContain(`clusterrole.rbac.authorization.k8s.io/${r.release}:lower`);
       expect(await names(r.lowerAdmin, 'serviceaccounts', ['-n', releaseNs])).not.toContain(`serviceaccount/${r.release}`);
+      // The token minted for the lower ServiceAccount died with it: the kubeconfig opens nothing.
+      const stale = await kubectlRaw(path.join(work, `${r.release}.kubeconfig`), ['get', 'namespaces']);
+      expect(`${stale.code} ${stale.stderr}`).toMatch(/Unauthorized/);
     }
     expect(await names(upper, 'mutatingwebhookconfigurations')).not.toContain(
       `mutatingwebhookconfiguration.admissionregistration.k8s.io/${r1.release}-virtual-node-toleration`,
     );
     // Left, as documented: the virtual Node (drained, cordoned), its leader Lease, its scheduling
-    // summary, its CSRs and the namespaces; no lower pod of the nodes.
+    // summary, its CSRs, the extender's TLS Secret (made before the install, not by the chart) and the
+    // namespaces; no lower pod of the nodes.
+    await kubectl(upper, ['get', 'secret', `${r1.release}-extender-tls`, '-n', releaseNs]);
     for (const r of releases) {
       const n = await kubectlJson<NodeJson>(upper, ['get', 'node', r.node]);
       expect(n.spec?.unschedulable).toBe(true);
