@@ -32,6 +32,12 @@ const upper = s.upperKubeconfig;
 const chart = path.join(repoRoot(), 'charts', 'fedlet');
 const releaseNs = 'fedlet-incluster';
 const ns = 'incluster-e2e';
+/**
+ * The workloads on the sandbox's own virtual nodes: the sandbox's fedlet for the second lower cluster maps
+ * upper namespaces with the default template, like the chart's fedlet there, and a lower namespace
+ * belongs to the fedlet that created it (the other one reports LowerNamespaceNotOwned).
+ */
+const sandboxNs = 'incluster-e2e-sandbox';
 const work = path.join(s.dir, 'incluster');
 const helm = helmIn(work);
 const { current, next } = imageVersions(s);
@@ -231,11 +237,11 @@ async function nodeReady(node: string): Promise<VirtualNode> {
 }
 
 /** A Deployment pinned to one virtual node (kwok nodes run it below: any image name works there). */
-function deployment(name: string, node: string, replicas: number): Record<string, unknown> {
+function deployment(name: string, node: string, replicas: number, namespace = ns): Record<string, unknown> {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: ns },
+    metadata: { name, namespace },
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },
@@ -251,10 +257,10 @@ function deployment(name: string, node: string, replicas: number): Record<string
   };
 }
 
-async function deploymentRunning(name: string, replicas: number): Promise<PodList['items']> {
+async function deploymentRunning(name: string, replicas: number, namespace = ns): Promise<PodList['items']> {
   return eventually(
     async () => {
-      const pods = (await kubectlJson<PodList>(upper, ['get', 'pods', '-n', ns, '-l', `app=${name}`])).items;
+      const pods = (await kubectlJson<PodList>(upper, ['get', 'pods', '-n', namespace, '-l', `app=${name}`])).items;
       const running = pods.filter(
         (p) => p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
       );
@@ -307,7 +313,7 @@ afterAll(async () => {
   stopApprover?.();
   stopFirstLogs?.();
   if (missing) return;
-  await kubectl(upper, ['delete', 'namespace', ns, '--wait=true', '--timeout=90s']).catch(() => undefined);
+  await kubectl(upper, ['delete', 'namespace', ns, sandboxNs, '--wait=true', '--timeout=90s']).catch(() => undefined);
   for (const r of releases) {
     await helm.run(['uninstall', r.release, '--kubeconfig', upper, '-n', releaseNs, '--ignore-not-found', '--wait']);
     await helm.run(['uninstall', r.release, '--kubeconfig', r.lowerAdmin, '-n', releaseNs, '--ignore-not-found', '--wait']);
@@ -363,8 +369,17 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
   });
 
   it('a Deployment runs below, and kubectl logs, exec and port-forward reach it through the fedlet pod', async () => {
-    await createNamespace(upper, ns);
+    await Promise.all([createNamespace(upper, ns), createNamespace(upper, sandboxNs)]);
     await apply(upper, deployment('hello-1', r1.node, 2));
+    // The upgrade's workloads on the other virtual nodes, started now to run while the checks below do.
+    await apply(upper, deployment('hello-2', r2.node, 2));
+    for (const [i, f] of s.fedlets.entries()) {
+      const d = deployment(`hello-s${i + 1}`, f.nodeName, 1, sandboxNs) as {
+        spec: { template: { spec: { tolerations: unknown[] } } };
+      };
+      d.spec.template.spec.tolerations = [];
+      await apply(upper, d);
+    }
     const pods = await deploymentRunning('hello-1', 2);
     const lower = await kubectlJson<PodList>(r1.lowerAdmin, ['get', 'pods', '-A', '-l', `fedlet.io/origin=${r1.node}`]);
     expect(lower.items.filter((p) => p.status?.phase === 'Running')).toHaveLength(2);
@@ -573,7 +588,8 @@ async function workloadSnapshot(): Promise<Record<string, string>> {
       out[`${cluster}/${p.metadata.namespace}/${p.metadata.name}`] = `${p.metadata.uid} restarts=${restarts}`;
     }
   };
-  add('upper', (await kubectlJson<PodList>(upper, ['get', 'pods', '-n', ns])).items);
+  for (const namespace of [ns, sandboxNs])
+    add('upper', (await kubectlJson<PodList>(upper, ['get', 'pods', '-n', namespace])).items);
   const nodes = [...ourNodes, ...s.fedlets.map((f) => f.nodeName)];
   for (const [i, lower] of s.lowerKubeconfigs.entries())
     add(
@@ -585,16 +601,11 @@ async function workloadSnapshot(): Promise<Record<string, string>> {
 
 describe.skipIf(!!missing)(`helm upgrade to the next image version${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('restarts no workload in any cluster, keeps every virtual node Ready, hands leadership over, and serves the new version', async () => {
-    // Workloads on every virtual node: the two in-cluster ones and the sandbox's own.
-    await apply(upper, deployment('hello-2', r2.node, 2));
-    for (const [i, f] of s.fedlets.entries()) {
-      const d = deployment(`hello-s${i + 1}`, f.nodeName, 1) as { spec: { template: { spec: { tolerations: unknown[] } } } };
-      d.spec.template.spec.tolerations = [];
-      await apply(upper, d);
-    }
+    // Workloads on every virtual node (created by the Deployment check above): the two in-cluster ones
+    // and the sandbox's own.
     await deploymentRunning('hello-1', 2);
     await deploymentRunning('hello-2', 2);
-    for (const i of s.fedlets.keys()) await deploymentRunning(`hello-s${i + 1}`, 1);
+    for (const i of s.fedlets.keys()) await deploymentRunning(`hello-s${i + 1}`, 1, sandboxNs);
     const before = await workloadSnapshot();
     expect(Object.keys(before).length).toBeGreaterThanOrEqual(12); // 6 upper pods, 6 lower ones
     const leadersBefore = await Promise.all(ourNodes.map(leader));
@@ -680,9 +691,12 @@ describe.skipIf(!!missing)(`helm upgrade to the next image version${missing ? ` 
 
 describe.skipIf(!!missing)(`helm uninstall${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('removes the release and leaves exactly what docs/upgrades.md lists, which its cleanup commands remove', async () => {
+    // What the fedlets logged up to here; once the release's RBAC goes, they may log refusals until they stop.
+    stopFirstLogs?.();
+    stopFirstLogs = undefined;
     await collectLogs('final');
     // docs/upgrades.md "Uninstalling": move the workloads off the node first, then uninstall both halves.
-    await kubectl(upper, ['delete', 'namespace', ns, '--wait=true', '--timeout=120s']);
+    await kubectl(upper, ['delete', 'namespace', ns, sandboxNs, '--wait=true', '--timeout=120s']);
     await Promise.all(
       releases.map(async (r) => {
         await kubectl(upper, ['drain', r.node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=120s']);
@@ -709,9 +723,6 @@ describe.skipIf(!!missing)(`helm uninstall${missing ? ` (skipped: ${missing})` :
       expect(await names(upper, 'clusterroles')).not.toContain(`clusterrole.rbac.authorization.k8s.io/${r.release}:upper`);
       expect(await names(r.lowerAdmin, 'clusterroles')).not.toContain(`clusterrole.rbac.authorization.k8s.io/${r.release}:lower`);
       expect(await names(r.lowerAdmin, 'serviceaccounts', ['-n', releaseNs])).not.toContain(`serviceaccount/${r.release}`);
-      // The token minted for the lower ServiceAccount died with it: the kubeconfig opens nothing.
-      const stale = await kubectlRaw(path.join(work, `${r.release}.kubeconfig`), ['get', 'namespaces']);
-      expect(`${stale.code} ${stale.stderr}`).toMatch(/Unauthorized/);
     }
     expect(await names(upper, 'mutatingwebhookconfigurations')).not.toContain(
       `mutatingwebhookconfiguration.admissionregistration.k8s.io/${r1.release}-virtual-node-toleration`,
@@ -744,6 +755,17 @@ describe.skipIf(!!missing)(`helm uninstall${missing ? ` (skipped: ${missing})` :
             [],
           ),
         { what: `node Lease of ${r.node} collected with its Node` },
+      );
+    // The token minted for the lower ServiceAccount (and those fedlet renewed) died with the account: the
+    // kubeconfig is refused as unauthenticated (once the API server's cache of accepted tokens, about
+    // 10 s, has let it go).
+    for (const r of releases)
+      await eventually(
+        async () => {
+          const stale = await kubectlRaw(path.join(work, `${r.release}.kubeconfig`), ['get', 'namespaces']);
+          expect(`${stale.code} ${stale.stderr}`).toMatch(/^1 .*Unauthorized/);
+        },
+        { timeoutMs: 30_000, what: `the lower token of ${r.release} refused` },
       );
   });
 });
