@@ -44,7 +44,7 @@ const { current, next } = imageVersions(s);
 /** Keeps every other test's pods off these virtual nodes. */
 const taint = { key: 'fedlet.io/incluster-check', value: 'true', effect: 'NoSchedule' };
 
-/** One release per lower cluster: release, node and lower cluster. */
+/** One release per lower cluster: release, node (the chart's default: the release's name) and lower cluster. */
 const releases = s.fedlets.slice(0, 2).map((f, i) => ({
   release: `fedlet-incluster-${i + 1}`,
   node: `fedlet-incluster-${i + 1}`,
@@ -204,8 +204,6 @@ async function install(r: (typeof releases)[0], withExtender: boolean): Promise<
       '--create-namespace',
       '--set',
       `clusterName=${r.cluster}`,
-      '--set',
-      `nodeName=${r.node}`,
       '--set-file',
       `lowerKubeconfig.content=${kubeconfig}`,
       '-f',
