@@ -1,14 +1,18 @@
 // The production topology: fedlet installed with `helm install` as README's Helm section says — the lower half
-// in each lower cluster, a kubeconfig holding its token, the upper half in the upper cluster — running
-// as pods of the image from the sandbox's registry on the upper cluster's real node, beside the
-// extender and its admission webhook as pods behind a Service. Proven through those pods: virtual nodes
-// Ready, a Deployment runs below, kubectl logs/exec/port-forward reach the lower cluster (the upper API
-// server dials the leader pod's IP on 10250), the chart's extender and webhook answer the API server,
-// the standby takes over when the leader pod is deleted, `helm upgrade` to the next image version
-// restarts no workload in any cluster (docs/upgrades.md), and `helm uninstall` leaves exactly what
-// docs/upgrades.md says it leaves.
+// in each lower cluster, a kubeconfig holding a token of its ServiceAccount minted with a lifetime
+// (`kubectl create token`, as the chart's NOTES say; fedlet renews it), the upper half in the upper
+// cluster — running as pods of the image from the sandbox's registry on the upper cluster's real node,
+// beside the extender (mutual TLS only, its Secret made with docs/kind/extender-tls.sh) and its admission
+// webhook as pods behind a Service. Proven through those pods: virtual nodes Ready, a Deployment runs
+// below, kubectl logs/exec/port-forward reach the lower cluster (the upper API server dials the leader
+// pod's IP on 10250), the chart's extender answers kube-scheduler's client certificate and refuses a
+// caller without one, the API server calls the chart's webhook, the standby takes over when the leader
+// pod is deleted, `helm upgrade` to the next image version restarts no workload in any cluster
+// (docs/upgrades.md), and `helm uninstall` leaves exactly what docs/upgrades.md says it leaves (the lower
+// token then opens nothing).
 // Own release names, namespaces, node names and taint: the sandbox's own fedlets and other files' pods
-// are untouched; everything is removed at the end.
+// are untouched; everything is removed at the end. One install serves every check; independent work
+// runs concurrently (both releases at once, workloads started early).
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -717,53 +721,69 @@ describe.skipIf(!!missing)(`helm uninstall${missing ? ` (skipped: ${missing})` :
         'app.kubernetes.io/managed-by=Helm',
       ]),
     ).toEqual([]);
-    for (const r of releases) {
-      expect(await names(upper, 'clusterroles')).not.toContain(`clusterrole.rbac.authorization.k8s.io/${r.release}:upper`);
-      expect(await names(r.lowerAdmin, 'clusterroles')).not.toContain(`clusterrole.rbac.authorization.k8s.io/${r.release}:lower`);
-      expect(await names(r.lowerAdmin, 'serviceaccounts', ['-n', releaseNs])).not.toContain(`serviceaccount/${r.release}`);
-    }
-    expect(await names(upper, 'mutatingwebhookconfigurations')).not.toContain(
+    const [upperClusterRoles, webhooks] = await Promise.all([
+      names(upper, 'clusterroles'),
+      names(upper, 'mutatingwebhookconfigurations'),
+    ]);
+    expect(webhooks).not.toContain(
       `mutatingwebhookconfiguration.admissionregistration.k8s.io/${r1.release}-virtual-node-toleration`,
     );
     // Left, as documented: the virtual Node (drained, cordoned), its leader Lease, its scheduling
     // summary, its CSRs, the extender's TLS Secret (made before the install, not by the chart) and the
     // namespaces; no lower pod of the nodes.
     await kubectl(upper, ['get', 'secret', `${r1.release}-extender-tls`, '-n', releaseNs]);
-    for (const r of releases) {
-      const n = await kubectlJson<NodeJson>(upper, ['get', 'node', r.node]);
-      expect(n.spec?.unschedulable).toBe(true);
-      await kubectl(upper, ['get', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease']);
-      await kubectl(upper, ['get', 'configmap', `fedlet-summary-${r.node}`, '-n', releaseNs]);
-      expect((await names(upper, 'csr', ['-l', `fedlet.io/node=${r.node}`])).length).toBeGreaterThan(0);
-      expect(await names(r.lowerAdmin, 'pods', ['-A', '-l', `fedlet.io/origin=${r.node}`])).toEqual([]);
-    }
     await kubectl(upper, ['get', 'namespace', releaseNs]);
+    await Promise.all(
+      releases.map(async (r) => {
+        expect(upperClusterRoles).not.toContain(`clusterrole.rbac.authorization.k8s.io/${r.release}:upper`);
+        const lowerClusterRoles = await names(r.lowerAdmin, 'clusterroles');
+        for (const role of [`${r.release}:lower`, `${r.release}:lower-namespace`])
+          expect(lowerClusterRoles).not.toContain(`clusterrole.rbac.authorization.k8s.io/${role}`);
+        expect(await names(r.lowerAdmin, 'validatingadmissionpolicies')).not.toContain(
+          `validatingadmissionpolicy.admissionregistration.k8s.io/${r.release}-lower-scope`,
+        );
+        expect(
+          await names(r.lowerAdmin, 'serviceaccounts,secrets,roles,rolebindings', [
+            '-n',
+            releaseNs,
+            '-l',
+            'app.kubernetes.io/managed-by=Helm',
+          ]),
+        ).toEqual([]);
+        const n = await kubectlJson<NodeJson>(upper, ['get', 'node', r.node]);
+        expect(n.spec?.unschedulable).toBe(true);
+        await kubectl(upper, ['get', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease']);
+        await kubectl(upper, ['get', 'configmap', `fedlet-summary-${r.node}`, '-n', releaseNs]);
+        expect((await names(upper, 'csr', ['-l', `fedlet.io/node=${r.node}`])).length).toBeGreaterThan(0);
+        expect(await names(r.lowerAdmin, 'pods', ['-A', '-l', `fedlet.io/origin=${r.node}`])).toEqual([]);
+      }),
+    );
     // The documented cleanup removes the rest.
-    for (const r of releases) {
-      await kubectl(upper, ['delete', 'node', r.node]);
-      await kubectl(upper, ['delete', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease']);
-      await kubectl(upper, ['delete', 'csr', '-l', `fedlet.io/node=${r.node}`]);
-      await kubectl(r.lowerAdmin, ['delete', 'namespace', releaseNs, '--wait=false']);
-    }
+    await Promise.all(
+      releases.map(async (r) => {
+        await kubectl(upper, ['delete', 'node', r.node]);
+        await kubectl(upper, ['delete', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease']);
+        await kubectl(upper, ['delete', 'csr', '-l', `fedlet.io/node=${r.node}`]);
+        await kubectl(r.lowerAdmin, ['delete', 'namespace', releaseNs, '--wait=false']);
+        await eventually(
+          async () =>
+            expect(
+              await names(upper, 'leases', ['-n', 'kube-node-lease', '--field-selector', `metadata.name=${r.node}`]),
+            ).toEqual([]),
+          { what: `node Lease of ${r.node} collected with its Node` },
+        );
+        // The token minted for the lower ServiceAccount (and those fedlet renewed) died with the account:
+        // the kubeconfig is refused as unauthenticated (once the API server's cache of accepted tokens,
+        // about 10 s, has let it go).
+        await eventually(
+          async () => {
+            const stale = await kubectlRaw(path.join(work, `${r.release}.kubeconfig`), ['get', 'namespaces']);
+            expect(`${stale.code} ${stale.stderr}`).toMatch(/^1 .*Unauthorized/);
+          },
+          { timeoutMs: 30_000, what: `the lower token of ${r.release} refused` },
+        );
+      }),
+    );
     await kubectl(upper, ['delete', 'namespace', releaseNs, '--wait=false']);
-    for (const r of releases)
-      await eventually(
-        async () =>
-          expect(await names(upper, 'leases', ['-n', 'kube-node-lease', '--field-selector', `metadata.name=${r.node}`])).toEqual(
-            [],
-          ),
-        { what: `node Lease of ${r.node} collected with its Node` },
-      );
-    // The token minted for the lower ServiceAccount (and those fedlet renewed) died with the account: the
-    // kubeconfig is refused as unauthenticated (once the API server's cache of accepted tokens, about
-    // 10 s, has let it go).
-    for (const r of releases)
-      await eventually(
-        async () => {
-          const stale = await kubectlRaw(path.join(work, `${r.release}.kubeconfig`), ['get', 'namespaces']);
-          expect(`${stale.code} ${stale.stderr}`).toMatch(/^1 .*Unauthorized/);
-        },
-        { timeoutMs: 30_000, what: `the lower token of ${r.release} refused` },
-      );
   });
 });
