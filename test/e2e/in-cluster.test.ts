@@ -311,24 +311,33 @@ beforeAll(async () => {
   if (r.code !== 0) throw new Error(`${script} failed: ${r.stderr}`);
 });
 
+/** Set when the uninstall check has removed everything itself: nothing is left for afterAll. */
+let cleanedUp = false;
+
 afterAll(async () => {
   stopApprover?.();
   stopFirstLogs?.();
-  if (missing) return;
-  await kubectl(upper, ['delete', 'namespace', ns, sandboxNs, '--wait=true', '--timeout=90s']).catch(() => undefined);
-  for (const r of releases) {
-    await helm.run(['uninstall', r.release, '--kubeconfig', upper, '-n', releaseNs, '--ignore-not-found', '--wait']);
-    await helm.run(['uninstall', r.release, '--kubeconfig', r.lowerAdmin, '-n', releaseNs, '--ignore-not-found', '--wait']);
-    await kubectl(upper, ['delete', 'node', r.node, '--ignore-not-found']).catch(() => undefined);
-    await kubectl(upper, ['delete', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease', '--ignore-not-found']).catch(
-      () => undefined,
-    );
-    await kubectl(upper, ['delete', 'csr', '-l', `fedlet.io/node=${r.node}`]).catch(() => undefined);
-    await kubectl(r.lowerAdmin, ['delete', 'pods', '-A', '-l', `fedlet.io/origin=${r.node}`, '--wait=false']).catch(
-      () => undefined,
-    );
-    await kubectl(r.lowerAdmin, ['delete', 'namespace', releaseNs, '--ignore-not-found', '--wait=false']).catch(() => undefined);
-  }
+  if (missing || cleanedUp) return;
+  await kubectl(upper, ['delete', 'namespace', ns, sandboxNs, '--ignore-not-found', '--wait=true', '--timeout=90s']).catch(
+    () => undefined,
+  );
+  await Promise.all(
+    releases.map(async (r) => {
+      await helm.run(['uninstall', r.release, '--kubeconfig', upper, '-n', releaseNs, '--ignore-not-found', '--wait']);
+      await helm.run(['uninstall', r.release, '--kubeconfig', r.lowerAdmin, '-n', releaseNs, '--ignore-not-found', '--wait']);
+      await kubectl(upper, ['delete', 'node', r.node, '--ignore-not-found']).catch(() => undefined);
+      await kubectl(upper, ['delete', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease', '--ignore-not-found']).catch(
+        () => undefined,
+      );
+      await kubectl(upper, ['delete', 'csr', '-l', `fedlet.io/node=${r.node}`]).catch(() => undefined);
+      await kubectl(r.lowerAdmin, ['delete', 'pods', '-A', '-l', `fedlet.io/origin=${r.node}`, '--wait=false']).catch(
+        () => undefined,
+      );
+      await kubectl(r.lowerAdmin, ['delete', 'namespace', releaseNs, '--ignore-not-found', '--wait=false']).catch(
+        () => undefined,
+      );
+    }),
+  );
   await kubectl(upper, ['delete', 'namespace', releaseNs, '--ignore-not-found', '--wait=false']).catch(() => undefined);
 });
 
@@ -785,5 +794,6 @@ describe.skipIf(!!missing)(`helm uninstall${missing ? ` (skipped: ${missing})` :
       }),
     );
     await kubectl(upper, ['delete', 'namespace', releaseNs, '--wait=false']);
+    cleanedUp = true;
   });
 });
