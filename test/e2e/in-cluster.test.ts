@@ -787,7 +787,10 @@ describe.skipIf(!!missing)(`helm uninstall${missing ? ` (skipped: ${missing})` :
         await eventually(
           async () => {
             const stale = await kubectlRaw(path.join(work, `${r.release}.kubeconfig`), ['get', 'namespaces']);
-            expect(`${stale.code} ${stale.stderr}`).toMatch(/^1 [\s\S]*Unauthorized/); // kubectl's stderr has several lines
+            // A 401: kubectl says "Unauthorized" or client-go's "asked for the client to provide credentials".
+            expect(`${stale.code} ${stale.stderr}`).toMatch(
+              /^1 [\s\S]*(Unauthorized|asked for the client to provide credentials)/,
+            );
           },
           { timeoutMs: 30_000, what: `the lower token of ${r.release} refused` },
         );
