@@ -4,8 +4,11 @@
 # Service) and kube-scheduler's client certificate (CN system:kube-scheduler). Run from the repository
 # root BEFORE `kind create cluster --config docs/kind/upper.yaml`, which mounts the directory into the
 # control-plane node for kube-scheduler; the extender gets tls.crt, tls.key and ca.crt as a Secret.
+# Usage: extender-tls.sh [DIR [SANS]]; SANS: the serving certificate's subjectAltName, i.e. the host of
+# kube-scheduler's urlPrefix (default: the quick start's ClusterIP and the Service name of fedlet-eu-1).
 set -eu
 dir=${1:-docs/kind/extender-tls}
+san=${2:-IP:10.96.200.200,DNS:fedlet-eu-1-extender.fedlet-system.svc}
 mkdir -p "$dir"
 cd "$dir"
 ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
@@ -20,7 +23,7 @@ sign() { # name subject extensions
   rm -f "$1.csr" "$1.ext"
 }
 sign tls /CN=fedlet-extender \
-  'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:10.96.200.200,DNS:fedlet-eu-1-extender.fedlet-system.svc\n'
+  "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=$san\n"
 sign client /CN=system:kube-scheduler \
   'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
 chmod 600 ./*.key

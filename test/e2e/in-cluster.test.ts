@@ -1,49 +1,54 @@
 // The production topology: fedlet installed with `helm install` as README's Helm section says — the lower half
-// in each lower cluster, a kubeconfig holding its token, the upper half in the upper cluster — running
-// as pods of the image from the sandbox's registry on the upper cluster's real node, beside the
-// extender and its admission webhook as pods behind a Service. Proven through those pods: virtual nodes
-// Ready, a Deployment runs below, kubectl logs/exec/port-forward reach the lower cluster (the upper API
-// server dials the leader pod's IP on 10250), the chart's extender and webhook answer the API server,
-// the standby takes over when the leader pod is deleted, `helm upgrade` to the next image version
-// restarts no workload in any cluster (docs/upgrades.md), and `helm uninstall` leaves exactly what
-// docs/upgrades.md says it leaves.
+// in each lower cluster, a kubeconfig holding a token of its ServiceAccount minted with a lifetime
+// (`kubectl create token`, as the chart's NOTES say; fedlet renews it), the upper half in the upper
+// cluster — running as pods of the image from the sandbox's registry on the upper cluster's real node,
+// beside the extender (mutual TLS only, its Secret made with docs/kind/extender-tls.sh) and its admission
+// webhook as pods behind a Service. Proven through those pods: virtual nodes Ready, a Deployment runs
+// below, kubectl logs/exec/port-forward reach the lower cluster (the upper API server dials the leader
+// pod's IP on 10250), the chart's extender answers kube-scheduler's client certificate and refuses a
+// caller without one, the API server calls the chart's webhook, the standby takes over when the leader
+// pod is deleted, `helm upgrade` to the next image version restarts no workload in any cluster
+// (docs/upgrades.md), and `helm uninstall` leaves exactly what docs/upgrades.md says it leaves (the lower
+// token then opens nothing).
 // Own release names, namespaces, node names and taint: the sandbox's own fedlets and other files' pods
-// are untouched; everything is removed at the end.
+// are untouched; everything is removed at the end. One install serves every check; independent work
+// runs concurrently (both releases at once, workloads started early).
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminRequest } from '../../sandbox/cluster.js';
 import { REAL_NODE_TAINT } from '../../sandbox/real-node.js';
 import { repoRoot } from '../../sandbox/sandbox.js';
 import { createNamespace } from './framework/namespaces.js';
-import { eventually, kubectl, kubectlJson, kubectlRaw, sandbox } from './framework/kubectl.js';
+import { eventually, kubectl, kubectlJson, kubectlRaw, run, sandbox } from './framework/kubectl.js';
 import { readyCondition, type NodeJson } from './framework/nodes.js';
 import { helmIn } from './framework/helm.js';
 import { IMAGE_REPOSITORY, imageMissing, imageVersions } from './framework/image.js';
 import { apply, kubectlStream } from './framework/real-nodes.js';
+import { extenderRequest, type ExtenderEndpoint } from './framework/extender.js';
 import { type ApiPod } from './framework/pods.js';
 
 const s = sandbox();
-// Pending: this test was written against the chart before the extender became mutual-TLS only and before
-// the chart stopped creating a non-expiring lower token (issue 23, merged the same day); it installs with
-// the old values (reads the `<release>-token` Secret, calls the extender over plain HTTP through its
-// Service). Until it is adapted it does not run: a failing install proves nothing either way.
-const PENDING_ADAPTATION = 'pending adaptation to the mutual-TLS extender and short-lived lower tokens (issue 24)';
-const missing = PENDING_ADAPTATION || imageMissing(s);
+const missing = imageMissing(s);
 const upper = s.upperKubeconfig;
 const chart = path.join(repoRoot(), 'charts', 'fedlet');
 const releaseNs = 'fedlet-incluster';
 const ns = 'incluster-e2e';
+/**
+ * The workloads on the sandbox's own virtual nodes: the sandbox's fedlet for the second lower cluster maps
+ * upper namespaces with the default template, like the chart's fedlet there, and a lower namespace
+ * belongs to the fedlet that created it (the other one reports LowerNamespaceNotOwned).
+ */
+const sandboxNs = 'incluster-e2e-sandbox';
 const work = path.join(s.dir, 'incluster');
 const helm = helmIn(work);
 const { current, next } = imageVersions(s);
 /** Keeps every other test's pods off these virtual nodes. */
 const taint = { key: 'fedlet.io/incluster-check', value: 'true', effect: 'NoSchedule' };
 
-/** One release per lower cluster: release, node and lower cluster. */
+/** One release per lower cluster: release, node (the chart's default: the release's name) and lower cluster. */
 const releases = s.fedlets.slice(0, 2).map((f, i) => ({
   release: `fedlet-incluster-${i + 1}`,
   node: `fedlet-incluster-${i + 1}`,
@@ -53,6 +58,18 @@ const releases = s.fedlets.slice(0, 2).map((f, i) => ({
 }));
 const [r1, r2] = releases as [(typeof releases)[0], (typeof releases)[0]];
 const ourNodes = releases.map((r) => r.node);
+/** The extender's Service name, which its serving certificate carries (kube-scheduler dials it). */
+const extenderHost = `${r1.release}-extender.${releaseNs}.svc`;
+/**
+ * The extender's CA, serving certificate and kube-scheduler's client certificate, made by the docs'
+ * script (docs/kind/extender-tls.sh) for this release's Service name.
+ */
+const extenderTlsDir = path.join(work, 'extender-tls');
+const extenderTls = {
+  caCert: path.join(extenderTlsDir, 'ca.crt'),
+  serving: { cert: path.join(extenderTlsDir, 'tls.crt'), key: path.join(extenderTlsDir, 'tls.key') },
+  scheduler: { cert: path.join(extenderTlsDir, 'client.crt'), key: path.join(extenderTlsDir, 'client.key') },
+};
 
 interface Lease {
   spec?: { holderIdentity?: string };
@@ -102,19 +119,12 @@ function startApprover(): () => void {
   };
 }
 
-/** A kubeconfig for the lower cluster from the lower half's token Secret, with the commands the chart's NOTES give. */
+/**
+ * A kubeconfig for the lower cluster with a token of the lower half's ServiceAccount, minted with a
+ * lifetime (fedlet renews it itself), with the commands the chart's NOTES give.
+ */
 async function lowerKubeconfig(r: (typeof releases)[0]): Promise<string> {
-  const token = await eventually(
-    async () => {
-      const t = Buffer.from(
-        await kubectl(r.lowerAdmin, ['get', 'secret', `${r.release}-token`, '-n', releaseNs, '-o', 'jsonpath={.data.token}']),
-        'base64',
-      ).toString();
-      if (!t) throw new Error('the token Secret is not filled yet');
-      return t;
-    },
-    { what: `token of ${r.release} in ${r.cluster}` },
-  );
+  const token = (await kubectl(r.lowerAdmin, ['-n', releaseNs, 'create', 'token', r.release, '--duration=24h'])).trim();
   const ca = path.join(work, `${r.cluster}-ca.crt`);
   writeFileSync(
     ca,
@@ -198,8 +208,6 @@ async function install(r: (typeof releases)[0], withExtender: boolean): Promise<
       '--create-namespace',
       '--set',
       `clusterName=${r.cluster}`,
-      '--set',
-      `nodeName=${r.node}`,
       '--set-file',
       `lowerKubeconfig.content=${kubeconfig}`,
       '-f',
@@ -231,11 +239,11 @@ async function nodeReady(node: string): Promise<VirtualNode> {
 }
 
 /** A Deployment pinned to one virtual node (kwok nodes run it below: any image name works there). */
-function deployment(name: string, node: string, replicas: number): Record<string, unknown> {
+function deployment(name: string, node: string, replicas: number, namespace = ns): Record<string, unknown> {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: ns },
+    metadata: { name, namespace },
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },
@@ -251,10 +259,10 @@ function deployment(name: string, node: string, replicas: number): Record<string
   };
 }
 
-async function deploymentRunning(name: string, replicas: number): Promise<PodList['items']> {
+async function deploymentRunning(name: string, replicas: number, namespace = ns): Promise<PodList['items']> {
   return eventually(
     async () => {
-      const pods = (await kubectlJson<PodList>(upper, ['get', 'pods', '-n', ns, '-l', `app=${name}`])).items;
+      const pods = (await kubectlJson<PodList>(upper, ['get', 'pods', '-n', namespace, '-l', `app=${name}`])).items;
       const running = pods.filter(
         (p) => p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
       );
@@ -295,34 +303,61 @@ async function followLogs(tag: string): Promise<() => void> {
 let stopApprover: (() => void) | undefined;
 let stopFirstLogs: (() => void) | undefined;
 
-beforeAll(() => {
+beforeAll(async () => {
   mkdirSync(work, { recursive: true });
+  if (missing) return;
+  const script = path.join(repoRoot(), 'docs', 'kind', 'extender-tls.sh');
+  const r = await run('sh', [script, extenderTlsDir, `DNS:${extenderHost}`]);
+  if (r.code !== 0) throw new Error(`${script} failed: ${r.stderr}`);
 });
+
+/** Set when the uninstall check has removed everything itself: nothing is left for afterAll. */
+let cleanedUp = false;
 
 afterAll(async () => {
   stopApprover?.();
   stopFirstLogs?.();
-  if (missing) return;
-  await kubectl(upper, ['delete', 'namespace', ns, '--wait=true', '--timeout=90s']).catch(() => undefined);
-  for (const r of releases) {
-    await helm.run(['uninstall', r.release, '--kubeconfig', upper, '-n', releaseNs, '--ignore-not-found', '--wait']);
-    await helm.run(['uninstall', r.release, '--kubeconfig', r.lowerAdmin, '-n', releaseNs, '--ignore-not-found', '--wait']);
-    await kubectl(upper, ['delete', 'node', r.node, '--ignore-not-found']).catch(() => undefined);
-    await kubectl(upper, ['delete', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease', '--ignore-not-found']).catch(
-      () => undefined,
-    );
-    await kubectl(upper, ['delete', 'csr', '-l', `fedlet.io/node=${r.node}`]).catch(() => undefined);
-    await kubectl(r.lowerAdmin, ['delete', 'pods', '-A', '-l', `fedlet.io/origin=${r.node}`, '--wait=false']).catch(
-      () => undefined,
-    );
-    await kubectl(r.lowerAdmin, ['delete', 'namespace', releaseNs, '--ignore-not-found', '--wait=false']).catch(() => undefined);
-  }
+  if (missing || cleanedUp) return;
+  await kubectl(upper, ['delete', 'namespace', ns, sandboxNs, '--ignore-not-found', '--wait=true', '--timeout=90s']).catch(
+    () => undefined,
+  );
+  await Promise.all(
+    releases.map(async (r) => {
+      await helm.run(['uninstall', r.release, '--kubeconfig', upper, '-n', releaseNs, '--ignore-not-found', '--wait']);
+      await helm.run(['uninstall', r.release, '--kubeconfig', r.lowerAdmin, '-n', releaseNs, '--ignore-not-found', '--wait']);
+      await kubectl(upper, ['delete', 'node', r.node, '--ignore-not-found']).catch(() => undefined);
+      await kubectl(upper, ['delete', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease', '--ignore-not-found']).catch(
+        () => undefined,
+      );
+      await kubectl(upper, ['delete', 'csr', '-l', `fedlet.io/node=${r.node}`]).catch(() => undefined);
+      await kubectl(r.lowerAdmin, ['delete', 'pods', '-A', '-l', `fedlet.io/origin=${r.node}`, '--wait=false']).catch(
+        () => undefined,
+      );
+      await kubectl(r.lowerAdmin, ['delete', 'namespace', releaseNs, '--ignore-not-found', '--wait=false']).catch(
+        () => undefined,
+      );
+    }),
+  );
   await kubectl(upper, ['delete', 'namespace', releaseNs, '--ignore-not-found', '--wait=false']).catch(() => undefined);
 });
 
 describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('helm install of both halves per lower cluster brings the virtual nodes Ready, served from the leader pod', async () => {
     stopApprover = startApprover();
+    // docs/install.md: the release namespace and the extender's TLS Secret (serving certificate and the
+    // CA of kube-scheduler's client certificate) before the release that runs the extender.
+    await kubectl(upper, ['create', 'namespace', releaseNs]);
+    await kubectl(upper, [
+      '-n',
+      releaseNs,
+      'create',
+      'secret',
+      'generic',
+      `${r1.release}-extender-tls`,
+      `--from-file=tls.crt=${extenderTls.serving.cert}`,
+      `--from-file=tls.key=${extenderTls.serving.key}`,
+      `--from-file=ca.crt=${extenderTls.caCert}`,
+    ]);
     await Promise.all([install(r1, true), install(r2, false)]);
     stopFirstLogs = await followLogs('install');
     for (const r of releases) {
@@ -345,8 +380,17 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
   });
 
   it('a Deployment runs below, and kubectl logs, exec and port-forward reach it through the fedlet pod', async () => {
-    await createNamespace(upper, ns);
+    await Promise.all([createNamespace(upper, ns), createNamespace(upper, sandboxNs)]);
     await apply(upper, deployment('hello-1', r1.node, 2));
+    // The upgrade's workloads on the other virtual nodes, started now to run while the checks below do.
+    await apply(upper, deployment('hello-2', r2.node, 2));
+    for (const [i, f] of s.fedlets.entries()) {
+      const d = deployment(`hello-s${i + 1}`, f.nodeName, 1, sandboxNs) as {
+        spec: { template: { spec: { tolerations: unknown[] } } };
+      };
+      d.spec.template.spec.tolerations = [];
+      await apply(upper, d);
+    }
     const pods = await deploymentRunning('hello-1', 2);
     const lower = await kubectlJson<PodList>(r1.lowerAdmin, ['get', 'pods', '-A', '-l', `fedlet.io/origin=${r1.node}`]);
     expect(lower.items.filter((p) => p.status?.phase === 'Running')).toHaveLength(2);
@@ -400,9 +444,30 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
     }
   });
 
-  it("the chart's extender answers filter calls through its Service, and the API server calls its webhook", async () => {
-    const extender = `/api/v1/namespaces/${releaseNs}/services/http:${r1.release}-extender:8888/proxy/filter`;
-    const filter = async (cpu: string) => {
+  it("the chart's extender answers filter calls over mutual TLS only, and the API server calls its webhook", async () => {
+    // kube-scheduler's side (extenders[].tlsConfig): its client certificate of the extender's CA, the
+    // serving certificate verified against the Service's name. The sandbox's kube-scheduler calls the
+    // sandbox's own extender, so this one is called as kube-scheduler would, at each pod's address.
+    const pods = (
+      await kubectlJson<PodList>(upper, [
+        'get',
+        'pods',
+        '-n',
+        releaseNs,
+        '-l',
+        `app.kubernetes.io/name=fedlet-extender,app.kubernetes.io/instance=${r1.release}`,
+      ])
+    ).items.filter((p) => p.status?.podIP && !p.metadata.deletionTimestamp);
+    expect(pods).toHaveLength(2);
+    const at = (p: PodList['items'][0]): ExtenderEndpoint => ({
+      host: p.status!.podIP!,
+      port: 8888,
+      servername: extenderHost,
+      caCert: extenderTls.caCert,
+      clientCert: extenderTls.scheduler.cert,
+      clientKey: extenderTls.scheduler.key,
+    });
+    const filter = async (p: PodList['items'][0], cpu: string) => {
       const body = JSON.stringify({
         Pod: {
           metadata: { name: 'probe', namespace: ns },
@@ -413,29 +478,36 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
         },
         NodeNames: ourNodes,
       });
-      // As the API server's service proxy passes it on (admin credentials, a JSON body).
-      const r = await adminRequest(s.upper, 'POST', extender, JSON.parse(body));
-      if (r.status !== 200) throw new Error(`POST ${extender}: ${r.status} ${r.body.slice(0, 300)}`);
+      const r = await extenderRequest('POST', '/filter', { body, at: at(p) });
+      if (r.status !== 200) throw new Error(`POST /filter at ${p.metadata.name}: ${r.status} ${r.body.slice(0, 300)}`);
       return JSON.parse(r.body) as { NodeNames: string[] | null; FailedNodes: Record<string, string>; Error: string };
     };
+    // Without a client certificate, the handshake is refused: plain callers (the API server's service
+    // proxy, any pod) get nothing from it.
+    await expect(extenderRequest('POST', '/filter', { body: '{}', at: at(pods[0]!), as: 'none' })).rejects.toThrow(
+      /certificate required|alert|socket hang up|ECONNRESET/i,
+    );
     // Decided from the summaries the in-cluster fedlets publish: a small pod fits, one larger than any
     // lower node (8 CPUs) fits nowhere, with a reason per node.
-    const small = await eventually(
-      async () => {
-        const r = await filter('100m');
-        if (r.NodeNames?.length !== 2) throw new Error(JSON.stringify(r));
-        return r;
-      },
-      { what: "the chart's extender passing both virtual nodes" },
-    );
-    expect(small.NodeNames!.sort()).toEqual([...ourNodes].sort());
-    const big = await filter('100');
-    expect(big.NodeNames).toEqual([]);
-    expect(Object.keys(big.FailedNodes).sort()).toEqual([...ourNodes].sort());
+    for (const p of pods) {
+      const small = await eventually(
+        async () => {
+          const r = await filter(p, '100m');
+          if (r.NodeNames?.length !== 2) throw new Error(JSON.stringify(r));
+          return r;
+        },
+        { what: `the chart's extender ${p.metadata.name} passing both virtual nodes` },
+      );
+      expect(small.NodeNames!.sort()).toEqual([...ourNodes].sort());
+      const big = await filter(p, '100');
+      expect(big.NodeNames).toEqual([]);
+      expect(Object.keys(big.FailedNodes).sort()).toEqual([...ourNodes].sort());
+    }
 
-    // The webhook, as the API server calls it: its per-release name in the API server's admission metrics.
+    // The webhook, as the API server calls it for the pods of hello-1 (created after the install): its
+    // per-release name in the API server's admission metrics (the sandbox's own webhook adds the same
+    // toleration, so the pods' toleration alone would not tell the two apart).
     const webhook = `${r1.release}.virtual-node-toleration.fedlet.io`;
-    await apply(upper, deployment('webhook-probe', r1.node, 1));
     await eventually(
       async () => {
         const metrics = await kubectl(upper, ['get', '--raw', '/metrics']);
@@ -451,11 +523,10 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
       },
       { what: `the API server calling ${webhook}` },
     );
-    const probe = (await deploymentRunning('webhook-probe', 1))[0]!;
+    const probe = (await deploymentRunning('hello-1', 2))[0]!;
     expect((probe.spec as { tolerations?: Array<{ key?: string }> }).tolerations?.map((t) => t.key)).toContain(
       'fedlet.io/virtual-node',
     );
-    await kubectl(upper, ['delete', 'deployment', 'webhook-probe', '-n', ns]);
   });
 
   it('the standby pod takes over when the leader pod is deleted; the kubelet API follows it', async () => {
@@ -485,17 +556,18 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
   });
 
   it('a standby pod stops by itself on SIGTERM (exit 0, not killed when its grace period ends)', async () => {
-    // The Deployment replaced the deleted leader: wait for that replica, a standby, to be Ready.
-    const holder = await leader(r1.node);
+    // The other release's standby (Ready since its install): no wait for the replica replacing the
+    // leader deleted above.
+    const holder = await leader(r2.node);
     const standby = await eventually(
       async () => {
-        const pods = await fedletPods(r1.release);
+        const pods = await fedletPods(r2.release);
         const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
         const sb = ready.find((p) => p.metadata.name !== holder);
         if (ready.length !== 2 || !sb) throw new Error(`${ready.length}/2 fedlet pods Ready`);
         return sb.metadata.name;
       },
-      { timeoutMs: 120_000, what: 'the replacement replica Ready as a standby' },
+      { timeoutMs: 120_000, what: `a standby of ${r2.release} Ready` },
     );
     const watch = kubectlStream(upper, [
       'get',
@@ -514,7 +586,7 @@ describe.skipIf(!!missing)(`fedlet installed by its chart, running as pods${miss
     } finally {
       watch.stop();
     }
-    expect(await leader(r1.node)).toBe(holder);
+    expect(await leader(r2.node)).toBe(holder);
   });
 });
 
@@ -527,7 +599,8 @@ async function workloadSnapshot(): Promise<Record<string, string>> {
       out[`${cluster}/${p.metadata.namespace}/${p.metadata.name}`] = `${p.metadata.uid} restarts=${restarts}`;
     }
   };
-  add('upper', (await kubectlJson<PodList>(upper, ['get', 'pods', '-n', ns])).items);
+  for (const namespace of [ns, sandboxNs])
+    add('upper', (await kubectlJson<PodList>(upper, ['get', 'pods', '-n', namespace])).items);
   const nodes = [...ourNodes, ...s.fedlets.map((f) => f.nodeName)];
   for (const [i, lower] of s.lowerKubeconfigs.entries())
     add(
@@ -539,16 +612,11 @@ async function workloadSnapshot(): Promise<Record<string, string>> {
 
 describe.skipIf(!!missing)(`helm upgrade to the next image version${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('restarts no workload in any cluster, keeps every virtual node Ready, hands leadership over, and serves the new version', async () => {
-    // Workloads on every virtual node: the two in-cluster ones and the sandbox's own.
-    await apply(upper, deployment('hello-2', r2.node, 2));
-    for (const [i, f] of s.fedlets.entries()) {
-      const d = deployment(`hello-s${i + 1}`, f.nodeName, 1) as { spec: { template: { spec: { tolerations: unknown[] } } } };
-      d.spec.template.spec.tolerations = [];
-      await apply(upper, d);
-    }
+    // Workloads on every virtual node (created by the Deployment check above): the two in-cluster ones
+    // and the sandbox's own.
     await deploymentRunning('hello-1', 2);
     await deploymentRunning('hello-2', 2);
-    for (const i of s.fedlets.keys()) await deploymentRunning(`hello-s${i + 1}`, 1);
+    for (const i of s.fedlets.keys()) await deploymentRunning(`hello-s${i + 1}`, 1, sandboxNs);
     const before = await workloadSnapshot();
     expect(Object.keys(before).length).toBeGreaterThanOrEqual(12); // 6 upper pods, 6 lower ones
     const leadersBefore = await Promise.all(ourNodes.map(leader));
@@ -634,14 +702,19 @@ describe.skipIf(!!missing)(`helm upgrade to the next image version${missing ? ` 
 
 describe.skipIf(!!missing)(`helm uninstall${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('removes the release and leaves exactly what docs/upgrades.md lists, which its cleanup commands remove', async () => {
+    // What the fedlets logged up to here; once the release's RBAC goes, they may log refusals until they stop.
+    stopFirstLogs?.();
+    stopFirstLogs = undefined;
     await collectLogs('final');
     // docs/upgrades.md "Uninstalling": move the workloads off the node first, then uninstall both halves.
-    await kubectl(upper, ['delete', 'namespace', ns, '--wait=true', '--timeout=120s']);
-    for (const r of releases) {
-      await kubectl(upper, ['drain', r.node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=120s']);
-      await helm.ok(['uninstall', r.release, '--kubeconfig', upper, '-n', releaseNs, '--wait'], 180_000);
-      await helm.ok(['uninstall', r.release, '--kubeconfig', r.lowerAdmin, '-n', releaseNs, '--wait'], 180_000);
-    }
+    await kubectl(upper, ['delete', 'namespace', ns, sandboxNs, '--wait=true', '--timeout=120s']);
+    await Promise.all(
+      releases.map(async (r) => {
+        await kubectl(upper, ['drain', r.node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=120s']);
+        await helm.ok(['uninstall', r.release, '--kubeconfig', upper, '-n', releaseNs, '--wait'], 180_000);
+        await helm.ok(['uninstall', r.release, '--kubeconfig', r.lowerAdmin, '-n', releaseNs, '--wait'], 180_000);
+      }),
+    );
     // Gone: every object of the releases, in both clusters.
     const names = (kubeconfig: string, what: string, extra: string[] = []) =>
       kubectl(kubeconfig, ['get', what, '-o', 'name', ...extra]).then((o) => o.split('\n').filter(Boolean));
@@ -657,40 +730,73 @@ describe.skipIf(!!missing)(`helm uninstall${missing ? ` (skipped: ${missing})` :
         'app.kubernetes.io/managed-by=Helm',
       ]),
     ).toEqual([]);
-    for (const r of releases) {
-      expect(await names(upper, 'clusterroles')).not.toContain(`clusterrole.rbac.authorization.k8s.io/${r.release}:upper`);
-      expect(await names(r.lowerAdmin, 'clusterroles')).not.toContain(`clusterrole.rbac.authorization.k8s.io/${r.release}:lower`);
-      expect(await names(r.lowerAdmin, 'serviceaccounts', ['-n', releaseNs])).not.toContain(`serviceaccount/${r.release}`);
-    }
-    expect(await names(upper, 'mutatingwebhookconfigurations')).not.toContain(
+    const [upperClusterRoles, webhooks] = await Promise.all([
+      names(upper, 'clusterroles'),
+      names(upper, 'mutatingwebhookconfigurations'),
+    ]);
+    expect(webhooks).not.toContain(
       `mutatingwebhookconfiguration.admissionregistration.k8s.io/${r1.release}-virtual-node-toleration`,
     );
     // Left, as documented: the virtual Node (drained, cordoned), its leader Lease, its scheduling
-    // summary, its CSRs and the namespaces; no lower pod of the nodes.
-    for (const r of releases) {
-      const n = await kubectlJson<NodeJson>(upper, ['get', 'node', r.node]);
-      expect(n.spec?.unschedulable).toBe(true);
-      await kubectl(upper, ['get', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease']);
-      await kubectl(upper, ['get', 'configmap', `fedlet-summary-${r.node}`, '-n', releaseNs]);
-      expect((await names(upper, 'csr', ['-l', `fedlet.io/node=${r.node}`])).length).toBeGreaterThan(0);
-      expect(await names(r.lowerAdmin, 'pods', ['-A', '-l', `fedlet.io/origin=${r.node}`])).toEqual([]);
-    }
+    // summary, its CSRs, the extender's TLS Secret (made before the install, not by the chart) and the
+    // namespaces; no lower pod of the nodes.
+    await kubectl(upper, ['get', 'secret', `${r1.release}-extender-tls`, '-n', releaseNs]);
     await kubectl(upper, ['get', 'namespace', releaseNs]);
+    await Promise.all(
+      releases.map(async (r) => {
+        expect(upperClusterRoles).not.toContain(`clusterrole.rbac.authorization.k8s.io/${r.release}:upper`);
+        const lowerClusterRoles = await names(r.lowerAdmin, 'clusterroles');
+        for (const role of [`${r.release}:lower`, `${r.release}:lower-namespace`])
+          expect(lowerClusterRoles).not.toContain(`clusterrole.rbac.authorization.k8s.io/${role}`);
+        expect(await names(r.lowerAdmin, 'validatingadmissionpolicies')).not.toContain(
+          `validatingadmissionpolicy.admissionregistration.k8s.io/${r.release}-lower-scope`,
+        );
+        expect(
+          await names(r.lowerAdmin, 'serviceaccounts,secrets,roles,rolebindings', [
+            '-n',
+            releaseNs,
+            '-l',
+            'app.kubernetes.io/managed-by=Helm',
+          ]),
+        ).toEqual([]);
+        const n = await kubectlJson<NodeJson>(upper, ['get', 'node', r.node]);
+        expect(n.spec?.unschedulable).toBe(true);
+        await kubectl(upper, ['get', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease']);
+        await kubectl(upper, ['get', 'configmap', `fedlet-summary-${r.node}`, '-n', releaseNs]);
+        expect((await names(upper, 'csr', ['-l', `fedlet.io/node=${r.node}`])).length).toBeGreaterThan(0);
+        expect(await names(r.lowerAdmin, 'pods', ['-A', '-l', `fedlet.io/origin=${r.node}`])).toEqual([]);
+      }),
+    );
     // The documented cleanup removes the rest.
-    for (const r of releases) {
-      await kubectl(upper, ['delete', 'node', r.node]);
-      await kubectl(upper, ['delete', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease']);
-      await kubectl(upper, ['delete', 'csr', '-l', `fedlet.io/node=${r.node}`]);
-      await kubectl(r.lowerAdmin, ['delete', 'namespace', releaseNs, '--wait=false']);
-    }
+    await Promise.all(
+      releases.map(async (r) => {
+        await kubectl(upper, ['delete', 'node', r.node]);
+        await kubectl(upper, ['delete', 'lease', `${r.node}-leader`, '-n', 'kube-node-lease']);
+        await kubectl(upper, ['delete', 'csr', '-l', `fedlet.io/node=${r.node}`]);
+        await kubectl(r.lowerAdmin, ['delete', 'namespace', releaseNs, '--wait=false']);
+        await eventually(
+          async () =>
+            expect(
+              await names(upper, 'leases', ['-n', 'kube-node-lease', '--field-selector', `metadata.name=${r.node}`]),
+            ).toEqual([]),
+          { what: `node Lease of ${r.node} collected with its Node` },
+        );
+        // The token minted for the lower ServiceAccount (and those fedlet renewed) died with the account:
+        // the kubeconfig is refused as unauthenticated (once the API server's cache of accepted tokens,
+        // about 10 s, has let it go).
+        await eventually(
+          async () => {
+            const stale = await kubectlRaw(path.join(work, `${r.release}.kubeconfig`), ['get', 'namespaces']);
+            // A 401: kubectl says "Unauthorized" or client-go's "asked for the client to provide credentials".
+            expect(`${stale.code} ${stale.stderr}`).toMatch(
+              /^1 [\s\S]*(Unauthorized|asked for the client to provide credentials)/,
+            );
+          },
+          { timeoutMs: 30_000, what: `the lower token of ${r.release} refused` },
+        );
+      }),
+    );
     await kubectl(upper, ['delete', 'namespace', releaseNs, '--wait=false']);
-    for (const r of releases)
-      await eventually(
-        async () =>
-          expect(await names(upper, 'leases', ['-n', 'kube-node-lease', '--field-selector', `metadata.name=${r.node}`])).toEqual(
-            [],
-          ),
-        { what: `node Lease of ${r.node} collected with its Node` },
-      );
+    cleanedUp = true;
   });
 });
