@@ -29,15 +29,7 @@ import { benchRestart } from './restart.js';
 import { benchPools } from './pools.js';
 import { benchPlan, kwokNodeCount, type BenchSizes, type Part } from './plan.js';
 import { mergeResults, readResults, updateDocs, writeResults, type Measure } from './results.js';
-import {
-  auditWritesForPods,
-  fedletWrites,
-  perPodWrites,
-  total,
-  writeKey,
-  writesBetween,
-  writesTable,
-} from './writes.js';
+import { auditWritesForPods, fedletWrites, perPodWrites, total, writeKey, writesBetween, writesTable } from './writes.js';
 
 const plan = benchPlan(process.env);
 const sizes = plan.sizes;
