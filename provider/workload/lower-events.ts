@@ -1,0 +1,22 @@
+// Which lower events about a pod are mirrored onto the upper pod. Each mirrored event is an upper write,
+// so only those that tell the upper user something the pod's mirrored status does not: every Warning,
+// and the Normal ones that name what happened below (the lower node a pod was scheduled to, an image
+// pull and its duration, a container killed, …). A kubelet's routine Created and Started events repeat
+// what the container's state says, and "image already present" says nothing happened.
+
+export interface LowerEventLike {
+  type?: string;
+  reason?: string;
+  message?: string;
+}
+
+/** Normal reasons whose content the upper pod's status already carries (its containers' states). */
+const SHOWN_BY_STATUS = new Set(['Created', 'Started']);
+
+/** Whether a lower event about one of our pods is worth an upper write. */
+export function worthMirroring(e: LowerEventLike): boolean {
+  if (e.type === 'Warning') return true;
+  if (SHOWN_BY_STATUS.has(e.reason ?? '')) return false;
+  if (e.reason === 'Pulled' && /already present on machine/.test(e.message ?? '')) return false;
+  return true;
+}
