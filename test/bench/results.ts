@@ -93,12 +93,39 @@ export function resultsMarkdown(r: BenchResults): string {
     const goal = c.via.goal ? ` (goal ${c.via.goal})` : '';
     lines.push(`| ${label}${goal} | ${withUnit(c.via)} | ${withUnit(c.direct)} | ${fmt(c.ratio)} | ${c.via.measured} |`);
   }
+  lines.push('', ...cpuMatrix(r, paired));
   lines.push('', '| measure | value | measured |', '|---|---|---|');
   for (const [k, m] of Object.entries(r.measures)) {
     if (paired.has(k)) continue;
     lines.push(`| ${m.label}${m.goal ? ` (goal ${m.goal})` : ''} | ${withUnit(m)} | ${m.measured} |`);
   }
   return lines.join('\n');
+}
+
+/** cpu-per-mib.<stream>.<path>.<component> as one table: a row per stream and path, a column per component. */
+function cpuMatrix(r: BenchResults, done: Set<string>): string[] {
+  const rows = new Map<string, Map<string, Measure>>();
+  for (const [k, m] of Object.entries(r.measures)) {
+    const parts = /^cpu-per-mib\.([^.]+\.[^.]+)\.([^.]+)$/.exec(k);
+    if (!parts) continue;
+    done.add(k);
+    const row = rows.get(parts[1]!) ?? new Map<string, Measure>();
+    row.set(parts[2]!, m);
+    rows.set(parts[1]!, row);
+  }
+  if (!rows.size) return [];
+  const columns = [...new Set([...rows.values()].flatMap((row) => [...row.keys()]))];
+  const out = [
+    'CPU ms per MiB moved, by component (same run as the throughput):',
+    '',
+    `| stream | ${columns.join(' | ')} | measured |`,
+    `|---|${columns.map(() => '---|').join('')}---|`,
+  ];
+  for (const [name, row] of rows) {
+    const cells = columns.map((c) => (row.has(c) ? fmt(row.get(c)!.value) : '—'));
+    out.push(`| ${name.replace('.', ' ')} | ${cells.join(' | ')} | ${[...row.values()][0]!.measured} |`);
+  }
+  return out;
 }
 
 /** The README's few headline figures, from the same file (those measured so far). */
