@@ -142,7 +142,7 @@ export function readmeMarkdown(r: BenchResults): string {
       `a ${fmt(Number(burst.split('.')[1]))}-pod Deployment is Ready at ${fmt(m[burst]!.value / burstDirect.value)}× the direct time`,
     );
   const writes = m['api-writes.per-pod.burst'];
-  if (writes) parts.push(`fedlet writes ${fmt(writes.value)} API objects per pod from create to Ready`);
+  if (writes) parts.push(`fedlet makes ${fmt(writes.value)} API writes per pod from create to Ready (both clusters)`);
   const dates = [...new Set([p50[0], burst && m[burst], writes].filter((x): x is Measure => !!x).map((x) => x.measured))];
   return parts.length ? `Measured (${dates.sort().join(', ')}): ${parts.join('; ')}.` : 'No figures measured yet.';
 }
