@@ -1,8 +1,9 @@
 // Which lower events about a pod are mirrored onto the upper pod. Each mirrored event is an upper write,
 // so only those that tell the upper user something the pod's mirrored status does not: every Warning,
-// and the Normal ones that name what happened below (the lower node a pod was scheduled to, an image
-// pull and its duration, a container killed, …). A kubelet's routine Created and Started events repeat
-// what the container's state says, and "image already present" says nothing happened.
+// and the Normal ones that say what happened below (an image pull and its duration, a container
+// killed, …). The lower scheduler's Scheduled event and a kubelet's routine Created and Started events
+// repeat what the status says (the lower node, the containers' states); "image already present" says
+// nothing happened.
 
 export interface LowerEventLike {
   type?: string;
@@ -10,8 +11,11 @@ export interface LowerEventLike {
   message?: string;
 }
 
-/** Normal reasons whose content the upper pod's status already carries (its containers' states). */
-const SHOWN_BY_STATUS = new Set(['Created', 'Started']);
+/**
+ * Normal reasons whose content the upper pod's status already carries: the lower node a pod was scheduled
+ * to (condition fedlet.io/LowerScheduled, pod-status.ts), its containers' states.
+ */
+const SHOWN_BY_STATUS = new Set(['Scheduled', 'Created', 'Started']);
 
 /** Whether a lower event about one of our pods is worth an upper write. */
 export function worthMirroring(e: LowerEventLike): boolean {

@@ -8,7 +8,7 @@ describe('worthMirroring', () => {
     [{ type: 'Warning', reason: 'FailedScheduling', message: '0/3 nodes are available' }, true],
     [{ type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container' }, true],
     [{ type: 'Warning', reason: 'Started', message: 'odd, but a Warning' }, true],
-    [{ type: 'Normal', reason: 'Scheduled', message: 'Successfully assigned d/web to node-7' }, true],
+    [{ type: 'Normal', reason: 'Scheduled', message: 'Successfully assigned d/web to node-7' }, false],
     [{ type: 'Normal', reason: 'Pulling', message: 'Pulling image "img"' }, true],
     [{ type: 'Normal', reason: 'Pulled', message: 'Successfully pulled image "img" in 1.2s' }, true],
     [{ type: 'Normal', reason: 'Killing', message: 'Stopping container c' }, true],
