@@ -52,10 +52,10 @@ const SMOKE: BenchSizes = {
   real: 1,
   storage: 1,
   restart: 2,
-  restartWindowMs: 5_000,
+  restartWindowMs: 2_000,
   pools: 2,
-  poolsWindowMs: 2_000,
-  poolsSettleMs: 1_000,
+  poolsWindowMs: 1_000,
+  poolsSettleMs: 500,
 };
 
 const ENV: Record<keyof BenchSizes, string> = {

@@ -47,6 +47,8 @@ describe('bench smoke', () => {
       child.on('exit', resolve);
     });
     expect(code, out.join('').slice(-4000)).toBe(0);
+    // How long each part took, for whoever trims this test's time next.
+    for (const m of out.join('').matchAll(/\[bench\] (part \S+ done in \d+ s)/g)) process.stderr.write(`[bench-smoke] ${m[1]}\n`);
     const keys = Object.keys((JSON.parse(readFileSync(results, 'utf8')) as { measures: Record<string, unknown> }).measures);
     for (const part of order)
       if (part !== 'real')
