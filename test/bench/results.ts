@@ -135,7 +135,10 @@ export function readmeMarkdown(r: BenchResults): string {
   const p50 = [m['pod-start.p50.via'], m['pod-start.p50.direct']];
   if (p50[0] && p50[1])
     parts.push(`a pod starts ${fmt(p50[0].value - p50[1].value)} ms later than directly in the lower cluster (p50)`);
-  const burst = Object.keys(m).find((k) => /^burst\.\d+\.via$/.test(k));
+  // The largest burst measured (sizes have keys of their own).
+  const burst = Object.keys(m)
+    .filter((k) => /^burst\.\d+\.via$/.test(k))
+    .sort((a, b) => Number(b.split('.')[1]) - Number(a.split('.')[1]))[0];
   const burstDirect = burst && m[burst.replace(VIA, DIRECT)];
   if (burst && burstDirect)
     parts.push(
