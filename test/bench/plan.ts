@@ -78,7 +78,7 @@ export interface BenchPlan {
   smoke: boolean;
 }
 
-/** The plan for an environment: BENCH_ONLY (comma-separated parts, run in that order), sizes, BENCH_SMOKE. */
+/** The plan for an environment: BENCH_ONLY (comma-separated parts, run in that order, repeats too), sizes, BENCH_SMOKE. */
 export function benchPlan(env: Record<string, string | undefined>): BenchPlan {
   const smoke = env.BENCH_SMOKE === '1';
   const base = smoke ? SMOKE : DEFAULTS;
@@ -96,7 +96,8 @@ export function benchPlan(env: Record<string, string | undefined>): BenchPlan {
     .filter(Boolean);
   const unknown = asked.filter((p) => !(PARTS as readonly string[]).includes(p));
   if (unknown.length) throw new Error(`BENCH_ONLY: no part ${unknown.join(', ')} (parts: ${PARTS.join(', ')})`);
-  const parts = [...new Set(asked)] as Part[];
+  // Repeats are kept: a part may run twice (the smoke test runs one again after the fedlet restart).
+  const parts = asked as Part[];
   return { parts, sizes, smoke };
 }
 

@@ -1,6 +1,7 @@
 // The bench stays runnable: every part of `npm run bench` runs with the smallest sizes (BENCH_SMOKE=1),
-// in the reverse of the default order, in a sandbox of its own, and merges a measure of each part into a
-// results file. No figure is judged here (timing goals live in the bench); a part that depends on what
+// in the reverse of the default order and then `large` again (after the fedlet restart, as in the default
+// order, where it once read the replaced process), in a sandbox of its own, and merges a measure of each
+// part into a results file. No figure is judged here (timing goals live in the bench); a part that depends on what
 // another left behind, or reads a process another replaced, fails this test.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -25,36 +26,41 @@ const KEY_OF: Record<(typeof PARTS)[number], RegExp> = {
 };
 
 describe('bench smoke', () => {
-  it('runs every part, in reverse order, and records a measure of each', { timeout: 900_000 }, async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'fedlet-bench-smoke-'));
-    const results = path.join(dir, 'results.json');
-    const order = [...PARTS].reverse();
-    const out: string[] = [];
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'test', 'bench', 'run.js')], {
-        cwd: dir,
-        env: {
-          ...process.env,
-          BENCH_SMOKE: '1',
-          BENCH_ONLY: order.join(','),
-          BENCH_RESULTS: results,
-          BENCH_DIR: path.join(dir, 'sandbox'),
-          BENCH_REAL_NODE: '0',
-        },
+  it(
+    'runs every part, in reverse order, then large after the restart, and records a measure of each',
+    { timeout: 900_000 },
+    async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'fedlet-bench-smoke-'));
+      const results = path.join(dir, 'results.json');
+      const order = [...PARTS].reverse().concat('large');
+      const out: string[] = [];
+      const code = await new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'test', 'bench', 'run.js')], {
+          cwd: dir,
+          env: {
+            ...process.env,
+            BENCH_SMOKE: '1',
+            BENCH_ONLY: order.join(','),
+            BENCH_RESULTS: results,
+            BENCH_DIR: path.join(dir, 'sandbox'),
+            BENCH_REAL_NODE: '0',
+          },
+        });
+        child.stdout.on('data', (d: Buffer) => out.push(d.toString()));
+        child.stderr.on('data', (d: Buffer) => out.push(d.toString()));
+        child.on('exit', resolve);
       });
-      child.stdout.on('data', (d: Buffer) => out.push(d.toString()));
-      child.stderr.on('data', (d: Buffer) => out.push(d.toString()));
-      child.on('exit', resolve);
-    });
-    expect(code, out.join('').slice(-4000)).toBe(0);
-    // How long each part took, for whoever trims this test's time next.
-    for (const m of out.join('').matchAll(/\[bench\] (part \S+ done in \d+ s)/g)) process.stderr.write(`[bench-smoke] ${m[1]}\n`);
-    const keys = Object.keys((JSON.parse(readFileSync(results, 'utf8')) as { measures: Record<string, unknown> }).measures);
-    for (const part of order)
-      if (part !== 'real')
-        expect(
-          keys.some((k) => KEY_OF[part].test(k)),
-          part,
-        ).toBe(true);
-  });
+      expect(code, out.join('').slice(-4000)).toBe(0);
+      // How long each part took, for whoever trims this test's time next.
+      for (const m of out.join('').matchAll(/\[bench\] (part \S+ done in \d+ s)/g))
+        process.stderr.write(`[bench-smoke] ${m[1]}\n`);
+      const keys = Object.keys((JSON.parse(readFileSync(results, 'utf8')) as { measures: Record<string, unknown> }).measures);
+      for (const part of order)
+        if (part !== 'real')
+          expect(
+            keys.some((k) => KEY_OF[part].test(k)),
+            part,
+          ).toBe(true);
+    },
+  );
 });

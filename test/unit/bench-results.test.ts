@@ -23,6 +23,7 @@ describe('bench plan', () => {
   it('keeps the order it is given, so any part can run after any other', () => {
     const reversed = [...PARTS].reverse();
     expect(benchPlan({ BENCH_ONLY: reversed.join(',') }).parts).toEqual(reversed);
+    expect(benchPlan({ BENCH_ONLY: 'large,restart,large' }).parts).toEqual(['large', 'restart', 'large']);
   });
 
   it('refuses an unknown part by name instead of skipping it', () => {
