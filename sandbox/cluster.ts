@@ -49,7 +49,22 @@ export interface ClusterSpec {
    * Service's ClusterIP and kube-proxy sends them there.
    */
   advertiseAddress?: string;
+  /**
+   * Keep an audit log of every write (create, update, patch, delete; metadata only) in the cluster's
+   * directory, `audit.log`: the bench counts who wrote what for a pod (scheduler, kubelet, fedlet).
+   */
+  auditWrites?: boolean;
 }
+
+/** Audit policy of auditWrites: writes at Metadata level (who, verb, object), nothing else. */
+const AUDIT_WRITES_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+`;
 
 export interface ClusterState {
   name: string;
@@ -181,6 +196,11 @@ function apiServerArgs(spec: ClusterSpec, dir: string, pki: Pki, o: { etcdClient
     '--profiling=false',
     `--cert-dir=${path.join(dir, 'apiserver-certs')}`,
   ];
+  if (spec.auditWrites) {
+    const policy = path.join(dir, 'audit-policy.yaml');
+    writeFileSync(policy, AUDIT_WRITES_POLICY);
+    args.push(`--audit-policy-file=${policy}`, `--audit-log-path=${path.join(dir, 'audit.log')}`, '--audit-log-format=json');
+  }
   if (spec.role === 'upper') {
     // The aggregation layer, for metrics.k8s.io (kubectl top): requests reach extension API servers
     // with the front-proxy client certificate; endpoints are dialled directly (there is no kube-proxy).

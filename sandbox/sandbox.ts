@@ -99,6 +99,8 @@ export interface SandboxOptions {
    * pods (tainted like every real node). Default true.
    */
   upperRealNode?: boolean;
+  /** Lower API servers keep an audit log of writes (ClusterSpec.auditWrites; the bench). Default false. */
+  auditLowerWrites?: boolean;
 }
 
 export const lowerName = (i: number) => `lower-${i + 1}`;
@@ -206,6 +208,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
         role: 'lower',
         dir: path.join(dir, lowerName(i)),
         nodes: (opts.lowerNodes ?? defaultNodesFor)(i),
+        auditWrites: opts.auditLowerWrites,
         // Pods on real nodes (fedlet's, in the upper cluster) reach it at the sandbox's node address.
         ...(realNodes > 0 ? { bindAddress: '0.0.0.0', serverSANs: [`IP:${sandboxNodeIP()}`] } : {}),
       }),

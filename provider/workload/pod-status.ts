@@ -1,5 +1,6 @@
 // Upper pod status derived from its lower pod. Pure. The upper scheduler's PodScheduled condition stays; the
-// lower scheduler's verdict appears as condition fedlet.io/LowerScheduled; IPs are remapped and the
+// lower scheduler's verdict appears as condition fedlet.io/LowerScheduled (naming the lower node once
+// scheduled); IPs are remapped and the
 // host IP is the virtual node's address.
 import type { Pod, PodCondition, PodStatus } from '../../src/kube/types.js';
 import type { IpRemapper } from './remap.js';
@@ -8,6 +9,17 @@ import { CONDITION_LOWER_SCHEDULED } from '../../src/labels.js';
 export interface StatusContext {
   nodeIP: string;
   remapper: IpRemapper;
+}
+
+/**
+ * The lower scheduler's verdict as condition fedlet.io/LowerScheduled. Once it is True, its message names
+ * the lower node (the lower scheduler's message is empty then): the upper pod shows where it runs in the
+ * status it writes anyway, so the lower `Scheduled` event need not be mirrored (lower-events.ts).
+ */
+export function lowerScheduled(c: PodCondition, lowerNode: string | undefined): PodCondition {
+  const out = { ...c, type: CONDITION_LOWER_SCHEDULED };
+  if (c.status === 'True' && !c.message && lowerNode) out.message = `scheduled to lower node ${lowerNode}`;
+  return out;
 }
 
 export function upperStatusFromLower(lower: Pod, upper: Pod, ctx: StatusContext): PodStatus {
@@ -26,7 +38,7 @@ export function upperStatusFromLower(lower: Pod, upper: Pod, ctx: StatusContext)
       if (g === undefined) delete c.observedGeneration;
       else c.observedGeneration = g;
     }
-    if (c.type === 'PodScheduled') conditions.push({ ...c, type: CONDITION_LOWER_SCHEDULED });
+    if (c.type === 'PodScheduled') conditions.push(lowerScheduled(c, lower.spec?.nodeName));
     else conditions.push(c);
   }
   const out: PodStatus = {

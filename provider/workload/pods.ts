@@ -19,6 +19,7 @@ import { lowerNamespace } from '../namespaces/namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import type { BounceBack } from './bounce-back.js';
 import { upperStatusFromLower } from './pod-status.js';
+import { worthMirroring } from './lower-events.js';
 import { nodeAffinityRefusal, REASON_NODE_AFFINITY } from './node-admission.js';
 import { decideTolerations, deniedMessage, REASON_TOLERATION_DROPPED, REASON_TOLERATION_NOT_ALLOWED } from './tolerations.js';
 import {
@@ -227,7 +228,8 @@ export class LowerPods {
         this.emit(upperKey);
       },
     });
-    // Lower events about our pods are mirrored onto the upper pods (deduplicated by the lower event's uid).
+    // Lower events about our pods are mirrored onto the upper pods (deduplicated by the lower event's
+    // uid), those that carry information (lower-events.ts).
     this.lowerEvents = new Informer<LowerEvent>({
       client: o.lower,
       path: '/api/v1/events',
@@ -237,7 +239,7 @@ export class LowerPods {
     });
     const mirror = (e: LowerEvent) => {
       const upperKey = this.byLowerKey.get(`${e.involvedObject?.namespace}/${e.involvedObject?.name}`);
-      if (!upperKey || !e.metadata?.uid || !this.lowerEvents.hasSynced) return;
+      if (!upperKey || !e.metadata?.uid || !this.lowerEvents.hasSynced || !worthMirroring(e)) return;
       for (const l of this.eventListeners)
         l({
           upperKey,

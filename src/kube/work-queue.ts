@@ -30,6 +30,8 @@ export class WorkQueue {
   private readonly again = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, Timer>();
+  /** When each key's timer fires (clock ms). */
+  private readonly due = new Map<string, number>();
   private waiters: Array<() => void> = [];
   private stopped = false;
   private workers: Promise<void>[] = [];
@@ -69,12 +71,28 @@ export class WorkQueue {
     const t = this.clock.setTimer(
       () => {
         this.timers.delete(key);
+        this.due.delete(key);
         this.add(key);
       },
       ms,
       { unref: true },
     );
     this.timers.set(key, t);
+    this.due.set(key, this.clock.now() + ms);
+  }
+
+  /**
+   * Makes sure the key is processed within `ms`: as addAfter, but a timer of the key due later is brought
+   * forward (a sync that deferred a write must come back in time whatever else was scheduled; every
+   * sync is level-triggered and schedules again what it still needs).
+   */
+  addWithin(key: string, ms: number): void {
+    if (this.stopped) return;
+    if ((this.due.get(key) ?? Infinity) <= this.clock.now() + ms) return;
+    this.timers.get(key)?.cancel();
+    this.timers.delete(key);
+    this.due.delete(key);
+    this.addAfter(key, ms);
   }
 
   /** Drops the retry history of a key (after a success). */
@@ -90,6 +108,7 @@ export class WorkQueue {
     this.stopped = true;
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
+    this.due.clear();
     for (const w of this.waiters.splice(0)) w();
     await Promise.all(this.workers);
   }

@@ -10,7 +10,7 @@ import type { NodeProvider } from '../provider.js';
 import { WorkQueue, type SyncOutcome } from '../kube/work-queue.js';
 import { realClock, type Clock, type Timer } from '../util/clock.js';
 import { isNotLeader } from '../kube/fence.js';
-import { statusPatch } from './status-patch.js';
+import { STATUS_COALESCE_MS, statusPatch, urgentStatusChange } from './status-patch.js';
 import { failedStatus, mergeConditions } from './pod-conditions.js';
 import { ANNOTATION_LAST_APPLIED } from '../labels.js';
 import { apiPath } from '../kube/api-path.js';
@@ -53,6 +53,8 @@ export class PodController {
    */
   private readonly failedByUs = new Map<string, { reason: string; message: string }>();
   private ready = false;
+  /** Pod key → when a status change that may wait was first held back (clock ms); see writeStatus. */
+  private readonly heldSince = new Map<string, number>();
 
   constructor(private readonly o: PodControllerOptions) {
     this.clock = o.clock ?? realClock;
@@ -192,6 +194,7 @@ export class PodController {
   async sync(key: string): Promise<SyncOutcome> {
     const pod = this.pods.get(key);
     if (!pod) {
+      this.heldSince.delete(key);
       // Upper pod gone (possibly while we were down): remove its backing pod; once it is gone, what
       // only it needed (dependencies, a namespace) can be collected.
       if (await this.o.provider.deletePod(key, 0)) this.scheduleGc();
@@ -265,7 +268,7 @@ export class PodController {
     }
     if (result.kind === 'recheck') this.queue.addAfter(key, result.retryAfterMs);
     const st = this.o.provider.podStatus(pod);
-    if (st) await this.writeStatus(pod, st);
+    if (st) await this.writeStatus(pod, st, true);
   }
 
   private rememberFailed(pod: Pod, reason: string, message: string): void {
@@ -303,9 +306,29 @@ export class PodController {
     await this.writeStatus(pod, pendingStatus(pod, reason, message, new Date(this.clock.now()).toISOString(), extra));
   }
 
-  private async writeStatus(pod: Pod, want: PodStatus): Promise<void> {
-    const patch = statusPatch(pod.status, { ...want, conditions: mergeConditions(pod, want.conditions) });
-    if (!patch) return;
+  /**
+   * Patches the upper pod's status to `want`. With `coalesce` (the status mirrored from the backing pod),
+   * a change that is not urgent (urgentStatusChange) is held back up to STATUS_COALESCE_MS so that the
+   * states a starting pod passes through cost one write, not one each; the sync comes back in time.
+   */
+  private async writeStatus(pod: Pod, want: PodStatus, coalesce = false): Promise<void> {
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const next = { ...want, conditions: mergeConditions(pod, want.conditions) };
+    const patch = statusPatch(pod.status, next);
+    if (!patch) {
+      this.heldSince.delete(key);
+      return;
+    }
+    if (coalesce && !urgentStatusChange(pod.status, next)) {
+      const now = this.clock.now();
+      const since = this.heldSince.get(key) ?? now;
+      if (now - since < STATUS_COALESCE_MS) {
+        this.heldSince.set(key, since);
+        this.queue.addWithin(key, since + STATUS_COALESCE_MS - now);
+        return;
+      }
+    }
+    this.heldSince.delete(key);
     // The condition list is written whole with others' conditions kept: the resourceVersion makes
     // the write fail (and the sync retry) rather than drop a condition someone added meanwhile.
     const metadata = {

@@ -48,3 +48,24 @@ export function statusPatch(current: PodStatus | undefined, want: PodStatus): { 
   }
   return Object.keys(patch).length ? { status: patch } : undefined;
 }
+
+/**
+ * How long a status change that is not urgent may wait to be written together with the next ones. A pod
+ * passes through several Pending states within moments of its creation (created below, scheduled below,
+ * containers created); written one by one they cost a patch each, while the next urgent change (Running,
+ * Ready) carries them all.
+ */
+export const STATUS_COALESCE_MS = 1000;
+
+/**
+ * Whether the change from `current` to `want` must be written at once: the phase, the reason or message
+ * (why a pod waits or failed), or readiness (Ready turning True or leaving True; Services and rollouts
+ * wait on it). Everything else — conditions on the way, container states while Pending, the host IP —
+ * may wait up to STATUS_COALESCE_MS.
+ */
+export function urgentStatusChange(current: PodStatus | undefined, want: PodStatus): boolean {
+  if ((current?.phase ?? 'Pending') !== (want.phase ?? 'Pending')) return true;
+  if ((current?.reason ?? '') !== (want.reason ?? '') || (current?.message ?? '') !== (want.message ?? '')) return true;
+  const ready = (s: PodStatus | undefined) => s?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  return ready(current) !== ready(want);
+}

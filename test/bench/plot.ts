@@ -1,18 +1,22 @@
 // Turns bench results (docs/bench-results.json) into an SVG bar chart of the fedlet/direct ratios
 // (docs/bench.svg), so README and docs/benchmarks.md show the numbers as a picture. Usage: node dist/test/bench/plot.js [in] [out]
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-
-interface Results {
-  when: string;
-  cores: number;
-  comparisons: Array<{ measure: string; via: string; direct: string; ratio: string }>;
-}
+import { comparisons, fmt, readResults } from './results.js';
 
 const input = process.argv[2] ?? path.join(process.cwd(), 'docs', 'bench-results.json');
 const output = process.argv[3] ?? path.join(path.dirname(input), 'bench.svg');
-const r = JSON.parse(readFileSync(input, 'utf8')) as Results;
-const rows = r.comparisons.filter((c) => c.ratio !== 'n/a');
+const r = readResults(input);
+const rows = comparisons(r)
+  .filter((c) => Number.isFinite(c.ratio))
+  .map((c) => ({
+    measure: c.via.label.replace(/, via fedlet$/, ''),
+    via: `${fmt(c.via.value)} ${c.via.unit}`,
+    direct: `${fmt(c.direct.value)} ${c.direct.unit}`,
+    ratio: c.ratio.toFixed(2),
+    measured: c.via.measured,
+  }));
+const when = [...new Set(rows.map((c) => c.measured))].sort().join(', ');
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 const W = 760;
 const left = 330;
@@ -26,7 +30,7 @@ const parts: string[] = [
   `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="13">`,
   `<rect width="100%" height="100%" fill="white"/>`,
   `<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">fedlet vs. direct in the lower cluster (ratio, same run)</text>`,
-  `<text x="${W / 2}" y="44" text-anchor="middle" fill="#555">${esc(r.when)} · ${r.cores} cores · time-like: lower is better; throughput: higher is better</text>`,
+  `<text x="${W / 2}" y="44" text-anchor="middle" fill="#555">${esc(when)} · ${r.cores} cores · time-like: lower is better; throughput: higher is better</text>`,
   `<line x1="${x(1)}" y1="56" x2="${x(1)}" y2="${H - 24}" stroke="#888" stroke-dasharray="4 3"/>`,
   `<text x="${x(1)}" y="${H - 8}" text-anchor="middle" fill="#555">1.0 = same as direct</text>`,
 ];

@@ -9,9 +9,9 @@ import { createKwokNode, adminRequest } from '../../sandbox/cluster.js';
 import { freePorts, startProcess, stopProcess } from '../../sandbox/processes.js';
 import { fedletCli, upperIdentityKubeconfig, waitForNodesReady, type SandboxState } from '../../sandbox/sandbox.js';
 import { fedletMetrics, rssMiB } from './fedlet-process.js';
+import type { BenchSizes } from './plan.js';
+import type { Recorder } from './run.js';
 
-const POOLS = Number(process.env.BENCH_POOLS ?? 50);
-const WINDOW_MS = Number(process.env.BENCH_POOLS_WINDOW_MS ?? 60_000);
 const KEY = 'bench.fedlet.io/pool';
 const CLUSTER = 'bench-pools';
 
@@ -45,7 +45,14 @@ interface Measured {
   windowUpperRequests: number;
 }
 
-async function measure(s: SandboxState, mode: 'one' | 'each', note: (name: string, value: string) => void): Promise<Measured> {
+async function measure(
+  s: SandboxState,
+  mode: 'one' | 'each',
+  r: Pick<Recorder, 'measure' | 'note'>,
+  z: BenchSizes,
+): Promise<Measured> {
+  const POOLS = z.pools;
+  const WINDOW_MS = z.poolsWindowMs;
   const f = s.fedlets[0]!;
   const [kubeletPort, healthPort] = await freePorts(2);
   const skip = /^--(cluster-name|kubelet-port|health-port|namespace-template|upper-kubeconfig)=/;
@@ -68,15 +75,15 @@ async function measure(s: SandboxState, mode: 'one' | 'each', note: (name: strin
   try {
     await waitForNodesReady(s, names, 300_000);
     // Settled: summaries out and the first status posts done; then a quiet window.
-    await new Promise((r) => setTimeout(r, 10_000));
+    await new Promise((res) => setTimeout(res, z.poolsSettleMs));
     const t0 = await poll('fedlet metrics', 60_000, () => fedletMetrics(s, kubeletPort!));
-    await new Promise((r) => setTimeout(r, WINDOW_MS));
+    await new Promise((res) => setTimeout(res, WINDOW_MS));
     const t1 = await fedletMetrics(s, kubeletPort!);
     const l0 = requests(t0, 'lower');
     const l1 = requests(t1, 'lower');
     const window = new Map([...l1].map(([v, n]) => [v, n - (l0.get(v) ?? 0)]));
     const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-    const r: Measured = {
+    const m: Measured = {
       pools: names.length,
       rssMiB: rssMiB(proc.pid),
       startupLowerRequests: sum(l0),
@@ -84,12 +91,31 @@ async function measure(s: SandboxState, mode: 'one' | 'each', note: (name: strin
       windowLowerRequests: window,
       windowUpperRequests: sum(requests(t1, 'upper')) - sum(requests(t0, 'upper')),
     };
-    note(
-      `pools: one fedlet with ${r.pools} pool(s)`,
-      `RSS ${r.rssMiB.toFixed(0)} MiB; lower API requests to settle ${r.startupLowerRequests} (watches opened ${r.lowerWatches}); ` +
-        `in ${WINDOW_MS / 1000} s settled: lower ${sum(window)} (${[...window].map(([v, n]) => `${v} ${n}`).join(', ')}), upper ${r.windowUpperRequests}`,
+    const perMin = (n: number) => (n * 60_000) / WINDOW_MS;
+    const k = `pools.${m.pools}`;
+    const what = `one fedlet with ${m.pools} pool(s)`;
+    r.measure(`${k}.rss`, `pools: RSS of ${what}`, m.rssMiB, 'MiB');
+    r.measure(
+      `${k}.lower-requests-to-settle`,
+      `pools: lower API requests of ${what} until settled`,
+      m.startupLowerRequests,
+      'requests',
     );
-    return r;
+    r.measure(`${k}.lower-watches`, `pools: watches ${what} opened on the lower cluster`, m.lowerWatches, 'watches');
+    r.measure(
+      `${k}.lower-requests-settled`,
+      `pools: lower API requests of ${what}, settled`,
+      perMin(sum(window)),
+      'requests/min',
+    );
+    r.measure(
+      `${k}.upper-requests-settled`,
+      `pools: upper API requests of ${what}, settled`,
+      perMin(m.windowUpperRequests),
+      'requests/min',
+    );
+    r.note(`pools: ${what}, lower requests in the window by verb`, [...window].map(([v, n]) => `${v} ${n}`).join(', '));
+    return m;
   } finally {
     await stopProcess(proc);
     const upper = new KubeClient(loadKubeConfig(s.upperKubeconfig));
@@ -101,8 +127,9 @@ async function measure(s: SandboxState, mode: 'one' | 'each', note: (name: strin
 }
 
 /** Runs the part; figures go to `note`. The 50 kwok nodes are removed afterwards. */
-export async function benchPools(s: SandboxState, note: (name: string, value: string) => void): Promise<void> {
+export async function benchPools(s: SandboxState, r: Pick<Recorder, 'measure' | 'note'>, z: BenchSizes): Promise<void> {
   const l = s.lowers[0]!;
+  const POOLS = z.pools;
   const nodes = Array.from({ length: POOLS }, (_, i) => `bench-pool-${i}`);
   for (const [i, name] of nodes.entries())
     await createKwokNode(l, {
@@ -114,11 +141,13 @@ export async function benchPools(s: SandboxState, note: (name: string, value: st
       labels: { [KEY]: `p${i}`, 'topology.kubernetes.io/region': 'r0' },
     });
   try {
-    const one = await measure(s, 'one', note);
-    const each = await measure(s, 'each', note);
-    note(
-      'pools: cost per extra pool',
-      `RSS ${((each.rssMiB - one.rssMiB) / (each.pools - one.pools)).toFixed(2)} MiB; lower watches ${one.lowerWatches} vs ${each.lowerWatches}`,
+    const one = await measure(s, 'one', r, z);
+    const each = await measure(s, 'each', r, z);
+    r.measure(
+      'pools.rss-per-extra-pool',
+      'pools: RSS per extra pool',
+      (each.rssMiB - one.rssMiB) / (each.pools - one.pools),
+      'MiB',
     );
   } finally {
     for (const name of nodes) await adminRequest(l, 'DELETE', `/api/v1/nodes/${name}`).catch(() => undefined);

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KubeClient } from '../../src/kube/client.js';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady, type SandboxState } from '../../sandbox/sandbox.js';
+import type { Recorder } from './run.js';
+import { fedletWrites, HEARTBEAT, SCRAPE, total, type Write } from './writes.js';
 
 export interface RestartBenchOptions {
   s: SandboxState;
@@ -16,29 +18,11 @@ export interface RestartBenchOptions {
   /** Creates an N-pod Deployment and waits until all are Ready (run.ts's burst). */
   burst: (c: KubeClient, ns: string, name: string, replicas: number) => Promise<number>;
   countReady: (c: KubeClient, ns: string, selector: string) => Promise<number>;
+  /** How long after the restart writes are counted (a minute by default). */
+  windowMs: number;
   /** fedlet's /metrics text from its kubelet port. */
   fedletMetrics: () => Promise<string>;
-  note: (name: string, value: string) => void;
-}
-
-/** Heartbeats: the node Lease, the leader Lease, the Node and its status. */
-const HEARTBEAT = new Set(['leases', 'nodes', 'nodes/status']);
-/** Reviews that authorize a kubelet API request: the bench's own scrape of /metrics causes them. */
-const SCRAPE = new Set(['subjectaccessreviews', 'tokenreviews']);
-
-interface Write {
-  cluster: string;
-  verb: string;
-  resource: string;
-  n: number;
-}
-export function writesFrom(metrics: string): Write[] {
-  const out: Write[] = [];
-  for (const m of metrics.matchAll(/^fedlet_api_writes_total\{([^}]*)\} (\d+)/gm)) {
-    const l = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    out.push({ cluster: l.cluster ?? '', verb: l.verb ?? '', resource: l.resource ?? '', n: Number(m[2]) });
-  }
-  return out;
+  r: Pick<Recorder, 'measure' | 'note'>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,7 +32,7 @@ export async function benchRestart(o: RestartBenchOptions): Promise<void> {
   const f = s.fedlets[0]!;
   await o.burst(upper, ns, 'restart-steady', o.pods);
   // Let the last status writes of the start-up settle: the restart should find nothing to do.
-  await sleep(10_000);
+  await sleep(Math.min(10_000, o.windowMs));
   const managed = await o.countReady(upper, ns, '');
   // The restart must stay shorter than the upper node grace period, else the node lifecycle controller
   // marks every pod NotReady and fedlet rightly writes them back: stop just after a node heartbeat, and
@@ -73,23 +57,39 @@ export async function benchRestart(o: RestartBenchOptions): Promise<void> {
   await waitForNodesReady(s, [f.nodeName], 60_000);
   while (controllerStarts(log) <= startsBefore && Date.now() - t0 < 60_000) await sleep(200);
   const syncedAfter = (Date.now() - t0) / 1000;
-  await sleep(Math.max(0, 60_000 - (Date.now() - t0)));
-  const writes = writesFrom(await o.fedletMetrics());
-  const sum = (ws: Write[]) => ws.reduce((a, w) => a + w.n, 0);
+  await sleep(Math.max(0, o.windowMs - (Date.now() - t0)));
+  const writes = fedletWrites(await o.fedletMetrics());
   const heartbeats = writes.filter((w) => HEARTBEAT.has(w.resource));
   const others = writes.filter((w) => !HEARTBEAT.has(w.resource) && !SCRAPE.has(w.resource));
   const scrape = writes.filter((w) => SCRAPE.has(w.resource));
   const detail = (ws: Write[]) =>
     ws
       .filter((w) => w.n > 0)
-      .map((w) => `${w.cluster} ${w.verb} ${w.resource} ${w.n}`)
+      .map((w) => `${w.who} ${w.verb} ${w.resource} ${w.n}`)
       .join(', ') || 'none';
-  o.note(`restart with ${managed} unchanged Running pods: pod controller started after`, `${syncedAfter.toFixed(1)} s`);
-  o.note(
-    `API writes by fedlet in the first minute after a restart with ${managed} unchanged pods, besides heartbeats`,
-    `${sum(others)} (goal 0)${sum(others) ? `: ${detail(others)}` : ''}; and ${sum(scrape)} review(s) authorizing the bench's scrape of fedlet's /metrics`,
+  const window = `${(o.windowMs / 1000).toFixed(0)} s`;
+  o.r.measure(
+    'restart.controller-started-after',
+    `restart with ${managed} unchanged Running pods: pod controller started after`,
+    syncedAfter,
+    's',
   );
-  o.note('API writes by fedlet in that minute: lease and node heartbeats', `${sum(heartbeats)} (${detail(heartbeats)})`);
+  o.r.measure(
+    'restart.writes-besides-heartbeats',
+    `API writes by fedlet in the first ${window} after a restart with ${managed} unchanged pods, besides heartbeats and scrape reviews`,
+    total(others),
+    'writes',
+    '0',
+  );
+  o.r.measure(
+    'restart.heartbeat-writes',
+    `API writes by fedlet in that window: lease and node heartbeats`,
+    total(heartbeats),
+    'writes',
+  );
+  o.r.note('restart: writes besides heartbeats', detail(others));
+  o.r.note('restart: heartbeats', detail(heartbeats));
+  o.r.note("restart: reviews authorizing the bench's scrape of /metrics", detail(scrape));
 }
 
 function controllerStarts(log: string): number {

@@ -1,15 +1,13 @@
-// fedlet benchmarks against real local clusters. Every figure is measured in this run twice — through
-// fedlet (upper cluster) and directly in the lower cluster — and printed with their ratio, because
-// absolute numbers on a shared 2-core machine mean little. Run: npm run bench
-//   BENCH_SINGLE=20 BENCH_BURST=1000 BENCH_LARGE=10000 BENCH_STREAM_MB=64 (defaults) tune the sizes;
-//   BENCH_ONLY=extender|pods,real,storage,burst,streams,restart,large,pools picks parts (default: all; `real`
-//   needs root and sandbox/netns-run.sh: pod start on a real kubelet node, BENCH_REAL=10 pods each way;
-//   `storage`: pod with a new claim, test/bench/storage.ts, BENCH_STORAGE=10 pods each way; `restart`: writes
-//   after restarting fedlet with BENCH_RESTART=100 more unchanged pods, see restart.ts; `pools`: 1 vs 50 node
-//   pools, test/bench/pools.ts).
+// fedlet benchmarks against real local clusters. Every comparable figure is measured in this run twice —
+// through fedlet (upper cluster) and directly in the lower cluster — because absolute numbers on a shared
+// 2-core machine mean little. Run: npm run bench. Parts and sizes: test/bench/plan.ts (BENCH_ONLY picks
+// parts and their order, BENCH_SMOKE=1 the smallest sizes); `real` and `writes` measure on a real kubelet
+// node when the run can start one (root, under sandbox/netns-run.sh). Results are merged into
+// docs/bench-results.json (one key per measure; test/bench/results.ts), and the generated tables of
+// docs/benchmarks.md and README.md are rewritten from it.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +17,7 @@ import { fedletMetrics, rssMiB } from './fedlet-process.js';
 import { sandboxDown, sandboxUp, type SandboxState } from '../../sandbox/sandbox.js';
 import { REAL_NODE_TAINT, realNodeUnavailableReason } from '../../sandbox/real-node.js';
 import type { KwokNodeSpec } from '../../sandbox/cluster.js';
+import { LABEL_GRANT } from '../../src/labels.js';
 import { fitInCluster } from '../../scheduler-plugin/fit.js';
 import { buildSummary } from '../../provider/node/summary.js';
 import type { ClusterSummary } from '../../src/scheduling/summary.js';
@@ -26,19 +25,48 @@ import { freePerNode, type LowerNode } from '../../provider/node/capacity.js';
 import { toMilli } from '../../src/util/quantity.js';
 import { benchStorage } from './storage.js';
 import type { Pod } from '../../src/kube/types.js';
-import { LABEL_GRANT } from '../../src/labels.js';
 import { benchRestart } from './restart.js';
 import { benchPools } from './pools.js';
+import { benchPlan, kwokNodeCount, type BenchSizes, type Part } from './plan.js';
+import { mergeResults, readResults, updateDocs, writeResults, type Measure } from './results.js';
+import { auditWritesForPods, fedletWrites, perPodWrites, total, writeKey, writesBetween, writesTable } from './writes.js';
 
-const num = (name: string, d: number) => Number(process.env[name] ?? d);
-const SINGLE = num('BENCH_SINGLE', 20);
-const BURST = num('BENCH_BURST', 1000);
-const LARGE = num('BENCH_LARGE', 10000);
-const STREAM_MB = num('BENCH_STREAM_MB', 64);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'extender,pods,real,storage,burst,streams,restart,large,pools').split(','));
-const REAL = num('BENCH_REAL', 10);
-const STORAGE = num('BENCH_STORAGE', 10);
-const RESTART = num('BENCH_RESTART', 100);
+const plan = benchPlan(process.env);
+const sizes = plan.sizes;
+
+/** What the parts record: measures (into the results file) and notes (printed only). */
+export class Recorder {
+  readonly measures: Record<string, Measure> = {};
+  /** Key prefixes whose old keys this run replaces (a write kind that went away must not linger). */
+  readonly replaced: string[] = [];
+  readonly lines: string[] = [];
+  private readonly day = new Date().toISOString().slice(0, 10);
+
+  measure(key: string, label: string, value: number, unit: string, goal?: string): void {
+    this.measures[key] = { label, value: Number(value.toFixed(3)), unit, measured: this.day, ...(goal ? { goal } : {}) };
+    this.print(`${label}: ${value.toFixed(2)} ${unit}${goal ? ` (goal ${goal})` : ''}`);
+  }
+
+  /** A figure measured via fedlet and directly: two keys, stem.via and stem.direct. */
+  compare(stem: string, label: string, via: number, direct: number, unit: string, goal?: string): void {
+    this.measure(`${stem}.via`, `${label}, via fedlet`, via, unit, goal);
+    this.measure(`${stem}.direct`, `${label}, direct`, direct, unit);
+    this.print(`${label}: ratio ${(via / direct).toFixed(2)}`);
+  }
+
+  note(name: string, value: string): void {
+    this.print(`${name}: ${value}`);
+  }
+
+  replace(prefix: string): void {
+    this.replaced.push(prefix);
+  }
+
+  print(line: string): void {
+    this.lines.push(line);
+    console.error(`[bench] ${line}`);
+  }
+}
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
 function cpuSeconds(pid: number): number {
@@ -51,76 +79,10 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-/**
- * Runs a stream measurement and notes the CPU each component spent per MiB moved: on 2 shared cores the
- * path's total CPU, not fedlet's alone, bounds the throughput, and this shows where it goes.
- */
-async function withCpuShare<T>(s: SandboxState, label: string, mib: number, run: () => Promise<T>): Promise<T> {
-  const procs: Array<[string, number]> = [
-    ['upper apiserver', s.upper.processes.find((p) => p.name === 'kube-apiserver')!.pid],
-    ['fedlet', s.fedlets[0]!.process!.pid],
-    ['lower apiserver', s.lowers[0]!.processes.find((p) => p.name === 'kube-apiserver')!.pid],
-    ['kubelet-front', s.lowers[0]!.processes.find((p) => p.name === 'kubelet-front')?.pid ?? 0],
-    ['kwok', s.lowers[0]!.processes.find((p) => p.name === 'kwok')!.pid],
-  ];
-  const before = procs.map(([, pid]) => cpuSeconds(pid));
-  const r = await run();
-  const perMib = procs.map(([, pid], i) => ((cpuSeconds(pid) - before[i]!) * 1000) / mib);
-  note(`CPU ms per MiB, ${label}`, procs.map(([name], i) => `${name} ${perMib[i]!.toFixed(1)}`).join(', '));
-  cpuShares.set(label, { fedlet: perMib[1]!, lower: perMib[2]! });
-  return r;
-}
-
-/** fedlet's and the lower API server's CPU per MiB per measured stream (label → ms/MiB). */
-const cpuShares = new Map<string, { fedlet: number; lower: number }>();
-
-/**
- * One line per stream kind: fedlet's CPU per MiB against the lower API server's in the same path (both
- * relay the same bytes once, the lower one in Go: the goal is ≤ 1.2×), and the throughput via/direct.
- */
-function noteRelayCost(kind: string, viaLabel: string, via: number, direct: number): void {
-  const c = cpuShares.get(viaLabel);
-  if (!c) return;
-  const ratio = c.lower > 0 ? `${(c.fedlet / c.lower).toFixed(2)}×` : 'n/a';
-  note(
-    `relay cost, ${kind}: fedlet vs lower apiserver CPU ms/MiB`,
-    `${c.fedlet.toFixed(2)} vs ${c.lower.toFixed(2)} = ${ratio} (goal ≤ 1.2×); throughput via/direct ${(via / direct).toFixed(2)}`,
-  );
-}
-
-const results: Array<[string, string, string, string]> = [];
-function report(name: string, viaFedlet: number, direct: number, unit: string, digits = 0): void {
-  results.push([
-    name,
-    `${viaFedlet.toFixed(digits)} ${unit}`,
-    `${direct.toFixed(digits)} ${unit}`,
-    direct ? (viaFedlet / direct).toFixed(2) : 'n/a',
-  ]);
-  console.error(`[bench] ${name}: fedlet ${viaFedlet.toFixed(digits)} ${unit}, direct ${direct.toFixed(digits)} ${unit}`);
-}
-const single: Array<[string, string]> = [];
-function note(name: string, value: string): void {
-  single.push([name, value]);
-  console.error(`[bench] ${name}: ${value}`);
-}
-
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
-
-function benchNodes(i: number): KwokNodeSpec[] {
-  // 1100 pod slots per node: room for every benchmark pod plus the single-pod runs.
-  const count = Math.max(2, Math.ceil((LARGE + BURST + RESTART + 2 * SINGLE) / 1000) + 1);
-  return Array.from({ length: count }, (_, j) => ({
-    name: `kwok-node-${j}`,
-    cpu: '1000',
-    memory: '4Ti',
-    pods: 1100,
-    podCIDR: `10.244.${j * 8}.0/21`,
-    labels: { 'topology.kubernetes.io/region': `r${i}` },
-  }));
-}
 
 interface PodLike {
   metadata: { name: string; resourceVersion?: string };
@@ -206,24 +168,16 @@ async function deleteDeployment(c: KubeClient, ns: string, name: string, lowerC:
   }
 }
 
-function apiRequests(text: string, verbs = ['POST', 'PUT', 'PATCH', 'DELETE', 'GET']): number {
-  let n = 0;
-  for (const m of text.matchAll(/^fedlet_api_requests_total\{[^}]*verb="([A-Z]+)"[^}]*\} (\d+)/gm))
-    if (verbs.includes(m[1]!)) n += Number(m[2]);
-  return n;
-}
-const WRITE_VERBS = ['POST', 'PUT', 'PATCH', 'DELETE'];
-
 /** Seconds for a kubectl command whose stdout is counted (and must reach `bytes`). */
 /**
  * timedKubectl, retried once when kubectl ends short of the expected bytes with exit 0 (noted: upstream
  * reports exec output truncation in the API server, kubernetes/kubernetes#124571).
  */
-async function timedKubectlRetry(label: string, kubeconfig: string, args: string[], bytes: number): Promise<number> {
+async function timedKubectlRetry(r: Recorder, label: string, kubeconfig: string, args: string[], bytes: number): Promise<number> {
   try {
     return await timedKubectl(kubeconfig, args, bytes);
   } catch (e) {
-    note(`short read, ${label} (retried once)`, (e as Error).message.slice(0, 200));
+    r.note(`short read, ${label} (retried once)`, (e as Error).message.slice(0, 200));
     return timedKubectl(kubeconfig, args, bytes);
   }
 }
@@ -283,10 +237,129 @@ async function portForwardThroughput(kubeconfig: string, ns: string, pod: string
   }
 }
 
+/** p99 of one extender filter decision over 100 virtual nodes × 1,000 distinct lower nodes each. */
+function benchExtender(r: Recorder): void {
+  const vnodes = 100;
+  const perCluster = 1000;
+  const summaries: ClusterSummary[] = [];
+  for (let v = 0; v < vnodes; v++) {
+    const nodes: LowerNode[] = Array.from({ length: perCluster }, (_, i) => ({
+      name: `n${i}`,
+      ready: true,
+      unschedulable: false,
+      // distinct free amounts so that nothing folds: the worst case for the summary and the filter
+      allocatable: toMilli({
+        cpu: `${1 + ((i * 7 + v) % 3)}`,
+        memory: `${8192 + i}Mi`,
+        pods: '110',
+        'nvidia.com/gpu': String(i % 2),
+      }),
+      labels: { zone: `z${i % 3}`, pool: `p${i % 10}` },
+      taints: i % 4 === 0 ? [{ key: 'dedicated', value: 'batch', effect: 'NoSchedule' }] : [],
+    }));
+    summaries.push(buildSummary(`fedlet-c${v}`, `c${v}`, nodes, freePerNode(nodes, []), {}));
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(summaries[0]));
+  // A pod that fits nowhere makes the filter visit every lower node of every cluster.
+  const pod: Pod = {
+    metadata: { name: 'p', namespace: 'd' },
+    spec: { containers: [{ name: 'c', resources: { requests: { cpu: '64', memory: '1Gi' } } }], nodeSelector: { pool: 'p3' } },
+  };
+  const vnodeLabels = { 'fedlet.io/cluster': 'c', type: 'virtual-kubelet' };
+  // The first filter after summaries change parses them (cached per summary object) and runs cold
+  // code: reported on its own, then 10 unmeasured rounds, then the steady state.
+  const c0 = performance.now();
+  for (const s of summaries) fitInCluster(pod, s, vnodeLabels);
+  r.measure(
+    'extender.first-call',
+    'extender filter, first call after 100 new summaries (parses them)',
+    performance.now() - c0,
+    'ms',
+  );
+  for (let i = 0; i < 10; i++) for (const s of summaries) fitInCluster(pod, s, vnodeLabels);
+  const times: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const t0 = performance.now();
+    for (const s of summaries) fitInCluster(pod, s, vnodeLabels);
+    times.push(performance.now() - t0);
+  }
+  r.measure('extender.p50', 'extender filter, 100 virtual nodes × 1,000 lower nodes, p50', pct(times, 50), 'ms');
+  r.measure('extender.p99', 'extender filter, 100 virtual nodes × 1,000 lower nodes, p99', pct(times, 99), 'ms', '≤ 5 ms');
+  r.measure(
+    'extender.summary-size',
+    'scheduling summary size for 1,000 distinct lower nodes (ConfigMap limit 1 MiB)',
+    bytes / 1024,
+    'KiB',
+  );
+}
+
+/** What every part gets. */
+interface Ctx {
+  s: SandboxState;
+  upper: KubeClient;
+  lower: KubeClient;
+  /** The bench namespace, the same name in both clusters (namespace template {{namespace}}). */
+  ns: string;
+  sizes: BenchSizes;
+  r: Recorder;
+  /** No part follows: what this one made may stay (the sandbox goes). */
+  last: boolean;
+  /** The first fedlet's pid, read at each use: part restart replaces the process. */
+  fedletPid: () => number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const simplePod = (name: string) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name },
+  spec: { containers: [{ name: 'c', image: 'x' }] },
+});
+
 /**
- * Seconds from appending `blocks` of output for an attached session until `kubectl attach` has printed
- * `bytes` more, measured inside `share` (the CPU share). The session first takes in what the container
- * printed before (kwok replays the log file) until its output has been quiet for a second.
+ * Runs a stream measurement and records the CPU each component spent per MiB moved: on 2 shared cores the
+ * path's total CPU, not fedlet's alone, bounds the throughput, and this shows where it goes.
+ */
+async function withCpuShare<T>(c: Ctx, key: string, label: string, mib: number, run: () => Promise<T>): Promise<T> {
+  const { s } = c;
+  const procs: Array<[string, number]> = [
+    ['upper-apiserver', s.upper.processes.find((p) => p.name === 'kube-apiserver')!.pid],
+    ['fedlet', c.fedletPid()],
+    ['lower-apiserver', s.lowers[0]!.processes.find((p) => p.name === 'kube-apiserver')!.pid],
+    ['kubelet-front', s.lowers[0]!.processes.find((p) => p.name === 'kubelet-front')?.pid ?? 0],
+    ['kwok', s.lowers[0]!.processes.find((p) => p.name === 'kwok')!.pid],
+  ];
+  const before = procs.map(([, pid]) => cpuSeconds(pid));
+  const result = await run();
+  const perMib = procs.map(([, pid], i) => ((cpuSeconds(pid) - before[i]!) * 1000) / mib);
+  procs.forEach(([name], i) => c.r.measure(`cpu-per-mib.${key}.${name}`, `CPU per MiB, ${label}: ${name}`, perMib[i]!, 'ms'));
+  cpuShares.set(key, { fedlet: perMib[1]!, lower: perMib[2]! });
+  return result;
+}
+
+/** fedlet's and the lower API server's CPU per MiB per measured stream (key → ms/MiB). */
+const cpuShares = new Map<string, { fedlet: number; lower: number }>();
+
+/**
+ * Per stream kind: fedlet's CPU per MiB against the lower API server's in the same path (both relay the
+ * same bytes once, the lower one in Go: the goal is ≤ 1.2×).
+ */
+function relayCost(c: Ctx, kind: string): void {
+  const share = cpuShares.get(`${kind}.via`);
+  if (!share || share.lower <= 0) return;
+  c.r.measure(
+    `relay-cost.${kind}`,
+    `relay cost, ${kind}: fedlet vs lower apiserver CPU per MiB`,
+    share.fedlet / share.lower,
+    '×',
+    '≤ 1.2',
+  );
+}
+
+/**
+ * Seconds from appending output for an attached session until `kubectl attach` has printed `bytes` more,
+ * measured inside `share` (the CPU share). The session first takes in what the container printed before
+ * (kwok replays the log file) until its output has been quiet for a second.
  */
 async function attachThroughput(
   kubeconfig: string,
@@ -300,10 +373,10 @@ async function attachThroughput(
   let n = 0;
   let last = performance.now();
   let err = '';
-  child.stderr.on('data', (c) => (err += c));
+  child.stderr.on('data', (chunk) => (err += chunk));
   let onBytes = (): void => undefined;
-  child.stdout.on('data', (c: Buffer) => {
-    n += c.length;
+  child.stdout.on('data', (chunk: Buffer) => {
+    n += chunk.length;
     last = performance.now();
     onBytes();
   });
@@ -336,71 +409,333 @@ async function attachThroughput(
   }
 }
 
-/** p99 of one extender filter decision over 100 virtual nodes × 1,000 distinct lower nodes each. */
-function benchExtender(): void {
-  const vnodes = 100;
-  const perCluster = 1000;
-  const summaries: ClusterSummary[] = [];
-  for (let v = 0; v < vnodes; v++) {
-    const nodes: LowerNode[] = Array.from({ length: perCluster }, (_, i) => ({
-      name: `n${i}`,
-      ready: true,
-      unschedulable: false,
-      // distinct free amounts so that nothing folds: the worst case for the summary and the filter
-      allocatable: toMilli({
-        cpu: `${1 + ((i * 7 + v) % 3)}`,
-        memory: `${8192 + i}Mi`,
-        pods: '110',
-        'nvidia.com/gpu': String(i % 2),
-      }),
-      labels: { zone: `z${i % 3}`, pool: `p${i % 10}` },
-      taints: i % 4 === 0 ? [{ key: 'dedicated', value: 'batch', effect: 'NoSchedule' }] : [],
-    }));
-    summaries.push(buildSummary(`fedlet-c${v}`, `c${v}`, nodes, freePerNode(nodes, []), {}));
+/** Single pod start latency, after one unmeasured pod each way (the first pays for cold caches). */
+async function partPods(c: Ctx): Promise<void> {
+  const { upper, lower, ns, r } = c;
+  await podStartLatency(upper, ns, 'warmup', simplePod('warmup'));
+  await podStartLatency(lower, ns, 'warmup-direct', simplePod('warmup-direct'));
+  const via: number[] = [];
+  const direct: number[] = [];
+  for (let i = 0; i < c.sizes.single; i++) {
+    via.push(await podStartLatency(upper, ns, `single-${i}`, simplePod(`single-${i}`)));
+    direct.push(await podStartLatency(lower, ns, `direct-${i}`, simplePod(`direct-${i}`)));
   }
-  const bytes = Buffer.byteLength(JSON.stringify(summaries[0]));
-  // A pod that fits nowhere makes the filter visit every lower node of every cluster.
-  const pod: Pod = {
-    metadata: { name: 'p', namespace: 'd' },
-    spec: { containers: [{ name: 'c', resources: { requests: { cpu: '64', memory: '1Gi' } } }], nodeSelector: { pool: 'p3' } },
-  };
-  const vnodeLabels = { 'fedlet.io/cluster': 'c', type: 'virtual-kubelet' };
-  // The first filter after summaries change parses them (cached per summary object) and runs cold
-  // code: reported on its own, then 10 unmeasured rounds, then the steady state.
-  const c0 = performance.now();
-  for (const s of summaries) fitInCluster(pod, s, vnodeLabels);
-  note('extender filter, first call after 100 new summaries (parses them)', `${(performance.now() - c0).toFixed(2)} ms`);
-  for (let i = 0; i < 10; i++) for (const s of summaries) fitInCluster(pod, s, vnodeLabels);
-  const times: number[] = [];
-  for (let i = 0; i < 300; i++) {
-    const t0 = performance.now();
-    for (const s of summaries) fitInCluster(pod, s, vnodeLabels);
-    times.push(performance.now() - t0);
-  }
-  note('extender filter, 100 virtual nodes × 1,000 lower nodes, p50', `${pct(times, 50).toFixed(2)} ms`);
-  note('extender filter, 100 virtual nodes × 1,000 lower nodes, p99', `${pct(times, 99).toFixed(2)} ms (goal ≤ 5 ms)`);
-  note('scheduling summary size for 1,000 distinct lower nodes', `${(bytes / 1024).toFixed(0)} KiB (ConfigMap limit 1 MiB)`);
+  r.compare('pod-start.p50', 'single pod start → Ready, p50', pct(via, 50), pct(direct, 50), 'ms', '≤ direct + 100 ms');
+  r.compare('pod-start.p99', `single pod start → Ready, p99 (${c.sizes.single} pods)`, pct(via, 99), pct(direct, 99), 'ms');
+  const names = [...Array.from({ length: c.sizes.single }, (_, i) => i), 'warmup'];
+  await Promise.all([
+    ...names.map((i) =>
+      upper.delete(`/api/v1/namespaces/${ns}/pods/${i === 'warmup' ? i : `single-${i}`}`).catch(() => undefined),
+    ),
+    ...names.map((i) =>
+      lower.delete(`/api/v1/namespaces/${ns}/pods/${i === 'warmup' ? 'warmup-direct' : `direct-${i}`}`).catch(() => undefined),
+    ),
+  ]);
 }
 
-async function main(): Promise<void> {
-  if (ONLY.has('extender')) benchExtender();
-  if (![...ONLY].some((p) => p !== 'extender')) return printResults();
-  const dir = process.env.BENCH_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'fedlet-bench-'));
-  console.error(`[bench] starting sandbox in ${dir}`);
-  const noReal = ONLY.has('real') ? realNodeUnavailableReason() : 'not asked for';
-  if (ONLY.has('real') && noReal) note('pod start on a real node', `skipped: ${noReal}`);
-  const s = await sandboxUp({
-    dir,
-    lowers: 1,
-    lowerNodes: benchNodes,
-    realNodes: noReal ? 0 : 1,
-    progress: (m) => console.error(`[bench] ${m}`),
+/** The lower cluster's real node, with its kwok nodes cordoned meanwhile (the lower scheduler can only pick it). */
+async function onRealNode<T>(c: Ctx, run: (node: string | undefined) => Promise<T>): Promise<T> {
+  const realNode = c.s.realNodes?.find((n) => n.cluster === c.s.lowers[0]!.name);
+  if (!realNode) return run(undefined);
+  const lowerKc = c.s.lowerKubeconfigs[0]!;
+  const kwok = (await kubectlOut(lowerKc, ['get', 'nodes', '-l', 'type=kwok', '-o', 'jsonpath={.items[*].metadata.name}']))
+    .split(/\s+/)
+    .filter(Boolean);
+  for (const n of kwok) await kubectlOut(lowerKc, ['cordon', n]);
+  try {
+    return await run(realNode.name);
+  } finally {
+    for (const n of kwok) await kubectlOut(lowerKc, ['uncordon', n]).catch(() => undefined);
+  }
+}
+
+function realPod(name: string, nodeName: string): unknown {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: {
+      nodeName,
+      terminationGracePeriodSeconds: 0,
+      tolerations: [{ key: REAL_NODE_TAINT, operator: 'Exists', effect: 'NoSchedule' }],
+      containers: [{ name: 'c', image: 'fedlet.local/testapp:1', imagePullPolicy: 'Never', args: ['sleep', '0'] }],
+    },
+  };
+}
+
+/** Pod start → Ready on a real kubelet node (containerd, runc, CNI), via fedlet and directly. */
+async function partReal(c: Ctx): Promise<void> {
+  const { upper, lower, ns, r } = c;
+  await onRealNode(c, async (realNode) => {
+    if (!realNode) return r.note('pod start on a real node', `skipped: ${realNodeUnavailableReason() ?? 'no real node'}`);
+    const via: number[] = [];
+    const direct: number[] = [];
+    for (let i = -1; i < c.sizes.real; i++) {
+      // i = -1: one unmeasured pod each way (cold caches).
+      const v = await podStartLatency(upper, ns, `real-${i + 1}`, realPod(`real-${i + 1}`, c.s.fedlets[0]!.nodeName));
+      const d = await podStartLatency(lower, ns, `real-direct-${i + 1}`, realPod(`real-direct-${i + 1}`, realNode));
+      if (i < 0) continue;
+      via.push(v);
+      direct.push(d);
+    }
+    r.compare('real-pod-start.p50', 'pod start → Ready on a real node, p50', pct(via, 50), pct(direct, 50), 'ms');
+    r.compare('real-pod-start.p99', 'pod start → Ready on a real node, p99', pct(via, 99), pct(direct, 99), 'ms');
+    await Promise.all(
+      Array.from({ length: c.sizes.real + 1 }, (_, i) => [
+        upper.delete(`/api/v1/namespaces/${ns}/pods/real-${i}`).catch(() => undefined),
+        lower.delete(`/api/v1/namespaces/${ns}/pods/real-direct-${i}`).catch(() => undefined),
+      ]).flat(),
+    );
   });
-  const upper = new KubeClient(loadKubeConfig(s.upperKubeconfig), { writeQps: 1000, writeBurst: 1000 });
-  const lower = new KubeClient(loadKubeConfig(s.lowerKubeconfigs[0]!), { writeQps: 1000, writeBurst: 1000 });
-  const ns = 'bench';
-  const ensureNs = async (c: KubeClient) => {
-    await c.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }).catch(() => undefined);
+}
+
+/**
+ * API economy: the writes fedlet makes per pod from create to Ready (both clusters, by verb and
+ * resource; heartbeats and the bench's scrape apart), and those the lower cluster's own components make
+ * for the same pods (from its audit log: the scheduler binds, the kubelet reports status, both post
+ * events). On the real node when there is one (its kubelet is the reference), else on kwok.
+ */
+async function partWrites(c: Ctx): Promise<void> {
+  const { s, upper, ns, r } = c;
+  const count = Math.max(1, c.sizes.real);
+  await onRealNode(c, async (realNode) => {
+    const where = realNode ? 'real' : 'kwok';
+    r.replace(`api-writes.${where}.`);
+    const names = Array.from({ length: count }, (_, i) => `writes-${i}`);
+    const body = (n: string) =>
+      realNode
+        ? realPod(n, s.fedlets[0]!.nodeName)
+        : { ...simplePod(n), spec: { nodeName: s.fedlets[0]!.nodeName, containers: [{ name: 'c', image: 'x' }] } };
+    const before = fedletWrites(await fedletMetrics(s));
+    const from = Date.now() - 1000;
+    for (const n of names) await podStartLatency(upper, ns, n, body(n));
+    // What follows Ready at once (the last status and event writes) belongs to the start too.
+    await sleep(3000);
+    const fed = perPodWrites(writesBetween(before, fedletWrites(await fedletMetrics(s))));
+    const to = Date.now();
+    const auditLog = path.join(s.lowers[0]!.dir, 'audit.log');
+    const lowerSide = existsSync(auditLog) ? auditWritesForPods(readFileSync(auditLog, 'utf8'), ns, names, from, to) : [];
+    const own = lowerSide.filter((w) => w.who !== 'fedlet');
+    r.print(
+      `API writes per pod, create → Ready, ${count} pod(s) on a ${where} node (who, verb, resource, per pod):\n` +
+        `fedlet (its counter; heartbeats and scrape reviews apart):\n${writesTable(fed, count)}\n` +
+        `the lower cluster's components for the same pods (audit log):\n${writesTable(lowerSide, count)}`,
+    );
+    for (const w of fed)
+      r.measure(
+        `api-writes.${where}.fedlet.${writeKey(w)}`,
+        `API writes per pod on a ${where} node: fedlet ${w.who} ${w.verb} ${w.resource}`,
+        w.n / count,
+        'writes',
+      );
+    for (const w of own)
+      r.measure(
+        `api-writes.${where}.lower.${writeKey(w)}`,
+        `API writes per pod on a ${where} node: lower ${w.who} ${w.verb} ${w.resource}`,
+        w.n / count,
+        'writes',
+      );
+    r.measure(
+      `api-writes.${where}.fedlet.total`,
+      `API writes per pod on a ${where} node, create → Ready: fedlet, both clusters`,
+      total(fed) / count,
+      'writes',
+      '≤ 5',
+    );
+    r.measure(
+      `api-writes.${where}.lower.total`,
+      `API writes per pod on a ${where} node, create → Ready: the lower cluster's scheduler and ${realNode ? 'kubelet' : 'kwok'}`,
+      total(own) / count,
+      'writes',
+    );
+    await Promise.all(names.map((n) => upper.delete(`/api/v1/namespaces/${ns}/pods/${n}`).catch(() => undefined)));
+  });
+}
+
+/** An N-pod Deployment via fedlet and directly; fedlet's writes and RSS meanwhile. */
+async function partBurst(c: Ctx): Promise<void> {
+  const { s, upper, lower, ns, r } = c;
+  const n = c.sizes.burst;
+  r.replace('api-writes.burst.');
+  const before = fedletWrites(await fedletMetrics(s));
+  const via = await burst(upper, ns, 'burst-via', n);
+  const all = writesBetween(before, fedletWrites(await fedletMetrics(s)));
+  r.measure(
+    'api-writes.per-pod.burst',
+    `API writes by fedlet per pod of a ${n}-pod Deployment, create → Ready, both clusters (heartbeats included)`,
+    total(all) / n,
+    'writes',
+    '≤ 5',
+  );
+  for (const w of all)
+    r.measure(
+      `api-writes.burst.${writeKey(w)}`,
+      `API writes by fedlet per pod of the burst: ${w.who} ${w.verb} ${w.resource}`,
+      w.n / n,
+      'writes',
+    );
+  r.print(`API writes by fedlet per pod of the burst (who, verb, resource, per pod):\n${writesTable(all, n)}`);
+  r.measure(`rss.${n}-pods`, `fedlet RSS with ${n} managed pods`, rssMiB(c.fedletPid()), 'MiB');
+  const direct = await burst(lower, ns, 'burst-direct', n);
+  r.compare(`burst.${n}`, `${n}-pod Deployment → all Ready`, via, direct, 's', '≤ 1.25× direct');
+  await deleteDeployment(lower, ns, 'burst-direct', lower, ns);
+  if (!c.last) await deleteDeployment(upper, ns, 'burst-via', lower, ns);
+}
+
+/** logs, exec cat, port-forward through fedlet and directly, with each component's CPU per MiB. */
+async function partStreams(c: Ctx): Promise<void> {
+  const { s, upper, ns, r } = c;
+  await burst(upper, ns, 'streams', 1);
+  const podName = (
+    await upper.get<{ items: PodLike[] }>(`/api/v1/namespaces/${ns}/pods`, { query: { labelSelector: 'app=streams', limit: 1 } })
+  ).items[0]!.metadata.name;
+  const mib = c.sizes.streamMiB;
+  const logsFile = s.lowers[0]!.logsFile!;
+  const line = `${'x'.repeat(1000)}`;
+  const lines = Math.ceil((mib * 1024 * 1024) / 1040);
+  const block = Array.from({ length: 1000 }, () => `2026-01-01T00:00:00.000000000Z stdout F ${line}\n`).join('');
+  for (let i = 0; i < lines / 1000; i++) appendFileSync(logsFile, block);
+  const logBytes = Math.max(1, lines * 1001 - 1024 * 1024); // lower bound of what kubectl prints
+  const logMiB = logBytes / 1024 / 1024;
+  const lowerKc = s.lowerKubeconfigs[0]!;
+  const tVia = await withCpuShare(c, 'logs.via', 'kubectl logs via fedlet', logMiB, () =>
+    timedKubectlRetry(r, 'logs via fedlet', s.upperKubeconfig, ['logs', podName, '-n', ns], logBytes),
+  );
+  const tDir = await withCpuShare(c, 'logs.direct', 'kubectl logs direct', logMiB, () =>
+    timedKubectlRetry(r, 'logs direct', lowerKc, ['logs', podName, '-n', ns], logBytes),
+  );
+  r.compare('throughput.logs', 'kubectl logs throughput', logMiB / tVia, logMiB / tDir, 'MiB/s', '≥ 0.9× direct');
+  relayCost(c, 'logs');
+  // attach: kwok's attach follows the same log file; the measured bytes are appended once attached.
+  const attachBlocks = Math.ceil((Math.max(1, Math.floor(mib / 2)) * 1024 * 1024) / block.length);
+  const attachBytes = Math.max(1, attachBlocks * 1000 * 1001 - 1024 * 1024);
+  const aMib = attachBytes / 1048576;
+  const attach = (kc: string, key: string, label: string) =>
+    attachThroughput(
+      kc,
+      podName,
+      ns,
+      attachBytes,
+      () => {
+        for (let i = 0; i < attachBlocks; i++) appendFileSync(logsFile, block);
+      },
+      (run) => withCpuShare(c, key, label, aMib, run),
+    );
+  const aVia = await attach(s.upperKubeconfig, 'attach.via', 'kubectl attach via fedlet');
+  const aDir = await attach(lowerKc, 'attach.direct', 'kubectl attach direct');
+  r.compare('throughput.attach', 'kubectl attach throughput', aMib / aVia, aMib / aDir, 'MiB/s', '≥ 0.9× direct');
+  relayCost(c, 'attach');
+  const bigFile = path.join(s.lowers[0]!.dir, 'streams', 'exec', 'big.bin');
+  const bytes = mib * 1024 * 1024;
+  if (!existsSync(bigFile) || readFileSync(bigFile).length !== bytes) writeFileSync(bigFile, randomBytes(bytes));
+  const cat = ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'];
+  const eVia = await withCpuShare(c, 'exec.via', 'kubectl exec cat via fedlet', mib, () =>
+    timedKubectlRetry(r, 'exec via fedlet', s.upperKubeconfig, cat, bytes),
+  );
+  const eDir = await withCpuShare(c, 'exec.direct', 'kubectl exec cat direct', mib, () =>
+    timedKubectlRetry(r, 'exec direct', lowerKc, cat, bytes),
+  );
+  r.compare('throughput.exec', 'kubectl exec cat throughput', mib / eVia, mib / eDir, 'MiB/s', '≥ 0.9× direct');
+  relayCost(c, 'exec');
+  const echo = net.createServer((sock) => sock.pipe(sock));
+  await new Promise<void>((res) => echo.listen(s.lowers[0]!.portForwardTarget!, '127.0.0.1', () => res()));
+  try {
+    const pfBytes = Math.min(bytes, 32 * 1024 * 1024);
+    const pfMib = pfBytes / 1048576;
+    const pVia = await withCpuShare(c, 'port-forward.via', 'port-forward via fedlet (per MiB each way)', pfMib, () =>
+      portForwardThroughput(s.upperKubeconfig, ns, podName, pfBytes),
+    );
+    const pDir = await withCpuShare(c, 'port-forward.direct', 'port-forward direct (per MiB each way)', pfMib, () =>
+      portForwardThroughput(lowerKc, ns, podName, pfBytes),
+    );
+    r.compare(
+      'throughput.port-forward',
+      'kubectl port-forward echo throughput',
+      pfMib / pVia,
+      pfMib / pDir,
+      'MiB/s',
+      '≥ 0.9× direct',
+    );
+    relayCost(c, 'port-forward');
+  } finally {
+    echo.close();
+  }
+  if (!c.last) await deleteDeployment(upper, ns, 'streams', c.lower, ns);
+}
+
+/** fedlet's RSS once it manages `large` pods (a Deployment of its own tops up what earlier parts left). */
+async function partLarge(c: Ctx): Promise<void> {
+  const { upper, ns, r } = c;
+  const target = c.sizes.large;
+  const have = await countReady(upper, ns, '');
+  const t0 = Date.now();
+  await burst(upper, ns, 'large', Math.max(1, target - have));
+  const managed = await countReady(upper, ns, '');
+  r.measure(
+    `rss.${target}-pods`,
+    `fedlet RSS with ${target} managed pods (${managed} at the measurement)`,
+    rssMiB(c.fedletPid()),
+    'MiB',
+    target >= 10_000 ? '≤ 150 MiB' : undefined,
+  );
+  r.measure(`large.${target}-pods.ready-after`, `${target} managed pods Ready after`, (Date.now() - t0) / 1000, 's');
+  if (!c.last) await deleteDeployment(upper, ns, 'large', c.lower, ns);
+}
+
+const PART_RUNNERS: Record<Part, (c: Ctx) => Promise<void>> = {
+  extender: async (c) => benchExtender(c.r),
+  pods: partPods,
+  pools: (c) => benchPools(c.s, c.r, c.sizes),
+  real: partReal,
+  writes: partWrites,
+  storage: (c) =>
+    benchStorage({
+      upper: c.upper,
+      lower: c.lower,
+      ns: c.ns,
+      count: c.sizes.storage,
+      startLatency: podStartLatency,
+      r: c.r,
+      pct,
+    }),
+  burst: partBurst,
+  streams: partStreams,
+  restart: async (c) => {
+    await benchRestart({
+      s: c.s,
+      upper: c.upper,
+      ns: c.ns,
+      pods: c.sizes.restart,
+      windowMs: c.sizes.restartWindowMs,
+      burst,
+      countReady,
+      fedletMetrics: () => fedletMetrics(c.s),
+      r: c.r,
+    });
+    if (!c.last) await deleteDeployment(c.upper, c.ns, 'restart-steady', c.lower, c.ns);
+  },
+  large: partLarge,
+};
+
+function benchNodes(i: number): KwokNodeSpec[] {
+  return Array.from({ length: kwokNodeCount(sizes) }, (_, j) => ({
+    name: `kwok-node-${j}`,
+    cpu: '1000',
+    memory: '4Ti',
+    pods: 1100,
+    podCIDR: `10.244.${j * 8}.0/21`,
+    labels: { 'topology.kubernetes.io/region': `r${i}` },
+  }));
+}
+
+/** The bench namespace in both clusters; the lower one granted to fedlet (as a lower admin would), since the bench made it. */
+async function ensureNamespaces(s: SandboxState, upper: KubeClient, lower: KubeClient, ns: string): Promise<void> {
+  const labels = { [LABEL_GRANT]: s.fedlets[0]!.cluster };
+  for (const [c, meta] of [
+    [upper, { name: ns }],
+    [lower, { name: ns, labels }],
+  ] as const) {
+    await c.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: meta }).catch(() => undefined);
     for (let i = 0; i < 100; i++) {
       if (
         await c.get(`/api/v1/namespaces/${ns}/serviceaccounts/default`).then(
@@ -408,211 +743,59 @@ async function main(): Promise<void> {
           () => false,
         )
       )
-        return;
-      await new Promise((r) => setTimeout(r, 200));
+        break;
+      await sleep(200);
     }
-  };
-  await ensureNs(upper);
-  await ensureNs(lower);
-  // fedlet on lower-1 maps upper namespace bench to lower bench (template {{namespace}}), which the bench
-  // made itself for the direct runs: granted to the virtual node, or fedlet refuses to use it.
-  await lower.patch('/api/v1/namespaces/bench', { metadata: { labels: { [LABEL_GRANT]: s.fedlets[0]!.nodeName } } }, 'merge');
-  // Read at each use: the restart part replaces the fedlet process, and later parts measure the new one.
-  const fedletPid = () => s.fedlets[0]!.process!.pid;
+  }
+}
+
+async function runParts(r: Recorder): Promise<void> {
+  const withSandbox = plan.parts.some((p) => p !== 'extender');
+  if (!withSandbox) {
+    for (const p of plan.parts) await PART_RUNNERS[p]({ r } as Ctx);
+    return;
+  }
+  const dir = process.env.BENCH_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'fedlet-bench-'));
+  r.print(`parts: ${plan.parts.join(', ')}${plan.smoke ? ' (smoke sizes)' : ''}; sandbox in ${dir}`);
+  const wantReal = plan.parts.includes('real') || plan.parts.includes('writes');
+  // BENCH_REAL_NODE=0: no real node even where one could run (the smoke test, beside the e2e sandbox's).
+  const noReal = !wantReal
+    ? 'not asked for'
+    : process.env.BENCH_REAL_NODE === '0'
+      ? 'BENCH_REAL_NODE=0'
+      : realNodeUnavailableReason();
+  if (wantReal && noReal) r.note('real node', `none: ${noReal}`);
+  const s = await sandboxUp({
+    dir,
+    lowers: 1,
+    lowerNodes: benchNodes,
+    realNodes: noReal ? 0 : 1,
+    auditLowerWrites: plan.parts.includes('writes'),
+    progress: (m) => console.error(`[bench] ${m}`),
+  });
   try {
-    // 1. single pod start latency (after one unmeasured pod each way: the first one pays for cold caches)
-    if (ONLY.has('pods')) {
-      await podStartLatency(upper, ns, 'warmup', {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'warmup' },
-        spec: { containers: [{ name: 'c', image: 'x' }] },
-      });
-      await podStartLatency(lower, ns, 'warmup-direct', {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'warmup-direct' },
-        spec: { containers: [{ name: 'c', image: 'x' }] },
-      });
-      const viaLat: number[] = [];
-      const dirLat: number[] = [];
-      for (let i = 0; i < SINGLE; i++) {
-        const body = (name: string) => ({
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name },
-          spec: { containers: [{ name: 'c', image: 'x' }] },
-        });
-        viaLat.push(await podStartLatency(upper, ns, `single-${i}`, body(`single-${i}`)));
-        dirLat.push(await podStartLatency(lower, ns, `direct-${i}`, body(`direct-${i}`)));
-      }
-      report('single pod start → Ready, p50', pct(viaLat, 50), pct(dirLat, 50), 'ms');
-      report('single pod start → Ready, p99', pct(viaLat, 99), pct(dirLat, 99), 'ms');
-      note('single pod start p50 difference', `${(pct(viaLat, 50) - pct(dirLat, 50)).toFixed(0)} ms (goal ≤ +100 ms)`);
-      await Promise.all([
-        ...Array.from({ length: SINGLE }, (_, i) =>
-          upper.delete(`/api/v1/namespaces/${ns}/pods/single-${i}`).catch(() => undefined),
-        ),
-        ...Array.from({ length: SINGLE }, (_, i) =>
-          lower.delete(`/api/v1/namespaces/${ns}/pods/direct-${i}`).catch(() => undefined),
-        ),
-      ]);
-    }
-    if (ONLY.has('pools')) await benchPools(s, note);
-    // 1b. pod start → Ready on a real kubelet node (containerd, runc, CNI), via fedlet and directly. The
-    // kwok nodes are cordoned meanwhile, so the lower scheduler can only pick the real node.
-    const realNode = s.realNodes?.[0];
-    if (realNode) {
-      const lowerKc = s.lowerKubeconfigs[0]!;
-      const kwok = (await kubectlOut(lowerKc, ['get', 'nodes', '-l', 'type=kwok', '-o', 'jsonpath={.items[*].metadata.name}']))
-        .split(/\s+/)
-        .filter(Boolean);
-      for (const n of kwok) await kubectlOut(lowerKc, ['cordon', n]);
-      try {
-        const body = (name: string, nodeName: string) => ({
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name },
-          spec: {
-            nodeName,
-            terminationGracePeriodSeconds: 0,
-            tolerations: [{ key: REAL_NODE_TAINT, operator: 'Exists', effect: 'NoSchedule' }],
-            containers: [{ name: 'c', image: 'fedlet.local/testapp:1', imagePullPolicy: 'Never', args: ['sleep', '0'] }],
-          },
-        });
-        const viaLat: number[] = [];
-        const dirLat: number[] = [];
-        for (let i = -1; i < REAL; i++) {
-          // i = -1: one unmeasured pod each way (cold caches).
-          const via = await podStartLatency(upper, ns, `real-${i + 1}`, body(`real-${i + 1}`, s.fedlets[0]!.nodeName));
-          const direct = await podStartLatency(lower, ns, `real-direct-${i + 1}`, body(`real-direct-${i + 1}`, realNode.name));
-          if (i < 0) continue;
-          viaLat.push(via);
-          dirLat.push(direct);
-        }
-        report('pod start → Ready on a real node, p50', pct(viaLat, 50), pct(dirLat, 50), 'ms');
-        report('pod start → Ready on a real node, p99', pct(viaLat, 99), pct(dirLat, 99), 'ms');
-        await Promise.all(
-          Array.from({ length: REAL + 1 }, (_, i) => [
-            upper.delete(`/api/v1/namespaces/${ns}/pods/real-${i}`).catch(() => undefined),
-            lower.delete(`/api/v1/namespaces/${ns}/pods/real-direct-${i}`).catch(() => undefined),
-          ]).flat(),
-        );
-      } finally {
-        for (const n of kwok) await kubectlOut(lowerKc, ['uncordon', n]).catch(() => undefined);
-      }
-    }
-    if (ONLY.has('storage')) await benchStorage({ upper, lower, ns, count: STORAGE, startLatency: podStartLatency, report, pct });
-    // 2. burst (streams need one of its pods: with BENCH_ONLY=streams a 1-pod Deployment stands in)
-    if (!ONLY.has('burst')) await burst(upper, ns, 'burst-via', 1);
-    else {
-      const beforeText = await fedletMetrics(s);
-      const before = apiRequests(beforeText);
-      const writesBefore = apiRequests(beforeText, WRITE_VERBS);
-      const viaBurst = await burst(upper, ns, 'burst-via', BURST);
-      const afterText = await fedletMetrics(s);
-      const after = apiRequests(afterText);
-      note(
-        'API writes by fedlet per pod (create → Ready, both clusters; incl. events, node status, leases)',
-        ((apiRequests(afterText, WRITE_VERBS) - writesBefore) / BURST).toFixed(2),
-      );
-      note(`fedlet RSS with ${BURST} managed pods`, `${rssMiB(fedletPid()).toFixed(0)} MiB`);
-      note('API requests by fedlet per pod (create → Ready, both clusters)', ((after - before) / BURST).toFixed(2));
-      const dirBurst = await burst(lower, ns, 'burst-direct', BURST);
-      report(`${BURST}-pod Deployment → all Ready`, viaBurst, dirBurst, 's', 1);
-      note(`${BURST}-pod burst ratio`, `${(viaBurst / dirBurst).toFixed(2)} (goal ≤ 1.25)`);
-      await deleteDeployment(lower, ns, 'burst-direct', lower, ns);
-    }
-
-    // 3. streams: logs, exec cat, port-forward (pod from the burst is Running in the lower cluster)
-    if (ONLY.has('streams')) {
-      const podName = (
-        await upper.get<{ items: PodLike[] }>(`/api/v1/namespaces/${ns}/pods`, {
-          query: { labelSelector: 'app=burst-via', limit: 1 },
-        })
-      ).items[0]!.metadata.name;
-      const logsFile = s.lowers[0]!.logsFile!;
-      const line = `${'x'.repeat(1000)}`;
-      const lines = Math.ceil((STREAM_MB * 1024 * 1024) / 1040);
-      const block = Array.from({ length: 1000 }, () => `2026-01-01T00:00:00.000000000Z stdout F ${line}\n`).join('');
-      for (let i = 0; i < lines / 1000; i++) appendFileSync(logsFile, block);
-      const logBytes = lines * 1001 - 1024 * 1024; // lower bound of what kubectl prints
-      const mb = logBytes / 1024 / 1024;
-      const tVia = await withCpuShare(s, 'kubectl logs via fedlet', mb, () =>
-        timedKubectlRetry('logs via fedlet', s.upperKubeconfig, ['logs', podName, '-n', ns], logBytes),
-      );
-      const tDir = await withCpuShare(s, 'kubectl logs direct', mb, () =>
-        timedKubectlRetry('logs direct', s.lowerKubeconfigs[0]!, ['logs', podName, '-n', ns], logBytes),
-      );
-      report('kubectl logs throughput', mb / tVia, mb / tDir, 'MiB/s', 1);
-      noteRelayCost('logs', 'kubectl logs via fedlet', mb / tVia, mb / tDir);
-      // attach: kwok's attach follows the same log file; the measured bytes are appended once attached.
-      const attachMib = Math.max(1, Math.floor(STREAM_MB / 2));
-      const attachBlocks = Math.ceil((attachMib * 1024 * 1024) / block.length);
-      const attachBytes = attachBlocks * 1000 * 1001 - 1024 * 1024;
-      const aMib = attachBytes / 1048576;
-      const attach = (kc: string, label: string) =>
-        attachThroughput(
-          kc,
-          podName,
-          ns,
-          attachBytes,
-          () => {
-            for (let i = 0; i < attachBlocks; i++) appendFileSync(logsFile, block);
-          },
-          (run) => withCpuShare(s, label, aMib, run),
-        );
-      const aVia = await attach(s.upperKubeconfig, 'kubectl attach via fedlet');
-      const aDir = await attach(s.lowerKubeconfigs[0]!, 'kubectl attach direct');
-      report('kubectl attach throughput', aMib / aVia, aMib / aDir, 'MiB/s', 1);
-      noteRelayCost('attach', 'kubectl attach via fedlet', aMib / aVia, aMib / aDir);
-      const bigFile = path.join(s.lowers[0]!.dir, 'streams', 'exec', 'big.bin');
-      if (!existsSync(bigFile)) writeFileSync(bigFile, randomBytes(STREAM_MB * 1024 * 1024));
-      const bytes = STREAM_MB * 1024 * 1024;
-      const eVia = await withCpuShare(s, 'kubectl exec cat via fedlet', STREAM_MB, () =>
-        timedKubectlRetry('exec via fedlet', s.upperKubeconfig, ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes),
-      );
-      const eDir = await withCpuShare(s, 'kubectl exec cat direct', STREAM_MB, () =>
-        timedKubectlRetry('exec direct', s.lowerKubeconfigs[0]!, ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes),
-      );
-      report('kubectl exec cat throughput', STREAM_MB / eVia, STREAM_MB / eDir, 'MiB/s', 1);
-      noteRelayCost('exec', 'kubectl exec cat via fedlet', STREAM_MB / eVia, STREAM_MB / eDir);
-      const echo = net.createServer((c) => c.pipe(c));
-      await new Promise<void>((r) => echo.listen(s.lowers[0]!.portForwardTarget!, '127.0.0.1', () => r()));
-      try {
-        const pfBytes = Math.min(bytes, 32 * 1024 * 1024);
-        const pfMib = pfBytes / 1048576;
-        const pVia = await withCpuShare(s, 'port-forward via fedlet', pfMib, () =>
-          portForwardThroughput(s.upperKubeconfig, ns, podName, pfBytes),
-        );
-        const pDir = await withCpuShare(s, 'port-forward direct', pfMib, () =>
-          portForwardThroughput(s.lowerKubeconfigs[0]!, ns, podName, pfBytes),
-        );
-        report('kubectl port-forward echo throughput', pfBytes / 1048576 / pVia, pfBytes / 1048576 / pDir, 'MiB/s', 1);
-        noteRelayCost('port-forward (per MiB each way)', 'port-forward via fedlet', pfMib / pVia, pfMib / pDir);
-      } finally {
-        echo.close();
-      }
-    }
-
-    if (ONLY.has('restart'))
-      await benchRestart({ s, upper, ns, pods: RESTART, burst, countReady, fedletMetrics: () => fedletMetrics(s), note });
-
-    // 4. RSS at a large number of managed pods
-    if (ONLY.has('large') && LARGE > BURST) {
-      await upper.patch(`/apis/apps/v1/namespaces/${ns}/deployments/burst-via`, { spec: { replicas: LARGE } }, 'merge');
+    const upper = new KubeClient(loadKubeConfig(s.upperKubeconfig), { writeQps: 1000, writeBurst: 1000 });
+    const lower = new KubeClient(loadKubeConfig(s.lowerKubeconfigs[0]!), { writeQps: 1000, writeBurst: 1000 });
+    const ns = 'bench';
+    await ensureNamespaces(s, upper, lower, ns);
+    for (const [i, p] of plan.parts.entries()) {
       const t0 = Date.now();
-      while ((await countReady(upper, ns, 'app=burst-via')) < LARGE && Date.now() - t0 < 40 * 60_000)
-        await new Promise((r) => setTimeout(r, 2000));
-      note(
-        `fedlet RSS with ${LARGE} managed pods`,
-        `${rssMiB(fedletPid()).toFixed(0)} MiB (goal ≤ 150 MB); reached in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
-      );
+      r.print(`part ${p}`);
+      await PART_RUNNERS[p]({
+        s,
+        upper,
+        lower,
+        ns,
+        sizes,
+        r,
+        last: i === plan.parts.length - 1,
+        fedletPid: () => s.fedlets[0]!.process!.pid,
+      });
+      r.print(`part ${p} done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     }
   } finally {
     if (!process.env.BENCH_KEEP) await sandboxDown(dir);
   }
-  printResults();
 }
 
 /** Runs kubectl and returns its stdout (throws on failure). */
@@ -627,30 +810,23 @@ function kubectlOut(kubeconfig: string, args: string[]): Promise<string> {
   });
 }
 
-function printResults(): void {
-  const out = process.env.BENCH_RESULTS ?? path.join(process.cwd(), 'docs', 'bench-results.json');
-  mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(
-    out,
-    JSON.stringify(
-      {
-        when: new Date().toISOString(),
-        cores: os.cpus().length,
-        comparisons: results.map(([measure, via, direct, ratio]) => ({ measure, via, direct, ratio })),
-        figures: Object.fromEntries(single),
-      },
-      null,
-      2,
-    ),
-  );
-  console.error(`[bench] results written to ${out}; plot them with: node dist/test/bench/plot.js ${out}`);
-  const w = [44, 18, 18, 8];
-  const row = (c: string[]) => c.map((x, i) => x.padEnd(w[i]!)).join(' ');
-  console.log(`\nfedlet benchmark (${new Date().toISOString()}, ${os.cpus().length} cores)\n`);
-  console.log(row(['measure', 'via fedlet', 'direct (lower)', 'ratio']));
-  for (const r of results) console.log(row(r));
-  console.log('');
-  for (const [k, v] of single) console.log(`${k}: ${v}`);
+/** Merges this run's measures into the results file; the default file also regenerates the docs' tables. */
+function saveResults(r: Recorder): void {
+  const docs = path.join(process.cwd(), 'docs', 'bench-results.json');
+  const out = process.env.BENCH_RESULTS ?? docs;
+  const previous = readResults(out);
+  for (const k of Object.keys(previous.measures)) if (r.replaced.some((p) => k.startsWith(p))) delete previous.measures[k];
+  const merged = mergeResults(previous, r.measures, os.cpus().length);
+  writeResults(out, merged);
+  if (path.resolve(out) === docs) updateDocs(process.cwd(), merged);
+  console.error(`[bench] ${Object.keys(r.measures).length} measure(s) merged into ${out}`);
+  console.log(`\nfedlet benchmark (${new Date().toISOString()}, ${os.cpus().length} cores)\n\n${r.lines.join('\n')}`);
+}
+
+async function main(): Promise<void> {
+  const r = new Recorder();
+  await runParts(r);
+  saveResults(r);
 }
 
 main().catch((e: Error) => {

@@ -3,6 +3,7 @@
 // lower claim, then the lower scheduler and the sandbox's local-path provisioner bind the lower claim)
 // against the same pod created directly in the lower cluster (its default class `local`). kwok nodes.
 import type { KubeClient } from '../../src/kube/client.js';
+import type { Recorder } from './run.js';
 
 export interface StorageBenchContext {
   upper: KubeClient;
@@ -11,7 +12,7 @@ export interface StorageBenchContext {
   ns: string;
   count: number;
   startLatency: (c: KubeClient, ns: string, name: string, body: unknown) => Promise<number>;
-  report: (name: string, viaFedlet: number, direct: number, unit: string) => void;
+  r: Pick<Recorder, 'compare'>;
   pct: (xs: number[], p: number) => number;
 }
 
@@ -47,8 +48,8 @@ export async function benchStorage(b: StorageBenchContext): Promise<void> {
     via.push(v);
     direct.push(d);
   }
-  b.report('pod with a new claim start → Ready, p50', b.pct(via, 50), b.pct(direct, 50), 'ms');
-  b.report('pod with a new claim start → Ready, p99', b.pct(via, 99), b.pct(direct, 99), 'ms');
+  b.r.compare('claim-pod-start.p50', 'pod with a new claim start → Ready, p50', b.pct(via, 50), b.pct(direct, 50), 'ms');
+  b.r.compare('claim-pod-start.p99', 'pod with a new claim start → Ready, p99', b.pct(via, 99), b.pct(direct, 99), 'ms');
   // Their claims go with the pods (ephemeral volumes); the sandbox deletes the released lower volumes.
   await Promise.all(
     Array.from({ length: b.count + 1 }, (_, i) => [

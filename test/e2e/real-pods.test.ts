@@ -64,7 +64,7 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
     expect(status(p)?.containerID).toMatch(/^containerd:\/\//);
   });
 
-  it('mirrors the real kubelet status field by field (only PodScheduled and the host IPs are the upper side’s)', async () => {
+  it('mirrors the real kubelet status field by field (only PodScheduled and the host IPs are the upper side’s; LowerScheduled names the lower node)', async () => {
     await eventually(async () => {
       const [u, l] = await Promise.all([getPod(upper, ns, 'web'), getPod(lower1, ns, 'web')]);
       const { hostIP: _uh, hostIPs: _uhs, conditions: uc, ...upperRest } = u.status as Record<string, unknown>;
@@ -72,8 +72,16 @@ describe.skipIf(!!missing)(`real lower nodes${missing ? ` (skipped: ${missing})`
       const keys = (o: object) => Object.keys(o).sort().join(',');
       expect(keys(upperRest), 'status fields').toBe(keys(lowerRest));
       expect(upperRest).toEqual(lowerRest);
-      type Cond = { type: string };
-      const rename = (c: Cond) => (c.type === 'PodScheduled' ? { ...c, type: 'fedlet.io/LowerScheduled' } : c);
+      type Cond = { type: string; status?: string; message?: string };
+      // The lower PodScheduled, renamed; once True it names the lower node (the lower scheduler leaves the message empty).
+      const rename = (c: Cond) =>
+        c.type === 'PodScheduled'
+          ? {
+              ...c,
+              type: 'fedlet.io/LowerScheduled',
+              ...(c.status === 'True' && !c.message ? { message: `scheduled to lower node ${l.spec.nodeName}` } : {}),
+            }
+          : c;
       const byType = (xs: Cond[]) => [...xs].sort((a, b) => a.type.localeCompare(b.type));
       expect(byType((uc as Cond[]).filter((c) => c.type !== 'PodScheduled'))).toEqual(byType((lc as Cond[]).map(rename)));
     });

@@ -9,6 +9,7 @@ import type { PodEnsureResult } from '../../src/provider.js';
 import { FakeKube } from './support/fake-kube.js';
 import { FakeClock, settle } from './support/fake-clock.js';
 import { FakeProvider } from './support/fake-provider.js';
+import { STATUS_COALESCE_MS, urgentStatusChange } from '../../src/pods/status-patch.js';
 
 const log = pino({ level: 'silent' });
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -230,6 +231,81 @@ describe('pod controller sync: one row per branch', () => {
     await h.c.sync(KEY);
     expect(h.patches()).toBe(1);
     expect(h.addAfter).not.toHaveBeenCalled();
+  });
+
+  const starting: PodStatus = {
+    phase: 'Pending',
+    conditions: [
+      { type: 'fedlet.io/LowerScheduled', status: 'True' },
+      { type: 'Ready', status: 'False', reason: 'ContainersNotReady' },
+    ],
+    containerStatuses: [
+      {
+        name: 'c',
+        ready: false,
+        restartCount: 0,
+        image: 'img',
+        imageID: '',
+        state: { waiting: { reason: 'ContainerCreating' } },
+      },
+    ],
+  };
+  const running: PodStatus = {
+    phase: 'Running',
+    podIP: '10.1.0.5',
+    conditions: [
+      { type: 'fedlet.io/LowerScheduled', status: 'True' },
+      { type: 'Ready', status: 'True' },
+    ],
+  };
+
+  it('ok, starting: the states a pod passes through on its way are written together with Running, in one patch', async () => {
+    const h = await harness({ pod: pod(), setup: (p) => p.statuses.set(KEY, starting) });
+    const within = vi.spyOn(h.c.queue, 'addWithin');
+    await h.c.sync(KEY);
+    expect(h.patches()).toBe(0);
+    expect(within).toHaveBeenCalledWith(KEY, STATUS_COALESCE_MS);
+    await h.clock.advance(STATUS_COALESCE_MS / 2);
+    h.provider.statuses.set(KEY, running);
+    await h.c.sync(KEY);
+    expect(h.patches()).toBe(1);
+    expect(h.upper.peek<Pod>(PATH)?.status).toMatchObject({ phase: 'Running', podIP: '10.1.0.5' });
+  });
+
+  it('ok, starting slowly: a held change is written once STATUS_COALESCE_MS has passed', async () => {
+    const h = await harness({ pod: pod(), setup: (p) => p.statuses.set(KEY, starting) });
+    await h.c.sync(KEY);
+    await h.clock.advance(STATUS_COALESCE_MS / 2);
+    await h.c.sync(KEY); // another change below meanwhile: still held, no second timer
+    expect(h.patches()).toBe(0);
+    await h.clock.advance(STATUS_COALESCE_MS / 2);
+    expect(h.c.queue.length).toBe(1); // the queue brought the pod back in time
+    await h.c.sync(KEY);
+    expect(h.patches()).toBe(1);
+    expect(h.upper.peek<Pod>(PATH)?.status?.containerStatuses?.[0]?.state).toEqual({ waiting: { reason: 'ContainerCreating' } });
+  });
+
+  it('ok, readiness lost: written at once', async () => {
+    const h = await harness({
+      pod: pod({ status: running }),
+      setup: (p) => p.statuses.set(KEY, { ...running, conditions: [{ type: 'Ready', status: 'False' }] }),
+    });
+    await h.c.sync(KEY);
+    expect(h.patches()).toBe(1);
+  });
+});
+
+describe('urgentStatusChange: what may not wait', () => {
+  const pending: PodStatus = { phase: 'Pending' };
+  it.each([
+    ['the phase', { phase: 'Running' }, true],
+    ['the reason (why the pod waits)', { phase: 'Pending', reason: 'LowerNamespaceNotOwned' }, true],
+    ['Ready turning True', { phase: 'Pending', conditions: [{ type: 'Ready', status: 'True' }] }, true],
+    ['Ready False appearing', { phase: 'Pending', conditions: [{ type: 'Ready', status: 'False' }] }, false],
+    ['a condition on the way', { phase: 'Pending', conditions: [{ type: 'Initialized', status: 'True' }] }, false],
+    ['the host IP', { phase: 'Pending', hostIP: '10.0.0.1' }, false],
+  ] as Array<[string, PodStatus, boolean]>)('%s', (_what, want, urgent) => {
+    expect(urgentStatusChange(pending, want)).toBe(urgent);
   });
 });
 

@@ -184,6 +184,7 @@ describe('status reflection', () => {
   const upper: Pod = { ...base(), status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }] } };
   const lower: Pod = {
     ...base(),
+    spec: { ...base().spec, nodeName: 'kwok-7' },
     status: {
       phase: 'Running',
       podIP: '10.244.1.2',
@@ -209,6 +210,11 @@ describe('status reflection', () => {
       hostIPs: [{ ip: '127.0.0.1' }],
     });
     expect(st.conditions?.map((c) => c.type)).toEqual(['PodScheduled', 'fedlet.io/LowerScheduled', 'Ready']);
+    expect(st.conditions?.[1]).toEqual({
+      type: 'fedlet.io/LowerScheduled',
+      status: 'True',
+      message: 'scheduled to lower node kwok-7',
+    });
     expect(statusPatch({ ...st }, st)).toBeUndefined();
     expect(statusPatch(upper.status, st)?.status.phase).toBe('Running');
     expect(statusPatch({ ...st, reason: 'Old' }, st)?.status).toEqual({ reason: null });

@@ -107,6 +107,18 @@ describe('work queue', () => {
     expect(h.runs).toHaveLength(1);
   });
 
+  it('addWithin brings a later timer of the key forward, and leaves a sooner one alone', async () => {
+    const h = harness(async () => undefined);
+    h.q.start();
+    h.q.addAfter('a', 30_000);
+    h.q.addWithin('a', 1000);
+    h.q.addWithin('a', 5000);
+    await h.clock.advance(1000);
+    expect(h.runs).toHaveLength(1);
+    await h.clock.advance(60_000);
+    expect(h.runs).toHaveLength(1);
+  });
+
   it('is bounded: keys beyond maxSize are refused', () => {
     const h = harness(async () => undefined);
     for (const k of ['a', 'b', 'c', 'd']) h.q.add(k);
