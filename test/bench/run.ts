@@ -28,6 +28,7 @@ import { benchStorage } from './storage.js';
 import type { Pod } from '../../src/kube/types.js';
 import { benchRestart } from './restart.js';
 import { benchPools } from './pools.js';
+import { PEERS, benchPeers, peerLowers, peerResults, preparePeers } from './peers/liqo.js';
 
 const num = (name: string, d: number) => Number(process.env[name] ?? d);
 const SINGLE = num('BENCH_SINGLE', 20);
@@ -313,13 +314,14 @@ function benchExtender(): void {
 async function main(): Promise<void> {
   if (ONLY.has('extender')) benchExtender();
   if (![...ONLY].some((p) => p !== 'extender')) return printResults();
+  preparePeers();
   const dir = process.env.BENCH_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'fedlet-bench-'));
   console.error(`[bench] starting sandbox in ${dir}`);
   const noReal = ONLY.has('real') ? realNodeUnavailableReason() : 'not asked for';
   if (ONLY.has('real') && noReal) note('pod start on a real node', `skipped: ${noReal}`);
   const s = await sandboxUp({
     dir,
-    lowers: 1,
+    lowers: peerLowers(1),
     lowerNodes: benchNodes,
     realNodes: noReal ? 0 : 1,
     progress: (m) => console.error(`[bench] ${m}`),
@@ -345,6 +347,8 @@ async function main(): Promise<void> {
   // Read at each use: the restart part replaces the fedlet process, and later parts measure the new one.
   const fedletPid = () => s.fedlets[0]!.process!.pid;
   try {
+    // 0. BENCH_PEERS=liqo: fedlet and Liqo side by side on a fresh sandbox (test/bench/peers/liqo.ts)
+    if (PEERS.size) await benchPeers({ s, startLatency: podStartLatency, countReady, pct, note });
     // 1. single pod start latency (after one unmeasured pod each way: the first one pays for cold caches)
     if (ONLY.has('pods')) {
       await podStartLatency(upper, ns, 'warmup', {
@@ -540,6 +544,7 @@ function printResults(): void {
         cores: os.cpus().length,
         comparisons: results.map(([measure, via, direct, ratio]) => ({ measure, via, direct, ratio })),
         figures: Object.fromEntries(single),
+        peers: peerResults(),
       },
       null,
       2,
