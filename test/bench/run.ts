@@ -433,8 +433,9 @@ async function main(): Promise<void> {
     }
     if (ONLY.has('storage')) await benchStorage({ upper, lower, ns, count: STORAGE, startLatency: podStartLatency, report, pct });
     // 2. burst (streams need one of its pods: with BENCH_ONLY=streams a 1-pod Deployment stands in)
-    if (!ONLY.has('burst')) await burst(upper, ns, 'burst-via', 1);
-    else {
+    if (!ONLY.has('burst')) {
+      if (ONLY.has('streams')) await burst(upper, ns, 'burst-via', 1);
+    } else {
       const beforeText = await fedletMetrics(s);
       const before = apiRequests(beforeText);
       const writesBefore = apiRequests(beforeText, WRITE_VERBS);
