@@ -5,7 +5,10 @@
 
 /** Every part, in the default order. */
 export const PARTS = ['extender', 'pods', 'pools', 'real', 'writes', 'storage', 'burst', 'streams', 'restart', 'large'] as const;
-export type Part = (typeof PARTS)[number];
+/** Parts only run when asked for: `peers` (BENCH_PEERS=liqo) builds and runs another project's binaries. */
+export const OPTIONAL_PARTS = ['peers'] as const;
+export type Part = (typeof PARTS)[number] | (typeof OPTIONAL_PARTS)[number];
+const KNOWN: readonly string[] = [...PARTS, ...OPTIONAL_PARTS];
 
 export interface BenchSizes {
   /** Single pods each way (part pods). */
@@ -94,8 +97,8 @@ export function benchPlan(env: Record<string, string | undefined>): BenchPlan {
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean);
-  const unknown = asked.filter((p) => !(PARTS as readonly string[]).includes(p));
-  if (unknown.length) throw new Error(`BENCH_ONLY: no part ${unknown.join(', ')} (parts: ${PARTS.join(', ')})`);
+  const unknown = asked.filter((p) => !KNOWN.includes(p));
+  if (unknown.length) throw new Error(`BENCH_ONLY: no part ${unknown.join(', ')} (parts: ${KNOWN.join(', ')})`);
   // Repeats are kept: a part may run twice (the smoke test runs one again after the fedlet restart).
   const parts = asked as Part[];
   return { parts, sizes, smoke };

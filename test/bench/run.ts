@@ -28,6 +28,7 @@ import type { Pod } from '../../src/kube/types.js';
 import { benchRestart } from './restart.js';
 import { benchPools } from './pools.js';
 import { benchPlan, kwokNodeCount, type BenchSizes, type Part } from './plan.js';
+import { PEERS, benchPeers, peerLowers, peerResults, preparePeers } from './peers/liqo.js';
 import { mergeResults, readResults, updateDocs, writeResults, type Measure } from './results.js';
 import { auditWritesForPods, fedletWrites, perPodWrites, total, writeKey, writesBetween, writesTable } from './writes.js';
 
@@ -699,6 +700,7 @@ const PART_RUNNERS: Record<Part, (c: Ctx) => Promise<void>> = {
       pct,
     }),
   burst: partBurst,
+  peers: partPeers,
   streams: partStreams,
   restart: async (c) => {
     await benchRestart({
@@ -765,9 +767,13 @@ async function runParts(r: Recorder): Promise<void> {
       ? 'BENCH_REAL_NODE=0'
       : realNodeUnavailableReason();
   if (wantReal && noReal) r.note('real node', `none: ${noReal}`);
+  if (plan.parts.includes('peers')) {
+    if (!PEERS.size) throw new Error('BENCH_ONLY asks for part peers: name the peer with BENCH_PEERS=liqo');
+    preparePeers();
+  }
   const s = await sandboxUp({
     dir,
-    lowers: 1,
+    lowers: plan.parts.includes('peers') ? peerLowers(1) : 1,
     lowerNodes: benchNodes,
     realNodes: noReal ? 0 : 1,
     auditLowerWrites: plan.parts.includes('writes'),
@@ -808,6 +814,26 @@ function kubectlOut(kubeconfig: string, args: string[]): Promise<string> {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${err}`))));
   });
+}
+
+/**
+ * fedlet and another project side by side on the same work (BENCH_PEERS=liqo, test/bench/peers/): each
+ * row becomes measures `peers.<peer>.<row>.<side>`, and the whole table is printed.
+ */
+async function partPeers(c: Ctx): Promise<void> {
+  await benchPeers({ s: c.s, startLatency: podStartLatency, countReady, pct, note: (n, v) => c.r.note(n, v) });
+  const liqo = peerResults()?.liqo as
+    { rows: Array<{ measure: string; unit: string; fedlet: number; liqo: number; direct?: number }> } | undefined;
+  c.r.replace('peers.liqo.');
+  for (const row of liqo?.rows ?? []) {
+    const slug = row.measure
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
+    c.r.measure(`peers.liqo.${slug}.fedlet`, `${row.measure}: fedlet`, row.fedlet, row.unit);
+    c.r.measure(`peers.liqo.${slug}.liqo`, `${row.measure}: Liqo`, row.liqo, row.unit);
+    if (row.direct !== undefined) c.r.measure(`peers.liqo.${slug}.direct`, `${row.measure}: direct`, row.direct, row.unit);
+  }
 }
 
 /** Merges this run's measures into the results file; the default file also regenerates the docs' tables. */

@@ -17,6 +17,9 @@ const m = (value: number, unit = 'ms', measured = '2026-12-01'): Measure => ({ l
 describe('bench plan', () => {
   it('runs every part by default, in the documented order', () => {
     expect(benchPlan({}).parts).toEqual([...PARTS]);
+    // peers runs another project's binaries: only when asked for, never by default.
+    expect(benchPlan({}).parts).not.toContain('peers');
+    expect(benchPlan({ BENCH_ONLY: 'peers' }).parts).toEqual(['peers']);
     expect(read('docs/benchmarks.md')).toContain(`BENCH_ONLY=${PARTS.join(',')}`);
   });
 
