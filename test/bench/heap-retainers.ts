@@ -120,8 +120,26 @@ export function dominators(g: HeapGraph): { idom: Int32Array; order: Uint32Array
   return { idom, order: order.slice(0, n) };
 }
 
+/** The node that edge `name` of v points to, if any. */
+function child(g: HeapGraph, v: number, name: string): number | undefined {
+  for (let e = g.firstEdge[v]!; e < g.firstEdge[v + 1]!; e++) if (g.edgeName[e] === name) return g.edgeTo[e];
+  return undefined;
+}
+
+/** The text of a string node (concatenated strings joined). */
+function text(g: HeapGraph, v: number, depth = 0): string {
+  if (g.type[v] !== 'concatenated string' || depth > 20) return g.name[v]!;
+  const [a, b] = ['first', 'second'].map((k) => child(g, v, k));
+  return (a === undefined ? '' : text(g, a, depth + 1)) + (b === undefined ? '' : text(g, b, depth + 1));
+}
+
 function label(g: HeapGraph, v: number): string {
-  return `${g.type[v]}:${g.name[v]!.slice(0, 60)}`;
+  const base = `${g.type[v]}:${g.name[v]!.slice(0, 60)}`;
+  // Informers are told apart by the collection they cache.
+  const opts = g.name[v] === 'Informer' ? child(g, v, 'opts') : undefined;
+  if (opts === undefined) return base;
+  const what = ['path', 'labelSelector', 'fieldSelector'].map((k) => child(g, opts, k)).filter((x) => x !== undefined);
+  return `${base}(${what.map((x) => text(g, x)).join(' ')})`;
 }
 
 /** The edge from u to v, by name. */
@@ -145,6 +163,12 @@ export function report(g: HeapGraph, top: number): string[] {
     for (let u = v, k = 0; u !== 0 && k < 8; u = idom[u]!, k++) path.push(`${edgeFrom(g, idom[u]!, u)} ← ${label(g, idom[u]!)}`);
     out.push(`${(retained[v]! / 1024).toFixed(0).padStart(8)} KiB  ${label(g, v)}\n            held by ${path.join(' / ')}`);
   }
+  // Objects of fedlet's own classes (and informers by collection), by what each retains.
+  const generic = new Set(['Object', 'Array', 'Map', 'Set', 'Promise', 'Error', 'system / Context']);
+  const own = [...order].filter((v) => g.type[v] === 'object' && !generic.has(g.name[v]!) && retained[v]! >= 64 * 1024);
+  out.push('objects retaining ≥ 64 KiB, by constructor:');
+  for (const v of own.sort((a, b) => retained[b]! - retained[a]!).slice(0, top))
+    out.push(`${(retained[v]! / 1024).toFixed(0).padStart(8)} KiB  ${label(g, v)}`);
   const byCtor = new Map<string, { size: number; n: number }>();
   for (const v of order) {
     const k = g.type[v] === 'object' ? g.name[v]! : `(${g.type[v]})`;
