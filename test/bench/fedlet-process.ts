@@ -42,10 +42,11 @@ function gauge(metrics: string, name: string): number {
 
 /**
  * fedlet's memory now: RSS, V8 heap used/total and external memory (from its /metrics). With
- * BENCH_HEAP_SNAPSHOTS=<dir> (see heapSnapshotNodeOptions) it also writes a heap snapshot there, after the
- * reading: a snapshot grows the process for a while.
+ * BENCH_HEAP_SNAPSHOTS=<dir> (see heapSnapshotNodeOptions) and `snapshot`, it also writes a heap snapshot
+ * there, after the reading. Only for the last reading of a process: writing a snapshot leaves the process's
+ * RSS grown by about the heap's size (the C++ side's allocations stay mapped), so later RSS readings lie.
  */
-export async function memoryReading(s: SandboxState, pid: number): Promise<string> {
+export async function memoryReading(s: SandboxState, pid: number, snapshot: boolean): Promise<string> {
   const rss = rssMiB(pid);
   const m = await fedletMetrics(s).catch(() => '');
   const mib = (n: number) => (n / 1048576).toFixed(0);
@@ -53,7 +54,7 @@ export async function memoryReading(s: SandboxState, pid: number): Promise<strin
     `${rss.toFixed(0)} MiB RSS (heap ${mib(gauge(m, 'nodejs_heap_size_used_bytes'))} used of ` +
     `${mib(gauge(m, 'nodejs_heap_size_total_bytes'))}, external ${mib(gauge(m, 'nodejs_external_memory_bytes'))} MiB)`;
   const dir = process.env.BENCH_HEAP_SNAPSHOTS;
-  if (dir) await heapSnapshot(dir, pid);
+  if (dir && snapshot) await heapSnapshot(dir, pid);
   return text;
 }
 
