@@ -8,8 +8,10 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { FedletConfig } from '../src/config.js';
 import type { KubeClient } from '../src/kube/client.js';
-import type { WriteFence } from '../src/kube/fence.js';
+import { isNotLeader, type WriteFence } from '../src/kube/fence.js';
 import { RenewingToken } from '../src/kube/token-renewal.js';
+import { writeTokenBack } from '../src/kube/kubeconfig-secret.js';
+import { parseSecretRef } from '../src/config.js';
 import { checkReachable, clientFor, credentialsFor, HEARTBEAT_LIMITS, REVIEW_LIMITS } from './startup.js';
 
 export interface Clusters {
@@ -25,11 +27,15 @@ export interface Clusters {
 /** Makes the clients, proves both API servers answer, and keeps the lower token renewed until `signal`. */
 export async function connectClusters(cfg: FedletConfig, fence: WriteFence, signal: AbortSignal, log: Logger): Promise<Clusters> {
   const upper = clientFor('upper', cfg.upperKubeconfig, cfg, fence);
-  // A lower ServiceAccount token with a lifetime renews itself; kept in certDir.
+  // A lower ServiceAccount token with a lifetime renews itself; kept in certDir and, when the kubeconfig
+  // is mounted from an upper Secret, written back there by the leader (a standby's write is fenced off).
+  const secret = cfg.lowerKubeconfigSecret ? parseSecretRef(cfg.lowerKubeconfigSecret) : undefined;
+  const tokenLog = log.child({ component: 'lower-token' });
   const lowerToken = new RenewingToken(credentialsFor('lower', cfg.lowerKubeconfig), {
     file: cfg.certDir ? path.join(cfg.certDir, 'lower-token') : undefined,
     what: `lower cluster ${cfg.clusterName}`,
-    log: log.child({ component: 'lower-token' }),
+    log: tokenLog,
+    onRenewed: secret ? (token) => writeTokenBack(upper, secret, token, tokenLog).catch(ignoreNotLeader) : undefined,
   });
   const renewLowerToken = await lowerToken.init();
   if (cfg.certDir) mkdirSync(cfg.certDir, { recursive: true });
@@ -47,4 +53,10 @@ export async function connectClusters(cfg: FedletConfig, fence: WriteFence, sign
       `the lower kubeconfig of cluster ${cfg.clusterName} holds no ServiceAccount token with a lifetime: nothing renews or expires it (prefer \`kubectl create token\` with --duration; docs/rbac.md)`,
     );
   return { upper, lower, heartbeat, heartbeatLimits, reviewer };
+}
+
+/** A standby's write-back is refused by the fence: the leader writes its own renewals. */
+function ignoreNotLeader(e: unknown): false {
+  if (isNotLeader(e)) return false;
+  throw e;
 }

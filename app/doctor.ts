@@ -1,8 +1,9 @@
 // `fedlet doctor`: checks a live install end to end from the upper cluster, the way its users' requests
-// go — each virtual node's Ready condition and Lease, the summary the extender trusts, the upper API
-// server's dial to the kubelet port and the serving certificate there, then a probe pod through fedlet
-// into the lower cluster and back (logs, exec, port-forward with the real kubectl, deletion) — and says
-// for every failure what to do. Exit code 1 when any check failed.
+// go — whether the scheduler consults the extender, then for each virtual node its Ready condition and
+// Lease, the summary the extender trusts, the upper API server's dial to the kubelet port and the serving
+// certificate there, then a probe pod through fedlet into the lower cluster and back (logs, exec, attach,
+// port-forward with the real kubectl, top, a Service resolved below, a call with its token, deletion) —
+// and says for every failure what to do. Independent checks run at once. Exit code 1 on any failure.
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { ConfigError } from '../src/config.js';
 import { isNotFound, KubeApiError, KubeClient, loadKubeConfig } from '../src/kube/client.js';
@@ -11,10 +12,11 @@ import { LABEL_TYPE, TYPE_VIRTUAL_KUBELET } from '../src/labels.js';
 import { summaryConfigMapName } from '../src/scheduling/summary.js';
 import { eachFlag } from './args.js';
 import { rbacCheck, removeStaleProbes, rightsNeeded, webhookCheck } from './doctor/cluster-checks.js';
+import { extenderCheck } from './doctor/extender-check.js';
 import { findKubectl, Kubectl } from './doctor/kubectl.js';
 import { kubeletPortCheck, servingCertCheck } from './doctor/kubelet-checks.js';
 import { leaseCheck, leaseFresh, nodeReadyCheck, summaryCheck } from './doctor/node-checks.js';
-import { forceDelete, probeChecks, type ProbeOptions } from './doctor/probe-pod.js';
+import { forceDelete, PROBE_STEPS, probeChecks, type ProbeOptions } from './doctor/probe-pod.js';
 import { exitCode, failed, INSTALL, ok, renderJson, renderTable, skipped, type Check } from './doctor/report.js';
 import type { CliIO } from './io.js';
 
@@ -27,6 +29,9 @@ export interface DoctorArgs {
   image: string;
   timeoutSeconds: number;
   probe: boolean;
+  /** Lower-node labels and taint keys for the probe pod (to land it on a real lower node). */
+  probeNodeSelector: Record<string, string>;
+  probeTolerations: string[];
 }
 
 export function doctorArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DoctorArgs {
@@ -39,6 +44,8 @@ export function doctorArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
     image: 'busybox:1.36',
     timeoutSeconds: 90,
     probe: true,
+    probeNodeSelector: {},
+    probeTolerations: [],
   };
   eachFlag(argv, (name, value, raw) => {
     if (name === '--upper-kubeconfig' || name === '--kubeconfig') a.kubeconfig = value();
@@ -55,6 +62,12 @@ export function doctorArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
       if (!Number.isInteger(a.timeoutSeconds) || a.timeoutSeconds < 5)
         throw new ConfigError('--timeout must be a whole number of seconds, at least 5');
     } else if (name === '--no-probe') a.probe = false;
+    else if (name === '--probe-node-selector') {
+      const v = value();
+      const eq = v.indexOf('=');
+      if (eq < 1) throw new ConfigError(`--probe-node-selector ${v}: use KEY=VALUE`);
+      a.probeNodeSelector[v.slice(0, eq)] = v.slice(eq + 1);
+    } else if (name === '--probe-toleration') a.probeTolerations.push(value());
     else throw new ConfigError(`unknown doctor option ${raw}; see 'fedlet doctor --help'`);
   });
   for (const n of a.nodes)
@@ -143,30 +156,36 @@ async function checkNode(
   const name = node.metadata.name;
   const now = Date.now();
   const checks = [nodeReadyCheck(node)];
-  let fresh = false;
-  if (can('lease-fresh')) {
-    const lease = await upper
-      .get<Lease>(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${encodeURIComponent(name)}`)
-      .catch(() => undefined);
-    fresh = leaseFresh(lease, now);
-    checks.push(leaseCheck(node, lease, now));
-  } else checks.push(skipped(name, 'lease-fresh', 'may not read Leases in kube-node-lease (see rbac)'));
-  if (can('extender-summary')) {
-    const cm = await upper
-      .get<DataObject>(
-        `/api/v1/namespaces/${encodeURIComponent(a.summaryNamespace)}/configmaps/${encodeURIComponent(summaryConfigMapName(name))}`,
-      )
-      .catch((e: unknown) => {
-        if (isNotFound(e)) return undefined;
-        throw e;
-      });
-    checks.push(summaryCheck(node, cm, a.summaryNamespace, fresh));
-  } else checks.push(skipped(name, 'extender-summary', `may not read ConfigMaps in ${a.summaryNamespace} (see rbac)`));
-  const port = can('kubelet-port')
-    ? await kubeletPortCheck(upper, node)
-    : skipped(name, 'kubelet-port', 'may not get nodes/proxy (see rbac)');
+  const [lease, cm, port] = await Promise.all([
+    can('lease-fresh')
+      ? upper
+          .get<Lease>(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${encodeURIComponent(name)}`)
+          .catch(() => undefined)
+      : Promise.resolve(undefined),
+    can('extender-summary')
+      ? upper
+          .get<DataObject>(
+            `/api/v1/namespaces/${encodeURIComponent(a.summaryNamespace)}/configmaps/${encodeURIComponent(summaryConfigMapName(name))}`,
+          )
+          .catch((e: unknown) => {
+            if (isNotFound(e)) return undefined;
+            throw e;
+          })
+      : Promise.resolve(undefined),
+    can('kubelet-port')
+      ? kubeletPortCheck(upper, node)
+      : Promise.resolve(skipped(name, 'kubelet-port', 'may not get nodes/proxy (see rbac)')),
+  ]);
+  const fresh = leaseFresh(lease, now);
+  checks.push(
+    can('lease-fresh')
+      ? leaseCheck(node, lease, now)
+      : skipped(name, 'lease-fresh', 'may not read Leases in kube-node-lease (see rbac)'),
+    can('extender-summary')
+      ? summaryCheck(node, cm, a.summaryNamespace, fresh)
+      : skipped(name, 'extender-summary', `may not read ConfigMaps in ${a.summaryNamespace} (see rbac)`),
+  );
   checks.push(port, await servingCertCheck(node, cas, port.result === 'ok', now));
-  const probeSteps = ['pod-round-trip', 'logs', 'exec', 'port-forward', 'cleanup'];
   const blocked = !a.probe
     ? 'skipped with --no-probe'
     : checks[0]!.result === 'failed'
@@ -176,7 +195,7 @@ async function checkNode(
         : !can('pod-round-trip')
           ? `may not create pods in ${a.namespace} (see rbac)`
           : '';
-  if (blocked) return [...checks, ...probeSteps.map((c) => skipped(name, c, blocked))];
+  if (blocked) return [...checks, ...PROBE_STEPS.map((c) => skipped(name, c, blocked))];
   return [...checks, ...(await probeChecks(upper, node, index, probe, created))];
 }
 
@@ -221,11 +240,12 @@ export async function cmdDoctor(argv: string[], io: CliIO): Promise<number> {
     }
     const { nodes, checks: found } = await virtualNodes(upper, a.nodes);
     checks.push(...found);
-    checks.push(await webhookCheck(upper, a.namespace, nodes, can('pod-round-trip')));
     if (can('pod-round-trip')) {
       const stale = await removeStaleProbes(upper, Date.now()).catch(() => []);
       if (stale.length)
-        checks.push(ok(INSTALL, 'leftovers', `removed ${stale.length} probe pod(s) of an interrupted run: ${stale.join(', ')}`));
+        checks.push(
+          ok(INSTALL, 'leftovers', `removed ${stale.length} probe object(s) of an interrupted run: ${stale.join(', ')}`),
+        );
     }
     const cas = await clusterCAs(upper, a.namespace);
     const probe: ProbeOptions = {
@@ -233,10 +253,31 @@ export async function cmdDoctor(argv: string[], io: CliIO): Promise<number> {
       image: a.image,
       timeoutMs: a.timeoutSeconds * 1000,
       runId,
+      lowerNodeSelector: a.probeNodeSelector,
+      tolerations: a.probeTolerations,
+      can,
       ...(kubectlBinary ? { kubectl: new Kubectl(kubectlBinary, a.kubeconfig ? ['--kubeconfig', a.kubeconfig] : []) } : {}),
     };
-    const perNode = await Promise.all(nodes.map((n, i) => checkNode(upper, n, i, a, can, cas, probe, created)));
-    checks.push(...perNode.flat());
+    // Independent of each other: the install-wide checks and every node's run at once.
+    const [webhook, extender, ...perNode] = await Promise.all([
+      webhookCheck(upper, a.namespace, nodes, can('pod-round-trip')),
+      can('extender')
+        ? extenderCheck(
+            upper,
+            nodes,
+            {
+              namespace: a.namespace,
+              summaryNamespace: a.summaryNamespace,
+              image: a.image,
+              runId,
+              placement: a.probe && can('pod-round-trip'),
+            },
+            created,
+          )
+        : Promise.resolve(skipped(INSTALL, 'extender', 'may not list Services, EndpointSlices or pods (see rbac)')),
+      ...nodes.map((n, i) => checkNode(upper, n, i, a, can, cas, probe, created)),
+    ]);
+    checks.push(webhook, extender, ...perNode.flat());
     io.out(a.output === 'json' ? renderJson(checks) : renderTable(checks));
     return exitCode(checks);
   } finally {

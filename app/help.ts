@@ -195,13 +195,17 @@ Options:
 
 const doctorHelp = `Usage: fedlet doctor [--upper-kubeconfig FILE] [--node NAME]... [-o table|json] [--namespace NS]
                      [--image IMAGE] [--timeout SECONDS] [--summary-namespace NS] [--no-probe]
+                     [--probe-node-selector KEY=VALUE]... [--probe-toleration KEY]...
 
 Checks a live install end to end, from the upper cluster, and prints one line per check with what to
-do about each failure: your RBAC (SelfSubjectAccessReview), the admission webhook (a dry-run pod), and
-for each virtual node: Ready, the node Lease, the scheduling summary the extender trusts, the upper API
-server's dial to the kubelet port, the serving certificate there (valid, SANs cover the node address),
-then a probe pod bound to the node: Running and Ready, its logs, kubectl exec and kubectl port-forward
-through the upper API server, and its deletion in both clusters. Exit code 1 when any check failed.
+do about each failure: your RBAC (SelfSubjectAccessReview), the admission webhook (a dry-run pod), the
+extender (does the scheduler consult it: a pod only it refuses), and for each virtual node: Ready, the
+node Lease, the scheduling summary the extender trusts, the upper API server's dial to the kubelet
+port, the serving certificate there (valid, SANs cover the node address), then a probe pod bound to the
+node: Running and Ready, its logs, kubectl exec, attach and port-forward through the upper API server,
+its usage (top), a Service of its own resolved and reached below (dns-service), its token accepted by
+the upper API server (token), and its deletion in both clusters. Independent checks run at once.
+Exit code 1 when any check failed.
 
 Options:
   --upper-kubeconfig FILE   kubeconfig of the upper cluster (default $FEDLET_UPPER_KUBECONFIG, else
@@ -213,10 +217,76 @@ Options:
   --image IMAGE             image of the probe pod, with sh and httpd (default busybox:1.36)
   --timeout SECONDS         how long a probe pod may take to run, and to go away (default 90)
   --summary-namespace NS    where fedlets publish their summaries (default fedlet-system)
-  --no-probe                skip the probe pod (no object is created)
+  --no-probe                skip the probe pod and the extender's pod (no object is created)
+  --probe-node-selector K=V lower-node label for the probe (repeatable), e.g. to put it on real nodes
+                            where lower clusters also have simulated ones (dns-service and token need
+                            a real container; on a simulated node they are skipped, saying so)
+  --probe-toleration KEY    a taint of those nodes the probe tolerates (repeatable)
   -h, --help                this help
 
-exec and port-forward use the real kubectl ($KUBECTL, else kubectl on PATH); without it they are skipped.
+exec, attach, port-forward, dns-service and token use the real kubectl ($KUBECTL, else kubectl on PATH);
+without it they are skipped. See docs/operations.md for every check.
+`;
+
+const joinHelp = `Usage: fedlet join --upper-kubeconfig FILE --lower-kubeconfig FILE --cluster NAME [--node-name NAME]
+                   [--namespace fedlet-system] [--release NAME] [--set KEY=VALUE]... [--values FILE]...
+                   [--chart DIR] [--image REPOSITORY:TAG] [--lower-server URL] [--token-duration 24h]
+                   [--timeout 5m] [--dry-run]
+
+Joins a lower cluster to the upper cluster in one command, with the chart (charts/fedlet) and the real
+helm: the chart's lower half in the lower cluster (fedlet's ServiceAccount, least-privilege RBAC and
+admission policy), a kubeconfig with a token of that ServiceAccount that expires (TokenRequest; the
+running fedlet renews it at 80% of its lifetime) in Secret <release>-lower-kubeconfig of the upper
+cluster, and the chart's upper half (fedlet's Deployment) using that Secret. Each step looks first and
+changes only what differs: running join again changes nothing (the token is renewed when less than half
+its lifetime is left, so a periodic join keeps the Secret's token fresh for new pods). Both kubeconfigs
+must be a cluster admin's. Exit code 1 when a step fails, naming the step and what to do.
+
+Options:
+  --upper-kubeconfig FILE   kubeconfig of the upper cluster (where fedlet runs and the virtual node appears)
+  --lower-kubeconfig FILE   kubeconfig of the lower cluster (where fedlet's pods will run)
+  --cluster NAME            name of the lower cluster (a DNS label): label fedlet.io/cluster of the node
+  --node-name NAME          the virtual node (default: the release's name; given alone, it names the release)
+  -n, --namespace NS        namespace of the release in both clusters (default fedlet-system; created if missing)
+  --release NAME            helm release of both halves (default fedlet-<cluster>)
+  --set KEY=VALUE           a value of the upper half, helm's --set syntax (repeatable; see
+                            charts/fedlet/values.yaml), e.g. --set servingCert.mode=self-signed
+  -f, --values FILE         a values file of the upper half (repeatable)
+  --chart DIR               the chart (default: charts/fedlet beside this program)
+  --image REPOSITORY:TAG    fedlet's image, as the upper cluster's nodes pull it
+  --lower-server URL        the lower API server as fedlet's pods in the upper cluster reach it (default:
+                            the server of --lower-kubeconfig)
+  --token-duration D        lifetime of the lower token (default 24h, at least 10m); pods that start after
+                            it expired need a fresh one: run join again
+  --timeout D               how long helm waits for each half to be ready (default 5m)
+  --dry-run                 print the steps and the helm command lines; change nothing
+  -h, --help                this help
+
+helm is $HELM, else helm on PATH. Remove a joined cluster with fedlet leave and the same names.
+`;
+
+const leaveHelp = `Usage: fedlet leave --upper-kubeconfig FILE --lower-kubeconfig FILE --cluster NAME [--node-name NAME]
+                    [--namespace fedlet-system] [--release NAME] [--timeout 5m] [--force] [--dry-run]
+
+Removes a lower cluster that fedlet join added: cordons its virtual node, evicts its pods (DaemonSet pods
+aside; disruption budgets are respected, refused evictions retried) until none is left or the timeout
+passes — then stops, the node cordoned and nothing removed, unless --force deletes the rest — uninstalls
+both halves of the release, deletes the kubeconfig Secret, the node, its Leases, scheduling summary and
+CSRs, fedlet's leftover lower pods and the lower namespaces fedlet created that hold no other pods, and
+the namespace join created in each cluster once no other release uses it. Prints what it left behind.
+Running it again after an interruption finishes the job.
+
+Options:
+  --upper-kubeconfig FILE   kubeconfig of the upper cluster
+  --lower-kubeconfig FILE   kubeconfig of the lower cluster
+  --cluster NAME            name of the lower cluster, as given to join
+  --node-name NAME          the virtual node, as given to join (default: the release's name)
+  -n, --namespace NS        namespace of the release, as given to join (default fedlet-system)
+  --release NAME            helm release, as given to join (default fedlet-<cluster>)
+  --timeout D               how long the pods may take to go, and helm to uninstall (default 5m)
+  --force                   delete the pods still on the node after the timeout
+  --dry-run                 print the steps; change nothing
+  -h, --help                this help
 `;
 
 export function topHelp(): string {
@@ -231,6 +301,8 @@ Usage:
   fedlet extender --upper-kubeconfig FILE --tls-cert-file FILE --tls-private-key-file FILE --client-ca-file FILE [...]
   fedlet status [--upper-kubeconfig FILE]   table of virtual nodes: cluster, health, capacity, pods
   fedlet doctor [--upper-kubeconfig FILE] [--node NAME] [-o json]   check a live install end to end
+  fedlet join --upper-kubeconfig FILE --lower-kubeconfig FILE --cluster NAME [--dry-run]   add a lower cluster
+  fedlet leave --upper-kubeconfig FILE --lower-kubeconfig FILE --cluster NAME [--force]   remove it again
   fedlet config-reference [--update FILE]   print every option of run as a Markdown table
   fedlet help [COMMAND]
 
@@ -251,6 +323,8 @@ export function helpFor(path: string[]): string | undefined {
     extender: () => extenderHelp,
     status: () => statusHelp,
     doctor: () => doctorHelp,
+    join: () => joinHelp,
+    leave: () => leaveHelp,
     'config-reference': () => configReferenceHelp,
     help: topHelp,
   };
@@ -267,5 +341,7 @@ export const commandPaths: string[][] = [
   ['extender'],
   ['status'],
   ['doctor'],
+  ['join'],
+  ['leave'],
   ['config-reference'],
 ];

@@ -1,5 +1,5 @@
 // fedlet's commands behind the `fedlet` binary: `run` (the virtual kubelet), `sandbox` (local real
-// clusters), `extender`, `status`, `config-reference`, and the help of each (`--help`/`-h` anywhere, or
+// clusters), `extender`, `status`, `doctor`, `join`/`leave` (add or remove a lower cluster), `config-reference`, and the help of each (`--help`/`-h` anywhere, or
 // `fedlet help COMMAND`). Output goes through a CliIO so unit tests can run the commands.
 import { networkInterfaces } from 'node:os';
 import { ConfigError, loadConfig, optionsMarkdown } from '../src/config.js';
@@ -118,6 +118,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     case 'doctor': {
       const { cmdDoctor } = await import('./doctor.js');
       return cmdDoctor(rest, io);
+    }
+    case 'join': {
+      const { cmdJoin } = await import('./join-command.js');
+      return cmdJoin(rest, io);
+    }
+    case 'leave': {
+      const { cmdLeave } = await import('./leave-command.js');
+      return cmdLeave(rest, io);
     }
     case 'config-reference':
       return cmdConfigReference(rest, io);

@@ -694,13 +694,21 @@ async function prepareFedlets(
   };
 }
 
+/**
+ * FEDLET_SANDBOX_NODE_ARGS: extra Node options for the fedlets only (space-separated, e.g. `--cpu-prof
+ * --cpu-prof-dir=DIR` to profile them under a benchmark; Node refuses --cpu-prof in NODE_OPTIONS).
+ */
+function fedletNodeArgs(): string[] {
+  return (process.env.FEDLET_SANDBOX_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 export function startFedlet(state: SandboxState, cluster: string, env?: Record<string, string>): FedletRecord {
   const f = state.fedlets.find((x) => x.cluster === cluster);
   if (!f) throw new Error(`no fedlet for cluster ${cluster}`);
   f.process = startProcess(
     `fedlet-${cluster}`,
     process.execPath,
-    [fedletCli(), ...f.args],
+    [...fedletNodeArgs(), fedletCli(), ...f.args],
     path.join(state.dir, `fedlet-${cluster}.log`),
     env,
   );

@@ -14,6 +14,7 @@ export class ConfigError extends Error {
 export interface FedletConfig {
   upperKubeconfig?: string;
   lowerKubeconfig: string;
+  lowerKubeconfigSecret?: string;
   clusterName: string;
   nodeName: string;
   nodeIP: string;
@@ -115,6 +116,14 @@ export const options: OptionSpec[] = [
     kind: 'string',
     default: '(required)',
     help: 'kubeconfig of the lower (member) cluster whose capacity this node offers',
+  },
+  {
+    key: 'lowerKubeconfigSecret',
+    flag: 'lower-kubeconfig-secret',
+    env: 'FEDLET_LOWER_KUBECONFIG_SECRET',
+    kind: 'string',
+    default: '(none: a renewed lower token lives in certDir and in memory only)',
+    help: 'NAMESPACE/NAME[:KEY] of the upper Secret the lower kubeconfig is mounted from (key default kubeconfig): each renewed lower ServiceAccount token is written back into it, so a replica that starts after the first token expired still connects (the chart sets it)',
   },
   {
     key: 'clusterName',
@@ -856,6 +865,13 @@ function validate(cfg: FedletConfig): FedletConfig {
       throw new ConfigError(`upper API server address: ${(e as Error).message}`);
     }
   }
+  if (cfg.lowerKubeconfigSecret !== undefined) {
+    try {
+      parseSecretRef(cfg.lowerKubeconfigSecret);
+    } catch (e) {
+      throw new ConfigError(`lowerKubeconfigSecret: ${(e as Error).message}`);
+    }
+  }
   for (const ns of parseNamespaceList(cfg.lowerIdentityNamespaces))
     if (!dnsLabel.test(ns)) throw new ConfigError(`lowerIdentityNamespaces: "${ns}" is not a namespace name`);
   for (const ns of parseNamespaceList(cfg.grantedLowerNamespaces))
@@ -918,4 +934,12 @@ export function defaultValues(): Partial<FedletConfig> {
 export function optionsMarkdown(): string {
   const rows = options.map((o) => `| \`${o.key}\` | \`--${o.flag}\` | \`${o.env}\` | ${defaultText(o)} | ${o.help} |`);
   return ['| YAML key | flag | env var | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** A Secret key reference `NAMESPACE/NAME[:KEY]` (key default `kubeconfig`). */
+export function parseSecretRef(ref: string): { namespace: string; name: string; key: string } {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?::([-._a-zA-Z0-9]+))?$/.exec(ref);
+  if (!m || m[1]!.length > 63 || m[3]!.length > 253)
+    throw new Error(`"${ref}" is not NAMESPACE/NAME[:KEY] of a Secret (e.g. fedlet-system/fedlet-lower-kubeconfig:kubeconfig)`);
+  return { namespace: m[1]!, name: m[3]!, key: m[5] ?? 'kubeconfig' };
 }

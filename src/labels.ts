@@ -107,3 +107,5 @@ export const ANNOTATION_MANAGED_METADATA = 'fedlet.io/managed-metadata';
 export const TAINT_VIRTUAL_NODE = 'fedlet.io/virtual-node';
 /** Probe pods of `fedlet doctor`, valued with the run id (so a later run can remove leftovers). */
 export const LABEL_DOCTOR = 'fedlet.io/doctor';
+/** On a doctor probe pod, valued with its own name: the selector of the probe's Service (one per pod). */
+export const LABEL_DOCTOR_PROBE = 'fedlet.io/doctor-probe';

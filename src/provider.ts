@@ -145,13 +145,23 @@ export type StreamKind = 'exec' | 'attach' | 'portforward';
 
 /** Result of asking the backing cluster for a streaming upgrade. */
 export type UpgradeOutcome =
-  | { kind: 'upgraded'; rawHeaders: string[]; socket: import('node:stream').Duplex; head: Buffer }
+  | {
+      kind: 'upgraded';
+      rawHeaders: string[];
+      socket: import('node:stream').Duplex;
+      head: Buffer;
+      /** How the socket's bytes are read when it emits no 'data' (opened with `onread`). */
+      source?: import('./util/splice.js').ByteSource;
+    }
   | { kind: 'rejected'; status: number; contentType?: string; body: Buffer };
 
 export interface LogStream {
   status: number;
   contentType?: string;
+  /** The body, or with `source` the stream it is read from (its 'close' before the end: truncated). */
   body: import('node:stream').Readable;
+  /** How the body's bytes are read when `body` emits no 'data' (a socket opened with `onread`). */
+  source?: import('./util/splice.js').ByteSource;
 }
 
 /**

@@ -1,8 +1,8 @@
 // Checks of the install as a whole: whether the credentials doctor runs with may do what its checks do
 // (SelfSubjectAccessReview), whether the admission webhook gives pods the virtual-node toleration, and
-// removal of probe pods an interrupted run left behind.
+// removal of probe pods and Services an interrupted run left behind.
 import type { KubeClient } from '../../src/kube/client.js';
-import type { Node, Pod } from '../../src/kube/types.js';
+import type { KubeObject, Node, Pod } from '../../src/kube/types.js';
 import { LABEL_DOCTOR, TAINT_VIRTUAL_NODE } from '../../src/labels.js';
 import { failed, INSTALL, ok, skipped, type Check } from './report.js';
 
@@ -27,6 +27,14 @@ export function rightsNeeded(namespace: string, summaryNamespace: string): Right
     { verb: 'get', resource: 'pods', subresource: 'log', namespace, for: 'logs' },
     { verb: 'create', resource: 'pods', subresource: 'exec', namespace, for: 'exec' },
     { verb: 'create', resource: 'pods', subresource: 'portforward', namespace, for: 'port-forward' },
+    { verb: 'create', resource: 'pods', subresource: 'attach', namespace, for: 'attach' },
+    { verb: 'get', resource: 'nodes', subresource: 'proxy', for: 'top' },
+    { verb: 'create', resource: 'services', namespace, for: 'dns-service' },
+    { verb: 'delete', resource: 'services', namespace, for: 'dns-service' },
+    { verb: 'create', resource: 'pods', subresource: 'exec', namespace, for: 'token' },
+    { verb: 'list', resource: 'pods', for: 'extender' },
+    { verb: 'list', resource: 'services', for: 'extender' },
+    { verb: 'list', resource: 'endpointslices', group: 'discovery.k8s.io', for: 'extender' },
   ];
 }
 
@@ -35,26 +43,29 @@ const describe = (r: Right) =>
 
 /** Asks the upper API server which of the rights the caller lacks; returns the check and the missing ones. */
 export async function rbacCheck(upper: KubeClient, rights: Right[]): Promise<{ check: Check; missing: Right[] }> {
-  const missing: Right[] = [];
-  for (const r of rights) {
-    const review = await upper.create<{ status?: { allowed?: boolean } }>(
-      '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
-      {
-        apiVersion: 'authorization.k8s.io/v1',
-        kind: 'SelfSubjectAccessReview',
-        spec: {
-          resourceAttributes: {
-            verb: r.verb,
-            resource: r.resource,
-            ...(r.subresource ? { subresource: r.subresource } : {}),
-            ...(r.group ? { group: r.group } : {}),
-            ...(r.namespace ? { namespace: r.namespace } : {}),
+  // One review per right, all at once.
+  const allowed = await Promise.all(
+    rights.map(async (r) => {
+      const review = await upper.create<{ status?: { allowed?: boolean } }>(
+        '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+        {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: {
+            resourceAttributes: {
+              verb: r.verb,
+              resource: r.resource,
+              ...(r.subresource ? { subresource: r.subresource } : {}),
+              ...(r.group ? { group: r.group } : {}),
+              ...(r.namespace ? { namespace: r.namespace } : {}),
+            },
           },
         },
-      },
-    );
-    if (!review.status?.allowed) missing.push(r);
-  }
+      );
+      return review.status?.allowed === true;
+    }),
+  );
+  const missing = rights.filter((_, i) => !allowed[i]);
   const check = missing.length
     ? failed(
         INSTALL,
@@ -107,15 +118,27 @@ export async function webhookCheck(upper: KubeClient, namespace: string, nodes: 
   }
 }
 
-/** Force-deletes probe pods of earlier runs older than maxAgeMs (a run interrupted before its cleanup). */
+/** Force-deletes probe pods and Services of earlier runs older than maxAgeMs (a run interrupted before its cleanup). */
 export async function removeStaleProbes(upper: KubeClient, now: number, maxAgeMs = 10 * 60_000): Promise<string[]> {
-  const list = await upper.get<{ items: Pod[] }>('/api/v1/pods', { query: { labelSelector: LABEL_DOCTOR } });
-  const stale = list.items.filter((p) => now - Date.parse(p.metadata.creationTimestamp ?? '') > maxAgeMs);
-  for (const p of stale)
-    await upper
-      .delete(`/api/v1/namespaces/${encodeURIComponent(p.metadata.namespace!)}/pods/${encodeURIComponent(p.metadata.name!)}`, {
-        gracePeriodSeconds: 0,
-      })
-      .catch(() => undefined);
-  return stale.map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
+  const removed: string[] = [];
+  for (const kind of ['pods', 'services']) {
+    const list = await upper
+      .get<{ items: KubeObject[] }>(`/api/v1/${kind}`, { query: { labelSelector: LABEL_DOCTOR } })
+      .catch(() => ({
+        items: [] as KubeObject[],
+      }));
+    const stale = list.items.filter((p) => now - Date.parse(p.metadata?.creationTimestamp ?? '') > maxAgeMs);
+    for (const p of stale) {
+      await upper
+        .delete(
+          `/api/v1/namespaces/${encodeURIComponent(p.metadata!.namespace!)}/${kind}/${encodeURIComponent(p.metadata!.name!)}`,
+          {
+            gracePeriodSeconds: 0,
+          },
+        )
+        .catch(() => undefined);
+      removed.push(`${kind === 'pods' ? 'pod' : 'service'} ${p.metadata!.namespace}/${p.metadata!.name}`);
+    }
+  }
+  return removed;
 }

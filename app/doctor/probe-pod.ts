@@ -1,18 +1,43 @@
 // The probe pod of `fedlet doctor`: one small pod bound straight to a virtual node (no scheduler in the
-// way), followed through fedlet into the lower cluster and back — Running and Ready upstairs, then its
-// logs, exec and port-forward through the upper API server, then its deletion. Every probe pod is
-// labelled with the run, and deleted whatever happens.
-import net from 'node:net';
+// way), followed through fedlet into the lower cluster and back — Running and Ready upstairs, then, all
+// at once, its logs, exec, attach, port-forward, its usage in the kubelet API's summary (top), a Service
+// of its own resolved and reached from inside it (dns-service), a call to the upper API server with its
+// projected token (token) — then its deletion. Every probe object is labelled with the run, and deleted
+// whatever happens.
 import type { KubeClient } from '../../src/kube/client.js';
 import { isNotFound } from '../../src/kube/client.js';
 import type { Node, Pod } from '../../src/kube/types.js';
-import { LABEL_DOCTOR, TAINT_VIRTUAL_NODE } from '../../src/labels.js';
-import { fedletName } from './node-checks.js';
+import { LABEL_DOCTOR, LABEL_DOCTOR_PROBE, TAINT_VIRTUAL_NODE } from '../../src/labels.js';
+import { dnsServiceCheck, PROBE_ENV, probeService, tokenCheck } from './in-pod-checks.js';
 import type { Kubectl } from './kubectl.js';
+import { fedletName } from './node-checks.js';
+import {
+  attachCheck,
+  execCheck,
+  logsCheck,
+  noKubectl,
+  portForwardCheck,
+  PROBE_MARKER,
+  PROBE_PORT,
+  waitFor,
+} from './probe-streams.js';
 import { failed, ok, skipped, type Check } from './report.js';
+import { topCheck } from './top-check.js';
 
-export const PROBE_PORT = 8080;
-export const PROBE_MARKER = 'fedlet-doctor';
+export { PROBE_MARKER, PROBE_PORT } from './probe-streams.js';
+
+/** The probe's checks, in the order they are reported. */
+export const PROBE_STEPS = [
+  'pod-round-trip',
+  'logs',
+  'exec',
+  'attach',
+  'port-forward',
+  'top',
+  'dns-service',
+  'token',
+  'cleanup',
+] as const;
 
 export interface ProbeOptions {
   namespace: string;
@@ -22,26 +47,43 @@ export interface ProbeOptions {
   /** Labels the run's pods (and names them). */
   runId: string;
   kubectl?: Kubectl;
+  /** Lower-node labels the probe asks for (e.g. to land on a real node beside simulated ones). */
+  lowerNodeSelector?: Record<string, string>;
+  /** Taint keys the probe tolerates besides the virtual node's. */
+  tolerations?: string[];
+  /** Whether the credentials may do what a check needs (rbac); the probe's Service needs dns-service. */
+  can: (check: string) => boolean;
 }
 
 export function probePod(node: string, index: number, o: ProbeOptions): Pod {
+  const name = `${PROBE_MARKER}-${o.runId}-${index}`;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: `${PROBE_MARKER}-${o.runId}-${index}`, namespace: o.namespace, labels: { [LABEL_DOCTOR]: o.runId } },
+    metadata: { name, namespace: o.namespace, labels: { [LABEL_DOCTOR]: o.runId, [LABEL_DOCTOR_PROBE]: name } },
     spec: {
       nodeName: node,
       restartPolicy: 'Never',
       terminationGracePeriodSeconds: 1,
-      // No service-account token: the probe checks the pod path, not token issuance.
-      automountServiceAccountToken: false,
-      tolerations: [{ key: TAINT_VIRTUAL_NODE, operator: 'Exists' }],
+      // The token check calls the upper API server with the projected token fedlet mounts.
+      automountServiceAccountToken: true,
+      ...(o.lowerNodeSelector && Object.keys(o.lowerNodeSelector).length ? { nodeSelector: o.lowerNodeSelector } : {}),
+      tolerations: [
+        { key: TAINT_VIRTUAL_NODE, operator: 'Exists' },
+        ...(o.tolerations ?? []).map((key) => ({ key, operator: 'Exists' })),
+      ],
       securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } },
       containers: [
         {
           name: 'probe',
           image: o.image,
-          command: ['sh', '-c', `echo ${PROBE_MARKER} probe started; exec httpd -f -p ${PROBE_PORT} -h /tmp`],
+          // A line every two seconds from the main process: what `kubectl attach` shows.
+          command: [
+            'sh',
+            '-c',
+            `echo ${PROBE_MARKER} probe started; httpd -f -p ${PROBE_PORT} -h /tmp & while true; do echo ${PROBE_MARKER} probe alive; sleep 2; done`,
+          ],
+          env: [{ name: PROBE_ENV, value: o.runId }],
           ports: [{ containerPort: PROBE_PORT, protocol: 'TCP' }],
           resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '32Mi' } },
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
@@ -74,6 +116,16 @@ export function whyNotRunning(pod: Pod, image: string, fedlet: string): { detail
       detail,
       fix: 'the lower cluster refuses the probe pod (PodSecurity, quota, a webhook): pass --namespace with a namespace whose lower copy admits it',
     };
+  if (/^(ServiceAccount|NodeCredentialsPending|UpperCANotFound)/.test(reason ?? ''))
+    return {
+      detail,
+      fix: `${fedlet} cannot issue the probe's service-account token (the pod mounts one for the token check): see docs/tokens.md for ${reason}`,
+    };
+  if (reason === 'NodeAffinity')
+    return {
+      detail,
+      fix: 'no lower node offered by the virtual node matches --probe-node-selector: name a label those nodes carry',
+    };
   if (reason === 'UnsupportedPodSpec')
     return { detail, fix: 'fedlet refuses the probe pod itself: this is a bug, please report it with this output' };
   if (waiting && /ImagePull|ErrImage|InvalidImage/.test(waiting.reason ?? ''))
@@ -91,58 +143,55 @@ export function whyNotRunning(pod: Pod, image: string, fedlet: string): { detail
 const isReady = (p: Pod) =>
   p.status?.phase === 'Running' && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
-async function waitFor(pred: () => Promise<boolean>, timeoutMs: number, intervalMs = 1000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await pred()) return true;
-    if (Date.now() + intervalMs > deadline) return false;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+/** The checks on the running probe, all at once (each waits on its own stream or call). */
+function runningChecks(
+  upper: KubeClient,
+  node: Node,
+  pod: Pod,
+  podPath: string,
+  o: ProbeOptions,
+  service?: string,
+): Promise<Check[]> {
+  const name = node.metadata.name;
+  const fix = `the path API server → fedlet → lower API server → lower kubelet broke: check ${fedletName(node)}'s logs (relay errors) and the lower RBAC (pods/exec, pods/attach, pods/portforward)`;
+  const k = o.kubectl;
+  const gated = (check: string, run: (k: Kubectl) => Promise<Check>): Promise<Check> =>
+    !o.can(check)
+      ? Promise.resolve(skipped(name, check, 'your credentials lack a right it needs (see rbac)'))
+      : k
+        ? run(k)
+        : Promise.resolve(noKubectl(name, check));
+  const exec = k && o.can('exec') ? execCheck(k, name, pod, o.runId, fix) : undefined;
+  const inContainer = exec ? exec.then((r) => r.inContainer) : Promise.resolve(undefined);
+  return Promise.all([
+    logsCheck(upper, name, podPath, fix),
+    exec
+      ? exec.then((r) => r.check)
+      : Promise.resolve(o.can('exec') ? noKubectl(name, 'exec') : skipped(name, 'exec', 'may not create pods/exec (see rbac)')),
+    gated('attach', (k) => attachCheck(k, name, pod, fix, inContainer)),
+    gated('port-forward', (k) => portForwardCheck(k, name, pod, fix)),
+    o.can('top')
+      ? topCheck(upper, node, { name: pod.metadata.name!, namespace: o.namespace })
+      : Promise.resolve(skipped(name, 'top', 'may not get nodes/proxy (see rbac)')),
+    gated('dns-service', (k) => dnsServiceCheck(k, name, pod, o.runId, service)),
+    gated('token', (k) => tokenCheck(upper, k, name, pod, o.runId)),
+  ]);
 }
 
-/** Port-forwards to the probe's port with kubectl; the stream is up once kubectl listens locally. */
-async function portForwardCheck(kubectl: Kubectl, node: string, pod: Pod, fix: string): Promise<Check> {
-  const child = kubectl.start(['port-forward', '-n', pod.metadata.namespace!, `pod/${pod.metadata.name}`, `:${PROBE_PORT}`]);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+/** Creates the probe's Service (the dns-service check resolves it); undefined when it may not or cannot. */
+async function createService(upper: KubeClient, pod: Pod, o: ProbeOptions, created: Set<string>): Promise<string | undefined> {
+  if (!o.can('dns-service')) return undefined;
+  const base = `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/services`;
   try {
-    const listening = await waitFor(
-      async () => /Forwarding from 127\.0\.0\.1:\d+/.test(out) || child.exitCode !== null,
-      20_000,
-      100,
-    );
-    const port = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out)?.[1];
-    if (!listening || !port)
-      return failed(
-        node,
-        'port-forward',
-        `kubectl port-forward did not get a stream: ${(err || out).trim() || 'no answer in 20 s'}`,
-        fix,
-      );
-    const answer = await new Promise<string>((resolve) => {
-      const s = net.connect(Number(port), '127.0.0.1');
-      let got = '';
-      s.setTimeout(5000, () => s.destroy());
-      s.on('connect', () => s.write('GET / HTTP/1.0\r\n\r\n'));
-      s.on('data', (c: Buffer) => (got += c.toString('latin1')));
-      s.on('close', () => resolve(got));
-      s.on('error', () => undefined);
-    });
-    return ok(
-      node,
-      'port-forward',
-      answer.startsWith('HTTP/')
-        ? `HTTP answer from the probe pod's port ${PROBE_PORT} (${answer.split('\r\n')[0]})`
-        : `stream established through the upper API server and fedlet to the lower kubelet (port ${PROBE_PORT} in the pod gave no answer${/refused/.test(err) ? ': connection refused there' : ''})`,
-    );
-  } finally {
-    child.kill('SIGTERM');
+    await upper.create(base, probeService(pod, o.runId));
+  } catch {
+    return undefined;
   }
+  created.add(`${base}/${encodeURIComponent(pod.metadata.name!)}`);
+  return pod.metadata.name!;
 }
 
-/** Runs the probe pod on one virtual node; returns pod-round-trip, logs, exec, port-forward and cleanup. */
+/** Runs the probe pod on one virtual node; returns one check per PROBE_STEPS entry. */
 export async function probeChecks(
   upper: KubeClient,
   node: Node,
@@ -156,7 +205,8 @@ export async function probeChecks(
   const path = `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/pods`;
   const podPath = `${path}/${encodeURIComponent(body.metadata.name!)}`;
   const checks: Check[] = [];
-  const streamFix = `the path API server → fedlet → lower API server → lower kubelet broke: check ${fedlet}'s logs (relay errors) and the lower RBAC (pods/exec, pods/portforward)`;
+  // The Service first: fedlet copies it below as soon as the probe's namespace is used there.
+  const service = await createService(upper, body, o, created);
   try {
     await upper.create(path, body);
   } catch (e) {
@@ -167,6 +217,8 @@ export async function probeChecks(
         `cannot create the probe pod in ${o.namespace}: ${(e as Error).message}`,
         'pass --namespace with a namespace where you may create pods',
       ),
+      ...PROBE_STEPS.slice(1, -1).map((c) => skipped(name, c, 'the probe pod was not created')),
+      await removeService(upper, name, service, o.namespace, created),
     ];
   }
   created.add(podPath);
@@ -177,65 +229,49 @@ export async function probeChecks(
       last = await upper.get<Pod>(podPath).catch(() => last);
       return isReady(last) || ['Failed', 'Succeeded'].includes(last.status?.phase ?? '');
     }, o.timeoutMs);
+    const took = Math.round((Date.now() - started) / 1000);
     if (!running || !isReady(last)) {
       const why = whyNotRunning(last, o.image, fedlet);
-      checks.push(
-        failed(
-          name,
-          'pod-round-trip',
-          `not Running and Ready after ${Math.round((Date.now() - started) / 1000)}s: ${why.detail}`,
-          why.fix,
-        ),
-      );
-      for (const c of ['logs', 'exec', 'port-forward']) checks.push(skipped(name, c, 'the probe pod did not run'));
+      checks.push(failed(name, 'pod-round-trip', `not Running and Ready after ${took}s: ${why.detail}`, why.fix));
+      for (const c of PROBE_STEPS.slice(1, -1)) checks.push(skipped(name, c, 'the probe pod did not run'));
     } else {
       checks.push(
-        ok(
-          name,
-          'pod-round-trip',
-          `probe pod Running and Ready after ${Math.round((Date.now() - started) / 1000)}s (pod IP ${String(last.status?.podIP ?? 'none')})`,
-        ),
+        ok(name, 'pod-round-trip', `probe pod Running and Ready after ${took}s (pod IP ${String(last.status?.podIP ?? 'none')})`),
       );
-      try {
-        const logs = await upper.getText(`${podPath}/log?container=probe&tailLines=20`, { timeoutMs: 15_000 });
-        checks.push(
-          ok(
-            name,
-            'logs',
-            `${logs.split('\n').filter(Boolean).length} line(s) through the upper API server${logs.trim() ? `, last: ${logs.trim().split('\n').pop()!.slice(0, 80)}` : ''}`,
-          ),
-        );
-      } catch (e) {
-        checks.push(failed(name, 'logs', `kubectl logs would fail: ${(e as Error).message}`, streamFix));
-      }
-      if (!o.kubectl) {
-        for (const c of ['exec', 'port-forward'])
-          checks.push(
-            skipped(
-              name,
-              c,
-              'kubectl not found',
-              'put kubectl on PATH or set KUBECTL: exec and port-forward are checked with the real kubectl',
-            ),
-          );
-      } else {
-        const marker = `${PROBE_MARKER}-exec-${o.runId}`;
-        const r = await o.kubectl.run(
-          ['exec', '-n', o.namespace, body.metadata.name!, '-c', 'probe', '--', 'echo', marker],
-          30_000,
-        );
-        checks.push(
-          r.code === 0 && r.stdout.includes(marker)
-            ? ok(name, 'exec', `kubectl exec ran echo in the probe pod (exit 0)`)
-            : failed(name, 'exec', `kubectl exec: exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`, streamFix),
-        );
-        checks.push(await portForwardCheck(o.kubectl, name, last, streamFix));
-      }
+      checks.push(...(await runningChecks(upper, node, last, podPath, o, service)));
     }
   } finally {
-    checks.push(await removeProbe(upper, name, podPath, o.timeoutMs, fedlet, created));
+    const pod = await removeProbe(upper, name, podPath, o.timeoutMs, fedlet, created);
+    const svc = await removeService(upper, name, service, o.namespace, created);
+    checks.push(
+      svc.result === 'failed' ? { ...pod, result: 'failed', detail: `${pod.detail}; ${svc.detail}`, fix: svc.fix } : pod,
+    );
   }
   return checks;
+}
+
+async function removeService(
+  upper: KubeClient,
+  node: string,
+  service: string | undefined,
+  namespace: string,
+  created: Set<string>,
+): Promise<Check> {
+  if (!service) return ok(node, 'cleanup', 'nothing was created');
+  const p = `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(service)}`;
+  try {
+    await upper.delete(p);
+  } catch (e) {
+    if (!isNotFound(e))
+      return failed(
+        node,
+        'cleanup',
+        `cannot delete the probe's Service: ${(e as Error).message}`,
+        `kubectl delete svc -A -l ${LABEL_DOCTOR}`,
+      );
+  }
+  created.delete(p);
+  return ok(node, 'cleanup', 'Service deleted');
 }
 
 /**

@@ -1,20 +1,16 @@
 // Relays logs and streaming sessions to the lower API server's pods/{log,exec,attach,portforward}
 // for the lower pod behind an upper pod. Streaming upgrades are passed through untouched (the bytes,
 // compression, exit codes and port-forward pairing stay end-to-end between the two API servers).
-import http from 'node:http';
-import https from 'node:https';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { buildQuery, type KubeClient } from '../../src/kube/client.js';
 import type { LogOptions, LogStream, StreamKind, StreamParams, UpgradeOutcome } from '../../src/provider.js';
 import { apiPath } from '../../src/kube/api-path.js';
+import { upgradeRequest } from '../../src/kube/upgrade-request.js';
+import { bodySource, framingOf } from '../../src/kube/http-body.js';
 
 export interface LowerTarget {
   namespace: string;
   name: string;
-}
-
-function send(client: KubeClient, ro: https.RequestOptions): http.ClientRequest {
-  return (client.server.protocol === 'http:' ? http : https).request(ro);
 }
 
 export async function lowerLogs(
@@ -35,18 +31,24 @@ export async function lowerLogs(
     limitBytes: o.limitBytes,
   });
   const ro = await client.httpOptions('GET', `${apiPath`/api/v1/namespaces/${t.namespace}/pods/${t.name}/log`}${q}`);
-  ro.headers = { ...ro.headers, Accept: '*/*' };
-  return new Promise((resolve, reject) => {
-    const req = send(client, ro);
-    const onAbort = () => req.destroy();
-    signal.addEventListener('abort', onAbort, { once: true });
-    req.on('response', (res) => {
-      res.on('close', () => signal.removeEventListener('abort', onAbort));
-      resolve({ status: res.statusCode ?? 502, contentType: res.headers['content-type'], body: res as Readable });
-    });
-    req.on('error', (e) => reject(new Error(`lower API server: ${e.message}`)));
-    req.end();
-  });
+  // A connection of this request's own, read into a reused buffer and its body decoded in place (see
+  // upgradeRequest, bodySource): a followed log is a long-lived stream, never worth a pooled connection.
+  ro.headers = { ...ro.headers, Accept: '*/*', Connection: 'close' };
+  const r = await upgradeRequest(ro, client.server.protocol !== 'http:', signal, true);
+  if (r.kind !== 'upgraded')
+    return { status: r.status, contentType: headerValue(r.rawHeaders, 'content-type'), body: Readable.from([r.body]) };
+  const socket = r.socket;
+  const onAbort = () => socket.destroy();
+  signal.addEventListener('abort', onAbort, { once: true });
+  socket.once('close', () => signal.removeEventListener('abort', onAbort));
+  const source = bodySource(r.head, r.source, framingOf(r.rawHeaders), () => socket.destroy());
+  return {
+    status: r.status,
+    contentType: headerValue(r.rawHeaders, 'content-type'),
+    body: socket,
+    // Once the body is complete the connection has served its purpose.
+    source: (sink, end) => source(sink, () => (end?.(), socket.destroy())),
+  };
 }
 
 export function streamQuery(kind: StreamKind, p: StreamParams): string {
@@ -83,31 +85,14 @@ export async function lowerUpgrade(
   };
   delete headers.Accept; // the connect endpoints answer 406 to Accept: application/json
   ro.headers = headers;
-  // A fresh connection per session: an upgraded socket never goes back to a keep-alive pool.
-  ro.agent = false;
-  return new Promise((resolve, reject) => {
-    const req = send(client, ro);
-    const onAbort = () => req.destroy(new Error('client went away'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    req.on('upgrade', (res, socket, head) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve({ kind: 'upgraded', rawHeaders: res.rawHeaders, socket, head });
-    });
-    req.on('response', (res) => {
-      signal.removeEventListener('abort', onAbort);
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          kind: 'rejected',
-          status: res.statusCode ?? 502,
-          contentType: res.headers['content-type'],
-          body: Buffer.concat(chunks),
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', (e) => reject(new Error(`lower API server: ${e.message}`)));
-    req.end();
-  });
+  // A fresh connection per session (an upgraded socket never goes back to a keep-alive pool), read into
+  // a reused buffer (see upgradeRequest).
+  const r = await upgradeRequest(ro, client.server.protocol !== 'http:', signal);
+  if (r.kind === 'upgraded') return r;
+  return { kind: 'rejected', status: r.status, contentType: headerValue(r.rawHeaders, 'content-type'), body: r.body };
+}
+
+function headerValue(rawHeaders: string[], name: string): string | undefined {
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) return rawHeaders[i + 1];
+  return undefined;
 }

@@ -85,6 +85,41 @@ function inClusterCredentials(): ClusterCredentials {
   };
 }
 
+/** The cluster entry of a kubeconfig's current context, as `fedlet join` copies it into fedlet's own kubeconfig. */
+export interface KubeconfigCluster {
+  server: string;
+  /** The CA bundle (PEM), from certificate-authority-data or the file certificate-authority names. */
+  caPem?: string;
+  tlsServerName?: string;
+  insecureSkipTlsVerify?: boolean;
+}
+
+export function kubeconfigCluster(file: string): KubeconfigCluster {
+  let kc: KubeconfigFile;
+  try {
+    kc = (yaml.load(readFileSync(file, 'utf8')) ?? {}) as KubeconfigFile;
+  } catch (e) {
+    throw new KubeconfigError(`kubeconfig ${file}: ${(e as Error).message}`);
+  }
+  const ctxName = kc['current-context'];
+  const ctx =
+    kc.contexts?.find((c) => c.name === ctxName)?.context ?? (kc.contexts?.length === 1 ? kc.contexts[0]!.context : undefined);
+  if (!ctx) throw new KubeconfigError(`kubeconfig ${file}: no current context (set current-context)`);
+  const cluster = kc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
+  if (!cluster?.server) throw new KubeconfigError(`kubeconfig ${file}: cluster "${ctx.cluster ?? ''}" has no server`);
+  const ca = fileOrData(
+    path.dirname(path.resolve(file)),
+    cluster['certificate-authority'],
+    cluster['certificate-authority-data'],
+  );
+  return {
+    server: cluster.server,
+    ...(ca ? { caPem: ca.toString('utf8') } : {}),
+    ...(cluster['tls-server-name'] ? { tlsServerName: cluster['tls-server-name'] } : {}),
+    ...(cluster['insecure-skip-tls-verify'] ? { insecureSkipTlsVerify: true } : {}),
+  };
+}
+
 export function loadCredentials(file: string | undefined): ClusterCredentials {
   if (!file) {
     const env = process.env.KUBECONFIG?.split(path.delimiter).find((f) => f && existsSync(f));

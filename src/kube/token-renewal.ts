@@ -16,6 +16,7 @@ interface Claims {
   exp?: number;
   iat?: number;
   sub?: string;
+  'kubernetes.io'?: { serviceaccount?: { uid?: string } };
 }
 
 /** What a ServiceAccount token says about itself (unverified: the API server verifies it). */
@@ -24,6 +25,8 @@ export interface TokenFacts {
   serviceAccount: string;
   issuedAt: number;
   expiresAt: number;
+  /** The uid of the ServiceAccount it was issued for (bound tokens): a token outlives no recreated account. */
+  uid?: string;
 }
 
 /** Reads the claims of a ServiceAccount JWT; undefined for other tokens and tokens without an expiry. */
@@ -38,7 +41,8 @@ export function tokenFacts(token: string): TokenFacts | undefined {
   }
   const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(c.sub ?? '');
   if (!m || typeof c.exp !== 'number' || typeof c.iat !== 'number' || c.exp <= c.iat) return undefined;
-  return { namespace: m[1]!, serviceAccount: m[2]!, issuedAt: c.iat * 1000, expiresAt: c.exp * 1000 };
+  const uid = c['kubernetes.io']?.serviceaccount?.uid;
+  return { namespace: m[1]!, serviceAccount: m[2]!, issuedAt: c.iat * 1000, expiresAt: c.exp * 1000, ...(uid ? { uid } : {}) };
 }
 
 /** When to ask for the next token: at 80% of the current one's lifetime. */
@@ -53,6 +57,8 @@ export interface RenewingTokenOptions {
   what: string;
   log: Logger;
   now?: () => number;
+  /** Called with each renewed token (e.g. to write it back where the kubeconfig came from); failures are logged. */
+  onRenewed?: (token: string) => Promise<unknown>;
 }
 
 /** Credentials whose bearer token is replaced by renewals; everything else comes from the base. */
@@ -140,6 +146,16 @@ export class RenewingToken implements ClusterCredentials {
     this.token = token;
     this.facts = facts;
     if (this.o.file) writeFileSync(this.o.file, `${token}\n`, { mode: 0o600 });
+    // Kept where the kubeconfig came from too, so a replica starting after this token's predecessor
+    // expired still connects; a failure here costs nothing now (this process holds the token).
+    await this.o
+      .onRenewed?.(token)
+      .catch((e: Error) =>
+        this.o.log.warn(
+          { err: e.message },
+          `the renewed token for the ${this.o.what} was not written back; a replica starting later may hold an expired one`,
+        ),
+      );
     this.o.log.info(
       { serviceAccount: `${f.namespace}/${f.serviceAccount}`, expires: new Date(facts.expiresAt).toISOString() },
       `renewed the ServiceAccount token for the ${this.o.what}`,

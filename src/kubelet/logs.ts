@@ -54,9 +54,12 @@ export async function handleLogs(
     res.setHeader('Cache-Control', 'no-cache');
     res.flushHeaders();
     // With backpressure: a slow reader of a large log must not make fedlet buffer all of it.
-    splice(out.body, res);
+    splice(out.body, res, { source: out.source });
     out.body.on('error', () => res.destroy());
     out.body.on('aborted', () => res.destroy());
+    // A body read from a source ends the response only once complete: a connection closed before is a
+    // truncated log, and the client must see it cut, not a clean end.
+    if (out.source) out.body.on('close', () => void (res.writableEnded || res.destroy()));
   } catch (e) {
     log.debug({ err: (e as Error).message }, 'containerLogs failed');
     if (!res.headersSent) sendError(res, e);

@@ -9,6 +9,14 @@ import type { StreamKind, StreamParams, StreamProvider } from '../provider.js';
 import type { FedletMetrics } from '../metrics.js';
 import { errorStatus, writeHttpError } from './http-errors.js';
 import { relay } from '../util/splice.js';
+import { adoptReadBuffer } from '../util/socket-read.js';
+
+/**
+ * One read buffer for every upper stream socket (see adoptReadBuffer): each read is copied on before its
+ * callback returns, and no two callbacks overlap.
+ */
+let sharedClientReadBuffer: Buffer | undefined;
+const clientReadBuffer = () => (sharedClientReadBuffer ??= Buffer.allocUnsafeSlow(64 * 1024));
 
 const pattern = /^\/(exec|attach|portForward)\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/;
 
@@ -118,11 +126,36 @@ export async function handleStreamUpgrade(
   client.write(`${lines}\r\n`);
   if (outcome.head.length) client.write(outcome.head);
   if (head.length) lower.write(head);
-  const toClient = metrics.relayBytes.labels({ kind, direction: 'to_client' });
-  const toLower = metrics.relayBytes.labels({ kind, direction: 'to_lower' });
+  const toClient = coarseCounter(metrics.relayBytes.labels({ kind, direction: 'to_client' }));
+  const toLower = coarseCounter(metrics.relayBytes.labels({ kind, direction: 'to_lower' }));
   relay(client, lower, {
-    onBytesAtoB: (n) => toLower.inc(n),
-    onBytesBtoA: (n) => toClient.inc(n),
-    onClosed: () => metrics.relayActive.dec({ kind }),
+    onBytesAtoB: toLower.add,
+    onBytesBtoA: toClient.add,
+    sourceA: adoptReadBuffer(client, clientReadBuffer()),
+    sourceB: outcome.source,
+    onClosed: () => {
+      toClient.flush();
+      toLower.flush();
+      metrics.relayActive.dec({ kind });
+    },
   });
+}
+
+/**
+ * A byte counter updated per MiB and at the end of the session rather than per write: an update costs
+ * about as much as relaying a small write (2.5% of fedlet's relay CPU in a profile when done per write).
+ */
+function coarseCounter(c: { inc(n: number): void }): { add: (n: number) => void; flush: () => void } {
+  let pending = 0;
+  const flush = () => {
+    if (pending) c.inc(pending);
+    pending = 0;
+  };
+  return {
+    add: (n) => {
+      pending += n;
+      if (pending >= 1 << 20) flush();
+    },
+    flush,
+  };
 }

@@ -1,46 +1,91 @@
 // Byte relay between two streams, used for every relayed session (exec/attach/port-forward sockets and
 // log bodies). Unlike pipe(), it gathers every chunk that arrives within one event-loop turn into one
-// write: a TLS socket read yields one chunk per TLS record (often far below 16 KiB from Go peers), and
-// writing each on its own costs a TLS record, a syscall and a trip through the stream machinery, which
-// dominates fedlet's CPU per relayed MiB (see the streams part of test/bench).
-// Backpressure holds: the source pauses while the destination's buffer is full.
+// contiguous buffer and writes that once: a TLS socket read yields one chunk per TLS record (often far
+// below 16 KiB from Go peers), and writing each on its own costs a TLS record, a syscall and a trip
+// through the stream machinery, which dominates fedlet's CPU per relayed MiB (see the streams part of
+// test/bench and test/bench/relay-micro.ts). The batch buffers are reused once written, so a relayed
+// MiB allocates nothing on the JS heap, and a source that reads into a reused buffer of its own (a
+// socket opened with `onread`, see ByteSource) is copied once and never allocates per read at all.
+// Backpressure holds: the source pauses while the destination holds more than MAX_QUEUED bytes.
+import { ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 
-/** Upper bound of one gathered write, so a fast source cannot build an unbounded batch. */
-const MAX_BATCH = 256 * 1024;
+/** Size of one batch buffer: the most one write carries (a fast source cannot build a bigger batch). */
+const BATCH = 256 * 1024;
+/**
+ * Bytes the destination may hold unwritten before the source pauses. Well above a socket's default
+ * highWaterMark (16 KiB): pausing and resuming a socket costs two syscalls, and with a small limit a
+ * fast stream pays them for every batch.
+ */
+const MAX_QUEUED = 1024 * 1024;
+
+/**
+ * Batch buffers whose write has completed, shared by all splices: held only between writes, so idle
+ * sessions keep none, and a few cover every active one (a write completes within a turn or two).
+ */
+const spare: Buffer[] = [];
+const MAX_SPARE = 8;
+
+/**
+ * Whether a write's buffer may be reused once its callback ran: true for a socket (its callback runs once
+ * the bytes went to the kernel, after a TLS socket encrypted them) and an HTTP response on one. Other
+ * writables may still hold the buffer (a PassThrough queues it for its reader).
+ */
+function releasesOnCallback(w: Writable): boolean {
+  return w instanceof Socket || w instanceof ServerResponse;
+}
+
+/**
+ * Hands every chunk read from a stream to `sink`, and calls `end` once the data ended cleanly. The chunk
+ * may be a buffer the source reuses for its next read: the sink copies what it keeps before it returns.
+ */
+export type ByteSource = (sink: (chunk: Buffer) => void, end?: () => void) => void;
 
 export interface SpliceOptions {
   /** Called with the size of each write (for byte counters). */
   onBytes?: (n: number) => void;
   /** End the destination when the source ends (half-close); default true. */
   end?: boolean;
+  /**
+   * Where the bytes come from when `from` does not emit them as 'data' (a socket read with `onread`); its
+   * end callback, not `from`'s 'end', then ends the destination.
+   */
+  source?: ByteSource;
 }
 
 export function splice(from: Readable, to: Writable, opts: SpliceOptions = {}): void {
-  let pending: Buffer[] = [];
+  const reuse = releasesOnCallback(to);
+  let batch: Buffer | undefined;
   let size = 0;
   let scheduled = false;
   let waitingForDrain = false;
+  let ended = false;
 
+  // Writes of this splice not yet completed. While one is, bytes gather in the batch rather than queue
+  // behind it as writes of their own: one contiguous write follows when it completes (a socket given
+  // several queued buffers joins them into one more copy), and a stream throttled further on moves in
+  // fewer, larger writes. An idle destination is written at once.
+  let inFlight = 0;
+  const written = (b: Buffer) => () => {
+    inFlight--;
+    if (reuse && spare.length < MAX_SPARE) spare.push(b);
+    if (!inFlight && size && !scheduled) flush();
+  };
   const flush = () => {
     scheduled = false;
-    if (!size || to.destroyed) {
-      pending = [];
-      size = 0;
-      return;
-    }
-    const batch = pending;
+    if (inFlight && size < BATCH && !ended) return;
+    const b = batch;
     const n = size;
-    pending = [];
+    batch = undefined;
     size = 0;
+    if (!b || !n || to.destroyed) return;
     opts.onBytes?.(n);
-    // cork/uncork hands the whole batch to the socket as one writev: a TLS socket encrypts it in one
-    // go into full-size records, with no concatenated copy allocated on the JS heap (less GC work).
-    to.cork();
-    let ok = true;
-    for (const c of batch) ok = to.write(c);
-    to.uncork();
-    if (!ok && !waitingForDrain) {
+    // The callback runs once the bytes are handed on (a TLS socket has encrypted them by then): the
+    // buffer can take the next batch.
+    inFlight++;
+    to.write(n === b.length ? b : b.subarray(0, n), written(b));
+    if (to.writableLength > MAX_QUEUED && !waitingForDrain) {
       waitingForDrain = true;
       from.pause();
       to.once('drain', () => {
@@ -50,24 +95,41 @@ export function splice(from: Readable, to: Writable, opts: SpliceOptions = {}): 
     }
   };
 
-  from.on('data', (chunk: Buffer) => {
-    pending.push(chunk);
-    size += chunk.length;
-    if (size >= MAX_BATCH) flush();
-    else if (!scheduled) {
+  const take = (chunk: Buffer) => {
+    let off = 0;
+    while (off < chunk.length) {
+      if (!batch) batch = spare.pop() ?? Buffer.allocUnsafeSlow(BATCH);
+      const n = chunk.copy(batch, size, off);
+      size += n;
+      off += n;
+      if (size === BATCH) flush();
+    }
+    if (size && !scheduled) {
       scheduled = true;
+      // setImmediate, not nextTick: every read of this poll phase lands in the batch first.
       setImmediate(flush);
     }
-  });
-  from.on('end', () => {
+  };
+
+  const onEnd = () => {
+    if (ended) return;
+    ended = true;
     flush();
     if (opts.end !== false && !to.destroyed) to.end();
-  });
+  };
+  if (opts.source) opts.source(take, onEnd);
+  else {
+    from.on('data', take);
+    from.on('end', onEnd);
+  }
 }
 
 export interface RelayOptions {
   onBytesAtoB?: (n: number) => void;
   onBytesBtoA?: (n: number) => void;
+  /** How `a`'s and `b`'s bytes are read when they do not emit 'data' (see ByteSource). */
+  sourceA?: ByteSource;
+  sourceB?: ByteSource;
   /** Called once when both sockets are torn down. */
   onClosed?: () => void;
   /** How long a side may keep writing after its source ended cleanly before it is torn down. */
@@ -80,8 +142,8 @@ export interface RelayOptions {
  * would drop those bytes); a reset, an error or a close without a clean end tears both down at once.
  */
 export function relay(a: Duplex, b: Duplex, opts: RelayOptions = {}): void {
-  splice(a, b, { onBytes: opts.onBytesAtoB });
-  splice(b, a, { onBytes: opts.onBytesBtoA });
+  splice(a, b, { onBytes: opts.onBytesAtoB, source: opts.sourceA });
+  splice(b, a, { onBytes: opts.onBytesBtoA, source: opts.sourceB });
   let closed = false;
   const close = () => {
     if (closed) return;
@@ -100,6 +162,10 @@ export function relay(a: Duplex, b: Duplex, opts: RelayOptions = {}): void {
   };
   a.on('close', onClose(a, b));
   b.on('close', onClose(b, a));
+  // A side that closed before the relay began (a lower server that answered and hung up at once) emits
+  // no 'close' any more: handled as if now.
+  if (a.destroyed) onClose(a, b)();
+  if (b.destroyed) onClose(b, a)();
   a.on('error', close);
   b.on('error', close);
 }

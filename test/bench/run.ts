@@ -26,6 +26,7 @@ import { freePerNode, type LowerNode } from '../../provider/node/capacity.js';
 import { toMilli } from '../../src/util/quantity.js';
 import { benchStorage } from './storage.js';
 import type { Pod } from '../../src/kube/types.js';
+import { LABEL_GRANT } from '../../src/labels.js';
 import { benchRestart } from './restart.js';
 import { benchPools } from './pools.js';
 
@@ -64,9 +65,27 @@ async function withCpuShare<T>(s: SandboxState, label: string, mib: number, run:
   ];
   const before = procs.map(([, pid]) => cpuSeconds(pid));
   const r = await run();
-  const parts = procs.map(([name, pid], i) => `${name} ${(((cpuSeconds(pid) - before[i]!) * 1000) / mib).toFixed(1)}`);
-  note(`CPU ms per MiB, ${label}`, parts.join(', '));
+  const perMib = procs.map(([, pid], i) => ((cpuSeconds(pid) - before[i]!) * 1000) / mib);
+  note(`CPU ms per MiB, ${label}`, procs.map(([name], i) => `${name} ${perMib[i]!.toFixed(1)}`).join(', '));
+  cpuShares.set(label, { fedlet: perMib[1]!, lower: perMib[2]! });
   return r;
+}
+
+/** fedlet's and the lower API server's CPU per MiB per measured stream (label → ms/MiB). */
+const cpuShares = new Map<string, { fedlet: number; lower: number }>();
+
+/**
+ * One line per stream kind: fedlet's CPU per MiB against the lower API server's in the same path (both
+ * relay the same bytes once, the lower one in Go: the goal is ≤ 1.2×), and the throughput via/direct.
+ */
+function noteRelayCost(kind: string, viaLabel: string, via: number, direct: number): void {
+  const c = cpuShares.get(viaLabel);
+  if (!c) return;
+  const ratio = c.lower > 0 ? `${(c.fedlet / c.lower).toFixed(2)}×` : 'n/a';
+  note(
+    `relay cost, ${kind}: fedlet vs lower apiserver CPU ms/MiB`,
+    `${c.fedlet.toFixed(2)} vs ${c.lower.toFixed(2)} = ${ratio} (goal ≤ 1.2×); throughput via/direct ${(via / direct).toFixed(2)}`,
+  );
 }
 
 const results: Array<[string, string, string, string]> = [];
@@ -264,6 +283,59 @@ async function portForwardThroughput(kubeconfig: string, ns: string, pod: string
   }
 }
 
+/**
+ * Seconds from appending `blocks` of output for an attached session until `kubectl attach` has printed
+ * `bytes` more, measured inside `share` (the CPU share). The session first takes in what the container
+ * printed before (kwok replays the log file) until its output has been quiet for a second.
+ */
+async function attachThroughput(
+  kubeconfig: string,
+  pod: string,
+  ns: string,
+  bytes: number,
+  append: () => void,
+  share: (run: () => Promise<number>) => Promise<number>,
+): Promise<number> {
+  const child = spawn(findBinary('kubectl'), ['--kubeconfig', kubeconfig, 'attach', pod, '-n', ns]);
+  let n = 0;
+  let last = performance.now();
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  let onBytes = (): void => undefined;
+  child.stdout.on('data', (c: Buffer) => {
+    n += c.length;
+    last = performance.now();
+    onBytes();
+  });
+  try {
+    const t0 = performance.now();
+    while (performance.now() - last < 1000 || (n === 0 && performance.now() - t0 < 5000)) {
+      if (child.exitCode !== null) throw new Error(`kubectl attach ended early: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const target = n + bytes;
+    return await share(async () => {
+      const start = performance.now();
+      const got = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`kubectl attach: got ${n - target + bytes} of ${bytes} bytes: ${err}`)),
+          300_000,
+        );
+        onBytes = () => {
+          if (n < target) return;
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      append();
+      await got;
+      return (performance.now() - start) / 1000;
+    });
+  } finally {
+    child.kill();
+  }
+}
+
 /** p99 of one extender filter decision over 100 virtual nodes × 1,000 distinct lower nodes each. */
 function benchExtender(): void {
   const vnodes = 100;
@@ -347,21 +419,16 @@ async function main(): Promise<void> {
     }
   };
   await ensureNs(upper);
+  await ensureNs(lower);
+  // fedlet on lower-1 maps upper namespace bench to lower bench (template {{namespace}}), which the bench
+  // made itself for the direct runs: granted to the virtual node, or fedlet refuses to use it.
+  await lower.patch('/api/v1/namespaces/bench', { metadata: { labels: { [LABEL_GRANT]: s.fedlets[0]!.nodeName } } }, 'merge');
   // Read at each use: the restart part replaces the fedlet process, and later parts measure the new one.
   const fedletPid = () => s.fedlets[0]!.process!.pid;
   try {
     // 0. idle: the virtual node Ready, no pods, start-up work settled
     await new Promise((r) => setTimeout(r, 15_000));
     note('fedlet memory idle', await memoryReading(s, fedletPid(), false));
-    // The lower namespace of the same name holds fedlet's pods and the direct ones: fedlet must create it
-    // (it refuses a namespace it does not own), so one pod through fedlet comes first, and stays.
-    await podStartLatency(upper, ns, 'lower-namespace-owner', {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'lower-namespace-owner' },
-      spec: { containers: [{ name: 'c', image: 'x' }] },
-    });
-    await ensureNs(lower);
     // 1. single pod start latency (after one unmeasured pod each way: the first one pays for cold caches)
     if (ONLY.has('pods')) {
       await podStartLatency(upper, ns, 'warmup', {
@@ -487,6 +554,27 @@ async function main(): Promise<void> {
         timedKubectlRetry('logs direct', s.lowerKubeconfigs[0]!, ['logs', podName, '-n', ns], logBytes),
       );
       report('kubectl logs throughput', mb / tVia, mb / tDir, 'MiB/s', 1);
+      noteRelayCost('logs', 'kubectl logs via fedlet', mb / tVia, mb / tDir);
+      // attach: kwok's attach follows the same log file; the measured bytes are appended once attached.
+      const attachMib = Math.max(1, Math.floor(STREAM_MB / 2));
+      const attachBlocks = Math.ceil((attachMib * 1024 * 1024) / block.length);
+      const attachBytes = attachBlocks * 1000 * 1001 - 1024 * 1024;
+      const aMib = attachBytes / 1048576;
+      const attach = (kc: string, label: string) =>
+        attachThroughput(
+          kc,
+          podName,
+          ns,
+          attachBytes,
+          () => {
+            for (let i = 0; i < attachBlocks; i++) appendFileSync(logsFile, block);
+          },
+          (run) => withCpuShare(s, label, aMib, run),
+        );
+      const aVia = await attach(s.upperKubeconfig, 'kubectl attach via fedlet');
+      const aDir = await attach(s.lowerKubeconfigs[0]!, 'kubectl attach direct');
+      report('kubectl attach throughput', aMib / aVia, aMib / aDir, 'MiB/s', 1);
+      noteRelayCost('attach', 'kubectl attach via fedlet', aMib / aVia, aMib / aDir);
       const bigFile = path.join(s.lowers[0]!.dir, 'streams', 'exec', 'big.bin');
       if (!existsSync(bigFile)) writeFileSync(bigFile, randomBytes(STREAM_MB * 1024 * 1024));
       const bytes = STREAM_MB * 1024 * 1024;
@@ -497,6 +585,7 @@ async function main(): Promise<void> {
         timedKubectlRetry('exec direct', s.lowerKubeconfigs[0]!, ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes),
       );
       report('kubectl exec cat throughput', STREAM_MB / eVia, STREAM_MB / eDir, 'MiB/s', 1);
+      noteRelayCost('exec', 'kubectl exec cat via fedlet', STREAM_MB / eVia, STREAM_MB / eDir);
       const echo = net.createServer((c) => c.pipe(c));
       await new Promise<void>((r) => echo.listen(s.lowers[0]!.portForwardTarget!, '127.0.0.1', () => r()));
       try {
@@ -509,6 +598,7 @@ async function main(): Promise<void> {
           portForwardThroughput(s.lowerKubeconfigs[0]!, ns, podName, pfBytes),
         );
         report('kubectl port-forward echo throughput', pfBytes / 1048576 / pVia, pfBytes / 1048576 / pDir, 'MiB/s', 1);
+        noteRelayCost('port-forward (per MiB each way)', 'port-forward via fedlet', pfMib / pVia, pfMib / pDir);
       } finally {
         echo.close();
       }

@@ -188,7 +188,8 @@ describe('the Helm chart', () => {
         '-n',
         releaseNs,
         '--set',
-        'clusterName=eu-1,lowerKubeconfig.existingSecret=k,extender.enabled=true',
+        // The kustomize base's Secret name, which the Role for writing renewed tokens back names.
+        'clusterName=eu-1,lowerKubeconfig.existingSecret=fedlet-lower-kubeconfig,extender.enabled=true',
       ]),
     );
     const lowerHalf = parseAll(await helmOk(['template', release, chart, '-n', releaseNs, '--set', 'target=lower']));

@@ -97,7 +97,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(s.external)("fedlet's upper ServiceAccount", () => {
-  it('reads no Secret and no ConfigMap: not an unrelated one, not its own lower kubeconfig, not even those its pods name', async () => {
+  it('reads no ConfigMap and no Secret but its own lower kubeconfig by name: not an unrelated one, not even those its pods name', async () => {
     for (const [args, what] of [
       [['get', 'secret', 'unrelated', '-n', ns], /cannot get resource "secrets"/],
       [['get', 'secret', 'named', '-n', ns], /cannot get resource "secrets"/],
@@ -112,6 +112,17 @@ describe.skipIf(s.external)("fedlet's upper ServiceAccount", () => {
       expect(r.code, args.join(' ')).not.toBe(0);
       expect(r.stderr).toMatch(new RegExp(`User "${account}" ${what.source}`));
     }
+    // The one Secret it may get and update: where its lower kubeconfig is mounted from (renewed tokens are
+    // written back there); not another Secret beside it, and no create/delete/list of any.
+    const canI = async (...a: string[]) => (await kubectlRaw(asAccount, ['auth', 'can-i', ...a])).stdout.trim();
+    expect(await canI('update', 'secret/fedlet-lower-kubeconfig', '-n', 'fedlet-system')).toBe('yes');
+    for (const a of [
+      ['update', 'secret/other', '-n', 'fedlet-system'],
+      ['get', 'secret/fedlet-lower-kubeconfig', '-n', ns],
+      ['create', 'secrets', '-n', 'fedlet-system'],
+      ['delete', 'secret/fedlet-lower-kubeconfig', '-n', 'fedlet-system'],
+    ])
+      expect(await canI(...a), a.join(' ')).toBe('no');
   });
 
   it("cannot write another node, any node's status, another node's Lease, another fedlet's leader Lease or summary", async () => {

@@ -9,11 +9,12 @@ import { rbacCheck, rightsNeeded } from '../../app/doctor/cluster-checks.js';
 import { evaluateServingCert, kubeletPortCheck, reachFailure, servingCertCheck } from '../../app/doctor/kubelet-checks.js';
 import { leaseCheck, nodeReadyCheck, summaryCheck } from '../../app/doctor/node-checks.js';
 import { probePod, whyNotRunning } from '../../app/doctor/probe-pod.js';
+import { evaluateDns, evaluateToken, parseTokenProbe, PROBE_ENV, probeService } from '../../app/doctor/in-pod-checks.js';
 import { exitCode, failed, ok, renderJson, renderTable, skipped } from '../../app/doctor/report.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import type { Lease, Node, Pod } from '../../src/kube/types.js';
 import { createSelfSigned, newKeyPair } from '../../src/kubelet/x509.js';
-import { LABEL_CLUSTER, LABEL_DOCTOR, TAINT_VIRTUAL_NODE } from '../../src/labels.js';
+import { LABEL_CLUSTER, LABEL_DOCTOR, LABEL_DOCTOR_PROBE, TAINT_VIRTUAL_NODE } from '../../src/labels.js';
 import { encodeSummary } from '../../src/scheduling/summary.js';
 import { createPki, serverExt, signCert } from '../../sandbox/pki.js';
 
@@ -231,17 +232,36 @@ describe('doctor: the serving certificate', () => {
 });
 
 describe('doctor: probe pod and RBAC', () => {
-  const o = { namespace: 'default', image: 'busybox:1.36', timeoutMs: 1000, runId: 'abc123' };
+  const o = { namespace: 'default', image: 'busybox:1.36', timeoutMs: 1000, runId: 'abc123', can: () => true };
   it('the probe pod is bound to the node, labelled with the run, tolerates the taint, runs unprivileged', () => {
     const p = probePod('fedlet-eu', 2, o);
     expect(p.metadata).toMatchObject({
       name: 'fedlet-doctor-abc123-2',
       namespace: 'default',
-      labels: { [LABEL_DOCTOR]: 'abc123' },
+      labels: { [LABEL_DOCTOR]: 'abc123', [LABEL_DOCTOR_PROBE]: 'fedlet-doctor-abc123-2' },
     });
-    expect(p.spec).toMatchObject({ nodeName: 'fedlet-eu', automountServiceAccountToken: false, restartPolicy: 'Never' });
+    // It mounts its token (the token check calls the upper API server with it).
+    expect(p.spec).toMatchObject({ nodeName: 'fedlet-eu', automountServiceAccountToken: true, restartPolicy: 'Never' });
+    expect(p.spec.nodeSelector).toBeUndefined();
     expect(p.spec.tolerations).toEqual([{ key: TAINT_VIRTUAL_NODE, operator: 'Exists' }]);
     expect(p.spec.securityContext).toMatchObject({ runAsNonRoot: true });
+    expect(p.spec.containers[0]!.env).toEqual([{ name: PROBE_ENV, value: 'abc123' }]);
+    // Its Service selects this pod only.
+    expect(probeService(p, 'abc123')).toMatchObject({
+      metadata: { name: 'fedlet-doctor-abc123-2', namespace: 'default', labels: { [LABEL_DOCTOR]: 'abc123' } },
+      spec: { selector: { [LABEL_DOCTOR_PROBE]: 'fedlet-doctor-abc123-2' }, ports: [{ port: 8080, targetPort: 8080 }] },
+    });
+    // Where lower clusters mix simulated and real nodes, the probe can be sent to the real ones.
+    const real = probePod('fedlet-eu', 0, {
+      ...o,
+      lowerNodeSelector: { 'example.com/real': 'true' },
+      tolerations: ['example.com/real'],
+    });
+    expect(real.spec.nodeSelector).toEqual({ 'example.com/real': 'true' });
+    expect(real.spec.tolerations).toEqual([
+      { key: TAINT_VIRTUAL_NODE, operator: 'Exists' },
+      { key: 'example.com/real', operator: 'Exists' },
+    ]);
   });
 
   it.each([
@@ -281,10 +301,13 @@ describe('doctor: probe pod and RBAC', () => {
     } as unknown as KubeClient;
     const { check, missing } = await rbacCheck(up, rightsNeeded('team-a', 'fedlet-system'));
     expect(reviews).toContainEqual({ verb: 'create', resource: 'pods', subresource: 'portforward', namespace: 'team-a' });
-    expect(missing.map((m) => m.for)).toEqual(['kubelet-port', 'exec']);
+    expect(reviews).toContainEqual({ verb: 'create', resource: 'pods', subresource: 'attach', namespace: 'team-a' });
+    expect(reviews).toContainEqual({ verb: 'create', resource: 'services', namespace: 'team-a' });
+    expect(missing.map((m) => m.for)).toEqual(['kubelet-port', 'exec', 'top', 'token']);
     expect(check).toMatchObject({
       result: 'failed',
-      detail: 'your credentials may not get nodes/proxy (kubelet-port), create pods/exec in team-a (exec)',
+      detail:
+        'your credentials may not get nodes/proxy (kubelet-port), create pods/exec in team-a (exec), get nodes/proxy (top), create pods/exec in team-a (token)',
     });
   });
 
@@ -299,5 +322,92 @@ describe('doctor: probe pod and RBAC', () => {
     expect(() => doctorArgs(['--node', 'Bad_Name'], {})).toThrow(/--node Bad_Name: not a valid Node name/);
     expect(() => doctorArgs(['--timeout', '1'], {})).toThrow(/at least 5/);
     expect(() => doctorArgs(['--frobnicate'], {})).toThrow(/unknown doctor option --frobnicate/);
+    expect(
+      doctorArgs(['--probe-node-selector', 'a.io/real=true', '--probe-node-selector=b=', '--probe-toleration', 'a.io/real'], {}),
+    ).toMatchObject({ probeNodeSelector: { 'a.io/real': 'true', b: '' }, probeTolerations: ['a.io/real'] });
+    expect(() => doctorArgs(['--probe-node-selector', 'novalue'], {})).toThrow(/use KEY=VALUE/);
+  });
+});
+
+describe('doctor: checks inside the probe (dns-service, token)', () => {
+  it('a simulated lower node (exec runs on its host, not in the container) is a skip that says how to reach a real node', () => {
+    for (const c of [
+      evaluateDns('fedlet-eu', 'svc', 0, '@@simulated\n', ''),
+      evaluateToken('fedlet-eu', 'ns', parseTokenProbe(0, '@@simulated\n', '')),
+    ])
+      expect(c).toMatchObject({
+        result: 'skipped',
+        detail: expect.stringMatching(/simulated node/),
+        fix: expect.stringMatching(/--probe-node-selector/),
+      });
+  });
+
+  it('dns-service: no cluster DNS is a skip; unresolved or unreachable fail with what to look at; an HTTP answer passes', () => {
+    expect(
+      evaluateDns(
+        'n',
+        'svc',
+        0,
+        '@@nameserver 10.0.0.2 search a.svc.cluster.local\n@@no-cluster-dns kubernetes.default.svc.cluster.local does not resolve\n',
+        '',
+      ),
+    ).toMatchObject({
+      result: 'skipped',
+      detail: expect.stringMatching(/no cluster DNS .*kubernetes.default.svc.cluster.local/),
+    });
+    expect(evaluateDns('n', 'svc', 0, '@@nameserver x search s\n@@unresolved svc.a.svc.cluster.local\n', '')).toMatchObject({
+      result: 'failed',
+      fix: expect.stringMatching(/LowerObjectConflict/),
+    });
+    const resolved = '@@nameserver x search a.svc.cluster.local\n@@resolved svc.a.svc.cluster.local 10.96.3.4\n';
+    expect(
+      evaluateDns('n', 'svc', 0, `${resolved}@@wget 1 wget: server returned error: HTTP/1.1 404 Not Found\n`, ''),
+    ).toMatchObject({
+      result: 'ok',
+      detail: 'resolved svc.a.svc.cluster.local to 10.96.3.4 and got an HTTP answer from the probe through the Service',
+    });
+    expect(evaluateDns('n', 'svc', 0, `${resolved}@@wget 1 wget: download timed out\n`, '')).toMatchObject({
+      result: 'failed',
+      detail: expect.stringMatching(/no HTTP answer there: wget: download timed out/),
+      fix: expect.stringMatching(/EndpointSlices/),
+    });
+    expect(evaluateDns('n', 'svc', 1, '', 'error: unable to upgrade connection')).toMatchObject({
+      result: 'failed',
+      fix: 'see exec',
+    });
+  });
+
+  it('token: the pod reaches the upper API server and its token is accepted as its service account; each way it breaks is named', () => {
+    const out = (reach: string) => `@@server https://10.0.0.1:6443\n@@reach ${reach}\n@@token eyJsecret\n`;
+    const reached = parseTokenProbe(0, out('1 wget: server returned error: HTTP/1.0 400 Bad Request'), '');
+    expect(reached).toEqual({ verdict: 'reached', server: 'https://10.0.0.1:6443', token: 'eyJsecret' });
+    expect(evaluateToken('n', 'ns', reached, { user: 'system:serviceaccount:ns:default' })).toMatchObject({
+      result: 'ok',
+      detail: expect.stringMatching(
+        /reaches the upper API server at https:\/\/10.0.0.1:6443, which accepts the pod's projected token as system:serviceaccount:ns:default/,
+      ),
+    });
+    expect(evaluateToken('n', 'ns', reached, { user: 'admin' })).toMatchObject({
+      result: 'failed',
+      detail: expect.stringMatching(/taken as admin, not as a service account of ns/),
+    });
+    expect(evaluateToken('n', 'ns', reached, { code: 401, error: 'Unauthorized' })).toMatchObject({
+      result: 'failed',
+      detail: expect.stringMatching(/refuses the pod's token \(401/),
+    });
+    const unreachable = parseTokenProbe(0, out("1 wget: can't connect to remote host (10.0.0.1): Connection refused"), '');
+    expect(evaluateToken('n', 'ns', unreachable)).toMatchObject({
+      result: 'failed',
+      detail: expect.stringMatching(/cannot reach the upper API server at https:\/\/10.0.0.1:6443: wget: can't connect/),
+      fix: expect.stringMatching(/upperAPIServerAddress must be reachable/),
+    });
+    expect(evaluateToken('n', 'ns', parseTokenProbe(0, '@@no-address\n', ''))).toMatchObject({
+      result: 'failed',
+      fix: expect.stringMatching(/set upperAPIServerAddress/),
+    });
+    // The token never shows in what is reported.
+    const broken = parseTokenProbe(1, '@@server https://x\n@@token eyJsecret\n', '');
+    expect(broken.verdict).toBe('broken');
+    expect(JSON.stringify(evaluateToken('n', 'ns', broken))).not.toContain('eyJsecret');
   });
 });

@@ -26,7 +26,7 @@ describe('splice', () => {
     expect(counted).toBe(Buffer.concat(sent).length);
   });
 
-  it('pauses a fast source while the destination is full, and resumes on drain', async () => {
+  it('pauses a fast source while the destination holds more than 1 MiB, and resumes once it drained', async () => {
     const from = new PassThrough({ highWaterMark: 1024 });
     let release: (() => void) | undefined;
     let written = 0;
@@ -38,13 +38,30 @@ describe('splice', () => {
       },
     });
     splice(from, to);
-    from.write(Buffer.alloc(4096));
+    from.write(Buffer.alloc(2 * 1024 * 1024));
     await new Promise((r) => setTimeout(r, 20));
     expect(from.isPaused()).toBe(true);
-    expect(written).toBe(4096);
-    release!();
+    expect(to.writableLength).toBeGreaterThan(1024 * 1024);
+    while (to.writableLength) {
+      release!();
+      await new Promise((r) => setImmediate(r));
+    }
     await new Promise((r) => setTimeout(r, 20));
     expect(from.isPaused()).toBe(false);
+    expect(written).toBeGreaterThan(1024 * 1024);
+  });
+
+  it('writes what arrives within one event-loop turn as one buffer', async () => {
+    const from = new PassThrough();
+    const writes: number[] = [];
+    const to = new Writable({
+      write: (c: Buffer, _e, cb) => (writes.push(c.length), cb()),
+      writev: (cs, cb) => (writes.push(...cs.map((c) => (c.chunk as Buffer).length)), cb()),
+    });
+    splice(from, to);
+    for (let i = 0; i < 10; i++) from.write(Buffer.alloc(1000, i));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(writes).toEqual([10_000]);
   });
 });
 
@@ -72,5 +89,17 @@ describe('relay', () => {
     lower.push(null);
     await closed;
     expect(Buffer.concat(got).equals(Buffer.concat(sent))).toBe(true);
+  });
+
+  it('ends the session when one side had already closed before the relay began', async () => {
+    const { relay } = await import('../../src/util/splice.js');
+    const { Duplex } = await import('node:stream');
+    const lower = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+    lower.destroy();
+    await new Promise((r) => setImmediate(r)); // its 'close' has passed
+    const client = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+    const closed = new Promise<void>((r) => relay(client, lower, { graceMs: 50, onClosed: r }));
+    await closed;
+    expect(client.destroyed).toBe(true);
   });
 });

@@ -88,3 +88,73 @@ describe('RenewingToken', () => {
     expect(await cert.init()).toBe(false);
   });
 });
+
+describe('a renewed lower token written back into the kubeconfig Secret', () => {
+  const kubeconfig = (token: string) =>
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters: [{name: lower, cluster: {server: "https://lower:6443"}}]',
+      `users: [{name: fedlet, user: {token: "${token}"}}, {name: other, user: {token: "${jwt({ sub: 'system:serviceaccount:x:y', iat: 1, exp: 2 })}"}}]`,
+      'contexts: [{name: lower, context: {cluster: lower, user: fedlet}}]',
+      'current-context: lower',
+    ].join('\n');
+  const old = jwt({ sub: sa, iat: 1000, exp: 2000 });
+  const fresh = jwt({ sub: sa, iat: 1800, exp: 2800 });
+
+  it("replaces only the same account's older token; leaves other users, and never goes back to an older token", async () => {
+    const { withRenewedToken } = await import('../../src/kube/kubeconfig-secret.js');
+    const yaml = (await import('js-yaml')).default;
+    const out = withRenewedToken(kubeconfig(old), fresh);
+    const doc = yaml.load(out!) as { users: Array<{ name: string; user: { token: string } }>; clusters: unknown[] };
+    expect(doc.users.find((u) => u.name === 'fedlet')?.user.token).toBe(fresh);
+    expect(doc.users.find((u) => u.name === 'other')?.user.token).not.toBe(fresh);
+    expect(doc.clusters).toHaveLength(1);
+    expect(withRenewedToken(kubeconfig(fresh), old)).toBeUndefined(); // older: kept as it is
+    expect(withRenewedToken(kubeconfig(old), jwt({ sub: 'system:serviceaccount:a:b', iat: 1, exp: 9999 }))).toBeUndefined();
+    expect(withRenewedToken(kubeconfig(old), 'opaque')).toBeUndefined();
+  });
+
+  it('writes the Secret the kubeconfig is mounted from, under its key, and leaves a Secret without it alone', async () => {
+    const { writeTokenBack } = await import('../../src/kube/kubeconfig-secret.js');
+    const { FakeKube } = await import('./support/fake-kube.js');
+    const api = new FakeKube();
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    api.seed('/api/v1/namespaces/fedlet-system/secrets', {
+      metadata: { name: 'lower-kc', namespace: 'fedlet-system' },
+      data: { kubeconfig: b64(kubeconfig(old)), other: b64('x') },
+    } as never);
+    const ref = { namespace: 'fedlet-system', name: 'lower-kc', key: 'kubeconfig' };
+    expect(await writeTokenBack(api, ref, fresh, log)).toBe(true);
+    const s = await api.get<{ data: Record<string, string> }>('/api/v1/namespaces/fedlet-system/secrets/lower-kc');
+    expect(Buffer.from(s.data.kubeconfig!, 'base64').toString()).toContain(fresh);
+    expect(s.data.other).toBe(b64('x'));
+    expect(await writeTokenBack(api, ref, fresh, log)).toBe(false); // already there: no write
+    expect(await writeTokenBack(api, { ...ref, key: 'missing' }, fresh, log)).toBe(false);
+  });
+
+  it('RenewingToken hands each renewal to onRenewed, and a failing write-back does not stop renewals', async () => {
+    const now = Date.now();
+    const s = Math.floor(now / 1000);
+    const due = jwt({ sub: sa, iat: s - 1000, exp: s + 100 });
+    const next = jwt({ sub: sa, iat: s, exp: s + 1100 });
+    const written: string[] = [];
+    const c = new RenewingToken(base(due), {
+      what: 'lower cluster x',
+      log,
+      onRenewed: async (t) => {
+        written.push(t);
+        throw new Error('secrets "lower-kc" is forbidden');
+      },
+    });
+    expect(await c.init()).toBe(true);
+    const ac = new AbortController();
+    const client = { create: async () => ({ status: { token: next } }) } as never;
+    const run = c.run(client, ac.signal);
+    for (let i = 0; i < 50 && !written.length; i++) await new Promise((r) => setTimeout(r, 10));
+    ac.abort();
+    await run;
+    expect(written).toEqual([next]);
+    expect(await bearer(c)).toBe(`Bearer ${next}`);
+  });
+});
