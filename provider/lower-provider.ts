@@ -182,15 +182,13 @@ export class LowerProvider implements Provider {
       path: '/api/v1/pods',
       // Terminal pods hold no resources; the server filters them out and reports a DELETED when a pod ends.
       fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed',
+      // Pods this fedlet made are counted upstairs already (never in lower capacity), and LowerPods
+      // caches them: not listed here, neither is every status change of theirs delivered twice.
+      labelSelector: `${LABEL_ORIGIN}!=${cfg.nodeName}`,
       log,
       transform: (p) => ({
         metadata: { name: p.metadata?.name, namespace: p.metadata?.namespace, resourceVersion: p.metadata?.resourceVersion },
-        info: {
-          key: `${p.metadata?.namespace}/${p.metadata?.name}`,
-          nodeName: p.spec?.nodeName,
-          requests: podRequests(p.spec),
-          managed: p.metadata?.labels?.[LABEL_ORIGIN] === cfg.nodeName,
-        },
+        info: { nodeName: p.spec?.nodeName, requests: podRequests(p.spec), managed: false },
       }),
     });
     this.bounce = new BounceBack({

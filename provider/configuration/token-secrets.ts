@@ -319,7 +319,10 @@ export class TokenSecrets {
   private async write(key: string, op: () => Promise<KubeObject>): Promise<void> {
     try {
       const out = await op();
-      this.written.set(key, slimSecret(out));
+      // The watch often shows the write before its response arrives: then the cache has it already, and
+      // an entry here would never be cleared (it stayed for about half of all pods).
+      if (this.secrets.get(key)?.metadata?.resourceVersion === out.metadata?.resourceVersion) this.written.delete(key);
+      else this.written.set(key, slimSecret(out));
     } catch (e) {
       // Our view was stale (someone else wrote it): forget it, the retry reads the watch cache.
       if (isConflict(e)) this.written.delete(key);

@@ -17,7 +17,6 @@ export interface LowerNode {
 }
 
 export interface LowerPod {
-  key: string;
   nodeName?: string;
   requests: MilliList;
   /** True for pods this fedlet created (they are accounted for in the upper cluster already). */

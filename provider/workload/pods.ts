@@ -54,6 +54,7 @@ import {
   type LowerRejection,
 } from './lower-rejection.js';
 import { apiPath } from '../../src/kube/api-path.js';
+import { shareRepeats } from '../../src/util/intern.js';
 
 /** How soon a pod waiting for its controller's avoid record to be published is looked at again. */
 const AVOID_PUBLISH_RECHECK_MS = 500;
@@ -114,9 +115,9 @@ function slimContainer(c: Container): Container {
   return { name: c.name, image: c.image, ...(c.resources ? { resources: c.resources } : {}) };
 }
 
-/** Keep what status reflection and updates need; drop the rest (memory at 10k pods). */
+/** Keep what status reflection and updates need; drop the rest (memory at 10k pods); share repeated strings. */
 function slimLowerPod(p: Pod): Pod {
-  return {
+  return shareRepeats({
     metadata: {
       name: p.metadata.name,
       namespace: p.metadata.namespace,
@@ -138,7 +139,7 @@ function slimLowerPod(p: Pod): Pod {
       nodeName: p.spec.nodeName,
     },
     status: p.status,
-  };
+  });
 }
 
 /** A ConfigMap/Secret name is taken below by an object fedlet did not copy: Pending, retried. */

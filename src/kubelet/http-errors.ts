@@ -1,7 +1,7 @@
 // HTTP answers for failures, shared by the kubelet API's routes and its streaming upgrades: typed errors
 // map to a status code once, here, and the message text reaches kubectl.
 import type { Duplex } from 'node:stream';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { NotFoundError, InvalidInputError } from '../errors.js';
 
 export function writeHttpError(socket: Duplex, status: number, message: string): void {
@@ -30,9 +30,19 @@ export function errorStatus(e: unknown): number {
 }
 
 /** Answers a plain route with the error's status and text. */
-export function sendError(res: Response, e: unknown): void {
-  res
-    .status(errorStatus(e))
-    .type('text/plain')
-    .send(`${(e as Error).message}\n`);
+export function sendError(res: ServerResponse, e: unknown): void {
+  sendText(res, errorStatus(e), `${(e as Error).message}\n`);
+}
+
+/** A whole text answer (node:http leaves the body out for HEAD). */
+export function sendText(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
+}
+
+/** A whole JSON answer. */
+export function sendJson(res: ServerResponse, value: unknown): void {
+  sendText(res, 200, JSON.stringify(value), 'application/json; charset=utf-8');
 }

@@ -1,13 +1,16 @@
 // GET /containerLogs/{ns}/{pod}/{container}: kubelet query → lower pods/log, streamed and flushed as it
 // arrives; a client that goes away aborts the lower request.
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { splice } from '../util/splice.js';
 import type { Logger } from 'pino';
 import type { LogOptions, StreamProvider } from '../provider.js';
 import { InvalidInputError } from '../errors.js';
 import { sendError } from './http-errors.js';
 
-function intParam(q: Request['query'], name: string, min: number): number | undefined {
+/** Query parameters, the first value of each. */
+export type Query = Record<string, string | undefined>;
+
+function intParam(q: Query, name: string, min: number): number | undefined {
   const v = q[name];
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
@@ -15,9 +18,9 @@ function intParam(q: Request['query'], name: string, min: number): number | unde
     throw new InvalidInputError(`invalid ${name} "${String(v)}": expected a whole number ≥ ${min}`);
   return n;
 }
-const boolParam = (q: Request['query'], name: string) => q[name] === 'true' || q[name] === '1';
+const boolParam = (q: Query, name: string) => q[name] === 'true' || q[name] === '1';
 
-export function logOptions(q: Request['query']): LogOptions {
+export function logOptions(q: Query): LogOptions {
   const o: LogOptions = {
     follow: boolParam(q, 'follow'),
     previous: boolParam(q, 'previous'),
@@ -34,13 +37,19 @@ export function logOptions(q: Request['query']): LogOptions {
   return o;
 }
 
-export async function handleLogs(provider: StreamProvider, req: Request, res: Response, log: Logger): Promise<void> {
+export async function handleLogs(
+  provider: StreamProvider,
+  target: { ns: string; pod: string; container: string },
+  query: Query,
+  res: ServerResponse,
+  log: Logger,
+): Promise<void> {
   const abort = new AbortController();
   res.on('close', () => abort.abort());
   try {
-    const { ns, pod, container } = req.params as { ns: string; pod: string; container: string };
-    const out = await provider.podLogs(ns, pod, container, logOptions(req.query), abort.signal);
-    res.status(out.status);
+    const { ns, pod, container } = target;
+    const out = await provider.podLogs(ns, pod, container, logOptions(query), abort.signal);
+    res.statusCode = out.status;
     res.setHeader('Content-Type', out.contentType ?? 'text/plain');
     res.setHeader('Cache-Control', 'no-cache');
     res.flushHeaders();

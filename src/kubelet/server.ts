@@ -1,9 +1,8 @@
-// fedlet's kubelet API: HTTPS (TLS 1.2+), kubelet-style authn/authz on every request, plain routes via
-// express and streaming upgrades (exec/attach/portForward) relayed to the provider.
+// fedlet's kubelet API: HTTPS (TLS 1.2+), kubelet-style authn/authz on every request, plain routes on
+// node:http and streaming upgrades (exec/attach/portForward) relayed to the provider.
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
-import express, { type Request, type Response, type NextFunction } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { StreamProvider } from '../provider.js';
 import type { FedletMetrics } from '../metrics.js';
@@ -11,7 +10,7 @@ import type { KubeletAuth } from './auth.js';
 import type { Pod } from '../kube/types.js';
 import { handleLogs } from './logs.js';
 import { handleStreamUpgrade, isStreamPath } from './streams.js';
-import { sendError, writeHttpError } from './http-errors.js';
+import { sendError, sendJson, sendText, writeHttpError } from './http-errors.js';
 
 export interface KubeletServerOptions {
   port: number;
@@ -32,58 +31,61 @@ export class KubeletServer {
 
   constructor(private readonly o: KubeletServerOptions) {}
 
-  app(): express.Express {
+  /**
+   * Plain routes. node:http and a switch instead of express: express and its dependencies cost several
+   * MiB of heap and code at rest, for six GET routes (docs/benchmarks.md, memory).
+   */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const o = this.o;
-    const app = express();
-    app.disable('x-powered-by');
-    app.use(async (req: Request, res: Response, next: NextFunction) => {
-      const r = await o.auth.check(req);
-      if (!r.ok) {
-        o.metrics.kubeletRequests.inc({ path: pathKind(req.path), code: String(r.status) });
-        if (r.detail) o.log.warn({ err: r.detail, path: req.path }, 'kubelet API request not authenticated or authorized');
-        if (r.status === 429) res.setHeader('Retry-After', '1');
-        res.status(r.status).type('text/plain').send(`${r.message}\n`);
-        return;
-      }
-      res.on('finish', () => o.metrics.kubeletRequests.inc({ path: pathKind(req.path), code: String(res.statusCode) }));
-      next();
-    });
-    app.get('/healthz', (_req, res) => void res.type('text/plain').send('ok'));
-    app.get('/pods', (_req, res) => void res.json({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items: o.pods() }));
-    app.get(
-      ['/runningpods', '/runningpods/'],
-      (_req, res) =>
-        void res.json({
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname;
+    const r = await o.auth.check(req);
+    if (!r.ok) {
+      o.metrics.kubeletRequests.inc({ path: pathKind(path), code: String(r.status) });
+      if (r.detail) o.log.warn({ err: r.detail, path }, 'kubelet API request not authenticated or authorized');
+      if (r.status === 429) res.setHeader('Retry-After', '1');
+      return sendText(res, r.status, `${r.message}\n`);
+    }
+    res.on('finish', () => o.metrics.kubeletRequests.inc({ path: pathKind(path), code: String(res.statusCode) }));
+    try {
+      await this.route(req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'), path, url.searchParams, res);
+    } catch (e) {
+      if (!res.headersSent) sendError(res, e);
+      else res.destroy();
+    }
+  }
+
+  private async route(method: string, path: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
+    const o = this.o;
+    if (/^\/(exec|attach|portForward|run)\//.test(path))
+      return sendText(res, 400, 'this endpoint needs a streaming upgrade (SPDY/3.1)\n');
+    const logs = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)\/?$/.exec(path);
+    if (method === 'GET' && logs) {
+      const [ns, pod, container] = logs.slice(1).map((x) => decodeURIComponent(x)) as [string, string, string];
+      return handleLogs(o.provider, { ns, pod, container }, Object.fromEntries(query), res, o.log);
+    }
+    switch (method === 'GET' ? path : '') {
+      case '/healthz':
+        return sendText(res, 200, 'ok');
+      case '/pods':
+        return sendJson(res, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: o.pods() });
+      case '/runningpods':
+      case '/runningpods/':
+        return sendJson(res, {
           kind: 'PodList',
           apiVersion: 'v1',
           metadata: {},
           items: o.pods().filter((p) => p.status?.phase === 'Running'),
-        }),
-    );
-    app.get('/containerLogs/:ns/:pod/:container', (req, res) => void handleLogs(o.provider, req, res, o.log));
-    app.get('/stats/summary', async (_req, res) => {
-      try {
-        res.json(await o.provider.statsSummary());
-      } catch (e) {
-        sendError(res, e);
-      }
-    });
-    app.get('/metrics/resource', async (_req, res) => {
-      try {
-        res.type('text/plain; version=0.0.4').send(await o.provider.resourceMetrics());
-      } catch (e) {
-        sendError(res, e);
-      }
-    });
-    app.get('/metrics', async (_req, res) => {
-      res.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
-    });
-    app.all(
-      /^\/(exec|attach|portForward|run)\//,
-      (_req, res) => void res.status(400).type('text/plain').send('this endpoint needs a streaming upgrade (SPDY/3.1)\n'),
-    );
-    app.use((req, res) => void res.status(404).type('text/plain').send(`404 page not found: ${req.path}\n`));
-    return app;
+        });
+      case '/stats/summary':
+        return sendJson(res, await o.provider.statsSummary());
+      case '/metrics/resource':
+        return sendText(res, 200, await o.provider.resourceMetrics(), 'text/plain; version=0.0.4');
+      case '/metrics':
+        return sendText(res, 200, await o.metrics.registry.metrics(), o.metrics.registry.contentType);
+      default:
+        return sendText(res, 404, `404 page not found: ${path}\n`);
+    }
   }
 
   async start(): Promise<void> {
@@ -97,7 +99,7 @@ export class KubeletServer {
         rejectUnauthorized: false, // unauthenticated TLS clients may still present a bearer token
         minVersion: 'TLSv1.2',
       },
-      this.app(),
+      (req, res) => void this.handle(req, res),
     );
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       void this.onUpgrade(req, socket, head);

@@ -14,6 +14,7 @@ import { STATUS_COALESCE_MS, statusPatch, urgentStatusChange } from './status-pa
 import { failedStatus, mergeConditions } from './pod-conditions.js';
 import { ANNOTATION_LAST_APPLIED } from '../labels.js';
 import { apiPath } from '../kube/api-path.js';
+import { shareRepeats } from '../util/intern.js';
 
 export interface PodControllerOptions {
   /** Watches the node's pods. */
@@ -350,16 +351,19 @@ export class PodController {
   }
 }
 
-/** Drops what fedlet never reads from cached upper pods (managedFields dominate their size). */
+/**
+ * Drops what fedlet never reads from cached upper pods (managedFields dominate their size) and shares
+ * the strings that repeat from pod to pod.
+ */
 function trimPod(p: Pod): Pod {
-  if (p.metadata.managedFields === undefined && !p.metadata.annotations?.[ANNOTATION_LAST_APPLIED]) return p;
+  if (p.metadata.managedFields === undefined && !p.metadata.annotations?.[ANNOTATION_LAST_APPLIED]) return shareRepeats(p);
   const metadata = { ...p.metadata };
   delete metadata.managedFields;
   if (metadata.annotations?.[ANNOTATION_LAST_APPLIED]) {
     metadata.annotations = { ...metadata.annotations };
     delete metadata.annotations[ANNOTATION_LAST_APPLIED];
   }
-  return { ...p, metadata };
+  return shareRepeats({ ...p, metadata });
 }
 
 /** Pending status that explains why the pod cannot start (shown by kubectl get/describe). */

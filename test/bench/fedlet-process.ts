@@ -1,6 +1,7 @@
-// What the bench reads from a running fedlet: its resident memory and its /metrics (on the kubelet port,
+// What the bench reads from a running fedlet: its resident memory (and heap snapshots) and its /metrics (on the kubelet port,
 // authenticated with the upper API server's kubelet client certificate, as metrics-server would).
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import https from 'node:https';
 import type { SandboxState } from '../../sandbox/sandbox.js';
 
@@ -31,4 +32,48 @@ export function fedletMetrics(s: SandboxState, port = s.fedlets[0]!.kubeletPort)
     req.on('error', reject);
     req.end();
   });
+}
+
+/** One gauge from fedlet's /metrics text (prom-client's default process metrics carry fedlet's prefix). */
+function gauge(metrics: string, name: string): number {
+  const m = new RegExp(`^fedlet_process_${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(metrics);
+  return m ? Number(m[1]) : NaN;
+}
+
+/**
+ * fedlet's memory now: RSS, V8 heap used/total and external memory (from its /metrics). With
+ * BENCH_HEAP_SNAPSHOTS=<dir> (see heapSnapshotNodeOptions) and `snapshot`, it also writes a heap snapshot
+ * there, after the reading. Only for the last reading of a process: writing a snapshot leaves the process's
+ * RSS grown by about the heap's size (the C++ side's allocations stay mapped), so later RSS readings lie.
+ */
+export async function memoryReading(s: SandboxState, pid: number, snapshot: boolean): Promise<string> {
+  const rss = rssMiB(pid);
+  const m = await fedletMetrics(s).catch(() => '');
+  const mib = (n: number) => (n / 1048576).toFixed(0);
+  const text =
+    `${rss.toFixed(0)} MiB RSS (heap ${mib(gauge(m, 'nodejs_heap_size_used_bytes'))} used of ` +
+    `${mib(gauge(m, 'nodejs_heap_size_total_bytes'))}, external ${mib(gauge(m, 'nodejs_external_memory_bytes'))} MiB)`;
+  const dir = process.env.BENCH_HEAP_SNAPSHOTS;
+  if (dir && snapshot) await heapSnapshot(dir, pid);
+  return text;
+}
+
+/** NODE_OPTIONS that let the bench ask fedlet for heap snapshots (SIGUSR2 writes one into `dir`). */
+export function heapSnapshotNodeOptions(dir: string): string {
+  return `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`;
+}
+
+async function heapSnapshot(dir: string, pid: number): Promise<void> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  // Done when a new file exists and its size has stopped growing for 2 s.
+  let last = -1;
+  for (let i = 0; i < 300; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const f = readdirSync(dir).find((n) => !before.has(n) && n.endsWith('.heapsnapshot'));
+    if (!f) continue;
+    const size = statSync(path.join(dir, f)).size;
+    if (size > 0 && size === last) return;
+    last = size;
+  }
 }

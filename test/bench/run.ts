@@ -7,13 +7,13 @@
 // docs/benchmarks.md and README.md are rewritten from it.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { findBinary } from '../../sandbox/binaries.js';
-import { fedletMetrics, rssMiB } from './fedlet-process.js';
+import { fedletMetrics, heapSnapshotNodeOptions, memoryReading, rssMiB } from './fedlet-process.js';
 import { sandboxDown, sandboxUp, type SandboxState } from '../../sandbox/sandbox.js';
 import { REAL_NODE_TAINT, realNodeUnavailableReason } from '../../sandbox/real-node.js';
 import type { KwokNodeSpec } from '../../sandbox/cluster.js';
@@ -680,6 +680,8 @@ async function partLarge(c: Ctx): Promise<void> {
     target >= 10_000 ? '≤ 150 MiB' : undefined,
   );
   r.measure(`large.${target}-pods.ready-after`, `${target} managed pods Ready after`, (Date.now() - t0) / 1000, 's');
+  // RSS with V8's heap beside it (and, with BENCH_HEAP_SNAPSHOTS, a heap snapshot: the process's last reading).
+  r.note(`fedlet memory with ${managed} managed pods`, await memoryReading(c.s, c.fedletPid(), true));
   if (!c.last) await deleteDeployment(upper, ns, 'large', c.lower, ns);
 }
 
@@ -767,6 +769,12 @@ async function runParts(r: Recorder): Promise<void> {
       ? 'BENCH_REAL_NODE=0'
       : realNodeUnavailableReason();
   if (wantReal && noReal) r.note('real node', `none: ${noReal}`);
+  const snapshots = process.env.BENCH_HEAP_SNAPSHOTS;
+  if (snapshots) {
+    // Every node process the sandbox starts inherits it; the bench signals only fedlet (SIGUSR2).
+    mkdirSync(snapshots, { recursive: true });
+    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} ${heapSnapshotNodeOptions(snapshots)}`.trim();
+  }
   if (plan.parts.includes('peers')) {
     if (!PEERS.size) throw new Error('BENCH_ONLY asks for part peers: name the peer with BENCH_PEERS=liqo');
     preparePeers();
@@ -784,6 +792,10 @@ async function runParts(r: Recorder): Promise<void> {
     const lower = new KubeClient(loadKubeConfig(s.lowerKubeconfigs[0]!), { writeQps: 1000, writeBurst: 1000 });
     const ns = 'bench';
     await ensureNamespaces(s, upper, lower, ns);
+    // Idle: the virtual node Ready, no pods, start-up work settled.
+    await new Promise((res) => setTimeout(res, plan.smoke ? 1000 : 15_000));
+    r.measure('rss.idle', 'fedlet RSS idle', rssMiB(s.fedlets[0]!.process!.pid), 'MiB', '≤ 45 MiB');
+    r.note('fedlet memory idle', await memoryReading(s, s.fedlets[0]!.process!.pid, false));
     for (const [i, p] of plan.parts.entries()) {
       const t0 = Date.now();
       r.print(`part ${p}`);

@@ -13,8 +13,7 @@ const node = (name: string, alloc: Record<string, string>, extra: Partial<LowerN
   taints: [],
   ...extra,
 });
-const pod = (key: string, nodeName: string | undefined, req: Record<string, string>, managed = false): LowerPod => ({
-  key,
+const pod = (_key: string, nodeName: string | undefined, req: Record<string, string>, managed = false): LowerPod => ({
   nodeName,
   requests: podRequests({ containers: [{ resources: { requests: req } }] }),
   managed,
