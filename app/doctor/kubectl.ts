@@ -2,8 +2,7 @@
 // port-forward: kubectl's own WebSocket/SPDY client against the upper API server). Found as $KUBECTL or
 // on PATH; without it those checks are skipped, saying so.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
+import { findExecutable } from '../executables.js';
 
 export interface KubectlRun {
   code: number;
@@ -40,21 +39,5 @@ export class Kubectl {
 
 /** $KUBECTL, else kubectl on PATH, else undefined. */
 export function findKubectl(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidates = [
-    env.KUBECTL,
-    ...(env.PATH ?? '')
-      .split(path.delimiter)
-      .filter(Boolean)
-      .map((d) => path.join(d, 'kubectl')),
-  ];
-  for (const c of candidates) {
-    if (!c) continue;
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // not there
-    }
-  }
-  return undefined;
+  return findExecutable('kubectl', 'KUBECTL', env);
 }

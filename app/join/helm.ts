@@ -2,9 +2,8 @@
 // call, and the read-only questions they ask a release (is it there, deployed, and would an upgrade with
 // these arguments change anything).
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import { ConfigError } from '../../src/config.js';
+import { findExecutable } from '../executables.js';
 
 export interface HelmRun {
   code: number;
@@ -14,22 +13,8 @@ export interface HelmRun {
 
 /** $HELM, else helm on PATH; a ConfigError saying how to get it otherwise. */
 export function findHelm(env: NodeJS.ProcessEnv = process.env): string {
-  const candidates = [
-    env.HELM,
-    ...(env.PATH ?? '')
-      .split(path.delimiter)
-      .filter(Boolean)
-      .map((d) => path.join(d, 'helm')),
-  ];
-  for (const c of candidates) {
-    if (!c) continue;
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // not there
-    }
-  }
+  const found = findExecutable('helm', 'HELM', env);
+  if (found) return found;
   throw new ConfigError('helm not found: install helm 3 (https://helm.sh/docs/intro/install/) or set $HELM to its path');
 }
 
