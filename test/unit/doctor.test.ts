@@ -411,3 +411,30 @@ describe('doctor: checks inside the probe (dns-service, token)', () => {
     expect(JSON.stringify(evaluateToken('n', 'ns', broken))).not.toContain('eyJsecret');
   });
 });
+
+describe('doctor top check', () => {
+  const node = {
+    metadata: { name: 'vn', labels: {} },
+    status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T00:00:00Z' }] },
+  };
+  const upperWith = (nodeCpu: number, nodeMem: number) => ({
+    get: async (path: string) => {
+      if (path.endsWith('/proxy/stats/summary'))
+        return { node: { cpu: { usageNanoCores: nodeCpu }, memory: { workingSetBytes: nodeMem } }, pods: [] };
+      if (path === '/apis/metrics.k8s.io/v1beta1') return {};
+      const { KubeApiError } = await import('../../src/kube/client.js');
+      throw new KubeApiError(404, 'NotFound', `nodemetrics.metrics.k8s.io "vn" not found`, 'GET', path);
+    },
+  });
+
+  it('an idle node that metrics-server keeps no metrics for is noted, not failed; a busy one without metrics fails', async () => {
+    const { topCheck } = await import('../../app/doctor/top-check.js');
+    const pod = { name: 'probe', namespace: 'd' };
+    const idle = await topCheck(upperWith(0, 0) as never, node as never, pod);
+    expect(idle).toMatchObject({ result: 'ok' });
+    expect(JSON.stringify(idle)).toContain('reports nothing used');
+    const busy = await topCheck(upperWith(250e6, 512 * 2 ** 20) as never, node as never, pod);
+    expect(busy).toMatchObject({ result: 'failed' });
+    expect(JSON.stringify(busy)).toContain('kubectl top node vn would fail');
+  });
+});
