@@ -174,10 +174,13 @@ describe.skipIf(!proxyable)('fedlet doctor', () => {
   describe.skipIf(!local)('with the extender down', () => {
     const s = sandbox();
     afterAll(async () => {
-      const e = s.extender!;
-      s.extender = { ...restartProcess(e), port: e.port, tls: e.tls };
-      saveState(s);
-      await waitForWebhook(s.upperKubeconfig, 60_000);
+      // The state as it is now: a snapshot read when this file was collected still holds the fedlet
+      // that the block above replaced, and saving it would point later files at a dead process.
+      const now = sandbox();
+      const e = now.extender!;
+      now.extender = { ...restartProcess(e), port: e.port, tls: e.tls };
+      saveState(now);
+      await waitForWebhook(now.upperKubeconfig, 60_000);
     });
 
     it('fails and names the extender: the scheduler placed a pod only the extender refuses', async () => {
