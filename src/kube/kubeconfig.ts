@@ -94,7 +94,8 @@ export interface KubeconfigCluster {
   insecureSkipTlsVerify?: boolean;
 }
 
-export function kubeconfigCluster(file: string): KubeconfigCluster {
+/** The current context's cluster (with a server) and user of a kubeconfig file; a KubeconfigError naming what is missing. */
+function currentContext(file: string) {
   let kc: KubeconfigFile;
   try {
     kc = (yaml.load(readFileSync(file, 'utf8')) ?? {}) as KubeconfigFile;
@@ -107,6 +108,12 @@ export function kubeconfigCluster(file: string): KubeconfigCluster {
   if (!ctx) throw new KubeconfigError(`kubeconfig ${file}: no current context (set current-context)`);
   const cluster = kc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
   if (!cluster?.server) throw new KubeconfigError(`kubeconfig ${file}: cluster "${ctx.cluster ?? ''}" has no server`);
+  const user = kc.users?.find((u) => u.name === ctx.user)?.user ?? {};
+  return { cluster: { ...cluster, server: cluster.server }, user };
+}
+
+export function kubeconfigCluster(file: string): KubeconfigCluster {
+  const { cluster } = currentContext(file);
   const ca = fileOrData(
     path.dirname(path.resolve(file)),
     cluster['certificate-authority'],
@@ -129,20 +136,8 @@ export function loadCredentials(file: string | undefined): ClusterCredentials {
     else if (existsSync(home)) file = home;
     else return inClusterCredentials();
   }
-  let kc: KubeconfigFile;
-  try {
-    kc = (yaml.load(readFileSync(file, 'utf8')) ?? {}) as KubeconfigFile;
-  } catch (e) {
-    throw new KubeconfigError(`kubeconfig ${file}: ${(e as Error).message}`);
-  }
   const base = path.dirname(path.resolve(file));
-  const ctxName = kc['current-context'];
-  const ctx =
-    kc.contexts?.find((c) => c.name === ctxName)?.context ?? (kc.contexts?.length === 1 ? kc.contexts[0]!.context : undefined);
-  if (!ctx) throw new KubeconfigError(`kubeconfig ${file}: no current context (set current-context)`);
-  const cluster = kc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
-  if (!cluster?.server) throw new KubeconfigError(`kubeconfig ${file}: cluster "${ctx.cluster ?? ''}" has no server`);
-  const user = kc.users?.find((u) => u.name === ctx.user)?.user ?? {};
+  const { cluster, user } = currentContext(file);
   if (user.exec || user['auth-provider']) return delegated(file, cluster.server);
   const ca = fileOrData(base, cluster['certificate-authority'], cluster['certificate-authority-data']);
   const cert = fileOrData(base, user['client-certificate'], user['client-certificate-data']);

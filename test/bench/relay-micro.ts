@@ -19,15 +19,10 @@ import type { KubeletAuth } from '../../src/kubelet/auth.js';
 import { FedletMetrics } from '../../src/metrics.js';
 import { lowerLogs, lowerUpgrade } from '../../provider/workload/streams.js';
 import type { StreamProvider } from '../../src/provider.js';
+import { cpuSeconds } from './fedlet-process.js';
 
 /** Size of each write of the fake lower server (RELAY_CHUNK): Go peers relaying small frames send small TLS records. */
 const CHUNK = Number(process.env.RELAY_CHUNK ?? 32 * 1024);
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 function makeCert(dir: string): { cert: string; key: string } {
   execFileSync('openssl', [

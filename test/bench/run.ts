@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { findBinary } from '../../sandbox/binaries.js';
-import { fedletMetrics, heapSnapshotNodeOptions, memoryReading, rssMiB } from './fedlet-process.js';
+import { cpuSeconds, fedletMetrics, heapSnapshotNodeOptions, memoryReading, rssMiB } from './fedlet-process.js';
 import { sandboxDown, sandboxUp, type SandboxState } from '../../sandbox/sandbox.js';
 import { REAL_NODE_TAINT, realNodeUnavailableReason } from '../../sandbox/real-node.js';
 import type { KwokNodeSpec } from '../../sandbox/cluster.js';
@@ -66,17 +66,6 @@ export class Recorder {
   print(line: string): void {
     this.lines.push(line);
     console.error(`[bench] ${line}`);
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
   }
 }
 

@@ -4,10 +4,9 @@
 // writes per pod — with the direct path in lower-1 as the floor. Lower is better for every row, and the
 // table names the winner of each, including the rows Liqo wins. Sizes: BENCH_PEER_SINGLE (20),
 // BENCH_PEER_BURST (200).
-import { readFileSync } from 'node:fs';
 import { KubeClient, loadKubeConfig } from '../../../src/kube/client.js';
 import { stopFedlet, type SandboxState } from '../../../sandbox/sandbox.js';
-import { fedletMetrics, rssMiB } from '../fedlet-process.js';
+import { cpuSeconds, fedletMetrics, rssMiB } from '../fedlet-process.js';
 import {
   LIQO_NODE_SELECTOR,
   LIQO_TOLERATION,
@@ -73,15 +72,6 @@ export interface PeerContext {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
 const cpuOf = (side: Side) => side.pids().map(cpuSeconds);
 const diff = (after: number[], before: number[]) => after.map((a, i) => a - before[i]!);
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
