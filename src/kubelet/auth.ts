@@ -91,11 +91,20 @@ const POD_PATH = /^\/(?:containerLogs|exec|attach|portForward|run)\/([^/]+)\/([^
 export function targetNodes(path: string, pods: readonly Pod[], served: readonly string[]): string[] {
   const m = POD_PATH.exec(path);
   if (m) {
-    const [ns, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+    // A malformed escape (`%zz`) names no pod: the caller then needs rights on every served node.
+    const [ns, name] = [safeDecode(m[1]!), safeDecode(m[2]!)];
     const node = pods.find((p) => p.metadata.namespace === ns && p.metadata.name === name)?.spec?.nodeName;
     if (node && served.includes(node)) return [node];
   }
   return [...served];
+}
+
+function safeDecode(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface KubeletAuthOptions {

@@ -99,10 +99,19 @@ export class KubeletServer {
         rejectUnauthorized: false, // unauthenticated TLS clients may still present a bearer token
         minVersion: 'TLSv1.2',
       },
-      (req, res) => void this.handle(req, res),
+      // Whatever a request makes throw ends that request, never the process (an unhandled rejection would).
+      (req, res) =>
+        void this.handle(req, res).catch((e: Error) => {
+          o.log.error({ err: e.message, path: req.url }, 'kubelet API request failed');
+          if (!res.headersSent) sendText(res, 500, 'Internal Server Error\n');
+          else res.destroy();
+        }),
     );
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      void this.onUpgrade(req, socket, head);
+      void this.onUpgrade(req, socket, head).catch((e: Error) => {
+        o.log.error({ err: e.message, path: req.url }, 'kubelet API stream request failed');
+        socket.destroy();
+      });
     });
     server.on('clientError', (_e, socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {

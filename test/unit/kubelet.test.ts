@@ -112,6 +112,8 @@ describe('kubelet authorization with pool nodes: the node that was called', () =
     expect(targetNodes('/stats/summary', pods, served)).toEqual(served);
     // A pod this process does not serve (the request ends in 404) gives no node a caller could pick.
     expect(targetNodes('/exec/team-a/unknown/c', pods, served)).toEqual(served);
+    // A malformed escape from an authenticated caller is no pod, not an exception.
+    expect(targetNodes('/exec/team-a/%zz/c', pods, served)).toEqual(served);
   });
 
   it('asks the upper API server about the pool node the pod is on, and refuses a caller allowed only on another', async () => {
