@@ -11,6 +11,7 @@
 // exist upstairs is reported so translation leaves it out of the lower pod.
 import type { Logger } from 'pino';
 import { isAlreadyExists, isForbidden, isNotFound, type KubeApi } from '../../src/kube/client.js';
+import type { ReadableNamespaces } from '../namespaces/owned-namespaces.js';
 import { apiPath } from '../../src/kube/api-path.js';
 import type { DataObject, KubeObject, Pod } from '../../src/kube/types.js';
 import {
@@ -115,7 +116,7 @@ export interface DependencySyncOptions {
    * The lower namespaces garbage collection looks in: fedlet may list ConfigMaps and Secrets only in
    * namespaces where it holds rights (no cluster-wide right on them).
    */
-  lowerNamespaces: () => string[];
+  readable: Pick<ReadableNamespaces, 'current' | 'refused'>;
   log: Logger;
 }
 
@@ -372,7 +373,7 @@ export class DependencySync {
     let deleted = 0;
     for (const kind of ['configmaps', 'secrets'] as const) {
       const items: DataObject[] = [];
-      for (const ns of this.o.lowerNamespaces()) {
+      for (const ns of this.o.readable.current()) {
         try {
           const list = await this.o.lower.get<{ items: DataObject[] }>(apiPath`/api/v1/namespaces/${ns}/${kind}`, {
             // Token Secrets belong to their pods (token-secrets.ts collects them).
@@ -381,9 +382,10 @@ export class DependencySync {
           });
           items.push(...(list.items ?? []));
         } catch (e) {
-          // A namespace that started terminating during this run lost fedlet's RoleBinding first; its
-          // contents go with it. Any other refusal is real and retried.
-          if (isForbidden(e) && !this.o.lowerNamespaces().includes(ns)) continue;
+          // A namespace that is being deleted lost fedlet's RoleBinding first (its contents go with it),
+          // and a lower admin can revoke a grant: where fedlet's rights are gone there is nothing of
+          // its own to collect. A refusal where they still hold is real and retried.
+          if (isForbidden(e) && !(await this.o.readable.refused(ns))) continue;
           throw e;
         }
       }

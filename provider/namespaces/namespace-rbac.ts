@@ -113,6 +113,17 @@ export class NamespaceRbac {
     this.bound.delete(ns);
   }
 
+  /**
+   * Asks the authorizer whether fedlet's rights in `ns` still hold, after a refusal there: a lower admin
+   * may have deleted a namespace they granted, revoked the grant or removed the RoleBinding. If they are
+   * gone, `ns` is forgotten (the next write there binds again) and false is returned.
+   */
+  async stillEffective(ns: string): Promise<boolean> {
+    if (await this.allowed(ns)) return true;
+    this.forget(ns);
+    return false;
+  }
+
   private subject(): Promise<RoleBindingSubject> {
     this.self ??= this.o.lower
       .create<{ status?: { userInfo?: { username?: string } } }>('/apis/authentication.k8s.io/v1/selfsubjectreviews', {

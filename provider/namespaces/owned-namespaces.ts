@@ -17,6 +17,11 @@ export interface ReadableNamespaces {
   onChange(l: (namespace: string, readable: boolean) => void): void;
   /** Resolves once the namespaces fedlet owned at start are readable (or failed to become so, logged). */
   ready(signal?: AbortSignal): Promise<void>;
+  /**
+   * After a read in `ns` was refused: whether `ns` is still readable. A namespace where fedlet's rights
+   * are gone leaves the set (its listeners hear it); a later write there brings it back.
+   */
+  refused(ns: string): Promise<boolean>;
 }
 
 export interface OwnedNamespacesOptions {
@@ -99,6 +104,19 @@ export class OwnedNamespaces implements ReadableNamespaces {
 
   async stop(): Promise<void> {
     await this.owned.stop();
+  }
+
+  async refused(ns: string): Promise<boolean> {
+    if (!this.readable.has(ns)) return false;
+    // Namespaces fedlet created leave by the watch above; one a lower admin granted can be deleted,
+    // un-granted or lose its RoleBinding with no event fedlet watches, so the authorizer is asked.
+    if (await this.o.rbac.stillEffective(ns)) return true;
+    this.o.log.info(
+      { namespace: ns },
+      "fedlet's rights in this lower namespace are gone (namespace deleted, grant revoked or RoleBinding removed); it stops reading there until its next write",
+    );
+    this.mark(ns, false);
+    return false;
   }
 
   private async bind(ns: string | undefined): Promise<void> {

@@ -257,7 +257,7 @@ export class LowerPods {
       lower: o.lower,
       nodeName: o.nodeName,
       clusterName: o.clusterName,
-      lowerNamespaces: () => o.readable.current(),
+      readable: o.readable,
       reader: o.upperReader,
       log,
     });

@@ -46,7 +46,13 @@ async function harness() {
   const upper = new FakeKube();
   const lower = new FakeKube();
   // fedlet reads lower ConfigMaps/Secrets only in namespaces where it holds rights: here d-low.
-  const deps = new DependencySync({ upper, lower, nodeName: 'vn', lowerNamespaces: () => ['d-low'], log });
+  const deps = new DependencySync({
+    upper,
+    lower,
+    nodeName: 'vn',
+    readable: { current: () => ['d-low'], refused: async () => true },
+    log,
+  });
   syncs.push(deps);
   const changed: string[] = [];
   deps.onChange((k) => changed.push(k));
@@ -169,7 +175,7 @@ describe('reads as the node', () => {
       upper,
       lower,
       nodeName: 'vn',
-      lowerNamespaces: () => ['d-low'],
+      readable: { current: () => ['d-low'], refused: async () => true },
       reader: (node) => (readers.push(node), asNode),
       log,
     });

@@ -142,4 +142,38 @@ describe('OwnedNamespaces and NamespacedInformers', () => {
     expect(rbac.isBound('going')).toBe(false);
     await owned.stop();
   });
+  it('a granted namespace whose rights are gone leaves the set at the first refused read, and a later write brings it back', async () => {
+    const api = new FakeKube();
+    let allowed = true;
+    // The authorizer answers from the cluster: allowed while the lower admin's grant and the RoleBinding stand.
+    const lower: KubeApi = Object.assign(Object.create(api) as FakeKube, {
+      create: async <T>(path: string, body: unknown) => {
+        if (path.endsWith('/selfsubjectaccessreviews')) return { status: { allowed } } as T;
+        return api.create<T>(path, body);
+      },
+    });
+    const rbac = new NamespaceRbac({ lower, nodeName: 'vn', log });
+    const owned = new OwnedNamespaces({ lower, nodeName: 'vn', rbac, log });
+    const changes: string[] = [];
+    owned.onChange((ns, readable) => changes.push(`${ns}:${readable}`));
+    owned.start();
+    await owned.ready();
+    // Granted, not created by fedlet: no fedlet.io/origin label, so no watch event ever names it.
+    await rbac.ensure('theirs');
+    expect(owned.current()).toEqual(['theirs']);
+    // A refusal while the rights still hold is real: the namespace stays.
+    expect(await owned.refused('theirs')).toBe(true);
+    expect(owned.current()).toEqual(['theirs']);
+    // The lower admin deletes their namespace: the next refused read finds the rights gone.
+    allowed = false;
+    expect(await owned.refused('theirs')).toBe(false);
+    expect(owned.current()).toEqual([]);
+    expect(rbac.isBound('theirs')).toBe(false);
+    expect(await owned.refused('theirs')).toBe(false);
+    allowed = true;
+    await rbac.ensure('theirs');
+    expect(owned.current()).toEqual(['theirs']);
+    expect(changes).toEqual(['theirs:true', 'theirs:false', 'theirs:true']);
+    await owned.stop();
+  });
 });

@@ -310,7 +310,7 @@ function fakeClients(clock: { now: number }, opts: { tokenStatus?: number } = {}
 }
 
 /** No lower namespace is readable yet: the Secrets watch has nothing to list. */
-const noNamespaces = { current: () => [], onChange: () => undefined, ready: async () => undefined };
+const noNamespaces = { current: () => [], onChange: () => undefined, ready: async () => undefined, refused: async () => false };
 
 describe('TokenSecrets (fake clients, injected clock)', () => {
   const setup = (opts: { tokenStatus?: number } = {}) => {
