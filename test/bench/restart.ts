@@ -79,7 +79,6 @@ export async function benchRestart(o: RestartBenchOptions): Promise<void> {
     `API writes by fedlet in the first ${window} after a restart with ${managed} unchanged pods, besides heartbeats and scrape reviews`,
     total(others),
     'writes',
-    '0',
   );
   o.r.measure(
     'restart.heartbeat-writes',

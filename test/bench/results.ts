@@ -1,7 +1,7 @@
 // The bench's results file (docs/bench-results.json): one key per measure, each a number with its unit
 // and the date it was measured, so a run of some parts updates only its own keys and every figure keeps
-// the date it comes from. The tables in docs/benchmarks.md and the figures in README.md are generated
-// from it (between markers; test/unit/bench-results.test.ts fails when they are stale).
+// the date it comes from. The tables in docs/benchmarks.md and the figures and Liqo table in README.md are
+// generated from it (between markers; test/unit/bench-results.test.ts fails when they are stale).
 import { readFileSync, writeFileSync } from 'node:fs';
 
 export interface Measure {
@@ -94,6 +94,8 @@ export function resultsMarkdown(r: BenchResults): string {
     lines.push(`| ${label}${goal} | ${withUnit(c.via)} | ${withUnit(c.direct)} | ${fmt(c.ratio)} | ${c.via.measured} |`);
   }
   lines.push('', ...cpuMatrix(r, paired));
+  const peers = peersTable(r, paired);
+  if (peers.length) lines.push('', 'fedlet and Liqo side by side (`BENCH_PEERS=liqo`, same run):', '', ...peers);
   lines.push('', '| measure | value | measured |', '|---|---|---|');
   for (const [k, m] of Object.entries(r.measures)) {
     if (paired.has(k)) continue;
@@ -126,6 +128,37 @@ function cpuMatrix(r: BenchResults, done: Set<string>): string[] {
     out.push(`| ${name.replace('.', ' ')} | ${cells.join(' | ')} | ${[...row.values()][0]!.measured} |`);
   }
   return out;
+}
+
+/** `peers.liqo.<row>.<side>` as one table: a row per measure, fedlet, Liqo and the direct floor side by side. */
+function peersTable(r: BenchResults, done: Set<string>, readme = false): string[] {
+  const rows = new Map<string, Partial<Record<'fedlet' | 'liqo' | 'direct', Measure>>>();
+  for (const [k, m] of Object.entries(r.measures)) {
+    const parts = /^peers\.liqo\.(.+)\.(fedlet|liqo|direct)$/.exec(k);
+    if (!parts) continue;
+    done.add(k);
+    rows.set(parts[1]!, { ...rows.get(parts[1]!), [parts[2]!]: m });
+  }
+  if (!rows.size) return [];
+  const last = readme ? 'better' : 'measured';
+  const out = [`| measure (lower is better) | fedlet | Liqo | direct | ${last} |`, '|---|---|---|---|---|'];
+  for (const { fedlet, liqo, direct } of rows.values()) {
+    const any = (fedlet ?? liqo ?? direct)!;
+    const cell = (m: Measure | undefined) => (m ? withUnit(m) : '—');
+    // Every row is lower-is-better; the README names the winner, including the rows Liqo wins.
+    const better = !fedlet || !liqo ? '—' : fedlet.value <= liqo.value ? 'fedlet' : '**Liqo**';
+    const label = any.label.replace(/: (fedlet|Liqo|direct)$/, '');
+    out.push(`| ${label} | ${cell(fedlet)} | ${cell(liqo)} | ${cell(direct)} | ${readme ? better : any.measured} |`);
+  }
+  return out;
+}
+
+/** README's comparison with Liqo, from the same file (the rows of the latest `BENCH_PEERS=liqo` run). */
+export function peersMarkdown(r: BenchResults): string {
+  const table = peersTable(r, new Set(), true);
+  if (!table.length) return 'Not measured yet (`BENCH_PEERS=liqo BENCH_ONLY=peers npm run bench`).';
+  const days = [...new Set(Object.entries(r.measures).flatMap(([k, m]) => (k.startsWith('peers.liqo.') ? [m.measured] : [])))];
+  return [`Measured ${days.sort().join(', ')}:`, '', ...table].join('\n');
 }
 
 /** The README's few headline figures, from the same file (those measured so far). */
@@ -169,4 +202,5 @@ export function updateDocs(root: string, r: BenchResults): void {
   };
   edit('docs/benchmarks.md', 'bench-results', resultsMarkdown(r));
   edit('README.md', 'bench-summary', readmeMarkdown(r));
+  edit('README.md', 'bench-peers', peersMarkdown(r));
 }
