@@ -54,6 +54,8 @@ describe('bench smoke', () => {
       // How long each part took, for whoever trims this test's time next.
       for (const m of out.join('').matchAll(/\[bench\] (part \S+ done in \d+ s)/g))
         process.stderr.write(`[bench-smoke] ${m[1]}\n`);
+      // Every run draws its figure beside its results.
+      expect(readFileSync(path.join(dir, 'results.svg'), 'utf8')).toContain('<svg');
       const keys = Object.keys((JSON.parse(readFileSync(results, 'utf8')) as { measures: Record<string, unknown> }).measures);
       for (const part of order)
         if (part !== 'real')

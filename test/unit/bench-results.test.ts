@@ -7,7 +7,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { benchPlan, PARTS } from '../bench/plan.js';
-import { comparisons, mergeResults, readmeMarkdown, resultsMarkdown, spliceSection, type Measure } from '../bench/results.js';
+import {
+  comparisons,
+  mergeResults,
+  peersMarkdown,
+  readmeMarkdown,
+  resultsMarkdown,
+  spliceSection,
+  type Measure,
+} from '../bench/results.js';
 import { auditWritesForPods, fedletWrites, perPodWrites, total, writesBetween } from '../bench/writes.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,6 +59,23 @@ describe('bench results', () => {
     expect(after.measures.b).toEqual(m(3));
   });
 
+  it("README's Liqo table has a row per peers measure, fedlet and Liqo side by side, naming the rows Liqo wins", () => {
+    const r = {
+      cores: 2,
+      measures: {
+        'peers.liqo.rss-idle.fedlet': { ...m(67, 'MiB'), label: 'RSS idle: fedlet' },
+        'peers.liqo.rss-idle.liqo': { ...m(59, 'MiB'), label: 'RSS idle: Liqo' },
+        'peers.liqo.burst.fedlet': { ...m(10, 's'), label: 'burst: fedlet' },
+        'peers.liqo.burst.liqo': { ...m(16, 's'), label: 'burst: Liqo' },
+        'peers.liqo.burst.direct': { ...m(9, 's'), label: 'burst: direct' },
+      },
+    };
+    const md = peersMarkdown(r);
+    expect(md).toContain('| RSS idle | 67.0 MiB | 59.0 MiB | — | **Liqo** |');
+    expect(md).toContain('| burst | 10.0 s | 16.0 s | 9.00 s | fedlet |');
+    expect(peersMarkdown({ cores: 2, measures: {} })).toMatch(/^Not measured yet/);
+  });
+
   it('pairs stem.via with stem.direct into a comparison', () => {
     const c = comparisons({ cores: 2, measures: { 'x.via': m(30), 'x.direct': m(10), 'y.via': m(1) } });
     expect(c.map((x) => [x.stem, x.ratio])).toEqual([['x', 3]]);
@@ -72,6 +97,7 @@ describe('bench results', () => {
     expect(spliceSection(bench, 'bench-results', resultsMarkdown(r)), stale).toBe(bench);
     const readme = read('README.md');
     expect(spliceSection(readme, 'bench-summary', readmeMarkdown(r)), stale).toBe(readme);
+    expect(spliceSection(readme, 'bench-peers', peersMarkdown(r)), stale).toBe(readme);
   });
 });
 
