@@ -685,6 +685,9 @@ async function prepareFedlets(
         // A short grace before an unneeded lower namespace goes (the default keeps it 5 minutes), so tests
         // and demos see namespace collection happen.
         '--lower-namespace-grace=20',
+        // A pod the lower cluster cannot schedule or keeps refusing is given back after 20 s (default 60),
+        // so tests and demos of bouncing do not wait a minute each.
+        '--bounce-after=20',
         `--kubelet-bind-address=${sandboxNodeIP()}`,
         `--health-port=${ports[n + i]}`,
         '--health-bind-address=127.0.0.1',

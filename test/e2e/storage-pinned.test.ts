@@ -13,8 +13,8 @@ const upper = s.upperKubeconfig;
 const ns = 'storage-pinned';
 const f1 = s.fedlets[0]!;
 const lower1 = s.lowerKubeconfigs[0]!;
-/** The sandbox fedlets' default bounceAfterSeconds. */
-const BOUNCE_AFTER_S = 60;
+/** The sandbox fedlets' bounceAfterSeconds (--bounce-after in sandbox/sandbox.ts). */
+const BOUNCE_AFTER_S = 20;
 
 const statefulSet = {
   apiVersion: 'apps/v1',
