@@ -29,6 +29,9 @@ const GOALS: Array<[RegExp, Goal]> = [
   [/^api-writes\.(per-pod\.burst|real\.fedlet\.total)$/, { of: 'value', bound: 'max', limit: 5, unit: 'writes' }],
   [/^restart\.writes-besides-heartbeats$/, { of: 'value', bound: 'max', limit: 0, unit: 'writes' }],
   [/^extender\.p99$/, { of: 'value', bound: 'max', limit: 5, unit: 'ms' }],
+  // A kubelet's budget: its Lease renewed every 10 s and its Node read every 10 s (status written only on
+  // change or every 5 min) — about 12 upper requests a minute.
+  [/^pools\.\d+\.upper-requests-per-node$/, { of: 'value', bound: 'max', limit: 12, unit: 'requests/min' }],
 ];
 
 /** fedlet's CPU per MiB may be at most this many times the lower API server's (Go) for the same bytes. */

@@ -9,19 +9,26 @@ import { createKwokNode, adminRequest } from '../../sandbox/cluster.js';
 import { freePorts, startProcess, stopProcess } from '../../sandbox/processes.js';
 import { fedletCli, upperIdentityKubeconfig, waitForNodesReady, type SandboxState } from '../../sandbox/sandbox.js';
 import { fedletMetrics, rssMiB } from './fedlet-process.js';
+import { fedletWrites, writesBetween } from './writes.js';
 import type { BenchSizes } from './plan.js';
 import type { Recorder } from './run.js';
 
 const KEY = 'bench.fedlet.io/pool';
 const CLUSTER = 'bench-pools';
 
-/** fedlet_api_requests_total of one cluster, by verb. */
-function requests(text: string, cluster: 'lower' | 'upper'): Map<string, number> {
+/**
+ * fedlet_api_requests_total of one cluster, by verb: all of fedlet's clients of that cluster (its own, the
+ * heartbeat and review clients, each virtual node's identity), or with `byClient` by client kind and verb.
+ */
+function requests(text: string, cluster: 'lower' | 'upper', byClient = false): Map<string, number> {
   const out = new Map<string, number>();
   for (const m of text.matchAll(/^fedlet_api_requests_total\{([^}]*)\} (\d+)/gm)) {
-    if (!m[1]!.includes(`cluster="${cluster}"`)) continue;
+    const client = /cluster="([^"]*)"/.exec(m[1]!)?.[1] ?? '';
+    if (client !== cluster && !client.startsWith(`${cluster}-`)) continue;
     const verb = /verb="([A-Z]+)"/.exec(m[1]!)?.[1] ?? '?';
-    out.set(verb, (out.get(verb) ?? 0) + Number(m[2]));
+    // upper-node/<node> and upper-node-heartbeat/<node>: one kind for all nodes.
+    const k = byClient ? `${client.split('/')[0]} ${verb}` : verb;
+    out.set(k, (out.get(k) ?? 0) + Number(m[2]));
   }
   return out;
 }
@@ -43,6 +50,9 @@ interface Measured {
   lowerWatches: number;
   windowLowerRequests: Map<string, number>;
   windowUpperRequests: number;
+  windowUpper: Map<string, number>;
+  /** fedlet's upper writes in the window, by verb and resource. */
+  windowUpperWrites: string;
 }
 
 async function measure(
@@ -90,6 +100,12 @@ async function measure(
       lowerWatches: l1.get('WATCH') ?? 0,
       windowLowerRequests: window,
       windowUpperRequests: sum(requests(t1, 'upper')) - sum(requests(t0, 'upper')),
+      windowUpper: new Map([...requests(t1, 'upper', true)].map(([v, n]) => [v, n - (requests(t0, 'upper', true).get(v) ?? 0)])),
+      windowUpperWrites:
+        writesBetween(fedletWrites(t0), fedletWrites(t1))
+          .filter((w) => w.who === 'upper' && w.n > 0)
+          .map((w) => `${w.verb} ${w.resource} ${w.n}`)
+          .join(', ') || 'none',
     };
     const perMin = (n: number) => (n * 60_000) / WINDOW_MS;
     const k = `pools.${m.pools}`;
@@ -110,11 +126,23 @@ async function measure(
     );
     r.measure(
       `${k}.upper-requests-settled`,
-      `pools: upper API requests of ${what}, settled`,
+      `pools: upper API requests of ${what} (all its clients), settled`,
       perMin(m.windowUpperRequests),
       'requests/min',
     );
+    r.measure(
+      `${k}.upper-requests-per-node`,
+      `pools: upper API requests per virtual node of ${what}, settled`,
+      perMin(m.windowUpperRequests) / m.pools,
+      'requests/min',
+    );
     r.note(`pools: ${what}, lower requests in the window by verb`, [...window].map(([v, n]) => `${v} ${n}`).join(', '));
+    // Where upper requests go (heartbeats should dominate: a kubelet's budget is its Lease and status).
+    r.note(
+      `pools: ${what}, upper requests in the window by client and verb`,
+      [...m.windowUpper].map(([v, n]) => `${v} ${n}`).join(', '),
+    );
+    r.note(`pools: ${what}, upper writes in the window`, m.windowUpperWrites);
     return m;
   } finally {
     await stopProcess(proc);
