@@ -251,6 +251,14 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
     progress(
       `${realNodes} real node(s) per lower cluster${upperSlot !== undefined ? ' and 1 in the upper cluster' : ''} Ready after ${((Date.now() - started) / 1000).toFixed(1)}s`,
     );
+  } else {
+    // Simulated nodes only: their pods run no code, but an operator's fedlet always names an address, and
+    // without one every pod with a token gets a Warning event (a write per pod the bench would count).
+    // The upper API server's own address is where a pod on this host would reach it.
+    for (const f of state.fedlets)
+      if (!f.args.some((a) => a.startsWith('--upper-api-server-address=')))
+        f.args.push(`--upper-api-server-address=${new URL(state.upper.server).host}`);
+    saveState(state);
   }
   await registerWebhook(upperKubeconfig, webhookPort!, webhookCert.ca);
   if (opts.withFedlet !== false) {
