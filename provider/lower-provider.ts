@@ -366,7 +366,9 @@ export class LowerProvider implements Provider {
       do {
         this.gcAgain = false;
         const all = livePods();
-        if (!all) throw new Error('not every pool node has synced its pods yet');
+        // Pool nodes start together and sync one by one: not a failure, just not yet (no warning, and
+        // sooner than a failed run's retry).
+        if (!all) return { againAfterMs: 2000 };
         outcome = await this.collectGarbage(all);
       } while (this.gcAgain);
       return outcome;
