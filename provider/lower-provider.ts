@@ -207,7 +207,14 @@ export class LowerProvider implements Provider {
     const tenancy = (this.tenancy = s.tenancy);
     // fedlet's rights in a lower namespace come with the namespace (a RoleBinding it makes there).
     const rbac = new NamespaceRbac({ lower: deps.lower, nodeName: cfg.nodeName, role: cfg.lowerNamespaceRole, log });
-    this.owned = new OwnedNamespaces({ lower: deps.lower, nodeName: cfg.nodeName, rbac, log });
+    this.owned = new OwnedNamespaces({
+      lower: deps.lower,
+      nodeName: cfg.nodeName,
+      clusterName: cfg.clusterName,
+      granted: tenancy.grantedNamespaces,
+      rbac,
+      log,
+    });
     this.namespaces = new LowerNamespaces({
       lower: deps.lower,
       upper: deps.upper,

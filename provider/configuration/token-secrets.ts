@@ -42,6 +42,9 @@ import {
 } from './service-account.js';
 import { apiPath } from '../../src/kube/api-path.js';
 
+/** How long a token write waits for its namespace's Secrets to be listed before deciding without them. */
+const TOKEN_CACHE_WAIT_MS = 10_000;
+
 /**
  * A token (or the identity) the pod needs cannot be had; `podReason` is the upper pod's status reason.
  * The sync is retried with backoff: creating the account or the permission heals the pod.
@@ -195,6 +198,11 @@ export class TokenSecrets {
     const name = tokenSecretName(pod);
     const key = `${lowerNs}/${name}`;
     const spec = this.specHash(pod, reqs);
+    // A namespace that just became readable (granted, or bound by this very write) may not have listed
+    // its Secrets yet: a miss then would issue tokens again for a Secret that exists. Waits a bounded
+    // time; past it, tokens are issued as for a new pod and the existing Secret is replaced.
+    if (!this.written.has(key))
+      await this.secrets.waitForNamespace(lowerNs, AbortSignal.timeout(TOKEN_CACHE_WAIT_MS)).catch(() => undefined);
     const current = this.written.get(key) ?? this.secrets.get(key);
     if (current && current.metadata?.annotations?.[ANNOTATION_TOKEN_SPEC] === spec) {
       const issued = parseTimes(current);

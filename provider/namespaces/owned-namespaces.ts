@@ -1,14 +1,17 @@
 // The lower namespaces where fedlet may read (its rights there are per namespace: namespace-rbac.ts), as a
-// set that changes: the namespaces it created (label fedlet.io/origin=<node>, followed by a watch that
-// needs only cluster-wide read on namespaces) once their RoleBinding is effective, and any other namespace
-// whose rights the write path made effective (e.g. one a lower admin granted). Watches of Secrets are
-// opened namespace by namespace from this set (token-secrets.ts); garbage collection lists here.
+// set that changes: the namespaces it created (label fedlet.io/origin=<node>) and those a lower admin
+// granted it (label fedlet.io/grant=<node or cluster>, or the grantedLowerNamespaces option), followed by
+// one watch of namespaces (cluster-wide read on namespaces is all it needs), once their RoleBinding is
+// effective; and any other namespace whose rights the write path made effective. Granted namespaces are
+// in the set from the start, like owned ones: after a restart their token Secrets are known before any
+// pod is synced, so nothing is issued again. Watches of Secrets are opened namespace by namespace from
+// this set (token-secrets.ts); garbage collection lists here.
 import type { Logger } from 'pino';
 import type { KubeApi } from '../../src/kube/client.js';
 import { isNotLeader } from '../../src/kube/fence.js';
 import { Informer } from '../../src/kube/informer.js';
 import type { KubeObject } from '../../src/kube/types.js';
-import { LABEL_ORIGIN } from '../../src/labels.js';
+import { LABEL_GRANT, LABEL_ORIGIN } from '../../src/labels.js';
 import type { NamespaceRbac } from './namespace-rbac.js';
 
 /** What consumers of the set need: the namespaces now, their arrivals and departures, and the first fill. */
@@ -27,6 +30,10 @@ export interface ReadableNamespaces {
 export interface OwnedNamespacesOptions {
   lower: KubeApi;
   nodeName: string;
+  /** The lower cluster's name: a grant label may name it instead of the node. */
+  clusterName?: string;
+  /** Lower namespaces granted by option (grantedLowerNamespaces). */
+  granted?: ReadonlySet<string>;
   rbac: NamespaceRbac;
   log: Logger;
 }
@@ -38,16 +45,18 @@ export class OwnedNamespaces implements ReadableNamespaces {
   private initial?: Promise<void>;
 
   constructor(private readonly o: OwnedNamespacesOptions) {
+    // Every namespace, slimmed to what says whether it is ours: a label selector cannot say "created by
+    // us or granted to us", and namespaces are few and small.
     this.owned = new Informer<KubeObject>({
       client: o.lower,
       path: '/api/v1/namespaces',
-      labelSelector: `${LABEL_ORIGIN}=${o.nodeName}`,
       metadataOnly: true,
       transform: (n) => ({
         metadata: {
           name: n.metadata?.name,
           resourceVersion: n.metadata?.resourceVersion,
           deletionTimestamp: n.metadata?.deletionTimestamp,
+          labels: ourLabels(n.metadata?.labels),
         },
       }),
       log: o.log,
@@ -57,10 +66,14 @@ export class OwnedNamespaces implements ReadableNamespaces {
       onAdd: (n) => {
         if (n.metadata?.deletionTimestamp) return void this.terminating(n.metadata.name);
         // Before the first list is done, start() binds them all and waits; afterwards one by one.
-        if (this.initial) void this.bind(n.metadata?.name);
+        if (this.initial && this.ours(n)) void this.bind(n.metadata?.name);
       },
-      onUpdate: (n) => {
-        if (n.metadata?.deletionTimestamp) this.terminating(n.metadata.name);
+      onUpdate: (n, old) => {
+        if (n.metadata?.deletionTimestamp) return void this.terminating(n.metadata.name);
+        if (this.ours(n) && !this.ours(old)) void this.bind(n.metadata?.name);
+        // A lower admin took the grant back: fedlet stops reading there (its pods there are refused
+        // from their next write on, by namespace-access.ts).
+        else if (!this.ours(n) && this.ours(old)) this.terminating(n.metadata?.name);
       },
       onDelete: (n) => {
         const ns = n.metadata?.name;
@@ -84,7 +97,11 @@ export class OwnedNamespaces implements ReadableNamespaces {
     this.initial = this.owned
       .waitForSync(signal)
       .then(() =>
-        Promise.all(this.owned.list().map((n) => (n.metadata?.deletionTimestamp ? undefined : this.bind(n.metadata?.name)))),
+        Promise.all(
+          this.owned
+            .list()
+            .map((n) => (n.metadata?.deletionTimestamp || !this.ours(n) ? undefined : this.bind(n.metadata?.name))),
+        ),
       )
       .then(() => undefined);
   }
@@ -119,6 +136,18 @@ export class OwnedNamespaces implements ReadableNamespaces {
     return false;
   }
 
+  /** Created by this node, or granted to it (by label, naming the node or the cluster, or by option). */
+  private ours(n: KubeObject): boolean {
+    const name = n.metadata?.name ?? '';
+    const labels = n.metadata?.labels ?? {};
+    const grant = labels[LABEL_GRANT];
+    return (
+      labels[LABEL_ORIGIN] === this.o.nodeName ||
+      (grant !== undefined && (grant === this.o.nodeName || grant === this.o.clusterName)) ||
+      (this.o.granted?.has(name) ?? false)
+    );
+  }
+
   private async bind(ns: string | undefined): Promise<void> {
     if (!ns || this.o.rbac.isBound(ns)) return;
     try {
@@ -133,7 +162,7 @@ export class OwnedNamespaces implements ReadableNamespaces {
   }
 
   /**
-   * A namespace being deleted leaves the set at once: the namespace controller removes its RoleBinding
+   * A namespace being deleted (or no longer granted) leaves the set at once: the namespace controller removes its RoleBinding
    * among its other contents, so reads there are refused long before the namespace itself is gone, and
    * whatever fedlet left in it goes with it anyway.
    */
@@ -149,4 +178,15 @@ export class OwnedNamespaces implements ReadableNamespaces {
     else this.readable.delete(ns);
     for (const l of this.listeners) l(ns, readable);
   }
+}
+
+/** The two labels that say whose a namespace is; nothing else of a namespace is kept. */
+function ourLabels(labels: Record<string, string> | undefined): Record<string, string> | undefined {
+  const origin = labels?.[LABEL_ORIGIN];
+  const grant = labels?.[LABEL_GRANT];
+  if (origin === undefined && grant === undefined) return undefined;
+  return {
+    ...(origin !== undefined ? { [LABEL_ORIGIN]: origin } : {}),
+    ...(grant !== undefined ? { [LABEL_GRANT]: grant } : {}),
+  };
 }

@@ -66,6 +66,12 @@ export class NamespacedInformers<T extends KubeObject> {
     for (const inf of this.byNamespace.values()) inf.start();
   }
 
+  /** Resolves once `namespace`'s informer has listed (at once if it has, or the namespace is not watched). */
+  async waitForNamespace(namespace: string, signal?: AbortSignal): Promise<void> {
+    const inf = this.byNamespace.get(namespace);
+    if (inf && !inf.hasSynced) await inf.waitForSync(signal);
+  }
+
   /** Resolves once every namespace watched now has listed. */
   async waitForSync(signal?: AbortSignal): Promise<void> {
     await Promise.all([...this.byNamespace.values()].map((i) => i.waitForSync(signal)));

@@ -176,4 +176,34 @@ describe('OwnedNamespaces and NamespacedInformers', () => {
     expect(changes).toEqual(['theirs:true', 'theirs:false', 'theirs:true']);
     await owned.stop();
   });
+  it('granted namespaces are readable from the start like owned ones (by label naming node or cluster, or by option), and leave when the grant goes', async () => {
+    const api = new FakeKube();
+    const { lower } = lowerWithReviews(api, 0);
+    api.seed('/api/v1/namespaces', { metadata: { name: 'by-node', labels: { 'fedlet.io/grant': 'vn' } } });
+    api.seed('/api/v1/namespaces', { metadata: { name: 'by-cluster', labels: { 'fedlet.io/grant': 'eu' } } });
+    api.seed('/api/v1/namespaces', { metadata: { name: 'by-option' } });
+    api.seed('/api/v1/namespaces', { metadata: { name: 'someone-else', labels: { 'fedlet.io/grant': 'other-node' } } });
+    api.seed('/api/v1/namespaces', { metadata: { name: 'plain' } });
+    const rbac = new NamespaceRbac({ lower, nodeName: 'vn', log });
+    const owned = new OwnedNamespaces({ lower, nodeName: 'vn', clusterName: 'eu', granted: new Set(['by-option']), rbac, log });
+    owned.start();
+    await owned.ready();
+    expect(owned.current().sort()).toEqual(['by-cluster', 'by-node', 'by-option']);
+    // The lower admin takes a grant back: fedlet stops reading there.
+    const ns = await api.get<KubeObject>('/api/v1/namespaces/by-node');
+    await api.replace('/api/v1/namespaces/by-node', { ...ns, metadata: { ...ns.metadata, labels: {} } });
+    await settle();
+    expect(owned.current().sort()).toEqual(['by-cluster', 'by-option']);
+    expect(rbac.isBound('by-node')).toBe(false);
+    // And grants one later: it comes in.
+    const plain = await api.get<KubeObject>('/api/v1/namespaces/plain');
+    await api.replace('/api/v1/namespaces/plain', {
+      ...plain,
+      metadata: { ...plain.metadata, labels: { 'fedlet.io/grant': 'vn' } },
+    });
+    await settle();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(owned.current().sort()).toEqual(['by-cluster', 'by-option', 'plain']);
+    await owned.stop();
+  });
 });
