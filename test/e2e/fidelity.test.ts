@@ -313,7 +313,7 @@ describe('zero-write sync', () => {
     await kubectl(upper, ['delete', 'pod', 'labelled', '-n', ns, '--wait=true', '--timeout=60s']);
   });
 
-  it('restarting fedlet with unchanged Running pods writes no pod in either cluster', async () => {
+  it('restarting fedlet with unchanged Running pods writes no pod in either cluster, and no token Secret', async () => {
     await kubectl(upper, ['apply', '-f', '-'], {
       input: JSON.stringify({
         apiVersion: 'apps/v1',
@@ -373,6 +373,15 @@ describe('zero-write sync', () => {
     await stopFedlet(s, f1.cluster);
     await kubectl(upper, ['delete', 'lease', `${f1.nodeName}-leader`, '-n', 'kube-node-lease', '--ignore-not-found']);
     const before = { upper: await podWrites(upper), lower: await podWrites(lower1, '') };
+    // The pods' token Secrets below (the namespace is granted, not created by fedlet): a restart that did
+    // not know them would issue every token again and rewrite each Secret.
+    const tokenSecrets = async () =>
+      kubectl(lower1, [
+        'get', 'secrets', '-n', lowerNs1, '-l', 'fedlet.io/service-account-token',
+        '-o', 'jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}',
+      ]); // prettier-ignore
+    const secretsBefore = await tokenSecrets();
+    expect(secretsBefore.trim().split('\n').length).toBeGreaterThanOrEqual(10);
     startFedlet(s, f1.cluster);
     saveState(s);
     await waitForNodesReady(s, [f1.nodeName], 90_000);
@@ -386,6 +395,7 @@ describe('zero-write sync', () => {
     await new Promise((r) => setTimeout(r, 15_000));
     const after = { upper: await podWrites(upper), lower: await podWrites(lower1, '') };
     expect({ upper: after.upper - before.upper, lower: after.lower - before.lower }).toEqual({ upper: 0, lower: 0 });
+    expect(await tokenSecrets()).toBe(secretsBefore);
     await kubectl(upper, ['delete', 'deployment', 'steady', '-n', ns, '--wait=true']);
   });
 });
