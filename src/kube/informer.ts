@@ -115,6 +115,8 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
     const backoff = new Backoff(500, 10_000);
     const signal = this.abort.signal;
     let rv: string | undefined;
+    // 410s in a row with nothing received between them: the first relists at once, the next ones wait.
+    let goneInARow = 0;
     this.stale('not yet listed');
     while (!signal.aborted) {
       try {
@@ -139,6 +141,7 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
         )) {
           rv = this.apply(ev) ?? rv;
           events++;
+          goneInARow = 0;
           backoff.reset();
         }
         // A server that is shutting down may accept watches and end them at once: do not spin.
@@ -148,6 +151,15 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
         const err = e as Error;
         if (err instanceof KubeApiError && (err.code === 410 || err.reason === 'Expired' || err.reason === 'Gone')) {
           rv = undefined; // too old: list again
+          // A server whose watch refuses the version its own list just gave (a lagging watch cache)
+          // would otherwise be listed and watched again in a tight loop, and hard.
+          if (++goneInARow > 1) {
+            this.opts.log.debug(
+              { path: this.opts.path, times: goneInARow },
+              'watch expired again right after a list; backing off',
+            );
+            await backoff.wait(signal);
+          }
           continue;
         }
         this.stale(`watch broken (${err.message.slice(0, 120)}); retrying`);

@@ -398,4 +398,27 @@ describe('informer after a long outage', () => {
     expect(inf.list().map((o) => o.metadata?.name)).toEqual(['a']);
     await inf.stop();
   });
+  it('a watch that expires right after every list is retried with backoff, not in a tight loop', async () => {
+    let lists = 0;
+    const fake = {
+      server: new URL('https://upper:6443'),
+      // Answered on the next turn of the event loop, like a real server: a loop without backoff spins
+      // but lets the test's timer fire.
+      get: async () => {
+        lists++;
+        await new Promise((r) => setImmediate(r));
+        return { metadata: { resourceVersion: String(lists) }, items: [] };
+      },
+      async *watch() {
+        yield { type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } };
+      },
+    };
+    const inf = new Informer({ client: fake as unknown as KubeClient, path: '/api/v1/pods', log });
+    inf.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    await inf.stop();
+    // Without backoff this is thousands of lists; with it (0.5 s base, doubling, jittered) a handful.
+    expect(lists).toBeGreaterThanOrEqual(2);
+    expect(lists).toBeLessThanOrEqual(6);
+  });
 });
