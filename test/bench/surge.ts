@@ -171,8 +171,11 @@ async function surgeOnce(
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, c.concurrency) }, worker));
-  const timeout = sleep(30 * 60_000).then(() => 'timeout' as const);
-  if ((await Promise.race([done, timeout])) === 'timeout') {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 30 * 60_000)));
+  const outcome = await Promise.race([done, timeout]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
     ac.abort();
     throw new Error(`surge ${o.tag}: ${stages.count('ready')} of ${o.n} pods Ready within 30 minutes`);
   }
