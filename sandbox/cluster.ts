@@ -54,6 +54,8 @@ export interface ClusterSpec {
    * directory, `audit.log`: the bench counts who wrote what for a pod (scheduler, kubelet, fedlet).
    */
   auditWrites?: boolean;
+  /** kube-scheduler's client QPS (burst twice that) when it runs without a configuration file; default its own (50). */
+  schedulerQps?: number;
 }
 
 /** Audit policy of auditWrites: writes at Metadata level (who, verb, object), nothing else. */
@@ -253,6 +255,9 @@ function schedulerArgs(spec: ClusterSpec, dir: string, kubeconfig: string, port:
   ];
   if (spec.schedulerConfig) args.push(`--config=${spec.schedulerConfig}`);
   else args.push(`--kubeconfig=${kubeconfig}`, '--leader-elect=false');
+  // Deprecated flags, but the only way without a configuration file; the upper one sets it in its file.
+  if (spec.schedulerQps && !spec.schedulerConfig)
+    args.push(`--kube-api-qps=${spec.schedulerQps}`, `--kube-api-burst=${2 * spec.schedulerQps}`);
   return args;
 }
 

@@ -101,6 +101,11 @@ export interface SandboxOptions {
   upperRealNode?: boolean;
   /** Lower API servers keep an audit log of writes (ClusterSpec.auditWrites; the bench). Default false. */
   auditLowerWrites?: boolean;
+  /**
+   * Client QPS of every kube-scheduler, upper and lower alike (burst twice that); default kube-scheduler's
+   * own (50, burst 100). The bench raises it so that bursts of bare pods measure more than the binds.
+   */
+  schedulerQps?: number;
 }
 
 export const lowerName = (i: number) => `lower-${i + 1}`;
@@ -187,7 +192,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
   const [extenderPort, webhookPort] = await freePorts(2);
   const extPki = extenderPki(path.join(dir, 'upper', 'pki'));
   const extTls: ExtenderTls = { caCert: extPki.caCert, clientCert: extPki.scheduler.cert, clientKey: extPki.scheduler.key };
-  const schedulerConfig = writeSchedulerConfig(path.join(dir, 'upper'), extenderPort!, extTls);
+  const schedulerConfig = writeSchedulerConfig(path.join(dir, 'upper'), extenderPort!, extTls, opts.schedulerQps);
   const results = await Promise.allSettled([
     startCluster({
       name: 'upper',
@@ -209,6 +214,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxState> {
         dir: path.join(dir, lowerName(i)),
         nodes: (opts.lowerNodes ?? defaultNodesFor)(i),
         auditWrites: opts.auditLowerWrites,
+        schedulerQps: opts.schedulerQps,
         // Pods on real nodes (fedlet's, in the upper cluster) reach it at the sandbox's node address.
         ...(realNodes > 0 ? { bindAddress: '0.0.0.0', serverSANs: [`IP:${sandboxNodeIP()}`] } : {}),
       }),
@@ -376,7 +382,7 @@ async function startRealNodes(
  * KubeSchedulerConfiguration for the upper scheduler: the default profile plus fedlet's extender, called
  * over HTTPS with the scheduler's client certificate from the extender's CA.
  */
-export function writeSchedulerConfig(upperDir: string, extenderPort: number, tls: ExtenderTls): string {
+export function writeSchedulerConfig(upperDir: string, extenderPort: number, tls: ExtenderTls, qps?: number): string {
   mkdirSync(upperDir, { recursive: true });
   const file = path.join(upperDir, 'scheduler-config.yaml');
   writeFileSync(
@@ -386,6 +392,7 @@ export function writeSchedulerConfig(upperDir: string, extenderPort: number, tls
       'kind: KubeSchedulerConfiguration',
       'clientConnection:',
       `  kubeconfig: ${path.join(upperDir, 'kube-scheduler.kubeconfig')}`,
+      ...(qps ? [`  qps: ${qps}`, `  burst: ${2 * qps}`] : []),
       'leaderElection:',
       '  leaderElect: false',
       'extenders:',

@@ -4,7 +4,19 @@
 // is the last one), and BENCH_SMOKE=1 shrinks every size so the whole bench can run in about a minute.
 
 /** Every part, in the default order. */
-export const PARTS = ['extender', 'pods', 'pools', 'real', 'writes', 'storage', 'burst', 'streams', 'restart', 'large'] as const;
+export const PARTS = [
+  'extender',
+  'pods',
+  'pools',
+  'real',
+  'writes',
+  'storage',
+  'burst',
+  'surge',
+  'streams',
+  'restart',
+  'large',
+] as const;
 /** Parts only run when asked for: `peers` (BENCH_PEERS=liqo) builds and runs another project's binaries. */
 export const OPTIONAL_PARTS = ['peers'] as const;
 export type Part = (typeof PARTS)[number] | (typeof OPTIONAL_PARTS)[number];
@@ -15,6 +27,15 @@ export interface BenchSizes {
   single: number;
   /** Pods of the burst Deployment each way. */
   burst: number;
+  /** Bare pods of each surge each way (part surge: one surge per size, created by the bench, no kcm). */
+  surge: number[];
+  /** Creates the surge keeps in flight at once. */
+  surgeConcurrency: number;
+  /**
+   * Client QPS of every kube-scheduler of the sandbox, upper and lower alike (burst twice that; 0: their
+   * default, 50): at 50 binds per second the schedulers, not fedlet, would bound a surge.
+   */
+  schedulerQps: number;
   /** Managed pods at which RSS is measured (part large). */
   large: number;
   /** MiB per stream measurement. */
@@ -35,6 +56,9 @@ export interface BenchSizes {
 const DEFAULTS: BenchSizes = {
   single: 20,
   burst: 1000,
+  surge: [1000, 5000],
+  surgeConcurrency: 32,
+  schedulerQps: 1000,
   large: 10_000,
   streamMiB: 64,
   real: 10,
@@ -50,6 +74,9 @@ const DEFAULTS: BenchSizes = {
 const SMOKE: BenchSizes = {
   single: 2,
   burst: 4,
+  surge: [3],
+  surgeConcurrency: 2,
+  schedulerQps: 1000,
   large: 8,
   streamMiB: 1,
   real: 1,
@@ -61,9 +88,12 @@ const SMOKE: BenchSizes = {
   poolsSettleMs: 500,
 };
 
-const ENV: Record<keyof BenchSizes, string> = {
+type NumericSize = Exclude<keyof BenchSizes, 'surge'>;
+const ENV: Record<NumericSize, string> = {
   single: 'BENCH_SINGLE',
   burst: 'BENCH_BURST',
+  surgeConcurrency: 'BENCH_SURGE_CONCURRENCY',
+  schedulerQps: 'BENCH_SCHEDULER_QPS',
   large: 'BENCH_LARGE',
   streamMiB: 'BENCH_STREAM_MB',
   real: 'BENCH_REAL',
@@ -86,12 +116,19 @@ export function benchPlan(env: Record<string, string | undefined>): BenchPlan {
   const smoke = env.BENCH_SMOKE === '1';
   const base = smoke ? SMOKE : DEFAULTS;
   const sizes = { ...base };
-  for (const k of Object.keys(ENV) as Array<keyof BenchSizes>) {
+  for (const k of Object.keys(ENV) as NumericSize[]) {
     const raw = env[ENV[k]];
     if (raw === undefined || raw === '') continue;
     const n = Number(raw);
     if (!Number.isFinite(n) || n < 0) throw new Error(`${ENV[k]}=${raw}: not a number ≥ 0`);
     sizes[k] = n;
+  }
+  // BENCH_SURGE: comma-separated sizes, one surge each (e.g. 1000,5000).
+  const surge = env.BENCH_SURGE;
+  if (surge !== undefined && surge !== '') {
+    sizes.surge = surge.split(',').map((x) => Number(x.trim()));
+    if (sizes.surge.some((n) => !Number.isInteger(n) || n < 1))
+      throw new Error(`BENCH_SURGE=${surge}: not sizes ≥ 1, comma-separated`);
   }
   const asked = (env.BENCH_ONLY ?? PARTS.join(','))
     .split(',')
@@ -106,5 +143,6 @@ export function benchPlan(env: Record<string, string | undefined>): BenchPlan {
 
 /** Lower kwok nodes of 1,100 pod slots each: room for every pod the plan's parts can hold at once. */
 export function kwokNodeCount(s: BenchSizes): number {
-  return Math.max(2, Math.ceil((s.large + s.burst + s.restart + 2 * s.single + 2 * s.storage) / 1000) + 1);
+  const surge = Math.max(0, ...s.surge);
+  return Math.max(2, Math.ceil((s.large + s.burst + surge + s.restart + 2 * s.single + 2 * s.storage) / 1000) + 1);
 }

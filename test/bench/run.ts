@@ -27,6 +27,7 @@ import { benchStorage } from './storage.js';
 import type { Pod } from '../../src/kube/types.js';
 import { benchRestart } from './restart.js';
 import { benchPools } from './pools.js';
+import { benchSurge } from './surge.js';
 import { benchPlan, kwokNodeCount, type BenchSizes, type Part } from './plan.js';
 import { PEERS, benchPeers, peerLowers, peerResults, preparePeers } from './peers/liqo.js';
 import { benchSvg } from './figure.js';
@@ -698,6 +699,16 @@ const PART_RUNNERS: Record<Part, (c: Ctx) => Promise<void>> = {
       pct,
     }),
   burst: partBurst,
+  surge: (c) =>
+    benchSurge({
+      s: c.s,
+      ns: c.ns,
+      sizes: c.sizes.surge,
+      concurrency: c.sizes.surgeConcurrency,
+      r: c.r,
+      last: c.last,
+      fedletPid: c.fedletPid,
+    }),
   peers: partPeers,
   streams: partStreams,
   restart: async (c) => {
@@ -757,6 +768,7 @@ async function runParts(r: Recorder): Promise<void> {
   }
   const dir = process.env.BENCH_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'fedlet-bench-'));
   r.print(`parts: ${plan.parts.join(', ')}${plan.smoke ? ' (smoke sizes)' : ''}; sandbox in ${dir}`);
+  r.print(`kube-scheduler client QPS, upper and lower: ${sizes.schedulerQps || 'their default (50)'}`);
   const wantReal = plan.parts.includes('real') || plan.parts.includes('writes');
   // BENCH_REAL_NODE=0: no real node even where one could run (the smoke test, beside the e2e sandbox's).
   const noReal = !wantReal
@@ -781,6 +793,7 @@ async function runParts(r: Recorder): Promise<void> {
     lowerNodes: benchNodes,
     realNodes: noReal ? 0 : 1,
     auditLowerWrites: plan.parts.includes('writes'),
+    schedulerQps: sizes.schedulerQps || undefined,
     progress: (m) => console.error(`[bench] ${m}`),
   });
   try {

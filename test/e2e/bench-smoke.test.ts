@@ -20,6 +20,7 @@ const KEY_OF: Record<(typeof PARTS)[number], RegExp> = {
   writes: /^api-writes\.kwok\.fedlet\.total$/,
   storage: /^claim-pod-start\.p50\.via$/,
   burst: /^api-writes\.per-pod\.burst$/,
+  surge: /^surge\.\d+\.via$/,
   streams: /^throughput\.exec\.via$/,
   restart: /^restart\.writes-besides-heartbeats$/,
   large: /^rss\.\d+-pods$/,

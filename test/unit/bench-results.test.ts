@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { benchPlan, PARTS } from '../bench/plan.js';
+import { benchPlan, kwokNodeCount, PARTS } from '../bench/plan.js';
 import {
   comparisons,
   mergeResults,
@@ -47,6 +47,16 @@ describe('bench plan', () => {
     expect(p.sizes.large).toBeLessThan(20);
     expect(p.sizes.restartWindowMs).toBeLessThan(10_000);
     expect(() => benchPlan({ BENCH_LARGE: 'many' })).toThrow(/BENCH_LARGE/);
+  });
+
+  it('surges at every size given, and the lower cluster has room for the largest beside the rest', () => {
+    expect(benchPlan({}).sizes.surge).toEqual([1000, 5000]);
+    expect(benchPlan({ BENCH_SMOKE: '1' }).sizes.surge.every((n) => n < 10)).toBe(true);
+    const p = benchPlan({ BENCH_SURGE: '100, 20000' });
+    expect(p.sizes.surge).toEqual([100, 20000]);
+    expect(kwokNodeCount(p.sizes)).toBeGreaterThan(kwokNodeCount({ ...p.sizes, surge: [100] }) + 15);
+    expect(() => benchPlan({ BENCH_SURGE: '1k' })).toThrow(/BENCH_SURGE/);
+    expect(() => benchPlan({ BENCH_SURGE: '0' })).toThrow(/BENCH_SURGE/);
   });
 });
 
