@@ -21,6 +21,7 @@ export interface Goal {
 const GOALS: Array<[RegExp, Goal]> = [
   [/^pod-start\.p50\.via$/, { of: 'added', bound: 'max', limit: 100, unit: 'ms' }],
   [/^burst\.\d+\.via$/, { of: 'ratio', bound: 'max', limit: 1.25 }],
+  [/^surge\.\d+\.via$/, { of: 'ratio', bound: 'max', limit: 1.25 }],
   [/^throughput\.[^.]+\.via$/, { of: 'ratio', bound: 'min', limit: 0.9 }],
   [/^relay-cost\./, { of: 'value', bound: 'max', limit: 1.2, unit: '×' }],
   [/^rss\.idle$/, { of: 'value', bound: 'max', limit: 45, unit: 'MiB' }],
