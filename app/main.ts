@@ -8,8 +8,6 @@ import { runFedlet, type RunningFedlet } from './run.js';
 import { eachFlag, wantsHelp } from './args.js';
 import { helpFor, topHelp } from './help.js';
 import type { CliIO } from './io.js';
-import { cmdSandbox } from './sandbox-command.js';
-import { cmdExtender } from './extender-command.js';
 
 function firstNonLoopbackIPv4(): string {
   for (const addrs of Object.values(networkInterfaces()))
@@ -109,10 +107,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   switch (cmd) {
     case 'run':
       return cmdRun(rest);
-    case 'sandbox':
+    case 'sandbox': {
+      const { cmdSandbox } = await import('./sandbox-command.js');
       return cmdSandbox(rest, io);
-    case 'extender':
+    }
+    case 'extender': {
+      const { cmdExtender } = await import('./extender-command.js');
       return cmdExtender(rest);
+    }
     case 'status':
       return cmdStatus(rest, io);
     case 'doctor': {

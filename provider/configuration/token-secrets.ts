@@ -41,6 +41,7 @@ import {
   type TokenRequestSpec,
 } from './service-account.js';
 import { apiPath } from '../../src/kube/api-path.js';
+import { Deadlines } from '../../src/util/deadlines.js';
 
 /** How long a token write waits for its namespace's Secrets to be listed before deciding without them. */
 const TOKEN_CACHE_WAIT_MS = 10_000;
@@ -115,8 +116,8 @@ export class TokenSecrets {
   readonly secrets: NamespacedInformers<KubeObject>;
   /** lowerNs/name → metadata of our last write, until the watch shows it (avoids re-issuing on a stale cache). */
   private readonly written = new Map<string, KubeObject>();
-  /** upper key → refresh timer */
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** upper key → when its tokens are refreshed next (one timer for all pods) */
+  private readonly refreshes: Deadlines;
   private readonly now: () => number;
   /** upper namespace → its CA at a kube-root-ca.crt resourceVersion (one read per namespace and CA). */
   private readonly cas = new Map<string, { rv: string; ca: string; at: number }>();
@@ -125,6 +126,7 @@ export class TokenSecrets {
 
   constructor(private readonly o: TokenSecretsOptions) {
     this.now = o.now ?? Date.now;
+    this.refreshes = new Deadlines((key) => this.o.onDue(key), this.now);
     this.secrets = new NamespacedInformers<KubeObject>(
       (ns) =>
         new Informer<KubeObject>({
@@ -162,8 +164,7 @@ export class TokenSecrets {
     await this.secrets.waitForSync(signal);
   }
   async stop(): Promise<void> {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.refreshes.clear();
     await this.secrets.stop();
   }
 
@@ -290,11 +291,7 @@ export class TokenSecrets {
   async collectGarbage(livePods: Pod[]): Promise<number> {
     const uids = new Set(livePods.map((p) => p.metadata.uid));
     const keys = new Set(livePods.map((p) => `${p.metadata.namespace}/${p.metadata.name}`));
-    for (const [k, t] of this.timers)
-      if (!keys.has(k)) {
-        clearTimeout(t);
-        this.timers.delete(k);
-      }
+    for (const k of [...this.refreshes.keys()]) if (!keys.has(k)) this.refreshes.delete(k);
     let deleted = 0;
     for (const s of this.secrets.list()) {
       if (uids.has(s.metadata?.labels?.[LABEL_UPPER_UID])) continue;
@@ -339,17 +336,7 @@ export class TokenSecrets {
   }
 
   private schedule(upperKey: string, at: number | undefined): void {
-    clearTimeout(this.timers.get(upperKey));
-    if (at === undefined) return;
-    const t = setTimeout(
-      () => {
-        this.timers.delete(upperKey);
-        this.o.onDue(upperKey);
-      },
-      Math.max(0, at - this.now()) + 1000,
-    );
-    t.unref();
-    this.timers.set(upperKey, t);
+    this.refreshes.set(upperKey, at);
   }
 
   private async upperCA(ns: string, node: string | undefined): Promise<string> {

@@ -22,6 +22,7 @@ import { WorkQueue } from '../../src/kube/work-queue.js';
 import { shortenName } from '../namespaces/namespace-map.js';
 import { stableJson } from './reflected-meta.js';
 import type { Reflected, Reflector } from '../reflector.js';
+import { byCodeUnit } from '../../src/util/order.js';
 
 /** What one lower slice should hold: endpoints of one address type and one port set. */
 export interface RemoteSlice {
@@ -44,7 +45,7 @@ export function remoteSlices(
   const groups = new Map<string, RemoteSlice>();
   for (const s of upperSlices) {
     if (s.addressType === 'FQDN') continue;
-    const ports = [...(s.ports ?? [])].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''));
+    const ports = [...(s.ports ?? [])].sort((a, b) => byCodeUnit(a.name ?? '', b.name ?? ''));
     const sig = stableJson([s.addressType, ports]);
     for (const e of s.endpoints ?? []) {
       if (e.nodeName === localNode || !e.addresses?.length) continue;
@@ -67,7 +68,7 @@ export function remoteSlices(
       });
     }
   }
-  for (const g of groups.values()) g.endpoints.sort((a, b) => a.addresses[0]!.localeCompare(b.addresses[0]!));
+  for (const g of groups.values()) g.endpoints.sort((a, b) => byCodeUnit(a.addresses[0]!, b.addresses[0]!));
   return [...groups.values()];
 }
 

@@ -4,6 +4,7 @@
 import type { ObjectMeta } from '../../src/kube/types.js';
 import { ANNOTATION_MANAGED_ANNOTATIONS, ANNOTATION_MANAGED_LABELS } from '../../src/labels.js';
 import { ownershipAnnotations, ownershipLabels } from '../workload/translate.js';
+import { byCodeUnit } from '../../src/util/order.js';
 
 export interface ReflectedMeta {
   labels: Record<string, string>;
@@ -61,7 +62,7 @@ export function metaDiffers(desired: ReflectedMeta, lower: ObjectMeta): boolean 
 export function stableJson(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
     x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => byCodeUnit(a, b)))
       : x,
   );
 }

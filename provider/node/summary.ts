@@ -5,6 +5,7 @@ import type { MilliList } from '../../src/util/quantity.js';
 import type { LowerNode } from './capacity.js';
 import { SUMMARY_FORMAT_VERSION, type ClusterSummary, type SummaryRow } from '../../src/scheduling/summary.js';
 import { LABEL_HOSTNAME } from '../../src/labels.js';
+import { byCodeUnit } from '../../src/util/order.js';
 
 export function buildSummary(
   node: string,
@@ -37,7 +38,7 @@ export function buildSummary(
       taintIdx.set(tk, taintSets.length);
       taintSets.push(taints);
     }
-    const res = Object.fromEntries([...f.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, v.toString()]));
+    const res = Object.fromEntries([...f.entries()].sort(([a], [b]) => byCodeUnit(a, b)).map(([k, v]) => [k, v.toString()]));
     const key = `${labelIdx.get(lk)}|${taintIdx.get(tk)}|${JSON.stringify(res)}`;
     const row = rows.get(key);
     if (row) row[3]++;

@@ -7,6 +7,7 @@ import type { LowerNode } from '../node/capacity.js';
 import { matches, type Requirement } from '../../src/scheduling/lower-affinity.js';
 import { schedulable } from '../node/capacity.js';
 import { LABEL_CLUSTER, LABEL_HOSTNAME, LABEL_POOL, LABEL_ROLE, LABEL_TYPE } from '../../src/labels.js';
+import { byCodeUnit } from '../../src/util/order.js';
 
 /** A pool given by name and label selector (config `pools`). */
 export interface PoolSelector {
@@ -167,7 +168,7 @@ export function partitionPools(nodes: Iterable<LowerNode>, cfg: PoolConfig): Poo
         });
       }
   }
-  return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...out.values()].sort((a, b) => byCodeUnit(a.name, b.name));
 }
 
 /** Keys never copied from lower nodes onto a pool's virtual node: per-node identity and fedlet's own keys. */

@@ -14,6 +14,7 @@ import {
 } from '../../src/labels.js';
 import { parseQuantity, QuantityError } from '../../src/util/quantity.js';
 import { ownershipAnnotations, ownershipLabels } from '../workload/translate.js';
+import { byCodeUnit } from '../../src/util/order.js';
 
 /** Upper class → the lower class that serves it, or why none does. */
 export type LowerClassChoice = { lower: string } | { reason: string };
@@ -42,7 +43,7 @@ export function chooseLowerClass(
     };
   // As the API server does when several are marked default: the newest wins.
   const newest = defaults.sort((a, b) =>
-    (b.metadata?.creationTimestamp ?? '').localeCompare(a.metadata?.creationTimestamp ?? ''),
+    byCodeUnit(b.metadata?.creationTimestamp ?? '', a.metadata?.creationTimestamp ?? ''),
   )[0]!;
   return { lower: newest.metadata!.name! };
 }

@@ -43,6 +43,7 @@ import {
   volumeNameFor,
   type LowerClassChoice,
 } from './claim-objects.js';
+import { retainCount } from '../workload/lower-events.js';
 
 export interface LowerClaimsOptions {
   upper: KubeClient;
@@ -139,6 +140,7 @@ export class LowerClaims {
       path: '/api/v1/events',
       fieldSelector: 'involvedObject.kind=PersistentVolumeClaim,type=Warning',
       log: this.log,
+      retain: retainCount,
     });
     const mirror = (e: ClaimEvent) => {
       const c = this.lowerClaims.get(`${e.involvedObject?.namespace}/${e.involvedObject?.name}`);

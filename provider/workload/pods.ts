@@ -19,7 +19,7 @@ import { lowerNamespace } from '../namespaces/namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import type { BounceBack } from './bounce-back.js';
 import { upperStatusFromLower } from './pod-status.js';
-import { worthMirroring } from './lower-events.js';
+import { retainCount, worthMirroring } from './lower-events.js';
 import { nodeAffinityRefusal, REASON_NODE_AFFINITY } from './node-admission.js';
 import { decideTolerations, deniedMessage, REASON_TOLERATION_DROPPED, REASON_TOLERATION_NOT_ALLOWED } from './tolerations.js';
 import {
@@ -237,6 +237,7 @@ export class LowerPods {
       fieldSelector: 'involvedObject.kind=Pod',
       log,
       transform: slimEvent,
+      retain: retainCount,
     });
     const mirror = (e: LowerEvent) => {
       const upperKey = this.byLowerKey.get(`${e.involvedObject?.namespace}/${e.involvedObject?.name}`);

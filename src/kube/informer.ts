@@ -27,6 +27,11 @@ export interface InformerOptions<R, T> {
   fieldSelector?: string;
   /** Shrinks each object before it is cached (memory at 10k+ objects). */
   transform?: (obj: R) => T;
+  /**
+   * What the cache keeps of an object once the handlers have seen it (default: all of it), for caches
+   * read only as `old` by onUpdate. get(), list() and onDelete then see the retained form.
+   */
+  retain?: (obj: T) => T;
   log: Logger;
   pageSize?: number;
   /** List and watch only object metadata (PartialObjectMetadata): no data crosses the wire. */
@@ -104,6 +109,10 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
 
   private transform(obj: R): T {
     return this.opts.transform ? this.opts.transform(obj) : (obj as unknown as T);
+  }
+
+  private retain(obj: T): T {
+    return this.opts.retain ? this.opts.retain(obj) : obj;
   }
 
   private stale(why: string): void {
@@ -186,11 +195,11 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
       this.cache.delete(key);
       for (const h of this.handlers) h.onDelete?.(old ?? obj);
     } else {
-      this.cache.set(key, obj);
       for (const h of this.handlers) {
         if (old) h.onUpdate?.(obj, old);
         else h.onAdd?.(obj);
       }
+      this.cache.set(key, this.retain(obj));
     }
     return rv;
   }
@@ -217,11 +226,11 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
         const key = objectKey(obj);
         seen.add(key);
         const old = this.cache.get(key);
-        this.cache.set(key, obj);
         for (const h of this.handlers) {
           if (!old) h.onAdd?.(obj);
           else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) h.onUpdate?.(obj, old);
         }
+        this.cache.set(key, this.retain(obj));
       }
     } while (cont);
     for (const [key, old] of this.cache) {

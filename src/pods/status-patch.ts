@@ -1,5 +1,6 @@
 // Minimal merge patches for upper pod status: steady state writes nothing.
 import type { PodStatus } from '../kube/types.js';
+import { byCodeUnit } from '../util/order.js';
 
 /** The status fields fedlet owns on upper pods (everything else is left alone). */
 const ownedStatusFields = [
@@ -28,7 +29,7 @@ function canonical(v: unknown): string {
       return Object.fromEntries(
         Object.entries(val as Record<string, unknown>)
           .filter(([, x]) => x !== undefined && x !== null)
-          .sort(([a], [b]) => a.localeCompare(b)),
+          .sort(([a], [b]) => byCodeUnit(a, b)),
       );
     return val;
   });

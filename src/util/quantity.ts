@@ -1,5 +1,6 @@
 // Kubernetes resource.Quantity arithmetic in exact milli-units (BigInt), which is what the API server's
 // own rounding uses for every resource we add up (cpu, memory, storage, counts, extended resources).
+import { byCodeUnit } from './order.js';
 const binary: Record<string, bigint> = {
   Ki: 1024n,
   Mi: 1024n ** 2n,
@@ -54,7 +55,7 @@ export function toMilli(list: ResourceList | undefined): MilliList {
 }
 export function fromMilli(list: MilliList): ResourceList {
   const out: ResourceList = {};
-  for (const [k, v] of [...list.entries()].sort(([a], [b]) => a.localeCompare(b))) out[k] = formatQuantity(v);
+  for (const [k, v] of [...list.entries()].sort(([a], [b]) => byCodeUnit(a, b))) out[k] = formatQuantity(v);
   return out;
 }
 export function addInto(acc: MilliList, add: MilliList, factor = 1n): void {

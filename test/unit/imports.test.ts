@@ -17,6 +17,15 @@ function relativeImports(text: string): string[] {
   return [...new Set(specs.filter((s) => s.startsWith('.')))];
 }
 
+/** Relative modules a file loads when it is loaded: import/export … from and side-effect imports, not import(). */
+function staticImports(text: string): string[] {
+  const specs = [
+    ...text.matchAll(/^(?:import|export)\s(?!type\s)[^;]*?\bfrom\s+['"]([^'"]+)['"]/gms),
+    ...text.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm),
+  ].map((m) => m[1]!);
+  return [...new Set(specs.filter((s) => s.startsWith('.')))];
+}
+
 function resolve(from: string, spec: string): string {
   const p = path.resolve(path.dirname(from), spec);
   const ts = p.replace(/\.js$/, '.ts');
@@ -117,5 +126,42 @@ describe('product module graph', () => {
     expect(
       relativeImports(`import { x } from './x.js';\nconst y = await import('../y.js');\nexport type { Z } from './z.js';`),
     ).toEqual(['./x.js', './z.js', '../y.js']);
+  });
+});
+
+// What `fedlet run` loads is resident for the life of the process: the commands it does not run stay
+// behind import(), and no module it loads calls localeCompare or Intl, whose first use maps ICU's data
+// and collation code from the node binary (about 2.5 MiB of RSS at idle; src/util/order.ts).
+describe('the run path', () => {
+  const loaded = new Set<string>();
+  const visit = (f: string): void => {
+    if (loaded.has(f) || !existsSync(path.join(root, f))) return;
+    loaded.add(f);
+    const text = readFileSync(path.join(root, f), 'utf8');
+    for (const s of staticImports(text)) visit(path.relative(root, resolve(path.join(root, f), s)));
+  };
+  visit('app/cli.ts');
+
+  it('loads the run command and not the others', () => {
+    expect(loaded).toContain('provider/lower-provider.ts');
+    const others = [...loaded].filter((f) =>
+      /^(sandbox|scheduler-plugin|app\/(doctor|join|leave|sandbox|extender)|app\/config-doc|src\/status-table)/.test(f),
+    );
+    expect(others).toEqual([]);
+  });
+
+  it('never touches ICU', () => {
+    const users = [...loaded].filter((f) =>
+      /\.localeCompare\(|\bIntl\.|\.toLocale\w*\(/.test(readFileSync(path.join(root, f), 'utf8')),
+    );
+    expect(users).toEqual([]);
+  });
+
+  it('sees only static imports', () => {
+    expect(
+      staticImports(
+        `import { a } from './a.js';\nimport type { B } from './b.js';\nconst c = await import('./c.js');\nexport {\n  d,\n} from './d.js';`,
+      ),
+    ).toEqual(['./a.js', './d.js']);
   });
 });
