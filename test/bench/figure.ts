@@ -148,11 +148,14 @@ function burstPanel(r: BenchResults): Panel {
   const rows = ns.length
     ? ns.map((n) => addedRow(r, `burst.${n}`, `${n.toLocaleString('en-US')}-pod Deployment`, 's'))
     : [missing('Deployment burst')];
+  // Bare pods created at once by the bench (part surge): kube-controller-manager out of the path.
+  for (const n of sizes(r, /^surge\.(\d+)\.via$/))
+    rows.push(addedRow(r, `surge.${n}`, `${n.toLocaleString('en-US')} bare pods, no kcm`, 's'));
   // One goal for a burst of any size: the key's size does not matter.
   rows.push(...peerAddedRow(r, /^\d+-pod-deployment-all-ready$/, 'Deployment, vs Liqo', 's', 'burst.200.via'));
   rows.push(...peerAddedRow(r, /^\d+-pod-deployment-deleted/, 'its deletion, vs Liqo', 's'));
   return {
-    title: 'Deployment → all Ready: time added over direct (s)',
+    title: 'Pods → all Ready: time added over direct (s)',
     note: 'via fedlet minus directly in the lower cluster; lower is better',
     unit: 's',
     rows,
