@@ -76,6 +76,22 @@ export class LowerNamespaces {
     const known = this.checked.get(ns);
     if (known && this.now() - known.at < RECHECK_MS) return known.use;
     const existing = await this.read(ns);
+    if (existing?.metadata?.deletionTimestamp) {
+      // Being deleted (its grace ended, or someone deleted it): nothing may be written there, and the
+      // namespace controller removes fedlet's RoleBinding before the namespace is gone, so even asking
+      // for rights now would pass and then fail. The pod waits, as the lower API server would make it
+      // (a transient refusal), and the namespace is created again once it is gone.
+      this.checked.delete(ns);
+      this.o.rbac?.forget(ns);
+      const path = apiPath`/api/v1/namespaces/${ns}`;
+      throw new KubeApiError(
+        403,
+        'Forbidden',
+        `GET ${path}: 403 lower namespace ${ns} of cluster ${this.o.clusterName} is being deleted: unable to create new content in it because it is being terminated; fedlet creates it again once it is gone`,
+        'GET',
+        path,
+      );
+    }
     const access = namespaceAccess(ns, existing, upperNs, this.policy);
     if (access.kind === 'refuse') {
       this.checked.delete(ns);

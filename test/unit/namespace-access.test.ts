@@ -14,6 +14,7 @@ import {
 } from '../../provider/namespaces/namespace-access.js';
 import { LowerNamespaceRefusedError, LowerNamespaces, RECHECK_MS } from '../../provider/namespaces/lower-namespaces.js';
 import { FakeKube } from './support/fake-kube.js';
+import { classifyRejection } from '../../provider/workload/lower-rejection.js';
 
 const log = pino({ level: 'silent' });
 const policy: NamespacePolicy = { nodeName: 'fedlet-eu', clusterName: 'eu', granted: new Set(['shared', 'kube-granted']) };
@@ -149,6 +150,35 @@ describe('LowerNamespaces', () => {
     });
     return { lower, upper, spaces, advance: (ms: number) => (now += ms) };
   }
+
+  it('a namespace being deleted: nothing is written or bound there, and the pod waits with a transient refusal', async () => {
+    const h = harness();
+    h.lower.seed('/api/v1/namespaces', {
+      ...ns('payments-eu', { 'fedlet.io/origin': 'fedlet-eu' }, { 'fedlet.io/upper-namespace': 'payments' }),
+      metadata: {
+        name: 'payments-eu',
+        labels: { 'fedlet.io/origin': 'fedlet-eu' },
+        annotations: { 'fedlet.io/upper-namespace': 'payments' },
+        deletionTimestamp: '2026-12-07T16:20:53Z',
+      },
+    });
+    const bound: string[] = [];
+    const spaces = new LowerNamespaces({
+      lower: h.lower,
+      upper: h.upper,
+      nodeName: 'fedlet-eu',
+      clusterName: 'eu',
+      rbac: { ensure: async (n: string) => void bound.push(n), forget: () => undefined },
+      log,
+    });
+    let ran = false;
+    const e = await spaces.write('payments-eu', 'payments', async () => (ran = true)).catch((x: unknown) => x);
+    expect(ran).toBe(false);
+    expect(bound).toEqual([]);
+    expect(classifyRejection(e)).toMatchObject({ code: 403, transient: true });
+    expect((e as Error).message).toMatch(/lower namespace payments-eu of cluster eu is being deleted/);
+    expect(h.lower.calls.filter((c) => c.verb !== 'GET')).toEqual([]);
+  });
 
   it('creates a missing namespace with its origin, upper namespace and Pod Security labels', async () => {
     const h = harness();
