@@ -26,6 +26,9 @@ const TRANSIENT = [
   /exceeded quota/i,
   /status unknown for quota/i,
   /because it is being terminated/i,
+  // A namespace fedlet just created has no "default" ServiceAccount until the lower controller-manager
+  // makes it; admission refuses pods meanwhile (a kubelet's pods never meet this: they exist already).
+  /error looking up service account [^/\s]+\/default: serviceaccount "default" not found/i,
   /cannot (create|update|patch|get) resource/i, // RBAC of fedlet itself: an operator fixes it
 ];
 

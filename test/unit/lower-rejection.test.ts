@@ -11,6 +11,8 @@ describe('classifyRejection', () => {
     [403, 'pods "a" is forbidden: exceeded quota: q, requested: pods=1, used: pods=0, limited: pods=0', true],
     [403, 'pods "a" is forbidden: status unknown for quota: q, resources: pods', true],
     [403, 'pods "a" is forbidden: unable to create new content in namespace x because it is being terminated', true],
+    [403, 'pods "a" is forbidden: error looking up service account ns/default: serviceaccount "default" not found', true],
+    [403, 'pods "a" is forbidden: error looking up service account ns/robot: serviceaccount "robot" not found', false],
     [403, 'pods is forbidden: User "system:serviceaccount:fedlet-system:fedlet" cannot create resource "pods"', true],
     [422, 'Pod "a" is invalid: metadata.annotations: Too long: must have at most 262144 bytes', false],
     [400, 'admission webhook "deny.example.com" denied the request: no', false],
