@@ -13,14 +13,20 @@ import { settle } from './support/fake-clock.js';
 
 const log = pino({ level: 'silent' });
 
-/** The fake API server, answering SelfSubjectReviews and SelfSubjectAccessReviews like a real one would. */
-function lowerWithReviews(api: FakeKube, allowedAfter: number) {
+/**
+ * The fake API server, answering SelfSubjectReviews and SelfSubjectAccessReviews like a real one would:
+ * allowed after `allowedAfter` reviews, or as `allowedAfter()` says at the time of each review.
+ */
+function lowerWithReviews(api: FakeKube, allowedAfter: number | (() => boolean)) {
   let reviews = 0;
   const lower: KubeApi = Object.assign(Object.create(api) as FakeKube, {
     create: async <T>(path: string, body: unknown) => {
       if (path.endsWith('/selfsubjectreviews'))
         return { status: { userInfo: { username: 'system:serviceaccount:fedlet-system:fedlet' } } } as T;
-      if (path.endsWith('/selfsubjectaccessreviews')) return { status: { allowed: ++reviews > allowedAfter } } as T;
+      if (path.endsWith('/selfsubjectaccessreviews')) {
+        reviews++;
+        return { status: { allowed: typeof allowedAfter === 'function' ? allowedAfter() : reviews > allowedAfter } } as T;
+      }
       return api.create<T>(path, body);
     },
   });
@@ -146,12 +152,7 @@ describe('OwnedNamespaces and NamespacedInformers', () => {
     const api = new FakeKube();
     let allowed = true;
     // The authorizer answers from the cluster: allowed while the lower admin's grant and the RoleBinding stand.
-    const lower: KubeApi = Object.assign(Object.create(api) as FakeKube, {
-      create: async <T>(path: string, body: unknown) => {
-        if (path.endsWith('/selfsubjectaccessreviews')) return { status: { allowed } } as T;
-        return api.create<T>(path, body);
-      },
-    });
+    const { lower } = lowerWithReviews(api, () => allowed);
     const rbac = new NamespaceRbac({ lower, nodeName: 'vn', log });
     const owned = new OwnedNamespaces({ lower, nodeName: 'vn', rbac, log });
     const changes: string[] = [];
