@@ -8,7 +8,7 @@
 // the upper PV: Released + Delete removes both; Released + Retain marks the lower claim retained.
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../../src/kube/client.js';
-import { Informer } from '../../src/kube/informer.js';
+import { Informer, retainCount } from '../../src/kube/informer.js';
 import type { ClaimObj, KubeObject, StorageClassObj, VolumeObj } from '../../src/kube/types.js';
 import type { Pod } from '../../src/kube/types.js';
 import type { EventRecorder } from '../../src/events.js';
@@ -43,7 +43,6 @@ import {
   volumeNameFor,
   type LowerClassChoice,
 } from './claim-objects.js';
-import { retainCount } from '../workload/lower-events.js';
 
 export interface LowerClaimsOptions {
   upper: KubeClient;

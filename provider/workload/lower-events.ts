@@ -24,12 +24,3 @@ export function worthMirroring(e: LowerEventLike): boolean {
   if (e.reason === 'Pulled' && /already present on machine/.test(e.message ?? '')) return false;
   return true;
 }
-
-/**
- * What an events cache keeps of a lower event once it was mirrored: its resourceVersion (a relist then
- * skips it) and its count (an update that raises it is mirrored again). The rest — message, reason,
- * names — was about half of the 5 MiB that 10,000 pods' lower events held.
- */
-export function retainCount<E extends { metadata?: { resourceVersion?: string }; count?: number }>(e: E): E {
-  return { metadata: { resourceVersion: e.metadata?.resourceVersion }, count: e.count } as E;
-}

@@ -3,7 +3,7 @@
 // here can be rebuilt from the clusters after a restart.
 import type { Logger } from 'pino';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../../src/kube/client.js';
-import { Informer } from '../../src/kube/informer.js';
+import { Informer, retainCount } from '../../src/kube/informer.js';
 import type { Container, KubeObject, Pod, PodStatus } from '../../src/kube/types.js';
 import { LABEL_ORIGIN, LABEL_POOL, LABEL_UPPER_NAME, LABEL_UPPER_NAMESPACE, LABEL_UPPER_UID } from '../../src/labels.js';
 import type { PodEnsureResult, PodEvent } from '../../src/provider.js';
@@ -19,7 +19,7 @@ import { lowerNamespace } from '../namespaces/namespace-map.js';
 import type { IpRemapper } from './remap.js';
 import type { BounceBack } from './bounce-back.js';
 import { upperStatusFromLower } from './pod-status.js';
-import { retainCount, worthMirroring } from './lower-events.js';
+import { worthMirroring } from './lower-events.js';
 import { nodeAffinityRefusal, REASON_NODE_AFFINITY } from './node-admission.js';
 import { decideTolerations, deniedMessage, REASON_TOLERATION_DROPPED, REASON_TOLERATION_NOT_ALLOWED } from './tolerations.js';
 import {

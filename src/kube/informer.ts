@@ -245,3 +245,13 @@ export class Informer<R extends KubeObject, T extends KubeObject = R> {
     return rv;
   }
 }
+
+/**
+ * An Informer `retain` for caches of Events: what is kept of an Event once it was handled (mirrored): its resourceVersion (a relist then
+ * skips it) and its count (an update that raises it is mirrored again). The rest — message, reason,
+ * names — was about half of the 5 MiB that 10,000 pods' lower events held. Shared by
+ * every Events cache (pods', claims').
+ */
+export function retainCount<E extends { metadata?: { resourceVersion?: string }; count?: number }>(e: E): E {
+  return { metadata: { resourceVersion: e.metadata?.resourceVersion }, count: e.count } as E;
+}

@@ -1,8 +1,8 @@
 // Lower events are mirrored upstairs only when they tell the upper user something its pod's status does
 // not: each one is an upper write.
 import { describe, expect, it } from 'vitest';
-import { retainCount, worthMirroring, type LowerEventLike } from '../../provider/workload/lower-events.js';
-import { Informer } from '../../src/kube/informer.js';
+import { worthMirroring, type LowerEventLike } from '../../provider/workload/lower-events.js';
+import { Informer, retainCount } from '../../src/kube/informer.js';
 import type { KubeObject } from '../../src/kube/types.js';
 import { createLogger } from '../../src/log.js';
 import { FakeKube } from './support/fake-kube.js';
