@@ -32,8 +32,13 @@ export function isReservedNamespace(name: string): boolean {
 }
 
 /** Whether a label value names this fedlet (its virtual node or its cluster). */
-function namesUs(value: string | undefined, p: NamespacePolicy): boolean {
+function namesUs(value: string | undefined, p: Pick<NamespacePolicy, 'nodeName' | 'clusterName'>): boolean {
   return value !== undefined && (value === p.nodeName || value === p.clusterName);
+}
+
+/** Whether a lower admin granted namespace `name` (with these labels) to this fedlet: by label or by option. */
+export function isGranted(name: string, labels: Record<string, string> | undefined, p: NamespacePolicy): boolean {
+  return p.granted.has(name) || namesUs(labels?.[LABEL_GRANT], p);
 }
 
 function grantHint(name: string, p: NamespacePolicy): string {
@@ -49,7 +54,7 @@ export function namespaceAccess(
 ): NamespaceAccess {
   const where = `lower namespace ${name} of cluster ${p.clusterName} (for upper namespace ${upperNs})`;
   const labels = existing?.metadata?.labels ?? {};
-  if (p.granted.has(name) || (existing && namesUs(labels[LABEL_GRANT], p)))
+  if (p.granted.has(name) || (existing && isGranted(name, labels, p)))
     return existing ? { kind: 'use', how: 'granted' } : { kind: 'create' };
   if (isReservedNamespace(name))
     return {

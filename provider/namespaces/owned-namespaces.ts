@@ -13,6 +13,7 @@ import { Informer } from '../../src/kube/informer.js';
 import type { KubeObject } from '../../src/kube/types.js';
 import { LABEL_GRANT, LABEL_ORIGIN } from '../../src/labels.js';
 import type { NamespaceRbac } from './namespace-rbac.js';
+import { isGranted } from './namespace-access.js';
 
 /** What consumers of the set need: the namespaces now, their arrivals and departures, and the first fill. */
 export interface ReadableNamespaces {
@@ -138,13 +139,14 @@ export class OwnedNamespaces implements ReadableNamespaces {
 
   /** Created by this node, or granted to it (by label, naming the node or the cluster, or by option). */
   private ours(n: KubeObject): boolean {
-    const name = n.metadata?.name ?? '';
-    const labels = n.metadata?.labels ?? {};
-    const grant = labels[LABEL_GRANT];
+    const labels = n.metadata?.labels;
     return (
-      labels[LABEL_ORIGIN] === this.o.nodeName ||
-      (grant !== undefined && (grant === this.o.nodeName || grant === this.o.clusterName)) ||
-      (this.o.granted?.has(name) ?? false)
+      labels?.[LABEL_ORIGIN] === this.o.nodeName ||
+      isGranted(n.metadata?.name ?? '', labels, {
+        nodeName: this.o.nodeName,
+        clusterName: this.o.clusterName ?? this.o.nodeName,
+        granted: this.o.granted ?? new Set(),
+      })
     );
   }
 
