@@ -32,20 +32,33 @@ export interface FitResult {
 }
 
 /**
- * Free resources of a summary by column: resource → free amount (milli-units) per row, parsed once per
- * summary object. A filter call then walks typed arrays: no lookups or allocation per lower node.
+ * A summary by column, parsed once per summary object: resource → free amount (milli-units) per row, and
+ * each row's label set, taint set and node count. A filter call then walks typed arrays: no lookups,
+ * pointer chasing or allocation per lower node (100 summaries × 1,000 rows per call at 100 virtual nodes).
  */
-const parsedColumns = new WeakMap<ClusterSummary, Map<string, Float64Array>>();
-function columnsOf(s: ClusterSummary): Map<string, Float64Array> {
+interface Columns {
+  free: Map<string, Float64Array>;
+  labelSet: Int32Array;
+  taintSet: Int32Array;
+  count: Float64Array;
+}
+const parsedColumns = new WeakMap<ClusterSummary, Columns>();
+function columnsOf(s: ClusterSummary): Columns {
   let cols = parsedColumns.get(s);
   if (!cols) {
-    cols = new Map();
-    for (let i = 0; i < s.nodes.length; i++)
-      for (const [k, v] of Object.entries(s.nodes[i]![2])) {
-        let col = cols.get(k);
-        if (!col) cols.set(k, (col = new Float64Array(s.nodes.length)));
+    const n = s.nodes.length;
+    cols = { free: new Map(), labelSet: new Int32Array(n), taintSet: new Int32Array(n), count: new Float64Array(n) };
+    for (let i = 0; i < n; i++) {
+      const [li, ti, free, count] = s.nodes[i]!;
+      cols.labelSet[i] = li;
+      cols.taintSet[i] = ti;
+      cols.count[i] = count;
+      for (const [k, v] of Object.entries(free)) {
+        let col = cols.free.get(k);
+        if (!col) cols.free.set(k, (col = new Float64Array(n)));
         col[i] = Number(v);
       }
+    }
     parsedColumns.set(s, cols);
   }
   return cols;
@@ -62,26 +75,37 @@ function copiesOn(i: number, cols: Array<Float64Array | undefined>, needs: numbe
   return n;
 }
 
+/** The pod's non-zero effective requests, computed once per pod object: a filter call checks one pod against every summary. */
+const podRequestCache = new WeakMap<Pod, Array<[string, number]>>();
+function requestsOf(pod: Pod): Array<[string, number]> {
+  let req = podRequestCache.get(pod);
+  if (!req) {
+    req = [...podRequests(pod.spec)].filter(([, v]) => v > 0n).map(([k, v]) => [k, Number(v)] as [string, number]);
+    podRequestCache.set(pod, req);
+  }
+  return req;
+}
+
 export function fitInCluster(pod: Pod, s: ClusterSummary, virtualNodeLabels: Record<string, string>): FitResult {
-  const req = [...podRequests(pod.spec)].filter(([, v]) => v > 0n).map(([k, v]) => [k, Number(v)] as [string, number]);
+  const req = requestsOf(pod);
   const labelsOk = labelFilter(pod, virtualNodeLabels);
   // Constraints are evaluated once per distinct label set and taint set, not once per node.
   const labelOk = s.labelSets.map((l) => labelsOk(l));
   const taintOk = s.taintSets.map((ts) => ts.every((t) => tolerates(pod.spec.tolerations, t)));
-  const columns = columnsOf(s);
-  const cols = req.map(([k]) => columns.get(k));
+  const { free, labelSet, taintSet, count: counts } = columnsOf(s);
+  const cols = req.map(([k]) => free.get(k));
   const needs = req.map(([, v]) => v);
   let copies = 0;
   let total = 0;
   const why = { resources: 0, taints: 0, labels: 0 };
-  for (let i = 0; i < s.nodes.length; i++) {
-    const [li, ti, , count] = s.nodes[i]!;
+  for (let i = 0; i < labelSet.length; i++) {
+    const count = counts[i]!;
     total += count;
-    if (!labelOk[li]) {
+    if (!labelOk[labelSet[i]!]) {
       why.labels += count;
       continue;
     }
-    if (!taintOk[ti]) {
+    if (!taintOk[taintSet[i]!]) {
       why.taints += count;
       continue;
     }
