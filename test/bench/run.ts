@@ -279,6 +279,11 @@ function benchExtender(r: Recorder): void {
     for (const s of summaries) fitInCluster(pod, s, vnodeLabels);
     times.push(performance.now() - t0);
   }
+  // A wall-clock tail on 2 cores is mostly other processes taking the core: the load says whether it was quiet.
+  r.note(
+    'extender: machine load (1-minute average) while measured',
+    `${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`,
+  );
   r.measure('extender.p50', 'extender filter, 100 virtual nodes × 1,000 lower nodes, p50', pct(times, 50), 'ms');
   r.measure('extender.p99', 'extender filter, 100 virtual nodes × 1,000 lower nodes, p99', pct(times, 99), 'ms');
   r.measure(
