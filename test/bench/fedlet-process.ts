@@ -36,8 +36,9 @@ export function fedletMetrics(s: SandboxState, port = s.fedlets[0]!.kubeletPort)
 }
 
 /** One gauge from fedlet's /metrics text (prom-client's default process metrics carry fedlet's prefix). */
-function gauge(metrics: string, name: string): number {
-  const m = new RegExp(`^fedlet_process_${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(metrics);
+function gauge(metrics: string, name: string, space?: string): number {
+  const labels = space ? `\\{space="${space}"[^}]*\\}` : '(?:\\{[^}]*\\})?';
+  const m = new RegExp(`^fedlet_process_${name}${labels} (\\S+)`, 'm').exec(metrics);
   return m ? Number(m[1]) : NaN;
 }
 
@@ -54,7 +55,8 @@ export async function memoryReading(s: SandboxState, pid: number, snapshot: bool
   const mib = (n: number) => (n / 1048576).toFixed(0);
   const text =
     `${rss.toFixed(0)} MiB RSS (heap ${mib(gauge(m, 'nodejs_heap_size_used_bytes'))} used of ` +
-    `${mib(gauge(m, 'nodejs_heap_size_total_bytes'))}, external ${mib(gauge(m, 'nodejs_external_memory_bytes'))} MiB; ` +
+    `${mib(gauge(m, 'nodejs_heap_size_total_bytes'))}, of it new space ${mib(gauge(m, 'nodejs_heap_space_size_total_bytes', 'new'))}, ` +
+    `external ${mib(gauge(m, 'nodejs_external_memory_bytes'))} MiB; ` +
     `${smapsText(smapsBreakdown(pid))})`;
   const dir = process.env.BENCH_HEAP_SNAPSHOTS;
   if (dir && snapshot) await heapSnapshot(dir, pid);
