@@ -30,7 +30,14 @@ export class SharedTlsContext {
     if (opts.pfx || [ca, cert, key].some((v) => v !== undefined && typeof v !== 'string' && !Buffer.isBuffer(v))) return;
     const l = this.last;
     if (!l || !samePem(l.ca, ca) || !samePem(l.cert, cert) || !samePem(l.key as Pem, key as Pem)) {
-      this.last = { ca, cert, key, ctx: tls.createSecureContext({ ca, cert, key }) };
+      try {
+        this.last = { ca, cert, key, ctx: tls.createSecureContext({ ca, cert, key }) };
+      } catch {
+        // Material OpenSSL refuses (a key that does not match its certificate): left to Node, so that the
+        // request fails as it did before, with the connection's error.
+        this.last = undefined;
+        return;
+      }
     }
     opts.secureContext = this.last!.ctx;
   }

@@ -71,5 +71,9 @@ describe('shared TLS context', () => {
     const list: TlsRequestOptions = { ca: [a.cert, b.cert] };
     shared.applyTo(list);
     expect(list.secureContext).toBeUndefined();
+    // A key that is not the certificate's: no context here, the request fails at connect as before.
+    const mismatched: TlsRequestOptions = { ca: a.cert, cert: a.cert, key: b.key };
+    expect(() => shared.applyTo(mismatched)).not.toThrow();
+    expect(mismatched.secureContext).toBeUndefined();
   });
 });
