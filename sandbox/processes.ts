@@ -43,11 +43,15 @@ export function startProcess(
   env?: Record<string, string>,
 ): ProcessRecord {
   const fd = openSync(log, 'a');
+  // A variable given an empty value is left out (unset), not passed empty: glibc reads an empty
+  // MALLOC_MMAP_THRESHOLD_ as 0.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const [k, v] of Object.entries(env ?? {})) if (v === '') delete childEnv[k];
   try {
     const child = spawn(command, args, {
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: { ...process.env, ...env },
+      env: childEnv,
     });
     if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
     child.unref();

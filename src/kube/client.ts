@@ -6,6 +6,7 @@ import http from 'node:http';
 import { loadCredentials, type ClusterCredentials } from './kubeconfig.js';
 import { TokenBucket } from './rate-limit.js';
 import { CacheHealth } from './cache-health.js';
+import { SharedTlsContext } from './tls-context.js';
 import type { WriteFence } from './fence.js';
 
 export interface KubeStatus {
@@ -103,6 +104,7 @@ export function resourceOfPath(path: string): string {
 export class KubeClient {
   readonly server: URL;
   private readonly agent: https.Agent | http.Agent;
+  private readonly tls = new SharedTlsContext();
   private readonly writes: TokenBucket;
   private readonly userAgent: string;
   /** Requests issued, by verb (GET, POST, PUT, PATCH, DELETE, WATCH): for metrics and benchmarks. */
@@ -140,6 +142,7 @@ export class KubeClient {
       headers: { 'User-Agent': this.userAgent, Accept: 'application/json' },
     };
     await this.credentials.apply(opts);
+    if (this.server.protocol === 'https:') this.tls.applyTo(opts);
     return opts;
   }
 

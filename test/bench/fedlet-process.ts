@@ -4,6 +4,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import https from 'node:https';
 import type { SandboxState } from '../../sandbox/sandbox.js';
+import { smapsBreakdown, smapsText } from './smaps.js';
 
 export function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -35,13 +36,15 @@ export function fedletMetrics(s: SandboxState, port = s.fedlets[0]!.kubeletPort)
 }
 
 /** One gauge from fedlet's /metrics text (prom-client's default process metrics carry fedlet's prefix). */
-function gauge(metrics: string, name: string): number {
-  const m = new RegExp(`^fedlet_process_${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(metrics);
+function gauge(metrics: string, name: string, space?: string): number {
+  const labels = space ? `\\{space="${space}"[^}]*\\}` : '(?:\\{[^}]*\\})?';
+  const m = new RegExp(`^fedlet_process_${name}${labels} (\\S+)`, 'm').exec(metrics);
   return m ? Number(m[1]) : NaN;
 }
 
 /**
- * fedlet's memory now: RSS, V8 heap used/total and external memory (from its /metrics). With
+ * fedlet's memory now: RSS, V8 heap used/total and external memory (from its /metrics), and where the RSS
+ * is by mapping class (smaps.ts: files, malloc arenas, other anonymous). With
  * BENCH_HEAP_SNAPSHOTS=<dir> (see heapSnapshotNodeOptions) and `snapshot`, it also writes a heap snapshot
  * there, after the reading. Only for the last reading of a process: writing a snapshot leaves the process's
  * RSS grown by about the heap's size (the C++ side's allocations stay mapped), so later RSS readings lie.
@@ -52,7 +55,9 @@ export async function memoryReading(s: SandboxState, pid: number, snapshot: bool
   const mib = (n: number) => (n / 1048576).toFixed(0);
   const text =
     `${rss.toFixed(0)} MiB RSS (heap ${mib(gauge(m, 'nodejs_heap_size_used_bytes'))} used of ` +
-    `${mib(gauge(m, 'nodejs_heap_size_total_bytes'))}, external ${mib(gauge(m, 'nodejs_external_memory_bytes'))} MiB)`;
+    `${mib(gauge(m, 'nodejs_heap_size_total_bytes'))}, of it new space ${mib(gauge(m, 'nodejs_heap_space_size_total_bytes', 'new'))}, ` +
+    `external ${mib(gauge(m, 'nodejs_external_memory_bytes'))} MiB; ` +
+    `${smapsText(smapsBreakdown(pid))})`;
   const dir = process.env.BENCH_HEAP_SNAPSHOTS;
   if (dir && snapshot) await heapSnapshot(dir, pid);
   return text;

@@ -17,8 +17,11 @@ export const PARTS = [
   'restart',
   'large',
 ] as const;
-/** Parts only run when asked for: `peers` (BENCH_PEERS=liqo) builds and runs another project's binaries. */
-export const OPTIONAL_PARTS = ['peers'] as const;
+/**
+ * Parts only run when asked for: `peers` (BENCH_PEERS=liqo) builds and runs another project's binaries;
+ * `memory` restarts fedlet under each of BENCH_MEMORY_SETTINGS (test/bench/memory-settings.ts).
+ */
+export const OPTIONAL_PARTS = ['peers', 'memory'] as const;
 export type Part = (typeof PARTS)[number] | (typeof OPTIONAL_PARTS)[number];
 const KNOWN: readonly string[] = [...PARTS, ...OPTIONAL_PARTS];
 

@@ -28,6 +28,7 @@ import type { Pod } from '../../src/kube/types.js';
 import { benchRestart } from './restart.js';
 import { benchPools } from './pools.js';
 import { benchSurge } from './surge.js';
+import { benchMemory } from './memory-settings.js';
 import { benchPlan, kwokNodeCount, type BenchSizes, type Part } from './plan.js';
 import { PEERS, benchPeers, peerLowers, peerResults, preparePeers } from './peers/liqo.js';
 import { benchSvg } from './figure.js';
@@ -731,6 +732,17 @@ const PART_RUNNERS: Record<Part, (c: Ctx) => Promise<void>> = {
     if (!c.last) await deleteDeployment(c.upper, c.ns, 'restart-steady', c.lower, c.ns);
   },
   large: partLarge,
+  memory: (c) =>
+    benchMemory({
+      s: c.s,
+      upper: c.upper,
+      lower: c.lower,
+      ns: c.ns,
+      pods: c.sizes.large,
+      burst,
+      deleteDeployment,
+      r: c.r,
+    }),
 };
 
 function benchNodes(i: number): KwokNodeSpec[] {
