@@ -62,6 +62,29 @@ describe('splice', () => {
     expect(Buffer.concat(got).equals(sent)).toBe(true);
   });
 
+  it('ends the destination as soon as the source ends, even with a write still in flight', async () => {
+    const from = new PassThrough();
+    const got: Buffer[] = [];
+    const held: Array<() => void> = [];
+    const to = new Writable({
+      write: (c: Buffer, _e, cb) => (got.push(Buffer.from(c)), held.push(cb)),
+      writev: (cs, cb) => (got.push(...cs.map((c) => Buffer.from(c.chunk as Buffer))), held.push(cb)),
+    });
+    let sink: ((c: Buffer) => void) | undefined;
+    let end: (() => void) | undefined;
+    splice(from, to, { source: (s, e) => ((sink = s), (end = e)) });
+    const a = Buffer.alloc(300 * 1024, 1);
+    const b = Buffer.alloc(1000, 2);
+    sink!(a); // a full batch goes at once and stays in flight
+    sink!(b);
+    end!();
+    // logs takes the source's close right after its end for a cut unless the destination has ended
+    expect(to.writableEnded).toBe(true);
+    while (held.length) held.shift()!();
+    await new Promise((r) => setImmediate(r));
+    expect(Buffer.concat(got).equals(Buffer.concat([a, b]))).toBe(true);
+  });
+
   it('writes what arrives within one event-loop turn as one buffer', async () => {
     const from = new PassThrough();
     const writes: number[] = [];
