@@ -99,7 +99,11 @@ async function fedletRole(lowerPort: number, pkiDir: string): Promise<void> {
   });
   await server.start();
   const port = (server as unknown as { server: https.Server }).server.address() as { port: number };
-  process.send?.(port.port);
+  // Run by hand (no IPC channel, e.g. between Go peers): the port goes to stdout.
+  if (process.send) process.send(port.port);
+  else console.log(port.port);
+  // SIGINT ends it through process.exit, so that --cpu-prof writes its profile.
+  process.on('SIGINT', () => process.exit(0));
   process.on('message', () => process.exit(0));
 }
 

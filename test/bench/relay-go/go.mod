@@ -1,0 +1,3 @@
+module relaygo
+
+go 1.22
