@@ -393,6 +393,10 @@ export class TokenSecrets {
           });
         } catch (e) {
           if (issuer.asNode && attempt < NODE_GRAPH_RETRIES && e instanceof KubeApiError && e.code === 403) {
+            this.o.log.debug(
+              { pod: `${ns}/${pod.metadata.name}`, attempt, retryInMs: 500 * attempt },
+              'TokenRequest as the node refused (403); retrying',
+            );
             await new Promise((done) => setTimeout(done, 500 * attempt));
             continue;
           }

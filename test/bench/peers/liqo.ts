@@ -126,12 +126,23 @@ async function waitGone(side: Side, selector: string, timeoutMs = 15 * 60_000): 
 async function singles(ctx: PeerContext, sides: Side[]): Promise<Map<Key, number[]>> {
   const lat = new Map<Key, number[]>(sides.map((x) => [x.key, []]));
   const label = { bench: 'peer-single' };
+  const started = new Map<Key, string[]>(sides.map((x) => [x.key, []]));
   for (let i = -1; i < SINGLE; i++)
     for (const side of sides) {
       const name = `single-${i + 1}`;
+      started.get(side.key)!.push(new Date().toISOString().slice(11, 23));
       const ms = await ctx.startLatency(side.client, side.ns, name, podBody(side, name, label));
       if (i >= 0) lat.get(side.key)!.push(ms); // i = -1: one unmeasured pod each (cold caches)
     }
+  // Each pod's latency in order, with the wall-clock time it was created at (to find an outlier in the logs).
+  for (const side of sides)
+    ctx.note(
+      `single pods, ${side.key}, in order (created at UTC: ms)`,
+      lat
+        .get(side.key)!
+        .map((ms, i) => `${started.get(side.key)![i + 1]}: ${ms.toFixed(0)}`)
+        .join(', '),
+    );
   await Promise.all(
     sides.map(async (side) => {
       await side.client.delete(`/api/v1/namespaces/${side.ns}/pods`, undefined, {
