@@ -89,9 +89,10 @@ interface TokenRequestResponse {
 /**
  * The waits before each new attempt of a TokenRequest the Node authorizer (or NodeRestriction) refuses as
  * the node: it learns of the pod's binding from its own watch, which can trail fedlet's by a few
- * milliseconds. It catches up almost at once, so the first retry comes soon; a fixed first wait of
- * 500 ms was the p99 of a pod start (one pod in 20 lost the race in the bench beside Liqo). Doubling, about
- * 3 s in all, as before, before the refusal counts (a pod this node may really not have a token for).
+ * milliseconds. It catches up almost at once, so the first retry comes soon: a fixed first wait of
+ * 500 ms would add half a second to a pod's start whenever the race is lost (the size of fedlet's
+ * single-pod p99 outlier beside Liqo, issue 25). Doubling, about 3 s in all, as before, before the
+ * refusal counts (a pod this node may really not have a token for).
  */
 export const NODE_GRAPH_RETRY_MS: readonly number[] = [25, 50, 100, 200, 400, 800, 1600];
 

@@ -457,7 +457,7 @@ describe('TokenSecrets (fake clients, injected clock)', () => {
     };
     const tokenPosts = (calls: string[]) => calls.filter((c) => c.endsWith('/token'));
 
-    // The bench beside Liqo: one pod in 20 lost this race, and a first wait of 500 ms was its p99 start.
+    // A first wait of 500 ms put half a second on the start of every pod that lost this race.
     it('a refused TokenRequest is asked again after a wait far below a pod start, and the pod gets its token', async () => {
       const { ts, node, f, waits } = asNode(2);
       await ts.ensure(pod([kubeApiAccess()]), 'team-a-eu', true);
