@@ -11,7 +11,7 @@ import {
   tokenSecretName,
   type ServiceAccountOptions,
 } from '../../provider/configuration/service-account.js';
-import { PodIdentityError, TokenSecrets } from '../../provider/configuration/token-secrets.js';
+import { NODE_GRAPH_RETRY_MS, PodIdentityError, TokenSecrets } from '../../provider/configuration/token-secrets.js';
 import { KubeApiError, type KubeClient } from '../../src/kube/client.js';
 import { loadConfig, parseHostPort, parseNamespaceList } from '../../src/config.js';
 import type { Pod, Volume } from '../../src/kube/types.js';
@@ -271,14 +271,24 @@ describe('refresh schedule (as the kubelet: 80% of the lifetime, at most 24 h)',
 });
 
 /** Records calls; answers TokenRequests with a token whose lifetime is the requested one on the fake clock. */
-function fakeClients(clock: { now: number }, opts: { tokenStatus?: number } = {}) {
+function fakeClients(clock: { now: number }, opts: { tokenStatus?: number; refuseTokens?: number } = {}) {
   const calls: string[] = [];
   const bodies: unknown[] = [];
   let n = 0;
   let rv = 0;
+  let refusals = opts.refuseTokens ?? 0;
   const upper = {
     create: async (path: string, body: { spec: { expirationSeconds: number } }) => {
       calls.push(`upper POST ${path}`);
+      // As the Node authorizer answers until its graph has the pod's binding.
+      if (refusals-- > 0)
+        throw new KubeApiError(
+          403,
+          'Forbidden',
+          `POST ${path}: 403 no relationship found between node 'fedlet-eu' and this object`,
+          'POST',
+          path,
+        );
       if (opts.tokenStatus)
         throw new KubeApiError(
           opts.tokenStatus,
@@ -417,6 +427,79 @@ describe('TokenSecrets (fake clients, injected clock)', () => {
     await ts.ensure(p, 'team-a-eu', true);
     expect(node.calls).toEqual(['upper POST /api/v1/namespaces/team-a/serviceaccounts/robot/token']);
     expect(f.calls.filter((c) => c.includes('/token'))).toEqual([]);
+  });
+
+  describe('as the node, right after the binding (the Node authorizer may not have seen it yet)', () => {
+    const asNode = (refuseTokens: number) => {
+      const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
+      const f = fakeClients(clock);
+      const node = fakeClients(clock, { refuseTokens });
+      const waits: number[] = [];
+      const ts = new TokenSecrets({
+        upper: f.upper,
+        lower: f.lower,
+        nodeName: 'fedlet-eu',
+        clusterName: 'eu',
+        serviceAccounts: {
+          lowerIdentityNamespaces: new Set(),
+          upperAPIServer: { host: '10.0.0.1', port: 6443 },
+          tokenClient: () => ({ client: node.upper }),
+        },
+        readable: noNamespaces,
+        caVersion: () => '7',
+        onDue: () => undefined,
+        onEvent: () => undefined,
+        log: pino({ level: 'silent' }),
+        now: () => clock.now,
+        sleep: async (ms) => void waits.push(ms),
+      });
+      return { ts, node, f, waits };
+    };
+    const tokenPosts = (calls: string[]) => calls.filter((c) => c.endsWith('/token'));
+
+    // A first wait of 500 ms put half a second on the start of every pod that lost this race.
+    it('a refused TokenRequest is asked again after a wait far below a pod start, and the pod gets its token', async () => {
+      const { ts, node, f, waits } = asNode(2);
+      await ts.ensure(pod([kubeApiAccess()]), 'team-a-eu', true);
+      expect(tokenPosts(node.calls)).toHaveLength(3);
+      expect(f.calls.filter((c) => c.startsWith('lower POST'))).toEqual(['lower POST /api/v1/namespaces/team-a-eu/secrets']);
+      expect(waits).toHaveLength(2);
+      expect(waits[0]).toBeLessThanOrEqual(50);
+      expect(waits[1]).toBeLessThanOrEqual(100);
+    });
+
+    it('a refusal that lasts counts after the same patience as before (about 3 s of waits), as ServiceAccountTokenForbidden', async () => {
+      const { ts, node, waits } = asNode(Infinity);
+      const err = await ts.ensure(pod([kubeApiAccess()]), 'team-a-eu', true).catch((e: unknown) => e);
+      expect(err).toMatchObject({ podReason: 'ServiceAccountTokenForbidden' });
+      expect(tokenPosts(node.calls)).toHaveLength(NODE_GRAPH_RETRY_MS.length + 1);
+      expect(waits.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(3000);
+    });
+
+    it("with fedlet's own credentials a refusal is an RBAC answer: no retry", async () => {
+      const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
+      const f = fakeClients(clock, { refuseTokens: 1 });
+      const waits: number[] = [];
+      const ts = new TokenSecrets({
+        upper: f.upper,
+        lower: f.lower,
+        nodeName: 'fedlet-eu',
+        clusterName: 'eu',
+        serviceAccounts: { lowerIdentityNamespaces: new Set() },
+        readable: noNamespaces,
+        caVersion: () => '7',
+        onDue: () => undefined,
+        onEvent: () => undefined,
+        log: pino({ level: 'silent' }),
+        now: () => clock.now,
+        sleep: async (ms) => void waits.push(ms),
+      });
+      await expect(ts.ensure(pod([kubeApiAccess()]), 'team-a-eu', true)).rejects.toMatchObject({
+        podReason: 'ServiceAccountTokenForbidden',
+      });
+      expect(tokenPosts(f.calls)).toHaveLength(1);
+      expect(waits).toEqual([]);
+    });
   });
 
   it('pods without tokens cost no API call', async () => {

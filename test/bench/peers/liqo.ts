@@ -89,6 +89,15 @@ async function apiWrites(c: KubeClient): Promise<number> {
 }
 const writesOf = async (side: Side) => sum(await Promise.all(side.apiServers.map(apiWrites)));
 
+/** TokenRequests an API server refused (403) since it started: the Node authorizer's answer before it saw a binding. */
+async function tokenRefusals(c: KubeClient): Promise<number> {
+  let n = 0;
+  for (const m of (await c.getText('/metrics')).matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)/gm))
+    if (/code="403"/.test(m[1]!) && /resource="serviceaccounts"/.test(m[1]!) && /subresource="token"/.test(m[1]!))
+      n += Number(m[2]);
+  return n;
+}
+
 /** fedlet's own write requests to both clusters (its fedlet_api_requests_total). */
 async function fedletWrites(s: SandboxState): Promise<number> {
   let n = 0;
@@ -126,12 +135,28 @@ async function waitGone(side: Side, selector: string, timeoutMs = 15 * 60_000): 
 async function singles(ctx: PeerContext, sides: Side[]): Promise<Map<Key, number[]>> {
   const lat = new Map<Key, number[]>(sides.map((x) => [x.key, []]));
   const label = { bench: 'peer-single' };
+  const started = new Map<Key, string[]>(sides.map((x) => [x.key, []]));
+  const refused0 = await tokenRefusals(sides[0]!.client);
   for (let i = -1; i < SINGLE; i++)
     for (const side of sides) {
       const name = `single-${i + 1}`;
+      started.get(side.key)!.push(new Date().toISOString().slice(11, 23));
       const ms = await ctx.startLatency(side.client, side.ns, name, podBody(side, name, label));
       if (i >= 0) lat.get(side.key)!.push(ms); // i = -1: one unmeasured pod each (cold caches)
     }
+  // Each pod's latency in order, with the wall-clock time it was created at (to find an outlier in the logs).
+  for (const side of sides)
+    ctx.note(
+      `single pods, ${side.key}, in order (created at UTC: ms)`,
+      lat
+        .get(side.key)!
+        .map((ms, i) => `${started.get(side.key)![i + 1]}: ${ms.toFixed(0)}`)
+        .join(', '),
+    );
+  ctx.note(
+    'TokenRequests the upper API server refused (403) during the single pods',
+    String((await tokenRefusals(sides[0]!.client)) - refused0),
+  );
   await Promise.all(
     sides.map(async (side) => {
       await side.client.delete(`/api/v1/namespaces/${side.ns}/pods`, undefined, {
