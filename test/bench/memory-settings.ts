@@ -5,12 +5,12 @@
 // has synced them. The last setting's process then goes through a cycle (all pods deleted, made again) and is
 // measured once more: memory a long-running process keeps after churn.
 // Settings: BENCH_MEMORY_SETTINGS='label:VAR=value,VAR=value;label2:...' (a label alone: no change).
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KubeClient } from '../../src/kube/client.js';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady, type SandboxState } from '../../sandbox/sandbox.js';
 import type { Recorder } from './run.js';
 import { cpuSeconds, memoryReading, rssMiB } from './fedlet-process.js';
+import { controllerStarts } from './restart.js';
 
 export interface MemorySetting {
   label: string;
@@ -99,14 +99,4 @@ async function restartWith(o: MemoryBenchOptions, st: MemorySetting): Promise<vo
   saveState(o.s);
   await waitForNodesReady(o.s, [f.nodeName], 60_000);
   while (controllerStarts(log) <= before && Date.now() - t0 < 120_000) await sleep(200);
-}
-
-function controllerStarts(log: string): number {
-  try {
-    return readFileSync(log, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('pod controller started')).length;
-  } catch {
-    return 0;
-  }
 }

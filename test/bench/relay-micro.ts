@@ -4,7 +4,7 @@
 // port-forward (echo, both ways) and logs. No sandbox and no lock needed: for profiling and comparing
 // relay implementations (`RELAY_PROF=dir` writes a --cpu-prof of the fedlet process).
 //   node dist/test/bench/relay-micro.js [exec,portforward,logs] [MiB]
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
@@ -20,18 +20,10 @@ import { FedletMetrics } from '../../src/metrics.js';
 import { lowerLogs, lowerUpgrade } from '../../provider/workload/streams.js';
 import type { StreamProvider } from '../../src/provider.js';
 import { cpuSeconds } from './fedlet-process.js';
+import { selfSignedLoopbackCert as makeCert } from '../support/self-signed-cert.js';
 
 /** Size of each write of the fake lower server (RELAY_CHUNK): Go peers relaying small frames send small TLS records. */
 const CHUNK = Number(process.env.RELAY_CHUNK ?? 32 * 1024);
-
-function makeCert(dir: string): { cert: string; key: string } {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' }); // prettier-ignore
-  return { cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'), key: readFileSync(path.join(dir, 'key.pem'), 'utf8') };
-}
 
 /** Digest of every byte sent by pump (the data differs per chunk, so loss, reordering or reuse shows). */
 let sentHash = createHash('sha256');

@@ -91,7 +91,8 @@ export async function benchRestart(o: RestartBenchOptions): Promise<void> {
   o.r.note("restart: reviews authorizing the bench's scrape of /metrics", detail(scrape));
 }
 
-function controllerStarts(log: string): number {
+/** How many times fedlet logged its pod controller's start (a restart is over when the count rises). */
+export function controllerStarts(log: string): number {
   try {
     return readFileSync(log, 'utf8')
       .split('\n')

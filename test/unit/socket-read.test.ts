@@ -1,21 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { adoptReadBuffer } from '../../src/util/socket-read.js';
-
-function selfSigned(): { cert: string; key: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'socket-read-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' }); // prettier-ignore
-  return { cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'), key: readFileSync(path.join(dir, 'key.pem'), 'utf8') };
-}
+import { selfSignedLoopbackCert as selfSigned } from '../support/self-signed-cert.js';
 
 describe('adoptReadBuffer', () => {
   it('reads a server-side TLS socket through one reused buffer: every byte in order, then the end', async () => {

@@ -1,25 +1,12 @@
 // TLS contexts are built once per client identity, not once per connection: concurrent requests of one
 // KubeClient open several connections but build one OpenSSL context, and rotated credentials get a new one.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KubeClient } from '../../src/kube/client.js';
 import { SharedTlsContext, type TlsRequestOptions } from '../../src/kube/tls-context.js';
-
-function selfSigned(): { cert: string; key: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tls-context-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' }); // prettier-ignore
-  return { cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'), key: readFileSync(path.join(dir, 'key.pem'), 'utf8') };
-}
+import { selfSignedLoopbackCert as selfSigned } from '../support/self-signed-cert.js';
 
 afterEach(() => vi.restoreAllMocks());
 
