@@ -323,10 +323,11 @@ function fakeClients(clock: { now: number }, opts: { tokenStatus?: number; refus
 const noNamespaces = { current: () => [], onChange: () => undefined, ready: async () => undefined, refused: async () => false };
 
 describe('TokenSecrets (fake clients, injected clock)', () => {
-  const setup = (opts: { tokenStatus?: number } = {}) => {
+  const setup = (opts: { tokenStatus?: number; refuseTokens?: number } = {}) => {
     const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
     const f = fakeClients(clock, opts);
     const events: string[] = [];
+    const waits: number[] = [];
     const ts = new TokenSecrets({
       upper: f.upper,
       lower: f.lower,
@@ -339,8 +340,9 @@ describe('TokenSecrets (fake clients, injected clock)', () => {
       onEvent: (e) => events.push(e.reason),
       log: pino({ level: 'silent' }),
       now: () => clock.now,
+      sleep: async (ms) => void waits.push(ms),
     });
-    return { ...f, clock, events, ts };
+    return { ...f, clock, events, ts, waits };
   };
 
   it('issues once, does nothing until 80% of the shortest lifetime, then refreshes only the due token', async () => {
@@ -477,27 +479,11 @@ describe('TokenSecrets (fake clients, injected clock)', () => {
     });
 
     it("with fedlet's own credentials a refusal is an RBAC answer: no retry", async () => {
-      const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
-      const f = fakeClients(clock, { refuseTokens: 1 });
-      const waits: number[] = [];
-      const ts = new TokenSecrets({
-        upper: f.upper,
-        lower: f.lower,
-        nodeName: 'fedlet-eu',
-        clusterName: 'eu',
-        serviceAccounts: { lowerIdentityNamespaces: new Set() },
-        readable: noNamespaces,
-        caVersion: () => '7',
-        onDue: () => undefined,
-        onEvent: () => undefined,
-        log: pino({ level: 'silent' }),
-        now: () => clock.now,
-        sleep: async (ms) => void waits.push(ms),
-      });
+      const { ts, calls, waits } = setup({ refuseTokens: 1 });
       await expect(ts.ensure(pod([kubeApiAccess()]), 'team-a-eu', true)).rejects.toMatchObject({
         podReason: 'ServiceAccountTokenForbidden',
       });
-      expect(tokenPosts(f.calls)).toHaveLength(1);
+      expect(tokenPosts(calls)).toHaveLength(1);
       expect(waits).toEqual([]);
     });
   });
