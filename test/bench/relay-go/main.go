@@ -93,38 +93,43 @@ func writeFrames(w io.Writer, n int) error {
 }
 
 func lower() {
-	ln, err := tls.Listen("tcp", *listen, serverConf())
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			panic(err)
+	serve(func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		head := readHead(br)
+		if strings.Contains(head, "/log") {
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"))
+			writeFrames(c, *mib<<20)
+			return
 		}
-		go func(c net.Conn) {
-			defer c.Close()
-			br := bufio.NewReader(c)
-			head := readHead(br)
-			if strings.Contains(head, "/log") {
-				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"))
-				writeFrames(c, *mib<<20)
-				return
-			}
-			c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n"))
-			if strings.Contains(head, "/exec") {
-				writeFrames(c, *mib<<20)
-				time.Sleep(100 * time.Millisecond)
-				return
-			}
-			// port-forward: echo, as a Go proxy chain does (one write per read)
-			io.Copy(c, br)
-		}(c)
-	}
+		c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n"))
+		if strings.Contains(head, "/exec") {
+			writeFrames(c, *mib<<20)
+			time.Sleep(100 * time.Millisecond)
+			return
+		}
+		// port-forward: echo, as a Go proxy chain does (one write per read)
+		io.Copy(c, br)
+	})
 }
 
 func relay() {
+	serve(func(c net.Conn) {
+		defer c.Close()
+		l, err := tls.Dial("tcp", *target, clientConf())
+		if err != nil {
+			panic(err)
+		}
+		defer l.Close()
+		done := make(chan struct{}, 2)
+		go func() { io.Copy(l, c); done <- struct{}{} }()
+		go func() { io.Copy(c, l); done <- struct{}{} }()
+		<-done
+	})
+}
+
+// serve listens with TLS on -listen, prints the port, and runs handle for each connection.
+func serve(handle func(c net.Conn)) {
 	ln, err := tls.Listen("tcp", *listen, serverConf())
 	if err != nil {
 		panic(err)
@@ -135,18 +140,7 @@ func relay() {
 		if err != nil {
 			panic(err)
 		}
-		go func(c net.Conn) {
-			defer c.Close()
-			l, err := tls.Dial("tcp", *target, clientConf())
-			if err != nil {
-				panic(err)
-			}
-			defer l.Close()
-			done := make(chan struct{}, 2)
-			go func() { io.Copy(l, c); done <- struct{}{} }()
-			go func() { io.Copy(c, l); done <- struct{}{} }()
-			<-done
-		}(c)
+		go handle(c)
 	}
 }
 
