@@ -5,6 +5,7 @@ import { networkInterfaces } from 'node:os';
 import { ConfigError, loadConfig, optionsMarkdown } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { runFedlet, type RunningFedlet } from './run.js';
+import { applyHeapGrowth } from './heap-growth.js';
 import { eachFlag, wantsHelp } from './args.js';
 import { helpFor, topHelp } from './help.js';
 import type { CliIO } from './io.js';
@@ -18,6 +19,7 @@ function firstNonLoopbackIPv4(): string {
 async function cmdRun(argv: string[]): Promise<number> {
   const cfg = loadConfig({ argv, env: process.env, defaultNodeIP: firstNonLoopbackIPv4 });
   const log = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
+  applyHeapGrowth(cfg.heapGrowthPercent);
   // Signals are handled from the start: a standby campaigns inside runFedlet until it leads, and as a
   // container's PID 1 a process without a handler ignores SIGTERM (the pod would take its whole grace
   // period to die, and a rolling upgrade with it).

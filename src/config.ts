@@ -31,6 +31,7 @@ export interface FedletConfig {
   capacityDebounceMs: number;
   writeQps: number;
   writeBurst: number;
+  heapGrowthPercent: number;
   namespaceTemplate: string;
   grantedLowerNamespaces?: string;
   podSecurityFloor: 'privileged' | 'baseline' | 'restricted';
@@ -262,6 +263,15 @@ export const options: OptionSpec[] = [
     value: 200,
     min: 1,
     help: 'write burst to each API server',
+  },
+  {
+    key: 'heapGrowthPercent',
+    flag: 'heap-growth-percent',
+    env: 'FEDLET_HEAP_GROWTH_PERCENT',
+    kind: 'int',
+    value: 0,
+    min: 0,
+    help: "how far V8 lets the heap grow past what the last full collection kept, in percent, before it collects again; 0 leaves V8's own factor (up to 4x after a fast collection). Smaller values keep less garbage resident after bursts and relists, at the cost of more full collections (docs/operations.md, memory)",
   },
   {
     key: 'namespaceTemplate',

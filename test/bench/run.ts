@@ -532,7 +532,7 @@ async function partWrites(c: Ctx): Promise<void> {
     const own = lowerSide.filter((w) => w.who !== 'fedlet');
     r.print(
       `API writes per pod, create → Ready, ${count} pod(s) on a ${where} node (who, verb, resource, per pod):\n` +
-        `fedlet (its counter; heartbeats and scrape reviews apart):\n${writesTable(fed, count)}\n` +
+        `fedlet (its counter; heartbeats and reviews apart):\n${writesTable(fed, count)}\n` +
         `the lower cluster's components for the same pods (audit log):\n${writesTable(lowerSide, count)}`,
     );
     for (const w of fed)

@@ -14,8 +14,13 @@ export interface Write {
 
 /** Heartbeats: the node Lease, the leader Lease, the Node and its status (not per pod). */
 export const HEARTBEAT = new Set(['leases', 'nodes', 'nodes/status']);
-/** Reviews that authorize a kubelet API request: the bench's own scrape of /metrics causes them. */
-export const SCRAPE = new Set(['subjectaccessreviews', 'tokenreviews']);
+/**
+ * Reviews: POSTs that ask the API server a question and persist nothing. Token and subject access reviews
+ * authorize kubelet API requests (the bench's own scrapes of /metrics cause them); self subject (access)
+ * reviews are fedlet asking who it is and whether its rights in a lower namespace hold (once per namespace
+ * after a start, before its first write there). Counted apart from writes, never dropped.
+ */
+export const REVIEWS = new Set(['subjectaccessreviews', 'tokenreviews', 'selfsubjectaccessreviews', 'selfsubjectreviews']);
 
 /** fedlet_api_writes_total as rows; clients of one cluster (upper, upper-heartbeat, …) are summed by cluster. */
 export function fedletWrites(metrics: string): Write[] {
@@ -38,8 +43,8 @@ export function writesBetween(before: Write[], after: Write[]): Write[] {
   return after.map((w) => ({ ...w, n: w.n - (was.get(k(w)) ?? 0) })).filter((w) => w.n > 0);
 }
 
-/** Writes that belong to pods: without heartbeats and the reviews of the bench's own scrapes. */
-export const perPodWrites = (ws: Write[]) => ws.filter((w) => !HEARTBEAT.has(w.resource) && !SCRAPE.has(w.resource));
+/** Writes that belong to pods: without heartbeats and reviews. */
+export const perPodWrites = (ws: Write[]) => ws.filter((w) => !HEARTBEAT.has(w.resource) && !REVIEWS.has(w.resource));
 
 export const total = (ws: Write[]) => ws.reduce((a, w) => a + w.n, 0);
 

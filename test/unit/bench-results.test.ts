@@ -118,11 +118,12 @@ describe('bench write accounting', () => {
       `fedlet_api_writes_total{cluster="upper-heartbeat",verb="PUT",resource="leases"} ${n + 5}`,
       `fedlet_api_writes_total{cluster="lower",verb="POST",resource="pods"} ${n}`,
       `fedlet_api_writes_total{cluster="upper-reviews",verb="POST",resource="tokenreviews"} 3`,
+      `fedlet_api_writes_total{cluster="lower",verb="POST",resource="selfsubjectaccessreviews"} ${n / 5}`,
     ].join('\n');
 
-  it("counts fedlet's writes per pod between two scrapes, heartbeats and scrape reviews apart", () => {
+  it("counts fedlet's writes per pod between two scrapes, heartbeats and reviews apart", () => {
     const d = writesBetween(fedletWrites(metrics(0)), fedletWrites(metrics(10)));
-    expect(total(d)).toBe(40);
+    expect(total(d)).toBe(42);
     expect(perPodWrites(d).map((w) => `${w.who} ${w.verb} ${w.resource} ${w.n}`)).toEqual([
       'upper PATCH pods/status 20',
       'lower POST pods 10',
