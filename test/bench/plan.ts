@@ -43,6 +43,8 @@ export interface BenchSizes {
   large: number;
   /** MiB per stream measurement. */
   streamMiB: number;
+  /** Runs of each stream kind each way (part streams): CPU per MiB and throughput are their medians. */
+  streamRepeats: number;
   /** Pods each way on the real node (part real), and pods measured by part writes. */
   real: number;
   storage: number;
@@ -64,6 +66,7 @@ const DEFAULTS: BenchSizes = {
   schedulerQps: 1000,
   large: 10_000,
   streamMiB: 64,
+  streamRepeats: 3,
   real: 10,
   storage: 10,
   restart: 100,
@@ -82,6 +85,7 @@ const SMOKE: BenchSizes = {
   schedulerQps: 1000,
   large: 8,
   streamMiB: 1,
+  streamRepeats: 1,
   real: 1,
   storage: 1,
   restart: 2,
@@ -99,6 +103,7 @@ const ENV: Record<NumericSize, string> = {
   schedulerQps: 'BENCH_SCHEDULER_QPS',
   large: 'BENCH_LARGE',
   streamMiB: 'BENCH_STREAM_MB',
+  streamRepeats: 'BENCH_STREAM_REPEATS',
   real: 'BENCH_REAL',
   storage: 'BENCH_STORAGE',
   restart: 'BENCH_RESTART',

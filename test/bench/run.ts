@@ -322,25 +322,71 @@ const simplePod = (name: string) => ({
  * Runs a stream measurement and records the CPU each component spent per MiB moved: on 2 shared cores the
  * path's total CPU, not fedlet's alone, bounds the throughput, and this shows where it goes.
  */
-async function withCpuShare<T>(c: Ctx, key: string, label: string, mib: number, run: () => Promise<T>): Promise<T> {
+async function withCpuShare<T>(c: Ctx, key: string, mib: number, run: () => Promise<T>): Promise<T> {
+  const procs = streamProcs(c);
+  const before = procs.map(([, pid]) => cpuSeconds(pid));
+  const result = await run();
+  const sample = procs.map(([, pid], i) => ((cpuSeconds(pid) - before[i]!) * 1000) / mib);
+  cpuSamples.set(key, [...(cpuSamples.get(key) ?? []), sample]);
+  return result;
+}
+
+/** The processes a stream passes through, by name and pid (kubelet-front only with a real node). */
+function streamProcs(c: Ctx): Array<[string, number]> {
   const { s } = c;
-  const procs: Array<[string, number]> = [
+  return [
     ['upper-apiserver', s.upper.processes.find((p) => p.name === 'kube-apiserver')!.pid],
     ['fedlet', c.fedletPid()],
     ['lower-apiserver', s.lowers[0]!.processes.find((p) => p.name === 'kube-apiserver')!.pid],
     ['kubelet-front', s.lowers[0]!.processes.find((p) => p.name === 'kubelet-front')?.pid ?? 0],
     ['kwok', s.lowers[0]!.processes.find((p) => p.name === 'kwok')!.pid],
   ];
-  const before = procs.map(([, pid]) => cpuSeconds(pid));
-  const result = await run();
-  const perMib = procs.map(([, pid], i) => ((cpuSeconds(pid) - before[i]!) * 1000) / mib);
-  procs.forEach(([name], i) => c.r.measure(`cpu-per-mib.${key}.${name}`, `CPU per MiB, ${label}: ${name}`, perMib[i]!, 'ms'));
-  cpuShares.set(key, { fedlet: perMib[1]!, lower: perMib[2]!, total: perMib.reduce((a, b) => a + b, 0) });
-  return result;
 }
 
-/** fedlet's, the lower API server's and the whole path's CPU per MiB per measured stream (key → ms/MiB). */
-const cpuShares = new Map<string, { fedlet: number; lower: number; total: number }>();
+/** Each run's CPU per MiB per process (in streamProcs' order), by measured stream (key). */
+const cpuSamples = new Map<string, number[][]>();
+
+/** Records each process's median CPU per MiB over the runs of `key`, and keeps the medians for relayCost. */
+function recordCpu(c: Ctx, key: string, label: string): void {
+  const runs = cpuSamples.get(key) ?? [];
+  if (!runs.length) return;
+  const names = streamProcs(c).map(([name]) => name);
+  const med = names.map((_, i) =>
+    pct(
+      runs.map((r) => r[i]!),
+      50,
+    ),
+  );
+  names.forEach((name, i) => c.r.measure(`cpu-per-mib.${key}.${name}`, `CPU per MiB, ${label}: ${name}`, med[i]!, 'ms'));
+  cpuShares.set(key, { fedlet: med[1]!, lower: med[2]!, total: med.reduce((a, b) => a + b, 0), runs });
+}
+
+/** fedlet's, the lower API server's and the whole path's median CPU per MiB per measured stream (key → ms/MiB). */
+const cpuShares = new Map<string, { fedlet: number; lower: number; total: number; runs: number[][] }>();
+
+/**
+ * One stream kind through fedlet and directly, `c.sizes.streamRepeats` times each way, alternating: one run
+ * moves the ratio by ±0.4 (JIT warm-up in the first, the lower API server's own variation), so CPU per MiB
+ * and throughput are medians, and each run's relay cost is printed beside them.
+ */
+async function streamKind(
+  c: Ctx,
+  kind: string,
+  mib: number,
+  labels: { via: string; direct: string; throughput: string },
+  via: (share: <T>(run: () => Promise<T>) => Promise<T>) => Promise<number>,
+  direct: (share: <T>(run: () => Promise<T>) => Promise<T>) => Promise<number>,
+): Promise<void> {
+  const times = { via: [] as number[], direct: [] as number[] };
+  for (let i = 0; i < Math.max(1, c.sizes.streamRepeats); i++) {
+    times.via.push(await via((run) => withCpuShare(c, `${kind}.via`, mib, run)));
+    times.direct.push(await direct((run) => withCpuShare(c, `${kind}.direct`, mib, run)));
+  }
+  recordCpu(c, `${kind}.via`, labels.via);
+  recordCpu(c, `${kind}.direct`, labels.direct);
+  c.r.compare(`throughput.${kind}`, labels.throughput, mib / pct(times.via, 50), mib / pct(times.direct, 50), 'MiB/s');
+  relayCost(c, kind);
+}
 
 /**
  * Per stream kind: fedlet's CPU per MiB against the lower API server's in the same path (both relay the
@@ -355,6 +401,7 @@ function relayCost(c: Ctx, kind: string): void {
     share.fedlet / share.lower,
     '×',
   );
+  c.r.note(`relay cost, ${kind}, each run`, share.runs.map((r) => (r[2]! > 0 ? (r[1]! / r[2]!).toFixed(2) : '-')).join(', '));
   // The two-hop floor: on 2 shared cores a stream is bound by the CPU its whole path spends per MiB, so
   // via/direct throughput can reach at best direct's path CPU over the via path's with fedlet costing
   // what the Go hop costs. kubectl's own CPU (the same on both paths) is not counted, which lowers the
@@ -610,19 +657,20 @@ async function partStreams(c: Ctx): Promise<void> {
   const logBytes = Math.max(1, lines * 1001 - 1024 * 1024); // lower bound of what kubectl prints
   const logMiB = logBytes / 1024 / 1024;
   const lowerKc = s.lowerKubeconfigs[0]!;
-  const tVia = await withCpuShare(c, 'logs.via', 'kubectl logs via fedlet', logMiB, () =>
-    timedKubectlRetry(r, 'logs via fedlet', s.upperKubeconfig, ['logs', podName, '-n', ns], logBytes),
+  const logs = (kc: string, path: string) => () =>
+    timedKubectlRetry(r, `logs ${path}`, kc, ['logs', podName, '-n', ns], logBytes);
+  await streamKind(
+    c,
+    'logs',
+    logMiB,
+    { via: 'kubectl logs via fedlet', direct: 'kubectl logs direct', throughput: 'kubectl logs throughput' },
+    (share) => share(logs(s.upperKubeconfig, 'via fedlet')),
+    (share) => share(logs(lowerKc, 'direct')),
   );
-  const tDir = await withCpuShare(c, 'logs.direct', 'kubectl logs direct', logMiB, () =>
-    timedKubectlRetry(r, 'logs direct', lowerKc, ['logs', podName, '-n', ns], logBytes),
-  );
-  r.compare('throughput.logs', 'kubectl logs throughput', logMiB / tVia, logMiB / tDir, 'MiB/s');
-  relayCost(c, 'logs');
   // attach: kwok's attach follows the same log file; the measured bytes are appended once attached.
   const attachBlocks = Math.ceil((Math.max(1, Math.floor(mib / 2)) * 1024 * 1024) / block.length);
   const attachBytes = Math.max(1, attachBlocks * 1000 * 1001 - 1024 * 1024);
-  const aMib = attachBytes / 1048576;
-  const attach = (kc: string, key: string, label: string) =>
+  const attach = (kc: string) => (share: <T>(run: () => Promise<T>) => Promise<T>) =>
     attachThroughput(
       kc,
       podName,
@@ -631,37 +679,46 @@ async function partStreams(c: Ctx): Promise<void> {
       () => {
         for (let i = 0; i < attachBlocks; i++) appendFileSync(logsFile, block);
       },
-      (run) => withCpuShare(c, key, label, aMib, run),
+      share,
     );
-  const aVia = await attach(s.upperKubeconfig, 'attach.via', 'kubectl attach via fedlet');
-  const aDir = await attach(lowerKc, 'attach.direct', 'kubectl attach direct');
-  r.compare('throughput.attach', 'kubectl attach throughput', aMib / aVia, aMib / aDir, 'MiB/s');
-  relayCost(c, 'attach');
+  await streamKind(
+    c,
+    'attach',
+    attachBytes / 1048576,
+    { via: 'kubectl attach via fedlet', direct: 'kubectl attach direct', throughput: 'kubectl attach throughput' },
+    attach(s.upperKubeconfig),
+    attach(lowerKc),
+  );
   const bigFile = path.join(s.lowers[0]!.dir, 'streams', 'exec', 'big.bin');
   const bytes = mib * 1024 * 1024;
   if (!existsSync(bigFile) || readFileSync(bigFile).length !== bytes) writeFileSync(bigFile, randomBytes(bytes));
-  const cat = ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'];
-  const eVia = await withCpuShare(c, 'exec.via', 'kubectl exec cat via fedlet', mib, () =>
-    timedKubectlRetry(r, 'exec via fedlet', s.upperKubeconfig, cat, bytes),
+  const cat = (kc: string, path: string) => () =>
+    timedKubectlRetry(r, `exec ${path}`, kc, ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes);
+  await streamKind(
+    c,
+    'exec',
+    mib,
+    { via: 'kubectl exec cat via fedlet', direct: 'kubectl exec cat direct', throughput: 'kubectl exec cat throughput' },
+    (share) => share(cat(s.upperKubeconfig, 'via fedlet')),
+    (share) => share(cat(lowerKc, 'direct')),
   );
-  const eDir = await withCpuShare(c, 'exec.direct', 'kubectl exec cat direct', mib, () =>
-    timedKubectlRetry(r, 'exec direct', lowerKc, cat, bytes),
-  );
-  r.compare('throughput.exec', 'kubectl exec cat throughput', mib / eVia, mib / eDir, 'MiB/s');
-  relayCost(c, 'exec');
   const echo = net.createServer((sock) => sock.pipe(sock));
   await new Promise<void>((res) => echo.listen(s.lowers[0]!.portForwardTarget!, '127.0.0.1', () => res()));
   try {
     const pfBytes = Math.min(bytes, 32 * 1024 * 1024);
-    const pfMib = pfBytes / 1048576;
-    const pVia = await withCpuShare(c, 'port-forward.via', 'port-forward via fedlet (per MiB each way)', pfMib, () =>
-      portForwardThroughput(s.upperKubeconfig, ns, podName, pfBytes),
+    const pf = (kc: string) => () => portForwardThroughput(kc, ns, podName, pfBytes);
+    await streamKind(
+      c,
+      'port-forward',
+      pfBytes / 1048576,
+      {
+        via: 'port-forward via fedlet (per MiB each way)',
+        direct: 'port-forward direct (per MiB each way)',
+        throughput: 'kubectl port-forward echo throughput',
+      },
+      (share) => share(pf(s.upperKubeconfig)),
+      (share) => share(pf(lowerKc)),
     );
-    const pDir = await withCpuShare(c, 'port-forward.direct', 'port-forward direct (per MiB each way)', pfMib, () =>
-      portForwardThroughput(lowerKc, ns, podName, pfBytes),
-    );
-    r.compare('throughput.port-forward', 'kubectl port-forward echo throughput', pfMib / pVia, pfMib / pDir, 'MiB/s');
-    relayCost(c, 'port-forward');
   } finally {
     echo.close();
   }
