@@ -20,6 +20,7 @@ async function cmdRun(argv: string[]): Promise<number> {
   const cfg = loadConfig({ argv, env: process.env, defaultNodeIP: firstNonLoopbackIPv4 });
   const log = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   applyHeapGrowth(cfg.heapGrowthPercent);
+  if (cfg.heapGrowthPercent > 0) log.info({ heapGrowthPercent: cfg.heapGrowthPercent }, 'V8 heap growth factor fixed');
   // Signals are handled from the start: a standby campaigns inside runFedlet until it leads, and as a
   // container's PID 1 a process without a handler ignores SIGTERM (the pod would take its whole grace
   // period to die, and a rolling upgrade with it).
