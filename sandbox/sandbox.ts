@@ -13,7 +13,7 @@ import { extenderPki, serverExt, signCert } from './pki.js';
 import { findBinary } from './binaries.js';
 import { sandboxNodeIP } from './node-address.js';
 import { LABEL_REGION, LABEL_ZONE } from '../src/labels.js';
-import { allocatorEnv } from '../src/allocator-env.js';
+import { memoryEnv } from '../src/memory-env.js';
 import { parseSummary, summaryConfigMapName, SUMMARY_DATA_KEY } from '../src/scheduling/summary.js';
 import {
   freeSlots,
@@ -727,14 +727,14 @@ function fedletNodeArgs(): string[] {
 export function startFedlet(state: SandboxState, cluster: string, env?: Record<string, string>): FedletRecord {
   const f = state.fedlets.find((x) => x.cluster === cluster);
   if (!f) throw new Error(`no fedlet for cluster ${cluster}`);
-  // The allocator settings the image ships with (src/allocator-env.ts), so that the sandbox and the bench
+  // The memory settings the image ships with (src/memory-env.ts), so that the sandbox and the bench
   // measure what operators run; `env` (the bench's memory part) may change them (an empty value unsets).
   f.process = startProcess(
     `fedlet-${cluster}`,
     process.execPath,
     [...fedletNodeArgs(), fedletCli(), ...f.args],
     path.join(state.dir, `fedlet-${cluster}.log`),
-    { ...allocatorEnv(process.env), ...env },
+    { ...memoryEnv(process.env), ...env },
   );
   return f;
 }

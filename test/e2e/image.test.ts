@@ -3,7 +3,7 @@
 // (sandbox/registry.ts), pulled over HTTP by the upper cluster's real node's containerd and run by runc.
 // Nothing here reads the Dockerfile: what is asserted is what the runtime pulled and ran.
 import { afterAll, describe, expect, it } from 'vitest';
-import { ALLOCATOR_ENV } from '../../src/allocator-env.js';
+import { MEMORY_ENV } from '../../src/memory-env.js';
 import { REAL_NODE_TAINT } from '../../sandbox/real-node.js';
 import { createNamespace } from './framework/namespaces.js';
 import { eventually, kubectl, kubectlJson, sandbox } from './framework/kubectl.js';
@@ -84,8 +84,8 @@ describe.skipIf(!!missing)(`fedlet's image from the sandbox registry${missing ? 
       WorkingDir: '/app',
     });
     expect(config.config.Env).toContain('NODE_ENV=production');
-    // The allocator settings fedlet is measured with (src/allocator-env.ts) ship in the image.
-    expect(config.config.Env).toEqual(expect.arrayContaining(Object.entries(ALLOCATOR_ENV).map(([k, v]) => `${k}=${v}`)));
+    // The memory settings fedlet is measured with (src/memory-env.ts) ship in the image.
+    expect(config.config.Env).toEqual(expect.arrayContaining(Object.entries(MEMORY_ENV).map(([k, v]) => `${k}=${v}`)));
     process.stderr.write(
       `[image] fedlet:${current}: ${manifest.layers.length} layers, ${(manifest.layers.reduce((a, l) => a + l.size, 0) / 2 ** 20).toFixed(1)} MiB compressed\n`,
     );
