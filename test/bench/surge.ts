@@ -224,11 +224,26 @@ function cpuTable(run: SurgeRun): string {
     .join('\n');
 }
 
-/** Deletes the surge's pods and waits until none is left in either cluster (direct pods at once: no grace). */
+/**
+ * Deletes the surge's pods and waits until none is left in either cluster (direct pods at once: no grace).
+ * A collection delete of thousands of pods can outlast the API server's request timeout (the connection
+ * closes while the server keeps deleting): once it has ended, it is sent again (15 s apart) while pods are left.
+ */
 async function remove(c: SurgeCtx, into: KubeClient, lower: KubeClient, tag: string, force: boolean): Promise<void> {
   const q = { query: { labelSelector: `${LABEL}=${tag}` } };
   const opts = force ? { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 } : undefined;
-  await into.delete(`/api/v1/namespaces/${c.ns}/pods`, opts, q);
+  let inFlight = false;
+  const deleteAll = () => {
+    inFlight = true;
+    into
+      .delete(`/api/v1/namespaces/${c.ns}/pods`, opts, q)
+      .catch((e: Error) => {
+        c.r.print(`surge ${tag}: deleting the pods: ${e.message.slice(0, 160)}; sending it again while pods are left`);
+      })
+      .finally(() => (inFlight = false));
+  };
+  deleteAll();
+  let sent = Date.now();
   const deadline = Date.now() + 20 * 60_000;
   while (Date.now() < deadline) {
     const left = await Promise.all(
@@ -237,6 +252,10 @@ async function remove(c: SurgeCtx, into: KubeClient, lower: KubeClient, tag: str
       ),
     );
     if (left.every((l) => !l.items.length)) return;
+    if (!inFlight && Date.now() - sent > 15_000 && left[0]!.items.length) {
+      deleteAll();
+      sent = Date.now();
+    }
     await sleep(1000);
   }
   throw new Error(`surge ${tag}: pods still there 20 minutes after their deletion`);
