@@ -30,6 +30,14 @@ export function microTime(d: Date): string {
 export class LeaseController {
   private readonly path: string;
   private readonly clock: Clock;
+  /**
+   * The Lease as the API server returned it from this controller's last successful write: the next
+   * renewal PUTs it without reading it first, as the kubelet does (one request per interval, not two;
+   * at 100 pool nodes that is 600 reads a minute fewer). Dropped before every write, so that any failure
+   * (a conflict with another writer, the Lease deleted with its Node, an outage) makes the next renewal
+   * read the current one.
+   */
+  private latest?: Lease;
 
   constructor(private readonly o: LeaseControllerOptions) {
     this.clock = o.clock ?? realClock;
@@ -62,15 +70,18 @@ export class LeaseController {
     const now = new Date(this.clock.now());
     const uid = this.o.nodeUid();
     const owner = uid ? [{ apiVersion: 'v1', kind: 'Node', name: this.o.nodeName, uid }] : undefined;
-    let lease: Lease | undefined;
-    try {
-      lease = await this.o.client.get<Lease>(this.path);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
+    let lease = this.latest;
+    this.latest = undefined;
+    if (!lease) {
+      try {
+        lease = await this.o.client.get<Lease>(this.path);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
     }
     const spec = { holderIdentity: this.o.nodeName, leaseDurationSeconds: this.o.durationSeconds, renewTime: microTime(now) };
     if (!lease) {
-      await this.o.client.create('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
+      this.latest = await this.o.client.create<Lease>('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name: this.o.nodeName, namespace: 'kube-node-lease', ...(owner ? { ownerReferences: owner } : {}) },
@@ -80,9 +91,10 @@ export class LeaseController {
       lease.spec = { ...lease.spec, ...spec };
       if (owner && !lease.metadata.ownerReferences?.length) lease.metadata.ownerReferences = owner;
       try {
-        await this.o.client.replace(this.path, lease);
+        this.latest = await this.o.client.replace<Lease>(this.path, lease);
       } catch (e) {
-        if (isConflict(e)) return this.renew();
+        // Another writer, or a cached Lease gone with its Node: read the current one (or create it).
+        if (isConflict(e) || isNotFound(e)) return this.renew();
         throw e;
       }
     }

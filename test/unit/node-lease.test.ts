@@ -62,6 +62,28 @@ describe('node lease', () => {
     }
   });
 
+  it('is renewed with the Lease it last wrote, without reading it first (one request per interval, like a kubelet)', async () => {
+    const h = harness();
+    void h.lease.run(signal());
+    await settle();
+    for (let i = 1; i <= 6; i++) await h.clock.advance(10_000);
+    const leaseCalls = h.api.calls.filter((c) => c.path.startsWith('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases'));
+    // The first renewal reads (nothing there) and creates; each of the six after it is one PUT.
+    expect(leaseCalls.map((c) => c.verb)).toEqual(['GET', 'POST', 'PUT', 'PUT', 'PUT', 'PUT', 'PUT', 'PUT']);
+    expect(fresh(h.api.peek<Lease>(LEASE), h.clock.now())).toBe(true);
+  });
+
+  it('a Lease deleted meanwhile (its Node deleted) is read again and created again', async () => {
+    const h = harness();
+    await h.lease.renew();
+    await h.api.delete(LEASE);
+    await h.clock.advance(1000);
+    await h.lease.renew();
+    const l = h.api.peek<Lease>(LEASE);
+    expect(l?.spec?.renewTime).toBe(microTime(new Date(h.clock.now())));
+    expect(l?.metadata.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Node', name: 'vn', uid: 'node-uid' }]);
+  });
+
   it('expires when renewals fail for longer than its duration, and is renewed again once the API answers', async () => {
     const h = harness();
     void h.lease.run(signal());
