@@ -67,7 +67,9 @@ describe('node lease', () => {
     void h.lease.run(signal());
     await settle();
     for (let i = 1; i <= 6; i++) await h.clock.advance(10_000);
-    const leaseCalls = h.api.calls.filter((c) => c.path.startsWith('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases'));
+    const leaseCalls = h.api.calls.filter((c) =>
+      c.path.startsWith('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases'),
+    );
     // The first renewal reads (nothing there) and creates; each of the six after it is one PUT.
     expect(leaseCalls.map((c) => c.verb)).toEqual(['GET', 'POST', 'PUT', 'PUT', 'PUT', 'PUT', 'PUT', 'PUT']);
     expect(fresh(h.api.peek<Lease>(LEASE), h.clock.now())).toBe(true);
