@@ -16,6 +16,8 @@ import { ANNOTATION_LAST_APPLIED } from '../labels.js';
 import { apiPath } from '../kube/api-path.js';
 import { shareRepeats } from '../util/intern.js';
 
+/** Garbage collection runs at least this often, whatever triggers it meanwhile (level-triggered resync). */
+export const GC_RESYNC_MS = 300_000;
 export interface PodControllerOptions {
   /** Watches the node's pods. */
   upper: KubeApi;
@@ -47,6 +49,14 @@ export class PodController {
   private gcTimer?: Timer;
   /** When the scheduled garbage collection runs (clock ms). */
   private gcDue = 0;
+  /**
+   * One collection at a time: a run deletes at the write rate and reads a snapshot of the caches, so runs
+   * started while one was deleting thousands of token Secrets each deleted the same ones again (404s),
+   * and together they took the whole lower write budget from pod creation. A run asked for meanwhile
+   * happens once, right after (with the caches as they are then).
+   */
+  private gcRunning = false;
+  private gcAgain = false;
   private readonly clock: Clock;
   /**
    * uids of pods this controller failed itself (bounced or lost). The upper cache may still show them
@@ -171,20 +181,35 @@ export class PodController {
     this.gcTimer = this.clock.setTimer(
       () => {
         this.gcTimer = undefined;
-        this.o.provider.collectGarbage(this.pods.list()).then(
-          (outcome) => {
-            // Something is kept for a while (a grace period): look again with the pods as they are then.
-            if (outcome?.againAfterMs !== undefined) this.scheduleGc(outcome.againAfterMs);
-          },
-          (e: Error) => {
-            if (isNotLeader(e)) return; // regaining the lease runs it again (resync)
-            this.o.log.warn({ err: e.message }, 'garbage collection of lower objects failed; will retry');
-            this.scheduleGc(10_000);
-          },
-        );
+        this.collectGarbage();
       },
       delayMs,
       { unref: true },
+    );
+  }
+
+  private collectGarbage(): void {
+    if (this.gcRunning) {
+      this.gcAgain = true;
+      return;
+    }
+    this.gcRunning = true;
+    this.gcAgain = false;
+    this.o.provider.collectGarbage(this.pods.list()).then(
+      (outcome) => {
+        this.gcRunning = false;
+        if (this.gcAgain) return this.collectGarbage();
+        // Something is kept for a while (a grace period): look again with the pods as they are then.
+        // Otherwise look again in GC_RESYNC_MS all the same: a run sees only what the caches held when
+        // it started (level-triggered resync). A run with nothing to collect costs a few lists.
+        this.scheduleGc(outcome?.againAfterMs ?? GC_RESYNC_MS);
+      },
+      (e: Error) => {
+        this.gcRunning = false;
+        if (isNotLeader(e)) return; // regaining the lease runs it again (resync)
+        this.o.log.warn({ err: e.message }, 'garbage collection of lower objects failed; will retry');
+        this.scheduleGc(10_000);
+      },
     );
   }
 

@@ -7,11 +7,14 @@ import path from 'node:path';
 import type { KubeClient } from '../../src/kube/client.js';
 import { saveState, startFedlet, stopFedlet, waitForNodesReady, type SandboxState } from '../../sandbox/sandbox.js';
 import type { Recorder } from './run.js';
+import { LABEL_ORIGIN, LABEL_SERVICE_ACCOUNT_TOKEN } from '../../src/labels.js';
 import { fedletWrites, HEARTBEAT, perPodWrites, REVIEWS, total, type Write } from './writes.js';
 
 export interface RestartBenchOptions {
   s: SandboxState;
   upper: KubeClient;
+  /** The lower cluster of the restarted fedlet: garbage left by earlier parts is awaited there. */
+  lower: KubeClient;
   ns: string;
   /** Pods of a Deployment of their own that run across the restart (other pods of the bench stay too). */
   pods: number;
@@ -34,6 +37,7 @@ export async function benchRestart(o: RestartBenchOptions): Promise<void> {
   // Let the last status writes of the start-up settle: the restart should find nothing to do.
   await sleep(Math.min(10_000, o.windowMs));
   const managed = await o.countReady(upper, ns, '');
+  await leftoversGone(o, f.nodeName, managed);
   // The restart must stay shorter than the upper node grace period, else the node lifecycle controller
   // marks every pod NotReady and fedlet rightly writes them back: stop just after a node heartbeat, and
   // hand the leader Lease over at once (the old process is gone).
@@ -100,4 +104,28 @@ export function controllerStarts(log: string): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Waits (at most 10 minutes) until the lower cluster holds no more of fedlet's token Secrets than there
+ * are managed pods. Earlier parts (a surge of thousands of pods) leave their pods' token Secrets to the
+ * lower garbage collector (owned by the lower pods; kube-controller-manager deletes them at its own
+ * pace): a restart meanwhile finds them and deletes them itself, cleanup the restart did not cause.
+ */
+async function leftoversGone(o: RestartBenchOptions, nodeName: string, managed: number): Promise<void> {
+  const t0 = Date.now();
+  const selector = `${LABEL_ORIGIN}=${nodeName},${LABEL_SERVICE_ACCOUNT_TOKEN}`;
+  let left = 0;
+  while (Date.now() - t0 < 600_000) {
+    const page = await o.lower.get<{ items?: unknown[]; metadata?: { remainingItemCount?: number } }>('/api/v1/secrets', {
+      query: { labelSelector: selector, limit: 1 },
+    });
+    left = (page.items?.length ?? 0) + (page.metadata?.remainingItemCount ?? 0);
+    if (left <= managed) break;
+    await sleep(2000);
+  }
+  o.r.note(
+    "restart: waited for earlier parts' token Secrets to be collected",
+    `${((Date.now() - t0) / 1000).toFixed(0)} s (${left} token Secrets for ${managed} managed pods)`,
+  );
 }

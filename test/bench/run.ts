@@ -778,6 +778,7 @@ const PART_RUNNERS: Record<Part, (c: Ctx) => Promise<void>> = {
     await benchRestart({
       s: c.s,
       upper: c.upper,
+      lower: c.lower,
       ns: c.ns,
       pods: c.sizes.restart,
       windowMs: c.sizes.restartWindowMs,
@@ -949,8 +950,13 @@ function saveResults(r: Recorder): void {
 
 async function main(): Promise<void> {
   const r = new Recorder();
-  await runParts(r);
-  saveResults(r);
+  try {
+    await runParts(r);
+  } finally {
+    // What the parts before a failure measured is kept (a long run that fails in its last part, e.g.
+    // 10,000 pods not Ready in time, still has its other figures).
+    if (Object.keys(r.measures).length) saveResults(r);
+  }
 }
 
 main().catch((e: Error) => {

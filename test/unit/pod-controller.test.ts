@@ -2,7 +2,7 @@
 // fake clock. The e2e suite proves the same behaviours through real clusters; this shows each branch.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
-import { PodController } from '../../src/pods/pod-controller.js';
+import { GC_RESYNC_MS, PodController } from '../../src/pods/pod-controller.js';
 import { EventRecorder } from '../../src/events.js';
 import type { Pod, PodStatus } from '../../src/kube/types.js';
 import type { PodEnsureResult } from '../../src/provider.js';
@@ -328,9 +328,47 @@ describe('pod controller garbage collection', () => {
     h.provider.gcOutcome = {};
     await h.clock.advance(1_000);
     expect(h.gcs()).toBe(2);
-    // Nothing left for later: no further run until something changes.
-    await h.clock.advance(600_000);
+    // Nothing left for later: the next run is the periodic resync, GC_RESYNC_MS on, then again.
+    await h.clock.advance(GC_RESYNC_MS - 1_000);
     expect(h.gcs()).toBe(2);
+    await h.clock.advance(1_000);
+    expect(h.gcs()).toBe(3);
+    await h.clock.advance(GC_RESYNC_MS);
+    expect(h.gcs()).toBe(4);
+  });
+
+  it('runs one collection at a time; the ones asked for meanwhile become one run right after it', async () => {
+    const h = await started(60_000);
+    h.provider.gcOutcome = {};
+    await h.clock.advance(60_000);
+    const before = h.gcs();
+    let running = 0;
+    let most = 0;
+    const releases: Array<() => void> = [];
+    h.provider.collectGarbage = () => {
+      h.provider.calls.push({ op: 'gc' });
+      most = Math.max(most, ++running);
+      return new Promise((resolve) =>
+        releases.push(() => {
+          running--;
+          resolve({});
+        }),
+      );
+    };
+    // Three pods go, 3 s apart, while the first collection is still deleting.
+    for (const name of ['a', 'b', 'c']) {
+      await h.c.sync(`d/gone-${name}`);
+      await h.clock.advance(3_000);
+    }
+    expect(h.gcs() - before).toBe(1);
+    releases.shift()!();
+    await h.clock.advance(0);
+    // The three requests made meanwhile: one more run, not three.
+    expect(h.gcs() - before).toBe(2);
+    releases.shift()!();
+    await h.clock.advance(0);
+    expect(h.gcs() - before).toBe(2);
+    expect(most).toBe(1);
   });
 
   it('a pod that goes does not wait for a collection scheduled far ahead (a namespace grace period)', async () => {
