@@ -950,6 +950,12 @@ function saveResults(r: Recorder): void {
 
 async function main(): Promise<void> {
   const r = new Recorder();
+  // Stopped from outside (a run that outlasts its slot): keep what was measured; `fedlet sandbox down
+  // --dir DIR` then stops the sandbox the run leaves.
+  process.once('SIGTERM', () => {
+    if (Object.keys(r.measures).length) saveResults(r);
+    process.exit(143);
+  });
   try {
     await runParts(r);
   } finally {
