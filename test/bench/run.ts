@@ -657,16 +657,17 @@ async function partStreams(c: Ctx): Promise<void> {
   const logBytes = Math.max(1, lines * 1001 - 1024 * 1024); // lower bound of what kubectl prints
   const logMiB = logBytes / 1024 / 1024;
   const lowerKc = s.lowerKubeconfigs[0]!;
-  const logs = (kc: string, path: string) => () =>
-    timedKubectlRetry(r, `logs ${path}`, kc, ['logs', podName, '-n', ns], logBytes);
-  await streamKind(
-    c,
-    'logs',
-    logMiB,
-    { via: 'kubectl logs via fedlet', direct: 'kubectl logs direct', throughput: 'kubectl logs throughput' },
-    (share) => share(logs(s.upperKubeconfig, 'via fedlet')),
-    (share) => share(logs(lowerKc, 'direct')),
-  );
+  // logs and exec cat: one kubectl command each way, timed until it printed `bytes`.
+  const kubectlStream = (kind: string, what: string, args: string[], bytes: number, mib: number) =>
+    streamKind(
+      c,
+      kind,
+      mib,
+      { via: `${what} via fedlet`, direct: `${what} direct`, throughput: `${what} throughput` },
+      (share) => share(() => timedKubectlRetry(r, `${kind} via fedlet`, s.upperKubeconfig, args, bytes)),
+      (share) => share(() => timedKubectlRetry(r, `${kind} direct`, lowerKc, args, bytes)),
+    );
+  await kubectlStream('logs', 'kubectl logs', ['logs', podName, '-n', ns], logBytes, logMiB);
   // attach: kwok's attach follows the same log file; the measured bytes are appended once attached.
   const attachBlocks = Math.ceil((Math.max(1, Math.floor(mib / 2)) * 1024 * 1024) / block.length);
   const attachBytes = Math.max(1, attachBlocks * 1000 * 1001 - 1024 * 1024);
@@ -692,16 +693,7 @@ async function partStreams(c: Ctx): Promise<void> {
   const bigFile = path.join(s.lowers[0]!.dir, 'streams', 'exec', 'big.bin');
   const bytes = mib * 1024 * 1024;
   if (!existsSync(bigFile) || readFileSync(bigFile).length !== bytes) writeFileSync(bigFile, randomBytes(bytes));
-  const cat = (kc: string, path: string) => () =>
-    timedKubectlRetry(r, `exec ${path}`, kc, ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes);
-  await streamKind(
-    c,
-    'exec',
-    mib,
-    { via: 'kubectl exec cat via fedlet', direct: 'kubectl exec cat direct', throughput: 'kubectl exec cat throughput' },
-    (share) => share(cat(s.upperKubeconfig, 'via fedlet')),
-    (share) => share(cat(lowerKc, 'direct')),
-  );
+  await kubectlStream('exec', 'kubectl exec cat', ['exec', podName, '-n', ns, '--', 'cat', 'big.bin'], bytes, mib);
   const echo = net.createServer((sock) => sock.pipe(sock));
   await new Promise<void>((res) => echo.listen(s.lowers[0]!.portForwardTarget!, '127.0.0.1', () => res()));
   try {
